@@ -1,0 +1,36 @@
+# Two commands set everything up on a fresh machine with Python 3.11:
+#   make demo   - create .venv, install, train PPO and compare it with random
+#   make test   - create .venv, install, run the default test suite
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export OMP_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
+
+.PHONY: install demo test test-all clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+DEMO_DIR := runs/demo
+demo: $(STAMP)
+	rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
+	$(VENV)/bin/testbed train ppo mujoco/InvertedPendulum-v5 --steps 30000 --seed 0 --out $(DEMO_DIR)/ppo
+	$(VENV)/bin/testbed evaluate $(DEMO_DIR)/ppo mujoco/InvertedPendulum-v5 --episodes 20 --seed 1000 --db $(DEMO_DIR)/results.db
+	$(VENV)/bin/testbed evaluate random mujoco/InvertedPendulum-v5 --episodes 20 --seed 1000 --db $(DEMO_DIR)/results.db
+	$(VENV)/bin/testbed results $(DEMO_DIR)/results.db
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+test-all: $(STAMP)
+	$(PY) -m pytest -q -m ''
+
+clean:
+	rm -rf $(VENV) runs *.egg-info

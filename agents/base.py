@@ -1,0 +1,50 @@
+"""The one protocol every method implements, and its capability flags.
+
+An agent acts on the vectorized face: ``act`` takes ``dict[agent, (N, ...)]``
+observations and returns ``dict[agent, (N, ...)]`` actions, so inference is
+batched over copies. ``learn`` trains for a number of environment steps;
+``save`` writes a checkpoint folder that ``agents.load`` restores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from scenarios import Scenario
+
+ProgressFn = Callable[[int, int], None]
+"""Called as ``progress(done_steps, total_steps)`` while an agent learns."""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an agent supports, so the CLI and test grids can skip pairs that do not fit."""
+
+    discrete_actions: bool = True
+    continuous_actions: bool = True
+    multi_agent: str = "single"  # "single" | "shared" (identical agents, shared parameters) | "any"
+    needs_training: bool = True
+    on_policy: bool = True
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """An agent: learn on a scenario, act on batched observations, save a checkpoint."""
+
+    name: str
+    scenario: Scenario
+    seed: int | None
+
+    def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
+        """Train for ``steps`` environment steps."""
+
+    def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
+        """Batched actions for batched observations, per agent."""
+
+    def save(self, path: str | Path) -> Path:
+        """Write a checkpoint folder; returns its path."""

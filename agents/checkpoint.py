@@ -1,0 +1,84 @@
+"""Checkpoint metadata: what an agent was trained on, so loading can refuse a mismatch.
+
+A checkpoint is a folder: ``agent.json`` (agent name, hyperparameters, seed,
+steps trained, the scenario spec, each agent's space signature, library
+versions) plus whatever files the agent itself writes (``model.zip``...).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from gymnasium import spaces
+
+from scenarios import Scenario, UserError
+
+META = "agent.json"
+_PACKAGES = ("testbed", "numpy", "torch", "gymnasium", "pettingzoo", "mujoco", "stable-baselines3", "mpe2", "gymnasium-robotics")
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python and the libraries that decide a run's numbers."""
+    out = {"python": platform.python_version()}
+    for pkg in _PACKAGES:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def space_signature(space: spaces.Space) -> dict[str, Any]:
+    """The parts of a space a trained policy depends on: type, shape, dtype, size."""
+    sig: dict[str, Any] = {"type": type(space).__name__, "shape": list(space.shape or ()), "dtype": str(space.dtype)}
+    if isinstance(space, spaces.Discrete):
+        sig["n"] = int(space.n)
+    return sig
+
+
+def scenario_signature(scenario: Scenario) -> dict[str, dict[str, Any]]:
+    """Per-agent observation and action space signatures of a scenario."""
+    return {
+        a: {"observation": space_signature(scenario.observation_space(a)), "action": space_signature(scenario.action_space(a))}
+        for a in scenario.possible_agents
+    }
+
+
+def write_meta(path: Path, meta: dict[str, Any]) -> None:
+    """Write ``agent.json`` into the checkpoint folder."""
+    path.mkdir(parents=True, exist_ok=True)
+    (path / META).write_text(json.dumps(meta, indent=2, default=str))
+
+
+def read_meta(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint's ``agent.json``; a missing or unreadable one is a UserError."""
+    path = Path(path)
+    file = path / META
+    if not path.exists():
+        raise UserError(f"checkpoint not found: {path}")
+    if not file.is_file():
+        raise UserError(f"{path} is not a checkpoint folder (no {META})")
+    try:
+        return json.loads(file.read_text())
+    except json.JSONDecodeError as exc:
+        raise UserError(f"corrupt checkpoint metadata {file}: {exc}") from None
+
+
+def check_compatible(meta: dict[str, Any], scenario: Scenario, where: str) -> None:
+    """Refuse a scenario whose agents or spaces differ from the ones the checkpoint was trained on."""
+    trained = meta["spaces"]
+    now = scenario_signature(scenario)
+    if sorted(trained) != sorted(now):
+        raise UserError(f"checkpoint {where} was trained for agents {sorted(trained)} but {scenario.id} has {sorted(now)}")
+    for agent, sig in now.items():
+        for kind in ("observation", "action"):
+            if trained[agent][kind] != sig[kind]:
+                t, n = trained[agent][kind], sig[kind]
+                raise UserError(
+                    f"checkpoint {where} does not fit {scenario.id}: {agent} {kind} space was "
+                    f"{t['type']}{tuple(t['shape'])} {t['dtype']}, scenario has {n['type']}{tuple(n['shape'])} {n['dtype']}"
+                )

@@ -1,0 +1,53 @@
+"""The uniform random policy: the floor every method must beat."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.base import Capabilities, ProgressFn
+from agents.checkpoint import library_versions, scenario_signature, write_meta
+from scenarios import Scenario
+
+
+class RandomAgent:
+    """Samples each agent's action uniformly from its action space (seeded)."""
+
+    name = "random"
+    capabilities = Capabilities(multi_agent="any", needs_training=False)
+    hyperparameters: set[str] = set()
+
+    def __init__(self, scenario: Scenario, seed: int | None = None, **hparams: Any) -> None:
+        self.scenario = scenario
+        self.seed = seed
+        self.hparams: dict[str, Any] = {}
+        self._spaces = {a: scenario.action_space(a) for a in scenario.possible_agents}
+        for k, space in enumerate(self._spaces.values()):
+            space.seed(None if seed is None else seed + k)
+
+    def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
+        """Nothing to learn."""
+        if progress:
+            progress(steps, steps)
+
+    def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
+        """Uniform samples, one per copy (``deterministic`` has no meaning here)."""
+        n = len(next(iter(obs.values())))
+        return {a: np.stack([np.asarray(s.sample()) for _ in range(n)]) for a, s in self._spaces.items()}
+
+    def save(self, path: str | Path) -> Path:
+        """Write the metadata-only checkpoint."""
+        path = Path(path)
+        write_meta(path, {
+            "agent": self.name, "hparams": {}, "seed": self.seed, "steps": 0,
+            "scenario": self.scenario.spec.model_dump(), "spaces": scenario_signature(self.scenario),
+            "versions": library_versions(),
+        })
+        return path
+
+    @classmethod
+    def load(cls, path: Path, scenario: Scenario, meta: dict[str, Any]) -> RandomAgent:
+        """Restore from a checkpoint folder."""
+        return cls(scenario, seed=meta.get("seed"))

@@ -1,0 +1,50 @@
+"""Agent names to classes: ``make``, ``load`` and ``list_names``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from agents.checkpoint import check_compatible, read_meta
+from agents.random_agent import RandomAgent
+from agents.sb3_agent import PPOAgent
+from scenarios import Scenario, ScenarioSpec, UserError
+from scenarios import make as make_scenario
+from scenarios.errors import suggest
+
+AGENTS: dict[str, Any] = {cls.name: cls for cls in (RandomAgent, PPOAgent)}
+
+
+def list_names() -> list[str]:
+    """Every registered agent name, sorted."""
+    return sorted(AGENTS)
+
+
+def agent_class(name: str) -> Any:
+    """The class registered under ``name``; an unknown name suggests the closest ones."""
+    if name not in AGENTS:
+        raise UserError(f"unknown agent '{name}'{suggest(name, AGENTS)} (valid: {', '.join(list_names())})")
+    return AGENTS[name]
+
+
+def _scenario(scenario: Scenario | str | dict | ScenarioSpec) -> Scenario:
+    return scenario if isinstance(scenario, Scenario) else make_scenario(scenario)
+
+
+def make(name: str, scenario: Scenario | str | dict | ScenarioSpec, seed: int | None = None, **hparams: Any) -> Any:
+    """Build agent ``name`` for ``scenario`` with tuned defaults overridden by ``hparams``.
+
+    >>> import agents
+    >>> agent = agents.make("random", "classic/CartPole-v1", seed=0)
+    """
+    return agent_class(name)(_scenario(scenario), seed=seed, **hparams)
+
+
+def load(path: str | Path, scenario: Scenario | str | dict | ScenarioSpec | None = None) -> Any:
+    """Restore a checkpoint; with ``scenario`` given, refuse it if its spaces differ."""
+    path = Path(path)
+    meta = read_meta(path)
+    cls = agent_class(meta["agent"])
+    sc = _scenario(scenario if scenario is not None else ScenarioSpec.model_validate(meta["scenario"]))
+    check_compatible(meta, sc, str(path))
+    return cls.load(path, sc, meta)

@@ -1,0 +1,48 @@
+"""Gymnasium face: a one-agent scenario as a ``gymnasium.Env`` (a thin adapter)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+
+from scenarios.errors import UserError
+from scenarios.scenario import Scenario
+
+
+class GymnasiumFace(gym.Env):
+    """A ``gymnasium.Env`` over a one-agent Scenario; passes ``check_env``.
+
+    >>> import scenarios
+    >>> env = scenarios.make("classic/CartPole-v1").as_gymnasium()
+    >>> obs, info = env.reset(seed=0)
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, scenario: Scenario) -> None:
+        if scenario.num_agents != 1:
+            raise UserError(
+                f"{scenario.id} has {scenario.num_agents} agents ({', '.join(scenario.possible_agents)}); "
+                "as_gymnasium() needs a one-agent scenario: use as_pettingzoo()"
+            )
+        self.scenario = scenario
+        self.agent = scenario.possible_agents[0]
+        self.observation_space = scenario.observation_space(self.agent)
+        self.action_space = scenario.action_space(self.agent)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
+        """Reset the scenario; ``seed`` seeds both it and this env's ``np_random``."""
+        super().reset(seed=seed)
+        obs, infos = self.scenario.reset(seed=seed, options=options)
+        return obs[self.agent], infos[self.agent]
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
+        """Step the scenario with the single agent's action."""
+        obs, rew, term, trunc, infos = self.scenario.step({self.agent: action})
+        a = self.agent
+        return obs[a], rew[a], term[a], trunc[a], infos[a]
+
+    def close(self) -> None:
+        """Close the scenario."""
+        self.scenario.close()

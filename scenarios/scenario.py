@@ -1,0 +1,133 @@
+"""Scenario: one copy of a source env under a spec, in the parallel (dict per agent) API.
+
+A single-agent task is the one-agent case (agent id ``agent_0``). The
+Gymnasium, PettingZoo and vectorized faces are thin adapters over this class.
+The scenario owns the time limit: an episode is truncated after
+``time_limit`` steps for every agent still live (the source is built with the
+same limit, so the two agree).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import gymnasium as gym
+
+from scenarios.errors import UserError
+from scenarios.sources import build_source
+from scenarios.spec import ScenarioSpec
+
+if TYPE_CHECKING:
+    from scenarios.gymnasium_face import GymnasiumFace
+    from scenarios.pettingzoo_face import PettingZooFace
+    from scenarios.vector import VectorScenario
+
+
+class Scenario:
+    """One running copy of a scenario: source env, time limit and (later) layers.
+
+    >>> import scenarios
+    >>> sc = scenarios.make("classic/CartPole-v1", seed=0)
+    >>> obs, infos = sc.reset()
+    >>> sc.agents
+    ['agent_0']
+    """
+
+    render_mode = None
+
+    def __init__(self, spec: ScenarioSpec, seed: int | None = None) -> None:
+        if spec.layers:
+            kinds = ", ".join(layer.type for layer in spec.layers)
+            raise UserError(f"scenario {spec.id}: unknown layer type(s) {kinds}; no layer types are registered in this version")
+        self.spec = spec
+        self.id = spec.id
+        self.seed = seed
+        self.source = build_source(spec.source, spec.kwargs, spec.time_limit)
+        self.possible_agents: list[str] = list(self.source.possible_agents)
+        self._obs_spaces = {a: self.source.observation_space(a) for a in self.possible_agents}
+        self._act_spaces = {a: self.source.action_space(a) for a in self.possible_agents}
+        self.time_limit: int | None = spec.time_limit or getattr(self.source, "default_time_limit", None)
+        self.agents: list[str] = []
+        self.t = 0
+        self._seeded = False
+        self.params: dict[str, Any] = {}
+        """Values the layers sampled for the current episode (empty without layers)."""
+
+    @property
+    def num_agents(self) -> int:
+        """Number of agents the scenario can have."""
+        return len(self.possible_agents)
+
+    @property
+    def unwrapped(self) -> Any:
+        """The innermost source env (a Gymnasium env's ``.unwrapped``; physics lives here)."""
+        env = getattr(self.source, "env", self.source)
+        return getattr(env, "unwrapped", env)
+
+    def observation_space(self, agent: str) -> gym.Space:
+        """The observation space of ``agent``."""
+        return self._obs_spaces[agent]
+
+    def action_space(self, agent: str) -> gym.Space:
+        """The action space of ``agent``."""
+        return self._act_spaces[agent]
+
+    def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
+        """Start an episode; the first reset without a seed uses the scenario's seed."""
+        if seed is None and not self._seeded:
+            seed = self.seed
+        self._seeded = True
+        obs, infos = self.source.reset(seed=seed, options=options)
+        self.agents = list(self.source.agents)
+        self.t = 0
+        return obs, {a: infos.get(a, {}) for a in obs}
+
+    def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+        """Step the live agents; returns obs, rewards, terminated, truncated, infos dicts."""
+        if not self.agents:
+            raise RuntimeError(f"{self.id}: step() called with no live agents; call reset() first")
+        missing = [a for a in self.agents if a not in actions]
+        if missing:
+            raise ValueError(f"{self.id}: no action for live agent(s) {missing}")
+        obs, rew, term, trunc, infos = self.source.step({a: actions[a] for a in self.agents})
+        self.t += 1
+        if self.time_limit is not None and self.t >= self.time_limit:
+            trunc = {a: bool(trunc.get(a, False) or not term.get(a, False)) for a in obs}
+        self.agents = [a for a in self.agents if not (term.get(a, False) or trunc.get(a, False))]
+        return obs, rew, term, trunc, infos
+
+    def close(self) -> None:
+        """Release the source env."""
+        self.source.close()
+
+    def describe(self) -> dict[str, Any]:
+        """The resolved definition: spec fields plus the effective time limit and spaces."""
+        return {
+            **self.spec.model_dump(),
+            "time_limit": self.time_limit,
+            "agents": {
+                a: {"observation": str(self._obs_spaces[a]), "action": str(self._act_spaces[a])}
+                for a in self.possible_agents
+            },
+        }
+
+    def as_gymnasium(self) -> GymnasiumFace:
+        """A Gymnasium Env over this scenario (one-agent scenarios only)."""
+        from scenarios.gymnasium_face import GymnasiumFace
+
+        return GymnasiumFace(self)
+
+    def as_pettingzoo(self) -> PettingZooFace:
+        """A PettingZoo ParallelEnv over this scenario."""
+        from scenarios.pettingzoo_face import PettingZooFace
+
+        return PettingZooFace(self)
+
+    def vector(self, num_envs: int, seed: int | None = None, autoreset: bool = True) -> VectorScenario:
+        """``num_envs`` fresh copies of this scenario's spec, stepped as one batch."""
+        from scenarios.vector import VectorScenario
+
+        return VectorScenario(self.spec, num_envs, seed=self.seed if seed is None else seed, autoreset=autoreset)
+
+    def __repr__(self) -> str:
+        return f"Scenario({self.id!r}, agents={self.possible_agents})"

@@ -1,0 +1,49 @@
+"""Sources: the environments a scenario wraps, each adapted to one parallel API.
+
+A source is anything with PettingZoo's ParallelEnv surface (``possible_agents``,
+``agents``, ``observation_space(agent)``, ``action_space(agent)``,
+``reset(seed, options)``, ``step(actions)``, ``close()``) plus
+``default_time_limit``. Source strings are ``kind:name``:
+
+- ``gymnasium:HalfCheetah-v5`` - any registered Gymnasium env, as one agent ``agent_0``;
+- ``pettingzoo:mpe2.simple_spread_v3`` - a module with ``parallel_env(**kwargs)``;
+- ``mamujoco:HalfCheetah/2x3`` - Gymnasium-Robotics multi-agent MuJoCo;
+- ``matrix:prisoners_dilemma`` - our repeated matrix games.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scenarios.errors import UserError, suggest
+
+KINDS = ("gymnasium", "pettingzoo", "mamujoco", "matrix")
+
+
+def build_source(source: str, kwargs: dict[str, Any], time_limit: int | None) -> Any:
+    """Construct the source env named by ``source`` with its kwargs and time limit."""
+    kind, _, name = source.partition(":")
+    if not name or kind not in KINDS:
+        raise UserError(f"unknown source '{source}': expected 'kind:name' with kind one of {', '.join(KINDS)}")
+    if kind == "gymnasium":
+        from scenarios.sources.gymnasium_source import GymnasiumSource
+
+        return GymnasiumSource(name, kwargs, time_limit)
+    if kind == "pettingzoo":
+        from scenarios.sources.pettingzoo_source import make_pettingzoo
+
+        return make_pettingzoo(name, kwargs, time_limit)
+    if kind == "mamujoco":
+        from scenarios.sources.pettingzoo_source import make_mamujoco
+
+        return make_mamujoco(name, kwargs, time_limit)
+    from scenarios.sources.matrix_games import GAMES, MatrixGame
+
+    if name not in GAMES:
+        raise UserError(f"unknown matrix game '{name}'{suggest(name, GAMES)} (valid: {', '.join(GAMES)})")
+    return MatrixGame(name, time_limit=time_limit, **kwargs)
+
+
+def rejected_kwargs(source: str, kwargs: dict[str, Any], exc: Exception) -> UserError:
+    """Turn a constructor's TypeError about keyword arguments into one UserError line."""
+    return UserError(f"source '{source}' rejected kwargs {sorted(kwargs)}: {str(exc).splitlines()[0]}")

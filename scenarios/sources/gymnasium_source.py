@@ -1,0 +1,60 @@
+"""A registered Gymnasium environment seen as a one-agent parallel env.
+
+The env is built with ``gymnasium.make`` (its TimeLimit set to the scenario's
+time limit) so that its behaviour is exactly Gymnasium's. The raw env stays
+reachable as ``.env`` (physics through ``.env.unwrapped``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+
+from scenarios.errors import UserError, suggest
+
+AGENT = "agent_0"
+
+
+class GymnasiumSource:
+    """One Gymnasium env behind a single-agent parallel API (agent id ``agent_0``)."""
+
+    metadata = {"render_modes": [], "is_parallelizable": True}
+
+    def __init__(self, env_id: str, kwargs: dict[str, Any], time_limit: int | None) -> None:
+        if env_id not in gym.registry:
+            raise UserError(f"unknown Gymnasium env '{env_id}'{suggest(env_id, gym.registry)}")
+        try:
+            self.env = gym.make(env_id, max_episode_steps=time_limit, disable_env_checker=True, **kwargs)
+        except TypeError as exc:
+            from scenarios.sources import rejected_kwargs
+
+            raise rejected_kwargs(f"gymnasium:{env_id}", kwargs, exc) from None
+        self.possible_agents = [AGENT]
+        self.agents: list[str] = []
+        self.default_time_limit = self.env.spec.max_episode_steps if self.env.spec else None
+
+    def observation_space(self, agent: str) -> gym.Space:
+        """The env's observation space."""
+        return self.env.observation_space
+
+    def action_space(self, agent: str) -> gym.Space:
+        """The env's action space."""
+        return self.env.action_space
+
+    def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
+        """Reset the env; returns per-agent observation and info dicts."""
+        obs, info = self.env.reset(seed=seed, options=options)
+        self.agents = [AGENT]
+        return {AGENT: obs}, {AGENT: info}
+
+    def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+        """Step the env with ``actions['agent_0']``."""
+        obs, rew, term, trunc, info = self.env.step(actions[AGENT])
+        if term or trunc:
+            self.agents = []
+        return {AGENT: obs}, {AGENT: float(rew)}, {AGENT: bool(term)}, {AGENT: bool(trunc)}, {AGENT: info}
+
+    def close(self) -> None:
+        """Close the env."""
+        self.env.close()

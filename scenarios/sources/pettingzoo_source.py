@@ -1,0 +1,50 @@
+"""PettingZoo parallel envs (mpe2, SISL) and Gymnasium-Robotics MaMuJoCo as sources.
+
+These already speak the parallel API; we only build them with the scenario's
+time limit (``max_cycles`` for PettingZoo, ``max_episode_steps`` for MaMuJoCo)
+and record that default.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from scenarios.errors import UserError
+
+
+def make_pettingzoo(module: str, kwargs: dict[str, Any], time_limit: int | None) -> Any:
+    """Build ``module.parallel_env(**kwargs, max_cycles=time_limit)``."""
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as exc:
+        raise UserError(f"cannot import PettingZoo module '{module}': {exc}") from None
+    if not hasattr(mod, "parallel_env"):
+        raise UserError(f"module '{module}' has no parallel_env()")
+    kw = dict(kwargs)
+    if time_limit is not None:
+        kw.setdefault("max_cycles", time_limit)
+    try:
+        env = mod.parallel_env(**kw)
+    except TypeError as exc:
+        from scenarios.sources import rejected_kwargs
+
+        raise rejected_kwargs(f"pettingzoo:{module}", kwargs, exc) from None
+    env.default_time_limit = kw.get("max_cycles")
+    return env
+
+
+def make_mamujoco(name: str, kwargs: dict[str, Any], time_limit: int | None) -> Any:
+    """Build MaMuJoCo from ``'Scenario/agent_conf'``, e.g. ``'HalfCheetah/2x3'``."""
+    from gymnasium_robotics import mamujoco_v1
+
+    scenario, _, conf = name.partition("/")
+    kw = dict(kwargs)
+    if time_limit is not None:
+        kw.setdefault("max_episode_steps", time_limit)
+    try:
+        env = mamujoco_v1.parallel_env(scenario, conf or None, **kw)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise UserError(f"MaMuJoCo rejected '{name}' with kwargs {sorted(kwargs)}: {exc}") from None
+    env.default_time_limit = kw.get("max_episode_steps", 1000)
+    return env

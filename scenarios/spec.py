@@ -1,0 +1,82 @@
+"""The typed schema of a scenario definition (YAML file or dict).
+
+A scenario is data: a versioned id, the source it wraps with the source's own
+keyword arguments, a time limit, how the team return is aggregated, and a
+stack of layers. Validation errors become one :class:`UserError` line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from scenarios.errors import UserError
+
+ID_PATTERN = r"^[a-z0-9_]+/[A-Za-z0-9_.\-]+-v[0-9]+$"
+
+
+class LayerSpec(BaseModel):
+    """One layer of the perturbation stack: its type, parameters and target agents."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(description="Registered layer type, e.g. 'obs_noise'.")
+    params: dict[str, Any] = Field(default_factory=dict, description="The layer's own parameters.")
+    agents: list[str] | None = Field(default=None, description="Agents it applies to; None means all.")
+
+
+class ScenarioSpec(BaseModel):
+    """A complete, validated scenario definition."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=ID_PATTERN, description="Versioned id, 'family/name-vN'.")
+    source: str = Field(description="Source env, 'kind:name', e.g. 'gymnasium:HalfCheetah-v5'.")
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments for the source.")
+    time_limit: int | None = Field(default=None, gt=0, description="Steps before truncation; None keeps the source's own.")
+    team_reward: Literal["sum", "mean"] = Field(default="sum", description="How per-agent returns aggregate into the team return.")
+    description: str = Field(default="", description="One line shown by 'testbed list' and 'describe'.")
+    layers: list[LayerSpec] = Field(default_factory=list, description="Perturbation layers, applied in order.")
+
+
+def _explain(exc: ValidationError, where: str) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    got = err.get("input")
+    got_txt = "" if isinstance(got, dict) else f" (got {got!r})"
+    more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return f"{where}: field '{loc}': {err['msg']}{got_txt}{more}"
+
+
+def parse_spec(data: Any, where: str = "scenario spec") -> ScenarioSpec:
+    """Validate a dict (or a ScenarioSpec) into a ScenarioSpec, raising UserError on bad input."""
+    if isinstance(data, ScenarioSpec):
+        return data
+    if not isinstance(data, dict):
+        raise UserError(f"{where}: expected a mapping of fields, got {type(data).__name__}")
+    try:
+        return ScenarioSpec.model_validate(data)
+    except ValidationError as exc:
+        raise UserError(_explain(exc, where)) from None
+
+
+def load_yaml(path: str | Path) -> Any:
+    """Read a YAML file, turning a missing file or malformed YAML into one UserError line."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"file not found: {path}")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UserError(f"malformed YAML in {path}{at}: {problem}") from None
+
+
+def load_spec_file(path: str | Path) -> ScenarioSpec:
+    """Load and validate a single scenario definition from a YAML file."""
+    return parse_spec(load_yaml(path), where=str(path))

@@ -1,0 +1,156 @@
+"""Vectorized face: N copies of a scenario stepped together, batched arrays per agent.
+
+This is what trainers and the harness talk to. Observations, rewards and
+flags are ``dict[agent, ndarray]`` with the copy index first. A copy's episode
+ends when none of its agents is live. With ``autoreset=True`` (the default,
+as in SB3's VecEnv) that copy is reset inside the same ``step`` call: the
+returned observation is the new episode's first one, the flags are those of
+the finished step, and ``infos[i]`` carries ``final_observation``,
+``final_info`` and ``episode`` (per-agent returns, length, terminated,
+truncated). With ``autoreset=False`` a finished copy waits, ``done[i]`` is
+True, and ``reset(indices=[i], seed=...)`` restarts it: the harness uses this
+to give every episode its own seed.
+
+Agents that leave early (not the case in the shipped sources) keep their last
+observation, get zero reward, and ``active[agent][i]`` turns False.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from scenarios.errors import UserError
+from scenarios.scenario import Scenario
+from scenarios.spec import ScenarioSpec
+
+
+def _buffer(space: spaces.Space, n: int) -> np.ndarray:
+    if isinstance(space, (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)):
+        return np.zeros((n, *space.shape), dtype=space.dtype)
+    raise UserError(f"vectorized face supports Box/Discrete/MultiDiscrete/MultiBinary spaces, not {space}")
+
+
+class VectorScenario:
+    """``num_envs`` copies of one scenario spec with batched arrays per agent.
+
+    >>> import numpy as np, scenarios
+    >>> vec = scenarios.make("classic/CartPole-v1").vector(4, seed=0)
+    >>> obs, infos = vec.reset()
+    >>> obs["agent_0"].shape
+    (4, 4)
+    >>> obs, rew, term, trunc, infos = vec.step({"agent_0": np.zeros(4, dtype=np.int64)})
+    """
+
+    def __init__(self, spec: ScenarioSpec, num_envs: int, seed: int | None = None, autoreset: bool = True) -> None:
+        if num_envs < 1:
+            raise UserError(f"num_envs must be at least 1 (got {num_envs})")
+        self.spec = spec
+        self.id = spec.id
+        self.num_envs = num_envs
+        self.seed = seed
+        self.autoreset = autoreset
+        self.copies = [Scenario(spec) for _ in range(num_envs)]
+        first = self.copies[0]
+        self.agents: list[str] = list(first.possible_agents)
+        self.time_limit = first.time_limit
+        self.observation_spaces = {a: first.observation_space(a) for a in self.agents}
+        self.action_spaces = {a: first.action_space(a) for a in self.agents}
+        self._obs = {a: _buffer(s, num_envs) for a, s in self.observation_spaces.items()}
+        self.active = {a: np.zeros(num_envs, bool) for a in self.agents}
+        self.done = np.ones(num_envs, bool)
+        self.episode_returns = {a: np.zeros(num_envs) for a in self.agents}
+        self.episode_lengths = np.zeros(num_envs, np.int64)
+        self._ep_terminated = np.zeros(num_envs, bool)
+        self._reset_once = False
+
+    def _seeds(self, seed: int | Sequence[int] | None, count: int) -> list[int | None]:
+        if seed is None:
+            if not self._reset_once and self.seed is not None:
+                return [self.seed + j for j in range(count)]
+            return [None] * count
+        if isinstance(seed, (int, np.integer)):
+            return [int(seed) + j for j in range(count)]
+        seeds = [int(s) for s in seed]
+        if len(seeds) != count:
+            raise ValueError(f"got {len(seeds)} seeds for {count} copies")
+        return seeds
+
+    def _reset_copy(self, i: int, seed: int | None, options: dict | None) -> dict[str, Any]:
+        obs, infos = self.copies[i].reset(seed=seed, options=options)
+        for a in self.agents:
+            if a in obs:
+                self._obs[a][i] = obs[a]
+            self.active[a][i] = a in self.copies[i].agents
+            self.episode_returns[a][i] = 0.0
+        self.episode_lengths[i] = 0
+        self._ep_terminated[i] = False
+        self.done[i] = False
+        return infos
+
+    def reset(
+        self, seed: int | Sequence[int] | None = None, indices: Sequence[int] | None = None, options: dict | None = None
+    ) -> tuple[dict[str, np.ndarray], list[dict]]:
+        """Reset all copies (or ``indices``); an int seed gives copy ``indices[j]`` seed ``seed + j``."""
+        idx = list(range(self.num_envs)) if indices is None else [int(i) for i in indices]
+        seeds = self._seeds(seed, len(idx))
+        self._reset_once = True
+        infos: list[dict] = [{} for _ in range(self.num_envs)]
+        for i, s in zip(idx, seeds):
+            infos[i] = {"agents": self._reset_copy(i, s, options)}
+        return self._observations(), infos
+
+    def _observations(self) -> dict[str, np.ndarray]:
+        return {a: buf.copy() for a, buf in self._obs.items()}
+
+    def step(
+        self, actions: dict[str, np.ndarray]
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray], list[dict]]:
+        """Step every running copy with row ``i`` of each agent's action array."""
+        n = self.num_envs
+        rewards = {a: np.zeros(n, np.float64) for a in self.agents}
+        terminated = {a: np.zeros(n, bool) for a in self.agents}
+        truncated = {a: np.zeros(n, bool) for a in self.agents}
+        infos: list[dict] = [{} for _ in range(n)]
+        for i, copy in enumerate(self.copies):
+            if self.done[i]:
+                continue
+            obs, rew, term, trunc, info = copy.step({a: actions[a][i] for a in copy.agents})
+            for a, o in obs.items():
+                self._obs[a][i] = o
+            for a, r in rew.items():
+                rewards[a][i] = r
+                self.episode_returns[a][i] += r
+            for a in term:
+                terminated[a][i] = term[a]
+                truncated[a][i] = trunc.get(a, False)
+            self._ep_terminated[i] |= any(term.values())
+            self.episode_lengths[i] += 1
+            for a in self.agents:
+                self.active[a][i] = a in copy.agents
+            infos[i] = {"agents": info}
+            if not copy.agents:
+                self._finish(i, infos[i])
+        return self._observations(), rewards, terminated, truncated, infos
+
+    def _finish(self, i: int, info: dict) -> None:
+        self.done[i] = True
+        info["episode"] = {
+            "returns": {a: float(self.episode_returns[a][i]) for a in self.agents},
+            "length": int(self.episode_lengths[i]),
+            "terminated": bool(self._ep_terminated[i]),
+            "truncated": not bool(self._ep_terminated[i]),
+            "params": dict(self.copies[i].params),
+        }
+        if self.autoreset:
+            info["final_observation"] = {a: self._obs[a][i].copy() for a in self.agents}
+            info["final_info"] = info["agents"]
+            info["reset_info"] = self._reset_copy(i, None, None)
+
+    def close(self) -> None:
+        """Close every copy."""
+        for copy in self.copies:
+            copy.close()

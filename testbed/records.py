@@ -1,0 +1,30 @@
+"""EpisodeRecord: one evaluated episode, everything needed to trust and redo it."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class EpisodeRecord(BaseModel):
+    """One episode of one agent on one scenario, as stored in the results database."""
+
+    run_id: str = Field(description="Id shared by all episodes of one evaluate() call.")
+    scenario_id: str = Field(description="Registered or spec-file scenario id.")
+    scenario: dict[str, Any] = Field(description="The resolved scenario definition (spec, time limit, spaces).")
+    params: dict[str, Any] = Field(default_factory=dict, description="Values sampled by layers for this episode.")
+    agent: str = Field(description="Agent name, e.g. 'ppo' or 'random'.")
+    checkpoint: str | None = Field(default=None, description="Checkpoint folder the agent was loaded from.")
+    seed: int = Field(description="Reset seed of this episode (evaluation seed + episode index).")
+    episode: int = Field(description="Episode index within the run.")
+    returns: dict[str, float] = Field(description="Undiscounted return per agent.")
+    team_return: float = Field(description="Per-agent returns aggregated as 'aggregation' says.")
+    aggregation: Literal["sum", "mean"] = Field(description="How team_return aggregates per-agent returns.")
+    length: int = Field(description="Steps in the episode.")
+    terminated: bool = Field(description="Ended by a terminal state (not a time limit).")
+    truncated: bool = Field(description="Ended by the time limit.")
+    wall_time_s: float = Field(description="Wall time from this episode's reset to its end.")
+    deterministic: bool = Field(description="Whether the agent acted deterministically.")
+    versions: dict[str, str] = Field(default_factory=dict, description="Library versions and thread counts.")
+    created_at: str = Field(description="UTC time the record was made, ISO 8601.")

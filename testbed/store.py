@@ -1,0 +1,108 @@
+"""The SQLite results store: one row per episode, WAL mode, safe for concurrent writers.
+
+Writers append whole batches inside ``BEGIN IMMEDIATE`` transactions with a
+busy timeout, so several processes can write one file at once and a batch is
+either stored whole or not at all: a failing evaluation never corrupts or loses
+rows already in the store. SQLite ships with Python and is the embedded
+default; a server database is not needed for one machine.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from scenarios import UserError
+from testbed.records import EpisodeRecord
+
+SCHEMA_VERSION = 1
+_JSON = {"scenario", "params", "returns", "versions"}
+_BOOL = {"terminated", "truncated", "deterministic"}
+_COLUMNS = list(EpisodeRecord.model_fields)
+_TYPES = {"seed": "INTEGER", "episode": "INTEGER", "length": "INTEGER", "team_return": "REAL", "wall_time_s": "REAL"}
+
+
+class ResultsStore:
+    """Append-only episode records in one SQLite file.
+
+    >>> store = ResultsStore(":memory:")
+    >>> store.count()
+    0
+    """
+
+    def __init__(self, path: str | Path, timeout_s: float = 60.0, create: bool = True) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            p = Path(self.path)
+            if not create and not p.is_file():
+                raise UserError(f"results database not found: {p}")
+            if p.exists() and p.is_dir():
+                raise UserError(f"{p} is a folder, not a results database")
+            p.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.conn = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None)
+            self.conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
+            self.conn.execute("PRAGMA journal_mode = WAL")
+            self._create()
+        except sqlite3.DatabaseError as exc:
+            raise UserError(f"{self.path} is not a usable results database: {exc}") from None
+
+    def _create(self) -> None:
+        cols = ", ".join(f"{c} {_TYPES.get(c, 'TEXT')}" for c in _COLUMNS)
+        with self.transaction() as cur:
+            cur.execute(f"CREATE TABLE IF NOT EXISTS episodes (row_id INTEGER PRIMARY KEY AUTOINCREMENT, {cols})")
+            cur.execute("CREATE INDEX IF NOT EXISTS episodes_group ON episodes (agent, scenario_id, checkpoint)")
+            cur.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            cur.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Cursor]:
+        """An immediate (write-locking) transaction, rolled back on any error."""
+        cur = self.conn.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            yield cur
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        cur.execute("COMMIT")
+
+    def add(self, records: Iterable[EpisodeRecord]) -> int:
+        """Append records in one transaction; returns how many were written."""
+        rows = [self._row(r) for r in records]
+        if not rows:
+            return 0
+        marks = ", ".join("?" for _ in _COLUMNS)
+        with self.transaction() as cur:
+            cur.executemany(f"INSERT INTO episodes ({', '.join(_COLUMNS)}) VALUES ({marks})", rows)
+        return len(rows)
+
+    @staticmethod
+    def _row(record: EpisodeRecord) -> tuple[Any, ...]:
+        data = record.model_dump()
+        return tuple(json.dumps(data[c]) if c in _JSON else int(data[c]) if c in _BOOL else data[c] for c in _COLUMNS)
+
+    def count(self) -> int:
+        """Number of stored episodes."""
+        return int(self.conn.execute("SELECT COUNT(*) FROM episodes").fetchone()[0])
+
+    def records(self, **where: Any) -> list[EpisodeRecord]:
+        """Stored episodes, optionally filtered by column equality (``agent='ppo'``)."""
+        for key in where:
+            if key not in _COLUMNS:
+                raise UserError(f"unknown column '{key}' (valid: {', '.join(_COLUMNS)})")
+        clause = " AND ".join(f"{k} IS ?" for k in where)
+        sql = f"SELECT {', '.join(_COLUMNS)} FROM episodes" + (f" WHERE {clause}" if clause else "") + " ORDER BY row_id"
+        out = []
+        for row in self.conn.execute(sql, tuple(where.values())):
+            data = {c: json.loads(v) if c in _JSON else bool(v) if c in _BOOL else v for c, v in zip(_COLUMNS, row)}
+            out.append(EpisodeRecord.model_validate(data))
+        return out
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
