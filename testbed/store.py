@@ -23,7 +23,8 @@ SCHEMA_VERSION = 1
 _JSON = {"scenario", "params", "returns", "versions"}
 _BOOL = {"terminated", "truncated", "deterministic"}
 _COLUMNS = list(EpisodeRecord.model_fields)
-_TYPES = {"seed": "INTEGER", "episode": "INTEGER", "length": "INTEGER", "team_return": "REAL", "wall_time_s": "REAL"}
+_TYPES = {"seed": "INTEGER", "episode": "INTEGER", "length": "INTEGER", "team_return": "REAL", "wall_time_s": "REAL",
+          **{c: "INTEGER" for c in _BOOL}}
 
 
 class ResultsStore:
@@ -99,7 +100,7 @@ class ResultsStore:
         sql = f"SELECT {', '.join(_COLUMNS)} FROM episodes" + (f" WHERE {clause}" if clause else "") + " ORDER BY row_id"
         out = []
         for row in self.conn.execute(sql, tuple(where.values())):
-            data = {c: json.loads(v) if c in _JSON else bool(v) if c in _BOOL else v for c, v in zip(_COLUMNS, row)}
+            data = {c: json.loads(v) if c in _JSON else bool(int(v)) if c in _BOOL else v for c, v in zip(_COLUMNS, row)}
             out.append(EpisodeRecord.model_validate(data))
         return out
 

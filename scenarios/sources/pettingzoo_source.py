@@ -7,7 +7,9 @@ and record that default.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 from typing import Any
 
 from scenarios.errors import UserError
@@ -36,7 +38,8 @@ def make_pettingzoo(module: str, kwargs: dict[str, Any], time_limit: int | None)
 
 def make_mamujoco(name: str, kwargs: dict[str, Any], time_limit: int | None) -> Any:
     """Build MaMuJoCo from ``'Scenario/agent_conf'``, e.g. ``'HalfCheetah/2x3'``."""
-    from gymnasium_robotics import mamujoco_v1
+    with contextlib.redirect_stderr(io.StringIO()):  # an import-time notice about Adroit envs we do not use
+        from gymnasium_robotics import mamujoco_v1
 
     scenario, _, conf = name.partition("/")
     kw = dict(kwargs)

@@ -1,0 +1,233 @@
+"""The ``testbed`` command line (typer + rich).
+
+Bad input prints one ``error: ...`` line on stderr and exits with status 2,
+without a traceback; ``testbed check`` exits 1 when a check fails.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+import agents
+import scenarios
+from agents.hyperparams import parse_assignments
+from scenarios import UserError
+
+app = typer.Typer(
+    help="Robotics control and multi-agent RL under perturbation: scenarios, agents, evaluation, results.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+_WIDTH = None if sys.stdout.isatty() else 140  # piped output (make, CI logs) gets full rows, not 80 columns
+out = Console(width=_WIDTH)
+err = Console(stderr=True, width=_WIDTH)
+
+
+def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a UserError into one stderr line and exit status 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except UserError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+        console=err, transient=False,
+    )
+
+
+class What(str, Enum):
+    """What ``testbed list`` lists."""
+
+    scenarios = "scenarios"
+    agents = "agents"
+
+
+@app.command("list")
+@user_errors
+def list_cmd(what: What = typer.Argument(What.scenarios, help="'scenarios' (every registered id) or 'agents'.")) -> None:
+    """List registered scenario ids or agent names."""
+    if what is What.agents:
+        table = Table("agent", "actions", "multi-agent", "trains", "summary")
+        for name in agents.list_names():
+            cls = agents.agent_class(name)
+            caps = cls.capabilities
+            acts = "/".join(k for k, ok in (("discrete", caps.discrete_actions), ("continuous", caps.continuous_actions)) if ok)
+            table.add_row(name, acts, caps.multi_agent, "yes" if caps.needs_training else "no", (cls.__doc__ or "").splitlines()[0])
+    else:
+        table = Table("scenario id", "source", "description")
+        for sid in scenarios.list_ids():
+            spec = scenarios.get_spec(sid)
+            table.add_row(sid, spec.source, spec.description)
+    out.print(table)
+
+
+@app.command()
+@user_errors
+def describe(name: str = typer.Argument(..., help="A scenario id, a scenario YAML file, or an agent name.")) -> None:
+    """Show a scenario's definition and spaces, or an agent's capabilities and defaults."""
+    if name in agents.list_names():
+        cls = agents.agent_class(name)
+        out.print(f"[bold]{name}[/]: {(cls.__doc__ or '').strip()}")
+        out.print(f"capabilities: {cls.capabilities}")
+        valid = sorted(cls.valid_hyperparameters()) if hasattr(cls, "valid_hyperparameters") else []
+        out.print(f"hyperparameters: {', '.join(valid) or '(none)'}")
+        return
+    sc = scenarios.make(name)
+    info = sc.describe()
+    table = Table("field", "value", show_header=False)
+    for key in ("id", "source", "kwargs", "time_limit", "team_reward", "description", "layers"):
+        table.add_row(key, str(info[key]))
+    out.print(table)
+    spaces = Table("agent", "observation space", "action space")
+    for agent, sp in info["agents"].items():
+        spaces.add_row(agent, sp["observation"], sp["action"])
+    out.print(spaces)
+    sc.close()
+
+
+@app.command()
+@user_errors
+def check(
+    target: str = typer.Argument(None, help="A scenario id or YAML file (omit with --all)."),
+    all_ids: bool = typer.Option(False, "--all", help="Check every registered scenario."),
+    cycles: int = typer.Option(100, min=1, help="Steps per API and determinism check."),
+) -> None:
+    """Run Gymnasium's and PettingZoo's API checkers, the autoreset contract and a determinism check."""
+    from scenarios.checker import check_scenario
+
+    if not all_ids and target is None:
+        raise UserError("give a scenario id or file, or --all")
+    if all_ids:
+        targets = scenarios.list_ids()
+    else:
+        scenarios.resolve_spec(target)  # fail fast, with suggestions, on an unknown id
+        targets = [target]
+    table = Table("scenario", "check", "result", "detail")
+    failed = 0
+    with _progress() as bar:
+        task = bar.add_task("checking", total=len(targets))
+        for t in targets:
+            for r in check_scenario(t, cycles=cycles):
+                verdict = "[green]pass[/]" if r.passed else "[dim]n/a[/]" if r.passed is None else "[red]FAIL[/]"
+                failed += r.passed is False
+                table.add_row(t, r.name, verdict, r.detail)
+            bar.advance(task)
+    out.print(table)
+    out.print(f"{failed} check(s) failed" if failed else "all checks passed")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+@user_errors
+def train(
+    agent: str = typer.Argument(..., help="Agent name ('testbed list agents')."),
+    scenario: str = typer.Argument(..., help="Scenario id or YAML file."),
+    steps: int = typer.Option(100_000, min=1, help="Environment steps to train for."),
+    seed: int = typer.Option(0, help="Seed for the agent and the scenario copies."),
+    out_dir: Path = typer.Option(..., "--out", help="Checkpoint folder to write (must not hold a checkpoint already)."),
+    set_: list[str] = typer.Option([], "--set", help="Hyperparameter override key=value (repeatable)."),
+    overwrite: bool = typer.Option(False, help="Replace an existing checkpoint in --out."),
+) -> None:
+    """Train an agent on a scenario and save a checkpoint folder."""
+    from agents.checkpoint import META
+
+    if (out_dir / META).exists() and not overwrite:
+        raise UserError(f"{out_dir} already holds a checkpoint; choose another --out or pass --overwrite")
+    agents.agent_class(agent)  # an unknown name fails before the scenario is built
+    ag = agents.make(agent, scenario, seed=seed, **parse_assignments(set_))
+    with _progress() as bar:
+        task = bar.add_task(f"training {agent} on {ag.scenario.id}", total=steps)
+        ag.learn(steps, progress=lambda done, total: bar.update(task, completed=done))
+        bar.update(task, completed=steps)
+    path = ag.save(out_dir)
+    out.print(f"saved {agent} checkpoint to {path}")
+
+
+@app.command()
+@user_errors
+def evaluate(
+    checkpoint: str = typer.Argument(..., help="Checkpoint folder, or the name of an agent that needs no training ('random')."),
+    scenario: str = typer.Argument(..., help="Scenario id or YAML file to evaluate on."),
+    episodes: int = typer.Option(10, min=1, help="Episodes to run."),
+    seed: int = typer.Option(0, help="Episode k is reset with seed + k."),
+    db: Path = typer.Option(Path("results.db"), help="SQLite results database to append to."),
+    envs: int = typer.Option(8, min=1, help="Scenario copies stepped together."),
+    stochastic: bool = typer.Option(False, help="Sample actions instead of acting deterministically."),
+) -> None:
+    """Evaluate a checkpoint on a scenario and store one row per episode."""
+    from testbed.harness import evaluate as run_eval
+    from testbed.store import ResultsStore
+
+    sc = scenarios.make(scenario)
+    if Path(checkpoint).exists():
+        ag, label = agents.load(checkpoint, sc), str(Path(checkpoint))
+    elif checkpoint in agents.list_names() and not agents.agent_class(checkpoint).capabilities.needs_training:
+        ag, label = agents.make(checkpoint, sc, seed=seed), None
+    else:
+        untrained = [n for n in agents.list_names() if not agents.agent_class(n).capabilities.needs_training]
+        raise UserError(f"checkpoint not found: {checkpoint} (give a checkpoint folder or one of: {', '.join(untrained)})")
+    store = ResultsStore(db)
+    with _progress() as bar:
+        task = bar.add_task(f"evaluating {ag.name} on {sc.id}", total=episodes)
+        recs = run_eval(ag, sc, episodes=episodes, seed=seed, num_envs=envs, deterministic=not stochastic,
+                        checkpoint=label, store=store, progress=lambda done, total: bar.update(task, completed=done))
+    _print_summary(recs)
+    out.print(f"stored {len(recs)} episodes in {db} ({store.count()} in total)")
+
+
+def _print_summary(records: list) -> None:
+    from testbed.summary import summarize
+
+    aggregations = ", ".join(sorted({r.aggregation for r in records}))
+    table = Table("scenario", "agent", "episodes", "mean", "IQM [95% CI]", "length",
+                  title=f"team return ({aggregations} over agents)")
+    for row in summarize(records):
+        agent = row.agent + (f"\n[dim]{row.checkpoint}[/]" if row.checkpoint else "")
+        table.add_row(row.scenario_id, agent, str(row.episodes), f"{row.mean:.1f}",
+                      f"{row.iqm:.1f} [{row.ci_low:.1f}, {row.ci_high:.1f}]", f"{row.mean_length:.0f}")
+    out.print(table)
+
+
+@app.command()
+@user_errors
+def results(db: Path = typer.Argument(..., help="SQLite results database.")) -> None:
+    """Summarize a results database: mean, IQM and bootstrap 95% CI per agent x scenario."""
+    from testbed.store import ResultsStore
+
+    store = ResultsStore(db, create=False)
+    recs = store.records()
+    if not recs:
+        out.print(f"{db} holds no episodes")
+        return
+    _print_summary(recs)
+    out.print("CI: percentile bootstrap over episodes (2,000 resamples).")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(app())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""Summaries of stored episodes: one row per agent x checkpoint x scenario."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from testbed.metrics import bootstrap_ci, iqm
+from testbed.records import EpisodeRecord
+
+
+@dataclass
+class SummaryRow:
+    """Statistics of the team return over one group's episodes."""
+
+    agent: str
+    checkpoint: str | None
+    scenario_id: str
+    aggregation: str
+    episodes: int
+    mean: float
+    iqm: float
+    ci_low: float
+    ci_high: float
+    mean_length: float
+
+
+def summarize(records: list[EpisodeRecord], reps: int = 2000, seed: int = 0) -> list[SummaryRow]:
+    """Group records by (agent, checkpoint, scenario) and compute mean, IQM and a 95% bootstrap CI of the IQM."""
+    groups: dict[tuple, list[EpisodeRecord]] = defaultdict(list)
+    for r in records:
+        groups[(r.scenario_id, r.agent, r.checkpoint or "", r.aggregation)].append(r)
+    rows = []
+    for (scenario_id, agent, checkpoint, aggregation), recs in sorted(groups.items()):
+        recs = sorted(recs, key=lambda r: (r.run_id, r.episode))  # the CI must not depend on storage order
+        x = np.array([r.team_return for r in recs])
+        lo, hi = bootstrap_ci(x, iqm, reps=reps, seed=seed)
+        rows.append(SummaryRow(
+            agent=agent, checkpoint=checkpoint or None, scenario_id=scenario_id, aggregation=aggregation,
+            episodes=len(recs), mean=float(x.mean()), iqm=iqm(x), ci_low=lo, ci_high=hi,
+            mean_length=float(np.mean([r.length for r in recs])),
+        ))
+    return rows
