@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 
-from scenarios.errors import UserError
+from scenarios.layers import build_layers
+from scenarios.layers.base import HOOKS, Layer
 from scenarios.sources import build_source
 from scenarios.spec import ScenarioSpec
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 
 class Scenario:
-    """One running copy of a scenario: source env, time limit and (later) layers.
+    """One running copy of a scenario: source env, time limit and its stack of layers.
 
     >>> import scenarios
     >>> sc = scenarios.make("classic/CartPole-v1", seed=0)
@@ -36,9 +37,7 @@ class Scenario:
     render_mode = None
 
     def __init__(self, spec: ScenarioSpec, seed: int | None = None) -> None:
-        if spec.layers:
-            kinds = ", ".join(layer.type for layer in spec.layers)
-            raise UserError(f"scenario {spec.id}: unknown layer type(s) {kinds}; no layer types are registered in this version")
+        layers = build_layers(spec.layers)
         self.spec = spec
         self.id = spec.id
         self.seed = seed
@@ -52,6 +51,14 @@ class Scenario:
         self._seeded = False
         self.params: dict[str, Any] = {}
         """Values the layers sampled for the current episode (empty without layers)."""
+        self.layers: list[Layer] = []
+        for layer in layers:
+            layer.bind(self)  # sees the spaces left by the layers before it
+            self.layers.append(layer)
+            for a in self.possible_agents:
+                self._obs_spaces[a] = layer.observation_space(a, self._obs_spaces[a])
+        self._hooks = {h: [x for x in self.layers if getattr(type(x), h) is not getattr(Layer, h)] for h in HOOKS}
+        self.has_cost = any(x.type == "safety_cost" for x in self.layers)
 
     @property
     def num_agents(self) -> int:
@@ -76,11 +83,28 @@ class Scenario:
         """Start an episode; the first reset without a seed uses the scenario's seed."""
         if seed is None and not self._seeded:
             seed = self.seed
+        if seed is not None or not self._seeded:
+            for i, layer in enumerate(self.layers):
+                layer.seed(seed, i)
         self._seeded = True
+        for layer in self._hooks["before_reset"]:
+            layer.before_reset()
         obs, infos = self.source.reset(seed=seed, options=options)
         self.agents = list(self.source.agents)
         self.t = 0
-        return obs, {a: infos.get(a, {}) for a in obs}
+        infos = {a: infos.get(a, {}) for a in obs}
+        if self.layers:
+            params: dict[str, Any] = {}
+            for layer in self._hooks["start_episode"]:
+                params.update(layer.start_episode())
+            for layer in self._hooks["observe"]:
+                for a in layer.agents:
+                    if a in obs:
+                        obs[a] = layer.observe(a, obs[a])
+            self.params = params
+            for a in infos:
+                infos[a]["layers"] = params
+        return obs, infos
 
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
         """Step the live agents; returns obs, rewards, terminated, truncated, infos dicts."""
@@ -89,12 +113,39 @@ class Scenario:
         missing = [a for a in self.agents if a not in actions]
         if missing:
             raise ValueError(f"{self.id}: no action for live agent(s) {missing}")
-        obs, rew, term, trunc, infos = self.source.step({a: actions[a] for a in self.agents})
-        self.t += 1
-        if self.time_limit is not None and self.t >= self.time_limit:
+        acts = {a: actions[a] for a in self.agents}
+        t = self.t + 1
+        stepped: dict[str, Any] = {}
+        if self.layers:
+            for layer in self._hooks["act"]:
+                for a in layer.agents:
+                    if a in acts:
+                        acts[a] = layer.act(a, acts[a])
+            for layer in self._hooks["before_step"]:
+                stepped.update(layer.before_step(t) or {})
+        obs, rew, term, trunc, infos = self.source.step(acts)
+        self.t = t
+        if self.time_limit is not None and t >= self.time_limit:
             trunc = {a: bool(trunc.get(a, False) or not term.get(a, False)) for a in obs}
+        if self.layers:
+            self._after_step(t, obs, rew, term, trunc, infos, stepped)
         self.agents = [a for a in self.agents if not (term.get(a, False) or trunc.get(a, False))]
         return obs, rew, term, trunc, infos
+
+    def _after_step(self, t: int, obs: dict, rew: dict, term: dict, trunc: dict, infos: dict, stepped: dict) -> None:
+        for layer in self._hooks["after_step"]:
+            layer.after_step(t, obs, rew, term, trunc, infos)
+        for layer in self._hooks["observe"]:
+            for a in layer.agents:
+                if a in obs:
+                    obs[a] = layer.observe(a, obs[a])
+        for layer in self._hooks["reward"]:
+            for a in layer.agents:
+                if a in rew:
+                    rew[a] = layer.reward(a, rew[a], bool(term.get(a, False) or trunc.get(a, False)))
+        if stepped:
+            for a in infos:
+                infos[a]["layers"] = stepped
 
     def close(self) -> None:
         """Release the source env."""

@@ -7,7 +7,8 @@ as in SB3's VecEnv) that copy is reset inside the same ``step`` call: the
 returned observation is the new episode's first one, the flags are those of
 the finished step, and ``infos[i]`` carries ``final_observation``,
 ``final_info`` and ``episode`` (per-agent returns, length, terminated,
-truncated). With ``autoreset=False`` a finished copy waits, ``done[i]`` is
+truncated, the layers' sampled ``params``, and the summed safety ``cost``:
+per step the largest cost any agent reports, None without a cost layer). With ``autoreset=False`` a finished copy waits, ``done[i]`` is
 True, and ``reset(indices=[i], seed=...)`` restarts it: the harness uses this
 to give every episode its own seed.
 
@@ -64,6 +65,8 @@ class VectorScenario:
         self.done = np.ones(num_envs, bool)
         self.episode_returns = {a: np.zeros(num_envs) for a in self.agents}
         self.episode_lengths = np.zeros(num_envs, np.int64)
+        self.episode_costs = np.zeros(num_envs)
+        self.has_cost = first.has_cost
         self._ep_terminated = np.zeros(num_envs, bool)
         self._reset_once = False
 
@@ -87,6 +90,7 @@ class VectorScenario:
             self.active[a][i] = a in self.copies[i].agents
             self.episode_returns[a][i] = 0.0
         self.episode_lengths[i] = 0
+        self.episode_costs[i] = 0.0
         self._ep_terminated[i] = False
         self.done[i] = False
         return infos
@@ -129,6 +133,8 @@ class VectorScenario:
                 truncated[a][i] = trunc.get(a, False)
             self._ep_terminated[i] |= any(term.values())
             self.episode_lengths[i] += 1
+            if self.has_cost:
+                self.episode_costs[i] += max((x.get("cost", 0.0) for x in info.values()), default=0.0)
             for a in self.agents:
                 self.active[a][i] = a in copy.agents
             infos[i] = {"agents": info}
@@ -144,6 +150,7 @@ class VectorScenario:
             "terminated": bool(self._ep_terminated[i]),
             "truncated": not bool(self._ep_terminated[i]),
             "params": dict(self.copies[i].params),
+            "cost": float(self.episode_costs[i]) if self.has_cost else None,
         }
         if self.autoreset:
             info["final_observation"] = {a: self._obs[a][i].copy() for a in self.agents}

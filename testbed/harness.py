@@ -89,7 +89,7 @@ def evaluate(
                     run_id=run_id, scenario_id=sc.id, scenario=described, params=ep.get("params", {}),
                     agent=agent.name, checkpoint=checkpoint, seed=seed + slot[i], episode=slot[i],
                     returns=returns, team_return=team, aggregation=aggregation, length=ep["length"],
-                    terminated=ep["terminated"], truncated=ep["truncated"],
+                    terminated=ep["terminated"], truncated=ep["truncated"], cost=ep.get("cost"),
                     wall_time_s=time.perf_counter() - started[i], deterministic=deterministic,
                     versions=versions, created_at=dt.datetime.now(dt.timezone.utc).isoformat(),
                 )

@@ -24,6 +24,7 @@ _JSON = {"scenario", "params", "returns", "versions"}
 _BOOL = {"terminated", "truncated", "deterministic"}
 _COLUMNS = list(EpisodeRecord.model_fields)
 _TYPES = {"seed": "INTEGER", "episode": "INTEGER", "length": "INTEGER", "team_return": "REAL", "wall_time_s": "REAL",
+          "cost": "REAL",
           **{c: "INTEGER" for c in _BOOL}}
 
 
@@ -56,6 +57,10 @@ class ResultsStore:
         cols = ", ".join(f"{c} {_TYPES.get(c, 'TEXT')}" for c in _COLUMNS)
         with self.transaction() as cur:
             cur.execute(f"CREATE TABLE IF NOT EXISTS episodes (row_id INTEGER PRIMARY KEY AUTOINCREMENT, {cols})")
+            have = {row[1] for row in cur.execute("PRAGMA table_info(episodes)")}
+            for c in _COLUMNS:
+                if c not in have:  # a store written by an older version gains the new columns (NULL there)
+                    cur.execute(f"ALTER TABLE episodes ADD COLUMN {c} {_TYPES.get(c, 'TEXT')}")
             cur.execute("CREATE INDEX IF NOT EXISTS episodes_group ON episodes (agent, scenario_id, checkpoint)")
             cur.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             cur.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))

@@ -1,0 +1,200 @@
+"""Action layers: noise, delay, sticky (repeated) actions, dropped actions, gain
+error and saturation, applied to what the agent sends before the source sees it.
+
+YAML examples::
+
+    - {type: action_gaussian_noise, params: {std: 0.1}}     # clipped to the action bounds
+    - {type: action_delay, params: {steps: 3}}
+    - {type: action_sticky, params: {probability: 0.25}}
+    - {type: action_dropout, params: {probability: 0.05}}   # zero action (discrete: noop index)
+    - {type: action_gain, params: {low: 0.8, high: 1.2}}    # per-episode gain per dimension
+    - {type: action_saturation, params: {fraction: 0.5}}    # at most half the actuator range
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from gymnasium import spaces
+from pydantic import Field, model_validator
+
+from scenarios.layers.base import Layer, LayerParams, require_box
+from scenarios.layers.schedules import Schedule, ScheduledValue
+
+if TYPE_CHECKING:
+    from scenarios.scenario import Scenario
+
+
+def _null_action(space: spaces.Space, noop: int) -> Any:
+    if isinstance(space, spaces.Box):
+        return np.clip(np.zeros(space.shape, space.dtype), space.low, space.high)
+    if isinstance(space, spaces.Discrete):
+        return np.int64(space.start + noop)
+    return np.zeros(space.shape, space.dtype)
+
+
+class ActionNoiseParams(LayerParams):
+    std: float | Schedule = Field(description="Std of N(0, std^2) added per action dimension (or a schedule).")
+
+    @model_validator(mode="after")
+    def _positive(self) -> ActionNoiseParams:
+        if isinstance(self.std, float) and self.std < 0:
+            raise ValueError(f"std must be >= 0 (got {self.std})")
+        return self
+
+
+class ActionGaussianNoise(Layer):
+    """Adds independent gaussian noise per action dimension, clipped to the action bounds."""
+
+    type = "action_gaussian_noise"
+    Params = ActionNoiseParams
+
+    def bind(self, scenario: Scenario) -> None:
+        super().bind(scenario)
+        require_box(self, scenario, "action")
+        self.space = {a: scenario.action_space(a) for a in self.agents}
+        self.std = ScheduledValue(self.p.std)
+
+    def start_episode(self) -> dict[str, Any]:
+        value = self.std.reset(self.rng)
+        return {f"{self.type}.std": value} if isinstance(self.p.std, Schedule) else {}
+
+    def before_step(self, t: int) -> None:
+        self.std.advance(t, self.rng)
+
+    def act(self, agent: str, a: np.ndarray) -> np.ndarray:
+        s = self.space[agent]
+        noisy = np.asarray(a, dtype=s.dtype) + self.std.value * self.noise(agent, s.shape)
+        return np.clip(noisy, s.low, s.high).astype(s.dtype, copy=False)
+
+
+class ActionDelayParams(LayerParams):
+    steps: int = Field(ge=0, description="The source receives the action sent this many steps earlier.")
+    noop: int = Field(default=0, ge=0, description="Discrete action used before the queue fills.")
+
+
+class ActionDelay(Layer):
+    """Delays actions by k steps; the first k steps apply the zero (or noop) action."""
+
+    type = "action_delay"
+    Params = ActionDelayParams
+
+    def bind(self, scenario: Scenario) -> None:
+        super().bind(scenario)
+        self.null = {a: _null_action(scenario.action_space(a), self.p.noop) for a in self.agents}
+
+    def start_episode(self) -> dict[str, Any]:
+        self.queue = {a: deque([self.null[a]] * self.p.steps) for a in self.agents}
+        return {}
+
+    def act(self, agent: str, a: Any) -> Any:
+        q = self.queue[agent]
+        q.append(np.array(a, copy=True))
+        return q.popleft()
+
+
+class ProbabilityParams(LayerParams):
+    probability: float = Field(ge=0, le=1, description="Chance per step.")
+    noop: int = Field(default=0, ge=0, description="Discrete action used when an action is dropped.")
+
+
+class ActionSticky(Layer):
+    """Sticky actions: with probability p the previous applied action repeats."""
+
+    type = "action_sticky"
+    Params = ProbabilityParams
+
+    def start_episode(self) -> dict[str, Any]:
+        self.last: dict[str, Any] = {a: None for a in self.agents}
+        return {}
+
+    def act(self, agent: str, a: Any) -> Any:
+        prev = self.last[agent]
+        if prev is not None and self.noise(agent, (), kind="uniform") < self.p.probability:
+            a = prev
+        self.last[agent] = np.array(a, copy=True)
+        return a
+
+
+class ActionDropout(Layer):
+    """Dropped actions: with probability p the source receives the zero (or noop) action."""
+
+    type = "action_dropout"
+    Params = ProbabilityParams
+
+    def bind(self, scenario: Scenario) -> None:
+        super().bind(scenario)
+        self.null = {a: _null_action(scenario.action_space(a), self.p.noop) for a in self.agents}
+
+    def act(self, agent: str, a: Any) -> Any:
+        return self.null[agent] if self.noise(agent, (), kind="uniform") < self.p.probability else a
+
+
+class GainParams(LayerParams):
+    value: float | list[float] | None = Field(default=None, description="Fixed gain (scalar or per dimension).")
+    low: float | None = Field(default=None, description="Or: per-episode uniform gain in [low, high] per dimension.")
+    high: float | None = None
+
+    @model_validator(mode="after")
+    def _valid(self) -> GainParams:
+        ranged = self.low is not None or self.high is not None
+        if (self.value is None) == (not ranged) or (ranged and (self.low is None or self.high is None)):
+            raise ValueError("give either value, or both low and high")
+        values = [self.low, self.high] if ranged else np.atleast_1d(self.value).tolist()  # type: ignore[arg-type]
+        if min(values) <= 0:
+            raise ValueError(f"gains must be > 0 (got {min(values)})")
+        if ranged and self.low > self.high:  # type: ignore[operator]
+            raise ValueError(f"low {self.low} is above high {self.high}")
+        return self
+
+
+class ActionGain(Layer):
+    """Actuator gain error: actions are multiplied per dimension, then clipped to the bounds."""
+
+    type = "action_gain"
+    Params = GainParams
+
+    def bind(self, scenario: Scenario) -> None:
+        super().bind(scenario)
+        require_box(self, scenario, "action")
+        self.space = {a: scenario.action_space(a) for a in self.agents}
+
+    def start_episode(self) -> dict[str, Any]:
+        if self.p.value is not None:
+            self.gain = {a: np.broadcast_to(np.asarray(self.p.value, float), self.space[a].shape) for a in self.agents}
+            return {}
+        self.gain = {a: self.rng.uniform(self.p.low, self.p.high, self.space[a].shape) for a in self.agents}
+        return {f"{self.type}.{a}": g.tolist() for a, g in self.gain.items()}
+
+    def act(self, agent: str, a: np.ndarray) -> np.ndarray:
+        s = self.space[agent]
+        return np.clip(np.asarray(a) * self.gain[agent], s.low, s.high).astype(s.dtype, copy=False)
+
+
+class SaturationParams(LayerParams):
+    fraction: float = Field(gt=0, le=1, description="Actions are clipped to this fraction of the bounds.")
+
+
+class ActionSaturation(Layer):
+    """Actuator saturation: actions clipped to a fraction of the range around its centre."""
+
+    type = "action_saturation"
+    Params = SaturationParams
+
+    def bind(self, scenario: Scenario) -> None:
+        super().bind(scenario)
+        require_box(self, scenario, "action")
+        self.bounds = {}
+        for a in self.agents:
+            s = scenario.action_space(a)
+            mid, half = (s.high + s.low) / 2.0, (s.high - s.low) / 2.0 * self.p.fraction
+            self.bounds[a] = (mid - half, mid + half, s.dtype)
+
+    def act(self, agent: str, a: np.ndarray) -> np.ndarray:
+        lo, hi, dtype = self.bounds[agent]
+        return np.clip(a, lo, hi).astype(dtype, copy=False)
+
+
+LAYERS = (ActionGaussianNoise, ActionDelay, ActionSticky, ActionDropout, ActionGain, ActionSaturation)

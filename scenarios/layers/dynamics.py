@@ -1,0 +1,187 @@
+"""MuJoCo dynamics randomization through the compiled model (single-agent MuJoCo and MaMuJoCo).
+
+Fields: ``body_mass`` (inertia scaled by the same ratio), ``geom_friction``
+(component 0 sliding, 1 torsional, 2 rolling), ``dof_damping``,
+``dof_armature``, ``dof_frictionloss`` (named by joint), ``actuator_gear``,
+``actuator_gain``, ``gravity`` and ``wind`` (component = axis), ``viscosity``,
+``density``, and ``geom_size`` (uniform scale of every size component, with
+the bounding radius, for collision geoms). Nominal values are stored when the
+layer binds; every sample is computed from them and clamped to physical bounds
+(mass > 0; friction, damping, armature, frictionloss, viscosity, density >= 0;
+sizes > 0). After masses, inertias or sizes change, ``mj_setConst`` recomputes
+the model's derived constants (the simulation state is preserved).
+
+YAML example::
+
+    - type: dynamics
+      params:
+        mode: reset                 # startup | reset | interval
+        interval: 100               # steps, for mode interval
+        parameters:
+          - {field: body_mass, names: [torso], low: 0.5, high: 1.5}
+          - {field: geom_friction, names: [floor], component: 0, distribution: log_uniform, low: 0.3, high: 3.0}
+          - {field: gravity, component: 2, operation: set, distribution: gaussian, mean: -9.81, std: 0.3}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import mujoco
+import numpy as np
+from pydantic import Field
+
+from scenarios.errors import UserError
+from scenarios.layers.base import Layer, LayerParams
+from scenarios.layers.mujoco_model import MujocoHandle, require_mujoco
+from scenarios.layers.sampling import ParamRange, apply_operation, draw
+
+if TYPE_CHECKING:
+    from scenarios.scenario import Scenario
+
+# field -> (element kind, model attribute, default component, physical lower bound)
+FIELDS: dict[str, tuple[str, str, int | None, float | None]] = {
+    "body_mass": ("body", "body_mass", None, 1e-6),
+    "geom_friction": ("geom", "geom_friction", 0, 0.0),
+    "dof_damping": ("dof", "dof_damping", None, 0.0),
+    "dof_armature": ("dof", "dof_armature", None, 0.0),
+    "dof_frictionloss": ("dof", "dof_frictionloss", None, 0.0),
+    "actuator_gear": ("actuator", "actuator_gear", 0, None),
+    "actuator_gain": ("actuator", "actuator_gainprm", 0, None),
+    "gravity": ("opt", "gravity", 2, None),
+    "wind": ("opt", "wind", 0, None),
+    "viscosity": ("opt", "viscosity", None, 0.0),
+    "density": ("opt", "density", None, 0.0),
+    "geom_size": ("geom", "geom_size", None, 1e-6),
+}
+_AXES = "xyz"
+
+
+class DynamicsParams(LayerParams):
+    mode: Literal["startup", "reset", "interval"] = Field(default="reset", description="When to draw new values.")
+    interval: int | None = Field(default=None, gt=0, description="Steps between draws in interval mode.")
+    parameters: list[ParamRange] = Field(min_length=1, description="What to randomize.")
+
+
+@dataclass
+class _Target:
+    spec: ParamRange
+    ids: np.ndarray
+    labels: list[str]
+    nominal: np.ndarray
+    extra: np.ndarray | None = None  # nominal inertia (mass) or bounding radius (size)
+
+
+class Dynamics(Layer):
+    """Randomizes MuJoCo model fields relative to stored nominal values."""
+
+    type = "dynamics"
+    Params = DynamicsParams
+
+    def bind(self, scenario: Scenario) -> None:
+        super().bind(scenario)
+        if self.p.mode == "interval" and self.p.interval is None:
+            raise UserError("layer dynamics: mode 'interval' needs interval (steps)")
+        self.h: MujocoHandle = require_mujoco(scenario, self.type)
+        self.targets = [self._target(spec) for spec in self.p.parameters]
+        self.needs_const = any(t.spec.field in ("body_mass", "geom_size") for t in self.targets)
+        self.values: dict[str, Any] = {}
+        self._drawn = False
+
+    def _target(self, spec: ParamRange) -> _Target:
+        if spec.field not in FIELDS:
+            raise UserError(f"layer dynamics: unknown field '{spec.field}' (valid: {', '.join(FIELDS)})")
+        kind, attr, default_comp, _ = FIELDS[spec.field]
+        m, what = self.h.model, f"layer dynamics {spec.field}"
+        comp = spec.component if spec.component is not None else default_comp
+        if spec.field == "geom_size" and spec.operation != "scale":
+            raise UserError("layer dynamics: geom_size supports operation 'scale' only (a uniform resize)")
+        if kind == "opt":
+            if spec.names:
+                raise UserError(f"{what}: a global option takes no names (use component for an axis)")
+            arr = np.atleast_1d(np.asarray(getattr(m.opt, attr), dtype=float))
+            if comp is not None and comp >= arr.size:
+                raise UserError(f"{what}: component {comp} out of range (0-{arr.size - 1})")
+            ids = np.array([comp if arr.size > 1 else 0])
+            label = f"{spec.field}.{_AXES[comp]}" if arr.size > 1 else spec.field
+            return _Target(spec, ids, [label], arr[ids].copy())
+        if kind == "dof":
+            ids = self.h.dof_ids(spec.names, what)
+            labels = [f"{spec.field}.dof{i}" for i in ids]
+        else:
+            ids = self.h.ids(kind, spec.names, what)
+            names = self.h.names(kind)
+            labels = [f"{spec.field}.{names[i]}" + (f"[{comp}]" if comp not in (None, 0) else "") for i in ids]
+        arr = getattr(m, attr)
+        if comp is not None and arr.ndim == 2 and comp >= arr.shape[1]:
+            raise UserError(f"{what}: component {comp} out of range (0-{arr.shape[1] - 1})")
+        nominal = (arr[ids, comp] if (comp is not None and arr.ndim == 2) else arr[ids]).copy()
+        extra = None
+        if spec.field == "body_mass":
+            extra = m.body_inertia[ids].copy()
+        elif spec.field == "geom_size":
+            extra = m.geom_rbound[ids].copy()
+        return _Target(spec, ids, labels, nominal, extra)
+
+    def _apply(self) -> dict[str, Any]:
+        m = self.h.model
+        values: dict[str, Any] = {}
+        for t in self.targets:
+            spec = t.spec
+            kind, attr, default_comp, lower = FIELDS[spec.field]
+            comp = spec.component if spec.component is not None else default_comp
+            x = draw(spec, self.rng, len(t.ids))
+            if spec.field == "geom_size":
+                factor = np.maximum(x, 1e-6)
+                m.geom_size[t.ids] = np.maximum(t.nominal * factor[:, None], lower)
+                m.geom_rbound[t.ids] = t.extra * factor
+                new = factor
+            else:
+                new = apply_operation(t.nominal, x, spec.operation, lower)
+                if kind == "opt":
+                    current = np.atleast_1d(np.asarray(getattr(m.opt, attr), dtype=float)).copy()
+                    current[t.ids] = new
+                    setattr(m.opt, attr, current if current.size > 1 else float(current[0]))
+                elif comp is not None and getattr(m, attr).ndim == 2:
+                    getattr(m, attr)[t.ids, comp] = new
+                else:
+                    getattr(m, attr)[t.ids] = new
+                if spec.field == "body_mass":
+                    ratio = np.divide(new, t.nominal, out=np.ones_like(new), where=t.nominal > 0)
+                    m.body_inertia[t.ids] = t.extra * ratio[:, None]
+            values.update({label: float(v) for label, v in zip(t.labels, np.atleast_1d(new))})
+        if self.needs_const:
+            self._set_const()
+        return values
+
+    def _set_const(self) -> None:
+        """Recompute derived model constants without disturbing the simulation state."""
+        m, d = self.h.model, self.h.data
+        saved = (d.qpos.copy(), d.qvel.copy(), d.act.copy(), d.ctrl.copy(), d.qacc_warmstart.copy(), d.time)
+        mujoco.mj_setConst(m, d)
+        d.qpos[:], d.qvel[:], d.act[:], d.ctrl[:], d.qacc_warmstart[:] = saved[:5]
+        d.time = saved[5]
+        mujoco.mj_forward(m, d)
+
+    def before_reset(self) -> None:
+        if self.p.mode == "startup" and self._drawn:
+            return
+        self.values = self._apply()
+        self._drawn = True
+
+    def start_episode(self) -> dict[str, Any]:
+        return dict(self.values)
+
+    def before_step(self, t: int) -> dict[str, Any] | None:
+        if self.p.mode == "interval" and t % self.p.interval == 0:  # type: ignore[operator]
+            self.values = self._apply()
+            return dict(self.values)
+        return None
+
+    def nominal(self) -> dict[str, float]:
+        """The stored nominal value of every randomized element."""
+        return {label: float(v) for t in self.targets for label, v in zip(t.labels, np.atleast_1d(t.nominal))}
+
+
+LAYERS = (Dynamics,)
