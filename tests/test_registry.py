@@ -82,8 +82,8 @@ def test_malformed_yaml_and_missing_file(tmp_path: Path):
         scenarios.make(str(tmp_path / "absent.yaml"))
 
 
-def test_layers_not_yet_registered_are_refused():
+def test_unknown_layer_type_lists_the_valid_ones():
     spec = scenarios.get_spec("classic/CartPole-v1").model_dump()
     spec["layers"] = [{"type": "obs_noise", "params": {"std": 0.1}}]
-    with pytest.raises(UserError, match="unknown layer type"):
+    with pytest.raises(UserError, match=r"unknown layer type 'obs_noise'.*valid: .*action_delay"):
         scenarios.make(spec)

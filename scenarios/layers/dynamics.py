@@ -134,7 +134,8 @@ class Dynamics(Layer):
             x = draw(spec, self.rng, len(t.ids))
             if spec.field == "geom_size":
                 factor = np.maximum(x, 1e-6)
-                m.geom_size[t.ids] = np.maximum(t.nominal * factor[:, None], lower)
+                scaled = t.nominal * factor[:, None]
+                m.geom_size[t.ids] = np.where(t.nominal > 0, np.maximum(scaled, lower), t.nominal)  # unused slots stay 0
                 m.geom_rbound[t.ids] = t.extra * factor
                 new = factor
             else:
