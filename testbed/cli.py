@@ -174,8 +174,12 @@ def evaluate(
     db: Path = typer.Option(Path("results.db"), help="SQLite results database to append to."),
     envs: int = typer.Option(8, min=1, help="Scenario copies stepped together."),
     stochastic: bool = typer.Option(False, help="Sample actions instead of acting deterministically."),
+    grid: list[str] = typer.Option(
+        [], "--grid", help="Grid axis FIELD[.NAME][@scale|add|set]=LOW:HIGH:N (repeatable; Cartesian product, "
+        "endpoints included), e.g. body_mass.torso=0.5:1.5:10. --episodes then counts per grid point."),
 ) -> None:
-    """Evaluate a checkpoint on a scenario and store one row per episode."""
+    """Evaluate a checkpoint on a scenario (optionally over a parameter grid); store one row per episode."""
+    from testbed.grid import evaluate_grid, grid_points, parse_axis, point_spec
     from testbed.harness import evaluate as run_eval
     from testbed.store import ResultsStore
 
@@ -187,12 +191,19 @@ def evaluate(
     else:
         untrained = [n for n in agents.list_names() if not agents.agent_class(n).capabilities.needs_training]
         raise UserError(f"checkpoint not found: {checkpoint} (give a checkpoint folder or one of: {', '.join(untrained)})")
+    axes = [parse_axis(g) for g in grid]
+    if axes:
+        scenarios.Scenario(point_spec(sc.spec, axes, grid_points(axes)[0])).close()  # bad names fail before any run
     store = ResultsStore(db)
+    total = episodes * (len(grid_points(axes)) + 1 if axes else 1)
     with _progress() as bar:
-        task = bar.add_task(f"evaluating {ag.name} on {sc.id}", total=episodes)
-        recs = run_eval(ag, sc, episodes=episodes, seed=seed, num_envs=envs, deterministic=not stochastic,
-                        checkpoint=label, store=store, progress=lambda done, total: bar.update(task, completed=done))
+        task = bar.add_task(f"evaluating {ag.name} on {sc.id}", total=total)
+        kwargs = dict(episodes=episodes, seed=seed, num_envs=envs, deterministic=not stochastic, checkpoint=label,
+                      store=store, progress=lambda done, _total: bar.update(task, completed=done))
+        recs = evaluate_grid(ag, sc, axes, **kwargs) if axes else run_eval(ag, sc, **kwargs)
     _print_summary(recs)
+    if axes:
+        _print_robustness(recs)
     out.print(f"stored {len(recs)} episodes in {db} ({store.count()} in total)")
 
 
@@ -209,6 +220,22 @@ def _print_summary(records: list) -> None:
     out.print(table)
 
 
+def _print_robustness(records: list) -> None:
+    from testbed.grid import robustness
+
+    rows = robustness(records)
+    if not rows:
+        return
+    table = Table("scenario", "agent", "grid points", "nominal", "worst", "10th pct", "mean", "worst point",
+                  title="robustness over the grid (mean team return per point)")
+    for r in rows:
+        agent = r.agent + (f"\n[dim]{r.checkpoint}[/]" if r.checkpoint else "")
+        point = ", ".join(f"{k}={v:.3g}" for k, v in r.worst_point.items())
+        table.add_row(r.scenario_id, agent, f"{r.points} x {r.episodes_per_point}", f"{r.nominal:.1f}", f"{r.worst:.1f}",
+                      f"{r.p10:.1f}", f"{r.mean:.1f}", point)
+    out.print(table)
+
+
 @app.command()
 @user_errors
 def results(db: Path = typer.Argument(..., help="SQLite results database.")) -> None:
@@ -222,6 +249,7 @@ def results(db: Path = typer.Argument(..., help="SQLite results database.")) -> 
         return
     _print_summary(recs)
     out.print("CI: percentile bootstrap over episodes (2,000 resamples).")
+    _print_robustness(recs)
 
 
 def main() -> None:

@@ -46,11 +46,14 @@ def evaluate(
     store: ResultsStore | None = None,
     progress: Callable[[int, int], None] | None = None,
     flush_every: int = 32,
+    run_id: str | None = None,
+    extra_params: dict[str, Any] | None = None,
 ) -> list[EpisodeRecord]:
     """Run ``episodes`` episodes of ``agent`` on ``scenario`` (default: the agent's own).
 
     Records are returned and, with ``store``, written in batches of
-    ``flush_every`` episodes (each batch one transaction).
+    ``flush_every`` episodes (each batch one transaction). ``run_id`` groups
+    several calls (a grid); ``extra_params`` is merged into every record's params.
 
     >>> import agents, testbed
     >>> recs = testbed.evaluate(agents.make("random", "classic/CartPole-v1", seed=0), episodes=2, seed=0)
@@ -65,7 +68,7 @@ def evaluate(
     vec = sc.vector(n, autoreset=False)
     described = sc.describe()
     versions = run_versions()
-    run_id = uuid.uuid4().hex[:12]
+    run_id = run_id or uuid.uuid4().hex[:12]
     aggregation = sc.spec.team_reward
 
     slot = list(range(n))  # episode index each copy is running
@@ -86,7 +89,7 @@ def evaluate(
                 if aggregation == "mean":
                     team /= len(returns)
                 rec = EpisodeRecord(
-                    run_id=run_id, scenario_id=sc.id, scenario=described, params=ep.get("params", {}),
+                    run_id=run_id, scenario_id=sc.id, scenario=described, params={**ep.get("params", {}), **(extra_params or {})},
                     agent=agent.name, checkpoint=checkpoint, seed=seed + slot[i], episode=slot[i],
                     returns=returns, team_return=team, aggregation=aggregation, length=ep["length"],
                     terminated=ep["terminated"], truncated=ep["truncated"], cost=ep.get("cost"),

@@ -98,3 +98,16 @@ def test_check_all_registered_ids():
     proc = run("check", "--all", "--cycles", "100")
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "all checks passed" in proc.stdout
+
+
+def test_grid_evaluation_and_robustness_report(tmp_path):
+    db = tmp_path / "grid.db"
+    proc = run("evaluate", "random", "mujoco/InvertedPendulum-v5", "--episodes", "2", "--db", str(db),
+               "--grid", "body_mass.pole=1:2:2", "--grid", "geom_friction=0.5:1:2")
+    assert proc.returncode == 0, proc.stderr
+    summary = run("results", str(db)).stdout
+    assert "robustness over the grid" in summary and "4 x 2" in summary and "worst" in summary
+    assert_user_error(run("evaluate", "random", "mujoco/InvertedPendulum-v5", "--db", str(db), "--grid", "body_mass.polo=1:2:2"),
+                      r"no body named polo in the model \(valid: world, cart, pole\)")
+    assert_user_error(run("evaluate", "random", "mujoco/InvertedPendulum-v5", "--db", str(db), "--grid", "body_mass=1:2"),
+                      "bad --grid")

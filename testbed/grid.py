@@ -1,0 +1,171 @@
+"""Grid evaluation: one agent over the Cartesian product of physical-parameter grids.
+
+An axis is written ``FIELD[.NAME][[COMPONENT]][@OP]=LOW:HIGH:N`` with both
+endpoints included (RRLS's grids omit the upper bound; ours do not), e.g.
+``body_mass.torso=0.5:1.5:10`` (scale of the nominal), ``geom_friction=0.1:4:10``
+(every geom's sliding friction), ``body_mass.torso@set=0.1:7:10`` (absolute kg),
+``gravity.z@set=-12:-8:5``, or for mpe2 ``mass.agent_0=0.5:2:4``. Each grid
+point appends a constant-valued dynamics layer to the scenario; the nominal
+scenario is evaluated too. All episodes share one ``run_id`` and carry
+``params["grid"]`` (the point, ``{}`` for nominal).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from scenarios import Scenario, ScenarioSpec, UserError
+from scenarios.layers.dynamics import FIELDS as MUJOCO_FIELDS
+from scenarios.layers.particle_dynamics import MPE_FIELDS, MULTIWALKER_FIELDS
+from testbed.harness import evaluate
+from testbed.records import EpisodeRecord
+from testbed.store import ResultsStore
+
+_AXIS = re.compile(r"^(?P<field>[a-z_]+)(?:\.(?P<name>[^@\[=]+))?(?:\[(?P<comp>\d+)\])?(?:@(?P<op>scale|add|set))?=(?P<lo>[-+0-9.eE]+):(?P<hi>[-+0-9.eE]+):(?P<n>\d+)$")
+_LAYER = {**{f: "dynamics" for f in MUJOCO_FIELDS}, **{f: "mpe_dynamics" for f in MPE_FIELDS},
+          **{f: "multiwalker_dynamics" for f in MULTIWALKER_FIELDS}}
+
+
+@dataclass(frozen=True)
+class GridAxis:
+    """One grid dimension: which parameter, how it is applied, and its values."""
+
+    label: str
+    layer: str
+    field: str
+    name: str | None
+    component: int | None
+    operation: str
+    values: tuple[float, ...]
+
+    def entry(self, value: float) -> dict[str, Any]:
+        """The dynamics-layer parameter entry that pins this axis at ``value``."""
+        entry: dict[str, Any] = {"field": self.field, "operation": self.operation, "distribution": "constant", "value": value}
+        if self.component is not None:
+            entry["component"] = self.component
+        if self.name is not None:
+            entry["names"] = [self.name]
+        return entry
+
+
+def parse_axis(text: str) -> GridAxis:
+    """Parse ``FIELD[.NAME][[K]][@OP]=LOW:HIGH:N`` into a GridAxis (UserError on bad syntax)."""
+    m = _AXIS.match(text.strip())
+    if not m:
+        raise UserError(f"bad --grid '{text}': expected FIELD[.NAME][@scale|add|set]=LOW:HIGH:N, e.g. body_mass.torso=0.5:1.5:10")
+    field, name = m["field"], m["name"]
+    if field not in _LAYER:
+        raise UserError(f"bad --grid '{text}': unknown field '{field}' (valid: {', '.join(sorted(_LAYER))})")
+    component = int(m["comp"]) if m["comp"] else None
+    if field in ("gravity", "wind") and name is not None:
+        if name not in ("x", "y", "z"):
+            raise UserError(f"bad --grid '{text}': {field} takes an axis x, y or z")
+        component, name = "xyz".index(name), None
+    n = int(m["n"])
+    if n < 1:
+        raise UserError(f"bad --grid '{text}': N must be at least 1")
+    lo, hi = float(m["lo"]), float(m["hi"])
+    op = m["op"] or "scale"
+    if op == "scale" and min(lo, hi) <= 0:
+        raise UserError(f"bad --grid '{text}': a scale must be > 0 (use @set for absolute values)")
+    values = tuple(float(v) for v in np.linspace(lo, hi, n))
+    return GridAxis(text.split("=")[0], _LAYER[field], field, name, component, op, values)
+
+
+def grid_points(axes: list[GridAxis]) -> list[dict[str, float]]:
+    """Every point of the Cartesian product, as ``{axis label: value}``."""
+    return [dict(zip([a.label for a in axes], combo)) for combo in itertools.product(*[a.values for a in axes])]
+
+
+def point_spec(base: ScenarioSpec, axes: list[GridAxis], point: dict[str, float]) -> ScenarioSpec:
+    """The base spec with one constant dynamics layer per layer type pinning ``point``."""
+    by_layer: dict[str, list[dict[str, Any]]] = {}
+    for axis in axes:
+        by_layer.setdefault(axis.layer, []).append(axis.entry(point[axis.label]))
+    layers = [*base.model_dump()["layers"], *({"type": t, "params": {"mode": "reset", "parameters": p}} for t, p in by_layer.items())]
+    return ScenarioSpec.model_validate({**base.model_dump(), "layers": layers})
+
+
+def evaluate_grid(
+    agent: Any,
+    scenario: Scenario,
+    axes: list[GridAxis],
+    episodes: int,
+    seed: int = 0,
+    num_envs: int | None = None,
+    deterministic: bool = True,
+    checkpoint: str | None = None,
+    store: ResultsStore | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[EpisodeRecord]:
+    """Evaluate ``agent`` at the nominal scenario and at every grid point, ``episodes`` each.
+
+    The same episode seeds are used at every point, so points differ only in physics.
+    """
+    points = grid_points(axes)
+    run_id = uuid.uuid4().hex[:12]
+    total = episodes * (len(points) + 1)
+    records: list[EpisodeRecord] = []
+    for k, point in enumerate([None, *points]):
+        sc = scenario if point is None else Scenario(point_spec(scenario.spec, axes, point))
+        done = len(records)
+        recs = evaluate(
+            agent, sc, episodes=episodes, seed=seed, num_envs=num_envs, deterministic=deterministic,
+            checkpoint=checkpoint, run_id=run_id, extra_params={"grid": point or {}}, store=store,
+            progress=(lambda i, _n, done=done: progress(done + i, total)) if progress else None,
+        )
+        records.extend(recs)
+    return records
+
+
+@dataclass
+class RobustnessRow:
+    """Robustness of one agent over one grid: per-point mean team returns summarized."""
+
+    agent: str
+    checkpoint: str | None
+    scenario_id: str
+    points: int
+    episodes_per_point: int
+    nominal: float
+    worst: float
+    p10: float
+    mean: float
+    worst_point: dict[str, float]
+
+
+def robustness(records: list[EpisodeRecord]) -> list[RobustnessRow]:
+    """Nominal, worst case, 10th percentile and mean of per-point mean returns, per agent x grid run."""
+    groups: dict[tuple, list[EpisodeRecord]] = {}
+    for r in records:
+        if "grid" in r.params:
+            groups.setdefault((r.scenario_id, r.agent, r.checkpoint or "", r.run_id), []).append(r)
+    rows = []
+    for (scenario_id, agent, checkpoint, _), recs in sorted(groups.items()):
+        per_point: dict[str, list[float]] = {}
+        labels: dict[str, dict[str, float]] = {}
+        for r in recs:
+            key = repr(sorted(r.params["grid"].items()))
+            per_point.setdefault(key, []).append(r.team_return)
+            labels[key] = r.params["grid"]
+        nominal_key = repr([])
+        means = {k: float(np.mean(v)) for k, v in per_point.items() if k != nominal_key}
+        if not means:
+            continue
+        worst_key = min(means, key=means.get)
+        values = np.array(list(means.values()))
+        rows.append(RobustnessRow(
+            agent=agent, checkpoint=checkpoint or None, scenario_id=scenario_id, points=len(means),
+            episodes_per_point=len(per_point[worst_key]),
+            nominal=float(np.mean(per_point[nominal_key])) if nominal_key in per_point else float("nan"),
+            worst=float(values.min()), p10=float(np.percentile(values, 10)), mean=float(values.mean()),
+            worst_point=labels[worst_key],
+        ))
+    return rows
