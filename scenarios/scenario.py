@@ -57,7 +57,8 @@ class Scenario:
             self.layers.append(layer)
             for a in self.possible_agents:
                 self._obs_spaces[a] = layer.observation_space(a, self._obs_spaces[a])
-        self._hooks = {h: [x for x in self.layers if getattr(type(x), h) is not getattr(Layer, h)] for h in HOOKS}
+        self._hooks = {h: [x for x in self.layers if h in x.hooks()] for h in HOOKS}
+        self._post_step = bool(self._hooks["after_step"] or self._hooks["observe"] or self._hooks["reward"])
         self.has_cost = any(x.type == "safety_cost" for x in self.layers)
 
     @property
@@ -110,26 +111,28 @@ class Scenario:
         """Step the live agents; returns obs, rewards, terminated, truncated, infos dicts."""
         if not self.agents:
             raise RuntimeError(f"{self.id}: step() called with no live agents; call reset() first")
-        missing = [a for a in self.agents if a not in actions]
-        if missing:
-            raise ValueError(f"{self.id}: no action for live agent(s) {missing}")
-        acts = {a: actions[a] for a in self.agents}
+        try:
+            acts = {a: actions[a] for a in self.agents}
+        except KeyError:
+            missing = [a for a in self.agents if a not in actions]
+            raise ValueError(f"{self.id}: no action for live agent(s) {missing}") from None
         t = self.t + 1
         stepped: dict[str, Any] = {}
-        if self.layers:
-            for layer in self._hooks["act"]:
-                for a in layer.agents:
-                    if a in acts:
-                        acts[a] = layer.act(a, acts[a])
-            for layer in self._hooks["before_step"]:
-                stepped.update(layer.before_step(t) or {})
+        hooks = self._hooks
+        for layer in hooks["act"]:
+            for a in layer.agents:
+                if a in acts:
+                    acts[a] = layer.act(a, acts[a])
+        for layer in hooks["before_step"]:
+            stepped.update(layer.before_step(t) or {})
         obs, rew, term, trunc, infos = self.source.step(acts)
         self.t = t
         if self.time_limit is not None and t >= self.time_limit:
             trunc = {a: bool(trunc.get(a, False) or not term.get(a, False)) for a in obs}
-        if self.layers:
+        if self._post_step or stepped:
             self._after_step(t, obs, rew, term, trunc, infos, stepped)
-        self.agents = [a for a in self.agents if not (term.get(a, False) or trunc.get(a, False))]
+        if True in term.values() or True in trunc.values():
+            self.agents = [a for a in self.agents if not (term.get(a, False) or trunc.get(a, False))]
         return obs, rew, term, trunc, infos
 
     def _after_step(self, t: int, obs: dict, rew: dict, term: dict, trunc: dict, infos: dict, stepped: dict) -> None:

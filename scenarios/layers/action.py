@@ -56,18 +56,25 @@ class ActionGaussianNoise(Layer):
         require_box(self, scenario, "action")
         self.space = {a: scenario.action_space(a) for a in self.agents}
         self.std = ScheduledValue(self.p.std)
+        scheduled = isinstance(self.p.std, Schedule)
+        self.fixed = {} if scheduled else {
+            a: self.block(a, s.shape, self.std.value, s.dtype) for a, s in self.space.items()
+        }
+
+    def hooks(self) -> set[str]:
+        return super().hooks() - ({"before_step", "start_episode"} if self.fixed else set())
 
     def start_episode(self) -> dict[str, Any]:
-        value = self.std.reset(self.rng)
-        return {f"{self.type}.std": value} if isinstance(self.p.std, Schedule) else {}
+        return {f"{self.type}.std": self.std.reset(self.rng)}
 
     def before_step(self, t: int) -> None:
         self.std.advance(t, self.rng)
 
     def act(self, agent: str, a: np.ndarray) -> np.ndarray:
         s = self.space[agent]
-        noisy = np.asarray(a, dtype=s.dtype) + self.std.value * self.noise(agent, s.shape)
-        return np.clip(noisy, s.low, s.high).astype(s.dtype, copy=False)
+        z = self.fixed[agent].next(self.rng) if self.fixed else (self.std.value * self.noise(agent, s.shape)).astype(s.dtype)
+        noisy = z + a  # a new array in the space's dtype (z's), clipped in place
+        return noisy.clip(s.low, s.high, out=noisy)
 
 
 class ActionDelayParams(LayerParams):

@@ -45,8 +45,9 @@ class NoiseBlock:
     +3-6% for pre-drawn blocks; the draws are the same stream either way.
     """
 
-    def __init__(self, shape: tuple[int, ...], kind: str = "normal", size: int = 256) -> None:
-        self.shape, self.kind, self.size = shape, kind, size
+    def __init__(self, shape: tuple[int, ...], kind: str = "normal", size: int = 256, scale: float = 1.0,
+                 dtype: Any = np.float64) -> None:
+        self.shape, self.kind, self.size, self.scale, self.dtype = shape, kind, size, scale, dtype
         self._block: np.ndarray | None = None
         self._i = size
 
@@ -58,7 +59,10 @@ class NoiseBlock:
         """The next draw of ``shape``."""
         if self._i >= self.size:
             full = (self.size, *self.shape)
-            self._block = rng.standard_normal(full) if self.kind == "normal" else rng.random(full)
+            block = rng.standard_normal(full) if self.kind == "normal" else rng.random(full)
+            if self.scale != 1.0:
+                block *= self.scale
+            self._block = block.astype(self.dtype, copy=False)
             self._i = 0
         out = self._block[self._i]  # type: ignore[index]
         self._i += 1
@@ -107,6 +111,15 @@ class Layer:
         if block is None:
             block = self._blocks[key] = NoiseBlock(shape, kind)
         return block.next(self.rng)
+
+    def block(self, key: Any, shape: tuple[int, ...], scale: float, dtype: Any) -> NoiseBlock:
+        """A registered block of pre-scaled normal draws (cleared on reseed), for hot paths."""
+        block = self._blocks[key] = NoiseBlock(shape, "normal", scale=scale, dtype=dtype)
+        return block
+
+    def hooks(self) -> set[str]:
+        """The hooks this layer needs called: by default those its class overrides."""
+        return {h for h in HOOKS if getattr(type(self), h) is not getattr(Layer, h)}
 
     # -- hooks (override what the layer needs) -----------------------------
     def before_reset(self) -> None:

@@ -165,6 +165,9 @@ class Dynamics(Layer):
         d.time = saved[5]
         mujoco.mj_forward(m, d)
 
+    def hooks(self) -> set[str]:
+        return super().hooks() - (set() if self.p.mode == "interval" else {"before_step"})
+
     def before_reset(self) -> None:
         if self.p.mode == "startup" and self._drawn:
             return

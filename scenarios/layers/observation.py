@@ -65,15 +65,22 @@ class ObsGaussianNoise(_ObsLayer):
     def bind(self, scenario: Scenario) -> None:
         super().bind(scenario)
         self.std = ScheduledValue(self.p.std)
+        scheduled = isinstance(self.p.std, Schedule)
+        # constant std: pre-scaled draws in the observation dtype, so a step is one addition
+        self.fixed = {} if scheduled else {a: self.block(a, self.shape[a], self.std.value, self.dtype[a]) for a in self.agents}
+
+    def hooks(self) -> set[str]:
+        return super().hooks() - ({"before_step", "start_episode"} if self.fixed else set())
 
     def start_episode(self) -> dict[str, Any]:
-        value = self.std.reset(self.rng)
-        return {f"{self.type}.std": value} if isinstance(self.p.std, Schedule) else {}
+        return {f"{self.type}.std": self.std.reset(self.rng)}
 
     def before_step(self, t: int) -> None:
         self.std.advance(t, self.rng)
 
     def observe(self, agent: str, x: np.ndarray) -> np.ndarray:
+        if self.fixed:
+            return x + self.fixed[agent].next(self.rng)
         return (x + self.std.value * self.noise(agent, self.shape[agent])).astype(self.dtype[agent], copy=False)
 
 
