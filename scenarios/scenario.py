@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 
+from scenarios.errors import UserError
 from scenarios.layers import build_layers
 from scenarios.layers.base import HOOKS, Layer
 from scenarios.sources import build_source
 from scenarios.spec import ScenarioSpec
 
 if TYPE_CHECKING:
+    from scenarios.batch import BatchVectorScenario
     from scenarios.gymnasium_face import GymnasiumFace
     from scenarios.pettingzoo_face import PettingZooFace
     from scenarios.vector import VectorScenario
@@ -177,11 +179,24 @@ class Scenario:
 
         return PettingZooFace(self)
 
-    def vector(self, num_envs: int, seed: int | None = None, autoreset: bool = True) -> VectorScenario:
-        """``num_envs`` fresh copies of this scenario's spec, stepped as one batch."""
+    def vector(
+        self, num_envs: int, seed: int | None = None, autoreset: bool = True, backend: str = "auto"
+    ) -> VectorScenario | BatchVectorScenario:
+        """``num_envs`` fresh copies of this scenario's spec, stepped as one batch.
+
+        ``backend``: ``"batch"`` (MuJoCo tasks on ``mujoco.batch``), ``"gymnasium"``
+        (copies of the source env), or ``"auto"``: batch where it supports the
+        scenario, Gymnasium otherwise.
+        """
+        from scenarios.batch import BatchVectorScenario, unsupported_reason
         from scenarios.vector import VectorScenario
 
-        return VectorScenario(self.spec, num_envs, seed=self.seed if seed is None else seed, autoreset=autoreset)
+        if backend not in ("auto", "batch", "gymnasium"):
+            raise UserError(f"unknown backend '{backend}' (valid: auto, batch, gymnasium)")
+        seed = self.seed if seed is None else seed
+        if backend == "batch" or (backend == "auto" and unsupported_reason(self.spec) is None):
+            return BatchVectorScenario(self.spec, num_envs, seed=seed, autoreset=autoreset)
+        return VectorScenario(self.spec, num_envs, seed=seed, autoreset=autoreset)
 
     def __repr__(self) -> str:
         return f"Scenario({self.id!r}, agents={self.possible_agents})"

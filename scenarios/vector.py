@@ -35,6 +35,18 @@ def _buffer(space: spaces.Space, n: int) -> np.ndarray:
     raise UserError(f"vectorized face supports Box/Discrete/MultiDiscrete/MultiBinary spaces, not {space}")
 
 
+def episode_summary(vec: Any, i: int, params: dict[str, Any]) -> dict[str, Any]:
+    """The ``episode`` entry of copy ``i``'s info when its episode ends (shared by every backend)."""
+    return {
+        "returns": {a: float(vec.episode_returns[a][i]) for a in vec.agents},
+        "length": int(vec.episode_lengths[i]),
+        "terminated": bool(vec._ep_terminated[i]),
+        "truncated": not bool(vec._ep_terminated[i]),
+        "params": dict(params),
+        "cost": float(vec.episode_costs[i]) if vec.has_cost else None,
+    }
+
+
 class VectorScenario:
     """``num_envs`` copies of one scenario spec with batched arrays per agent.
 
@@ -45,6 +57,8 @@ class VectorScenario:
     (4, 4)
     >>> obs, rew, term, trunc, infos = vec.step({"agent_0": np.zeros(4, dtype=np.int64)})
     """
+
+    backend = "gymnasium"
 
     def __init__(self, spec: ScenarioSpec, num_envs: int, seed: int | None = None, autoreset: bool = True) -> None:
         if num_envs < 1:
@@ -144,14 +158,7 @@ class VectorScenario:
 
     def _finish(self, i: int, info: dict) -> None:
         self.done[i] = True
-        info["episode"] = {
-            "returns": {a: float(self.episode_returns[a][i]) for a in self.agents},
-            "length": int(self.episode_lengths[i]),
-            "terminated": bool(self._ep_terminated[i]),
-            "truncated": not bool(self._ep_terminated[i]),
-            "params": dict(self.copies[i].params),
-            "cost": float(self.episode_costs[i]) if self.has_cost else None,
-        }
+        info["episode"] = episode_summary(self, i, self.copies[i].params)
         if self.autoreset:
             info["final_observation"] = {a: self._obs[a][i].copy() for a in self.agents}
             info["final_info"] = info["agents"]

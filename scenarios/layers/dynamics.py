@@ -81,9 +81,13 @@ class Dynamics(Layer):
 
     def bind(self, scenario: Scenario) -> None:
         super().bind(scenario)
+        self.bind_handle(require_mujoco(scenario, self.type))
+
+    def bind_handle(self, handle: MujocoHandle) -> None:
+        """Bind to a MuJoCo model directly (names checked, nominals stored)."""
         if self.p.mode == "interval" and self.p.interval is None:
             raise UserError("layer dynamics: mode 'interval' needs interval (steps)")
-        self.h: MujocoHandle = require_mujoco(scenario, self.type)
+        self.h = handle
         self.targets = [self._target(spec) for spec in self.p.parameters]
         self.needs_const = any(t.spec.field in ("body_mass", "geom_size") for t in self.targets)
         self.values: dict[str, Any] = {}
@@ -125,7 +129,18 @@ class Dynamics(Layer):
         return _Target(spec, ids, labels, nominal, extra)
 
     def _apply(self) -> dict[str, Any]:
-        m = self.h.model
+        values = self.write(self.h.model)
+        if self.needs_const:
+            self._set_const()
+        return values
+
+    def write(self, m: Any) -> dict[str, Any]:
+        """Draw new values from the nominals and write them into ``m``; returns the values.
+
+        ``m`` is an ``MjModel`` or anything with its field attributes (the batched
+        backend passes one simulation's rows of per-simulation fields). Derived
+        constants are the caller's to recompute.
+        """
         values: dict[str, Any] = {}
         for t in self.targets:
             spec = t.spec
@@ -152,9 +167,19 @@ class Dynamics(Layer):
                     ratio = np.divide(new, t.nominal, out=np.ones_like(new), where=t.nominal > 0)
                     m.body_inertia[t.ids] = t.extra * ratio[:, None]
             values.update({label: float(v) for label, v in zip(t.labels, np.atleast_1d(new))})
-        if self.needs_const:
-            self._set_const()
         return values
+
+    def fields(self) -> set[str]:
+        """The model fields this layer writes (``opt.<name>`` for global options)."""
+        out = set()
+        for t in self.targets:
+            kind, attr, _, _ = FIELDS[t.spec.field]
+            out.add(f"opt.{attr}" if kind == "opt" else attr)
+            if t.spec.field == "body_mass":
+                out.add("body_inertia")
+            if t.spec.field == "geom_size":
+                out.add("geom_rbound")
+        return out
 
     def _set_const(self) -> None:
         """Recompute derived model constants without disturbing the simulation state."""
