@@ -10,7 +10,9 @@ the algorithm's own constructor. Extra keys we add:
 - ``normalize`` - VecNormalize observations and rewards (default false);
 - ``torch_threads`` - torch intra-op threads (default 1: measured ~30x faster
   than the default for small networks on this 2-core machine);
-- ``policy`` - SB3 policy name (default ``MlpPolicy``).
+- ``policy`` - SB3 policy name (default ``MlpPolicy``);
+- ``backend`` - vectorized face: ``auto`` (default: the batched MuJoCo backend
+  where it applies), ``batch`` or ``gymnasium``.
 
 ``learning_rate: lin_3e-4`` (any float) gives a linear schedule to zero, as in
 rl-zoo; ``policy_kwargs.activation_fn`` may be ``tanh``, ``relu``, ``elu`` or
@@ -37,7 +39,7 @@ from agents.checkpoint import library_versions, scenario_signature, write_meta
 from agents.sb3_vecenv import SB3VecEnv, shared_spaces
 from scenarios import Scenario, UserError
 
-OWN_KEYS = {"n_envs", "normalize", "torch_threads", "policy"}
+OWN_KEYS = {"n_envs", "normalize", "torch_threads", "policy", "backend"}
 _SKIP = {"self", "policy", "env", "seed", "device", "_init_setup_model", "verbose", "tensorboard_log"}
 _ACTIVATIONS = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "elu": torch.nn.ELU, "leaky_relu": torch.nn.LeakyReLU}
 
@@ -107,7 +109,8 @@ class SB3Agent:
             raise UserError(f"{self.name} does not support {kind} actions ({self.scenario.id} has {act})")
 
     def _env(self) -> Any:
-        env: Any = SB3VecEnv(self.scenario.vector(int(self.hparams.get("n_envs", 8)), seed=self.seed))
+        vec = self.scenario.vector(int(self.hparams.get("n_envs", 8)), seed=self.seed, backend=self.hparams.get("backend", "auto"))
+        env: Any = SB3VecEnv(vec)
         if self.hparams.get("normalize"):
             if self.vecnorm is None:
                 self.vecnorm = VecNormalize(env, gamma=float(self.hparams.get("gamma", 0.99)))

@@ -174,6 +174,7 @@ def evaluate(
     db: Path = typer.Option(Path("results.db"), help="SQLite results database to append to."),
     envs: int = typer.Option(8, min=1, help="Scenario copies stepped together."),
     stochastic: bool = typer.Option(False, help="Sample actions instead of acting deterministically."),
+    backend: str = typer.Option("auto", help="Vectorized face: auto (batched MuJoCo where it applies), batch, gymnasium."),
     grid: list[str] = typer.Option(
         [], "--grid", help="Grid axis FIELD[.NAME][@scale|add|set]=LOW:HIGH:N (repeatable; Cartesian product, "
         "endpoints included), e.g. body_mass.torso=0.5:1.5:10. --episodes then counts per grid point."),
@@ -200,7 +201,7 @@ def evaluate(
         task = bar.add_task(f"evaluating {ag.name} on {sc.id}", total=total)
         kwargs = dict(episodes=episodes, seed=seed, num_envs=envs, deterministic=not stochastic, checkpoint=label,
                       store=store, progress=lambda done, _total: bar.update(task, completed=done))
-        recs = evaluate_grid(ag, sc, axes, **kwargs) if axes else run_eval(ag, sc, **kwargs)
+        recs = evaluate_grid(ag, sc, axes, backend=backend, **kwargs) if axes else run_eval(ag, sc, backend=backend, **kwargs)
     _print_summary(recs)
     if axes:
         _print_robustness(recs)

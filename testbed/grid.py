@@ -21,10 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from scenarios import Scenario, ScenarioSpec, UserError
+from scenarios import LayerSpec, Scenario, ScenarioSpec, UserError
+from scenarios.batch import BatchVectorScenario, unsupported_reason
 from scenarios.layers.dynamics import FIELDS as MUJOCO_FIELDS
 from scenarios.layers.particle_dynamics import MPE_FIELDS, MULTIWALKER_FIELDS
-from testbed.harness import evaluate
+from testbed.harness import evaluate, run_episodes
 from testbed.records import EpisodeRecord
 from testbed.store import ResultsStore
 
@@ -84,13 +85,17 @@ def grid_points(axes: list[GridAxis]) -> list[dict[str, float]]:
     return [dict(zip([a.label for a in axes], combo)) for combo in itertools.product(*[a.values for a in axes])]
 
 
-def point_spec(base: ScenarioSpec, axes: list[GridAxis], point: dict[str, float]) -> ScenarioSpec:
-    """The base spec with one constant dynamics layer per layer type pinning ``point``."""
+def point_layers(axes: list[GridAxis], point: dict[str, float]) -> list[LayerSpec]:
+    """One constant dynamics layer per layer type, pinning ``point``."""
     by_layer: dict[str, list[dict[str, Any]]] = {}
     for axis in axes:
         by_layer.setdefault(axis.layer, []).append(axis.entry(point[axis.label]))
-    layers = [*base.model_dump()["layers"], *({"type": t, "params": {"mode": "reset", "parameters": p}} for t, p in by_layer.items())]
-    return ScenarioSpec.model_validate({**base.model_dump(), "layers": layers})
+    return [LayerSpec(type=t, params={"mode": "reset", "parameters": p}) for t, p in by_layer.items()]
+
+
+def point_spec(base: ScenarioSpec, axes: list[GridAxis], point: dict[str, float]) -> ScenarioSpec:
+    """The base spec with the point's dynamics layers appended."""
+    return base.model_copy(update={"layers": [*base.layers, *point_layers(axes, point)]})
 
 
 def evaluate_grid(
@@ -104,25 +109,51 @@ def evaluate_grid(
     checkpoint: str | None = None,
     store: ResultsStore | None = None,
     progress: Callable[[int, int], None] | None = None,
+    backend: str = "auto",
 ) -> list[EpisodeRecord]:
     """Evaluate ``agent`` at the nominal scenario and at every grid point, ``episodes`` each.
 
     The same episode seeds are used at every point, so points differ only in physics.
+    Where the batched MuJoCo backend applies, the whole grid is one batch: one
+    simulation per point, each with its own physics.
     """
     points = grid_points(axes)
     run_id = uuid.uuid4().hex[:12]
     total = episodes * (len(points) + 1)
+    if backend != "gymnasium" and unsupported_reason(point_spec(scenario.spec, axes, points[0])) is None:
+        return _evaluate_grid_batched(agent, scenario, axes, points, episodes, seed, deterministic, checkpoint, store,
+                                      progress, run_id)
     records: list[EpisodeRecord] = []
     for k, point in enumerate([None, *points]):
         sc = scenario if point is None else Scenario(point_spec(scenario.spec, axes, point))
         done = len(records)
         recs = evaluate(
             agent, sc, episodes=episodes, seed=seed, num_envs=num_envs, deterministic=deterministic,
-            checkpoint=checkpoint, run_id=run_id, extra_params={"grid": point or {}}, store=store,
+            checkpoint=checkpoint, run_id=run_id, extra_params={"grid": point or {}}, store=store, backend=backend,
             progress=(lambda i, _n, done=done: progress(done + i, total)) if progress else None,
         )
         records.extend(recs)
     return records
+
+
+def _evaluate_grid_batched(
+    agent: Any, scenario: Scenario, axes: list[GridAxis], points: list[dict[str, float]], episodes: int, seed: int,
+    deterministic: bool, checkpoint: str | None, store: ResultsStore | None,
+    progress: Callable[[int, int], None] | None, run_id: str,
+) -> list[EpisodeRecord]:
+    """Every grid point (and the nominal) as one simulation of a single batch, ``episodes`` each."""
+    labels: list[dict[str, float]] = [{}, *points]
+    vec = BatchVectorScenario(scenario.spec, len(labels), autoreset=False,
+                              copy_layers=[[], *(point_layers(axes, p) for p in points)])
+    counters = [iter(range(episodes)) for _ in labels]
+    try:
+        return run_episodes(
+            agent, vec, scenario, next_episode=lambda c: next(counters[c], None), total=episodes * len(labels),
+            seed=seed, deterministic=deterministic, checkpoint=checkpoint, store=store, progress=progress,
+            run_id=run_id, extra_params=lambda c: {"grid": labels[c]},
+        )
+    finally:
+        vec.close()
 
 
 @dataclass

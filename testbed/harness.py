@@ -48,12 +48,14 @@ def evaluate(
     flush_every: int = 32,
     run_id: str | None = None,
     extra_params: dict[str, Any] | None = None,
+    backend: str = "auto",
 ) -> list[EpisodeRecord]:
     """Run ``episodes`` episodes of ``agent`` on ``scenario`` (default: the agent's own).
 
     Records are returned and, with ``store``, written in batches of
     ``flush_every`` episodes (each batch one transaction). ``run_id`` groups
-    several calls (a grid); ``extra_params`` is merged into every record's params.
+    several calls (a grid); ``extra_params`` is merged into every record's params;
+    ``backend`` picks the vectorized face (``auto``, ``batch``, ``gymnasium``).
 
     >>> import agents, testbed
     >>> recs = testbed.evaluate(agents.make("random", "classic/CartPole-v1", seed=0), episodes=2, seed=0)
@@ -65,56 +67,86 @@ def evaluate(
     sc = agent.scenario if scenario is None else (scenario if isinstance(scenario, Scenario) else make_scenario(scenario))
     check_compatible({"spaces": scenario_signature(agent.scenario)}, sc, f"for agent {agent.name}")
     n = min(episodes, num_envs or 8)
-    vec = sc.vector(n, autoreset=False)
+    vec = sc.vector(n, autoreset=False, backend=backend)
+    counter = iter(range(episodes))
+    try:
+        return run_episodes(
+            agent, vec, sc, next_episode=lambda _copy: next(counter, None), total=episodes, seed=seed,
+            deterministic=deterministic, checkpoint=checkpoint, store=store, progress=progress,
+            flush_every=flush_every, run_id=run_id, extra_params=lambda _copy: extra_params or {},
+        )
+    finally:
+        vec.close()
+
+
+def run_episodes(
+    agent: Any,
+    vec: Any,
+    sc: Scenario,
+    next_episode: Callable[[int], int | None],
+    total: int,
+    seed: int,
+    deterministic: bool = True,
+    checkpoint: str | None = None,
+    store: ResultsStore | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    flush_every: int = 32,
+    run_id: str | None = None,
+    extra_params: Callable[[int], dict[str, Any]] = lambda _copy: {},
+) -> list[EpisodeRecord]:
+    """The evaluation loop over a vectorized face without autoreset.
+
+    ``next_episode(copy)`` gives the index of the next episode a free copy runs
+    (reset with seed ``seed + index``) or None when that copy is finished; one
+    batched ``act`` call per step serves every copy. ``extra_params(copy)`` is
+    merged into the params of that copy's records (a grid point, say).
+    """
     described = sc.describe()
     versions = run_versions()
     run_id = run_id or uuid.uuid4().hex[:12]
     aggregation = sc.spec.team_reward
-
-    slot = list(range(n))  # episode index each copy is running
-    next_episode = n
-    obs, _ = vec.reset(seed=[seed + k for k in slot])
+    n = vec.num_envs
+    slot: list[int | None] = [next_episode(i) for i in range(n)]
+    running = np.array([k is not None for k in slot])
+    active = [i for i in range(n) if running[i]]
+    obs, _ = vec.reset(seed=[seed + slot[i] for i in active], indices=active)  # type: ignore[operator]
     started = np.full(n, time.perf_counter())
-    running = np.ones(n, bool)
     records: list[EpisodeRecord] = []
     pending: list[EpisodeRecord] = []
-    try:
-        while running.any():
-            actions = agent.act(obs, deterministic=deterministic)
-            obs, _, _, _, infos = vec.step(actions)
-            for i in np.flatnonzero(running & vec.done):
-                ep = infos[i]["episode"]
-                returns = ep["returns"]
-                team = float(np.sum(list(returns.values())))
-                if aggregation == "mean":
-                    team /= len(returns)
-                rec = EpisodeRecord(
-                    run_id=run_id, scenario_id=sc.id, scenario=described, params={**ep.get("params", {}), **(extra_params or {})},
-                    agent=agent.name, checkpoint=checkpoint, seed=seed + slot[i], episode=slot[i],
-                    returns=returns, team_return=team, aggregation=aggregation, length=ep["length"],
-                    terminated=ep["terminated"], truncated=ep["truncated"], cost=ep.get("cost"),
-                    wall_time_s=time.perf_counter() - started[i], deterministic=deterministic,
-                    versions=versions, created_at=dt.datetime.now(dt.timezone.utc).isoformat(),
-                )
-                records.append(rec)
-                pending.append(rec)
-                if progress:
-                    progress(len(records), episodes)
-                if next_episode < episodes:
-                    slot[i] = next_episode
-                    new_obs, _ = vec.reset(seed=[seed + next_episode], indices=[i])
-                    for a in obs:
-                        obs[a][i] = new_obs[a][i]
-                    started[i] = time.perf_counter()
-                    next_episode += 1
-                else:
-                    running[i] = False
-            if store is not None and len(pending) >= flush_every:
-                store.add(pending)
-                pending = []
-        if store is not None and pending:
+    while running.any():
+        actions = agent.act(obs, deterministic=deterministic)
+        obs, _, _, _, infos = vec.step(actions)
+        for i in np.flatnonzero(running & vec.done):
+            ep = infos[i]["episode"]
+            returns = ep["returns"]
+            team = float(np.sum(list(returns.values())))
+            if aggregation == "mean":
+                team /= len(returns)
+            rec = EpisodeRecord(
+                run_id=run_id, scenario_id=sc.id, scenario=described, params={**ep.get("params", {}), **extra_params(i)},
+                agent=agent.name, checkpoint=checkpoint, seed=seed + slot[i], episode=slot[i],  # type: ignore[operator]
+                returns=returns, team_return=team, aggregation=aggregation, length=ep["length"],
+                terminated=ep["terminated"], truncated=ep["truncated"], cost=ep.get("cost"),
+                wall_time_s=time.perf_counter() - started[i], deterministic=deterministic,
+                versions=versions, created_at=dt.datetime.now(dt.timezone.utc).isoformat(),
+            )
+            records.append(rec)
+            pending.append(rec)
+            if progress:
+                progress(len(records), total)
+            k = next_episode(int(i))
+            if k is not None:
+                slot[i] = k
+                new_obs, _ = vec.reset(seed=[seed + k], indices=[i])
+                for a in obs:
+                    obs[a][i] = new_obs[a][i]
+                started[i] = time.perf_counter()
+            else:
+                running[i] = False
+        if store is not None and len(pending) >= flush_every:
             store.add(pending)
-    finally:
-        vec.close()
+            pending = []
+    if store is not None and pending:
+        store.add(pending)
     records.sort(key=lambda r: r.episode)
     return records

@@ -33,7 +33,7 @@ from scenarios.layers import build_layers
 from scenarios.layers.dynamics import Dynamics
 from scenarios.layers.mujoco_model import MujocoHandle
 from scenarios.scenario import Scenario
-from scenarios.spec import ScenarioSpec
+from scenarios.spec import LayerSpec, ScenarioSpec
 from scenarios.vector import episode_summary
 
 AGENT = "agent_0"
@@ -86,7 +86,8 @@ class BatchVectorScenario:
     has_cost = False
 
     def __init__(self, spec: ScenarioSpec, num_envs: int, seed: int | None = None, autoreset: bool = True,
-                 nthread: int | None = None) -> None:
+                 nthread: int | None = None, copy_layers: Sequence[Sequence[LayerSpec]] | None = None) -> None:
+        """``copy_layers[i]`` (optional) adds dynamics layers to copy ``i`` only: one batch, many worlds."""
         reason = unsupported_reason(spec)
         if reason:
             raise UserError(f"{spec.id}: {reason}")
@@ -111,7 +112,14 @@ class BatchVectorScenario:
         if self.task.needs_rne:
             self._fields.cfrc_ext = np.zeros((num_envs, self.model.nbody, 6))
             self._scratch = mujoco.MjData(self.model)
-        self._layers = [build_layers(spec.layers) for _ in range(num_envs)]
+        extra = list(copy_layers) if copy_layers is not None else [[] for _ in range(num_envs)]
+        if len(extra) != num_envs:
+            raise ValueError(f"copy_layers has {len(extra)} entries for {num_envs} copies")
+        for layers in extra:
+            reason = unsupported_reason(spec.model_copy(update={"layers": list(layers)}))
+            if reason:
+                raise UserError(f"{spec.id}: {reason}")
+        self._layers = [build_layers([*spec.layers, *extra[i]]) for i in range(num_envs)]
         handle = MujocoHandle(env=env, model=self.model, data=env.data, frame_skip=self.frame_skip)
         written: set[str] = set()
         for layers in self._layers:
@@ -119,8 +127,8 @@ class BatchVectorScenario:
                 layer.bind_handle(handle)
                 written |= layer.fields()
         self._rows = [_Row({f: self.batch.expand(f) for f in sorted(written)}, i) for i in range(num_envs)] if written else []
-        self._needs_const = any(layer.needs_const for layer in self._layers[0])
-        self._interval = [layer for layer in self._layers[0] if layer.p.mode == "interval"]
+        self._needs_const = any(layer.needs_const for layers in self._layers for layer in layers)
+        self._has_interval = any(layer.p.mode == "interval" for layers in self._layers for layer in layers)
         self._rngs: list[np.random.Generator | None] = [None] * num_envs
         self.params: list[dict[str, Any]] = [{} for _ in range(num_envs)]
         self._obs = np.zeros((num_envs, *self.observation_spaces[AGENT].shape))
@@ -138,6 +146,8 @@ class BatchVectorScenario:
         for i in ids:
             for layer in self._layers[i]:
                 if at_reset and layer.p.mode == "startup" and layer._drawn:
+                    continue
+                if not at_reset and layer.p.mode != "interval":
                     continue
                 layer.values = layer.write(self._rows[i])
                 layer._drawn = True
@@ -207,8 +217,9 @@ class BatchVectorScenario:
         if ids is not None and len(ids) == 0:
             zeros = np.zeros(n, bool)
             return {AGENT: self._obs.copy()}, {AGENT: np.zeros(n)}, {AGENT: zeros}, {AGENT: zeros.copy()}, infos
-        if self._interval:
-            due = [i for i in (range(n) if ids is None else ids) if (self.episode_lengths[i] + 1) % self._interval[0].p.interval == 0]
+        if self._has_interval:
+            due = [i for i in (range(n) if ids is None else ids)
+                   if any(x.p.mode == "interval" and (self.episode_lengths[i] + 1) % x.p.interval == 0 for x in self._layers[i])]
             if due:
                 self._resample(due, at_reset=False)
         before = self.task.before(self.p, self._fields)
