@@ -110,14 +110,16 @@ def evaluate_grid(
     store: ResultsStore | None = None,
     progress: Callable[[int, int], None] | None = None,
     backend: str = "auto",
+    points: list[dict[str, float]] | None = None,
 ) -> list[EpisodeRecord]:
     """Evaluate ``agent`` at the nominal scenario and at every grid point, ``episodes`` each.
 
     The same episode seeds are used at every point, so points differ only in physics.
     Where the batched MuJoCo backend applies, the whole grid is one batch: one
-    simulation per point, each with its own physics.
+    simulation per point, each with its own physics. ``points`` restricts the
+    evaluation to some points of the grid.
     """
-    points = grid_points(axes)
+    points = grid_points(axes) if points is None else points
     run_id = uuid.uuid4().hex[:12]
     total = episodes * (len(points) + 1)
     if backend != "gymnasium" and unsupported_reason(point_spec(scenario.spec, axes, points[0])) is None:

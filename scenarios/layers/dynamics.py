@@ -165,6 +165,8 @@ class Dynamics(Layer):
                     getattr(m, attr)[t.ids] = new
                 if spec.field == "body_mass":
                     ratio = np.divide(new, t.nominal, out=np.ones_like(new), where=t.nominal > 0)
+                    if spec.operation == "scale":  # exactly the drawn factor unless the bound clamped it
+                        ratio = np.where(new == t.nominal * x, x, ratio)
                     m.body_inertia[t.ids] = t.extra * ratio[:, None]
             values.update({label: float(v) for label, v in zip(t.labels, np.atleast_1d(new))})
         return values
