@@ -55,7 +55,9 @@ def test_per_simulation_dynamics_match_the_gymnasium_backend(mode):
         "type": "dynamics", "params": {"mode": mode, "interval": 50, "parameters": [
             {"field": "body_mass", "low": 0.5, "high": 2.0},
             {"field": "geom_friction", "low": 0.3, "high": 1.5, "shared": True},
-            {"field": "gravity", "operation": "scale", "low": 0.8, "high": 1.2}]}}]}
+            {"field": "gravity", "operation": "scale", "low": 0.8, "high": 1.2},
+            {"field": "dof_damping", "names": ["bthigh", "fthigh"], "low": 0.5, "high": 2.0},
+            {"field": "actuator_gain", "low": 0.7, "high": 1.3}]}}]}
     batched, plain = _rollout(spec, "batch"), _rollout(spec, "gymnasium")
     np.testing.assert_allclose(batched, plain, atol=1e-9, rtol=0)
     nominal = _rollout(scenarios.get_spec("mujoco/HalfCheetah-v5").model_dump() | {"time_limit": 120}, "batch")

@@ -46,7 +46,7 @@ class Task:
 
 
 def _ctrl(p: Any, action: np.ndarray) -> np.ndarray:
-    return p._ctrl_cost_weight * np.sum(np.square(action), axis=1)
+    return p._ctrl_cost_weight * np.square(action).sum(axis=1)  # the method: np.sum's dispatch costs ~1 us at N=1
 
 
 def _uniform_reset(p: Any, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -162,7 +162,7 @@ def _hopper_healthy(p: Any, f: Fields) -> np.ndarray:
     z, angle = f.qpos[:, 1], f.qpos[:, 2]
     state = np.concatenate([f.qpos, f.qvel], axis=1)[:, 2:]
     lo, hi = p._healthy_state_range
-    ok_state = np.all((lo < state) & (state < hi), axis=1)
+    ok_state = ((lo < state) & (state < hi)).all(axis=1)
     return ok_state & (p._healthy_z_range[0] < z) & (z < p._healthy_z_range[1]) & \
         (p._healthy_angle_range[0] < angle) & (angle < p._healthy_angle_range[1])
 
@@ -215,7 +215,7 @@ def _ant_reward(p: Any, f: Fields, before: np.ndarray, action: np.ndarray) -> tu
     state = np.concatenate([f.qpos, f.qvel], axis=1)
     lo, hi = p._healthy_z_range
     healthy = np.isfinite(state).all(axis=1) & (lo <= state[:, 2]) & (state[:, 2] <= hi)
-    contact = p._contact_cost_weight * np.sum(np.square(_ant_contacts(p, f)).reshape(len(state), -1), axis=1)
+    contact = p._contact_cost_weight * np.square(_ant_contacts(p, f)).reshape(len(state), -1).sum(axis=1)
     r = x_velocity * p._forward_reward_weight + healthy * p._healthy_reward - (_ctrl(p, action) + contact)
     return r, (~healthy) & bool(p._terminate_when_unhealthy)
 
