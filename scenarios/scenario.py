@@ -121,12 +121,12 @@ class Scenario:
         t = self.t + 1
         stepped: dict[str, Any] = {}
         hooks = self._hooks
+        for layer in hooks["before_step"]:  # schedules advance first, so step t's transforms use step t's values
+            stepped.update(layer.before_step(t) or {})
         for layer in hooks["act"]:
             for a in layer.agents:
                 if a in acts:
                     acts[a] = layer.act(a, acts[a])
-        for layer in hooks["before_step"]:
-            stepped.update(layer.before_step(t) or {})
         obs, rew, term, trunc, infos = self.source.step(acts)
         self.t = t
         if self.time_limit is not None and t >= self.time_limit:

@@ -35,6 +35,19 @@ def _buffer(space: spaces.Space, n: int) -> np.ndarray:
     raise UserError(f"vectorized face supports Box/Discrete/MultiDiscrete/MultiBinary spaces, not {space}")
 
 
+def reset_seeds(seed: int | Sequence[int] | None, count: int, first_seed: int | None) -> list[int | None]:
+    """Per-copy reset seeds: an int gives ``seed + j``, a list is taken as is, None falls back to
+    ``first_seed + j`` (the face's own seed, on its first reset) or to no seed (continue each stream)."""
+    if seed is None:
+        return [None] * count if first_seed is None else [first_seed + j for j in range(count)]
+    if isinstance(seed, (int, np.integer)):
+        return [int(seed) + j for j in range(count)]
+    seeds = [int(s) for s in seed]
+    if len(seeds) != count:
+        raise ValueError(f"got {len(seeds)} seeds for {count} copies")
+    return seeds
+
+
 def episode_summary(vec: Any, i: int, params: dict[str, Any]) -> dict[str, Any]:
     """The ``episode`` entry of copy ``i``'s info when its episode ends (shared by every backend)."""
     return {
@@ -85,16 +98,7 @@ class VectorScenario:
         self._reset_once = False
 
     def _seeds(self, seed: int | Sequence[int] | None, count: int) -> list[int | None]:
-        if seed is None:
-            if not self._reset_once and self.seed is not None:
-                return [self.seed + j for j in range(count)]
-            return [None] * count
-        if isinstance(seed, (int, np.integer)):
-            return [int(seed) + j for j in range(count)]
-        seeds = [int(s) for s in seed]
-        if len(seeds) != count:
-            raise ValueError(f"got {len(seeds)} seeds for {count} copies")
-        return seeds
+        return reset_seeds(seed, count, None if self._reset_once else self.seed)
 
     def _reset_copy(self, i: int, seed: int | None, options: dict | None) -> dict[str, Any]:
         obs, infos = self.copies[i].reset(seed=seed, options=options)

@@ -207,3 +207,15 @@ def test_same_seed_same_perturbations_and_copies_differ():
     clean = scenarios.make(PEN).vector(2, seed=5).reset()[0]["agent_0"]
     noise = obs["agent_0"] - clean
     assert not np.allclose(noise[0], noise[1])
+
+
+def test_scheduled_noise_follows_its_schedule():
+    layer = {"type": "obs_gaussian_noise", "params": {"std": {"kind": "step", "values": [0.0, 0.5], "boundaries": [100]}}}
+    clean, noisy = paired_observations(PEN, layer, 199)  # one 200-step episode
+    d = noisy - clean
+    assert np.all(d[:100] == 0.0)
+    assert abs(d[101:].std() / 0.5 - 1) < 0.1
+    act = {"type": "action_gaussian_noise", "params": {"std": {"kind": "saw", "low": 0.0, "high": 0.4, "period": 50}}}
+    sent, applied = _applied(act, 200)
+    assert np.all(applied[49::50] == sent[49::50])  # std back to 0 at the start of each period
+    assert np.abs(applied - sent).max() > 0.05

@@ -34,7 +34,7 @@ from scenarios.layers.dynamics import Dynamics
 from scenarios.layers.mujoco_model import MujocoHandle
 from scenarios.scenario import Scenario
 from scenarios.spec import LayerSpec, ScenarioSpec
-from scenarios.vector import episode_summary
+from scenarios.vector import episode_summary, reset_seeds
 
 AGENT = "agent_0"
 
@@ -158,16 +158,7 @@ class BatchVectorScenario:
 
     # -- reset -------------------------------------------------------------
     def _seeds(self, seed: int | Sequence[int] | None, count: int) -> list[int | None]:
-        if seed is None:
-            if not self._reset_once and self.seed is not None:
-                return [self.seed + j for j in range(count)]
-            return [None] * count
-        if isinstance(seed, (int, np.integer)):
-            return [int(seed) + j for j in range(count)]
-        seeds = [int(s) for s in seed]
-        if len(seeds) != count:
-            raise ValueError(f"got {len(seeds)} seeds for {count} copies")
-        return seeds
+        return reset_seeds(seed, count, None if self._reset_once else self.seed)
 
     def _reset_ids(self, ids: list[int], seeds: list[int | None]) -> None:
         for i, s in zip(ids, seeds):

@@ -20,8 +20,7 @@ import numpy as np
 from gymnasium import spaces
 from pydantic import Field, model_validator
 
-from scenarios.layers.base import Layer, LayerParams, require_box
-from scenarios.layers.schedules import Schedule, ScheduledValue
+from scenarios.layers.base import GaussianDraws, Layer, LayerParams, StdParams, require_box
 
 if TYPE_CHECKING:
     from scenarios.scenario import Scenario
@@ -35,45 +34,30 @@ def _null_action(space: spaces.Space, noop: int) -> Any:
     return np.zeros(space.shape, space.dtype)
 
 
-class ActionNoiseParams(LayerParams):
-    std: float | Schedule = Field(description="Std of N(0, std^2) added per action dimension (or a schedule).")
-
-    @model_validator(mode="after")
-    def _positive(self) -> ActionNoiseParams:
-        if isinstance(self.std, float) and self.std < 0:
-            raise ValueError(f"std must be >= 0 (got {self.std})")
-        return self
-
-
 class ActionGaussianNoise(Layer):
     """Adds independent gaussian noise per action dimension, clipped to the action bounds."""
 
     type = "action_gaussian_noise"
-    Params = ActionNoiseParams
+    Params = StdParams
 
     def bind(self, scenario: Scenario) -> None:
         super().bind(scenario)
         require_box(self, scenario, "action")
         self.space = {a: scenario.action_space(a) for a in self.agents}
-        self.std = ScheduledValue(self.p.std)
-        scheduled = isinstance(self.p.std, Schedule)
-        self.fixed = {} if scheduled else {
-            a: self.block(a, s.shape, self.std.value, s.dtype) for a, s in self.space.items()
-        }
+        self.draws = GaussianDraws(self, self.p.std, {a: (s.shape, s.dtype) for a, s in self.space.items()})
 
     def hooks(self) -> set[str]:
-        return super().hooks() - ({"before_step", "start_episode"} if self.fixed else set())
+        return super().hooks() - self.draws.unused_hooks()
 
     def start_episode(self) -> dict[str, Any]:
-        return {f"{self.type}.std": self.std.reset(self.rng)}
+        return {f"{self.type}.std": self.draws.std.reset(self.rng)}
 
     def before_step(self, t: int) -> None:
-        self.std.advance(t, self.rng)
+        self.draws.std.advance(t, self.rng)
 
     def act(self, agent: str, a: np.ndarray) -> np.ndarray:
         s = self.space[agent]
-        z = self.fixed[agent].next(self.rng) if self.fixed else (self.std.value * self.noise(agent, s.shape)).astype(s.dtype)
-        noisy = z + a  # a new array in the space's dtype (z's), clipped in place
+        noisy = self.draws.next(agent) + a  # a new array in the space's dtype, clipped in place
         return noisy.clip(s.low, s.high, out=noisy)
 
 

@@ -7,8 +7,9 @@ on the layers that define it, in the order the spec lists them:
 - ``observation_space(agent, space)``: the space after this layer;
 - ``before_reset()``: physics changes that must precede the source's reset;
 - ``start_episode()``: per-episode state and draws; returns the sampled values;
-- ``observe(agent, x)`` / ``act(agent, a)`` / ``reward(agent, r)``: per-agent transforms;
-- ``before_step(t)`` / ``after_step(t, obs, rewards, terminated, truncated, infos)``.
+- each step, in this order: ``before_step(t)`` (schedules, forces, interval
+  physics), ``act(agent, a)``, the source's step, ``after_step(t, obs, rewards,
+  terminated, truncated, infos)``, ``observe(agent, x)``, ``reward(agent, r, done)``.
 
 Per-agent hooks run for ``self.agents`` only (all agents unless the spec says
 otherwise). Every random draw comes from ``self.rng``, reseeded from the
@@ -22,9 +23,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from scenarios.errors import UserError
+from scenarios.layers.schedules import Schedule, ScheduledValue
 
 if TYPE_CHECKING:
     from scenarios.scenario import Scenario
@@ -147,6 +149,42 @@ class Layer:
 
     def after_step(self, t: int, obs: dict, rewards: dict, terminated: dict, truncated: dict, infos: dict) -> None:
         """After source step ``t``, before per-agent transforms; may write ``infos``."""
+
+
+class StdParams(LayerParams):
+    """A noise standard deviation, constant or scheduled."""
+
+    std: float | Schedule = Field(description="Std of N(0, std^2) per dimension (or a schedule of it).")
+
+    @model_validator(mode="after")
+    def _positive(self) -> StdParams:
+        if isinstance(self.std, float) and self.std < 0:
+            raise ValueError(f"std must be >= 0 (got {self.std})")
+        return self
+
+
+class GaussianDraws:
+    """Per-agent N(0, std^2) draws for a layer: pre-scaled blocks when std is constant
+    (one addition a step), scaled per step when it follows a schedule."""
+
+    def __init__(self, layer: Layer, std: float | Schedule, shapes: dict[str, tuple[tuple[int, ...], Any]]) -> None:
+        self.layer, self.shapes = layer, shapes
+        self.std = ScheduledValue(std)
+        self.scheduled = isinstance(std, Schedule)
+        self.fixed = {} if self.scheduled else {
+            a: layer.block(a, shape, self.std.value, dtype) for a, (shape, dtype) in shapes.items()
+        }
+
+    def unused_hooks(self) -> set[str]:
+        """Hooks the owning layer can skip (the std never changes)."""
+        return set() if self.scheduled else {"before_step", "start_episode"}
+
+    def next(self, agent: str) -> np.ndarray:
+        """The next draw for ``agent``, in its dtype."""
+        if self.fixed:
+            return self.fixed[agent].next(self.layer.rng)
+        shape, dtype = self.shapes[agent]
+        return (self.std.value * self.layer.noise(agent, shape)).astype(dtype)
 
 
 def require_box(layer: Layer, scenario: Scenario, kind: str) -> None:

@@ -24,8 +24,7 @@ import numpy as np
 from gymnasium import spaces
 from pydantic import Field, model_validator
 
-from scenarios.layers.base import Layer, LayerParams, require_box, unbounded
-from scenarios.layers.schedules import Schedule, ScheduledValue
+from scenarios.layers.base import GaussianDraws, Layer, LayerParams, StdParams, require_box, unbounded
 
 if TYPE_CHECKING:
     from scenarios.scenario import Scenario
@@ -46,42 +45,27 @@ class _ObsLayer(Layer):
         return unbounded(space) if (self.widens and agent in self.agents) else space
 
 
-class GaussianNoiseParams(LayerParams):
-    std: float | Schedule = Field(description="Standard deviation per dimension (or a schedule of it).")
-
-    @model_validator(mode="after")
-    def _positive(self) -> GaussianNoiseParams:
-        if isinstance(self.std, float) and self.std < 0:
-            raise ValueError(f"std must be >= 0 (got {self.std})")
-        return self
-
-
 class ObsGaussianNoise(_ObsLayer):
     """Adds independent N(0, std^2) noise to every observation dimension."""
 
     type = "obs_gaussian_noise"
-    Params = GaussianNoiseParams
+    Params = StdParams
 
     def bind(self, scenario: Scenario) -> None:
         super().bind(scenario)
-        self.std = ScheduledValue(self.p.std)
-        scheduled = isinstance(self.p.std, Schedule)
-        # constant std: pre-scaled draws in the observation dtype, so a step is one addition
-        self.fixed = {} if scheduled else {a: self.block(a, self.shape[a], self.std.value, self.dtype[a]) for a in self.agents}
+        self.draws = GaussianDraws(self, self.p.std, {a: (self.shape[a], self.dtype[a]) for a in self.agents})
 
     def hooks(self) -> set[str]:
-        return super().hooks() - ({"before_step", "start_episode"} if self.fixed else set())
+        return super().hooks() - self.draws.unused_hooks()
 
     def start_episode(self) -> dict[str, Any]:
-        return {f"{self.type}.std": self.std.reset(self.rng)}
+        return {f"{self.type}.std": self.draws.std.reset(self.rng)}
 
     def before_step(self, t: int) -> None:
-        self.std.advance(t, self.rng)
+        self.draws.std.advance(t, self.rng)
 
     def observe(self, agent: str, x: np.ndarray) -> np.ndarray:
-        if self.fixed:
-            return x + self.fixed[agent].next(self.rng)
-        return (x + self.std.value * self.noise(agent, self.shape[agent])).astype(self.dtype[agent], copy=False)
+        return x + self.draws.next(agent)
 
 
 class UniformNoiseParams(LayerParams):
