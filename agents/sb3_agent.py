@@ -16,7 +16,9 @@ the algorithm's own constructor. Extra keys we add:
 
 ``learning_rate: lin_3e-4`` (any float) gives a linear schedule to zero, as in
 rl-zoo; ``policy_kwargs.activation_fn`` may be ``tanh``, ``relu``, ``elu`` or
-``leaky_relu``.
+``leaky_relu``; ``action_noise: {type: normal, std: 0.1}`` (or ``ornstein_uhlenbeck``)
+builds SB3's exploration noise for the off-policy continuous methods;
+``train_freq: [1, episode]`` becomes SB3's tuple.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from stable_baselines3 import PPO
+from sb3_contrib import QRDQN, TQC, TRPO
+from stable_baselines3 import A2C, DDPG, DQN, PPO, SAC, TD3
+from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecNormalize
@@ -51,8 +55,17 @@ def _linear(start: float) -> Any:
     return schedule
 
 
-def _prepare(kwargs: dict[str, Any]) -> dict[str, Any]:
+def _prepare(kwargs: dict[str, Any], n_actions: int) -> dict[str, Any]:
     out = dict(kwargs)
+    noise = out.get("action_noise")
+    if isinstance(noise, dict):
+        kind, std = noise.get("type", "normal"), float(noise.get("std", 0.1))
+        cls = {"normal": NormalActionNoise, "ornstein_uhlenbeck": OrnsteinUhlenbeckActionNoise}.get(kind)
+        if cls is None:
+            raise UserError(f"unknown action_noise type '{kind}' (valid: normal, ornstein_uhlenbeck)")
+        out["action_noise"] = cls(mean=np.zeros(n_actions), sigma=std * np.ones(n_actions))
+    if isinstance(out.get("train_freq"), list):
+        out["train_freq"] = tuple(out["train_freq"])
     for key in ("learning_rate", "clip_range"):
         if isinstance(out.get(key), str) and out[key].startswith("lin_"):
             out[key] = _linear(float(out[key][4:]))
@@ -121,8 +134,10 @@ class SB3Agent:
 
     def _build(self) -> BaseAlgorithm:
         kwargs = {k: v for k, v in self.hparams.items() if k not in OWN_KEYS}
+        n_actions = int(np.prod(self.scenario.action_space(self.scenario.possible_agents[0]).shape or (1,)))
         return self.algorithm(
-            self.hparams.get("policy", "MlpPolicy"), self._env(), seed=self.seed, device="cpu", verbose=0, **_prepare(kwargs)
+            self.hparams.get("policy", "MlpPolicy"), self._env(), seed=self.seed, device="cpu", verbose=0,
+            **_prepare(kwargs, n_actions),
         )
 
     def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
@@ -188,3 +203,70 @@ class PPOAgent(SB3Agent):
     name = "ppo"
     algorithm = PPO
     capabilities = Capabilities(multi_agent="shared", on_policy=True)
+
+
+class A2CAgent(SB3Agent):
+    """Advantage Actor-Critic (SB3), discrete or continuous actions."""
+
+    name = "a2c"
+    algorithm = A2C
+    capabilities = Capabilities(multi_agent="shared", on_policy=True)
+
+
+class TRPOAgent(SB3Agent):
+    """Trust Region Policy Optimization (sb3-contrib), discrete or continuous actions."""
+
+    name = "trpo"
+    algorithm = TRPO
+    capabilities = Capabilities(multi_agent="shared", on_policy=True)
+
+
+class SACAgent(SB3Agent):
+    """Soft Actor-Critic (SB3), continuous actions."""
+
+    name = "sac"
+    algorithm = SAC
+    capabilities = Capabilities(discrete_actions=False, multi_agent="shared", on_policy=False)
+
+
+class TD3Agent(SB3Agent):
+    """Twin Delayed DDPG (SB3), continuous actions."""
+
+    name = "td3"
+    algorithm = TD3
+    capabilities = Capabilities(discrete_actions=False, multi_agent="shared", on_policy=False)
+
+
+class DDPGAgent(SB3Agent):
+    """Deep Deterministic Policy Gradient (SB3), continuous actions."""
+
+    name = "ddpg"
+    algorithm = DDPG
+    capabilities = Capabilities(discrete_actions=False, multi_agent="shared", on_policy=False)
+
+
+class TQCAgent(SB3Agent):
+    """Truncated Quantile Critics (sb3-contrib), continuous actions."""
+
+    name = "tqc"
+    algorithm = TQC
+    capabilities = Capabilities(discrete_actions=False, multi_agent="shared", on_policy=False)
+
+
+class DQNAgent(SB3Agent):
+    """Deep Q-Network (SB3), discrete actions."""
+
+    name = "dqn"
+    algorithm = DQN
+    capabilities = Capabilities(continuous_actions=False, multi_agent="shared", on_policy=False)
+
+
+class QRDQNAgent(SB3Agent):
+    """Quantile-Regression DQN (sb3-contrib), discrete actions."""
+
+    name = "qrdqn"
+    algorithm = QRDQN
+    capabilities = Capabilities(continuous_actions=False, multi_agent="shared", on_policy=False)
+
+
+SB3_AGENTS = (PPOAgent, A2CAgent, TRPOAgent, SACAgent, TD3Agent, DDPGAgent, TQCAgent, DQNAgent, QRDQNAgent)
