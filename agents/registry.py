@@ -7,6 +7,7 @@ from typing import Any
 
 from agents.checkpoint import check_compatible, read_meta
 from agents.random_agent import RandomAgent
+from agents.reinforce import Reinforce
 from agents.dqn import DQN_AGENTS
 from agents.sb3_agent import SB3_AGENTS
 from agents.tabular import TABULAR_AGENTS
@@ -14,7 +15,7 @@ from scenarios import Scenario, ScenarioSpec, UserError
 from scenarios import make as make_scenario
 from scenarios.errors import suggest
 
-AGENTS: dict[str, Any] = {cls.name: cls for cls in (RandomAgent, *SB3_AGENTS, *TABULAR_AGENTS, *DQN_AGENTS)}
+AGENTS: dict[str, Any] = {cls.name: cls for cls in (RandomAgent, *SB3_AGENTS, *TABULAR_AGENTS, *DQN_AGENTS, Reinforce)}
 
 
 def list_names() -> list[str]:
