@@ -30,6 +30,7 @@ class Capabilities:
     multi_agent: str = "single"  # "single" | "shared" (identical agents, shared parameters) | "any"
     needs_training: bool = True
     on_policy: bool = True
+    needs_state: str | None = None  # planners: "physics" (MuJoCo state rows) or "snapshot" (env copies)
 
 
 @runtime_checkable

@@ -168,6 +168,25 @@ class VectorScenario:
             info["final_info"] = info["agents"]
             info["reset_info"] = self._reset_copy(i, None, None)
 
+    def physics_state(self) -> np.ndarray:
+        """Each copy's MuJoCo state, ``mjSTATE_FULLPHYSICS`` rows (N, nstate), for planners."""
+        import mujoco
+
+        from scenarios.layers.mujoco_model import require_mujoco
+
+        handles = [require_mujoco(c, "physics_state") for c in self.copies]
+        spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
+        out = np.zeros((self.num_envs, mujoco.mj_stateSize(handles[0].model, spec)))
+        for i, h in enumerate(handles):
+            mujoco.mj_getState(h.model, h.data, out[i], spec)
+        return out
+
+    def snapshots(self) -> list[Any]:
+        """A deep copy of each copy's innermost source env, for tree-search planners."""
+        import copy
+
+        return [copy.deepcopy(c.unwrapped) for c in self.copies]
+
     def close(self) -> None:
         """Close every copy."""
         for copy in self.copies:

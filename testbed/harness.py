@@ -98,7 +98,8 @@ def run_episodes(
 
     ``next_episode(copy)`` gives the index of the next episode a free copy runs
     (reset with seed ``seed + index``) or None when that copy is finished; one
-    batched ``act`` call per step serves every copy. ``extra_params(copy)`` is
+    batched ``act`` call per step serves every copy. Planners that declare
+    ``needs_state`` also get each copy's simulator state. ``extra_params(copy)`` is
     merged into the params of that copy's records (a grid point, say).
     """
     described = sc.describe()
@@ -113,8 +114,14 @@ def run_episodes(
     started = np.full(n, time.perf_counter())
     records: list[EpisodeRecord] = []
     pending: list[EpisodeRecord] = []
+    needs = getattr(getattr(agent, "capabilities", None), "needs_state", None)
     while running.any():
-        actions = agent.act(obs, deterministic=deterministic)
+        if needs == "physics":
+            actions = agent.act(obs, deterministic=deterministic, states=vec.physics_state())
+        elif needs == "snapshot":
+            actions = agent.act(obs, deterministic=deterministic, states=vec.snapshots())
+        else:
+            actions = agent.act(obs, deterministic=deterministic)
         obs, _, _, _, infos = vec.step(actions)
         for i in np.flatnonzero(running & vec.done):
             ep = infos[i]["episode"]

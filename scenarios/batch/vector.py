@@ -139,6 +139,8 @@ class BatchVectorScenario:
         self.episode_costs = np.zeros(num_envs)
         self._ep_terminated = np.zeros(num_envs, bool)
         self._reset_once = False
+        if mujoco.mj_stateSize(self.model, mujoco.mjtState.mjSTATE_FULLPHYSICS) != 1 + self.model.nq + self.model.nv + self.model.na:
+            raise UserError(f"{spec.id}: the batched backend expects no actuator history or plugin state")
 
     # -- dynamics ----------------------------------------------------------
     def _resample(self, ids: Sequence[int], at_reset: bool) -> None:
@@ -250,6 +252,11 @@ class BatchVectorScenario:
                     infos[i]["final_info"] = infos[i]["agents"]
                 self._reset_ids(list(finished), [None] * len(finished))
         return {AGENT: self._obs.copy()}, {AGENT: reward}, {AGENT: terminated}, {AGENT: truncated}, infos
+
+    def physics_state(self) -> np.ndarray:
+        """Each simulation's ``mjSTATE_FULLPHYSICS`` rows (N, nstate), for planners."""
+        n = mujoco.mj_stateSize(self.model, mujoco.mjtState.mjSTATE_FULLPHYSICS)
+        return self.batch.state[:, :n].copy()  # time, qpos, qvel, act lead the integration state
 
     @property
     def copies(self) -> list[Any]:

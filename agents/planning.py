@@ -1,0 +1,172 @@
+"""Sampling-based model-predictive control with the simulator as the model: MPPI and CEM.
+
+Each step, for every scenario copy, K open-loop action sequences of H steps are
+rolled out from that copy's current MuJoCo state with ``mujoco.rollout`` (C
+threads, the GIL released), on the *nominal* model: the planner never sees the
+scenario's perturbations, which makes it a robustness baseline. Returns are
+the task's own rewards (the batched backend's vectorized Gymnasium v5 logic),
+summed until a rollout terminates. MPPI (Williams et al. 2017) averages the
+sequences with softmax weights exp(R / (lambda * std R)); CEM refits a
+Gaussian to the elite fraction over a few iterations (predictive sampling when
+``iterations: 1`` and ``elite_fraction`` picks the best). The plan is shifted
+and warm-started between steps, and reset when a copy starts a new episode.
+Tasks whose reward needs more than qpos/qvel (Reacher, InvertedDoublePendulum,
+Ant) are refused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import mujoco
+import numpy as np
+from mujoco import rollout as mjrollout
+
+from agents import hyperparams
+from agents.base import Capabilities, ProgressFn
+from agents.checkpoint import library_versions, scenario_signature, write_meta
+from scenarios import Scenario, UserError
+
+AGENT = "agent_0"
+DEFAULTS: dict[str, Any] = {"horizon": 30, "samples": 128, "noise_std": 0.5, "temperature": 0.1, "iterations": 1,
+                            "elite_fraction": 0.1, "nthread": 2}
+
+
+class SamplingPlanner:
+    """Shared rollout and scoring for MPPI and CEM (``update`` differs)."""
+
+    name: ClassVar[str]
+    capabilities = Capabilities(discrete_actions=False, multi_agent="single", needs_training=False, on_policy=False,
+                                needs_state="physics")
+
+    @classmethod
+    def valid_hyperparameters(cls) -> set[str]:
+        """Names accepted by ``agents.make`` and ``--set``."""
+        return set(DEFAULTS)
+
+    def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
+        from scenarios.batch.tasks import TASKS, prepare
+
+        kind, _, task_id = scenario.spec.source.partition(":")
+        task = TASKS.get(task_id) if kind == "gymnasium" else None
+        if task is None or task.outputs or task.needs_rne:
+            usable = sorted(k for k, t in TASKS.items() if not t.outputs and not t.needs_rne)
+            raise UserError(f"{self.name} plans on MuJoCo tasks scored from qpos/qvel ({', '.join(usable)}), not {scenario.id}")
+        self.scenario, self.seed = scenario, seed
+        self.hparams = {**DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
+        nominal = Scenario(scenario.spec.model_copy(update={"layers": []}))  # plan on the nominal model
+        env = nominal.unwrapped
+        self.task, self.p = task, prepare(task, env)
+        self.model, self.frame_skip = env.model, int(env.frame_skip)
+        self.nq, self.nv = self.model.nq, self.model.nv
+        space = scenario.action_space(AGENT)
+        self.low, self.high = space.low.astype(np.float64), space.high.astype(np.float64)
+        nthread = int(self.hparams["nthread"])
+        self.datas = [mujoco.MjData(self.model) for _ in range(max(nthread, 1))]
+        self.pool = mjrollout.Rollout(nthread=nthread if nthread > 1 else 0)
+        self.rng = np.random.default_rng(seed)
+        self.plan: np.ndarray | None = None
+        self.std: np.ndarray | None = None
+        self.last_time: np.ndarray | None = None
+        self.physics_steps = 0
+
+    def scores(self, states: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """Summed task rewards of (B, H, nu) action sequences from (B, nstate) states, stopping at termination."""
+        from scenarios.batch.tasks import Fields
+
+        b, h, nu = actions.shape
+        controls = np.repeat(actions, self.frame_skip, axis=1)
+        traj, _ = self.pool.rollout(self.model, self.datas, states, controls)
+        self.physics_steps += b * h * self.frame_skip
+        ends = traj[:, self.frame_skip - 1 :: self.frame_skip]  # state after each env step, (B, H, nstate)
+        qpos = ends[:, :, 1 : 1 + self.nq]
+        qvel = ends[:, :, 1 + self.nq : 1 + self.nq + self.nv]
+        prev_qpos = np.concatenate([states[:, None, 1 : 1 + self.nq], qpos[:, :-1]], axis=1)
+        flat = lambda x: x.reshape(b * h, *x.shape[2:])  # noqa: E731
+        before = self.task.before(self.p, Fields(qpos=flat(prev_qpos), qvel=flat(qvel)))
+        r, term = self.task.reward(self.p, Fields(qpos=flat(qpos), qvel=flat(qvel)), before, flat(actions))
+        r, term = r.reshape(b, h), term.reshape(b, h)
+        alive = np.cumprod(np.concatenate([np.ones((b, 1), bool), ~term[:, :-1]], axis=1), axis=1)
+        return (r * alive).sum(axis=1)
+
+    def _prepare(self, states: np.ndarray) -> None:
+        n, h, nu = len(states), int(self.hparams["horizon"]), len(self.low)
+        time = states[:, 0]
+        if self.plan is None or len(self.plan) != n:
+            self.plan = np.zeros((n, h, nu))
+            self.std = np.full((n, h, nu), float(self.hparams["noise_std"]))
+        else:
+            fresh = time <= self.last_time  # a copy started a new episode
+            self.plan[fresh] = 0.0
+            self.std[fresh] = float(self.hparams["noise_std"])
+        self.last_time = time
+
+    def act(self, obs: dict[str, np.ndarray], deterministic: bool = True, states: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Plan from each copy's state and return the first action of each plan."""
+        if states is None:
+            raise UserError(f"{self.name} plans from the simulator state: evaluate it through testbed.evaluate")
+        self._prepare(states)
+        n, k = len(states), int(self.hparams["samples"])
+        h, nu = self.plan.shape[1:]
+        for _ in range(int(self.hparams["iterations"])):
+            noise = self.rng.standard_normal((n, k, h, nu)) * self.std[:, None]
+            cand = np.clip(self.plan[:, None] + noise, self.low, self.high)
+            cand[:, 0] = self.plan  # keep the incumbent plan among the candidates
+            ret = self.scores(np.repeat(states, k, axis=0), cand.reshape(n * k, h, nu)).reshape(n, k)
+            self.update(cand, ret)
+        action = self.plan[:, 0].copy()
+        self.plan = np.concatenate([self.plan[:, 1:], np.zeros((n, 1, nu))], axis=1)
+        self.std = np.concatenate([self.std[:, 1:], np.full((n, 1, nu), float(self.hparams["noise_std"]))], axis=1)
+        return {AGENT: action.astype(np.float32)}
+
+    def update(self, cand: np.ndarray, ret: np.ndarray) -> None:
+        """Refit the plan from candidates (n, K, H, nu) and their returns (n, K)."""
+        raise NotImplementedError  # each planner defines its update rule
+
+    def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
+        """Planners do not learn."""
+        if progress:
+            progress(steps, steps)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the metadata-only checkpoint (the model is the scenario's)."""
+        path = Path(path)
+        write_meta(path, {"agent": self.name, "hparams": self.hparams, "seed": self.seed, "steps": 0,
+                          "scenario": self.scenario.spec.model_dump(), "spaces": scenario_signature(self.scenario),
+                          "versions": library_versions()})
+        return path
+
+    @classmethod
+    def load(cls, path: Path, scenario: Scenario, meta: dict[str, Any]) -> SamplingPlanner:
+        """Restore from a checkpoint folder."""
+        return cls(scenario, seed=meta.get("seed"), **meta["hparams"])
+
+
+class MPPI(SamplingPlanner):
+    """Model-predictive path integral control on the nominal MuJoCo model."""
+
+    name = "mppi"
+
+    def update(self, cand: np.ndarray, ret: np.ndarray) -> None:
+        """Softmax-weighted average of the candidates."""
+        scale = float(self.hparams["temperature"]) * (ret.std(axis=1, keepdims=True) + 1e-8)
+        w = np.exp((ret - ret.max(axis=1, keepdims=True)) / scale)
+        w /= w.sum(axis=1, keepdims=True)
+        self.plan = np.einsum("nk,nkhu->nhu", w, cand)
+
+
+class CEM(SamplingPlanner):
+    """Cross-entropy method on the nominal MuJoCo model (predictive sampling with iterations: 1)."""
+
+    name = "cem"
+
+    def update(self, cand: np.ndarray, ret: np.ndarray) -> None:
+        """Mean and std of the elite candidates."""
+        n_elite = max(1, int(round(float(self.hparams["elite_fraction"]) * cand.shape[1])))
+        elite = np.take_along_axis(cand, np.argsort(-ret, axis=1)[:, :n_elite, None, None], axis=1)
+        self.plan = elite.mean(axis=1)
+        self.std = np.maximum(elite.std(axis=1), 0.05 * float(self.hparams["noise_std"]))
+
+
+PLANNERS = (MPPI, CEM)
