@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.checkpoint import check_compatible, read_meta
+from agents.mcts import MCTS
 from agents.planning import PLANNERS
 from agents.random_agent import RandomAgent
 from agents.reinforce import Reinforce
@@ -16,7 +17,7 @@ from scenarios import Scenario, ScenarioSpec, UserError
 from scenarios import make as make_scenario
 from scenarios.errors import suggest
 
-AGENTS: dict[str, Any] = {cls.name: cls for cls in (RandomAgent, *SB3_AGENTS, *TABULAR_AGENTS, *DQN_AGENTS, Reinforce, *PLANNERS)}
+AGENTS: dict[str, Any] = {cls.name: cls for cls in (RandomAgent, *SB3_AGENTS, *TABULAR_AGENTS, *DQN_AGENTS, Reinforce, *PLANNERS, MCTS)}
 
 
 def list_names() -> list[str]:
