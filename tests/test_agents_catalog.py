@@ -1,0 +1,142 @@
+"""Every registered method: learns (or plans) better than random on a tiny budget, is
+deterministic for a seed, round-trips through save/load, and runs through the CLI."""
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import agents
+import scenarios
+import testbed
+from testbed.cli import app
+
+# method -> (scenario, training steps, overrides, episodes, margin over random)
+SMALL_DQN = dict(learning_starts=500, train_freq=4, gradient_steps=1, target_update_interval=250, net_arch=[64, 64],
+                 eps_fraction=0.3, learning_rate=1e-3, batch_size=64)
+CASES = {
+    "ppo": ("classic/CartPole-v1", 20_000, {}, 5, 3.0),
+    "a2c": ("classic/CartPole-v1", 15_000, {}, 5, 2.0),
+    "trpo": ("classic/CartPole-v1", 15_000, {}, 5, 2.0),
+    "dqn": ("classic/CartPole-v1", 12_000, {}, 5, 2.0),
+    "qrdqn": ("classic/CartPole-v1", 12_000, {}, 5, 2.0),
+    "double_dqn": ("classic/CartPole-v1", 15_000, SMALL_DQN, 5, 2.0),
+    "dueling_dqn": ("classic/CartPole-v1", 15_000, SMALL_DQN, 5, 2.0),
+    "rainbow": ("classic/CartPole-v1", 15_000, SMALL_DQN, 5, 2.0),
+    "reinforce": ("classic/CartPole-v1", 40_000, {}, 5, 3.0),
+    "value_iteration": ("toytext/FrozenLake-v1", 1, {}, 100, 10.0),
+    "policy_iteration": ("toytext/FrozenLake-v1", 1, {}, 100, 10.0),
+    "q_learning": ("toytext/FrozenLake-v1", 60_000, {}, 100, 5.0),
+    "sarsa": ("toytext/FrozenLake-v1", 60_000, {}, 100, 5.0),
+}
+SLOW_CASES = {  # continuous off-policy methods need thousands of ~10 ms gradient steps
+    "sac": ("classic/Pendulum-v1", 6_000, {}, 5, None),
+    "td3": ("classic/Pendulum-v1", 6_000, {}, 5, None),
+    "ddpg": ("classic/Pendulum-v1", 6_000, {}, 5, None),
+    "tqc": ("classic/Pendulum-v1", 6_000, {}, 5, None),
+}
+PLANNERS = {
+    "mppi": ("mujoco/InvertedPendulum-v5", {"time_limit": 60}, {"samples": 32}),
+    "cem": ("mujoco/InvertedPendulum-v5", {"time_limit": 60}, {"samples": 32, "iterations": 2, "horizon": 30}),
+    "mcts": ("classic/CartPole-v1", {"time_limit": 60}, {"simulations": 30, "depth": 30, "rollout_depth": 30}),
+}
+
+
+def mean_return(agent, scenario, episodes, seed=100):
+    return float(np.mean([r.team_return for r in testbed.evaluate(agent, scenario, episodes=episodes, seed=seed)]))
+
+
+def test_every_method_is_covered():
+    assert set(agents.list_names()) == {"random", *CASES, *SLOW_CASES, *PLANNERS}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_learns_better_than_random(name):
+    sc_id, steps, hp, episodes, margin = CASES[name]
+    sc = scenarios.make(sc_id)
+    ag = agents.make(name, sc, seed=0, **hp)
+    ag.learn(steps)
+    random_return = mean_return(agents.make("random", sc, seed=0), sc, episodes)
+    assert mean_return(ag, sc, episodes) > margin * max(random_return, 0.02)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(SLOW_CASES))
+def test_continuous_off_policy_learns_better_than_random(name):
+    sc_id, steps, hp, episodes, _ = SLOW_CASES[name]
+    sc = scenarios.make(sc_id)
+    ag = agents.make(name, sc, seed=0, **hp)
+    ag.learn(steps)
+    random_return = mean_return(agents.make("random", sc, seed=0), sc, episodes)
+    assert mean_return(ag, sc, episodes) > random_return + 400  # Pendulum: random ~ -1200, learned > -800
+
+
+@pytest.mark.parametrize("name", sorted(PLANNERS))
+def test_planners_beat_random_without_learning(name):
+    sc_id, overrides, hp = PLANNERS[name]
+    sc = scenarios.make(sc_id, **overrides)
+    planned = mean_return(agents.make(name, sc, seed=0, **hp), sc, 2)
+    assert planned >= 0.9 * sc.time_limit  # balanced (nearly) to the limit
+    assert mean_return(agents.make("random", sc, seed=0), sc, 2) < 0.5 * sc.time_limit
+
+
+def _tiny(name):
+    if name in PLANNERS:
+        sc_id, overrides, hp = PLANNERS[name]
+        return scenarios.make(sc_id, **{**overrides, "time_limit": 15}), 0, hp
+    sc_id, _, hp, _, _ = {**CASES, **SLOW_CASES}[name]
+    extra = {"learning_starts": 100} if name in SLOW_CASES else {}
+    return scenarios.make(sc_id), 600, {**hp, **extra}
+
+
+@pytest.mark.parametrize("name", sorted(set(agents.list_names()) - {"random"}))
+def test_same_seed_gives_identical_results_and_save_load_round_trips(name, tmp_path):
+    sc, steps, hp = _tiny(name)
+
+    def run():
+        ag = agents.make(name, sc, seed=3, **hp)
+        ag.learn(steps)
+        return ag, [r.team_return for r in testbed.evaluate(ag, sc, episodes=2, seed=7)]
+
+    first, returns = run()
+    assert run()[1] == returns
+    loaded = agents.load(first.save(tmp_path / name), sc)
+    again = [r.team_return for r in testbed.evaluate(loaded, sc, episodes=2, seed=7)]
+    assert again == returns
+
+
+@pytest.mark.parametrize("name", sorted(set(agents.list_names()) - {"random"}))
+def test_every_method_runs_through_the_cli(name, tmp_path):
+    sc, steps, hp = _tiny(name)
+    spec = tmp_path / "scenario.yaml"
+    import yaml
+
+    spec.write_text(yaml.safe_dump(sc.spec.model_dump()))
+    sets = [x for k, v in hp.items() for x in ("--set", f"{k}={v}")]
+    runner = CliRunner()
+    out = runner.invoke(app, ["train", name, str(spec), "--steps", str(max(steps, 1)), "--out", str(tmp_path / "ck"), *sets])
+    assert out.exit_code == 0, out.output
+    out = runner.invoke(app, ["evaluate", str(tmp_path / "ck"), str(spec), "--episodes", "1", "--db", str(tmp_path / "r.db")])
+    assert out.exit_code == 0, out.output
+    assert testbed.ResultsStore(tmp_path / "r.db").count() == 1
+
+
+def test_unsupported_pairs_are_refused():
+    with pytest.raises(scenarios.UserError, match="does not support continuous"):
+        agents.make("dqn", "classic/Pendulum-v1")
+    with pytest.raises(scenarios.UserError, match="needs discrete actions"):
+        agents.make("rainbow", "classic/Pendulum-v1")
+    with pytest.raises(scenarios.UserError, match="needs a known transition model|needs discrete observations"):
+        agents.make("value_iteration", "classic/CartPole-v1")
+    with pytest.raises(scenarios.UserError, match="plans on MuJoCo tasks"):
+        agents.make("mppi", "mujoco/Reacher-v5")
+
+
+def test_value_iteration_matches_exact_optimal_values():
+    vi = agents.make("value_iteration", "toytext/FrozenLake-v1")
+    vi.learn(0)
+    pi = agents.make("policy_iteration", "toytext/FrozenLake-v1")
+    pi.learn(0)
+    exact = pi.evaluate_policy(vi.q.argmax(axis=1))  # linear solve for the greedy policy's values
+    np.testing.assert_allclose(vi.v, exact, atol=1e-6)
+    np.testing.assert_allclose(pi.v, exact, atol=1e-6)
+    assert vi.v[0] == pytest.approx(0.5420, abs=1e-3)  # FrozenLake 4x4, gamma 0.99
