@@ -114,7 +114,7 @@ class SB3Agent:
         self.model: BaseAlgorithm | None = None
 
     def _check_spaces(self) -> None:
-        _, act = shared_spaces(self.scenario.vector(1))
+        _, act = shared_spaces(self.scenario)
         caps = self.capabilities
         discrete = act.__class__.__name__ in ("Discrete", "MultiDiscrete", "MultiBinary")
         if (discrete and not caps.discrete_actions) or (not discrete and not caps.continuous_actions):

@@ -18,20 +18,22 @@ import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.vec_env import VecEnv
 
-from scenarios import UserError, VectorScenario
+from scenarios import Scenario, UserError, VectorScenario
 
 
-def shared_spaces(vec: VectorScenario) -> tuple[gym.Space, gym.Space]:
-    """The one observation and action space every agent shares (else a UserError)."""
-    first = vec.agents[0]
-    obs_space, act_space = vec.observation_spaces[first], vec.action_spaces[first]
-    for a in vec.agents[1:]:
-        if vec.observation_spaces[a] != obs_space or vec.action_spaces[a] != act_space:
+def shared_spaces(source: Scenario | VectorScenario) -> tuple[gym.Space, gym.Space]:
+    """The one observation and action space every agent of a scenario (or vector face) shares, else a UserError."""
+    names = list(getattr(source, "possible_agents", None) or source.agents)
+    obs = {a: source.observation_space(a) for a in names} if isinstance(source, Scenario) else source.observation_spaces
+    act = {a: source.action_space(a) for a in names} if isinstance(source, Scenario) else source.action_spaces
+    first = names[0]
+    for a in names[1:]:
+        if obs[a] != obs[first] or act[a] != act[first]:
             raise UserError(
-                f"{vec.id}: agents {first} and {a} have different spaces; a shared-parameter SB3 learner "
+                f"{source.id}: agents {first} and {a} have different spaces; a shared-parameter SB3 learner "
                 "needs identical spaces (use a multi-agent learner with agent groups)"
             )
-    return obs_space, act_space
+    return obs[first], act[first]
 
 
 class SB3VecEnv(VecEnv):

@@ -143,7 +143,7 @@ def check(
 def train(
     agent: str = typer.Argument(..., help="Agent name ('testbed list agents')."),
     scenario: str = typer.Argument(..., help="Scenario id or YAML file."),
-    steps: int = typer.Option(100_000, min=1, help="Environment steps to train for."),
+    steps: int = typer.Option(100_000, min=0, help="Environment steps to train for (0 for planners and model-based methods)."),
     seed: int = typer.Option(0, help="Seed for the agent and the scenario copies."),
     out_dir: Path = typer.Option(..., "--out", help="Checkpoint folder to write (must not hold a checkpoint already)."),
     set_: list[str] = typer.Option([], "--set", help="Hyperparameter override key=value (repeatable)."),
