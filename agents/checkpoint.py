@@ -54,6 +54,17 @@ def write_meta(path: Path, meta: dict[str, Any]) -> None:
     (path / META).write_text(json.dumps(meta, indent=2, default=str))
 
 
+def save_meta(agent: Any, path: str | Path) -> Path:
+    """Write an agent's ``agent.json``: name, hyperparameters, seed, steps, scenario, spaces, versions."""
+    path = Path(path)
+    write_meta(path, {
+        "agent": agent.name, "hparams": getattr(agent, "hparams", {}), "seed": agent.seed,
+        "steps": getattr(agent, "steps_trained", 0), "scenario": agent.scenario.spec.model_dump(),
+        "spaces": scenario_signature(agent.scenario), "versions": library_versions(),
+    })
+    return path
+
+
 def read_meta(path: str | Path) -> dict[str, Any]:
     """Read a checkpoint's ``agent.json``; a missing or unreadable one is a UserError."""
     path = Path(path)

@@ -25,7 +25,7 @@ from torch import nn
 
 from agents import hyperparams
 from agents.base import Capabilities, ProgressFn
-from agents.checkpoint import library_versions, scenario_signature, write_meta
+from agents.checkpoint import save_meta
 from agents.exploration import Explorer
 from agents.replay import ReplayBuffer
 from scenarios import Scenario, UserError
@@ -202,11 +202,7 @@ class QAgent:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         torch.save(self.online.state_dict(), path / "q.pt")
-        write_meta(path, {
-            "agent": self.name, "hparams": self.hparams, "seed": self.seed, "steps": self.steps_trained,
-            "scenario": self.scenario.spec.model_dump(), "spaces": scenario_signature(self.scenario),
-            "versions": library_versions(),
-        })
+        save_meta(self, path)
         return path
 
     @classmethod

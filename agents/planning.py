@@ -25,7 +25,7 @@ from mujoco import rollout as mjrollout
 
 from agents import hyperparams
 from agents.base import Capabilities, ProgressFn
-from agents.checkpoint import library_versions, scenario_signature, write_meta
+from agents.checkpoint import save_meta
 from scenarios import Scenario, UserError
 
 AGENT = "agent_0"
@@ -131,11 +131,7 @@ class SamplingPlanner:
 
     def save(self, path: str | Path) -> Path:
         """Write the metadata-only checkpoint (the model is the scenario's)."""
-        path = Path(path)
-        write_meta(path, {"agent": self.name, "hparams": self.hparams, "seed": self.seed, "steps": 0,
-                          "scenario": self.scenario.spec.model_dump(), "spaces": scenario_signature(self.scenario),
-                          "versions": library_versions()})
-        return path
+        return save_meta(self, path)
 
     @classmethod
     def load(cls, path: Path, scenario: Scenario, meta: dict[str, Any]) -> SamplingPlanner:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from agents.base import Capabilities, ProgressFn
-from agents.checkpoint import library_versions, scenario_signature, write_meta
+from agents.checkpoint import save_meta
 from scenarios import Scenario
 
 
@@ -39,13 +39,7 @@ class RandomAgent:
 
     def save(self, path: str | Path) -> Path:
         """Write the metadata-only checkpoint."""
-        path = Path(path)
-        write_meta(path, {
-            "agent": self.name, "hparams": {}, "seed": self.seed, "steps": 0,
-            "scenario": self.scenario.spec.model_dump(), "spaces": scenario_signature(self.scenario),
-            "versions": library_versions(),
-        })
-        return path
+        return save_meta(self, path)
 
     @classmethod
     def load(cls, path: Path, scenario: Scenario, meta: dict[str, Any]) -> RandomAgent:

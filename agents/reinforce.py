@@ -21,7 +21,7 @@ from torch import nn
 
 from agents import hyperparams
 from agents.base import Capabilities, ProgressFn
-from agents.checkpoint import library_versions, scenario_signature, write_meta
+from agents.checkpoint import save_meta
 from scenarios import Scenario, UserError
 
 AGENT = "agent_0"
@@ -170,11 +170,7 @@ class Reinforce:
         path.mkdir(parents=True, exist_ok=True)
         torch.save({"policy": self.policy.state_dict(), "value": self.value.state_dict(),
                     "log_std": self.log_std.detach() if self.log_std is not None else None}, path / "reinforce.pt")
-        write_meta(path, {
-            "agent": self.name, "hparams": self.hparams, "seed": self.seed, "steps": self.steps_trained,
-            "scenario": self.scenario.spec.model_dump(), "spaces": scenario_signature(self.scenario),
-            "versions": library_versions(),
-        })
+        save_meta(self, path)
         return path
 
     @classmethod

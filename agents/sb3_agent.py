@@ -39,7 +39,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from agents import hyperparams
 from agents.base import Capabilities, ProgressFn
-from agents.checkpoint import library_versions, scenario_signature, write_meta
+from agents.checkpoint import save_meta
 from agents.sb3_vecenv import SB3VecEnv, shared_spaces
 from scenarios import Scenario, UserError
 
@@ -176,11 +176,7 @@ class SB3Agent:
             with open(path / "vecnormalize.pkl", "wb") as f:
                 pickle.dump(self.vecnorm, f)
             self.vecnorm.venv = venv
-        write_meta(path, {
-            "agent": self.name, "hparams": self.hparams, "seed": self.seed, "steps": self.steps_trained,
-            "scenario": self.scenario.spec.model_dump(), "spaces": scenario_signature(self.scenario),
-            "versions": library_versions(),
-        })
+        save_meta(self, path)
         return path
 
     @classmethod

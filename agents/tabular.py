@@ -19,7 +19,7 @@ from gymnasium import spaces
 
 from agents import hyperparams
 from agents.base import Capabilities, ProgressFn
-from agents.checkpoint import library_versions, scenario_signature, write_meta
+from agents.checkpoint import save_meta
 from agents.exploration import Explorer
 from scenarios import Scenario, UserError
 
@@ -67,11 +67,7 @@ class TabularAgent:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         np.savez(path / "table.npz", q=self.q)
-        write_meta(path, {
-            "agent": self.name, "hparams": self.hparams, "seed": self.seed, "steps": self.steps_trained,
-            "scenario": self.scenario.spec.model_dump(), "spaces": scenario_signature(self.scenario),
-            "versions": library_versions(),
-        })
+        save_meta(self, path)
         return path
 
     @classmethod

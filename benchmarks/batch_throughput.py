@@ -13,7 +13,6 @@ import os
 import time
 
 import gymnasium as gym
-import mujoco
 import numpy as np
 from mujoco import batch as mjbatch
 

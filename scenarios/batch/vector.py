@@ -30,7 +30,6 @@ from mujoco import batch as mjbatch
 from scenarios.batch.tasks import TASKS, Fields, prepare
 from scenarios.errors import UserError
 from scenarios.layers import build_layers
-from scenarios.layers.dynamics import Dynamics
 from scenarios.layers.mujoco_model import MujocoHandle
 from scenarios.scenario import Scenario
 from scenarios.spec import LayerSpec, ScenarioSpec
