@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from scenarios import Scenario
+from scenarios import Scenario, UserError
 
 ProgressFn = Callable[[int, int], None]
 """Called as ``progress(done_steps, total_steps)`` while an agent learns."""
@@ -49,3 +49,30 @@ class Agent(Protocol):
 
     def save(self, path: str | Path) -> Path:
         """Write a checkpoint folder; returns its path."""
+
+
+def require_single_agent(name: str, scenario: Scenario) -> None:
+    """Refuse a multi-agent scenario for a single-agent method, in one line."""
+    if scenario.num_agents != 1:
+        raise UserError(f"{name} is single-agent; {scenario.id} has {scenario.num_agents} agents")
+
+
+class NoTraining:
+    """Shared ``learn``/``save``/``load`` of methods with nothing to train (planners, random):
+    a checkpoint is their settings alone."""
+
+    def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
+        """Nothing to learn."""
+        if progress:
+            progress(steps, steps)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the metadata-only checkpoint."""
+        from agents.checkpoint import save_meta
+
+        return save_meta(self, path)
+
+    @classmethod
+    def load(cls, path: Path, scenario: Scenario, meta: dict[str, Any]) -> Any:
+        """Rebuild from the stored settings."""
+        return cls(scenario, seed=meta.get("seed"), **meta.get("hparams", {}))

@@ -24,7 +24,7 @@ from gymnasium import spaces
 from torch import nn
 
 from agents import hyperparams
-from agents.base import Capabilities, ProgressFn
+from agents.base import Capabilities, ProgressFn, require_single_agent
 from agents.checkpoint import save_meta
 from agents.exploration import Explorer
 from agents.replay import ReplayBuffer
@@ -77,8 +77,7 @@ class QAgent:
         return set(DEFAULTS)
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
-        if scenario.num_agents != 1:
-            raise UserError(f"{self.name} is single-agent; {scenario.id} has {scenario.num_agents} agents")
+        require_single_agent(self.name, scenario)
         act_space, obs_space = scenario.action_space(AGENT), scenario.observation_space(AGENT)
         if not isinstance(act_space, spaces.Discrete):
             raise UserError(f"{self.name} needs discrete actions; {scenario.id} has {act_space}")

@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import copy
 import math
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
 
 from agents import hyperparams
-from agents.base import Capabilities, ProgressFn
-from agents.checkpoint import save_meta
+from agents.base import Capabilities, NoTraining, require_single_agent
 from scenarios import Scenario, UserError
 
 AGENT = "agent_0"
@@ -37,7 +35,7 @@ class _Node:
         self.value = 0.0
 
 
-class MCTS:
+class MCTS(NoTraining):
     """UCT planning on copies of the live environment (discrete actions, one agent)."""
 
     name: ClassVar[str] = "mcts"
@@ -50,9 +48,10 @@ class MCTS:
         return set(DEFAULTS)
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
-        space = scenario.action_space(scenario.possible_agents[0])
-        if scenario.num_agents != 1 or not isinstance(space, spaces.Discrete):
-            raise UserError(f"{self.name} needs one agent with discrete actions; {scenario.id} has {scenario.num_agents} agent(s), {space}")
+        require_single_agent(self.name, scenario)
+        space = scenario.action_space(AGENT)
+        if not isinstance(space, spaces.Discrete):
+            raise UserError(f"{self.name} needs discrete actions; {scenario.id} has {space}")
         self.scenario, self.seed = scenario, seed
         self.hparams = {**DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
         self.n_actions = int(space.n)
@@ -106,17 +105,3 @@ class MCTS:
                 self._simulate(env, root)
             actions[i] = max(root.children, key=lambda a: root.children[a].visits)
         return {AGENT: actions}
-
-    def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
-        """Search needs no training."""
-        if progress:
-            progress(steps, steps)
-
-    def save(self, path: str | Path) -> Path:
-        """Write the metadata-only checkpoint."""
-        return save_meta(self, path)
-
-    @classmethod
-    def load(cls, path: Path, scenario: Scenario, meta: dict[str, Any]) -> MCTS:
-        """Restore from a checkpoint folder."""
-        return cls(scenario, seed=meta.get("seed"), **meta["hparams"])

@@ -16,7 +16,7 @@ Ant) are refused.
 
 from __future__ import annotations
 
-from pathlib import Path
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import mujoco
@@ -24,8 +24,7 @@ import numpy as np
 from mujoco import rollout as mjrollout
 
 from agents import hyperparams
-from agents.base import Capabilities, ProgressFn
-from agents.checkpoint import save_meta
+from agents.base import Capabilities, NoTraining
 from scenarios import Scenario, UserError
 
 AGENT = "agent_0"
@@ -33,7 +32,7 @@ DEFAULTS: dict[str, Any] = {"horizon": 30, "samples": 128, "noise_std": 0.5, "te
                             "elite_fraction": 0.1, "nthread": 2}
 
 
-class SamplingPlanner:
+class SamplingPlanner(NoTraining, ABC):
     """Shared rollout and scoring for MPPI and CEM (``update`` differs)."""
 
     name: ClassVar[str]
@@ -120,23 +119,9 @@ class SamplingPlanner:
         self.std = np.concatenate([self.std[:, 1:], np.full((n, 1, nu), float(self.hparams["noise_std"]))], axis=1)
         return {AGENT: action.astype(np.float32)}
 
+    @abstractmethod
     def update(self, cand: np.ndarray, ret: np.ndarray) -> None:
         """Refit the plan from candidates (n, K, H, nu) and their returns (n, K)."""
-        raise NotImplementedError  # each planner defines its update rule
-
-    def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
-        """Planners do not learn."""
-        if progress:
-            progress(steps, steps)
-
-    def save(self, path: str | Path) -> Path:
-        """Write the metadata-only checkpoint (the model is the scenario's)."""
-        return save_meta(self, path)
-
-    @classmethod
-    def load(cls, path: Path, scenario: Scenario, meta: dict[str, Any]) -> SamplingPlanner:
-        """Restore from a checkpoint folder."""
-        return cls(scenario, seed=meta.get("seed"), **meta["hparams"])
 
 
 class MPPI(SamplingPlanner):

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from agents.base import Capabilities, ProgressFn
-from agents.checkpoint import save_meta
-from scenarios import Scenario
+from agents.base import Capabilities, NoTraining
+from scenarios import Scenario, UserError
 
 
-class RandomAgent:
+class RandomAgent(NoTraining):
     """Samples each agent's action uniformly from its action space (seeded)."""
 
     name = "random"
@@ -22,26 +20,14 @@ class RandomAgent:
     def __init__(self, scenario: Scenario, seed: int | None = None, **hparams: Any) -> None:
         self.scenario = scenario
         self.seed = seed
+        if hparams:
+            raise UserError(f"random takes no hyperparameters (got {', '.join(sorted(hparams))})")
         self.hparams: dict[str, Any] = {}
         self._spaces = {a: scenario.action_space(a) for a in scenario.possible_agents}
         for k, space in enumerate(self._spaces.values()):
             space.seed(None if seed is None else seed + k)
 
-    def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
-        """Nothing to learn."""
-        if progress:
-            progress(steps, steps)
-
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
         """Uniform samples, one per copy (``deterministic`` has no meaning here)."""
         n = len(next(iter(obs.values())))
         return {a: np.stack([np.asarray(s.sample()) for _ in range(n)]) for a, s in self._spaces.items()}
-
-    def save(self, path: str | Path) -> Path:
-        """Write the metadata-only checkpoint."""
-        return save_meta(self, path)
-
-    @classmethod
-    def load(cls, path: Path, scenario: Scenario, meta: dict[str, Any]) -> RandomAgent:
-        """Restore from a checkpoint folder."""
-        return cls(scenario, seed=meta.get("seed"))

@@ -20,7 +20,7 @@ from gymnasium import spaces
 from torch import nn
 
 from agents import hyperparams
-from agents.base import Capabilities, ProgressFn
+from agents.base import Capabilities, ProgressFn, require_single_agent
 from agents.checkpoint import save_meta
 from scenarios import Scenario, UserError
 
@@ -51,8 +51,7 @@ class Reinforce:
         return set(DEFAULTS)
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
-        if scenario.num_agents != 1:
-            raise UserError(f"{self.name} is single-agent; {scenario.id} has {scenario.num_agents} agents")
+        require_single_agent(self.name, scenario)
         obs_space, self.act_space = scenario.observation_space(AGENT), scenario.action_space(AGENT)
         if not isinstance(obs_space, spaces.Box):
             raise UserError(f"{self.name} needs Box observations; {scenario.id} has {obs_space}")

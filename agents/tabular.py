@@ -18,7 +18,7 @@ import numpy as np
 from gymnasium import spaces
 
 from agents import hyperparams
-from agents.base import Capabilities, ProgressFn
+from agents.base import Capabilities, ProgressFn, require_single_agent
 from agents.checkpoint import save_meta
 from agents.exploration import Explorer
 from scenarios import Scenario, UserError
@@ -39,8 +39,7 @@ class TabularAgent:
         return {"gamma"} | cls.own
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
-        if scenario.num_agents != 1:
-            raise UserError(f"{self.name} is single-agent; {scenario.id} has {scenario.num_agents} agents")
+        require_single_agent(self.name, scenario)
         obs, act = scenario.observation_space(AGENT), scenario.action_space(AGENT)
         if not isinstance(obs, spaces.Discrete) or not isinstance(act, spaces.Discrete):
             raise UserError(f"{self.name} needs discrete observations and actions; {scenario.id} has {obs} and {act}")
