@@ -31,6 +31,21 @@ class Capabilities:
     needs_training: bool = True
     on_policy: bool = True
     needs_state: str | None = None  # planners: "physics" (MuJoCo state rows) or "snapshot" (env copies)
+    competitive: bool = True  # False: optimizes one team reward, so cooperative scenarios only
+
+
+def check_support(name: str, caps: Capabilities, scenario: Scenario) -> None:
+    """Refuse, in one line, a scenario whose actions or setting a method does not support."""
+    kinds = {type(scenario.action_space(a)).__name__ for a in scenario.possible_agents}
+    if not caps.discrete_actions and kinds & {"Discrete", "MultiDiscrete", "MultiBinary"}:
+        raise UserError(f"{name} supports continuous actions only; {scenario.id} has discrete actions")
+    if not caps.continuous_actions and "Box" in kinds:
+        raise UserError(f"{name} supports discrete actions only; {scenario.id} has continuous actions")
+    if not caps.competitive and scenario.spec.setting != "cooperative":
+        raise UserError(
+            f"{name} optimizes one team reward and supports cooperative scenarios only; {scenario.id} is "
+            f"{scenario.spec.setting} (use ippo, mappo, maddpg or iql)"
+        )
 
 
 @runtime_checkable

@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from agents.base import check_support
 from agents.checkpoint import check_compatible, read_meta
+from agents.marl.heuristics import HEURISTICS
+from agents.marl.jal import MATRIX_AGENTS
+from agents.marl.joint import JOINT_AGENTS
+from agents.marl.maddpg import MADDPG
+from agents.marl.ppo import PPO_AGENTS
+from agents.marl.value_decomposition import VALUE_AGENTS
 from agents.mcts import MCTS
 from agents.planning import PLANNERS
 from agents.random_agent import RandomAgent
@@ -17,7 +24,7 @@ from scenarios import Scenario, ScenarioSpec, UserError
 from scenarios import make as make_scenario
 from scenarios.errors import suggest
 
-AGENTS: dict[str, Any] = {cls.name: cls for cls in (RandomAgent, *SB3_AGENTS, *TABULAR_AGENTS, *DQN_AGENTS, Reinforce, *PLANNERS, MCTS)}
+AGENTS: dict[str, Any] = {cls.name: cls for cls in (RandomAgent, *SB3_AGENTS, *TABULAR_AGENTS, *DQN_AGENTS, Reinforce, *PLANNERS, MCTS, *PPO_AGENTS, *VALUE_AGENTS, *HEURISTICS, MADDPG, *JOINT_AGENTS, *MATRIX_AGENTS)}
 
 
 def list_names() -> list[str]:
@@ -42,7 +49,10 @@ def make(name: str, scenario: Scenario | str | dict | ScenarioSpec, seed: int | 
     >>> import agents
     >>> agent = agents.make("random", "classic/CartPole-v1", seed=0)
     """
-    return agent_class(name)(_scenario(scenario), seed=seed, **hparams)
+    cls = agent_class(name)
+    sc = _scenario(scenario)
+    check_support(name, cls.capabilities, sc)
+    return cls(sc, seed=seed, **hparams)
 
 
 def load(path: str | Path, scenario: Scenario | str | dict | ScenarioSpec | None = None) -> Any:

@@ -123,7 +123,7 @@ class SB3Agent:
 
     def _env(self) -> Any:
         vec = self.scenario.vector(int(self.hparams.get("n_envs", 8)), seed=self.seed, backend=self.hparams.get("backend", "auto"))
-        env: Any = SB3VecEnv(vec)
+        env: Any = self._vecenv(vec)
         if self.hparams.get("normalize"):
             if self.vecnorm is None:
                 self.vecnorm = VecNormalize(env, gamma=float(self.hparams.get("gamma", 0.99)))
@@ -131,6 +131,10 @@ class SB3Agent:
                 self.vecnorm.set_venv(env)
             env = self.vecnorm
         return env
+
+    def _vecenv(self, vec: Any) -> Any:
+        """The SB3 view of our vectorized face (joint-action agents override it)."""
+        return SB3VecEnv(vec)
 
     def _build(self) -> BaseAlgorithm:
         kwargs = {k: v for k, v in self.hparams.items() if k not in OWN_KEYS}

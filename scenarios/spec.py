@@ -38,6 +38,8 @@ class ScenarioSpec(BaseModel):
     kwargs: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments for the source.")
     time_limit: int | None = Field(default=None, gt=0, description="Steps before truncation; None keeps the source's own.")
     team_reward: Literal["sum", "mean"] = Field(default="sum", description="How per-agent returns aggregate into the team return.")
+    setting: Literal["cooperative", "competitive", "mixed"] = Field(
+        default="cooperative", description="Whether agents share one goal (cooperative), oppose (competitive) or both (mixed).")
     description: str = Field(default="", description="One line shown by 'testbed list' and 'describe'.")
     layers: list[LayerSpec] = Field(default_factory=list, description="Perturbation layers, applied in order.")
 

@@ -111,6 +111,9 @@ def run_episodes(
     running = np.array([k is not None for k in slot])
     active = [i for i in range(n) if running[i]]
     obs, _ = vec.reset(seed=[seed + slot[i] for i in active], indices=active)  # type: ignore[operator]
+    forget = getattr(agent, "reset_memory", None)  # recurrent policies drop their state at episode starts
+    if forget:
+        forget()
     started = np.full(n, time.perf_counter())
     records: list[EpisodeRecord] = []
     pending: list[EpisodeRecord] = []
@@ -145,6 +148,8 @@ def run_episodes(
             if k is not None:
                 slot[i] = k
                 new_obs, _ = vec.reset(seed=[seed + k], indices=[i])
+                if forget:
+                    forget([int(i)])
                 for a in obs:
                     obs[a][i] = new_obs[a][i]
                 started[i] = time.perf_counter()

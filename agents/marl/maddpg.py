@@ -1,0 +1,226 @@
+"""MADDPG (Lowe et al. 2017): deterministic actors on local observations, one
+centralized critic per agent on the global state and every agent's action.
+
+Continuous actions: tanh actors scaled to the action bounds, Gaussian
+exploration noise. Discrete actions: the actor outputs logits and acts through
+a straight-through Gumbel-softmax during training (argmax at execution),
+critics take one-hot actions. Each agent maximizes its own reward, so
+competitive and mixed scenarios are supported (one learner per group/team).
+Targets use target actors and critics (Polyak ``tau``), bootstrap through
+time-limit truncations (from the final observation) and not through
+terminations. Parameter sharing follows ``agents.marl.groups`` (default
+``none``: every agent its own networks, as in the paper). Ours because no
+maintained MADDPG runs on PettingZoo 1.27 / mpe2 without TorchRL.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from agents import hyperparams
+from agents.base import Capabilities, ProgressFn
+from agents.checkpoint import save_meta
+from agents.marl.groups import Group, encode, make_groups, obs_dim
+from agents.marl.joint_replay import JointReplay, next_observations
+from agents.marl.nets import mlp
+from scenarios import Scenario
+
+DEFAULTS: dict[str, Any] = {
+    "n_envs": 8, "buffer_size": 200_000, "batch_size": 256, "actor_lr": 1e-3, "critic_lr": 1e-3, "gamma": 0.95,
+    "tau": 0.01, "learning_starts": 2000, "train_freq": 1, "gradient_steps": 1, "noise_std": 0.1,
+    "gumbel_temperature": 1.0, "net_arch": [64, 64], "sharing": "none", "agent_id": True, "max_grad_norm": 0.5,
+    "torch_threads": 1, "backend": "auto",
+}
+
+
+class MADDPG:
+    """MADDPG with continuous actions, or Gumbel-softmax for discrete actions."""
+
+    name: ClassVar[str] = "maddpg"
+    capabilities = Capabilities(multi_agent="any", on_policy=False)
+
+    @classmethod
+    def valid_hyperparameters(cls) -> set[str]:
+        """Names accepted by ``agents.make`` and ``--set``."""
+        return set(DEFAULTS)
+
+    def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
+        self.scenario, self.seed = scenario, seed
+        self.hparams = h = {**DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
+        torch.set_num_threads(int(h["torch_threads"]))
+        if seed is not None:
+            torch.manual_seed(seed)
+        self.groups = make_groups(scenario, str(h["sharing"]), bool(h["agent_id"]))
+        self.obs_spaces = {a: scenario.observation_space(a) for a in scenario.possible_agents}
+        self.state_dim = sum(obs_dim(s) for s in self.obs_spaces.values())
+        self.joint_act_dim = sum(g.act_dim * len(g.agents) for g in self.groups)
+        w = list(h["net_arch"])
+        self.actors = nn.ModuleList(nn.Sequential(mlp(g.in_dim, w, nn.ReLU)[0], nn.Linear(w[-1], g.act_dim)) for g in self.groups)
+        self.critics = nn.ModuleList(
+            nn.Sequential(mlp(self.state_dim + self.joint_act_dim + (len(g.agents) if g.use_id else 0), w, nn.ReLU)[0], nn.Linear(w[-1], 1))
+            for g in self.groups
+        )
+        self.actors_t, self.critics_t = copy.deepcopy(self.actors), copy.deepcopy(self.critics)
+        self.actor_opts = [torch.optim.Adam(a.parameters(), lr=float(h["actor_lr"])) for a in self.actors]
+        self.critic_opts = [torch.optim.Adam(c.parameters(), lr=float(h["critic_lr"])) for c in self.critics]
+        self.rng = np.random.default_rng(seed)
+        self.steps_trained = 0
+        self.history: list[dict[str, Any]] = []
+
+    # ----- action encodings -----------------------------------------------------------------------
+    def _encoded(self, gi: int, x: torch.Tensor, explore: bool, target: bool = False) -> torch.Tensor:
+        """Group actions in critic units (B, k, act_dim): [-1, 1] for Box, (one-)hot for Discrete."""
+        g = self.groups[gi]
+        out = (self.actors_t if target else self.actors)[gi](x)
+        if g.discrete:
+            if explore:
+                return nn.functional.gumbel_softmax(out, tau=float(self.hparams["gumbel_temperature"]), hard=True)
+            return nn.functional.one_hot(out.argmax(-1), g.act_dim).float()
+        return torch.tanh(out)
+
+    def _to_env(self, g: Group, enc: np.ndarray) -> np.ndarray:
+        if g.discrete:
+            return enc.argmax(-1).astype(np.int64)
+        low, high = g.act_space.low, g.act_space.high
+        return (low + (enc + 1.0) * 0.5 * (high - low)).astype(np.float32)
+
+    def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
+        """Each agent's action from its own observation (decentralized execution)."""
+        out: dict[str, np.ndarray] = {}
+        with torch.no_grad():
+            for gi, g in enumerate(self.groups):
+                enc = self._encoded(gi, torch.as_tensor(g.inputs(obs)), explore=not deterministic).numpy()
+                for j, a in enumerate(g.agents):
+                    out[a] = self._to_env(g, enc[:, j])
+        return out
+
+    def _explore(self, obs: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], list[np.ndarray]]:
+        out: dict[str, np.ndarray] = {}
+        encs = []
+        std = float(self.hparams["noise_std"])
+        with torch.no_grad():
+            for gi, g in enumerate(self.groups):
+                enc = self._encoded(gi, torch.as_tensor(g.inputs(obs)), explore=True).numpy()
+                if not g.discrete:
+                    enc = np.clip(enc + self.rng.normal(0, std, enc.shape), -1, 1).astype(np.float32)
+                encs.append(enc)
+                for j, a in enumerate(g.agents):
+                    out[a] = self._to_env(g, enc[:, j])
+        return out, encs
+
+    # ----- learning -------------------------------------------------------------------------------
+    def _state(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        return np.concatenate([encode(obs[a], self.obs_spaces[a]) for a in self.scenario.possible_agents], axis=1)
+
+    def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
+        """Collect with exploration into a joint replay; update critics, then actors, then targets."""
+        h = self.hparams
+        n = int(h["n_envs"])
+        vec = self.scenario.vector(n, seed=self.seed, backend=str(h["backend"]))
+        obs, _ = vec.reset()
+        buffer = JointReplay(int(h["buffer_size"]))
+        agents_order = [a for g in self.groups for a in g.agents]
+        done_steps = 0
+        recent: list[dict[str, float]] = []
+        while done_steps < steps:
+            if done_steps < int(h["learning_starts"]):
+                actions = {a: np.stack([vec.action_spaces[a].sample() for _ in range(n)]) for a in agents_order}
+                encs = [self._encode_env(g, np.stack([actions[a] for a in g.agents], 1)) for g in self.groups]
+            else:
+                actions, encs = self._explore(obs)
+            new_obs, rew, term, trunc, infos = vec.step(actions)
+            nxt = next_observations(new_obs, infos)
+            batch = {"state": self._state(obs), "next_state": self._state(nxt),
+                     "reward": np.stack([rew[a] for a in agents_order], 1).astype(np.float32),
+                     "term": np.stack([term[a] for a in agents_order], 1).astype(np.float32)}
+            for gi, g in enumerate(self.groups):
+                batch[f"x{gi}"], batch[f"nx{gi}"], batch[f"a{gi}"] = g.inputs(obs), g.inputs(nxt), encs[gi]
+            buffer.add(**batch)
+            recent += [info["episode"]["returns"] for info in infos if "episode" in info]
+            obs = new_obs
+            done_steps += n
+            if done_steps >= int(h["learning_starts"]) and (done_steps // n) % int(h["train_freq"]) == 0:
+                for _ in range(int(h["gradient_steps"])):
+                    self._update(buffer.sample(int(h["batch_size"]), self.rng))
+            if len(recent) >= 4 * n:
+                self.history.append({"steps": self.steps_trained + done_steps,
+                                     **{a: float(np.mean([r[a] for r in recent])) for a in agents_order}})
+                recent = []
+            if progress:
+                progress(min(done_steps, steps), steps)
+        self.steps_trained += done_steps
+        vec.close()
+
+    def _encode_env(self, g: Group, a: np.ndarray) -> np.ndarray:
+        if g.discrete:
+            return np.eye(g.act_dim, dtype=np.float32)[a]
+        low, high = g.act_space.low, g.act_space.high
+        return (2.0 * (a - low) / (high - low) - 1.0).astype(np.float32)
+
+    def _q(self, critics: nn.ModuleList, gi: int, state: torch.Tensor, joint: torch.Tensor) -> torch.Tensor:
+        """Q of every agent of group ``gi`` (B, k)."""
+        g = self.groups[gi]
+        k, B = len(g.agents), state.shape[0]
+        inp = torch.cat([state, joint], 1).unsqueeze(1).expand(B, k, -1)
+        if g.use_id:
+            inp = torch.cat([inp, torch.eye(k).expand(B, k, k)], 2)
+        return critics[gi](inp)[..., 0]
+
+    def _update(self, b: dict[str, np.ndarray]) -> None:
+        h = self.hparams
+        t = {k: torch.as_tensor(v) for k, v in b.items()}
+        G, gamma, tau = len(self.groups), float(h["gamma"]), float(h["tau"])
+        offsets = np.cumsum([0] + [len(g.agents) for g in self.groups])
+        joint = torch.cat([t[f"a{gi}"].flatten(1) for gi in range(G)], 1)
+        with torch.no_grad():
+            next_joint = torch.cat([self._encoded(gi, t[f"nx{gi}"], explore=False, target=True).flatten(1) for gi in range(G)], 1)
+        for gi in range(G):
+            sl = slice(offsets[gi], offsets[gi + 1])
+            with torch.no_grad():
+                y = t["reward"][:, sl] + gamma * (1 - t["term"][:, sl]) * self._q(self.critics_t, gi, t["next_state"], next_joint)
+            loss = ((self._q(self.critics, gi, t["state"], joint) - y) ** 2).mean()
+            self.critic_opts[gi].zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(self.critics[gi].parameters(), float(h["max_grad_norm"]))
+            self.critic_opts[gi].step()
+        for gi, g in enumerate(self.groups):
+            logits = self.actors[gi](t[f"x{gi}"])
+            mine = (nn.functional.gumbel_softmax(logits, tau=float(h["gumbel_temperature"]), hard=True)
+                    if g.discrete else torch.tanh(logits))
+            parts = [t[f"a{gj}"].flatten(1) if gj != gi else mine.flatten(1) for gj in range(G)]
+            loss = -self._q(self.critics, gi, t["state"], torch.cat(parts, 1)).mean() + 1e-3 * (logits**2).mean()
+            self.actor_opts[gi].zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(self.actors[gi].parameters(), float(h["max_grad_norm"]))
+            self.actor_opts[gi].step()
+        with torch.no_grad():
+            for src, dst in ((self.actors, self.actors_t), (self.critics, self.critics_t)):
+                for p, q in zip(src.parameters(), dst.parameters()):
+                    q.mul_(1 - tau).add_(tau * p)
+
+    # ----- checkpoints ----------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write ``maddpg.pt`` (actors and critics) and ``agent.json``."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        torch.save({"actors": self.actors.state_dict(), "critics": self.critics.state_dict()}, path / "maddpg.pt")
+        save_meta(self, path)
+        return path
+
+    @classmethod
+    def load(cls, path: Path, scenario: Scenario, meta: dict[str, Any]) -> MADDPG:
+        """Restore actors and critics."""
+        agent = cls(scenario, seed=meta.get("seed"), **meta["hparams"])
+        state = torch.load(path / "maddpg.pt", weights_only=True)
+        agent.actors.load_state_dict(state["actors"])
+        agent.critics.load_state_dict(state["critics"])
+        agent.actors_t.load_state_dict(state["actors"])
+        agent.critics_t.load_state_dict(state["critics"])
+        agent.steps_trained = int(meta.get("steps", 0))
+        return agent

@@ -1,0 +1,126 @@
+"""Networks shared by the multi-agent learners: MLP or GRU torsos, policy heads,
+value normalization.
+
+``Torso`` is an MLP or, with ``recurrent=True``, an MLP followed by a GRU
+cell whose hidden state is reset at episode starts. Sequences are processed
+as ``(T, B, d)`` with a ``starts`` mask ``(T, B)``; a feed-forward torso simply
+ignores the hidden state, so one code path serves both.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def mlp(n_in: int, widths: list[int], act: type[nn.Module] = nn.Tanh) -> tuple[nn.Sequential, int]:
+    """An MLP trunk and its output width."""
+    layers: list[nn.Module] = []
+    for w in widths:
+        layers += [nn.Linear(n_in, w), act()]
+        n_in = w
+    return nn.Sequential(*layers), n_in
+
+
+class Torso(nn.Module):
+    """MLP, optionally followed by a GRU cell (``recurrent``)."""
+
+    def __init__(self, n_in: int, widths: list[int], recurrent: bool = False, act: type[nn.Module] = nn.Tanh) -> None:
+        super().__init__()
+        self.body, self.out_dim = mlp(n_in, widths, act)
+        self.gru = nn.GRUCell(self.out_dim, self.out_dim) if recurrent else None
+
+    @property
+    def hidden_dim(self) -> int:
+        """Width of the recurrent state (0 when feed-forward)."""
+        return self.out_dim if self.gru is not None else 0
+
+    def initial(self, batch: int) -> torch.Tensor:
+        """Zero hidden state (B, hidden_dim)."""
+        return torch.zeros(batch, self.hidden_dim)
+
+    def step(self, x: torch.Tensor, h: torch.Tensor, starts: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step: features (B, out_dim) and the next hidden state."""
+        z = self.body(x)
+        if self.gru is None:
+            return z, h
+        if starts is not None:
+            h = h * (1.0 - starts.unsqueeze(-1))
+        h = self.gru(z, h)
+        return h, h
+
+    def sequence(self, x: torch.Tensor, h0: torch.Tensor, starts: torch.Tensor) -> torch.Tensor:
+        """Features for a whole sequence (T, B, d) -> (T, B, out_dim)."""
+        if self.gru is None:
+            return self.body(x)
+        out, h = [], h0
+        for t in range(x.shape[0]):
+            z, h = self.step(x[t], h, starts[t])
+            out.append(z)
+        return torch.stack(out)
+
+
+class PolicyHead(nn.Module):
+    """Categorical logits or a diagonal Gaussian (state-independent log std)."""
+
+    def __init__(self, n_in: int, n_out: int, discrete: bool) -> None:
+        super().__init__()
+        self.discrete = discrete
+        self.linear = nn.Linear(n_in, n_out)
+        nn.init.orthogonal_(self.linear.weight, 0.01)
+        nn.init.zeros_(self.linear.bias)
+        self.log_std = None if discrete else nn.Parameter(torch.full((n_out,), -0.5))
+
+    def dist(self, z: torch.Tensor) -> torch.distributions.Distribution:
+        """The action distribution for features ``z``."""
+        out = self.linear(z)
+        if self.discrete:
+            return torch.distributions.Categorical(logits=out)
+        return torch.distributions.Normal(out, self.log_std.exp().expand_as(out))
+
+    def log_prob(self, dist: torch.distributions.Distribution, a: torch.Tensor) -> torch.Tensor:
+        """Joint log-probability of an action (summed over Box dimensions)."""
+        lp = dist.log_prob(a)
+        return lp if self.discrete else lp.sum(-1)
+
+    def entropy(self, dist: torch.distributions.Distribution) -> torch.Tensor:
+        """Entropy (summed over Box dimensions)."""
+        e = dist.entropy()
+        return e if self.discrete else e.sum(-1)
+
+    def mode(self, dist: torch.distributions.Distribution) -> torch.Tensor:
+        """The most likely action."""
+        return dist.probs.argmax(-1) if self.discrete else dist.mean
+
+
+class ValueNorm(nn.Module):
+    """Running mean/variance of value targets (MAPPO's ValueNorm, debiased EMA)."""
+
+    def __init__(self, beta: float = 0.99999) -> None:
+        super().__init__()
+        self.beta = beta
+        self.register_buffer("mean", torch.zeros(()))
+        self.register_buffer("sq", torch.zeros(()))
+        self.register_buffer("debias", torch.zeros(()))
+
+    def update(self, x: torch.Tensor) -> None:
+        """Fold a batch of targets into the statistics."""
+        b = self.beta
+        self.mean.mul_(b).add_(x.mean() * (1 - b))
+        self.sq.mul_(b).add_((x**2).mean() * (1 - b))
+        self.debias.mul_(b).add_(1 - b)
+
+    def _stats(self) -> tuple[torch.Tensor, torch.Tensor]:
+        d = self.debias.clamp(min=1e-5)
+        mean, sq = self.mean / d, self.sq / d
+        return mean, (sq - mean**2).clamp(min=1e-2).sqrt()
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """Targets in normalized units."""
+        mean, std = self._stats()
+        return (x - mean) / std
+
+    def denormalize(self, x: torch.Tensor) -> torch.Tensor:
+        """Network outputs back in return units."""
+        mean, std = self._stats()
+        return x * std + mean

@@ -1,0 +1,328 @@
+"""Multi-agent PPO: ``ippo`` (independent critics on local observations) and
+``mappo`` (centralized critic), one implementation.
+
+Written for our vectorized face rather than taken from a library: EPyMARL no
+longer finds its MPE tasks with PettingZoo 1.27, MARLlib pins ray 1.8 / gym
+0.20, BenchMARL needs TorchRL, and SB3's PPO cannot take a centralized critic.
+The loop follows MAPPO (Yu et al. 2022) and reads top to bottom:
+
+- agents are split into parameter-sharing groups (``sharing``: full / group /
+  none, see ``agents.marl.groups``); each group has its own actor and critic;
+- ``critic``: ``local`` (IPPO: own observation + agent id), ``central`` (every
+  agent's observation concatenated, plus the agent id) or ``agent_specific``
+  (the central state plus the agent's own observation, MAPPO's "AS" state);
+- value normalization (``value_norm``), GAE, clipped surrogate, entropy bonus;
+- a time-limit truncation bootstraps from V(final observation); a termination
+  does not; steps of agents that are no longer live are masked out;
+- ``recurrent: true`` gives GRU actors and critics trained on whole rollout
+  chunks (hidden state reset at episode starts);
+- execution uses the actor alone, on each agent's own observation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from agents import hyperparams
+from agents.base import Capabilities, ProgressFn
+from agents.checkpoint import save_meta
+from agents.marl.groups import Group, encode, make_groups, obs_dim, teams
+from agents.marl.nets import PolicyHead, Torso, ValueNorm
+from scenarios import Scenario, UserError
+
+CRITICS = ("local", "central", "agent_specific")
+DEFAULTS: dict[str, Any] = {
+    "n_envs": 16, "n_steps": 100, "epochs": 10, "minibatches": 1, "learning_rate": 7e-4, "gamma": 0.99,
+    "gae_lambda": 0.95, "clip_range": 0.2, "ent_coef": 0.01, "vf_coef": 1.0, "max_grad_norm": 10.0,
+    "net_arch": [64, 64], "sharing": "group", "agent_id": True, "critic": "central", "value_norm": True,
+    "recurrent": False, "torch_threads": 1, "backend": "auto",
+}
+
+
+class GroupNets(nn.Module):
+    """Actor and critic of one parameter-sharing group."""
+
+    def __init__(self, group: Group, critic_dim: int, net_arch: list[int], recurrent: bool) -> None:
+        super().__init__()
+        self.actor = Torso(group.in_dim, net_arch, recurrent)
+        self.head = PolicyHead(self.actor.out_dim, group.act_dim, group.discrete)
+        self.critic = Torso(critic_dim, net_arch, recurrent)
+        self.value = nn.Linear(self.critic.out_dim, 1)
+        self.value_norm = ValueNorm()
+
+
+class MultiAgentPPO:
+    """PPO for any number of agents and groups, with a local or centralized critic."""
+
+    name: ClassVar[str] = "mappo"
+    critic_default: ClassVar[str] = "central"
+    capabilities = Capabilities(multi_agent="any", on_policy=True)
+
+    @classmethod
+    def valid_hyperparameters(cls) -> set[str]:
+        """Names accepted by ``agents.make`` and ``--set``."""
+        return set(DEFAULTS)
+
+    def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
+        self.scenario, self.seed = scenario, seed
+        tuned = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())
+        self.hparams = h = {**DEFAULTS, "critic": self.critic_default, **tuned}
+        if h["critic"] not in CRITICS:
+            raise UserError(f"unknown critic '{h['critic']}' (valid: {', '.join(CRITICS)})")
+        torch.set_num_threads(int(h["torch_threads"]))
+        if seed is not None:
+            torch.manual_seed(seed)
+        self.groups = make_groups(scenario, str(h["sharing"]), bool(h["agent_id"]))
+        self.agents = list(scenario.possible_agents)
+        self.obs_spaces = {a: scenario.observation_space(a) for a in self.agents}
+        self.state_dim = sum(obs_dim(s) for s in self.obs_spaces.values())
+        self.nets = nn.ModuleList(
+            GroupNets(g, self._critic_dim(g), list(h["net_arch"]), bool(h["recurrent"])) for g in self.groups
+        )
+        self.opts = [torch.optim.Adam(n.parameters(), lr=float(h["learning_rate"]), eps=1e-5) for n in self.nets]
+        self.steps_trained = 0
+        self.history: list[dict[str, Any]] = []
+        self._memory: dict[int, torch.Tensor] = {}
+
+    # ----- inputs -------------------------------------------------------------------------------
+    def _critic_dim(self, g: Group) -> int:
+        ids = len(g.agents) if g.use_id else 0
+        return {"local": g.in_dim, "central": self.state_dim + ids, "agent_specific": self.state_dim + g.in_dim}[
+            self.hparams["critic"]
+        ]
+
+    def _critic_inputs(self, g: Group, x: np.ndarray, obs: dict[str, np.ndarray]) -> np.ndarray:
+        mode = self.hparams["critic"]
+        if mode == "local":
+            return x
+        n, k = x.shape[:2]
+        state = np.concatenate([encode(obs[a], self.obs_spaces[a]) for a in self.agents], axis=1)
+        state = np.broadcast_to(state[:, None, :], (n, k, state.shape[1]))
+        if mode == "agent_specific":
+            return np.concatenate([state, x], axis=2)
+        if g.use_id:
+            return np.concatenate([state, x[:, :, -k:]], axis=2)
+        return np.ascontiguousarray(state)
+
+    # ----- acting -------------------------------------------------------------------------------
+    def reset_memory(self, indices: list[int] | None = None) -> None:
+        """Forget recurrent state (all copies, or copies ``indices``) at episode starts."""
+        if indices is None:
+            self._memory = {}
+            return
+        for gi, h in self._memory.items():
+            k = len(self.groups[gi].agents)
+            if h.shape[-1] == 0:
+                continue
+            hv = h.view(-1, k, h.shape[-1])
+            hv[list(indices)] = 0.0
+
+    def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
+        """Each agent's action from its own observation only (decentralized execution)."""
+        out: dict[str, np.ndarray] = {}
+        with torch.no_grad():
+            for gi, (g, net) in enumerate(zip(self.groups, self.nets)):
+                x = torch.as_tensor(g.inputs(obs))
+                n, k = x.shape[:2]
+                h = self._memory.get(gi)
+                if h is None or h.shape[0] != n * k:
+                    h = net.actor.initial(n * k)
+                z, h = net.actor.step(x.reshape(n * k, -1), h)
+                self._memory[gi] = h
+                dist = net.head.dist(z)
+                a = net.head.mode(dist) if deterministic else dist.sample()
+                self._split(g, a.numpy().reshape(n, k, *a.shape[1:]), out)
+        return out
+
+    def _split(self, g: Group, a: np.ndarray, out: dict[str, np.ndarray]) -> None:
+        for j, agent in enumerate(g.agents):
+            if g.discrete:
+                out[agent] = a[:, j].astype(np.int64)
+            else:
+                out[agent] = np.clip(a[:, j], g.act_space.low, g.act_space.high).astype(np.float32)
+
+    # ----- learning -----------------------------------------------------------------------------
+    def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
+        """Collect ``n_steps`` per copy, update every group, repeat until ``steps`` environment steps."""
+        h = self.hparams
+        n, T, gamma = int(h["n_envs"]), int(h["n_steps"]), float(h["gamma"])
+        vec = self.scenario.vector(n, seed=self.seed, backend=str(h["backend"]))
+        obs, _ = vec.reset()
+        G = len(self.groups)
+        ha = [net.actor.initial(n * len(g.agents)) for g, net in zip(self.groups, self.nets)]
+        hc = [net.critic.initial(n * len(g.agents)) for g, net in zip(self.groups, self.nets)]
+        starts = np.ones(n, np.float32)
+        recent: list[dict[str, float]] = []
+        done_steps = 0
+        while done_steps < steps:
+            buf: list[dict[str, list]] = [{k: [] for k in ("x", "c", "a", "logp", "v", "r", "done", "mask", "start")} for _ in range(G)]
+            h0 = [(x.clone(), y.clone()) for x, y in zip(ha, hc)]
+            for _t in range(T):
+                actions: dict[str, np.ndarray] = {}
+                alive = {a: vec.active[a].copy() for a in self.agents}
+                st = torch.as_tensor(np.repeat(starts, 1))
+                with torch.no_grad():
+                    for gi, (g, net) in enumerate(zip(self.groups, self.nets)):
+                        k = len(g.agents)
+                        x = g.inputs(obs)
+                        c = self._critic_inputs(g, x, obs)
+                        s = st.repeat_interleave(k)
+                        za, ha[gi] = net.actor.step(torch.as_tensor(x).reshape(n * k, -1), ha[gi], s)
+                        zc, hc[gi] = net.critic.step(torch.as_tensor(c).reshape(n * k, -1), hc[gi], s)
+                        dist = net.head.dist(za)
+                        a = dist.sample()
+                        b = buf[gi]
+                        b["x"].append(x)
+                        b["c"].append(c)
+                        b["a"].append(a.numpy())
+                        b["logp"].append(net.head.log_prob(dist, a).numpy())
+                        b["v"].append(net.value_norm.denormalize(net.value(zc)[:, 0]).numpy())
+                        b["mask"].append(np.stack([alive[ag] for ag in g.agents], axis=1).reshape(-1).astype(np.float32))
+                        b["start"].append(s.numpy())
+                        self._split(g, a.numpy().reshape(n, k, *a.shape[1:]), actions)
+                obs, rew, term, trunc, infos = vec.step(actions)
+                ended = np.array(["episode" in info for info in infos])
+                boot = self._truncation_bootstrap(infos, term, trunc, hc, ended) if ended.any() else None
+                for gi, g in enumerate(self.groups):
+                    r = np.stack([rew[a] for a in g.agents], axis=1).astype(np.float32)
+                    d = np.stack([term[a] | trunc[a] for a in g.agents], axis=1)
+                    if boot is not None:
+                        r = r + gamma * boot[gi]
+                    buf[gi]["r"].append(r.reshape(-1))
+                    buf[gi]["done"].append(d.reshape(-1).astype(np.float32))
+                for i in np.flatnonzero(ended):
+                    recent.append(self._team_returns(infos[i]["episode"]["returns"]))
+                starts = ended.astype(np.float32)
+                done_steps += n
+            with torch.no_grad():
+                last_v = []
+                st = torch.as_tensor(starts)
+                for gi, (g, net) in enumerate(zip(self.groups, self.nets)):
+                    k = len(g.agents)
+                    c = self._critic_inputs(g, g.inputs(obs), obs)
+                    zc, _ = net.critic.step(torch.as_tensor(c).reshape(n * k, -1), hc[gi].clone(), st.repeat_interleave(k))
+                    last_v.append(net.value_norm.denormalize(net.value(zc)[:, 0]).numpy())
+            for gi in range(G):
+                self._update(gi, buf[gi], last_v[gi], h0[gi])
+            if recent:
+                self.history.append({"steps": self.steps_trained + done_steps, **_mean(recent)})
+                recent = []
+            if progress:
+                progress(min(done_steps, steps), steps)
+        self.steps_trained += done_steps
+        vec.close()
+
+    def _team_returns(self, returns: dict[str, float]) -> dict[str, float]:
+        return {team: float(sum(returns[a] for a in members)) for team, members in teams(self.agents).items()}
+
+    def _truncation_bootstrap(self, infos: list[dict], term: dict, trunc: dict, hc: list[torch.Tensor], ended: np.ndarray) -> list[np.ndarray]:
+        """gamma * V(final obs) is added for agents truncated (not terminated) this step."""
+        n = len(infos)
+        final = {a: np.zeros((n, *self.obs_spaces[a].shape), self.obs_spaces[a].dtype) for a in self.agents}
+        for i in np.flatnonzero(ended):
+            for a in self.agents:
+                final[a][i] = infos[i]["final_observation"][a]
+        out = []
+        with torch.no_grad():
+            for gi, (g, net) in enumerate(zip(self.groups, self.nets)):
+                k = len(g.agents)
+                c = self._critic_inputs(g, g.inputs(final), final)
+                zc, _ = net.critic.step(torch.as_tensor(c).reshape(n * k, -1), hc[gi].clone())
+                v = net.value_norm.denormalize(net.value(zc)[:, 0]).numpy().reshape(n, k)
+                cut = np.stack([trunc[a] & ~term[a] for a in g.agents], axis=1) & ended[:, None]
+                out.append(np.where(cut, v, 0.0).astype(np.float32))
+        return out
+
+    def _update(self, gi: int, b: dict[str, list], last_v: np.ndarray, h0: tuple[torch.Tensor, torch.Tensor]) -> None:
+        h = self.hparams
+        g, net, opt = self.groups[gi], self.nets[gi], self.opts[gi]
+        gamma, lam = float(h["gamma"]), float(h["gae_lambda"])
+        T = len(b["r"])
+        r, done, v = (np.stack(b[k]) for k in ("r", "done", "v"))  # (T, B)
+        adv = np.zeros_like(r)
+        last = np.zeros(r.shape[1], np.float32)
+        for t in range(T - 1, -1, -1):
+            nxt = last_v if t == T - 1 else v[t + 1]
+            nonterminal = 1.0 - done[t]
+            delta = r[t] + gamma * nxt * nonterminal - v[t]
+            last = delta + gamma * lam * nonterminal * last
+            adv[t] = last
+        ret = torch.as_tensor(adv + v)
+        B = r.shape[1]
+        x = torch.as_tensor(np.stack(b["x"])).reshape(T, B, -1)
+        c = torch.as_tensor(np.stack(b["c"])).reshape(T, B, -1)
+        a = torch.as_tensor(np.stack(b["a"]))
+        old_logp = torch.as_tensor(np.stack(b["logp"]))
+        mask = torch.as_tensor(np.stack(b["mask"]))
+        starts = torch.as_tensor(np.stack(b["start"]))
+        adv_t = torch.as_tensor(adv)
+        live = mask > 0
+        adv_t = (adv_t - adv_t[live].mean()) / (adv_t[live].std() + 1e-8)
+        if h["value_norm"]:
+            net.value_norm.update(ret[live])
+            target = net.value_norm.normalize(ret)
+        else:
+            target = ret
+        clip = float(h["clip_range"])
+        chunks = max(1, min(int(h["minibatches"]), B))
+        for _ in range(int(h["epochs"])):
+            for cols in torch.randperm(B).chunk(chunks):
+                m = mask[:, cols]
+                za = net.actor.sequence(x[:, cols], h0[0][cols], starts[:, cols])
+                zc = net.critic.sequence(c[:, cols], h0[1][cols], starts[:, cols])
+                dist = net.head.dist(za)
+                logp = net.head.log_prob(dist, a[:, cols])
+                ratio = (logp - old_logp[:, cols]).exp()
+                A = adv_t[:, cols]
+                pg = -torch.min(ratio * A, ratio.clamp(1 - clip, 1 + clip) * A)
+                vloss = (net.value(zc)[..., 0] - target[:, cols]) ** 2
+                ent = net.head.entropy(dist)
+                denom = m.sum().clamp(min=1.0)
+                loss = ((pg + float(h["vf_coef"]) * vloss - float(h["ent_coef"]) * ent) * m).sum() / denom
+                opt.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(net.parameters(), float(h["max_grad_norm"]))
+                opt.step()
+
+    # ----- checkpoints --------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write ``marl.pt`` (every group's networks and value statistics) and ``agent.json``."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        torch.save(self.nets.state_dict(), path / "marl.pt")
+        save_meta(self, path)
+        return path
+
+    @classmethod
+    def load(cls, path: Path, scenario: Scenario, meta: dict[str, Any]) -> MultiAgentPPO:
+        """Restore the networks of every group."""
+        agent = cls(scenario, seed=meta.get("seed"), **meta["hparams"])
+        agent.nets.load_state_dict(torch.load(path / "marl.pt", weights_only=True))
+        agent.steps_trained = int(meta.get("steps", 0))
+        return agent
+
+
+def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
+    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+
+
+class MAPPO(MultiAgentPPO):
+    """MAPPO: PPO with a centralized critic (global state), decentralized actors."""
+
+    name = "mappo"
+    critic_default = "central"
+
+
+class IPPO(MultiAgentPPO):
+    """IPPO: independent PPO learners, critics on local observations."""
+
+    name = "ippo"
+    critic_default = "local"
+
+
+PPO_AGENTS = (MAPPO, IPPO)

@@ -1,0 +1,245 @@
+"""Value-based multi-agent learners: ``iql`` (independent Q-learning), ``vdn``
+(Sunehag et al. 2018: Q_tot = sum of agent Qs) and ``qmix`` (Rashid et al. 2018:
+a monotonic mixing network conditioned on the global state), one implementation.
+
+Each parameter-sharing group has a Q-network on its agents' own observations
+(agent id appended when shared); execution is greedy per agent on local
+observations only. ``iql`` trains every agent on its own reward; ``vdn`` and
+``qmix`` train the mixed value on the team reward (the sum of the agents'
+rewards, stated in every result). Targets use double Q-learning, bootstrap
+through time-limit truncations (from the final observation) and not through
+terminations; target networks are copied every ``target_update_interval``
+updates. Feed-forward agents with transition replay, as EPyMARL's
+non-recurrent configurations; ours because EPyMARL cannot load the current
+MPE tasks (see ``agents.marl.ppo``).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from agents import hyperparams
+from agents.base import Capabilities, ProgressFn
+from agents.checkpoint import save_meta
+from agents.exploration import Explorer
+from agents.marl.groups import encode, make_groups, obs_dim
+from agents.marl.joint_replay import JointReplay, next_observations
+from agents.marl.nets import mlp
+from scenarios import Scenario, UserError
+
+MIXERS = ("none", "vdn", "qmix")
+DEFAULTS: dict[str, Any] = {
+    "n_envs": 8, "buffer_size": 100_000, "batch_size": 128, "learning_rate": 5e-4, "gamma": 0.99,
+    "learning_starts": 2000, "train_freq": 1, "gradient_steps": 1, "target_update_interval": 200,
+    "exploration": "epsilon", "eps_start": 1.0, "eps_end": 0.05, "eps_fraction": 0.3, "temperature": 1.0,
+    "net_arch": [64, 64], "mixing_embed": 32, "sharing": "group", "agent_id": True, "max_grad_norm": 10.0,
+    "torch_threads": 1, "backend": "auto",
+}
+
+
+class QMixer(nn.Module):
+    """QMIX's monotonic mixer: hypernetworks map the state to non-negative weights."""
+
+    def __init__(self, n_agents: int, state_dim: int, embed: int) -> None:
+        super().__init__()
+        self.n, self.embed = n_agents, embed
+        self.w1 = nn.Sequential(nn.Linear(state_dim, 64), nn.ReLU(), nn.Linear(64, n_agents * embed))
+        self.b1 = nn.Linear(state_dim, embed)
+        self.w2 = nn.Sequential(nn.Linear(state_dim, 64), nn.ReLU(), nn.Linear(64, embed))
+        self.b2 = nn.Sequential(nn.Linear(state_dim, embed), nn.ReLU(), nn.Linear(embed, 1))
+
+    def forward(self, q: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        """Q_tot (B,) from agent values (B, n) and states (B, state_dim)."""
+        w1 = self.w1(state).abs().view(-1, self.n, self.embed)
+        hidden = torch.nn.functional.elu(torch.bmm(q.unsqueeze(1), w1).squeeze(1) + self.b1(state))
+        w2 = self.w2(state).abs()
+        return (hidden * w2).sum(1) + self.b2(state)[:, 0]
+
+
+class ValueDecomposition:
+    """IQL / VDN / QMIX over parameter-sharing groups with discrete actions."""
+
+    name: ClassVar[str] = "qmix"
+    mixer: ClassVar[str] = "qmix"
+    capabilities = Capabilities(continuous_actions=False, multi_agent="any", on_policy=False)
+
+    @classmethod
+    def valid_hyperparameters(cls) -> set[str]:
+        """Names accepted by ``agents.make`` and ``--set``."""
+        return set(DEFAULTS)
+
+    def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
+        self.scenario, self.seed = scenario, seed
+        self.hparams = h = {**DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
+        torch.set_num_threads(int(h["torch_threads"]))
+        if seed is not None:
+            torch.manual_seed(seed)
+        self.groups = make_groups(scenario, str(h["sharing"]), bool(h["agent_id"]))
+        for g in self.groups:
+            if not g.discrete:
+                raise UserError(f"{self.name} needs discrete actions; {g.agents[0]} of {scenario.id} has {g.act_space}")
+        self.agents = [a for g in self.groups for a in g.agents]
+        self.obs_spaces = {a: scenario.observation_space(a) for a in scenario.possible_agents}
+        self.state_dim = sum(obs_dim(s) for s in self.obs_spaces.values())
+        widths = list(h["net_arch"])
+        self.q = nn.ModuleList(nn.Sequential(mlp(g.in_dim, widths, nn.ReLU)[0], nn.Linear(widths[-1], g.act_dim)) for g in self.groups)
+        self.mix = QMixer(len(self.agents), self.state_dim, int(h["mixing_embed"])) if self.mixer == "qmix" else None
+        params = list(self.q.parameters()) + (list(self.mix.parameters()) if self.mix is not None else [])
+        self.opt = torch.optim.Adam(params, lr=float(h["learning_rate"]))
+        self.q_target = copy.deepcopy(self.q)
+        self.mix_target = copy.deepcopy(self.mix)
+        self.explorer = Explorer(str(h["exploration"]), float(h["eps_start"]), float(h["eps_end"]),
+                                 float(h["eps_fraction"]), float(h["temperature"]))
+        self.rng = np.random.default_rng(seed)
+        self.steps_trained = 0
+        self.updates = 0
+        self.history: list[dict[str, Any]] = []
+
+    def _state(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        return np.concatenate([encode(obs[a], self.obs_spaces[a]) for a in self.scenario.possible_agents], axis=1)
+
+    def _qvalues(self, nets: nn.ModuleList, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+        return [net(x) for net, x in zip(nets, inputs)]  # each (B, k, A)
+
+    def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
+        """Greedy actions per agent from its own observation (decentralized execution)."""
+        out: dict[str, np.ndarray] = {}
+        with torch.no_grad():
+            for g, net in zip(self.groups, self.q):
+                q = net(torch.as_tensor(g.inputs(obs))).numpy()
+                for j, a in enumerate(g.agents):
+                    out[a] = q[:, j].argmax(1) if deterministic else self.explorer.select(q[:, j], self.rng, 1.0)
+        return out
+
+    def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
+        """Collect with exploration, replay joint transitions, update Q (and the mixer)."""
+        h = self.hparams
+        n = int(h["n_envs"])
+        vec = self.scenario.vector(n, seed=self.seed, backend=str(h["backend"]))
+        obs, _ = vec.reset()
+        buffer = JointReplay(int(h["buffer_size"]))
+        done_steps = 0
+        recent: list[float] = []
+        while done_steps < steps:
+            frac = min(1.0, done_steps / max(1, steps))
+            actions: dict[str, np.ndarray] = {}
+            with torch.no_grad():
+                for g, net in zip(self.groups, self.q):
+                    q = net(torch.as_tensor(g.inputs(obs))).numpy()
+                    for j, a in enumerate(g.agents):
+                        actions[a] = self.explorer.select(q[:, j], self.rng, frac)
+            alive = {a: vec.active[a].copy() for a in self.agents}
+            new_obs, rew, term, trunc, infos = vec.step(actions)
+            nxt = next_observations(new_obs, infos)
+            batch: dict[str, np.ndarray] = {
+                "state": self._state(obs), "next_state": self._state(nxt),
+                "reward": np.stack([rew[a] for a in self.agents], 1).astype(np.float32),
+                "term": np.stack([term[a] for a in self.agents], 1).astype(np.float32),
+                "mask": np.stack([alive[a] for a in self.agents], 1).astype(np.float32),
+            }
+            for gi, g in enumerate(self.groups):
+                batch[f"x{gi}"] = g.inputs(obs)
+                batch[f"nx{gi}"] = g.inputs(nxt)
+                batch[f"a{gi}"] = np.stack([actions[a] for a in g.agents], 1).astype(np.int64)
+            buffer.add(**batch)
+            recent += [sum(info["episode"]["returns"].values()) for info in infos if "episode" in info]
+            obs = new_obs
+            done_steps += n
+            if done_steps >= int(h["learning_starts"]) and (done_steps // n) % int(h["train_freq"]) == 0:
+                for _ in range(int(h["gradient_steps"])):
+                    self._update(buffer.sample(int(h["batch_size"]), self.rng))
+            if recent and len(recent) >= 4 * n:
+                self.history.append({"steps": self.steps_trained + done_steps, "team_return_sum": float(np.mean(recent))})
+                recent = []
+            if progress:
+                progress(min(done_steps, steps), steps)
+        self.steps_trained += done_steps
+        vec.close()
+
+    def _update(self, b: dict[str, np.ndarray]) -> None:
+        h = self.hparams
+        gamma = float(h["gamma"])
+        t = {k: torch.as_tensor(v) for k, v in b.items()}
+        G = len(self.groups)
+        q = self._qvalues(self.q, [t[f"x{gi}"] for gi in range(G)])
+        chosen = torch.cat([q[gi].gather(2, t[f"a{gi}"].unsqueeze(2)).squeeze(2) for gi in range(G)], 1)  # (B, n)
+        with torch.no_grad():
+            q_next_online = self._qvalues(self.q, [t[f"nx{gi}"] for gi in range(G)])
+            q_next_target = self._qvalues(self.q_target, [t[f"nx{gi}"] for gi in range(G)])
+            nxt = torch.cat([
+                q_next_target[gi].gather(2, q_next_online[gi].argmax(2, keepdim=True)).squeeze(2) for gi in range(G)
+            ], 1)  # double Q: online argmax, target value
+        mask = t["mask"]
+        if self.mixer == "none":
+            target = t["reward"] + gamma * (1 - t["term"]) * nxt
+            loss = (((chosen - target) ** 2) * mask).sum() / mask.sum().clamp(min=1)
+        else:
+            team_r = (t["reward"] * mask).sum(1)
+            ended = t["term"].max(1).values
+            if self.mixer == "vdn":
+                q_tot, next_tot = (chosen * mask).sum(1), (nxt * mask).sum(1)
+            else:
+                q_tot = self.mix(chosen * mask, t["state"])
+                with torch.no_grad():
+                    next_tot = self.mix_target(nxt * mask, t["next_state"])
+            target = team_r + gamma * (1 - ended) * next_tot
+            loss = ((q_tot - target.detach()) ** 2).mean()
+        self.opt.zero_grad()
+        loss.backward()
+        params = [p for grp in self.opt.param_groups for p in grp["params"]]
+        nn.utils.clip_grad_norm_(params, float(h["max_grad_norm"]))
+        self.opt.step()
+        self.updates += 1
+        if self.updates % int(h["target_update_interval"]) == 0:
+            self.q_target.load_state_dict(self.q.state_dict())
+            if self.mix is not None:
+                self.mix_target.load_state_dict(self.mix.state_dict())
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``qnets.pt`` (and the mixer) and ``agent.json``."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        torch.save({"q": self.q.state_dict(), "mix": self.mix.state_dict() if self.mix is not None else None}, path / "qnets.pt")
+        save_meta(self, path)
+        return path
+
+    @classmethod
+    def load(cls, path: Path, scenario: Scenario, meta: dict[str, Any]) -> ValueDecomposition:
+        """Restore the Q-networks and mixer."""
+        agent = cls(scenario, seed=meta.get("seed"), **meta["hparams"])
+        state = torch.load(path / "qnets.pt", weights_only=True)
+        agent.q.load_state_dict(state["q"])
+        if agent.mix is not None:
+            agent.mix.load_state_dict(state["mix"])
+        agent.steps_trained = int(meta.get("steps", 0))
+        return agent
+
+
+class QMIX(ValueDecomposition):
+    """QMIX: monotonic state-conditioned mixing of per-agent Q-values (team reward)."""
+
+    name = "qmix"
+    mixer = "qmix"
+
+
+class VDN(ValueDecomposition):
+    """VDN: the team value is the sum of per-agent Q-values (team reward)."""
+
+    name = "vdn"
+    mixer = "vdn"
+
+
+class IQL(ValueDecomposition):
+    """Independent Q-learning: each agent learns from its own reward."""
+
+    name = "iql"
+    mixer = "none"
+
+
+VALUE_AGENTS = (QMIX, VDN, IQL)
