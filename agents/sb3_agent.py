@@ -12,7 +12,11 @@ the algorithm's own constructor. Extra keys we add:
   than the default for small networks on this 2-core machine);
 - ``policy`` - SB3 policy name (default ``MlpPolicy``);
 - ``backend`` - vectorized face: ``auto`` (default: the batched MuJoCo backend
-  where it applies), ``batch`` or ``gymnasium``.
+  where it applies), ``batch`` or ``gymnasium``;
+- ``sharing`` - multi-agent scenarios: ``full`` (default: one model for every
+  agent, identical spaces needed), ``group`` (one model per team/space group,
+  agent id appended) or ``none`` (one model per agent); the last two train
+  every model at once in lockstep (``agents.marl.sb3_groups``).
 
 ``learning_rate: lin_3e-4`` (any float) gives a linear schedule to zero, as in
 rl-zoo; ``policy_kwargs.activation_fn`` may be ``tanh``, ``relu``, ``elu`` or
@@ -40,10 +44,12 @@ from stable_baselines3.common.vec_env import VecNormalize
 from agents import hyperparams
 from agents.base import Capabilities, ProgressFn
 from agents.checkpoint import save_meta
+from agents.marl.groups import Group, make_groups
+from agents.marl.sb3_groups import GroupVecEnv, Lockstep, learn_in_lockstep
 from agents.sb3_vecenv import SB3VecEnv, shared_spaces
 from scenarios import Scenario, UserError
 
-OWN_KEYS = {"n_envs", "normalize", "torch_threads", "policy", "backend"}
+OWN_KEYS = {"n_envs", "normalize", "torch_threads", "policy", "backend", "sharing"}
 _SKIP = {"self", "policy", "env", "seed", "device", "_init_setup_model", "verbose", "tensorboard_log"}
 _ACTIVATIONS = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "elu": torch.nn.ELU, "leaky_relu": torch.nn.LeakyReLU}
 
@@ -112,8 +118,19 @@ class SB3Agent:
         self._check_spaces()
         self.vecnorm: VecNormalize | None = None
         self.model: BaseAlgorithm | None = None
+        self.groups: list[Group] | None = None
+        self.models: list[BaseAlgorithm] = []
+        self._lock: Lockstep | None = None
+        self._genvs: list[GroupVecEnv] = []
+        sharing = str(self.hparams.get("sharing", "full"))
+        if sharing != "full" and scenario.num_agents > 1:
+            if self.hparams.get("normalize"):
+                raise UserError(f"{self.name}: normalize needs sharing=full (valid with sharing={sharing}: normalize=false)")
+            self.groups = make_groups(scenario, sharing, agent_id=True)
 
     def _check_spaces(self) -> None:
+        if str(self.hparams.get("sharing", "full")) != "full" and self.scenario.num_agents > 1:
+            return  # per-group spaces; action kinds are checked by agents.base.check_support
         _, act = shared_spaces(self.scenario)
         caps = self.capabilities
         discrete = act.__class__.__name__ in ("Discrete", "MultiDiscrete", "MultiBinary")
@@ -136,16 +153,40 @@ class SB3Agent:
         """The SB3 view of our vectorized face (joint-action agents override it)."""
         return SB3VecEnv(vec)
 
-    def _build(self) -> BaseAlgorithm:
+    def _build(self, env: Any = None, space: Any = None, seed: int | None = None) -> BaseAlgorithm:
         kwargs = {k: v for k, v in self.hparams.items() if k not in OWN_KEYS}
-        n_actions = int(np.prod(self.scenario.action_space(self.scenario.possible_agents[0]).shape or (1,)))
+        space = space if space is not None else self.scenario.action_space(self.scenario.possible_agents[0])
+        n_actions = int(np.prod(space.shape or (1,)))
         return self.algorithm(
-            self.hparams.get("policy", "MlpPolicy"), self._env(), seed=self.seed, device="cpu", verbose=0,
-            **_prepare(kwargs, n_actions),
+            self.hparams.get("policy", "MlpPolicy"), env if env is not None else self._env(),
+            seed=self.seed if seed is None else seed, device="cpu", verbose=0, **_prepare(kwargs, n_actions),
         )
 
+    def _learn_groups(self, steps: int, progress: ProgressFn | None) -> None:
+        assert self.groups is not None
+        if self._lock is None:
+            vec = self.scenario.vector(int(self.hparams.get("n_envs", 8)), seed=self.seed, backend=self.hparams.get("backend", "auto"))
+            self._lock = Lockstep(vec, self.groups)
+            self._genvs = [GroupVecEnv(self._lock, g) for g in range(len(self.groups))]
+            if self.models:
+                for model, env in zip(self.models, self._genvs):
+                    model.set_env(env)
+            else:
+                base = 0 if self.seed is None else self.seed
+                self.models = [self._build(env, g.act_space, None if self.seed is None else base + k)
+                               for k, (g, env) in enumerate(zip(self.groups, self._genvs))]
+        k0 = len(self.groups[0].agents)
+        calls = [_Progress(lambda d, t: progress(d // k0, steps), self.models[0].num_timesteps, steps * k0) if progress and g == 0 else None
+                 for g in range(len(self.models))]
+        learn_in_lockstep(self.models, self._genvs, self._lock, steps, calls)
+        self.steps_trained += steps
+
     def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
-        """Train for ``steps`` SB3 timesteps (agent-steps when parameters are shared)."""
+        """Train for ``steps`` SB3 timesteps (agent-steps when parameters are shared; scenario
+        steps with ``sharing`` group/none)."""
+        if self.groups is not None:
+            self._learn_groups(steps, progress)
+            return
         if self.model is None:
             self.model = self._build()
         elif self.model.get_env() is None:
@@ -155,7 +196,16 @@ class SB3Agent:
         self.steps_trained += steps
 
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
-        """Batched actions; agents of a copy share one network."""
+        """Batched actions; agents of a copy share one network (or one per group)."""
+        if self.groups is not None and self.models:
+            out: dict[str, np.ndarray] = {}
+            for g, model in zip(self.groups, self.models):
+                rows = g.inputs(obs)
+                n, k = rows.shape[:2]
+                a, _ = model.predict(rows.reshape(n * k, -1), deterministic=deterministic)
+                a = np.asarray(a).reshape(n, k, *np.asarray(a).shape[1:])
+                out.update({agent: a[:, j] for j, agent in enumerate(g.agents)})
+            return out
         if self.model is None:
             raise UserError(f"{self.name} has not been trained or loaded: call learn() first")
         agents = list(obs)
@@ -169,7 +219,14 @@ class SB3Agent:
         return {a: actions[:, j] for j, a in enumerate(agents)}
 
     def save(self, path: str | Path) -> Path:
-        """Write ``model.zip``, ``vecnormalize.pkl`` (if normalizing) and ``agent.json``."""
+        """Write ``model.zip`` (``model_<k>.zip`` per group), ``vecnormalize.pkl`` (if normalizing) and ``agent.json``."""
+        if self.groups is not None and self.models:
+            path = Path(path)
+            path.mkdir(parents=True, exist_ok=True)
+            for k, model in enumerate(self.models):
+                model.save(path / f"model_{k}.zip")
+            save_meta(self, path)
+            return path
         if self.model is None:
             raise UserError(f"{self.name} has nothing to save: call learn() first")
         path = Path(path)
@@ -187,6 +244,10 @@ class SB3Agent:
     def load(cls, path: Path, scenario: Scenario, meta: dict[str, Any]) -> SB3Agent:
         """Restore model and normalization statistics from a checkpoint folder."""
         agent = cls(scenario, seed=meta.get("seed"), **{k: v for k, v in meta["hparams"].items()})
+        if agent.groups is not None:
+            agent.models = [cls.algorithm.load(path / f"model_{k}.zip", device="cpu") for k in range(len(agent.groups))]
+            agent.steps_trained = int(meta.get("steps", 0))
+            return agent
         agent.model = cls.algorithm.load(path / "model.zip", device="cpu")
         agent.steps_trained = int(meta.get("steps", 0))
         stats = path / "vecnormalize.pkl"

@@ -40,13 +40,30 @@ PLANNERS = {
     "mcts": ("classic/CartPole-v1", {"time_limit": 60}, {"simulations": 30, "depth": 30, "rollout_depth": 30}),
 }
 
+SPREAD, LISTENER, CLIMB = "mpe/simple_spread-v3", "mpe/simple_speaker_listener-v4", "matrix/climbing-v0"
+MULTI_AGENT = {  # learning on real budgets is tested in tests/test_marl.py; here: tiny runs
+    "mappo": (SPREAD, 200, {"n_envs": 2, "n_steps": 50}),
+    "ippo": (LISTENER, 200, {"n_envs": 2, "n_steps": 50, "recurrent": True}),
+    "qmix": (SPREAD, 200, {"n_envs": 2, "learning_starts": 50}),
+    "vdn": (SPREAD, 200, {"n_envs": 2, "learning_starts": 50}),
+    "iql": (SPREAD, 200, {"n_envs": 2, "learning_starts": 50}),
+    "maddpg": (LISTENER, 200, {"n_envs": 2, "learning_starts": 50}),
+    "joint_ppo": (CLIMB, 256, {"n_envs": 2, "n_steps": 64, "batch_size": 64}),
+    "joint_q": (CLIMB, 200, {"learning_starts": 50}),
+    "jal": (CLIMB, 200, {}),
+    "tabular_iql": (CLIMB, 200, {}),
+    "spread_heuristic": (SPREAD, 0, {}),
+    "speaker_listener_heuristic": (LISTENER, 0, {}),
+    "reference_heuristic": ("mpe/simple_reference-v3", 0, {}),
+}
+
 
 def mean_return(agent, scenario, episodes, seed=100):
     return float(np.mean([r.team_return for r in testbed.evaluate(agent, scenario, episodes=episodes, seed=seed)]))
 
 
 def test_every_method_is_covered():
-    assert set(agents.list_names()) == {"random", *CASES, *SLOW_CASES, *PLANNERS}
+    assert set(agents.list_names()) == {"random", *CASES, *SLOW_CASES, *PLANNERS, *MULTI_AGENT}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -83,6 +100,9 @@ def _tiny(name):
     if name in PLANNERS:
         sc_id, overrides, hp = PLANNERS[name]
         return scenarios.make(sc_id, **{**overrides, "time_limit": 15}), 0, hp
+    if name in MULTI_AGENT:
+        sc_id, steps, hp = MULTI_AGENT[name]
+        return scenarios.make(sc_id), steps, hp
     sc_id, _, hp, _, _ = {**CASES, **SLOW_CASES}[name]
     extra = {"learning_starts": 100} if name in SLOW_CASES else {}
     return scenarios.make(sc_id), 600, {**hp, **extra}
@@ -121,9 +141,9 @@ def test_every_method_runs_through_the_cli(name, tmp_path):
 
 
 def test_unsupported_pairs_are_refused():
-    with pytest.raises(scenarios.UserError, match="does not support continuous"):
+    with pytest.raises(scenarios.UserError, match="supports discrete actions only"):
         agents.make("dqn", "classic/Pendulum-v1")
-    with pytest.raises(scenarios.UserError, match="needs discrete actions"):
+    with pytest.raises(scenarios.UserError, match="supports discrete actions only"):
         agents.make("rainbow", "classic/Pendulum-v1")
     with pytest.raises(scenarios.UserError, match="needs a known transition model|needs discrete observations"):
         agents.make("value_iteration", "classic/CartPole-v1")

@@ -130,8 +130,8 @@ class MADDPG:
         recent: list[dict[str, float]] = []
         while done_steps < steps:
             if done_steps < int(h["learning_starts"]):
-                actions = {a: np.stack([vec.action_spaces[a].sample() for _ in range(n)]) for a in agents_order}
-                encs = [self._encode_env(g, np.stack([actions[a] for a in g.agents], 1)) for g in self.groups]
+                encs = [self._uniform(g, n) for g in self.groups]
+                actions = {a: self._to_env(g, encs[gi][:, j]) for gi, g in enumerate(self.groups) for j, a in enumerate(g.agents)}
             else:
                 actions, encs = self._explore(obs)
             new_obs, rew, term, trunc, infos = vec.step(actions)
@@ -157,11 +157,12 @@ class MADDPG:
         self.steps_trained += done_steps
         vec.close()
 
-    def _encode_env(self, g: Group, a: np.ndarray) -> np.ndarray:
+    def _uniform(self, g: Group, n: int) -> np.ndarray:
+        """Seeded uniform random actions in critic units, (n, k, act_dim), for the warm-up."""
+        k = len(g.agents)
         if g.discrete:
-            return np.eye(g.act_dim, dtype=np.float32)[a]
-        low, high = g.act_space.low, g.act_space.high
-        return (2.0 * (a - low) / (high - low) - 1.0).astype(np.float32)
+            return np.eye(g.act_dim, dtype=np.float32)[self.rng.integers(0, g.act_dim, size=(n, k))]
+        return self.rng.uniform(-1, 1, size=(n, k, g.act_dim)).astype(np.float32)
 
     def _q(self, critics: nn.ModuleList, gi: int, state: torch.Tensor, joint: torch.Tensor) -> torch.Tensor:
         """Q of every agent of group ``gi`` (B, k)."""

@@ -107,7 +107,7 @@ class MultiAgentPPO:
             return np.concatenate([state, x], axis=2)
         if g.use_id:
             return np.concatenate([state, x[:, :, -k:]], axis=2)
-        return np.ascontiguousarray(state)
+        return np.array(state)  # a writable copy of the broadcast view
 
     # ----- acting -------------------------------------------------------------------------------
     def reset_memory(self, indices: list[int] | None = None) -> None:

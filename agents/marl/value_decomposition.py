@@ -226,6 +226,7 @@ class QMIX(ValueDecomposition):
 
     name = "qmix"
     mixer = "qmix"
+    capabilities = Capabilities(continuous_actions=False, multi_agent="any", on_policy=False, competitive=False)
 
 
 class VDN(ValueDecomposition):
@@ -233,6 +234,7 @@ class VDN(ValueDecomposition):
 
     name = "vdn"
     mixer = "vdn"
+    capabilities = Capabilities(continuous_actions=False, multi_agent="any", on_policy=False, competitive=False)
 
 
 class IQL(ValueDecomposition):
