@@ -37,7 +37,7 @@ from scenarios import Scenario, UserError
 
 CRITICS = ("local", "central", "agent_specific")
 DEFAULTS: dict[str, Any] = {
-    "n_envs": 16, "n_steps": 100, "epochs": 10, "minibatches": 1, "learning_rate": 7e-4, "gamma": 0.99,
+    "n_envs": 16, "n_steps": 25, "epochs": 10, "minibatches": 1, "learning_rate": 7e-4, "gamma": 0.99,
     "gae_lambda": 0.95, "clip_range": 0.2, "ent_coef": 0.01, "vf_coef": 1.0, "max_grad_norm": 10.0,
     "net_arch": [64, 64], "sharing": "group", "agent_id": True, "critic": "central", "value_norm": True,
     "recurrent": False, "torch_threads": 1, "backend": "auto",
