@@ -67,12 +67,15 @@ class What(str, Enum):
 def list_cmd(what: What = typer.Argument(What.scenarios, help="'scenarios' (every registered id) or 'agents'.")) -> None:
     """List registered scenario ids or agent names."""
     if what is What.agents:
-        table = Table("agent", "actions", "multi-agent", "trains", "summary")
+        table = Table("agent", "actions", "multi-agent", "settings", "policy", "trains", "summary")
         for name in agents.list_names():
             cls = agents.agent_class(name)
             caps = cls.capabilities
             acts = "/".join(k for k, ok in (("discrete", caps.discrete_actions), ("continuous", caps.continuous_actions)) if ok)
-            table.add_row(name, acts, caps.multi_agent, "yes" if caps.needs_training else "no", (cls.__doc__ or "").splitlines()[0])
+            settings = "all" if caps.competitive else "cooperative"
+            policy = "on" if caps.on_policy else "off"
+            table.add_row(name, acts, caps.multi_agent, settings, policy, "yes" if caps.needs_training else "no",
+                          (cls.__doc__ or "").splitlines()[0])
     else:
         table = Table("scenario id", "source", "description")
         for sid in scenarios.list_ids():
@@ -212,12 +215,15 @@ def _print_summary(records: list) -> None:
     from testbed.summary import summarize
 
     aggregations = ", ".join(sorted({r.aggregation for r in records}))
-    table = Table("scenario", "agent", "episodes", "mean", "IQM [95% CI]", "length",
+    rows = summarize(records)
+    by_team = any(len(row.team_means) > 1 for row in rows)
+    table = Table("scenario", "agent", "episodes", "mean", "IQM [95% CI]", "length", *(["per team (mean)"] if by_team else []),
                   title=f"team return ({aggregations} over agents)")
-    for row in summarize(records):
+    for row in rows:
         agent = row.agent + (f"\n[dim]{row.checkpoint}[/]" if row.checkpoint else "")
+        teams_txt = [", ".join(f"{t} {v:.1f}" for t, v in row.team_means.items())] if by_team else []
         table.add_row(row.scenario_id, agent, str(row.episodes), f"{row.mean:.1f}",
-                      f"{row.iqm:.1f} [{row.ci_low:.1f}, {row.ci_high:.1f}]", f"{row.mean_length:.0f}")
+                      f"{row.iqm:.1f} [{row.ci_low:.1f}, {row.ci_high:.1f}]", f"{row.mean_length:.0f}", *teams_txt)
     out.print(table)
 
 

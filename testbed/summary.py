@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scenarios.teams import team_returns
 from testbed.metrics import bootstrap_ci, iqm
 from testbed.records import EpisodeRecord
 
@@ -25,6 +26,8 @@ class SummaryRow:
     ci_low: float
     ci_high: float
     mean_length: float
+    team_means: dict[str, float]
+    """Mean return of each team (sum over its agents); one entry for single-team scenarios."""
 
 
 def summarize(records: list[EpisodeRecord], reps: int = 2000, seed: int = 0) -> list[SummaryRow]:
@@ -41,5 +44,11 @@ def summarize(records: list[EpisodeRecord], reps: int = 2000, seed: int = 0) -> 
             agent=agent, checkpoint=checkpoint or None, scenario_id=scenario_id, aggregation=aggregation,
             episodes=len(recs), mean=float(x.mean()), iqm=iqm(x), ci_low=lo, ci_high=hi,
             mean_length=float(np.mean([r.length for r in recs])),
+            team_means=_team_means(recs),
         ))
     return rows
+
+
+def _team_means(recs: list[EpisodeRecord]) -> dict[str, float]:
+    per_episode = [team_returns(r.returns) for r in recs]
+    return {t: float(np.mean([e[t] for e in per_episode])) for t in per_episode[0]}

@@ -182,3 +182,12 @@ def test_unsupported_pairs_are_refused_in_one_line(tmp_path, agent, sid, message
     assert proc.returncode == 2, proc.stderr
     lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip() and "settotalmass" not in line]
     assert len(lines) == 1 and message in lines[0], lines
+
+
+def test_mappo_masks_agents_that_left_the_episode():
+    spec = {"id": "sisl/multiwalker_nofall-v9", "source": "pettingzoo:pettingzoo.sisl.multiwalker_v9",
+            "kwargs": {"terminate_on_fall": False}, "time_limit": 200}
+    ag = agents.make("mappo", scenarios.make(spec), seed=0, n_envs=4, n_steps=100)
+    ag.learn(400)
+    assert 0.2 < ag.live_fraction < 1.0  # fallen walkers are removed and their steps masked
+    assert all(np.isfinite(p.detach()).all() for p in ag.nets.parameters())

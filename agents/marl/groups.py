@@ -22,22 +22,9 @@ import numpy as np
 from gymnasium import spaces
 
 from scenarios import Scenario, UserError
+from scenarios.teams import team_of, teams  # noqa: F401  (re-exported for the learners)
 
 SHARING = ("full", "group", "none")
-
-
-def team_of(agent: str) -> str:
-    """The team an agent belongs to: its name without the trailing ``_index``."""
-    head, sep, tail = agent.rpartition("_")
-    return head if sep and tail.isdigit() else agent
-
-
-def teams(agents: list[str]) -> dict[str, list[str]]:
-    """Agents by team, in order of first appearance."""
-    out: dict[str, list[str]] = {}
-    for a in agents:
-        out.setdefault(team_of(a), []).append(a)
-    return out
 
 
 def obs_dim(space: spaces.Space) -> int:

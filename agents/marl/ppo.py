@@ -31,9 +31,10 @@ from torch import nn
 from agents import hyperparams
 from agents.base import Capabilities, ProgressFn
 from agents.checkpoint import save_meta
-from agents.marl.groups import Group, encode, make_groups, obs_dim, teams
+from agents.marl.groups import Group, encode, make_groups, obs_dim
 from agents.marl.nets import PolicyHead, Torso, ValueNorm
 from scenarios import Scenario, UserError
+from scenarios.teams import team_returns
 
 CRITICS = ("local", "central", "agent_specific")
 DEFAULTS: dict[str, Any] = {
@@ -87,6 +88,8 @@ class MultiAgentPPO:
         self.opts = [torch.optim.Adam(n.parameters(), lr=float(h["learning_rate"]), eps=1e-5) for n in self.nets]
         self.steps_trained = 0
         self.history: list[dict[str, Any]] = []
+        self.live_fraction = 1.0
+        """Share of agent-steps in the last rollout whose agent was live (the rest are masked out)."""
         self._memory: dict[int, torch.Tensor] = {}
 
     # ----- inputs -------------------------------------------------------------------------------
@@ -196,7 +199,7 @@ class MultiAgentPPO:
                     buf[gi]["r"].append(r.reshape(-1))
                     buf[gi]["done"].append(d.reshape(-1).astype(np.float32))
                 for i in np.flatnonzero(ended):
-                    recent.append(self._team_returns(infos[i]["episode"]["returns"]))
+                    recent.append(team_returns(infos[i]["episode"]["returns"]))
                 starts = ended.astype(np.float32)
                 done_steps += n
             with torch.no_grad():
@@ -207,6 +210,7 @@ class MultiAgentPPO:
                     c = self._critic_inputs(g, g.inputs(obs), obs)
                     zc, _ = net.critic.step(torch.as_tensor(c).reshape(n * k, -1), hc[gi].clone(), st.repeat_interleave(k))
                     last_v.append(net.value_norm.denormalize(net.value(zc)[:, 0]).numpy())
+            self.live_fraction = float(np.mean([np.mean(buf[gi]["mask"]) for gi in range(G)]))
             for gi in range(G):
                 self._update(gi, buf[gi], last_v[gi], h0[gi])
             if recent:
@@ -216,9 +220,6 @@ class MultiAgentPPO:
                 progress(min(done_steps, steps), steps)
         self.steps_trained += done_steps
         vec.close()
-
-    def _team_returns(self, returns: dict[str, float]) -> dict[str, float]:
-        return {team: float(sum(returns[a] for a in members)) for team, members in teams(self.agents).items()}
 
     def _truncation_bootstrap(self, infos: list[dict], term: dict, trunc: dict, hc: list[torch.Tensor], ended: np.ndarray) -> list[np.ndarray]:
         """gamma * V(final obs) is added for agents truncated (not terminated) this step."""
