@@ -27,7 +27,7 @@ class Capabilities:
 
     discrete_actions: bool = True
     continuous_actions: bool = True
-    multi_agent: str = "single"  # "single" | "shared" (identical agents, shared parameters) | "any"
+    multi_agent: str = "single"  # "single" (one-agent scenarios only) | "any"
     needs_training: bool = True
     on_policy: bool = True
     needs_state: str | None = None  # planners: "physics" (MuJoCo state rows) or "snapshot" (env copies)

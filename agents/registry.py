@@ -7,6 +7,9 @@ from typing import Any
 
 from agents.base import check_support
 from agents.checkpoint import check_compatible, read_meta
+from agents.imitation.bc import BehaviouralCloning
+from agents.imitation.adversarial_il import ADVERSARIAL_IL
+from agents.imitation.dagger import DAgger
 from agents.marl.heuristics import HEURISTICS
 from agents.marl.jal import MATRIX_AGENTS
 from agents.marl.joint import JOINT_AGENTS
@@ -24,7 +27,7 @@ from scenarios import Scenario, ScenarioSpec, UserError
 from scenarios import make as make_scenario
 from scenarios.errors import suggest
 
-AGENTS: dict[str, Any] = {cls.name: cls for cls in (RandomAgent, *SB3_AGENTS, *TABULAR_AGENTS, *DQN_AGENTS, Reinforce, *PLANNERS, MCTS, *PPO_AGENTS, *VALUE_AGENTS, *HEURISTICS, MADDPG, *JOINT_AGENTS, *MATRIX_AGENTS)}
+AGENTS: dict[str, Any] = {cls.name: cls for cls in (RandomAgent, *SB3_AGENTS, *TABULAR_AGENTS, *DQN_AGENTS, Reinforce, *PLANNERS, MCTS, *PPO_AGENTS, *VALUE_AGENTS, *HEURISTICS, MADDPG, *JOINT_AGENTS, *MATRIX_AGENTS, BehaviouralCloning, DAgger, *ADVERSARIAL_IL)}
 
 
 def list_names() -> list[str]:

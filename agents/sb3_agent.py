@@ -263,7 +263,7 @@ class PPOAgent(SB3Agent):
 
     name = "ppo"
     algorithm = PPO
-    capabilities = Capabilities(multi_agent="shared", on_policy=True)
+    capabilities = Capabilities(multi_agent="any", on_policy=True)
 
 
 class A2CAgent(SB3Agent):
@@ -271,7 +271,7 @@ class A2CAgent(SB3Agent):
 
     name = "a2c"
     algorithm = A2C
-    capabilities = Capabilities(multi_agent="shared", on_policy=True)
+    capabilities = Capabilities(multi_agent="any", on_policy=True)
 
 
 class TRPOAgent(SB3Agent):
@@ -279,7 +279,7 @@ class TRPOAgent(SB3Agent):
 
     name = "trpo"
     algorithm = TRPO
-    capabilities = Capabilities(multi_agent="shared", on_policy=True)
+    capabilities = Capabilities(multi_agent="any", on_policy=True)
 
 
 class SACAgent(SB3Agent):
@@ -287,7 +287,7 @@ class SACAgent(SB3Agent):
 
     name = "sac"
     algorithm = SAC
-    capabilities = Capabilities(discrete_actions=False, multi_agent="shared", on_policy=False)
+    capabilities = Capabilities(discrete_actions=False, multi_agent="any", on_policy=False)
 
 
 class TD3Agent(SB3Agent):
@@ -295,7 +295,7 @@ class TD3Agent(SB3Agent):
 
     name = "td3"
     algorithm = TD3
-    capabilities = Capabilities(discrete_actions=False, multi_agent="shared", on_policy=False)
+    capabilities = Capabilities(discrete_actions=False, multi_agent="any", on_policy=False)
 
 
 class DDPGAgent(SB3Agent):
@@ -303,7 +303,7 @@ class DDPGAgent(SB3Agent):
 
     name = "ddpg"
     algorithm = DDPG
-    capabilities = Capabilities(discrete_actions=False, multi_agent="shared", on_policy=False)
+    capabilities = Capabilities(discrete_actions=False, multi_agent="any", on_policy=False)
 
 
 class TQCAgent(SB3Agent):
@@ -311,7 +311,7 @@ class TQCAgent(SB3Agent):
 
     name = "tqc"
     algorithm = TQC
-    capabilities = Capabilities(discrete_actions=False, multi_agent="shared", on_policy=False)
+    capabilities = Capabilities(discrete_actions=False, multi_agent="any", on_policy=False)
 
 
 class DQNAgent(SB3Agent):
@@ -319,7 +319,7 @@ class DQNAgent(SB3Agent):
 
     name = "dqn"
     algorithm = DQN
-    capabilities = Capabilities(continuous_actions=False, multi_agent="shared", on_policy=False)
+    capabilities = Capabilities(continuous_actions=False, multi_agent="any", on_policy=False)
 
 
 class QRDQNAgent(SB3Agent):
@@ -327,7 +327,7 @@ class QRDQNAgent(SB3Agent):
 
     name = "qrdqn"
     algorithm = QRDQN
-    capabilities = Capabilities(continuous_actions=False, multi_agent="shared", on_policy=False)
+    capabilities = Capabilities(continuous_actions=False, multi_agent="any", on_policy=False)
 
 
 SB3_AGENTS = (PPOAgent, A2CAgent, TRPOAgent, SACAgent, TD3Agent, DDPGAgent, TQCAgent, DQNAgent, QRDQNAgent)
