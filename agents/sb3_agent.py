@@ -102,12 +102,14 @@ class SB3Agent:
     name: ClassVar[str]
     algorithm: ClassVar[type[BaseAlgorithm]]
     capabilities: ClassVar[Capabilities]
+    extra_keys: ClassVar[set[str]] = set()
+    """Hyperparameters a subclass adds on top of the algorithm's and ``OWN_KEYS``."""
 
     @classmethod
     def valid_hyperparameters(cls) -> set[str]:
         """Names accepted by ``agents.make`` and ``--set``."""
         params = inspect.signature(cls.algorithm.__init__).parameters
-        return {p for p in params if p not in _SKIP} | OWN_KEYS
+        return {p for p in params if p not in _SKIP} | OWN_KEYS | cls.extra_keys
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         self.scenario = scenario
@@ -154,7 +156,7 @@ class SB3Agent:
         return SB3VecEnv(vec)
 
     def _build(self, env: Any = None, space: Any = None, seed: int | None = None) -> BaseAlgorithm:
-        kwargs = {k: v for k, v in self.hparams.items() if k not in OWN_KEYS}
+        kwargs = {k: v for k, v in self.hparams.items() if k not in OWN_KEYS | self.extra_keys}
         space = space if space is not None else self.scenario.action_space(self.scenario.possible_agents[0])
         n_actions = int(np.prod(space.shape or (1,)))
         return self.algorithm(

@@ -13,6 +13,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -181,20 +182,23 @@ def evaluate(
     grid: list[str] = typer.Option(
         [], "--grid", help="Grid axis FIELD[.NAME][@scale|add|set]=LOW:HIGH:N (repeatable; Cartesian product, "
         "endpoints included), e.g. body_mass.torso=0.5:1.5:10. --episodes then counts per grid point."),
+    attack: str = typer.Option(None, help="Observation attack: random, fgsm, pgd (action divergence), critic (value)."),
+    eps: str = typer.Option("0.05,0.1,0.2", help="Attack budgets, comma-separated, in units of each observation dimension's std."),
+    attack_steps: int = typer.Option(10, min=1, help="Gradient steps of pgd and critic attacks."),
+    attack_std: str = typer.Option("victim", help="Where the std for eps comes from: victim (its own roll-outs) or random (a random policy's)."),
 ) -> None:
-    """Evaluate a checkpoint on a scenario (optionally over a parameter grid); store one row per episode."""
+    """Evaluate a checkpoint on a scenario (optionally over a parameter grid or under an attack); one row per episode."""
     from testbed.grid import evaluate_grid, grid_points, parse_axis, point_spec
     from testbed.harness import evaluate as run_eval
     from testbed.store import ResultsStore
 
     sc = scenarios.make(scenario)
-    if Path(checkpoint).exists():
-        ag, label = agents.load(checkpoint, sc), str(Path(checkpoint))
-    elif checkpoint in agents.list_names() and not agents.agent_class(checkpoint).capabilities.needs_training:
-        ag, label = agents.make(checkpoint, sc, seed=seed), None
-    else:
-        untrained = [n for n in agents.list_names() if not agents.agent_class(n).capabilities.needs_training]
-        raise UserError(f"checkpoint not found: {checkpoint} (give a checkpoint folder or one of: {', '.join(untrained)})")
+    ag, label = _agent_or_checkpoint(checkpoint, sc, seed, [])
+    if attack is not None:
+        if grid:
+            raise UserError("--attack and --grid cannot be combined; run them separately")
+        _evaluate_attack(ag, sc, label, attack, eps, attack_steps, attack_std, episodes, seed, db, envs, stochastic, backend)
+        return
     axes = [parse_axis(g) for g in grid]
     if axes:
         scenarios.Scenario(point_spec(sc.spec, axes, grid_points(axes)[0])).close()  # bad names fail before any run
@@ -209,6 +213,57 @@ def evaluate(
     if axes:
         _print_robustness(recs)
     out.print(f"stored {len(recs)} episodes in {db} ({store.count()} in total)")
+
+
+def _evaluate_attack(ag: Any, sc: scenarios.Scenario, label: str | None, kind: str, eps: str, steps: int, std_source: str,
+                     episodes: int, seed: int, db: Path, envs: int, stochastic: bool, backend: str) -> None:
+    """Return vs epsilon under one observation attack; every record stores attack and eps."""
+    from agents.adversarial.attacks import ATTACKS, ObservationAttack, calibrate
+    from testbed.harness import evaluate as run_eval
+    from testbed.store import ResultsStore
+
+    if kind not in ATTACKS:
+        raise UserError(f"unknown attack '{kind}' (valid: {', '.join(ATTACKS)})")
+    if std_source not in ("victim", "random"):
+        raise UserError(f"unknown --attack-std '{std_source}' (valid: victim, random)")
+    try:
+        budgets = [float(x) for x in eps.split(",") if x.strip()]
+    except ValueError:
+        raise UserError(f"--eps expects comma-separated numbers, got '{eps}'") from None
+    if not budgets or min(budgets) < 0:
+        raise UserError(f"--eps needs one or more budgets >= 0, got '{eps}'")
+    ObservationAttack(kind, budgets[0], ag, {a: np.ones(1) for a in sc.possible_agents}, steps=steps)  # fail fast
+    reference = ag if std_source == "victim" else agents.make("random", sc, seed=seed)
+    std = calibrate(reference, sc)
+    store = ResultsStore(db)
+    table = Table("eps", "episodes", "mean", "IQM [95% CI]", title=f"{ag.name} on {sc.id} under {kind} (eps in std units)")
+    recs_all = []
+    with _progress() as bar:
+        task = bar.add_task(f"attacking {ag.name} on {sc.id}", total=episodes * len(budgets))
+        for k, e in enumerate(budgets):
+            recs = run_eval(ag, sc, episodes=episodes, seed=seed, num_envs=envs, deterministic=not stochastic,
+                            checkpoint=label, store=store, backend=backend, attack=ObservationAttack(kind, e, ag, std, steps=steps, seed=seed),
+                            progress=lambda done, _t, k=k: bar.update(task, completed=k * episodes + done))
+            recs_all += recs
+            x = np.array([r.team_return for r in recs])
+            from testbed.metrics import bootstrap_ci, iqm
+
+            lo, hi = bootstrap_ci(x)
+            table.add_row(f"{e:g}", str(len(x)), f"{x.mean():.1f}", f"{iqm(x):.1f} [{lo:.1f}, {hi:.1f}]")
+    out.print(table)
+    out.print(f"stored {len(recs_all)} episodes in {db} ({store.count()} in total)")
+
+
+def _agent_or_checkpoint(checkpoint: str, sc: scenarios.Scenario, seed: int, sets: list[str]) -> tuple[Any, str | None]:
+    """A checkpoint folder, or an agent that needs no training built with ``--set`` overrides."""
+    if Path(checkpoint).exists():
+        if sets:
+            raise UserError("--set applies to agents built by name, not to a checkpoint")
+        return agents.load(checkpoint, sc), str(Path(checkpoint))
+    if checkpoint in agents.list_names() and not agents.agent_class(checkpoint).capabilities.needs_training:
+        return agents.make(checkpoint, sc, seed=seed, **parse_assignments(sets)), None
+    untrained = [n for n in agents.list_names() if not agents.agent_class(n).capabilities.needs_training]
+    raise UserError(f"checkpoint not found: {checkpoint} (give a checkpoint folder or one of: {', '.join(untrained)})")
 
 
 def _print_summary(records: list) -> None:
@@ -257,6 +312,65 @@ def results(db: Path = typer.Argument(..., help="SQLite results database.")) -> 
     _print_summary(recs)
     out.print("CI: percentile bootstrap over episodes (2,000 resamples).")
     _print_robustness(recs)
+
+
+demos_app = typer.Typer(help="Record, inspect and export demonstration datasets.", no_args_is_help=True)
+app.add_typer(demos_app, name="demos")
+
+
+@demos_app.command("record")
+@user_errors
+def demos_record(
+    expert: str = typer.Argument(..., help="Checkpoint folder, or an agent that needs no training (mppi, cem, a heuristic)."),
+    scenario: str = typer.Argument(..., help="Scenario id or YAML file."),
+    episodes: int = typer.Option(10, min=1, help="Episodes to record."),
+    out_file: Path = typer.Option(..., "--out", help="Dataset file to write (.npz)."),
+    seed: int = typer.Option(0, help="Episode k is reset with seed + k."),
+    set_: list[str] = typer.Option([], "--set", help="Hyperparameter of an expert built by name, key=value (repeatable)."),
+    stochastic: bool = typer.Option(False, help="Sample the expert's actions instead of acting deterministically."),
+    overwrite: bool = typer.Option(False, help="Replace an existing dataset file."),
+) -> None:
+    """Record an expert's trajectories (observations incl. final, actions, rewards, flags, infos)."""
+    from agents.imitation import dataset
+
+    target = out_file if out_file.suffix == ".npz" else out_file.with_suffix(".npz")
+    if target.exists() and not overwrite:
+        raise UserError(f"{target} exists; choose another --out or pass --overwrite")
+    sc = scenarios.make(scenario)
+    ag, label = _agent_or_checkpoint(expert, sc, seed, set_)
+    with _progress() as bar:
+        bar.add_task(f"recording {ag.name} on {sc.id}", total=None)
+        ds = dataset.record(ag, sc, episodes=episodes, seed=seed, deterministic=not stochastic, checkpoint=label)
+    path = ds.save(target)
+    out.print(f"saved {ds.episodes} episodes ({ds.steps} steps, expert mean return {ds.mean_return():.1f}) to {path}")
+
+
+@demos_app.command("info")
+@user_errors
+def demos_info(path: Path = typer.Argument(..., help="Dataset file.")) -> None:
+    """Show a dataset's scenario, expert, size and returns."""
+    from agents.imitation import dataset
+
+    ds = dataset.load(path)
+    out.print(f"scenario {ds.spec['id']}, agents {', '.join(ds.agents)}")
+    out.print(f"expert {ds.expert.get('agent')} ({ds.expert.get('checkpoint') or 'no checkpoint'}), "
+              f"{ds.episodes} episodes, {ds.steps} steps, mean team return {ds.mean_return():.2f}")
+    for a in ds.agents:
+        out.print(f"  {a}: observations {ds.obs[a].shape[1:]}, actions {ds.actions[a].shape[1:]} {ds.actions[a].dtype}")
+
+
+@demos_app.command("export-minari")
+@user_errors
+def demos_export_minari(
+    path: Path = typer.Argument(..., help="Dataset file (single-agent)."),
+    dataset_id: str = typer.Argument(..., help="Minari dataset id, namespace/name-vN."),
+    root: Path = typer.Option(None, help="Minari datasets folder (default: Minari's own)."),
+) -> None:
+    """Export a single-agent dataset to Minari's format (HDF5)."""
+    from agents.imitation import dataset
+
+    where = dataset.to_minari(dataset.load(path), dataset_id, root)
+    out.print(f"exported {path} to Minari dataset {dataset_id} at {where}")
 
 
 def main() -> None:

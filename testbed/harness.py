@@ -49,13 +49,16 @@ def evaluate(
     run_id: str | None = None,
     extra_params: dict[str, Any] | None = None,
     backend: str = "auto",
+    attack: Any | None = None,
 ) -> list[EpisodeRecord]:
     """Run ``episodes`` episodes of ``agent`` on ``scenario`` (default: the agent's own).
 
     Records are returned and, with ``store``, written in batches of
     ``flush_every`` episodes (each batch one transaction). ``run_id`` groups
     several calls (a grid); ``extra_params`` is merged into every record's params;
-    ``backend`` picks the vectorized face (``auto``, ``batch``, ``gymnasium``).
+    ``backend`` picks the vectorized face (``auto``, ``batch``, ``gymnasium``);
+    ``attack`` (an ``agents.adversarial.attacks.ObservationAttack``) perturbs the
+    agent's observations, and its kind and eps are stored with every episode.
 
     >>> import agents, testbed
     >>> recs = testbed.evaluate(agents.make("random", "classic/CartPole-v1", seed=0), episodes=2, seed=0)
@@ -66,6 +69,12 @@ def evaluate(
         raise UserError(f"episodes must be at least 1 (got {episodes})")
     sc = agent.scenario if scenario is None else (scenario if isinstance(scenario, Scenario) else make_scenario(scenario))
     check_compatible({"spaces": scenario_signature(agent.scenario)}, sc, f"for agent {agent.name}")
+    params = dict(extra_params or {})
+    if attack is not None:
+        from agents.adversarial.attacks import AttackedAgent
+
+        agent = AttackedAgent(agent, attack)
+        params.update({"attack": attack.kind, "eps": attack.eps})
     n = min(episodes, num_envs or 8)
     vec = sc.vector(n, autoreset=False, backend=backend)
     counter = iter(range(episodes))
@@ -73,7 +82,7 @@ def evaluate(
         return run_episodes(
             agent, vec, sc, next_episode=lambda _copy: next(counter, None), total=episodes, seed=seed,
             deterministic=deterministic, checkpoint=checkpoint, store=store, progress=progress,
-            flush_every=flush_every, run_id=run_id, extra_params=lambda _copy: extra_params or {},
+            flush_every=flush_every, run_id=run_id, extra_params=lambda _copy: params,
         )
     finally:
         vec.close()

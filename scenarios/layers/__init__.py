@@ -9,13 +9,13 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from scenarios.errors import UserError, suggest
-from scenarios.layers import action, dynamics, forces, observation, particle_dynamics, reward, safety
+from scenarios.layers import action, adversary_policy, dynamics, forces, observation, particle_dynamics, reward, safety
 from scenarios.layers.base import Layer
 from scenarios.spec import LayerSpec
 
 LAYERS: dict[str, type[Layer]] = {
     cls.type: cls
-    for module in (observation, action, reward, safety, dynamics, forces, particle_dynamics)
+    for module in (observation, action, reward, safety, dynamics, forces, particle_dynamics, adversary_policy)
     for cls in module.LAYERS
 }
 

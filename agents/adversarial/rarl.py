@@ -1,0 +1,208 @@
+"""RARL: robust adversarial reinforcement learning (Pinto et al. 2017).
+
+A protagonist and an adversary, both SB3 PPO, are trained in alternation on
+one vectorized MuJoCo scenario: the adversary observes what the protagonist
+observes and applies forces (``force_scale`` newtons per unit action, x/y/z) to
+the centres of mass of ``adversary_bodies`` through ``data.xfrc_applied``; its
+reward is the negative of the protagonist's. Each round trains the
+protagonist for ``steps / rounds`` steps against the frozen (sampling)
+adversary, then the adversary for as many steps against the frozen protagonist.
+Acting (and evaluation) uses the protagonist alone; the trained adversary is
+available in evaluation as the ``adversary_forces`` layer
+(``scenarios.layers.adversary_policy``). SB3 has no two-player training loop,
+hence this ~150-line driver over two SB3 models.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from stable_baselines3 import PPO
+from stable_baselines3.common.vec_env import VecEnv
+
+from agents import hyperparams
+from agents.base import Capabilities, ProgressFn, require_single_agent
+from agents.checkpoint import save_meta
+from agents.sb3_agent import _prepare
+from scenarios import Scenario, UserError
+from scenarios.layers.mujoco_model import require_mujoco
+
+AGENT = "agent_0"
+DEFAULTS: dict[str, Any] = {
+    "adversary_bodies": ["torso"], "force_scale": 3.0, "rounds": 10, "n_envs": 8, "n_steps": 512, "batch_size": 64,
+    "n_epochs": 10, "learning_rate": 3e-4, "gamma": 0.99, "gae_lambda": 0.95, "ent_coef": 0.0, "policy_kwargs": None,
+    "torch_threads": 1,
+}
+PPO_KEYS = ("n_steps", "batch_size", "n_epochs", "learning_rate", "gamma", "gae_lambda", "ent_coef", "policy_kwargs")
+
+
+class TwoPlayer:
+    """One vectorized scenario stepped by a protagonist and an adversary (forces on bodies)."""
+
+    def __init__(self, vec: Any, bodies: list[int], force_scale: float) -> None:
+        self.vec, self.bodies, self.scale = vec, bodies, force_scale
+        self.handles = [require_mujoco(c, "rarl") for c in vec.copies]
+        self.obs = vec.reset()[0][AGENT]
+
+    def step(self, proto: np.ndarray, adv: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict]]:
+        """Apply the adversary's forces, step with the protagonist's actions, remove the forces."""
+        forces = np.asarray(adv, np.float64).reshape(len(adv), len(self.bodies), 3) * self.scale
+        for i, h in enumerate(self.handles):
+            for k, b in enumerate(self.bodies):
+                h.data.xfrc_applied[b, :3] += forces[i, k]
+        obs, rew, term, trunc, infos = self.vec.step({AGENT: proto})
+        for i, h in enumerate(self.handles):
+            if "episode" not in infos[i]:  # a reset already cleared xfrc_applied
+                for k, b in enumerate(self.bodies):
+                    h.data.xfrc_applied[b, :3] -= forces[i, k]
+        self.obs = obs[AGENT]
+        return self.obs, rew[AGENT], term[AGENT] | trunc[AGENT], infos
+
+
+class RoleVecEnv(VecEnv):
+    """One player's SB3 view of the two-player scenario; the other player acts from its model."""
+
+    def __init__(self, game: TwoPlayer, role: str, obs_space: spaces.Space, act_space: spaces.Space) -> None:
+        self.game, self.role = game, role  # before VecEnv.__init__, which reads render_mode through get_attr
+        super().__init__(game.vec.num_envs, obs_space, act_space)
+        self.other: Any = None
+        self._actions: np.ndarray | None = None
+
+    def reset(self) -> np.ndarray:
+        """Continue from the game's current observations (episodes run across rounds)."""
+        return self.game.obs.copy()
+
+    def step_async(self, actions: np.ndarray) -> None:
+        """Store this player's actions."""
+        self._actions = np.asarray(actions)
+
+    def step_wait(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict[str, Any]]]:
+        """Step the game with the other player's sampled actions; the adversary's reward is negated."""
+        assert self._actions is not None
+        other, _ = self.other.predict(self.game.obs, deterministic=False)
+        proto, adv = (self._actions, other) if self.role == "protagonist" else (other, self._actions)
+        obs, rew, done, infos = self.game.step(np.clip(proto, -np.inf, np.inf), np.clip(adv, -1, 1))
+        out = []
+        for i, info in enumerate(infos):
+            entry: dict[str, Any] = {}
+            if "episode" in info:
+                ep = info["episode"]
+                entry["terminal_observation"] = info["final_observation"][AGENT]
+                entry["TimeLimit.truncated"] = bool(ep["truncated"])
+                r = ep["returns"][AGENT]
+                entry["episode"] = {"r": r if self.role == "protagonist" else -r, "l": ep["length"], "t": 0.0}
+            out.append(entry)
+        sign = 1.0 if self.role == "protagonist" else -1.0
+        return obs.copy(), (sign * rew).astype(np.float32), done, out
+
+    def close(self) -> None:
+        """The driver closes the scenario."""
+
+    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
+        """Attributes of the scenario copies."""
+        return [getattr(self.game.vec.copies[j], attr_name) for j in self._get_indices(indices)]
+
+    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
+        """Set an attribute on the scenario copies."""
+        for j in self._get_indices(indices):
+            setattr(self.game.vec.copies[j], attr_name, value)
+
+    def env_method(self, method_name: str, *args: Any, indices: Any = None, **kwargs: Any) -> list[Any]:
+        """Call a method of the scenario copies."""
+        return [getattr(self.game.vec.copies[j], method_name)(*args, **kwargs) for j in self._get_indices(indices)]
+
+    def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
+        """Scenario copies are never Gymnasium-wrapped."""
+        return [False for _ in self._get_indices(indices)]
+
+
+class RARL:
+    """Robust adversarial RL: PPO protagonist vs a PPO adversary applying forces to bodies."""
+
+    name: ClassVar[str] = "rarl"
+    capabilities = Capabilities(discrete_actions=False, multi_agent="single", on_policy=True)
+
+    @classmethod
+    def valid_hyperparameters(cls) -> set[str]:
+        """Names accepted by ``agents.make`` and ``--set``."""
+        return set(DEFAULTS)
+
+    def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
+        require_single_agent(self.name, scenario)
+        self.scenario, self.seed = scenario, seed
+        self.hparams = h = {**DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
+        torch.set_num_threads(int(h["torch_threads"]))
+        handle = require_mujoco(scenario, self.name)
+        bodies = [str(b) for b in h["adversary_bodies"]]
+        self.body_ids = [int(i) for i in handle.ids("body", bodies, "rarl adversary_bodies")]
+        if float(h["force_scale"]) <= 0:
+            raise UserError(f"force_scale must be > 0 (got {h['force_scale']})")
+        self.adv_space = spaces.Box(-1.0, 1.0, (3 * len(bodies),), np.float32)
+        self.protagonist: PPO | None = None
+        self.adversary: PPO | None = None
+        self.steps_trained = 0
+        self._game: TwoPlayer | None = None
+
+    def _models(self) -> tuple[RoleVecEnv, RoleVecEnv]:
+        h = self.hparams
+        vec = self.scenario.vector(int(h["n_envs"]), seed=self.seed, backend="gymnasium")
+        self._game = TwoPlayer(vec, self.body_ids, float(h["force_scale"]))
+        obs_space, act_space = self.scenario.observation_space(AGENT), self.scenario.action_space(AGENT)
+        penv = RoleVecEnv(self._game, "protagonist", obs_space, act_space)
+        aenv = RoleVecEnv(self._game, "adversary", obs_space, self.adv_space)
+        kwargs = {k: h[k] for k in PPO_KEYS if h.get(k) is not None}
+        seed = self.seed
+        if self.protagonist is None:
+            self.protagonist = PPO("MlpPolicy", penv, seed=seed, device="cpu", **_prepare(kwargs, act_space.shape[0]))
+            self.adversary = PPO("MlpPolicy", aenv, seed=None if seed is None else seed + 1, device="cpu",
+                                 **_prepare(kwargs, self.adv_space.shape[0]))
+        else:
+            self.protagonist.set_env(penv)
+            self.adversary.set_env(aenv)
+        penv.other, aenv.other = self.adversary, self.protagonist
+        return penv, aenv
+
+    def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
+        """``rounds`` alternations; each player trains ``steps / rounds`` steps per round."""
+        if self._game is None:
+            self._models()
+        assert self.protagonist is not None and self.adversary is not None
+        rounds = int(self.hparams["rounds"])
+        per = max(1, steps // rounds)
+        for r in range(rounds):
+            self.protagonist.learn(per, reset_num_timesteps=False)
+            self.adversary.learn(per, reset_num_timesteps=False)
+            if progress:
+                progress(min((r + 1) * per, steps), steps)
+        self.steps_trained += steps
+
+    def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
+        """The protagonist's actions."""
+        if self.protagonist is None:
+            raise UserError(f"{self.name} has not been trained or loaded: call learn() first")
+        a, _ = self.protagonist.predict(np.asarray(obs[AGENT]), deterministic=deterministic)
+        return {AGENT: np.asarray(a, np.float32)}
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``model.zip`` (protagonist), ``adversary.zip`` and ``agent.json``."""
+        if self.protagonist is None or self.adversary is None:
+            raise UserError(f"{self.name} has nothing to save: call learn() first")
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.protagonist.save(path / "model.zip")
+        self.adversary.save(path / "adversary.zip")
+        save_meta(self, path)
+        return path
+
+    @classmethod
+    def load(cls, path: Path, scenario: Scenario, meta: dict[str, Any]) -> RARL:
+        """Restore both players."""
+        agent = cls(scenario, seed=meta.get("seed"), **meta["hparams"])
+        agent.protagonist = PPO.load(path / "model.zip", device="cpu")
+        agent.adversary = PPO.load(path / "adversary.zip", device="cpu")
+        agent.steps_trained = int(meta.get("steps", 0))
+        return agent
