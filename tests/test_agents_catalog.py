@@ -1,6 +1,9 @@
 """Every registered method: learns (or plans) better than random on a tiny budget, is
 deterministic for a seed, round-trips through save/load, and runs through the CLI."""
 
+import functools
+import tempfile
+
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -57,13 +60,32 @@ MULTI_AGENT = {  # learning on real budgets is tested in tests/test_marl.py; her
     "reference_heuristic": ("mpe/simple_reference-v3", 0, {}),
 }
 
+IP = "mujoco/InvertedPendulum-v5"
+_TINY_PPO = {"n_envs": 2, "n_steps": 64, "batch_size": 64}
+IMITATION_ADVERSARIAL = {  # learning on real budgets: tests/test_imitation.py, tests/test_adversarial.py
+    "bc": (IP, 50, {"dataset": "DEMOS", "epochs": 1}),
+    "dagger": (IP, 64, {"expert": "random", "rounds": 2, "n_envs": 2, "epochs": 1}),
+    "gail": (IP, 128, {"dataset": "DEMOS", **_TINY_PPO}),
+    "airl": (IP, 128, {"dataset": "DEMOS", **_TINY_PPO}),
+    "adv_ppo": (IP, 128, {**_TINY_PPO, "attack_steps": 2}),
+    "rarl": (IP, 128, {**_TINY_PPO, "adversary_bodies": ["pole"], "rounds": 2}),
+}
+
+
+@functools.cache
+def _demos() -> str:
+    from agents.imitation import dataset
+
+    folder = tempfile.mkdtemp(prefix="demos")
+    return str(dataset.record(agents.make("random", IP, seed=0), episodes=3, seed=0).save(f"{folder}/ip.npz"))
+
 
 def mean_return(agent, scenario, episodes, seed=100):
     return float(np.mean([r.team_return for r in testbed.evaluate(agent, scenario, episodes=episodes, seed=seed)]))
 
 
 def test_every_method_is_covered():
-    assert set(agents.list_names()) == {"random", *CASES, *SLOW_CASES, *PLANNERS, *MULTI_AGENT}
+    assert set(agents.list_names()) == {"random", *CASES, *SLOW_CASES, *PLANNERS, *MULTI_AGENT, *IMITATION_ADVERSARIAL}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -103,6 +125,9 @@ def _tiny(name):
     if name in MULTI_AGENT:
         sc_id, steps, hp = MULTI_AGENT[name]
         return scenarios.make(sc_id), steps, hp
+    if name in IMITATION_ADVERSARIAL:
+        sc_id, steps, hp = IMITATION_ADVERSARIAL[name]
+        return scenarios.make(sc_id), steps, {k: (_demos() if v == "DEMOS" else v) for k, v in hp.items()}
     sc_id, _, hp, _, _ = {**CASES, **SLOW_CASES}[name]
     extra = {"learning_starts": 100} if name in SLOW_CASES else {}
     return scenarios.make(sc_id), 600, {**hp, **extra}
