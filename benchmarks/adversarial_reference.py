@@ -1,0 +1,108 @@
+"""Reference results for attacks, adversarial training and RARL on ``mujoco/Hopper-v5``.
+
+Five seeds (0-4) of each policy, every one trained with SB3 PPO's settings from
+``agents/defaults/ppo.yaml``:
+
+- ``ppo``: nominal PPO, ``--steps`` environment steps;
+- ``adv_ppo``: PPO on PGD-perturbed observations (attack_eps 0.2 in running-std
+  units, half the observations attacked, 5 PGD steps, budget ramped over the
+  first half), same steps;
+- ``rarl``: protagonist ``--steps`` steps against a force adversary on the torso
+  (3 N per unit action, x/y/z), plus as many adversary steps.
+
+Attacks: the budget unit is the per-dimension observation std of the seed-0
+PPO policy's own roll-outs (one std for every victim, so budgets are equal in
+absolute terms). Each victim is evaluated on 10 episodes (reset seeds
+20000-20009) clean and under random / FGSM / PGD (10 steps) / critic at
+eps 0.05, 0.1, 0.2. Robustness: a torso-mass grid, scale 0.5..1.5 in 11 points,
+5 episodes per point; the worst per-point mean return is the worst case.
+Reported: IQM over the 5 seeds with 95% bootstrap CIs; return = Hopper-v5's
+default reward summed over the episode (1000-step limit).
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/adversarial_reference.py --steps 200000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import agents
+import scenarios
+import testbed
+from agents.adversarial.attacks import ObservationAttack, calibrate
+from testbed.grid import evaluate_grid, parse_axis, robustness
+from testbed.metrics import bootstrap_ci, iqm
+
+TASK = "mujoco/Hopper-v5"
+EPS = [0.05, 0.1, 0.2]
+KINDS = ["random", "fgsm", "pgd", "critic"]
+SETTINGS = {"ppo": {}, "adv_ppo": {"attack_eps": 0.2, "attack_prob": 0.5, "attack_steps": 5}, "rarl": {"rounds": 10}}
+
+
+def stat(values: list[float]) -> str:
+    """IQM [95% CI] of per-seed values."""
+    lo, hi = bootstrap_ci(np.array(values))
+    return f"{iqm(np.array(values)):.0f} [{lo:.0f}, {hi:.0f}]"
+
+
+def main() -> None:
+    """Train (or reuse) every policy, then attack and grid-evaluate them; print markdown tables."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=200_000)
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--runs", type=Path, default=Path("runs/adversarial_reference"))
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/adversarial_reference.json"))
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    sc = scenarios.make(TASK)
+    walls: dict[str, list[float]] = {m: [] for m in SETTINGS}
+    for method, hp in SETTINGS.items():
+        for seed in range(args.seeds):
+            path = args.runs / f"{method}-{seed}"
+            if (path / "agent.json").is_file():
+                continue
+            t0 = time.perf_counter()
+            ag = agents.make(method, TASK, seed=seed, **hp)
+            ag.learn(args.steps)
+            ag.save(path)
+            walls[method].append(time.perf_counter() - t0)
+            print(f"trained {method} seed {seed} in {walls[method][-1]:.0f} s", flush=True)
+    std = calibrate(agents.load(args.runs / "ppo-0", sc), sc)
+    results: dict[str, dict] = {"walls": walls, "attacks": {}, "grid": {}}
+    for method in ("ppo", "adv_ppo"):
+        for seed in range(args.seeds):
+            victim = agents.load(args.runs / f"{method}-{seed}", sc)
+            clean = testbed.evaluate(victim, sc, episodes=10, seed=20_000)
+            results["attacks"].setdefault(method, {}).setdefault("clean", []).append(np.mean([r.team_return for r in clean]))
+            for kind in KINDS:
+                for eps in EPS:
+                    recs = testbed.evaluate(victim, sc, episodes=10, seed=20_000, attack=ObservationAttack(kind, eps, victim, std, seed=seed))
+                    results["attacks"][method].setdefault(f"{kind}@{eps}", []).append(float(np.mean([r.team_return for r in recs])))
+        print(f"attacked {method}", flush=True)
+    axis = [parse_axis("body_mass.torso=0.5:1.5:11")]
+    for method in ("ppo", "rarl", "adv_ppo"):
+        for seed in range(args.seeds):
+            ag = agents.load(args.runs / f"{method}-{seed}", sc)
+            row = robustness(evaluate_grid(ag, sc, axis, episodes=5, seed=30_000))[0]
+            results["grid"].setdefault(method, {}).setdefault("worst", []).append(row.worst)
+            results["grid"][method].setdefault("nominal", []).append(row.nominal)
+            results["grid"][method].setdefault("mean", []).append(row.mean)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2, default=float))
+    print("\n| victim | clean | " + " | ".join(f"{k} {e}" for k in KINDS for e in EPS) + " |")
+    for method, table in results["attacks"].items():
+        print(f"| {method} | {stat(table['clean'])} | " + " | ".join(stat(table[f'{k}@{e}']) for k in KINDS for e in EPS) + " |")
+    print("\n| policy | nominal (grid) | mean over grid | worst case |")
+    for method, table in results["grid"].items():
+        print(f"| {method} | {stat(table['nominal'])} | {stat(table['mean'])} | {stat(table['worst'])} |")
+    print("\nwall time per training run (s):", {m: round(float(np.mean(w)), 0) for m, w in walls.items() if w})
+
+
+if __name__ == "__main__":
+    main()
