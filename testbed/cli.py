@@ -300,7 +300,10 @@ def _print_robustness(records: list) -> None:
 
 @app.command()
 @user_errors
-def results(db: Path = typer.Argument(..., help="SQLite results database.")) -> None:
+def results(
+    db: Path = typer.Argument(..., help="SQLite results database."),
+    marl_eval: Path = typer.Option(None, "--marl-eval", help="Also write the episodes in marl-eval's JSON layout to this file."),
+) -> None:
     """Summarize a results database: mean, IQM and bootstrap 95% CI per agent x scenario."""
     from testbed.store import ResultsStore
 
@@ -309,6 +312,10 @@ def results(db: Path = typer.Argument(..., help="SQLite results database.")) -> 
     if not recs:
         out.print(f"{db} holds no episodes")
         return
+    if marl_eval is not None:
+        from testbed.marl_eval import write_marl_eval
+
+        out.print(f"wrote marl-eval JSON to {write_marl_eval(recs, marl_eval)}")
     _print_summary(recs)
     out.print("CI: percentile bootstrap over episodes (2,000 resamples).")
     _print_robustness(recs)
