@@ -321,6 +321,41 @@ def results(
     _print_robustness(recs)
 
 
+@app.command()
+@user_errors
+def run(
+    spec_file: Path = typer.Argument(..., help="Experiment spec (YAML): agents, scenarios, seeds, budgets, grids, attacks."),
+    db: Path = typer.Option(Path("results.db"), help="SQLite results database (only this process writes it)."),
+    out_dir: Path = typer.Option(None, "--out", help="Folder for checkpoints and TensorBoard logs (default: runs/<name>)."),
+    executor: str = typer.Option("local", help="local (worker processes) or ray."),
+    workers: int = typer.Option(1, help="Parallel jobs (local processes, or Ray CPUs for a new local Ray instance)."),
+    address: str = typer.Option(None, help="Ray cluster address (with --executor ray); default: start a local instance."),
+) -> None:
+    """Run an experiment: train then evaluate every job; finished jobs are skipped on a rerun."""
+    from testbed.experiment_spec import expand, load_experiment
+    from testbed.executors import EXECUTORS
+    from testbed.runner import run_experiment
+
+    if executor not in EXECUTORS:
+        raise UserError(f"unknown executor '{executor}' (valid: {', '.join(EXECUTORS)})")
+    spec = load_experiment(spec_file)
+    total = len(expand(spec))
+    folder = out_dir or Path("runs") / spec.name
+    with _progress() as bar:
+        task = bar.add_task(f"experiment {spec.name}", total=total)
+        counts = run_experiment(spec, db, folder, executor=executor, workers=workers, address=address,
+                                on_job=lambda job, k, n: (bar.update(task, advance=1), err.print(f"done: {job['description']}")))
+        bar.update(task, completed=total)
+    for note in counts["notes"]:
+        err.print(f"skipped: {note}", highlight=False)
+    out.print(f"{counts['jobs']} jobs: {counts['skipped']} already stored, {counts['ran']} run, "
+              f"{counts['episodes']} episodes stored in {db}; checkpoints and TensorBoard logs in {folder}")
+    if counts["failures"]:
+        for line in counts["failures"]:
+            err.print(f"[bold red]failed:[/] {line}", highlight=False)
+        raise typer.Exit(1)
+
+
 demos_app = typer.Typer(help="Record, inspect and export demonstration datasets.", no_args_is_help=True)
 app.add_typer(demos_app, name="demos")
 

@@ -29,3 +29,4 @@ class EpisodeRecord(BaseModel):
     deterministic: bool = Field(description="Whether the agent acted deterministically.")
     versions: dict[str, str] = Field(default_factory=dict, description="Library versions and thread counts.")
     created_at: str = Field(description="UTC time the record was made, ISO 8601.")
+    job_id: str | None = Field(default=None, description="Experiment job that produced the episode ('testbed run'), if any.")

@@ -63,6 +63,8 @@ class ResultsStore:
                     cur.execute(f"ALTER TABLE episodes ADD COLUMN {c} {_TYPES.get(c, 'TEXT')}")
             cur.execute("CREATE INDEX IF NOT EXISTS episodes_group ON episodes (agent, scenario_id, checkpoint)")
             cur.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            cur.execute("CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, experiment TEXT, description TEXT, "
+                        "checkpoint TEXT, episodes INTEGER, wall_time_s REAL, finished_at TEXT)")
             cur.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     @contextmanager
@@ -91,6 +93,31 @@ class ResultsStore:
     def _row(record: EpisodeRecord) -> tuple[Any, ...]:
         data = record.model_dump()
         return tuple(json.dumps(data[c]) if c in _JSON else int(data[c]) if c in _BOOL else data[c] for c in _COLUMNS)
+
+    def job_done(self, job_id: str) -> bool:
+        """Whether an experiment job's episodes are already stored."""
+        return self.conn.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job_id,)).fetchone() is not None
+
+    def done_jobs(self, experiment: str | None = None) -> set[str]:
+        """Ids of finished jobs (of one experiment, or all)."""
+        sql, args = ("SELECT job_id FROM jobs WHERE experiment = ?", (experiment,)) if experiment else ("SELECT job_id FROM jobs", ())
+        return {row[0] for row in self.conn.execute(sql, args)}
+
+    def complete_job(self, job_id: str, experiment: str, description: str, checkpoint: str | None,
+                     records: list[EpisodeRecord], wall_time_s: float, finished_at: str) -> int:
+        """Store a job's episodes and mark it done in one transaction; a job already done adds nothing.
+
+        Either both the rows and the mark are written or neither is, so a driver killed at any
+        moment and started again neither loses nor duplicates episodes."""
+        rows = [self._row(r.model_copy(update={"job_id": job_id})) for r in records]
+        marks = ", ".join("?" for _ in _COLUMNS)
+        with self.transaction() as cur:
+            if cur.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job_id,)).fetchone():
+                return 0
+            cur.executemany(f"INSERT INTO episodes ({', '.join(_COLUMNS)}) VALUES ({marks})", rows)
+            cur.execute("INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (job_id, experiment, description, checkpoint, len(rows), wall_time_s, finished_at))
+        return len(rows)
 
     def count(self) -> int:
         """Number of stored episodes."""

@@ -1,0 +1,82 @@
+"""Executors: where experiment jobs run. Results always come back to the driver.
+
+- ``local`` (default): ``workers`` processes on this machine (``spawn``, so every
+  worker starts clean of the driver's torch/MuJoCo state);
+- ``ray``: tasks on a Ray cluster (``address`` of a running cluster, or a local
+  Ray instance when omitted). Workers on other machines never open the SQLite
+  file; their records travel back with the task's result.
+
+Both yield ``(job, result)`` pairs as jobs finish, in completion order; a job
+that raised yields ``{"error": "..."}`` as its result and the others go on.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from typing import Any
+
+from scenarios import UserError
+from testbed.jobs import run_job
+
+EXECUTORS = ("local", "ray")
+
+
+def run_local(jobs: list[dict[str, Any]], root: str, workers: int) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """Run jobs in a pool of ``workers`` local processes."""
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+        futures = {pool.submit(run_job, job, root): job for job in jobs}
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for f in done:
+                try:
+                    yield futures[f], f.result()
+                except Exception as exc:  # noqa: BLE001 - reported by the driver, other jobs continue
+                    yield futures[f], {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def run_ray(jobs: list[dict[str, Any]], root: str, workers: int, address: str | None) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """Run jobs as Ray tasks (one CPU each) on the cluster at ``address`` or a local one."""
+    try:
+        import ray
+    except ImportError:
+        raise UserError("--executor ray needs Ray: pip install 'ray>=2.40'") from None
+    started_here = not ray.is_initialized()
+    if started_here:
+        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "ignore_reinit_error": True}
+        if address:
+            kwargs["address"] = address
+        else:
+            kwargs["num_cpus"] = workers
+        try:
+            ray.init(**kwargs)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise UserError(f"cannot connect to Ray at {address or 'a new local instance'}: {exc}") from None
+    remote = ray.remote(num_cpus=1)(run_job)
+    refs = {remote.remote(job, root): job for job in jobs}
+    try:
+        pending = list(refs)
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            for ref in done:
+                try:
+                    yield refs[ref], ray.get(ref)
+                except Exception as exc:  # noqa: BLE001 - reported by the driver, other jobs continue
+                    yield refs[ref], {"error": f"{type(exc).__name__}: {str(exc).splitlines()[-1] if str(exc) else ''}"}
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def execute(jobs: list[dict[str, Any]], root: str, executor: str = "local", workers: int = 1,
+            address: str | None = None) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """Dispatch to the named executor."""
+    if executor not in EXECUTORS:
+        raise UserError(f"unknown executor '{executor}' (valid: {', '.join(EXECUTORS)})")
+    if workers < 1:
+        raise UserError(f"workers must be at least 1 (got {workers})")
+    if executor == "local":
+        return run_local(jobs, root, workers)
+    return run_ray(jobs, root, workers, address)

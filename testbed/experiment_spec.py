@@ -1,0 +1,138 @@
+"""Experiment specs: agents x scenarios x seeds with budgets, grids and attacks, as YAML.
+
+Example (``examples/experiment_ip.yaml``)::
+
+    name: ip-study
+    agents:
+      - {name: ppo, steps: 20000, hparams: {learning_rate: 3.0e-4}}
+      - {name: random}
+    scenarios: [mujoco/InvertedPendulum-v5]
+    seeds: [0, 1, 2]
+    evaluation: {episodes: 10, seed: 1000}
+    grids:
+      - [body_mass.pole=0.5:2.0:4]
+    attacks:
+      - {kind: pgd, eps: [0.05, 0.1]}
+
+``expand`` turns a spec into jobs, one per (agent entry, scenario, seed); a job
+trains (unless the agent needs no training), then evaluates nominally, over each
+grid and under each attack. A job's id hashes everything that defines it, so the
+same spec gives the same ids and a rerun skips what is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from scenarios import UserError
+from scenarios.registry import resolve_spec
+from scenarios.spec import load_yaml
+
+
+class AgentEntry(BaseModel):
+    """One method of the study."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    label: str | None = Field(default=None, description="Name in results and folders (default: the agent name).")
+    hparams: dict[str, Any] = Field(default_factory=dict)
+    steps: int | None = Field(default=None, ge=0, description="Training budget (default: the spec's train_steps).")
+
+
+class AttackEntry(BaseModel):
+    """An observation attack evaluated at several budgets."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: str
+    eps: list[float] = Field(min_length=1)
+    steps: int = Field(default=10, ge=1)
+
+
+class Evaluation(BaseModel):
+    """Episodes per evaluation and the first reset seed."""
+
+    model_config = ConfigDict(extra="forbid")
+    episodes: int = Field(default=10, ge=1)
+    seed: int = 1000
+
+
+class ExperimentSpec(BaseModel):
+    """A study: what to train, where, with which seeds, and how to evaluate it."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    agents: list[AgentEntry] = Field(min_length=1)
+    scenarios: list[str | dict[str, Any]] = Field(min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    train_steps: int = Field(default=10_000, ge=0)
+    evaluation: Evaluation = Field(default_factory=Evaluation)
+    grids: list[list[str]] = Field(default_factory=list)
+    attacks: list[AttackEntry] = Field(default_factory=list)
+
+
+def load_experiment(path: str | Path) -> ExperimentSpec:
+    """Read and validate an experiment YAML; one UserError line on any problem."""
+    data = load_yaml(path)
+    if isinstance(data, dict) and isinstance(data.get("seeds"), int):
+        data["seeds"] = list(range(data["seeds"]))
+    try:
+        spec = ExperimentSpec.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        raise UserError(f"{path}: field '{loc}': {err['msg']}") from None
+    validate(spec)
+    return spec
+
+
+def validate(spec: ExperimentSpec) -> None:
+    """Check names before any job runs: agents, hyperparameters, scenarios, grid axes, attack kinds."""
+    import agents
+    from agents.adversarial.attacks import ATTACKS
+    from testbed.grid import parse_axis
+
+    for a in spec.agents:
+        cls = agents.agent_class(a.name)
+        valid = cls.valid_hyperparameters() if hasattr(cls, "valid_hyperparameters") else set()
+        unknown = sorted(set(a.hparams) - valid)
+        if unknown:
+            raise UserError(f"experiment {spec.name}: unknown hyperparameter(s) {', '.join(unknown)} for {a.name} "
+                            f"(valid: {', '.join(sorted(valid)) or 'none'})")
+    from scenarios import Scenario
+    from testbed.grid import grid_points, point_spec
+
+    for s in spec.scenarios:
+        sc_spec = resolve_spec(s)
+        for grid in spec.grids:
+            axes = [parse_axis(axis) for axis in grid]
+            Scenario(point_spec(sc_spec, axes, grid_points(axes)[0])).close()  # a grid the scenario cannot take fails here
+    for attack in spec.attacks:
+        if attack.kind not in ATTACKS:
+            raise UserError(f"experiment {spec.name}: unknown attack '{attack.kind}' (valid: {', '.join(ATTACKS)})")
+    labels = [a.label or a.name for a in spec.agents]
+    if len(set(labels)) != len(labels):
+        raise UserError(f"experiment {spec.name}: agent labels must be unique (got {labels}); set 'label' to tell them apart")
+
+
+def expand(spec: ExperimentSpec) -> list[dict[str, Any]]:
+    """The jobs of a spec (plain dicts, picklable for any executor), in a stable order."""
+    jobs = []
+    for entry in spec.agents:
+        for scenario in spec.scenarios:
+            sc_spec = resolve_spec(scenario).model_dump()
+            for seed in spec.seeds:
+                job = {
+                    "experiment": spec.name, "agent": entry.name, "label": entry.label or entry.name,
+                    "hparams": entry.hparams, "steps": spec.train_steps if entry.steps is None else entry.steps,
+                    "scenario": sc_spec, "seed": seed, "evaluation": spec.evaluation.model_dump(),
+                    "grids": spec.grids, "attacks": [a.model_dump() for a in spec.attacks],
+                }
+                job["id"] = hashlib.sha1(json.dumps(job, sort_keys=True, default=str).encode()).hexdigest()[:16]
+                job["description"] = f"{job['label']} on {sc_spec['id']} seed {seed}"
+                jobs.append(job)
+    return jobs

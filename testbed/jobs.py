@@ -1,0 +1,89 @@
+"""One experiment job, run where an executor puts it: train, checkpoint, evaluate.
+
+``run_job`` is a plain function of a job dict and the experiment's output folder,
+so local worker processes and Ray workers run the same code. It never touches
+the results database: it returns the episode records (as dicts), and the driver
+alone writes them. Folder layout under ``root``::
+
+    checkpoints/<scenario id>/<label>/seed<seed>-<job id[:8]>/   (agent.json + model files)
+    tensorboard/<scenario id>/<label>/seed<seed>-<job id[:8]>/   (training and evaluation scalars)
+
+A checkpoint already complete there (a previous run finished training but was
+killed before its episodes were stored) is loaded instead of trained again.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+
+def job_folder(root: str | Path, kind: str, job: dict[str, Any]) -> Path:
+    """``root/kind/<scenario id>/<label>/seed<seed>-<id8>``."""
+    return Path(root) / kind / job["scenario"]["id"] / job["label"] / f"seed{job['seed']}-{job['id'][:8]}"
+
+
+def run_job(job: dict[str, Any], root: str) -> dict[str, Any]:
+    """Train (or load) the job's agent, evaluate it as the job says; returns records and timings."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+
+    torch.set_num_threads(1)
+    import agents
+    import scenarios
+    from testbed.attack_curve import attack_curve
+    from testbed.grid import evaluate_grid, parse_axis
+    from testbed.harness import evaluate
+    from scenarios import UserError
+
+    t0 = time.perf_counter()
+    sc = scenarios.make(job["scenario"])
+    ckpt = job_folder(root, "checkpoints", job)
+    writer = _writer(job_folder(root, "tensorboard", job))
+    if (ckpt / "agent.json").is_file():
+        agent = agents.load(ckpt, sc)
+    else:
+        agent = agents.make(job["agent"], sc, seed=job["seed"], **job["hparams"])
+        steps = int(job["steps"]) if agent.capabilities.needs_training else 0
+        start = time.perf_counter()
+
+        def progress(done: int, total: int) -> None:
+            if writer is not None and done:
+                writer.add_scalar("train/steps_per_second", done / max(1e-9, time.perf_counter() - start), done)
+
+        agent.learn(steps, progress=progress)
+        for row in getattr(agent, "history", []) or []:
+            for key, value in row.items():
+                if writer is not None and key != "steps" and isinstance(value, (int, float)):
+                    writer.add_scalar(f"train/{key}", value, int(row.get("steps", 0)))
+        agent.save(ckpt)
+    ev = job["evaluation"]
+    label = str(ckpt)
+    records = evaluate(agent, sc, episodes=ev["episodes"], seed=ev["seed"], checkpoint=label, run_id=f"{job['id']}-nominal")
+    for g, grid in enumerate(job["grids"]):
+        records += evaluate_grid(agent, sc, [parse_axis(a) for a in grid], episodes=ev["episodes"], seed=ev["seed"],
+                                 checkpoint=label)
+    skipped = []
+    for attack in job["attacks"]:
+        try:
+            records += attack_curve(agent, sc, attack["kind"], attack["eps"], episodes=ev["episodes"], seed=ev["seed"],
+                                    steps=attack["steps"], checkpoint=label)
+        except UserError as exc:  # e.g. a gradient attack on an agent without a differentiable policy
+            skipped.append(f"{attack['kind']} attack on {job['description']}: {exc}")
+    nominal = [r.team_return for r in records if r.run_id == f"{job['id']}-nominal"]
+    if writer is not None:
+        writer.add_scalar("eval/mean_team_return", sum(nominal) / len(nominal), int(getattr(agent, "steps_trained", 0)))
+        writer.close()
+    return {"id": job["id"], "checkpoint": label, "records": [r.model_dump() for r in records],
+            "wall_time_s": time.perf_counter() - t0, "skipped": skipped}
+
+
+def _writer(folder: Path) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard not installed: checkpoints and results still work
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    return SummaryWriter(str(folder))
