@@ -1,4 +1,12 @@
-"""Sim2real: real-proxy targets, the real-system adapter protocol, system
-identification, ADR and transfer evaluation, built on ``scenarios``, ``agents``
-and ``testbed``. Its modules arrive with the sim2real issue; this package
-reserves the name so the layout matches the design."""
+"""Sim2real: measure and close the gap between training and target worlds.
+
+- ``adapter``: the ``RealSystem`` protocol a real robot or external simulator
+  implements, ``ScenarioSystem`` for proxy targets, and trajectory recording;
+- ``transfer``: source return, target return and the gap, with CIs;
+- ``sysid``: fit simulator parameters (masses, friction, damping, gains, action
+  delay) to target trajectories, and randomization ranges centred on the fit.
+
+"Real" proxies ship as ``sim2real/<Task>-real-v0`` scenarios (held-out masses
+and friction, latency, deadband, sensor noise and bias) and
+``sim2real/<Task>-real-dyn-v0`` (dynamics only).
+"""

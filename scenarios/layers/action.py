@@ -9,6 +9,7 @@ YAML examples::
     - {type: action_dropout, params: {probability: 0.05}}   # zero action (discrete: noop index)
     - {type: action_gain, params: {low: 0.8, high: 1.2}}    # per-episode gain per dimension
     - {type: action_saturation, params: {fraction: 0.5}}    # at most half the actuator range
+    - {type: action_deadband, params: {width: 0.05}}        # |a_i| < 0.05 -> 0
 """
 
 from __future__ import annotations
@@ -188,4 +189,23 @@ class ActionSaturation(Layer):
         return np.clip(a, lo, hi).astype(dtype, copy=False)
 
 
-LAYERS = (ActionGaussianNoise, ActionDelay, ActionSticky, ActionDropout, ActionGain, ActionSaturation)
+class DeadbandParams(LayerParams):
+    width: float = Field(gt=0, description="Action components with |a| below this are zeroed (actuator deadband).")
+
+
+class ActionDeadband(Layer):
+    """Actuator deadband: small commands produce no actuation (|a_i| < width -> 0)."""
+
+    type = "action_deadband"
+    Params = DeadbandParams
+
+    def bind(self, scenario: Scenario) -> None:
+        super().bind(scenario)
+        require_box(self, scenario, "action")
+
+    def act(self, agent: str, a: np.ndarray) -> np.ndarray:
+        a = np.asarray(a)
+        return np.where(np.abs(a) < self.p.width, 0, a).astype(a.dtype, copy=False)
+
+
+LAYERS = (ActionGaussianNoise, ActionDelay, ActionSticky, ActionDropout, ActionGain, ActionSaturation, ActionDeadband)

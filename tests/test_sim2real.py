@@ -1,0 +1,72 @@
+"""Sim2real: the adapter protocol, system identification on a synthetic target, the
+transfer gap with CIs, the real proxies' unmodelled effects."""
+
+import numpy as np
+import pytest
+
+import agents
+import scenarios
+from scenarios import UserError
+from sim2real.adapter import RealSystem, ScenarioSystem, record
+from sim2real.sysid import identify
+from sim2real.transfer import transfer_gap
+
+
+@pytest.fixture(scope="module")
+def target_data():
+    system = ScenarioSystem("sim2real/Hopper-real-dyn-v0")
+    assert isinstance(system, RealSystem)
+    return record(system, agents.make("random", "mujoco/Hopper-v5", seed=0), episodes=20, seed=0)
+
+
+def test_sysid_recovers_hidden_mass_and_friction(target_data):
+    res = identify("mujoco/Hopper-v5", target_data, ["body_mass:torso", "friction:*"])
+    assert res.scales["body_mass:torso"] == pytest.approx(1.3, rel=0.05)
+    assert res.scales["friction:*"] == pytest.approx(0.7, rel=0.05)
+    lo, hi = res.ranges()["body_mass:torso"]
+    assert lo < 1.3 < hi
+    layer = res.dynamics_layer()
+    sc = scenarios.make({"id": "mujoco/Hopper-randomized-v5", "source": "gymnasium:Hopper-v5", "layers": [layer]})
+    nominal = scenarios.make("mujoco/Hopper-v5").unwrapped.model.body_mass[1]
+    for seed in range(5):
+        sc.reset(seed=seed)
+        assert lo <= sc.params["body_mass.torso"] / nominal <= hi  # training randomizes around the estimate
+
+
+def test_sysid_finds_the_action_delay():
+    system = ScenarioSystem({"id": "mujoco/Hopper-delayed-v5", "source": "gymnasium:Hopper-v5",
+                             "layers": [{"type": "action_delay", "params": {"steps": 1}}]})
+    data = record(system, agents.make("random", "mujoco/Hopper-v5", seed=1), episodes=10, seed=0)
+    res = identify("mujoco/Hopper-v5", data, ["body_mass:torso"], delays=(0, 1, 2))
+    assert res.delay == 1 and res.costs_by_delay[1] < 0.5 * min(res.costs_by_delay[0], res.costs_by_delay[2])
+    assert res.scales["body_mass:torso"] == pytest.approx(1.0, rel=0.05)
+
+
+def test_sysid_refuses_unknown_parameters_and_tasks(target_data):
+    with pytest.raises(UserError, match="no body named 'torsoo'"):
+        identify("mujoco/Hopper-v5", target_data, ["body_mass:torsoo"])
+    with pytest.raises(UserError, match="unknown sysid parameter kind"):
+        identify("mujoco/Hopper-v5", target_data, ["mass:torso"])
+    with pytest.raises(UserError, match="needs a Gymnasium MuJoCo task"):
+        identify("classic/CartPole-v1", target_data, ["body_mass:torso"])
+
+
+def test_transfer_gap_reports_source_target_and_gap_with_cis():
+    ag = agents.make("random", "mujoco/InvertedPendulum-v5", seed=0)
+    rep = transfer_gap(ag, {"id": "mujoco/IP-heavy-v5", "source": "gymnasium:InvertedPendulum-v5",
+                            "layers": [{"type": "obs_bias", "params": {"std": 1.0}}]}, episodes=10)
+    assert rep.source_ci[0] <= rep.source <= rep.source_ci[1] and rep.target_ci[0] <= rep.target <= rep.target_ci[1]
+    assert rep.gap == pytest.approx(rep.source - rep.target) and rep.gap_ci[0] <= rep.gap <= rep.gap_ci[1]
+
+
+def test_real_proxy_has_its_unmodelled_effects():
+    sc = scenarios.make("sim2real/Hopper-real-v0")
+    types = [layer.type for layer in sc.layers]
+    assert {"dynamics", "action_delay", "action_deadband", "obs_gaussian_noise", "obs_bias"} <= set(types)
+    deadband = next(layer for layer in sc.layers if layer.type == "action_deadband")
+    np.testing.assert_array_equal(deadband.act("agent_0", np.array([0.01, -0.04, 0.3], np.float32)),
+                                  np.array([0.0, 0.0, 0.3], np.float32))
+    system = ScenarioSystem(sc)
+    with pytest.raises(UserError, match="does not implement the RealSystem protocol"):
+        record(object(), agents.make("random", "mujoco/Hopper-v5"), episodes=1)
+    assert system.observation_space.shape == (11,)
