@@ -29,7 +29,13 @@ from scenarios import Scenario, ScenarioSpec, UserError
 from scenarios import make as make_scenario
 from scenarios.errors import suggest
 
-AGENTS: dict[str, Any] = {cls.name: cls for cls in (RandomAgent, *SB3_AGENTS, *TABULAR_AGENTS, *DQN_AGENTS, Reinforce, *PLANNERS, MCTS, *PPO_AGENTS, *VALUE_AGENTS, *HEURISTICS, MADDPG, *JOINT_AGENTS, *MATRIX_AGENTS, BehaviouralCloning, DAgger, *ADVERSARIAL_IL, AdversarialPPO, RARL)}
+def _sim2real() -> tuple:
+    from sim2real.adr import ADR  # sim2real builds on agents; imported late to keep the layering one-way
+
+    return (ADR,)
+
+
+AGENTS: dict[str, Any] = {cls.name: cls for cls in (RandomAgent, *SB3_AGENTS, *TABULAR_AGENTS, *DQN_AGENTS, Reinforce, *PLANNERS, MCTS, *PPO_AGENTS, *VALUE_AGENTS, *HEURISTICS, MADDPG, *JOINT_AGENTS, *MATRIX_AGENTS, BehaviouralCloning, DAgger, *ADVERSARIAL_IL, AdversarialPPO, RARL, *_sim2real())}
 
 
 def list_names() -> list[str]:

@@ -69,6 +69,7 @@ IMITATION_ADVERSARIAL = {  # learning on real budgets: tests/test_imitation.py, 
     "airl": (IP, 128, {"dataset": "DEMOS", **_TINY_PPO}),
     "adv_ppo": (IP, 128, {**_TINY_PPO, "attack_steps": 2}),
     "rarl": (IP, 128, {**_TINY_PPO, "adversary_bodies": ["pole"], "rounds": 2}),
+    "adr": (IP, 128, {**_TINY_PPO, "parameters": ["body_mass:pole"], "chunk": 128, "boundary_episodes": 1}),
 }
 
 

@@ -70,3 +70,21 @@ def test_real_proxy_has_its_unmodelled_effects():
     with pytest.raises(UserError, match="does not implement the RealSystem protocol"):
         record(object(), agents.make("random", "mujoco/Hopper-v5"), episodes=1)
     assert system.observation_space.shape == (11,)
+
+
+def test_adr_widens_ranges_that_perform_and_saves_them(tmp_path):
+    ag = agents.make("adr", "mujoco/InvertedPendulum-v5", seed=0, parameters=["body_mass:pole"], t_low=-1.0, t_high=-1.0,
+                     chunk=1000, boundary_episodes=2, delta=0.2, n_envs=2, n_steps=250)
+    ag.learn(2000)
+    assert ag.ranges["body_mass:pole"] == pytest.approx([0.6, 1.4])  # every boundary passed: two widenings of 0.2
+    loaded = agents.load(ag.save(tmp_path / "adr"))
+    assert loaded.ranges == ag.ranges and len(loaded.history) == 2
+
+
+def test_adr_narrows_ranges_that_fail_but_never_below_the_initial_range():
+    ag = agents.make("adr", "mujoco/InvertedPendulum-v5", seed=0, parameters=["body_mass:pole"], initial=[0.9, 1.1],
+                     t_low=1e9, t_high=2e9, chunk=1000, boundary_episodes=2, delta=0.2, n_envs=2, n_steps=250)
+    ag.learn(2000)
+    assert ag.ranges["body_mass:pole"] == pytest.approx([0.9, 1.1])
+    with pytest.raises(UserError, match="no body named"):
+        agents.make("adr", "mujoco/InvertedPendulum-v5", parameters=["body_mass:torso"])

@@ -1,0 +1,160 @@
+"""Automatic domain randomization (ADR, OpenAI et al. 2019) around an SB3 PPO learner.
+
+Each randomized parameter (``body_mass:<body>``, ``friction:<geom>`` or
+``friction:*``, ``damping:<joint>``, ``gain:<actuator>``, as in
+``sim2real.sysid``) has a range of scale factors, starting at ``initial`` (often
+[1, 1]: the nominal model). Training alternates: PPO learns ``chunk`` steps
+with every parameter drawn uniformly from its range at each reset; then, for
+each parameter and each boundary, the policy is evaluated for
+``boundary_episodes`` episodes with that parameter pinned at the boundary (the
+others still randomized). A boundary whose mean return reaches ``t_high``
+moves outwards by ``delta`` (within ``limits``); one below ``t_low`` moves
+inwards (never past the initial range). The ranges are saved with the
+checkpoint (``adr.json``) and in its ``agent.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from stable_baselines3 import PPO
+
+from agents import hyperparams
+from agents.base import Capabilities, ProgressFn, require_single_agent
+from agents.checkpoint import save_meta
+from agents.sb3_agent import _prepare
+from agents.sb3_vecenv import SB3VecEnv
+from scenarios import Scenario, UserError
+from scenarios import make as make_scenario
+from testbed.harness import evaluate
+
+AGENT = "agent_0"
+DEFAULTS: dict[str, Any] = {
+    "parameters": ["body_mass:torso"], "initial": [1.0, 1.0], "limits": [0.2, 3.0], "delta": 0.1, "t_low": 0.0,
+    "t_high": 0.0, "chunk": 10_000, "boundary_episodes": 5, "n_envs": 8, "n_steps": 256, "batch_size": 64,
+    "n_epochs": 10, "learning_rate": 3e-4, "gamma": 0.99, "ent_coef": 0.0, "policy_kwargs": None, "torch_threads": 1,
+}
+PPO_KEYS = ("n_steps", "batch_size", "n_epochs", "learning_rate", "gamma", "ent_coef", "policy_kwargs")
+
+
+def dynamics_entry(name: str, low: float, high: float) -> dict[str, Any]:
+    """A dynamics-layer parameter entry drawing the scale of ``name`` uniformly in [low, high]."""
+    kind, _, element = name.partition(":")
+    field = {"body_mass": "body_mass", "friction": "geom_friction", "damping": "dof_damping", "gain": "actuator_gear"}.get(kind)
+    if field is None:
+        raise UserError(f"unknown ADR parameter kind '{kind}' in '{name}' (valid: body_mass, friction, damping, gain)")
+    entry: dict[str, Any] = {"field": field, "distribution": "uniform", "low": float(low), "high": float(high), "shared": True}
+    if kind == "friction":
+        entry["component"] = 0
+    if element != "*":
+        entry["names"] = [element]
+    return entry
+
+
+class ADR:
+    """PPO trained under automatically widening (or narrowing) domain randomization."""
+
+    name: ClassVar[str] = "adr"
+    capabilities = Capabilities(discrete_actions=False, multi_agent="single", on_policy=True)
+
+    @classmethod
+    def valid_hyperparameters(cls) -> set[str]:
+        """Names accepted by ``agents.make`` and ``--set``."""
+        return set(DEFAULTS)
+
+    def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
+        require_single_agent(self.name, scenario)
+        self.scenario, self.seed = scenario, seed
+        self.hparams = h = {**DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
+        lo, hi = (float(x) for x in h["initial"])
+        self.limits = tuple(float(x) for x in h["limits"])
+        if not (0 < self.limits[0] <= lo <= hi <= self.limits[1]):
+            raise UserError(f"adr needs 0 < limits[0] <= initial low <= initial high <= limits[1] (got initial {h['initial']}, limits {h['limits']})")
+        self.ranges: dict[str, list[float]] = {str(p): [lo, hi] for p in h["parameters"]}
+        self._spec(self.ranges)  # unknown bodies or kinds fail here
+        self.model: PPO | None = None
+        self.steps_trained = 0
+        self.history: list[dict[str, Any]] = []
+
+    def _spec(self, ranges: dict[str, list[float]], pinned: tuple[str, float] | None = None) -> Scenario:
+        params = []
+        for name, (lo, hi) in ranges.items():
+            if pinned is not None and pinned[0] == name:
+                lo = hi = pinned[1]
+            params.append(dynamics_entry(name, lo, hi))
+        layer = {"type": "dynamics", "params": {"mode": "reset", "parameters": params}}
+        data = self.scenario.spec.model_dump()
+        return make_scenario({**data, "layers": [*data["layers"], layer]})
+
+    def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
+        """Alternate PPO chunks and boundary evaluations until ``steps`` environment steps."""
+        h = self.hparams
+        done = 0
+        while done < steps:
+            chunk = min(int(h["chunk"]), steps - done)
+            vec = self._spec(self.ranges).vector(int(h["n_envs"]), seed=None if self.seed is None else self.seed + done)
+            if self.model is None:
+                kwargs = {k: h[k] for k in PPO_KEYS if h.get(k) is not None}
+                n_act = int(np.prod(self.scenario.action_space(AGENT).shape))
+                self.model = PPO("MlpPolicy", SB3VecEnv(vec), seed=self.seed, device="cpu", **_prepare(kwargs, n_act))
+            else:
+                self.model.set_env(SB3VecEnv(vec))
+            self.model.learn(chunk, reset_num_timesteps=False)
+            done += chunk
+            self._update_ranges()
+            if progress:
+                progress(done, steps)
+        self.steps_trained += done
+
+    def _update_ranges(self) -> None:
+        h = self.hparams
+        delta, t_low, t_high = float(h["delta"]), float(h["t_low"]), float(h["t_high"])
+        lo0, hi0 = (float(x) for x in h["initial"])
+        row: dict[str, Any] = {"steps": self.steps_trained}
+        for name in list(self.ranges):
+            for side in (0, 1):
+                value = self.ranges[name][side]
+                sc = self._spec(self.ranges, pinned=(name, value))
+                perf = float(np.mean([r.team_return for r in evaluate(self, sc, episodes=int(h["boundary_episodes"]), seed=7_000)]))
+                row[f"{name}[{side}]"] = perf
+                step = delta if perf >= t_high else (-delta if perf < t_low else 0.0)
+                if side == 0:
+                    self.ranges[name][0] = float(np.clip(value - step, self.limits[0], lo0))
+                else:
+                    self.ranges[name][1] = float(np.clip(value + step, hi0, self.limits[1]))
+        row["ranges"] = {k: list(v) for k, v in self.ranges.items()}
+        self.history.append(row)
+
+    def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
+        """The PPO policy's actions."""
+        if self.model is None:
+            raise UserError(f"{self.name} has not been trained or loaded: call learn() first")
+        a, _ = self.model.predict(np.asarray(obs[AGENT]), deterministic=deterministic)
+        return {AGENT: np.asarray(a, np.float32)}
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``model.zip``, ``adr.json`` (the ranges and their history) and ``agent.json``."""
+        if self.model is None:
+            raise UserError(f"{self.name} has nothing to save: call learn() first")
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.model.save(path / "model.zip")
+        (path / "adr.json").write_text(json.dumps({"ranges": self.ranges, "history": self.history}, indent=2))
+        save_meta(self, path)
+        meta = json.loads((path / "agent.json").read_text())
+        meta["adr_ranges"] = self.ranges
+        (path / "agent.json").write_text(json.dumps(meta, indent=2, default=str))
+        return path
+
+    @classmethod
+    def load(cls, path: Path, scenario: Scenario, meta: dict[str, Any]) -> ADR:
+        """Restore the policy and the ranges."""
+        agent = cls(scenario, seed=meta.get("seed"), **meta["hparams"])
+        agent.model = PPO.load(path / "model.zip", device="cpu")
+        saved = json.loads((path / "adr.json").read_text())
+        agent.ranges, agent.history = saved["ranges"], saved["history"]
+        agent.steps_trained = int(meta.get("steps", 0))
+        return agent
