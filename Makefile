@@ -29,7 +29,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# The slow tests include a headless-Chromium check of the HTML report: install Debian's browser if missing.
 test-all: $(STAMP)
+	command -v chromium >/dev/null 2>&1 || (apt-get install -y -q chromium >/dev/null || sudo apt-get install -y -q chromium)
 	$(PY) -m pytest -q -m ''
 
 clean:

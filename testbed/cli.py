@@ -356,6 +356,39 @@ def run(
         raise typer.Exit(1)
 
 
+@app.command()
+@user_errors
+def report(
+    db: Path = typer.Argument(..., help="SQLite results database."),
+    out_dir: Path = typer.Option(..., "--out", help="Folder for index.html (and videos/)."),
+    title: str = typer.Option("testbed report", help="Page title."),
+    videos: int = typer.Option(0, min=0, help="Render this many short episode GIFs (MuJoCo checkpoints, EGL/OSMesa)."),
+    video_steps: int = typer.Option(60, min=2, help="Steps per video."),
+) -> None:
+    """Write an HTML report: tables, interval estimates, performance profiles, learning curves,
+    robustness heatmaps, attack curves and, if asked, episode videos."""
+    from testbed.report.html import write_report
+    from testbed.store import ResultsStore
+
+    recs = ResultsStore(db, create=False).records()
+    if not recs:
+        raise UserError(f"{db} holds no episodes: nothing to report")
+    clips = []
+    if videos:
+        from testbed.report.videos import render_episode
+
+        seen = []
+        for r in recs:
+            if r.checkpoint and Path(r.checkpoint).is_dir() and (r.checkpoint, r.scenario_id) not in seen and r.scenario_id.startswith("mujoco/"):
+                seen.append((r.checkpoint, r.scenario_id))
+        for k, (ckpt, sid) in enumerate(seen[:videos]):
+            sc = scenarios.make(sid)
+            gif = render_episode(agents.load(ckpt, sc), sc, out_dir / "videos" / f"episode{k}.gif", steps=video_steps)
+            clips.append((f"{Path(ckpt).name} on {sid}", gif))
+    path = write_report(recs, out_dir, title=title, videos=clips)
+    out.print(f"wrote {path}")
+
+
 demos_app = typer.Typer(help="Record, inspect and export demonstration datasets.", no_args_is_help=True)
 app.add_typer(demos_app, name="demos")
 

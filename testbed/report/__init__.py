@@ -1,0 +1,1 @@
+"""HTML reports over a results database (``testbed report DB --out DIR``)."""

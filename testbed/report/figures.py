@@ -1,0 +1,156 @@
+"""The report's figures, each a pure function of episode records returning SVG text
+(matplotlib, Agg backend, no files): interval estimates, performance profiles,
+learning curves, robustness heatmaps and attack curves."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from testbed import aggregate  # noqa: E402
+from testbed.records import EpisodeRecord  # noqa: E402
+
+
+def _svg(fig: plt.Figure) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg"):]
+
+
+def label(r: EpisodeRecord) -> str:
+    """An agent's label in figures: its name, plus the checkpoint folder's name."""
+    return r.agent if not r.checkpoint else f"{r.agent} ({Path(r.checkpoint).name})"
+
+
+def nominal(records: list[EpisodeRecord]) -> list[EpisodeRecord]:
+    """Episodes evaluated without a grid point or an attack."""
+    return [r for r in records if "grid" not in r.params and "attack" not in r.params]
+
+
+def interval_estimates(records: list[EpisodeRecord]) -> str | None:
+    """IQM of the team return with a 95% bootstrap CI per agent, one panel per scenario."""
+    by: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in nominal(records):
+        by[r.scenario_id][r.agent].append(r.team_return)
+    if not by:
+        return None
+    fig, axes = plt.subplots(1, len(by), figsize=(4.2 * len(by), 0.5 + 0.45 * max(len(v) for v in by.values())), squeeze=False)
+    for ax, (sid, agents_) in zip(axes[0], sorted(by.items())):
+        names = sorted(agents_)
+        for i, name in enumerate(names):
+            x = np.array(agents_[name])
+            lo, hi = aggregate.stratified_bootstrap_ci(x, aggregate.iqm, reps=1000)
+            ax.plot([lo, hi], [i, i], lw=6, alpha=0.5, color="C0")
+            ax.plot([aggregate.iqm(x)], [i], "k|", ms=14)
+        ax.set_yticks(range(len(names)), names)
+        ax.set_title(sid, fontsize=9)
+        ax.set_xlabel("IQM team return (95% CI)")
+    return _svg(fig)
+
+
+def performance_profiles(records: list[EpisodeRecord]) -> str | None:
+    """Fraction of episodes above tau, returns min-max normalized per scenario over all agents."""
+    nom = nominal(records)
+    by_sc: dict[str, list[EpisodeRecord]] = defaultdict(list)
+    for r in nom:
+        by_sc[r.scenario_id].append(r)
+    scores: dict[str, list[float]] = defaultdict(list)
+    for recs in by_sc.values():
+        x = np.array([r.team_return for r in recs])
+        span = x.max() - x.min() or 1.0
+        for r, v in zip(recs, (x - x.min()) / span):
+            scores[r.agent].append(float(v))
+    if len(scores) < 1 or not nom:
+        return None
+    taus = np.linspace(0, 1, 41)
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    for name, vals in sorted(scores.items()):
+        profile, band = aggregate.performance_profile(np.array(vals), taus, reps=500)
+        ax.plot(taus, profile, label=name)
+        ax.fill_between(taus, band[0], band[1], alpha=0.2)
+    ax.set_xlabel("normalized return tau (min-max per scenario)")
+    ax.set_ylabel("fraction of episodes > tau")
+    ax.legend(fontsize=8)
+    return _svg(fig)
+
+
+def learning_curves(records: list[EpisodeRecord]) -> str | None:
+    """Mean team return vs the training steps of each evaluated checkpoint (from its agent.json)."""
+    points: dict[tuple[str, str], dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in nominal(records):
+        if not r.checkpoint:
+            continue
+        try:
+            steps = int(json.loads((Path(r.checkpoint) / "agent.json").read_text()).get("steps", 0))
+        except (OSError, ValueError):
+            continue
+        points[(r.scenario_id, r.agent)][steps].append(r.team_return)
+    curves = {k: v for k, v in points.items() if len(v) >= 2}
+    if not curves:
+        return None
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    for (sid, agent), by_steps in sorted(curves.items()):
+        xs = sorted(by_steps)
+        ys = [np.mean(by_steps[s]) for s in xs]
+        ax.plot(xs, ys, marker="o", label=f"{agent} on {sid}")
+    ax.set_xlabel("training steps of the checkpoint")
+    ax.set_ylabel("mean team return")
+    ax.legend(fontsize=8)
+    return _svg(fig)
+
+
+def robustness_heatmaps(records: list[EpisodeRecord]) -> list[tuple[str, str]]:
+    """One heatmap per (agent, checkpoint, grid run) whose grid has exactly two parameters."""
+    runs: dict[tuple[str, str, str], list[EpisodeRecord]] = defaultdict(list)
+    for r in records:
+        if isinstance(r.params.get("grid"), dict) and len(r.params["grid"]) == 2:
+            runs[(r.scenario_id, label(r), r.run_id)].append(r)
+    out = []
+    for (sid, name, _), recs in sorted(runs.items()):
+        k1, k2 = sorted(recs[0].params["grid"])
+        xs = sorted({r.params["grid"][k1] for r in recs})
+        ys = sorted({r.params["grid"][k2] for r in recs})
+        grid = np.full((len(ys), len(xs)), np.nan)
+        cells: dict[tuple[float, float], list[float]] = defaultdict(list)
+        for r in recs:
+            cells[(r.params["grid"][k1], r.params["grid"][k2])].append(r.team_return)
+        for (a, b), v in cells.items():
+            grid[ys.index(b), xs.index(a)] = np.mean(v)
+        fig, ax = plt.subplots(figsize=(5, 4))
+        im = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis")
+        ax.set_xticks(range(len(xs)), [f"{v:.2g}" for v in xs], fontsize=7)
+        ax.set_yticks(range(len(ys)), [f"{v:.2g}" for v in ys], fontsize=7)
+        ax.set_xlabel(k1)
+        ax.set_ylabel(k2)
+        fig.colorbar(im, label="mean team return")
+        ax.set_title(f"{name} on {sid}", fontsize=9)
+        out.append((f"{name} on {sid}", _svg(fig)))
+    return out
+
+
+def attack_curves(records: list[EpisodeRecord]) -> str | None:
+    """Mean team return vs attack budget, one line per (agent, attack)."""
+    lines: dict[tuple[str, str, str], dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in records:
+        if "attack" in r.params:
+            lines[(r.scenario_id, label(r), r.params["attack"])][float(r.params["eps"])].append(r.team_return)
+    if not lines:
+        return None
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    for (sid, name, kind), by_eps in sorted(lines.items()):
+        xs = sorted(by_eps)
+        ax.plot(xs, [np.mean(by_eps[x]) for x in xs], marker="o", label=f"{name}, {kind} ({sid})")
+    ax.set_xlabel("eps (std units)")
+    ax.set_ylabel("mean team return")
+    ax.legend(fontsize=7)
+    return _svg(fig)
