@@ -1,8 +1,11 @@
 """Reference results for imitation: BC, DAgger, GAIL and AIRL from 10 expert episodes.
 
 Per task, an expert is trained once (SB3 PPO, seed 100; InvertedPendulum 50k
-steps, InvertedDoublePendulum 200k steps) and 10 of its deterministic episodes
-(reset seeds 0-9) are recorded. Each method then runs with seeds 0-4: ``bc``
+steps, InvertedDoublePendulum 200k steps) and 10 of its episodes (reset seeds
+0-9) are recorded with the expert sampling from its Gaussian policy: demonstrations
+of the deterministic mean action cover so narrow a state distribution that BC
+fell to 0.07 of the expert's score on InvertedPendulum (covariate shift), while
+the sampled demonstrations score the same 1000 for the expert. Each method then runs with seeds 0-4: ``bc``
 (50 epochs), ``dagger`` (the expert checkpoint queried, 20k environment steps in
 5 rounds), ``gail`` and ``airl`` (PPO generator, ``--gail-steps`` per task).
 Every policy is evaluated deterministically on 20 episodes (reset seeds
@@ -60,7 +63,8 @@ def main() -> None:
             expert.learn(expert_steps)
             expert.save(expert_path)
         expert = agents.load(expert_path)
-        demos = dataset.record(expert, episodes=10, seed=0, checkpoint=str(expert_path)).save(args.runs / f"demos-{slug}.npz")
+        demos = dataset.record(expert, episodes=10, seed=0, deterministic=False,
+                               checkpoint=str(expert_path)).save(args.runs / f"demos-{slug}.npz")
         r_expert, r_random = mean_return(expert, sid), mean_return(agents.make("random", sid, seed=0), sid)
         print(f"{sid}: expert {r_expert:.1f}, random {r_random:.1f}, demos mean {dataset.load(demos).mean_return():.1f}", flush=True)
         for method in args.methods:
