@@ -36,12 +36,42 @@ def shared_spaces(source: Scenario | VectorScenario) -> tuple[gym.Space, gym.Spa
     return obs[first], act[first]
 
 
-class SB3VecEnv(VecEnv):
+class ScenarioCopies:
+    """SB3's attribute plumbing for VecEnvs over scenario copies: entry ``j`` belongs to copy
+    ``j // per_copy`` of ``copies`` (shared by every VecEnv view in ``agents``)."""
+
+    copies: list[Any]
+    per_copy: int = 1
+
+    def _owner(self, j: int) -> Any:
+        return self.copies[j // self.per_copy]
+
+    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
+        """Attributes of the underlying scenario copies (one per SB3 entry)."""
+        return [getattr(self._owner(j), attr_name) for j in self._get_indices(indices)]  # type: ignore[attr-defined]
+
+    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
+        """Set an attribute on the underlying scenario copies."""
+        for j in self._get_indices(indices):  # type: ignore[attr-defined]
+            setattr(self._owner(j), attr_name, value)
+
+    def env_method(self, method_name: str, *method_args: Any, indices: Any = None, **method_kwargs: Any) -> list[Any]:
+        """Call a method of the underlying scenario copies."""
+        return [getattr(self._owner(j), method_name)(*method_args, **method_kwargs)
+                for j in self._get_indices(indices)]  # type: ignore[attr-defined]
+
+    def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> Sequence[bool]:
+        """Scenario copies are never Gymnasium-wrapped."""
+        return [False for _ in self._get_indices(indices)]  # type: ignore[attr-defined]
+
+
+class SB3VecEnv(ScenarioCopies, VecEnv):
     """A VectorScenario seen by SB3 as ``num_envs * n_agents`` environments."""
 
     def __init__(self, vec: VectorScenario) -> None:
         self.vec = vec
         self.n_agents = len(vec.agents)
+        self.copies, self.per_copy = vec.copies, self.n_agents
         obs_space, act_space = shared_spaces(vec)
         super().__init__(vec.num_envs * self.n_agents, obs_space, act_space)
         self._actions: np.ndarray | None = None
@@ -91,23 +121,3 @@ class SB3VecEnv(VecEnv):
     def close(self) -> None:
         """Close the scenario copies."""
         self.vec.close()
-
-    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
-        """Attributes of the underlying scenario copies (one per SB3 entry)."""
-        return [getattr(self.vec.copies[j // self.n_agents], attr_name) for j in self._get_indices(indices)]
-
-    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
-        """Set an attribute on the underlying scenario copies."""
-        for j in self._get_indices(indices):
-            setattr(self.vec.copies[j // self.n_agents], attr_name, value)
-
-    def env_method(self, method_name: str, *method_args: Any, indices: Any = None, **method_kwargs: Any) -> list[Any]:
-        """Call a method of the underlying scenario copies."""
-        return [
-            getattr(self.vec.copies[j // self.n_agents], method_name)(*method_args, **method_kwargs)
-            for j in self._get_indices(indices)
-        ]
-
-    def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> Sequence[bool]:
-        """Scenario copies are never Gymnasium-wrapped."""
-        return [False for _ in self._get_indices(indices)]

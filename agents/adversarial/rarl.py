@@ -28,6 +28,7 @@ from agents import hyperparams
 from agents.base import Capabilities, ProgressFn, require_single_agent
 from agents.checkpoint import save_meta
 from agents.sb3_agent import _prepare
+from agents.sb3_vecenv import ScenarioCopies
 from scenarios import Scenario, UserError
 from scenarios.layers.mujoco_model import require_mujoco
 
@@ -63,11 +64,12 @@ class TwoPlayer:
         return self.obs, rew[AGENT], term[AGENT] | trunc[AGENT], infos
 
 
-class RoleVecEnv(VecEnv):
+class RoleVecEnv(ScenarioCopies, VecEnv):
     """One player's SB3 view of the two-player scenario; the other player acts from its model."""
 
     def __init__(self, game: TwoPlayer, role: str, obs_space: spaces.Space, act_space: spaces.Space) -> None:
         self.game, self.role = game, role  # before VecEnv.__init__, which reads render_mode through get_attr
+        self.copies = game.vec.copies
         super().__init__(game.vec.num_envs, obs_space, act_space)
         self.other: Any = None
         self._actions: np.ndarray | None = None
@@ -101,23 +103,6 @@ class RoleVecEnv(VecEnv):
 
     def close(self) -> None:
         """The driver closes the scenario."""
-
-    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
-        """Attributes of the scenario copies."""
-        return [getattr(self.game.vec.copies[j], attr_name) for j in self._get_indices(indices)]
-
-    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
-        """Set an attribute on the scenario copies."""
-        for j in self._get_indices(indices):
-            setattr(self.game.vec.copies[j], attr_name, value)
-
-    def env_method(self, method_name: str, *args: Any, indices: Any = None, **kwargs: Any) -> list[Any]:
-        """Call a method of the scenario copies."""
-        return [getattr(self.game.vec.copies[j], method_name)(*args, **kwargs) for j in self._get_indices(indices)]
-
-    def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
-        """Scenario copies are never Gymnasium-wrapped."""
-        return [False for _ in self._get_indices(indices)]
 
 
 class RARL:

@@ -26,6 +26,7 @@ from stable_baselines3.common.vec_env import VecEnv
 from agents.base import Capabilities
 from agents.marl.groups import encode, obs_dim
 from agents.sb3_agent import SB3Agent
+from agents.sb3_vecenv import ScenarioCopies
 from scenarios import Scenario, UserError
 
 MAX_JOINT_ACTIONS = 4096
@@ -84,11 +85,12 @@ class JointCodec:
                 for k, a in enumerate(self.agents)}
 
 
-class JointVecEnv(VecEnv):
+class JointVecEnv(ScenarioCopies, VecEnv):
     """A VectorScenario seen by SB3 as ``num_envs`` single-agent envs acting jointly."""
 
     def __init__(self, vec: Any, codec: JointCodec, aggregation: str) -> None:
         self.vec, self.codec, self.mean = vec, codec, aggregation == "mean"
+        self.copies = vec.copies
         super().__init__(vec.num_envs, codec.observation_space, codec.action_space)
         self._actions: np.ndarray | None = None
         self._t0 = np.full(vec.num_envs, time.perf_counter())
@@ -131,23 +133,6 @@ class JointVecEnv(VecEnv):
     def close(self) -> None:
         """Close the copies."""
         self.vec.close()
-
-    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
-        """Attributes of the scenario copies."""
-        return [getattr(self.vec.copies[j], attr_name) for j in self._get_indices(indices)]
-
-    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
-        """Set an attribute on the scenario copies."""
-        for j in self._get_indices(indices):
-            setattr(self.vec.copies[j], attr_name, value)
-
-    def env_method(self, method_name: str, *args: Any, indices: Any = None, **kwargs: Any) -> list[Any]:
-        """Call a method of the scenario copies."""
-        return [getattr(self.vec.copies[j], method_name)(*args, **kwargs) for j in self._get_indices(indices)]
-
-    def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
-        """Scenario copies are never Gymnasium-wrapped."""
-        return [False for _ in self._get_indices(indices)]
 
 
 class JointAgent(SB3Agent):

@@ -28,6 +28,7 @@ from gymnasium import spaces
 from stable_baselines3.common.vec_env import VecEnv
 
 from agents.marl.groups import Group
+from agents.sb3_vecenv import ScenarioCopies
 
 
 class Lockstep:
@@ -92,13 +93,14 @@ class Lockstep:
             self.cond.notify_all()
 
 
-class GroupVecEnv(VecEnv):
+class GroupVecEnv(ScenarioCopies, VecEnv):
     """One group's view of the lockstep scenario: ``num_envs * k`` SB3 entries."""
 
     def __init__(self, lock: Lockstep, gi: int) -> None:
         self.lock, self.gi = lock, gi
         self.group = g = lock.groups[gi]
         self.k = len(g.agents)
+        self.copies, self.per_copy = lock.vec.copies, self.k
         obs_space = spaces.Box(-np.inf, np.inf, (g.in_dim,), np.float32)
         super().__init__(lock.vec.num_envs * self.k, obs_space, g.act_space)
         self._actions: np.ndarray | None = None
@@ -149,23 +151,6 @@ class GroupVecEnv(VecEnv):
 
     def close(self) -> None:
         """The coordinator owns the scenario copies."""
-
-    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
-        """Attributes of the underlying scenario copies."""
-        return [getattr(self.lock.vec.copies[j // self.k], attr_name) for j in self._get_indices(indices)]
-
-    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
-        """Set an attribute on the underlying scenario copies."""
-        for j in self._get_indices(indices):
-            setattr(self.lock.vec.copies[j // self.k], attr_name, value)
-
-    def env_method(self, method_name: str, *args: Any, indices: Any = None, **kwargs: Any) -> list[Any]:
-        """Call a method of the underlying scenario copies."""
-        return [getattr(self.lock.vec.copies[j // self.k], method_name)(*args, **kwargs) for j in self._get_indices(indices)]
-
-    def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
-        """Scenario copies are never Gymnasium-wrapped."""
-        return [False for _ in self._get_indices(indices)]
 
 
 def group_actions(model: Any, env: GroupVecEnv, obs: dict[str, np.ndarray], deterministic: bool) -> dict[str, np.ndarray]:
