@@ -78,6 +78,7 @@ def test_a_run_killed_mid_way_resumes_without_losing_or_duplicating(tmp_path):
     assert list((tmp_path / "runs" / "tensorboard").rglob("events.out.tfevents.*"))
 
 
+@pytest.mark.slow  # starting a local Ray instance takes ~30-60 s here
 def test_ray_executor_on_a_local_instance(tmp_path):
     pytest.importorskip("ray")
     spec = {**SPEC, "agents": SPEC["agents"][:1], "seeds": [0, 1], "grids": []}
