@@ -4,9 +4,9 @@ Five seeds (0-4) of each policy, every one trained with SB3 PPO's settings from
 ``agents/defaults/ppo.yaml``:
 
 - ``ppo``: nominal PPO, ``--steps`` environment steps;
-- ``adv_ppo``: PPO on PGD-perturbed observations (attack_eps 0.2 in running-std
-  units, half the observations attacked, 5 PGD steps, budget ramped over the
-  first half), same steps;
+- ``adv_ppo``: PPO on PGD-perturbed observations (``--adv-eps``, default 0.2, in
+  running-std units, half the observations attacked, 5 PGD steps, budget ramped
+  over the first half), same steps;
 - ``rarl``: protagonist ``--steps`` steps against a force adversary on the torso
   (3 N per unit action, x/y/z), plus as many adversary steps.
 
@@ -56,15 +56,21 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=200_000)
     p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--adv-eps", type=float, default=0.2, help="adv_ppo's training budget (running-std units).")
     p.add_argument("--runs", type=Path, default=Path("runs/adversarial_reference"))
-    p.add_argument("--out", type=Path, default=Path("benchmarks/results/adversarial_reference.json"))
+    p.add_argument("--out", type=Path, default=None, help="JSON results (default: benchmarks/results/adversarial_reference[-eps<E>].json).")
     args = p.parse_args()
+    if args.out is None:
+        suffix = "" if args.adv_eps == 0.2 else f"-eps{args.adv_eps}"
+        args.out = Path(f"benchmarks/results/adversarial_reference{suffix}.json")
     torch.set_num_threads(1)
     sc = scenarios.make(TASK)
+    SETTINGS["adv_ppo"]["attack_eps"] = args.adv_eps
+    folder = {"ppo": "ppo", "rarl": "rarl", "adv_ppo": "adv_ppo" if args.adv_eps == 0.2 else f"adv_ppo-eps{args.adv_eps}"}
     walls: dict[str, list[float]] = {m: [] for m in SETTINGS}
     for method, hp in SETTINGS.items():
         for seed in range(args.seeds):
-            path = args.runs / f"{method}-{seed}"
+            path = args.runs / f"{folder[method]}-{seed}"
             if (path / "agent.json").is_file():
                 continue
             t0 = time.perf_counter()
@@ -77,7 +83,7 @@ def main() -> None:
     results: dict[str, dict] = {"walls": walls, "attacks": {}, "grid": {}}
     for method in ("ppo", "adv_ppo"):
         for seed in range(args.seeds):
-            victim = agents.load(args.runs / f"{method}-{seed}", sc)
+            victim = agents.load(args.runs / f"{folder[method]}-{seed}", sc)
             clean = testbed.evaluate(victim, sc, episodes=10, seed=20_000)
             results["attacks"].setdefault(method, {}).setdefault("clean", []).append(np.mean([r.team_return for r in clean]))
             for kind in KINDS:
@@ -88,7 +94,7 @@ def main() -> None:
     axis = [parse_axis("body_mass.torso=0.5:1.5:11")]
     for method in ("ppo", "rarl", "adv_ppo"):
         for seed in range(args.seeds):
-            ag = agents.load(args.runs / f"{method}-{seed}", sc)
+            ag = agents.load(args.runs / f"{folder[method]}-{seed}", sc)
             row = robustness(evaluate_grid(ag, sc, axis, episodes=5, seed=30_000))[0]
             results["grid"].setdefault(method, {}).setdefault("worst", []).append(row.worst)
             results["grid"][method].setdefault("nominal", []).append(row.nominal)
