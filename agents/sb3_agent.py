@@ -104,6 +104,8 @@ class SB3Agent:
     capabilities: ClassVar[Capabilities]
     extra_keys: ClassVar[set[str]] = set()
     """Hyperparameters a subclass adds on top of the algorithm's and ``OWN_KEYS``."""
+    defaults_from: ClassVar[str | None] = None
+    """Read tuned defaults from another agent's file (``adv_ppo`` uses ``ppo.yaml``)."""
 
     @classmethod
     def valid_hyperparameters(cls) -> set[str]:
@@ -114,7 +116,8 @@ class SB3Agent:
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         self.scenario = scenario
         self.seed = seed
-        self.hparams = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())
+        tuned = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())
+        self.hparams = {**hyperparams.tuned_defaults(self.defaults_from, scenario.id), **tuned} if self.defaults_from else tuned
         self.steps_trained = 0
         torch.set_num_threads(int(self.hparams.get("torch_threads", 1)))
         self._check_spaces()

@@ -9,7 +9,8 @@ that ramps linearly from 0 to ``attack_eps`` over the first half of training
 (SA-PPO's schedule). Budget units are the running per-dimension standard
 deviation of the clean observations seen so far. The policy therefore learns
 to act well from perturbed inputs; the value bootstrap uses clean terminal
-observations. Everything else is SB3's PPO, with its hyperparameters.
+observations. Everything else is SB3's PPO, with its hyperparameters and
+``ppo``'s tuned defaults (``agents/defaults/ppo.yaml``).
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ class AdversarialPPO(SB3Agent):
     algorithm = PPO
     capabilities = Capabilities(multi_agent="single", on_policy=True)
     extra_keys = ATTACK_KEYS
+    defaults_from = "ppo"  # PPO's tuned settings: without them SB3's 2048-step rollouts leave ~12 updates in 200k steps
 
     def __init__(self, scenario: Any, seed: int | None = None, **overrides: Any) -> None:
         super().__init__(scenario, seed, **overrides)
