@@ -70,7 +70,7 @@ class PerturbedObservations(VecEnvWrapper):
         gen = torch.Generator().manual_seed(int(self.rng.integers(2**31)))
         rows = np.asarray(obs[hit], np.float32).reshape(int(hit.sum()), -1)
         out = np.array(obs, copy=True)
-        delta = gradient_delta(_sb3_victim(model, None, False), rows, bound, "pgd", self.steps, gen)
+        delta = gradient_delta(_sb3_victim(model, None), rows, bound, "pgd", self.steps, gen)
         out[hit] = out[hit] + delta.reshape(out[hit].shape).astype(out.dtype)
         return out
 

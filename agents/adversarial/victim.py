@@ -53,7 +53,7 @@ class Victim:
                 p.requires_grad_(f)
 
 
-def _sb3_victim(model: Any, vecnorm: Any, multi: bool) -> Victim:
+def _sb3_victim(model: Any, vecnorm: Any) -> Victim:
     policy = model.policy
 
     def norm(obs: torch.Tensor) -> torch.Tensor:
@@ -95,7 +95,7 @@ def _sb3_victim(model: Any, vecnorm: Any, multi: bool) -> Victim:
 def victim_of(agent: Any, agent_id: str) -> Victim:
     """The differentiable policy of ``agent_id`` in a trained ``agent`` (see module doc)."""
     if getattr(agent, "model", None) is not None and hasattr(agent.model, "policy") and getattr(agent, "groups", None) is None:
-        return _sb3_victim(agent.model, getattr(agent, "vecnorm", None), agent.scenario.num_agents > 1)
+        return _sb3_victim(agent.model, getattr(agent, "vecnorm", None))
     bc = getattr(agent, "bc", agent)
     if hasattr(bc, "nets") and bc.__class__.__name__ == "BehaviouralCloning":
         g, net = next((g, n) for g, n in zip(bc.groups, bc.nets) if agent_id in g.agents)
@@ -115,8 +115,3 @@ def victim_of(agent: Any, agent_id: str) -> Victim:
         return Victim(dist=dist, value=None, modules=[net])
     raise UserError(f"attacks need a differentiable policy; {agent.name} is not supported "
                     "(valid: SB3-backed agents, bc, dagger, gail, airl, adv_ppo, mappo, ippo)")
-
-
-def numpy_grad_free(x: np.ndarray) -> torch.Tensor:
-    """A float32 tensor copy of an observation batch."""
-    return torch.as_tensor(np.asarray(x, np.float32).reshape(len(x), -1))
