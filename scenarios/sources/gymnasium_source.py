@@ -3,8 +3,10 @@
 The env is built with ``gymnasium.make`` (its TimeLimit set to the scenario's
 time limit) and reset through it, so its behaviour is exactly Gymnasium's.
 Steps go to ``env.unwrapped`` directly: the scenario owns the time limit, and
-skipping the wrapper chain saves a few microseconds a step. The env stays
-reachable as ``.env`` (physics through ``.env.unwrapped``).
+skipping the wrapper chain saves a few microseconds a step. For the MuJoCo
+tasks in ``scenarios.sources.mujoco_native`` the step is a lean native one,
+bit-identical to Gymnasium's. The env stays reachable as ``.env`` (physics
+through ``.env.unwrapped``).
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ class GymnasiumSource:
             from scenarios.sources import rejected_kwargs
 
             raise rejected_kwargs(f"gymnasium:{env_id}", kwargs, exc) from None
-        self._step = self.env.unwrapped.step
+        from scenarios.sources.mujoco_native import native_step
+
+        self._step = native_step(self.env.unwrapped) or self.env.unwrapped.step
         self.possible_agents = [AGENT]
         self.agents: list[str] = []
         self.default_time_limit = self.env.spec.max_episode_steps if self.env.spec else None
