@@ -115,6 +115,21 @@ def test_bad_names_and_scales_are_refused_with_the_valid_choices():
         with_layers("classic/CartPole-v1", dyn({"field": "body_mass", "low": 0.5, "high": 1.5}))
 
 
+def test_log_normal_draws_have_the_stated_median_and_log_std():
+    from scenarios.layers.sampling import ParamRange, draw
+
+    spec = ParamRange(field="body_mass", distribution="log_normal", mean=1.3, std=0.2)
+    x = draw(spec, np.random.default_rng(0), 200_000)
+    assert np.median(x) == pytest.approx(1.3, rel=0.01)
+    assert np.log(x).std() == pytest.approx(0.2, rel=0.01)
+    sc = with_layers(HC, dyn({"field": "body_mass", "names": ["torso"], "distribution": "log_normal", "mean": 1.3, "std": 0.0}))
+    nominal = scenarios.make(HC).unwrapped.model.body_mass.copy()
+    sc.reset(seed=0)
+    assert model(sc).body_mass[1] == pytest.approx(1.3 * nominal[1])
+    with pytest.raises(UserError, match="log_normal needs a median"):
+        with_layers(HC, dyn({"field": "body_mass", "distribution": "log_normal", "mean": 0.0, "std": 0.1}))
+
+
 def test_modes_startup_and_interval():
     startup = with_layers(HC, dyn({"field": "body_mass", "names": ["torso"], "low": 0.5, "high": 1.5}, mode="startup"))
     masses = set()

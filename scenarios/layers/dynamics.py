@@ -21,6 +21,7 @@ YAML example::
           - {field: body_mass, names: [torso], low: 0.5, high: 1.5}
           - {field: geom_friction, names: [floor], component: 0, distribution: log_uniform, low: 0.3, high: 3.0}
           - {field: gravity, component: 2, operation: set, distribution: gaussian, mean: -9.81, std: 0.3}
+          - {field: dof_damping, distribution: log_normal, mean: 1.2, std: 0.1}   # median 1.2x, log-std 0.1
 """
 
 from __future__ import annotations

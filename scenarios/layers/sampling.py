@@ -3,7 +3,8 @@
 Shared by every dynamics layer (MuJoCo, MPE, multiwalker): one typed
 ``ParamRange`` says what to change (field, element names, component), how
 (``scale`` / ``add`` / ``set``) and with what distribution (``uniform``,
-``log_uniform``, ``gaussian``, ``constant``). ``apply_operation`` always
+``log_uniform``, ``gaussian``, ``log_normal`` (``mean`` is the median, ``std``
+the standard deviation of the log: what ``sim2real.dropo`` fits), ``constant``). ``apply_operation`` always
 starts from the stored nominal, so a thousand resets never compound, and
 clamps the result to the field's physical lower bound.
 """
@@ -25,29 +26,33 @@ class ParamRange(LayerParams):
     names: list[str] | None = Field(default=None, description="Elements (bodies, geoms, joints, actuators, entities); None: all.")
     component: int | None = Field(default=None, ge=0, description="Column of a multi-valued field (friction: 0 sliding, 1 torsional, 2 rolling; gravity/wind: 0 x, 1 y, 2 z).")
     operation: Literal["scale", "add", "set"] = Field(default="scale", description="new = nominal * x, nominal + x, or x.")
-    distribution: Literal["uniform", "log_uniform", "gaussian", "constant"] = Field(default="uniform")
+    distribution: Literal["uniform", "log_uniform", "gaussian", "log_normal", "constant"] = Field(default="uniform")
     low: float | None = Field(default=None, description="uniform / log_uniform lower end.")
     high: float | None = Field(default=None, description="uniform / log_uniform upper end.")
-    mean: float | None = Field(default=None, description="gaussian mean.")
-    std: float | None = Field(default=None, description="gaussian standard deviation (>= 0).")
+    mean: float | None = Field(default=None, description="gaussian mean; log_normal median (> 0).")
+    std: float | None = Field(default=None, description="gaussian standard deviation; log_normal std of the log (>= 0).")
     value: float | None = Field(default=None, description="constant value.")
     shared: bool = Field(default=False, description="One draw for all selected elements instead of one each.")
 
     @model_validator(mode="after")
     def _valid(self) -> ParamRange:
         d = self.distribution
-        need = {"uniform": ("low", "high"), "log_uniform": ("low", "high"), "gaussian": ("mean", "std"), "constant": ("value",)}[d]
+        need = {"uniform": ("low", "high"), "log_uniform": ("low", "high"), "gaussian": ("mean", "std"),
+                "log_normal": ("mean", "std"), "constant": ("value",)}[d]
         missing = [f for f in need if getattr(self, f) is None]
         if missing:
             raise ValueError(f"{self.field}: a {d} distribution needs {', '.join(missing)}")
         if d in ("uniform", "log_uniform") and self.low > self.high:  # type: ignore[operator]
             raise ValueError(f"{self.field}: low {self.low} is above high {self.high}")
-        if d == "gaussian" and self.std < 0:  # type: ignore[operator]
+        if d in ("gaussian", "log_normal") and self.std < 0:  # type: ignore[operator]
             raise ValueError(f"{self.field}: std must be >= 0 (got {self.std})")
         if d == "log_uniform" and self.low <= 0:  # type: ignore[operator]
             raise ValueError(f"{self.field}: log_uniform needs low > 0 (got {self.low})")
+        if d == "log_normal" and self.mean <= 0:  # type: ignore[operator]
+            raise ValueError(f"{self.field}: log_normal needs a median (mean) > 0 (got {self.mean})")
         if self.operation == "scale":
-            smallest = {"uniform": self.low, "log_uniform": self.low, "gaussian": self.mean, "constant": self.value}[d]
+            smallest = {"uniform": self.low, "log_uniform": self.low, "gaussian": self.mean, "log_normal": self.mean,
+                        "constant": self.value}[d]
             if smallest <= 0:  # type: ignore[operator]
                 raise ValueError(f"{self.field}: a scale must be > 0 (got {smallest})")
         return self
@@ -67,6 +72,8 @@ def draw(spec: ParamRange, rng: np.random.Generator, n: int) -> np.ndarray:
         x = np.exp(rng.uniform(np.log(spec.low), np.log(spec.high), k))
     elif d == "gaussian":
         x = rng.normal(spec.mean, spec.std, k)
+    elif d == "log_normal":
+        x = spec.mean * np.exp(rng.normal(0.0, spec.std, k))
     else:
         x = np.full(k, spec.value, dtype=float)
     return np.broadcast_to(x, (n,)) if spec.shared else x
