@@ -62,12 +62,23 @@ class SysIdResult:
             out[name] = (float(s * np.exp(-w)), float(s * np.exp(w)))
         return out
 
-    def dynamics_layer(self, k: float = 2.0, min_width: float = 0.05, mode: str = "reset") -> dict[str, Any]:
-        """A ``dynamics`` layer spec that randomizes every parameter within ``ranges`` (log-uniform)."""
+    def dynamics_layer(self, k: float = 2.0, min_width: float = 0.05, mode: str = "reset",
+                       distribution: str = "log_uniform") -> dict[str, Any]:
+        """A ``dynamics`` layer spec randomizing every parameter around the estimate.
+
+        ``log_uniform``: within ``ranges(k, min_width)``; ``log_normal``: median the
+        estimate, log-std ``max(log_std, min_width)`` (for a fitted distribution, as
+        ``sim2real.dropo`` returns).
+        """
+        if distribution not in ("log_uniform", "log_normal"):
+            raise UserError(f"unknown distribution '{distribution}' (valid: log_uniform, log_normal)")
         params = []
         for name, (lo, hi) in self.ranges(k, min_width).items():
             kind, _, element = name.partition(":")
             entry: dict[str, Any] = {"distribution": "log_uniform", "low": lo, "high": hi, "shared": True}
+            if distribution == "log_normal":
+                entry = {"distribution": "log_normal", "mean": self.scales[name],
+                         "std": max(self.log_std[name], min_width), "shared": True}
             if element != "*":
                 entry["names"] = [element]
             if kind == "body_mass":
@@ -142,64 +153,87 @@ def _nominal_env(base: Scenario | str | dict | ScenarioSpec) -> tuple[Scenario, 
     return sc, env
 
 
-def identify(base: Scenario | str | dict | ScenarioSpec, data: Dataset, parameters: list[str], delays: tuple[int, ...] = (0,),
-             max_transitions: int = 20_000, seed: int = 0, threads: int = 2) -> SysIdResult:
-    """Fit ``parameters`` (e.g. ``["body_mass:torso", "friction:floor"]``) of ``base``'s nominal model to ``data``."""
-    sc, env = _nominal_env(base)
-    m = env.model
-    obs = data.obs[data.agents[0]]
-    dim = obs.shape[1]
-    skip = m.nq + m.nv - dim
-    if skip < 0 or skip > m.nq:
-        raise UserError(f"sysid reads the joint state from observations; {sc.id}'s observation ({dim} values) is not "
-                        f"qpos[k:] + qvel (nq={m.nq}, nv={m.nv}): supported are Hopper, Walker2d, HalfCheetah, Swimmer")
-    target = _Model(env, parameters)
-    starts = np.concatenate([[0], np.cumsum(data.episode_lengths + 1)[:-1]])
-    act_all = data.actions[data.agents[0]]
-    act_starts = np.concatenate([[0], np.cumsum(data.episode_lengths)[:-1]])
-    rng = np.random.default_rng(seed)
-    rows: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-    for d in delays:
+class OneStep:
+    """Recorded transitions replayed as one-step predictions on copies of the nominal model.
+
+    Holds, for one action delay, the observed (o_t, a_(t-delay), o_t+1) rows, the
+    simulator states o_t describes, and the per-dimension scale of the observed
+    changes; ``predict`` runs every row on ``mujoco.rollout`` (threads), each row
+    on its own model if given a list.
+    """
+
+    def __init__(self, env: Any, data: Dataset, delay: int, max_transitions: int, rng: np.random.Generator,
+                 threads: int = 2) -> None:
+        m = env.model
+        obs = data.obs[data.agents[0]]
+        self.skip = m.nq + m.nv - obs.shape[1]
+        if self.skip < 0 or self.skip > m.nq:
+            raise UserError(f"sysid reads the joint state from observations; this task's observation ({obs.shape[1]} values) "
+                            f"is not qpos[k:] + qvel (nq={m.nq}, nv={m.nv}): supported are Hopper, Walker2d, HalfCheetah, Swimmer")
+        self.env, self.nq, self.nv = env, m.nq, m.nv
+        self.clip = VELOCITY_CLIP.get(type(env).__name__)
+        starts = np.concatenate([[0], np.cumsum(data.episode_lengths + 1)[:-1]])
+        act_all = data.actions[data.agents[0]]
+        act_starts = np.concatenate([[0], np.cumsum(data.episode_lengths)[:-1]])
         o_idx, a_idx = [], []
         for s, a0, t in zip(starts, act_starts, data.episode_lengths):
-            for k in range(d, int(t)):
+            for k in range(delay, int(t)):
                 o_idx.append(s + k)
-                a_idx.append(a0 + k - d)
+                a_idx.append(a0 + k - delay)
         o_idx, a_idx = np.array(o_idx), np.array(a_idx)
         if len(o_idx) > max_transitions:
             pick = np.sort(rng.choice(len(o_idx), max_transitions, replace=False))
             o_idx, a_idx = o_idx[pick], a_idx[pick]
-        rows[d] = (obs[o_idx], act_all[a_idx], obs[o_idx + 1])
-    nstate = mujoco.mj_stateSize(m, mujoco.mjtState.mjSTATE_FULLPHYSICS)
-    clip = VELOCITY_CLIP.get(type(env).__name__)
-    datas = [mujoco.MjData(target.model) for _ in range(threads)]
+        self.obs, self.next_obs = obs[o_idx], obs[o_idx + 1]
+        self.control = np.repeat(np.asarray(act_all[a_idx], np.float64)[:, None, :], env.frame_skip, axis=1)
+        self.scale = np.std(self.next_obs - self.obs, axis=0) + 1e-6
+        self.state0 = self._states(m, self.obs)
+        self.datas = [mujoco.MjData(m) for _ in range(threads)]
 
-    def initial_states(o: np.ndarray) -> np.ndarray:
-        out = np.zeros((len(o), nstate))
-        d = target.data
+    def __len__(self) -> int:
+        return len(self.obs)
+
+    def _states(self, m: mujoco.MjModel, o: np.ndarray) -> np.ndarray:
+        d, skip = mujoco.MjData(m), self.skip
+        out = np.zeros((len(o), mujoco.mj_stateSize(m, mujoco.mjtState.mjSTATE_FULLPHYSICS)))
         for i, row in enumerate(o):
-            d.qpos[:skip] = m.qpos0[:skip] if skip else d.qpos[:0]
+            d.qpos[:skip] = m.qpos0[:skip]
             d.qpos[skip:] = row[: m.nq - skip]
             d.qvel[:] = row[m.nq - skip:]
             d.time = 0.0
-            mujoco.mj_getState(target.model, d, out[i], mujoco.mjtState.mjSTATE_FULLPHYSICS)
+            mujoco.mj_getState(m, d, out[i], mujoco.mjtState.mjSTATE_FULLPHYSICS)
         return out
 
+    def predict(self, model: mujoco.MjModel | list[mujoco.MjModel], rows: int = 1) -> np.ndarray:
+        """Predicted next observations, (rows * len(self), obs dim): the transitions repeated ``rows``
+        times, row block k on ``model[k]`` when ``model`` is a list of ``rows`` models."""
+        state0, control = self.state0, self.control
+        if rows > 1:
+            state0, control = np.tile(state0, (rows, 1)), np.tile(control, (rows, 1, 1))
+            model = [mk for mk in model for _ in range(len(self))]  # type: ignore[union-attr]
+        states, _ = rollout.rollout(model, self.datas, state0, control)
+        final = states[:, -1, 1:]  # drop time
+        nq, skip = self.nq, self.skip
+        pred = np.concatenate([final[:, skip:nq], final[:, nq: nq + self.nv]], axis=1)
+        if self.clip is not None:
+            pred[:, nq - skip:] = np.clip(pred[:, nq - skip:], -self.clip, self.clip)
+        return pred
+
+
+def identify(base: Scenario | str | dict | ScenarioSpec, data: Dataset, parameters: list[str], delays: tuple[int, ...] = (0,),
+             max_transitions: int = 20_000, seed: int = 0, threads: int = 2) -> SysIdResult:
+    """Fit ``parameters`` (e.g. ``["body_mass:torso", "friction:floor"]``) of ``base``'s nominal model to ``data``."""
+    sc, env = _nominal_env(base)
+    target = _Model(env, parameters)
+    rng = np.random.default_rng(seed)
     best: SysIdResult | None = None
     costs: dict[int, float] = {}
-    for d, (o, a, o_next) in rows.items():
-        state0 = initial_states(o)
-        control = np.repeat(np.asarray(a, np.float64)[:, None, :], env.frame_skip, axis=1)
-        scale = np.std(o_next - o, axis=0) + 1e-6
+    for d in delays:
+        steps = OneStep(env, data, d, max_transitions, rng, threads)
 
         def residual(x: np.ndarray) -> np.ndarray:
             target.set(np.exp(x))
-            states, _ = rollout.rollout(target.model, datas, state0, control)
-            final = states[:, -1, 1:]  # drop time
-            pred = np.concatenate([final[:, skip: m.nq], final[:, m.nq: m.nq + m.nv]], axis=1)
-            if clip is not None:
-                pred[:, m.nq - skip:] = np.clip(pred[:, m.nq - skip:], -clip, clip)
-            return ((pred - o_next) / scale).ravel()
+            return ((steps.predict(target.model) - steps.next_obs) / steps.scale).ravel()
 
         fit = least_squares(residual, np.zeros(len(parameters)), bounds=(-np.log(5.0), np.log(5.0)), x_scale=0.1,
                             diff_step=1e-3)
@@ -214,7 +248,7 @@ def identify(base: Scenario | str | dict | ScenarioSpec, data: Dataset, paramete
                 log_std = np.full(len(parameters), np.inf)
             best = SysIdResult(scales={p: float(np.exp(v)) for p, v in zip(parameters, fit.x)},
                                log_std={p: float(s) for p, s in zip(parameters, log_std)}, delay=d, cost=float(fit.cost),
-                               transitions=len(o))
+                               transitions=len(steps))
     assert best is not None
     best.costs_by_delay = costs
     sc.close()

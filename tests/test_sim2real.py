@@ -8,6 +8,7 @@ import agents
 import scenarios
 from scenarios import UserError
 from sim2real.adapter import RealSystem, ScenarioSystem, record
+from sim2real.dropo import identify_distribution
 from sim2real.sysid import identify
 from sim2real.transfer import transfer_gap
 
@@ -40,6 +41,31 @@ def test_sysid_finds_the_action_delay():
     res = identify("mujoco/Hopper-v5", data, ["body_mass:torso"], delays=(0, 1, 2))
     assert res.delay == 1 and res.costs_by_delay[1] < 0.5 * min(res.costs_by_delay[0], res.costs_by_delay[2])
     assert res.scales["body_mass:torso"] == pytest.approx(1.0, rel=0.05)
+
+
+FAST_DROPO = {"samples": 6, "max_evaluations": 100, "max_transitions": 250}
+
+
+def test_dropo_recovers_a_fixed_target_with_a_narrow_distribution(target_data):
+    res = identify_distribution("mujoco/Hopper-v5", target_data, ["body_mass:torso", "friction:*"], **FAST_DROPO)
+    assert res.scales["body_mass:torso"] == pytest.approx(1.3, rel=0.05)
+    assert res.scales["friction:*"] == pytest.approx(0.7, rel=0.05)
+    assert max(res.log_std.values()) < 0.05
+    layer = res.dynamics_layer(distribution="log_normal", min_width=0.01)
+    assert layer["params"]["parameters"][0] == {"distribution": "log_normal", "mean": res.scales["body_mass:torso"],
+                                                "std": max(res.log_std["body_mass:torso"], 0.01), "shared": True,
+                                                "names": ["torso"], "field": "body_mass"}
+
+
+def test_dropo_fits_the_spread_of_a_randomized_target():
+    """Per-episode torso masses log-normal around 1.3 (log-std 0.15): the fit is a distribution, not a point."""
+    spread = {"type": "dynamics", "params": {"mode": "reset", "parameters": [
+        {"field": "body_mass", "names": ["torso"], "distribution": "log_normal", "mean": 1.3, "std": 0.15}]}}
+    system = ScenarioSystem({"id": "mujoco/Hopper-spread-v5", "source": "gymnasium:Hopper-v5", "layers": [spread]})
+    data = record(system, agents.make("random", "mujoco/Hopper-v5", seed=2), episodes=20, seed=0)
+    res = identify_distribution("mujoco/Hopper-v5", data, ["body_mass:torso"], **{**FAST_DROPO, "max_evaluations": 60})
+    assert res.scales["body_mass:torso"] == pytest.approx(1.3, rel=0.1)
+    assert 0.07 < res.log_std["body_mass:torso"] < 0.3
 
 
 def test_sysid_refuses_unknown_parameters_and_tasks(target_data):

@@ -1,0 +1,85 @@
+"""DROPO-style identification: fit a distribution of dynamics parameters with CMA-ES.
+
+DROPO (Tiboni et al., 2023) identifies the randomization itself: a mean and a
+standard deviation per parameter such that the target's recorded transitions
+are likely under the simulator with parameters drawn from it. Here each
+parameter's log-scale is Gaussian, N(mu, sigma^2) (a log-normal scale factor).
+For every transition (o_t, a_(t-delay), o_t+1) the simulator, set to the state
+o_t describes, applies the recorded action under K parameter vectors drawn from
+the candidate (``OneStep`` from ``sim2real.sysid``: all K x T one-step
+predictions in one ``mujoco.rollout`` call, each row on its own model copy); a
+Gaussian is fitted per observation dimension to the K predictions, and the
+observed o_t+1 is scored by its log-likelihood (variance plus ``epsilon``, in
+units of each dimension's observed change). The K standard-normal draws are
+fixed for the whole search (common random numbers), so the objective is
+deterministic and CMA-ES - the ``cma`` package, as in DROPO - can minimize its
+negative. The search starts from the point estimate of ``sysid.identify``
+(which also picks the action delay among the candidates) with sigma 0.05.
+
+Noise the simulator does not model (sensor noise, deadband) pushes the fitted
+sigmas up rather than biasing a point estimate alone: the distribution is what
+training should randomize over (``SysIdResult.dynamics_layer(distribution=
+"log_normal")``).
+"""
+
+from __future__ import annotations
+
+import cma
+import numpy as np
+
+from agents.imitation.dataset import Dataset
+from scenarios import Scenario, ScenarioSpec
+from sim2real.sysid import OneStep, SysIdResult, _Model, _nominal_env, identify
+
+LOG_SCALE_BOUND = float(np.log(5.0))  # scale factors searched within [1/5, 5]
+SIGMA_BOUNDS = (1e-3, 1.0)  # standard deviation of a log-scale
+
+
+def _objective(steps: OneStep, models: list[_Model], z: np.ndarray, epsilon: float):
+    """Negative log-likelihood of the target transitions under candidate x = (mu, log sigma)."""
+    p = z.shape[1]
+
+    def nll(x: np.ndarray) -> float:
+        mu, sigma = x[:p], np.exp(x[p:])
+        log_scales = np.clip(mu + sigma * z, -LOG_SCALE_BOUND, LOG_SCALE_BOUND)
+        for model, row in zip(models, log_scales):
+            model.set(np.exp(row))
+        pred = steps.predict([mdl.model for mdl in models], rows=len(models))
+        r = ((pred - np.tile(steps.next_obs, (len(models), 1))) / steps.scale).reshape(len(models), len(steps), -1)
+        mean, var = r.mean(axis=0), r.var(axis=0) + epsilon
+        return float(0.5 * np.sum(mean**2 / var + np.log(var)) / len(steps))
+
+    return nll
+
+
+def identify_distribution(base: Scenario | str | dict | ScenarioSpec, data: Dataset, parameters: list[str],
+                          delays: tuple[int, ...] = (0,), samples: int = 8, epsilon: float = 1e-3,
+                          max_evaluations: int = 600, max_transitions: int = 2_000, seed: int = 0,
+                          threads: int = 2) -> SysIdResult:
+    """Fit a log-normal distribution of each of ``parameters`` (``sim2real.sysid`` names) to ``data`` with CMA-ES.
+
+    Returns a ``SysIdResult``: ``scales`` are the fitted medians exp(mu), ``log_std``
+    the fitted sigmas (the distribution's spread, not the estimate's uncertainty),
+    ``cost`` the mean negative log-likelihood per transition; ``delay`` and
+    ``costs_by_delay`` come from the point fit.
+    ``samples`` is K, the parameter draws per candidate; ``epsilon`` the variance
+    floor in units of each dimension's observed change.
+    """
+    point = identify(base, data, parameters, delays=delays, max_transitions=max_transitions, seed=seed, threads=threads)
+    sc, env = _nominal_env(base)
+    p = len(parameters)
+    z = np.random.default_rng(seed + 1).standard_normal((samples, p))
+    models = [_Model(env, parameters) for _ in range(samples)]
+    steps = OneStep(env, data, point.delay, max_transitions, np.random.default_rng(seed), threads)
+    nll = _objective(steps, models, z, epsilon)
+    x0 = np.array([np.clip(np.log(point.scales[n]), -LOG_SCALE_BOUND, LOG_SCALE_BOUND) for n in parameters] + [np.log(0.05)] * p)
+    lower = [-LOG_SCALE_BOUND] * p + [np.log(SIGMA_BOUNDS[0])] * p
+    upper = [LOG_SCALE_BOUND] * p + [np.log(SIGMA_BOUNDS[1])] * p
+    es = cma.CMAEvolutionStrategy(x0, 1.0, {"bounds": [lower, upper], "CMA_stds": [0.1] * p + [1.0] * p,
+                                            "maxfevals": max_evaluations, "seed": seed + 1, "verbose": -9})
+    es.optimize(nll)
+    x = es.result.xbest
+    sc.close()
+    return SysIdResult(scales={n: float(np.exp(v)) for n, v in zip(parameters, x[:p])},
+                       log_std={n: float(np.exp(v)) for n, v in zip(parameters, x[p:])}, delay=point.delay,
+                       cost=float(es.result.fbest), transitions=len(steps), costs_by_delay=point.costs_by_delay)
