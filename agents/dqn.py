@@ -7,6 +7,11 @@
 - any combination through the flags ``double``, ``dueling``, ``prioritized``, ``n_step``.
 
 Exploration is ``epsilon`` (linear schedule) or ``softmax`` (``agents.exploration``).
+``learning_rate: lin_2.3e-3`` decays the rate linearly to zero over a ``learn``
+call (rl-zoo's notation, as for the SB3 agents), which settles the final
+greedy policy instead of leaving it wherever the last update burst put it.
+``tau < 1`` replaces hard target copies every ``target_update_interval`` env
+steps with Polyak averaging after every gradient step.
 Targets bootstrap through time-limit truncations (from the final observation)
 and not through terminations. Discrete observations are one-hot encoded. SB3's
 DQN has no double/dueling/prioritized/n-step options, hence our own; its
@@ -36,8 +41,21 @@ DEFAULTS: dict[str, Any] = {
     "train_freq": 4, "gradient_steps": 1, "target_update_interval": 1000, "net_arch": [64, 64], "n_envs": 1,
     "exploration": "epsilon", "eps_start": 1.0, "eps_end": 0.05, "eps_fraction": 0.2, "temperature": 1.0,
     "double": False, "dueling": False, "prioritized": False, "n_step": 1, "alpha": 0.6, "beta_start": 0.4,
-    "max_grad_norm": 10.0, "torch_threads": 1,
+    "max_grad_norm": 10.0, "torch_threads": 1, "tau": 1.0,
 }
+
+
+def _learning_rate(value: float | str) -> tuple[float, bool]:
+    """A constant rate, or ``lin_X``: X decayed linearly to zero (returns the start and whether it decays)."""
+    if isinstance(value, str):
+        try:
+            if value.startswith("lin_"):
+                return float(value[4:]), True
+            return float(value), False
+        except ValueError:
+            pass
+        raise UserError(f"learning_rate '{value}' is neither a number nor lin_<number> (e.g. lin_2.3e-3)")
+    return float(value), False
 
 
 class QNetwork(nn.Module):
@@ -96,8 +114,13 @@ class QAgent:
         self.target = QNetwork(self.n_in, self.n_actions, list(h["net_arch"]), bool(h["dueling"]))
         self.target.load_state_dict(self.online.state_dict())
         # fused Adam: ~4x faster a step than the default on CPU for networks this small
-        self.optimizer = torch.optim.Adam(self.online.parameters(), lr=float(h["learning_rate"]), fused=True)
+        self.lr, self.lr_linear = _learning_rate(h["learning_rate"])
+        self.optimizer = torch.optim.Adam(self.online.parameters(), lr=self.lr, fused=True)
         self.params = list(self.online.parameters())
+        self.target_params = list(self.target.parameters())
+        self.tau = float(h["tau"])
+        if not 0.0 < self.tau <= 1.0:
+            raise UserError(f"tau must be in (0, 1] (got {self.tau}); 1 means hard target copies")
         self.explorer = Explorer(h["exploration"], h["eps_start"], h["eps_end"], h["eps_fraction"], h["temperature"])
         self.steps_trained = 0
         self.updates = 0
@@ -145,6 +168,9 @@ class QAgent:
         self.optimizer.step()
         if buffer.prioritized:
             buffer.update_priorities(b.indices, td.detach().numpy())
+        if self.tau < 1.0:  # Polyak-averaged target after every update (instead of hard copies)
+            with torch.no_grad():
+                torch._foreach_lerp_(self.target_params, self.params, self.tau)
         self.updates += 1
         return float(loss.detach())
 
@@ -187,9 +213,11 @@ class QAgent:
             total = self.steps_trained + t
             if total >= int(h["learning_starts"]) and calls % int(h["train_freq"]) == 0 and len(buffer) >= int(h["batch_size"]):
                 beta = float(h["beta_start"]) + (1.0 - float(h["beta_start"])) * frac
+                if self.lr_linear:
+                    self.optimizer.param_groups[0]["lr"] = self.lr * (1.0 - frac)
                 for _ in range(int(h["gradient_steps"])):
                     self.update(buffer, beta)
-            if (total // n) % max(1, int(h["target_update_interval"]) // n) == 0:
+            if self.tau == 1.0 and (total // n) % max(1, int(h["target_update_interval"]) // n) == 0:
                 self.target.load_state_dict(self.online.state_dict())
             if progress:
                 progress(min(t, steps), steps)

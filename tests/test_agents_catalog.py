@@ -186,3 +186,26 @@ def test_value_iteration_matches_exact_optimal_values():
     np.testing.assert_allclose(vi.v, exact, atol=1e-6)
     np.testing.assert_allclose(pi.v, exact, atol=1e-6)
     assert vi.v[0] == pytest.approx(0.5420, abs=1e-3)  # FrozenLake 4x4, gamma 0.99
+
+
+def test_dqn_linear_learning_rate_decays_to_zero_and_polyak_target_follows():
+    import torch
+
+    sc = scenarios.make("classic/CartPole-v1")
+    ag = agents.make("double_dqn", sc, seed=0, **{**SMALL_DQN, "learning_rate": "lin_1e-3", "tau": 0.05})
+    before = [p.detach().clone() for p in ag.target.parameters()]
+    ag.learn(2_000)
+    lr = ag.optimizer.param_groups[0]["lr"]
+    assert 0 < lr < 1e-3 * 0.01  # decayed to ~0 by the end of the call
+    # Polyak: the target moved, but is not a copy of the online network
+    moved = [not torch.equal(a, b) for a, b in zip(before, ag.target.parameters())]
+    same = [torch.equal(a, b) for a, b in zip(ag.online.parameters(), ag.target.parameters())]
+    assert all(moved) and not any(same)
+    hard = agents.make("double_dqn", sc, seed=0, **SMALL_DQN)
+    hard.learn(1_000)  # hard copies every 250 steps, the last one after the final update
+    assert hard.optimizer.param_groups[0]["lr"] == 1e-3
+    assert all(torch.equal(a, b) for a, b in zip(hard.online.parameters(), hard.target.parameters()))
+    with pytest.raises(scenarios.UserError, match="tau must be in"):
+        agents.make("double_dqn", sc, tau=1.5)
+    with pytest.raises(scenarios.UserError, match="lin_<number>"):
+        agents.make("double_dqn", sc, learning_rate="linear")
