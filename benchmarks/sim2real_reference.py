@@ -6,6 +6,9 @@
    estimates and their relative errors. The same on the full proxy
    ``sim2real/Hopper-real-v0`` (plus latency, deadband, sensor noise and bias),
    identifying the action delay too.
+1b. ``dropo``: the same target data (seeds 0-4), identified as a distribution
+   with ``sim2real.dropo.identify_distribution`` (DROPO likelihood, CMA-ES, 8
+   draws, 300 evaluations): fitted medians and log-stds.
 2. ``gap``: nominal PPO (``runs/adversarial_reference/ppo-<seed>``, 200k steps,
    from benchmarks/adversarial_reference.py) vs PPO trained 200k steps with
    randomization centred on the full-proxy identification (log-uniform ranges
@@ -13,10 +16,15 @@
    each evaluated on nominal Hopper-v5 (source) and on ``sim2real/Hopper-real-v0``
    (target), 20 episodes each (seeds 0-19); gap = source - target. IQM over seeds.
 3. ``adr``: ADR on Hopper-v5 over torso mass and contact friction (start [1, 1],
-   delta 0.1, widen at >= 1000, narrow below 600, 20k-step chunks, 200k steps),
-   seeds 0-2; report the final ranges and whether they cover (1.3, 0.7).
+   delta 0.1, widen at >= 1000, narrow below 500, 10k-step chunks, ``--steps``),
+   seeds 0-4; report the final ranges, whether they cover (1.3, 0.7), and each
+   ADR policy's transfer gap to ``sim2real/Hopper-real-dyn-v0`` (the hidden
+   dynamics alone) and ``sim2real/Hopper-real-v0``, 20 episodes each.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/sim2real_reference.py --parts sysid gap adr
+4. ``nominal``: PPO on nominal Hopper-v5 for ``--steps`` (seeds 0-4, the ADR
+   runs' budget and PPO settings), with the same transfer gaps as ``adr``.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/sim2real_reference.py --parts sysid dropo gap adr nominal
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ import torch
 
 import agents
 from sim2real.adapter import ScenarioSystem, record
+from sim2real.dropo import identify_distribution
 from sim2real.sysid import identify
 from sim2real.transfer import transfer_gap
 from testbed.metrics import bootstrap_ci, iqm
@@ -51,6 +60,21 @@ def part_sysid(seeds: int, results: dict) -> None:
                          "errors": {p: abs(res.scales[p] / TRUE[p] - 1) for p in PARAMS}, "log_std": res.log_std})
             print(f"{target} seed {seed}: {res.scales} delay {res.delay} ({res.transitions} transitions, {rows[-1]['wall_s']:.1f} s)", flush=True)
         results[f"sysid/{target}"] = rows
+
+
+def part_dropo(seeds: int, results: dict) -> None:
+    """Distribution fits (median and log-std per parameter) on the dynamics-only and the full proxy."""
+    for target, delays in (("sim2real/Hopper-real-dyn-v0", (0,)), ("sim2real/Hopper-real-v0", (0, 1, 2))):
+        rows = []
+        for seed in range(seeds):
+            data = record(ScenarioSystem(target), agents.make("random", "mujoco/Hopper-v5", seed=seed), episodes=20, seed=100 * seed)
+            t0 = time.perf_counter()
+            res = identify_distribution("mujoco/Hopper-v5", data, PARAMS, delays=delays, seed=seed, samples=8, max_evaluations=300)
+            rows.append({"medians": res.scales, "log_std": res.log_std, "delay": res.delay, "transitions": res.transitions,
+                         "wall_s": time.perf_counter() - t0, "errors": {p: abs(res.scales[p] / TRUE[p] - 1) for p in PARAMS}})
+            print(f"dropo {target} seed {seed}: medians {res.scales} log-std {res.log_std} delay {res.delay} "
+                  f"({rows[-1]['wall_s']:.1f} s)", flush=True)
+        results[f"dropo/{target}"] = rows
 
 
 def part_gap(seeds: int, steps: int, results: dict, runs: Path) -> None:
@@ -83,20 +107,44 @@ def part_adr(seeds: int, steps: int, results: dict, runs: Path) -> None:
     rows = []
     for seed in range(seeds):
         ag = agents.make("adr", "mujoco/Hopper-v5", seed=seed, parameters=PARAMS, initial=[1.0, 1.0], limits=[0.3, 3.0],
-                         delta=0.1, t_low=600, t_high=1000, chunk=20_000, boundary_episodes=5)
+                         delta=0.1, t_low=500, t_high=1000, chunk=10_000, boundary_episodes=5)
         t0 = time.perf_counter()
         ag.learn(steps)
         ag.save(runs / "sim2real_reference" / f"adr-{seed}")
+        wall = time.perf_counter() - t0
         cover = all(ag.ranges[p][0] <= TRUE[p] <= ag.ranges[p][1] for p in PARAMS)
-        rows.append({"ranges": ag.ranges, "covers_target": cover, "wall_s": time.perf_counter() - t0})
-        print(f"adr seed {seed}: {ag.ranges} covers target: {cover} ({rows[-1]['wall_s']:.0f} s)", flush=True)
+        gaps = {t: transfer_gap(ag, t, source="mujoco/Hopper-v5", episodes=20, seed=0).__dict__ for t in TARGETS}
+        rows.append({"ranges": ag.ranges, "covers_target": cover, "wall_s": wall, "gaps": gaps})
+        summary = ", ".join(f"{t}: source {g['source']:.0f} target {g['target']:.0f}" for t, g in gaps.items())
+        print(f"adr seed {seed}: {ag.ranges} covers target: {cover} ({wall:.0f} s); {summary}", flush=True)
     results["adr"] = rows
+
+
+TARGETS = ("sim2real/Hopper-real-dyn-v0", "sim2real/Hopper-real-v0")
+
+
+def part_nominal(seeds: int, steps: int, results: dict, runs: Path) -> None:
+    """Nominal PPO at the ADR budget: transfer gaps to the same targets."""
+    rows = []
+    for seed in range(seeds):
+        path = runs / "sim2real_reference" / f"ppo-{steps}-{seed}"
+        if (path / "agent.json").is_file():
+            ag = agents.load(path)
+        else:
+            ag = agents.make("ppo", "mujoco/Hopper-v5", seed=seed)  # ppo.yaml defaults = ADR's PPO settings
+            ag.learn(steps)
+            ag.save(path)
+        gaps = {t: transfer_gap(ag, t, source="mujoco/Hopper-v5", episodes=20, seed=0).__dict__ for t in TARGETS}
+        rows.append({"gaps": gaps})
+        summary = ", ".join(f"{t}: source {g['source']:.0f} target {g['target']:.0f}" for t, g in gaps.items())
+        print(f"nominal ppo seed {seed}: {summary}", flush=True)
+    results["nominal"] = rows
 
 
 def main() -> None:
     """Run the requested parts and write JSON; print summary lines."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--parts", nargs="+", default=["sysid", "gap", "adr"], choices=["sysid", "gap", "adr"])
+    p.add_argument("--parts", nargs="+", default=["sysid", "dropo", "gap", "adr"], choices=["sysid", "dropo", "gap", "adr", "nominal"])
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--steps", type=int, default=200_000)
     p.add_argument("--runs", type=Path, default=Path("runs"))
@@ -106,10 +154,14 @@ def main() -> None:
     results = json.loads(args.out.read_text()) if args.out.is_file() else {}
     if "sysid" in args.parts:
         part_sysid(args.seeds, results)
+    if "dropo" in args.parts:
+        part_dropo(args.seeds, results)
     if "gap" in args.parts:
         part_gap(args.seeds, args.steps, results, args.runs)
     if "adr" in args.parts:
-        part_adr(min(args.seeds, 3), args.steps, results, args.runs)
+        part_adr(args.seeds, args.steps, results, args.runs)
+    if "nominal" in args.parts:
+        part_nominal(args.seeds, args.steps, results, args.runs)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2, default=float))
     if "gap" in results:

@@ -122,10 +122,10 @@ class ADR:
                 perf = float(np.mean([r.team_return for r in evaluate(self, sc, episodes=int(h["boundary_episodes"]), seed=7_000)]))
                 row[f"{name}[{side}]"] = perf
                 step = delta if perf >= t_high else (-delta if perf < t_low else 0.0)
-                if side == 0:
-                    self.ranges[name][0] = float(np.clip(value - step, self.limits[0], lo0))
+                if side == 0:  # rounded: repeated +-delta must land on 0.7, not 0.7000000000000001
+                    self.ranges[name][0] = round(float(np.clip(value - step, self.limits[0], lo0)), 9)
                 else:
-                    self.ranges[name][1] = float(np.clip(value + step, hi0, self.limits[1]))
+                    self.ranges[name][1] = round(float(np.clip(value + step, hi0, self.limits[1])), 9)
         row["ranges"] = {k: list(v) for k, v in self.ranges.items()}
         self.history.append(row)
 
