@@ -20,6 +20,10 @@ Reported: IQM over the 5 seeds with 95% bootstrap CIs; return = Hopper-v5's
 default reward summed over the episode (1000-step limit).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/adversarial_reference.py --steps 200000
+
+``--methods`` trains and evaluates a subset (run several processes side by side,
+each with its own ``--out``); ``--skip-attacks`` keeps only the grid;
+``--rarl-force`` sets the adversary's newtons per unit action.
 """
 
 from __future__ import annotations
@@ -58,6 +62,9 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--adv-eps", type=float, default=0.2, help="adv_ppo's training budget (running-std units).")
     p.add_argument("--runs", type=Path, default=Path("runs/adversarial_reference"))
+    p.add_argument("--methods", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    p.add_argument("--skip-attacks", action="store_true", help="Only train and evaluate over the torso-mass grid.")
+    p.add_argument("--rarl-force", type=float, default=3.0, help="rarl force_scale (N per unit adversary action).")
     p.add_argument("--out", type=Path, default=None, help="JSON results (default: benchmarks/results/adversarial_reference[-eps<E>].json).")
     args = p.parse_args()
     if args.out is None:
@@ -66,9 +73,12 @@ def main() -> None:
     torch.set_num_threads(1)
     sc = scenarios.make(TASK)
     SETTINGS["adv_ppo"]["attack_eps"] = args.adv_eps
-    folder = {"ppo": "ppo", "rarl": "rarl", "adv_ppo": "adv_ppo" if args.adv_eps == 0.2 else f"adv_ppo-eps{args.adv_eps}"}
-    walls: dict[str, list[float]] = {m: [] for m in SETTINGS}
-    for method, hp in SETTINGS.items():
+    SETTINGS["rarl"]["force_scale"] = args.rarl_force
+    folder = {"ppo": "ppo", "rarl": "rarl" if args.rarl_force == 3.0 else f"rarl-force{args.rarl_force:g}",
+              "adv_ppo": "adv_ppo" if args.adv_eps == 0.2 else f"adv_ppo-eps{args.adv_eps}"}
+    walls: dict[str, list[float]] = {m: [] for m in args.methods}
+    for method in args.methods:
+        hp = SETTINGS[method]
         for seed in range(args.seeds):
             path = args.runs / f"{folder[method]}-{seed}"
             if (path / "agent.json").is_file():
@@ -79,9 +89,10 @@ def main() -> None:
             ag.save(path)
             walls[method].append(time.perf_counter() - t0)
             print(f"trained {method} seed {seed} in {walls[method][-1]:.0f} s", flush=True)
-    std = calibrate(agents.load(args.runs / "ppo-0", sc), sc)
-    results: dict[str, dict] = {"walls": walls, "attacks": {}, "grid": {}}
-    for method in ("ppo", "adv_ppo"):
+    results: dict[str, dict] = {"walls": walls, "attacks": {}, "grid": {}, "settings": {m: SETTINGS[m] for m in args.methods}}
+    attacked = [] if args.skip_attacks else [m for m in ("ppo", "adv_ppo") if m in args.methods]
+    std = calibrate(agents.load(args.runs / "ppo-0", sc), sc) if attacked else None
+    for method in attacked:
         for seed in range(args.seeds):
             victim = agents.load(args.runs / f"{folder[method]}-{seed}", sc)
             clean = testbed.evaluate(victim, sc, episodes=10, seed=20_000)
@@ -92,7 +103,7 @@ def main() -> None:
                     results["attacks"][method].setdefault(f"{kind}@{eps}", []).append(float(np.mean([r.team_return for r in recs])))
         print(f"attacked {method}", flush=True)
     axis = [parse_axis("body_mass.torso=0.5:1.5:11")]
-    for method in ("ppo", "rarl", "adv_ppo"):
+    for method in args.methods:
         for seed in range(args.seeds):
             ag = agents.load(args.runs / f"{folder[method]}-{seed}", sc)
             row = robustness(evaluate_grid(ag, sc, axis, episodes=5, seed=30_000))[0]

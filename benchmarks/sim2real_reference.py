@@ -22,7 +22,9 @@
    dynamics alone) and ``sim2real/Hopper-real-v0``, 20 episodes each.
 
 4. ``nominal``: PPO on nominal Hopper-v5 for ``--steps`` (seeds 0-4, the ADR
-   runs' budget and PPO settings), with the same transfer gaps as ``adr``.
+   runs' budget and PPO settings), with the same transfer gaps as ``adr``; the
+   checkpoints are ``runs/adversarial_reference/ppo-<seed>`` (trained there
+   with the same settings if present, so pass the same ``--steps``).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/sim2real_reference.py --parts sysid dropo gap adr nominal
 """
@@ -127,7 +129,7 @@ def part_nominal(seeds: int, steps: int, results: dict, runs: Path) -> None:
     """Nominal PPO at the ADR budget: transfer gaps to the same targets."""
     rows = []
     for seed in range(seeds):
-        path = runs / "sim2real_reference" / f"ppo-{steps}-{seed}"
+        path = runs / "adversarial_reference" / f"ppo-{seed}"  # shared with benchmarks/adversarial_reference.py
         if (path / "agent.json").is_file():
             ag = agents.load(path)
         else:
