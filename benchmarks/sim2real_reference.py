@@ -50,33 +50,22 @@ PARAMS = ["body_mass:torso", "friction:*"]
 TRUE = {"body_mass:torso": 1.3, "friction:*": 0.7}
 
 
-def part_sysid(seeds: int, results: dict) -> None:
-    """Identification errors on the dynamics-only and the full proxy."""
+def part_fit(name: str, seeds: int, results: dict) -> None:
+    """Identification on the dynamics-only and the full proxy: ``sysid`` (point) or ``dropo`` (distribution)."""
     for target, delays in (("sim2real/Hopper-real-dyn-v0", (0,)), ("sim2real/Hopper-real-v0", (0, 1, 2))):
         rows = []
         for seed in range(seeds):
             data = record(ScenarioSystem(target), agents.make("random", "mujoco/Hopper-v5", seed=seed), episodes=20, seed=100 * seed)
             t0 = time.perf_counter()
-            res = identify("mujoco/Hopper-v5", data, PARAMS, delays=delays, seed=seed)
+            if name == "sysid":
+                res = identify("mujoco/Hopper-v5", data, PARAMS, delays=delays, seed=seed)
+            else:
+                res = identify_distribution("mujoco/Hopper-v5", data, PARAMS, delays=delays, seed=seed, samples=8, max_evaluations=300)
             rows.append({"scales": res.scales, "delay": res.delay, "transitions": res.transitions, "wall_s": time.perf_counter() - t0,
                          "errors": {p: abs(res.scales[p] / TRUE[p] - 1) for p in PARAMS}, "log_std": res.log_std})
-            print(f"{target} seed {seed}: {res.scales} delay {res.delay} ({res.transitions} transitions, {rows[-1]['wall_s']:.1f} s)", flush=True)
-        results[f"sysid/{target}"] = rows
-
-
-def part_dropo(seeds: int, results: dict) -> None:
-    """Distribution fits (median and log-std per parameter) on the dynamics-only and the full proxy."""
-    for target, delays in (("sim2real/Hopper-real-dyn-v0", (0,)), ("sim2real/Hopper-real-v0", (0, 1, 2))):
-        rows = []
-        for seed in range(seeds):
-            data = record(ScenarioSystem(target), agents.make("random", "mujoco/Hopper-v5", seed=seed), episodes=20, seed=100 * seed)
-            t0 = time.perf_counter()
-            res = identify_distribution("mujoco/Hopper-v5", data, PARAMS, delays=delays, seed=seed, samples=8, max_evaluations=300)
-            rows.append({"medians": res.scales, "log_std": res.log_std, "delay": res.delay, "transitions": res.transitions,
-                         "wall_s": time.perf_counter() - t0, "errors": {p: abs(res.scales[p] / TRUE[p] - 1) for p in PARAMS}})
-            print(f"dropo {target} seed {seed}: medians {res.scales} log-std {res.log_std} delay {res.delay} "
-                  f"({rows[-1]['wall_s']:.1f} s)", flush=True)
-        results[f"dropo/{target}"] = rows
+            print(f"{name} {target} seed {seed}: {res.scales} log-std {res.log_std} delay {res.delay} "
+                  f"({res.transitions} transitions, {rows[-1]['wall_s']:.1f} s)", flush=True)
+        results[f"{name}/{target}"] = rows
 
 
 def part_gap(seeds: int, steps: int, results: dict, runs: Path) -> None:
@@ -155,9 +144,9 @@ def main() -> None:
     torch.set_num_threads(1)
     results = json.loads(args.out.read_text()) if args.out.is_file() else {}
     if "sysid" in args.parts:
-        part_sysid(args.seeds, results)
+        part_fit("sysid", args.seeds, results)
     if "dropo" in args.parts:
-        part_dropo(args.seeds, results)
+        part_fit("dropo", args.seeds, results)
     if "gap" in args.parts:
         part_gap(args.seeds, args.steps, results, args.runs)
     if "adr" in args.parts:
