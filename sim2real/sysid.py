@@ -170,7 +170,7 @@ class OneStep:
         if self.skip < 0 or self.skip > m.nq:
             raise UserError(f"sysid reads the joint state from observations; this task's observation ({obs.shape[1]} values) "
                             f"is not qpos[k:] + qvel (nq={m.nq}, nv={m.nv}): supported are Hopper, Walker2d, HalfCheetah, Swimmer")
-        self.env, self.nq, self.nv = env, m.nq, m.nv
+        self.nq, self.nv = m.nq, m.nv
         self.clip = VELOCITY_CLIP.get(type(env).__name__)
         starts = np.concatenate([[0], np.cumsum(data.episode_lengths + 1)[:-1]])
         act_all = data.actions[data.agents[0]]

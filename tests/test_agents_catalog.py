@@ -15,7 +15,7 @@ from testbed.cli import app
 
 # method -> (scenario, training steps, overrides, episodes, margin over random)
 SMALL_DQN = dict(learning_starts=500, train_freq=4, gradient_steps=1, target_update_interval=250, net_arch=[64, 64],
-                 eps_fraction=0.3, learning_rate=1e-3, batch_size=64)
+                 eps_fraction=0.3, learning_rate=1e-3, batch_size=64, tau=1.0)
 CASES = {
     "ppo": ("classic/CartPole-v1", 20_000, {}, 5, 3.0),
     "a2c": ("classic/CartPole-v1", 15_000, {}, 5, 2.0),
