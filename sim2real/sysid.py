@@ -53,6 +53,8 @@ class SysIdResult:
     cost: float
     transitions: int
     costs_by_delay: dict[int, float] = field(default_factory=dict)
+    noise_std: float | None = None
+    """Observation noise std fitted alongside (``sim2real.dropo`` with ``fit_noise``), else None."""
 
     def ranges(self, k: float = 2.0, min_width: float = 0.05) -> dict[str, tuple[float, float]]:
         """Randomization ranges exp(log-scale +- max(k * std, min_width)) per parameter."""
