@@ -62,7 +62,8 @@ def part_fit(name: str, seeds: int, results: dict) -> None:
             else:
                 res = identify_distribution("mujoco/Hopper-v5", data, PARAMS, delays=delays, seed=seed, samples=8, max_evaluations=300)
             rows.append({"scales": res.scales, "delay": res.delay, "transitions": res.transitions, "wall_s": time.perf_counter() - t0,
-                         "errors": {p: abs(res.scales[p] / TRUE[p] - 1) for p in PARAMS}, "log_std": res.log_std})
+                         "errors": {p: abs(res.scales[p] / TRUE[p] - 1) for p in PARAMS}, "log_std": res.log_std,
+                         "noise_std": res.noise_std})
             print(f"{name} {target} seed {seed}: {res.scales} log-std {res.log_std} delay {res.delay} "
                   f"({res.transitions} transitions, {rows[-1]['wall_s']:.1f} s)", flush=True)
         results[f"{name}/{target}"] = rows
