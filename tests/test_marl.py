@@ -31,7 +31,7 @@ LEARNERS = [
     ("mappo", LISTENER, 20_000, {}),
     ("ippo", LISTENER, 20_000, {}),
     ("qmix", SPREAD, 25_000, {}),
-    ("vdn", SPREAD, 25_000, {}),
+    ("vdn", SPREAD, 40_000, {}),  # 25k reached -63.3 against a bar of -63.0 with a fresh install (2026-11-27)
     ("iql", CLIMB, 4_000, {"learning_starts": 500}),
     ("maddpg", LISTENER, 8_000, {"learning_starts": 1000}),
     ("joint_ppo", CLIMB, 6_000, {}),
