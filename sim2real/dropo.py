@@ -43,6 +43,7 @@ NOISE_BOUNDS = (1e-3, 3.0)  # observation noise std, in units of each dimension'
 def _objective(steps: OneStep, models: list[_Model], z: np.ndarray, epsilon: float):
     """Negative log-likelihood of the target transitions under x = (mu, log sigma[, log noise std])."""
     p = z.shape[1]
+    observed = np.tile(steps.next_obs, (len(models), 1))
 
     def nll(x: np.ndarray) -> float:
         mu, sigma = x[:p], np.exp(x[p: 2 * p])
@@ -51,7 +52,7 @@ def _objective(steps: OneStep, models: list[_Model], z: np.ndarray, epsilon: flo
         for model, row in zip(models, log_scales):
             model.set(np.exp(row))
         pred = steps.predict([mdl.model for mdl in models], rows=len(models))
-        r = ((pred - np.tile(steps.next_obs, (len(models), 1))) / steps.scale).reshape(len(models), len(steps), -1)
+        r = ((pred - observed) / steps.scale).reshape(len(models), len(steps), -1)
         mean, var = r.mean(axis=0), r.var(axis=0) + epsilon + noise
         return float(0.5 * np.sum(mean**2 / var + np.log(var)) / len(steps))
 
