@@ -47,15 +47,13 @@ DEFAULTS: dict[str, Any] = {
 
 def _learning_rate(value: float | str) -> tuple[float, bool]:
     """A constant rate, or ``lin_X``: X decayed linearly to zero (returns the start and whether it decays)."""
-    if isinstance(value, str):
-        try:
-            if value.startswith("lin_"):
-                return float(value[4:]), True
-            return float(value), False
-        except ValueError:
-            pass
-        raise UserError(f"learning_rate '{value}' is neither a number nor lin_<number> (e.g. lin_2.3e-3)")
-    return float(value), False
+    if not isinstance(value, str):
+        return float(value), False
+    linear = value.startswith("lin_")
+    try:
+        return float(value[4:] if linear else value), linear
+    except ValueError:
+        raise UserError(f"learning_rate '{value}' is neither a number nor lin_<number> (e.g. lin_2.3e-3)") from None
 
 
 class QNetwork(nn.Module):
