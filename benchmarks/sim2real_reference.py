@@ -16,7 +16,9 @@
    each evaluated on nominal Hopper-v5 (source) and on ``sim2real/Hopper-real-v0``
    (target), 20 episodes each (seeds 0-19); gap = source - target. IQM over seeds.
 3. ``adr``: ADR on Hopper-v5 over torso mass and contact friction (start [1, 1],
-   delta 0.1, widen at >= 1000, narrow below 500, 10k-step chunks, ``--steps``),
+   delta 0.1, widen at >= 1000, narrow below 500, 10k-step chunks, ``--steps``,
+   boundary sampling ``--adr-boundary-prob``, default 0.5; 0 reproduces the
+   2026-11-27 runs without it),
    seeds 0-4; report the final ranges, whether they cover (1.3, 0.7), and each
    ADR policy's transfer gap to ``sim2real/Hopper-real-dyn-v0`` (the hidden
    dynamics alone) and ``sim2real/Hopper-real-v0``, 20 episodes each.
@@ -94,15 +96,16 @@ def part_gap(seeds: int, steps: int, results: dict, runs: Path) -> None:
     results["gap"] = {"identified": res.scales, "delay": res.delay, "layers": layers, "runs": gaps}
 
 
-def part_adr(seeds: int, steps: int, results: dict, runs: Path) -> None:
+def part_adr(seeds: int, steps: int, results: dict, runs: Path, boundary_prob: float) -> None:
     """ADR's final ranges and whether they cover the hidden target values."""
     rows = []
+    folder = "adr" if boundary_prob == 0 else f"adr-bp{boundary_prob:g}"
     for seed in range(seeds):
         ag = agents.make("adr", "mujoco/Hopper-v5", seed=seed, parameters=PARAMS, initial=[1.0, 1.0], limits=[0.3, 3.0],
-                         delta=0.1, t_low=500, t_high=1000, chunk=10_000, boundary_episodes=5)
+                         delta=0.1, t_low=500, t_high=1000, chunk=10_000, boundary_episodes=5, boundary_prob=boundary_prob)
         t0 = time.perf_counter()
         ag.learn(steps)
-        ag.save(runs / "sim2real_reference" / f"adr-{seed}")
+        ag.save(runs / "sim2real_reference" / f"{folder}-{seed}")
         wall = time.perf_counter() - t0
         cover = all(ag.ranges[p][0] <= TRUE[p] <= ag.ranges[p][1] for p in PARAMS)
         gaps = {t: transfer_gap(ag, t, source="mujoco/Hopper-v5", episodes=20, seed=0).__dict__ for t in TARGETS}
@@ -140,6 +143,7 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--steps", type=int, default=200_000)
     p.add_argument("--runs", type=Path, default=Path("runs"))
+    p.add_argument("--adr-boundary-prob", type=float, default=0.5, help="ADR's share of training draws on the boundaries.")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/sim2real_reference.json"))
     args = p.parse_args()
     torch.set_num_threads(1)
@@ -151,7 +155,7 @@ def main() -> None:
     if "gap" in args.parts:
         part_gap(args.seeds, args.steps, results, args.runs)
     if "adr" in args.parts:
-        part_adr(args.seeds, args.steps, results, args.runs)
+        part_adr(args.seeds, args.steps, results, args.runs, args.adr_boundary_prob)
     if "nominal" in args.parts:
         part_nominal(args.seeds, args.steps, results, args.runs)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -4,10 +4,12 @@ Each randomized parameter (``body_mass:<body>``, ``friction:<geom>`` or
 ``friction:*``, ``damping:<joint>``, ``gain:<actuator>``, as in
 ``sim2real.sysid``) has a range of scale factors, starting at ``initial`` (often
 [1, 1]: the nominal model). Training alternates: PPO learns ``chunk`` steps
-with every parameter drawn uniformly from its range at each reset; then, for
-each parameter and each boundary, the policy is evaluated for
-``boundary_episodes`` episodes with that parameter pinned at the boundary (the
-others still randomized). A boundary whose mean return reaches ``t_high``
+with every parameter drawn uniformly from its range at each reset, except that
+a share ``boundary_prob`` of the draws (split evenly over the parameters) sits
+exactly on a boundary, as in OpenAI's boundary sampling: the policy trains
+where the ranges are decided. Then, for each parameter and each boundary, the
+policy is evaluated for ``boundary_episodes`` episodes with that parameter
+pinned at the boundary (the others drawn uniformly). A boundary whose mean return reaches ``t_high``
 moves outwards by ``delta`` (within ``limits``); one below ``t_low`` moves
 inwards (never past the initial range). The ranges are saved with the
 checkpoint (``adr.json``) and in its ``agent.json``.
@@ -33,19 +35,23 @@ from scenarios import make as make_scenario
 AGENT = "agent_0"
 DEFAULTS: dict[str, Any] = {
     "parameters": ["body_mass:torso"], "initial": [1.0, 1.0], "limits": [0.2, 3.0], "delta": 0.1, "t_low": 0.0,
-    "t_high": 0.0, "chunk": 10_000, "boundary_episodes": 5, "n_envs": 8, "n_steps": 256, "batch_size": 64,
+    "t_high": 0.0, "chunk": 10_000, "boundary_episodes": 5, "boundary_prob": 0.5, "n_envs": 8, "n_steps": 256, "batch_size": 64,
     "n_epochs": 10, "learning_rate": 3e-4, "gamma": 0.99, "ent_coef": 0.0, "policy_kwargs": None, "torch_threads": 1,
 }
 PPO_KEYS = ("n_steps", "batch_size", "n_epochs", "learning_rate", "gamma", "ent_coef", "policy_kwargs")
 
 
-def dynamics_entry(name: str, low: float, high: float) -> dict[str, Any]:
-    """A dynamics-layer parameter entry drawing the scale of ``name`` uniformly in [low, high]."""
+def dynamics_entry(name: str, low: float, high: float, boundary_prob: float = 0.0) -> dict[str, Any]:
+    """A dynamics-layer parameter entry drawing the scale of ``name`` uniformly in [low, high].
+
+    ``boundary_prob``: the share of draws placed exactly on ``low`` or ``high``.
+    """
     kind, _, element = name.partition(":")
     field = {"body_mass": "body_mass", "friction": "geom_friction", "damping": "dof_damping", "gain": "actuator_gear"}.get(kind)
     if field is None:
         raise UserError(f"unknown ADR parameter kind '{kind}' in '{name}' (valid: body_mass, friction, damping, gain)")
-    entry: dict[str, Any] = {"field": field, "distribution": "uniform", "low": float(low), "high": float(high), "shared": True}
+    entry: dict[str, Any] = {"field": field, "distribution": "uniform", "low": float(low), "high": float(high), "shared": True,
+                             "boundary_prob": float(boundary_prob) if low < high else 0.0}
     if kind == "friction":
         entry["component"] = 0
     if element != "*":
@@ -72,6 +78,8 @@ class ADR:
         self.limits = tuple(float(x) for x in h["limits"])
         if not (0 < self.limits[0] <= lo <= hi <= self.limits[1]):
             raise UserError(f"adr needs 0 < limits[0] <= initial low <= initial high <= limits[1] (got initial {h['initial']}, limits {h['limits']})")
+        if not 0.0 <= float(h["boundary_prob"]) <= 1.0:
+            raise UserError(f"adr boundary_prob must be in [0, 1] (got {h['boundary_prob']})")
         self.ranges: dict[str, list[float]] = {str(p): [lo, hi] for p in h["parameters"]}
         self._spec(self.ranges)  # unknown bodies or kinds fail here
         self.model: PPO | None = None
@@ -79,14 +87,20 @@ class ADR:
         self.history: list[dict[str, Any]] = []
 
     def _spec(self, ranges: dict[str, list[float]], pinned: tuple[str, float] | None = None) -> Scenario:
+        """The scenario with ``ranges``: for training (boundary sampling) or with one parameter ``pinned``."""
         params = []
+        share = 0.0 if pinned is not None else float(self.hparams["boundary_prob"]) / len(ranges)
         for name, (lo, hi) in ranges.items():
             if pinned is not None and pinned[0] == name:
                 lo = hi = pinned[1]
-            params.append(dynamics_entry(name, lo, hi))
+            params.append(dynamics_entry(name, lo, hi, share))
         layer = {"type": "dynamics", "params": {"mode": "reset", "parameters": params}}
         data = self.scenario.spec.model_dump()
         return make_scenario({**data, "layers": [*data["layers"], layer]})
+
+    def training_scenario(self) -> Scenario:
+        """The scenario the next training chunk runs on: current ranges, with boundary sampling."""
+        return self._spec(self.ranges)
 
     def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
         """Alternate PPO chunks and boundary evaluations until ``steps`` environment steps."""
@@ -94,7 +108,7 @@ class ADR:
         done = 0
         while done < steps:
             chunk = min(int(h["chunk"]), steps - done)
-            vec = self._spec(self.ranges).vector(int(h["n_envs"]), seed=None if self.seed is None else self.seed + done)
+            vec = self.training_scenario().vector(int(h["n_envs"]), seed=None if self.seed is None else self.seed + done)
             if self.model is None:
                 kwargs = {k: h[k] for k in PPO_KEYS if h.get(k) is not None}
                 n_act = int(np.prod(self.scenario.action_space(AGENT).shape))
@@ -103,18 +117,18 @@ class ADR:
                 self.model.set_env(SB3VecEnv(vec))
             self.model.learn(chunk, reset_num_timesteps=False)
             done += chunk
-            self._update_ranges()
+            self._update_ranges(self.steps_trained + done)
             if progress:
                 progress(done, steps)
         self.steps_trained += done
 
-    def _update_ranges(self) -> None:
+    def _update_ranges(self, steps: int) -> None:
         from testbed.harness import evaluate  # testbed imports agents, which registers this class
 
         h = self.hparams
         delta, t_low, t_high = float(h["delta"]), float(h["t_low"]), float(h["t_high"])
         lo0, hi0 = (float(x) for x in h["initial"])
-        row: dict[str, Any] = {"steps": self.steps_trained}
+        row: dict[str, Any] = {"steps": steps}
         for name in list(self.ranges):
             for side in (0, 1):
                 value = self.ranges[name][side]

@@ -130,6 +130,26 @@ def test_log_normal_draws_have_the_stated_median_and_log_std():
         with_layers(HC, dyn({"field": "body_mass", "distribution": "log_normal", "mean": 0.0, "std": 0.1}))
 
 
+def test_boundary_prob_puts_that_share_of_draws_on_the_ends_and_changes_nothing_at_zero():
+    from scenarios.layers.sampling import ParamRange, draw
+
+    spec = ParamRange(field="body_mass", low=0.7, high=1.3, boundary_prob=0.4)
+    x = draw(spec, np.random.default_rng(0), 100_000)
+    assert np.mean(x == 0.7) == pytest.approx(0.2, abs=0.005) and np.mean(x == 1.3) == pytest.approx(0.2, abs=0.005)
+    assert x.min() == 0.7 and x.max() == 1.3
+    plain = ParamRange(field="body_mass", low=0.7, high=1.3)
+    np.testing.assert_array_equal(draw(plain, np.random.default_rng(1), 50), np.random.default_rng(1).uniform(0.7, 1.3, 50))
+    sc = with_layers(HC, dyn({"field": "body_mass", "names": ["torso"], "low": 0.5, "high": 1.5, "boundary_prob": 1.0}))
+    nominal = scenarios.make(HC).unwrapped.model.body_mass[1]
+    seen = set()
+    for k in range(20):
+        sc.reset(seed=k)
+        seen.add(round(model(sc).body_mass[1] / nominal, 9))
+    assert seen == {0.5, 1.5}
+    with pytest.raises(UserError, match="boundary_prob needs a uniform"):
+        with_layers(HC, dyn({"field": "body_mass", "distribution": "gaussian", "mean": 1.0, "std": 0.1, "boundary_prob": 0.5}))
+
+
 def test_modes_startup_and_interval():
     startup = with_layers(HC, dyn({"field": "body_mass", "names": ["torso"], "low": 0.5, "high": 1.5}, mode="startup"))
     masses = set()

@@ -104,7 +104,23 @@ def test_adr_widens_ranges_that_perform_and_saves_them(tmp_path):
     ag.learn(3000)
     assert ag.ranges["body_mass:pole"] == [0.4, 1.6]  # every boundary passed: three exact widenings of 0.2
     loaded = agents.load(ag.save(tmp_path / "adr"))
-    assert loaded.ranges == ag.ranges and len(loaded.history) == 3
+    assert loaded.ranges == ag.ranges and [row["steps"] for row in loaded.history] == [1000, 2000, 3000]
+
+
+def test_adr_trains_on_its_boundaries_with_boundary_prob():
+    nominal = scenarios.make("mujoco/InvertedPendulum-v5").unwrapped.model.body_mass[2]
+    shares = {}
+    for prob in (0.0, 0.5):
+        ag = agents.make("adr", "mujoco/InvertedPendulum-v5", seed=0, parameters=["body_mass:pole"], initial=[0.8, 1.2],
+                         boundary_prob=prob)
+        sc = ag.training_scenario()
+        scales = np.array([sc.reset(seed=k)[1]["agent_0"]["layers"]["body_mass.pole"] / nominal for k in range(400)])
+        assert scales.min() >= 0.8 - 1e-9 and scales.max() <= 1.2 + 1e-9
+        shares[prob] = (np.mean(np.isclose(scales, 0.8)), np.mean(np.isclose(scales, 1.2)))
+    assert shares[0.0] == (0.0, 0.0)
+    assert 0.19 < shares[0.5][0] < 0.31 and 0.19 < shares[0.5][1] < 0.31  # a quarter on each end
+    with pytest.raises(UserError, match="boundary_prob must be in"):
+        agents.make("adr", "mujoco/InvertedPendulum-v5", parameters=["body_mass:pole"], boundary_prob=1.5)
 
 
 def test_adr_narrows_ranges_that_fail_but_never_below_the_initial_range():

@@ -4,7 +4,9 @@ Shared by every dynamics layer (MuJoCo, MPE, multiwalker): one typed
 ``ParamRange`` says what to change (field, element names, component), how
 (``scale`` / ``add`` / ``set``) and with what distribution (``uniform``,
 ``log_uniform``, ``gaussian``, ``log_normal`` (``mean`` is the median, ``std``
-the standard deviation of the log: what ``sim2real.dropo`` fits), ``constant``). ``apply_operation`` always
+the standard deviation of the log: what ``sim2real.dropo`` fits), ``constant``).
+``boundary_prob`` puts that share of a uniform range's draws exactly on its
+ends (ADR's boundary sampling: ``sim2real.adr`` trains there). ``apply_operation`` always
 starts from the stored nominal, so a thousand resets never compound, and
 clamps the result to the field's physical lower bound.
 """
@@ -33,6 +35,7 @@ class ParamRange(LayerParams):
     std: float | None = Field(default=None, description="gaussian standard deviation; log_normal std of the log (>= 0).")
     value: float | None = Field(default=None, description="constant value.")
     shared: bool = Field(default=False, description="One draw for all selected elements instead of one each.")
+    boundary_prob: float = Field(default=0.0, ge=0.0, le=1.0, description="uniform / log_uniform: probability that a draw is exactly low or high (half each).")
 
     @model_validator(mode="after")
     def _valid(self) -> ParamRange:
@@ -46,6 +49,8 @@ class ParamRange(LayerParams):
             raise ValueError(f"{self.field}: low {self.low} is above high {self.high}")
         if d in ("gaussian", "log_normal") and self.std < 0:  # type: ignore[operator]
             raise ValueError(f"{self.field}: std must be >= 0 (got {self.std})")
+        if self.boundary_prob > 0 and d not in ("uniform", "log_uniform"):
+            raise ValueError(f"{self.field}: boundary_prob needs a uniform or log_uniform distribution (got {d})")
         if d == "log_uniform" and self.low <= 0:  # type: ignore[operator]
             raise ValueError(f"{self.field}: log_uniform needs low > 0 (got {self.low})")
         if d == "log_normal" and self.mean <= 0:  # type: ignore[operator]
@@ -76,6 +81,9 @@ def draw(spec: ParamRange, rng: np.random.Generator, n: int) -> np.ndarray:
         x = spec.mean * np.exp(rng.normal(0.0, spec.std, k))
     else:
         x = np.full(k, spec.value, dtype=float)
+    if spec.boundary_prob > 0:  # no extra draws otherwise: existing seeds keep their trajectories
+        edge = rng.random(k) < spec.boundary_prob
+        x = np.where(edge, np.where(rng.random(k) < 0.5, spec.low, spec.high), x)
     return np.broadcast_to(x, (n,)) if spec.shared else x
 
 
