@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 EXE = [sys.executable, "-m", "testbed.cli"]
 
@@ -94,6 +96,7 @@ def test_train_evaluate_results_and_bad_checkpoints(tmp_path):
     assert_user_error(run("results", str(tmp_path / "none.db")), "results database not found")
 
 
+@pytest.mark.slow  # tests/test_checker.py runs the same checks on every id in-process
 def test_check_all_registered_ids():
     proc = run("check", "--all", "--cycles", "100")
     assert proc.returncode == 0, proc.stdout[-3000:]

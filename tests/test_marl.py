@@ -40,28 +40,46 @@ LEARNERS = [
     ("tabular_iql", CLIMB, 2_000, {}),
     ("ppo", LISTENER, 20_000, {"sharing": "group", "n_steps": 128}),
 ]
+SLOW_LEARNERS = {"qmix", "vdn"}  # a minute or more each on a 2-core machine: `make test-all` runs their learning test
+SHORT = (2_000, {"learning_starts": 500})  # enough updates for the structural tests (save/load, local observations)
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    out = {}
-    for name, sid, steps, kw in LEARNERS:
-        ag = agents.make(name, sid, seed=0, **kw)
-        ag.learn(steps)
-        out[name] = (ag, ag.save(tmp_path_factory.mktemp(name) / "ckpt"))
-    return out
+    """(agent, checkpoint) per (name, budget), trained on first use: deselected learners cost nothing."""
+    by_name = {x[0]: x for x in LEARNERS}
+
+    class Cache(dict):
+        def __missing__(self, key):
+            name, short = key
+            _, sid, steps, kw = by_name[name]
+            if short:
+                steps, kw = SHORT[0], {**kw, **SHORT[1]}
+            ag = agents.make(name, sid, seed=0, **kw)
+            ag.learn(steps)
+            self[key] = (ag, ag.save(tmp_path_factory.mktemp(name) / "ckpt"))
+            return self[key]
+
+    return Cache()
 
 
-@pytest.mark.parametrize("name,sid,steps,kw", LEARNERS, ids=[x[0] for x in LEARNERS])
+def structural(trained, name):
+    """The learning test's agent, or a short run for the slow learners."""
+    return trained[name, name in SLOW_LEARNERS]
+
+
+@pytest.mark.parametrize("name,sid,steps,kw", [
+    pytest.param(*x, marks=pytest.mark.slow) if x[0] in SLOW_LEARNERS else x for x in LEARNERS
+], ids=[x[0] for x in LEARNERS])
 def test_learner_improves_over_random(trained, random_returns, name, sid, steps, kw):
-    ours, rnd = mean_return(trained[name][0]), random_returns[sid]
+    ours, rnd = mean_return(trained[name, False][0]), random_returns[sid]
     margin = 0.15 if sid == SPREAD else 0.25  # simple_spread: random ~ -74, the heuristic ~ -23
     assert ours > rnd + margin * abs(rnd), (name, ours, rnd)
 
 
 @pytest.mark.parametrize("name", [x[0] for x in LEARNERS])
 def test_save_load_round_trip_gives_identical_actions(trained, name):
-    ag, path = trained[name]
+    ag, path = structural(trained, name)
     again = agents.load(path)
     sc = ag.scenario
     rng = np.random.default_rng(1)
@@ -72,7 +90,7 @@ def test_save_load_round_trip_gives_identical_actions(trained, name):
 
 @pytest.mark.parametrize("name", ["mappo", "ippo", "qmix", "vdn", "iql", "maddpg"])
 def test_execution_uses_local_observations_only(trained, name):
-    ag = trained[name][0]
+    ag = structural(trained, name)[0]
     sc = ag.scenario
     rng = np.random.default_rng(2)
     obs = {a: rng.normal(size=(16, *sc.observation_space(a).shape)).astype(np.float32) for a in sc.possible_agents}
