@@ -46,6 +46,7 @@ from agents.base import Capabilities, ProgressFn
 from agents.checkpoint import save_meta
 from agents.marl.groups import Group, make_groups
 from agents.marl.sb3_groups import GroupVecEnv, Lockstep, learn_in_lockstep
+from agents.sb3_logging import quiet
 from agents.sb3_vecenv import SB3VecEnv, shared_spaces
 from scenarios import Scenario, UserError
 
@@ -197,7 +198,7 @@ class SB3Agent:
         elif self.model.get_env() is None:
             self.model.set_env(self._env())
         callback = _Progress(progress, self.model.num_timesteps, steps) if progress else None
-        self.model.learn(total_timesteps=steps, callback=callback, reset_num_timesteps=False)
+        quiet(self.model).learn(total_timesteps=steps, callback=callback, reset_num_timesteps=False)
         self.steps_trained += steps
 
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:

@@ -28,6 +28,7 @@ from agents import hyperparams
 from agents.base import Capabilities, ProgressFn, require_single_agent
 from agents.checkpoint import save_meta
 from agents.sb3_agent import _prepare
+from agents.sb3_logging import quiet
 from agents.sb3_vecenv import SB3VecEnv
 from scenarios import Scenario, UserError
 from scenarios import make as make_scenario
@@ -115,7 +116,7 @@ class ADR:
                 self.model = PPO("MlpPolicy", SB3VecEnv(vec), seed=self.seed, device="cpu", **_prepare(kwargs, n_act))
             else:
                 self.model.set_env(SB3VecEnv(vec))
-            self.model.learn(chunk, reset_num_timesteps=False)
+            quiet(self.model).learn(chunk, reset_num_timesteps=False)
             done += chunk
             self._update_ranges(self.steps_trained + done)
             if progress:

@@ -105,3 +105,18 @@ def test_loading_a_folder_that_is_not_a_checkpoint(tmp_path):
         agents.load(tmp_path)
     with pytest.raises(UserError, match="checkpoint not found"):
         agents.load(tmp_path / "nope")
+
+
+@pytest.mark.parametrize("name,sid,kw", [
+    ("ppo", "classic/CartPole-v1", {"n_steps": 64, "batch_size": 64}),
+    ("ppo", "mpe/simple_spread-v3", {"n_envs": 1, "n_steps": 32, "batch_size": 32, "sharing": "group"}),
+    ("rarl", "mujoco/InvertedPendulum-v5", {"n_envs": 1, "n_steps": 64, "batch_size": 64, "adversary_bodies": ["pole"], "rounds": 1}),
+])
+def test_training_leaves_no_sb3_folders_in_the_temp_dir(name, sid, kw, tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where SB3's default logger would create SB3-<time>/
+    ag = agents.make(name, sid, seed=0, **kw)
+    ag.learn(128)
+    ag.learn(128)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("SB3-")] == []

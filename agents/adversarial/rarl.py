@@ -28,6 +28,7 @@ from agents import hyperparams
 from agents.base import Capabilities, ProgressFn, require_single_agent
 from agents.checkpoint import save_meta
 from agents.sb3_agent import _prepare
+from agents.sb3_logging import quiet
 from agents.sb3_vecenv import ScenarioCopies
 from scenarios import Scenario, UserError
 from scenarios.layers.mujoco_model import require_mujoco
@@ -159,8 +160,8 @@ class RARL:
         rounds = int(self.hparams["rounds"])
         per = max(1, steps // rounds)
         for r in range(rounds):
-            self.protagonist.learn(per, reset_num_timesteps=False)
-            self.adversary.learn(per, reset_num_timesteps=False)
+            quiet(self.protagonist).learn(per, reset_num_timesteps=False)
+            quiet(self.adversary).learn(per, reset_num_timesteps=False)
             if progress:
                 progress(min((r + 1) * per, steps), steps)
         self.steps_trained += steps

@@ -41,6 +41,7 @@ from agents.checkpoint import save_meta
 from agents.imitation import dataset as demos
 from agents.marl.nets import mlp
 from agents.sb3_agent import _prepare
+from agents.sb3_logging import quiet
 from agents.sb3_vecenv import SB3VecEnv
 from scenarios import Scenario, UserError
 
@@ -232,7 +233,7 @@ class AdversarialImitation:
             env = DiscriminatorReward(SB3VecEnv(vec), self)
             kwargs = _prepare({k: h[k] for k in PPO_KEYS if h.get(k) is not None}, self.act_dim)
             self.model = PPO("MlpPolicy", env, seed=self.seed, device="cpu", verbose=0, **kwargs)
-        self.model.learn(steps, callback=_UpdateDiscriminator(self, progress, steps), reset_num_timesteps=False)
+        quiet(self.model).learn(steps, callback=_UpdateDiscriminator(self, progress, steps), reset_num_timesteps=False)
         self.steps_trained += steps
 
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:

@@ -28,6 +28,7 @@ from gymnasium import spaces
 from stable_baselines3.common.vec_env import VecEnv
 
 from agents.marl.groups import Group
+from agents.sb3_logging import quiet
 from agents.sb3_vecenv import ScenarioCopies
 
 
@@ -176,7 +177,7 @@ def learn_in_lockstep(models: list[Any], envs: list[GroupVecEnv], lock: Lockstep
         try:
             lock.wait_turn(g)
             total = steps * len(lock.groups[g].agents)
-            models[g].learn(total_timesteps=total, callback=callbacks[g], reset_num_timesteps=False)
+            quiet(models[g]).learn(total_timesteps=total, callback=callbacks[g], reset_num_timesteps=False)
             lock.finish(g, lambda obs, m=models[g], e=envs[g]: group_actions(m, e, obs, deterministic=False))
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
             lock.fail(exc)
