@@ -8,7 +8,9 @@ Five seeds (0-4) of each policy, every one trained with SB3 PPO's settings from
   running-std units, half the observations attacked, 5 PGD steps, budget ramped
   over the first half), same steps;
 - ``rarl``: protagonist ``--steps`` steps against a force adversary on the torso
-  (3 N per unit action, x/y/z), plus as many adversary steps.
+  (3 N per unit action, x/y/z), plus as many adversary steps; both players use
+  ``ppo.yaml``'s settings too (before 2026-11-27 evening RARL used its own
+  rollout length, 512 steps per copy, half as many updates as PPO).
 
 Attacks: the budget unit is the per-dimension observation std of the seed-0
 PPO policy's own roll-outs (one std for every victim, so budgets are equal in

@@ -106,6 +106,17 @@ def test_adversarially_trained_ppo_learns():
     assert np.mean([r.team_return for r in testbed.evaluate(ag, episodes=5, seed=3)]) > 10 * rnd
 
 
+def test_rarl_players_take_ppos_tuned_settings_unless_overridden():
+    from agents.hyperparams import tuned_defaults
+
+    for sid, body in (("mujoco/Hopper-v5", "torso"), (IP, "pole")):
+        ppo = tuned_defaults("ppo", sid)
+        h = agents.make("rarl", sid, seed=0, adversary_bodies=[body]).hparams
+        assert {k: h[k] for k in ("n_envs", "n_steps", "batch_size", "learning_rate", "gamma")} == \
+            {k: ppo[k] for k in ("n_envs", "n_steps", "batch_size", "learning_rate", "gamma")}
+    assert agents.make("rarl", IP, seed=0, adversary_bodies=["pole"], n_steps=64).hparams["n_steps"] == 64
+
+
 def test_rarl_learns_and_its_adversary_is_a_layer(tmp_path):
     rnd = np.mean([r.team_return for r in testbed.evaluate(agents.make("random", IP, seed=0), episodes=5, seed=3)])
     ag = agents.make("rarl", IP, seed=0, adversary_bodies=["pole"], force_scale=0.5, rounds=4, n_steps=256)

@@ -7,7 +7,10 @@ the centres of mass of ``adversary_bodies`` through ``data.xfrc_applied``; its
 reward is the negative of the protagonist's. Each round trains the
 protagonist for ``steps / rounds`` steps against the frozen (sampling)
 adversary, then the adversary for as many steps against the frozen protagonist.
-Acting (and evaluation) uses the protagonist alone; the trained adversary is
+Both players take ``ppo``'s tuned settings for the scenario
+(``agents/defaults/ppo.yaml``, as nominal PPO does, so a comparison isolates
+the adversary; ``DEFAULTS`` fill what that file leaves out), then any
+overrides. Acting (and evaluation) uses the protagonist alone; the trained adversary is
 available in evaluation as the ``adversary_forces`` layer
 (``scenarios.layers.adversary_policy``). SB3 has no two-player training loop,
 hence this ~150-line driver over two SB3 models.
@@ -120,7 +123,9 @@ class RARL:
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         require_single_agent(self.name, scenario)
         self.scenario, self.seed = scenario, seed
-        self.hparams = h = {**DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
+        ppo = {k: v for k, v in hyperparams.tuned_defaults("ppo", scenario.id).items() if k in (*PPO_KEYS, "n_envs")}
+        resolved = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())
+        self.hparams = h = {**DEFAULTS, **ppo, **resolved}
         torch.set_num_threads(int(h["torch_threads"]))
         handle = require_mujoco(scenario, self.name)
         bodies = [str(b) for b in h["adversary_bodies"]]
