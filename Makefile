@@ -26,13 +26,16 @@ demo: $(STAMP)
 	$(VENV)/bin/testbed evaluate random mujoco/InvertedPendulum-v5 --episodes 20 --seed 1000 --db $(DEMO_DIR)/results.db
 	$(VENV)/bin/testbed results $(DEMO_DIR)/results.db
 
+# Two pytest workers (one per core on a 2-core CI machine); a file's tests stay on one
+# worker, so module fixtures (the trained MARL learners) are built once.
+PYTEST_PARALLEL := -n 2 --dist loadfile
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(PYTEST_PARALLEL)
 
 # The slow tests include a headless-Chromium check of the HTML report: install Debian's browser if missing.
 test-all: $(STAMP)
 	command -v chromium >/dev/null 2>&1 || (apt-get install -y -q chromium >/dev/null || sudo apt-get install -y -q chromium)
-	$(PY) -m pytest -q -m ''
+	$(PY) -m pytest -q -m '' $(PYTEST_PARALLEL)
 
 clean:
 	rm -rf $(VENV) runs *.egg-info
