@@ -38,7 +38,7 @@ from scenarios.layers.mujoco_model import require_mujoco
 
 AGENT = "agent_0"
 DEFAULTS: dict[str, Any] = {
-    "adversary_bodies": ["torso"], "force_scale": 3.0, "rounds": 10, "n_envs": 8, "n_steps": 512, "batch_size": 64,
+    "adversary_bodies": ["torso"], "force_scale": 3.0, "rounds": 10, "n_envs": 8, "n_steps": 256, "batch_size": 64,
     "n_epochs": 10, "learning_rate": 3e-4, "gamma": 0.99, "gae_lambda": 0.95, "ent_coef": 0.0, "policy_kwargs": None,
     "torch_threads": 1,
 }
