@@ -89,7 +89,7 @@ def test_every_method_is_covered():
     assert set(agents.list_names()) == {"random", *CASES, *SLOW_CASES, *PLANNERS, *MULTI_AGENT, *IMITATION_ADVERSARIAL}
 
 
-SLOW_LEARNING = {"qrdqn", "rainbow"}  # 20-40 s each on a 2-core machine; dqn, double_dqn and dueling_dqn stay
+SLOW_LEARNING = {"qrdqn", "rainbow"}  # 44 and 20 s on a loaded 2-core machine (2026-11-27); dqn, double_dqn and dueling_dqn stay
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_LEARNING else n for n in sorted(CASES)])

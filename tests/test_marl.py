@@ -40,7 +40,7 @@ LEARNERS = [
     ("tabular_iql", CLIMB, 2_000, {}),
     ("ppo", LISTENER, 20_000, {"sharing": "group", "n_steps": 128}),
 ]
-SLOW_LEARNERS = {"qmix", "vdn"}  # a minute or more each on a 2-core machine: `make test-all` runs their learning test
+SLOW_LEARNERS = {"qmix", "vdn"}  # 34 and 40 s on a loaded 2-core machine (2026-11-27): `make test-all` runs their learning test
 SHORT = (2_000, {"learning_starts": 500})  # enough updates for the structural tests (save/load, local observations)
 
 
