@@ -11,6 +11,10 @@ CI, the per-run scores and the mean wall time per run (training + evaluation).
 
     .venv/bin/python benchmarks/marl_reference.py --tasks spread --steps 60000 --seeds 5
     .venv/bin/python benchmarks/marl_reference.py --tasks speaker_listener reference --methods mappo qmix
+    .venv/bin/python benchmarks/marl_reference.py --methods ippo --set value_norm=true --label vn
+
+``--set`` overrides hyperparameters of every method run (as ``testbed train --set``);
+``--label`` names the variant in the JSON keys and the printed rows.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import torch
 
 import agents
 import testbed
+from agents.hyperparams import parse_assignments
 from testbed.metrics import bootstrap_ci, iqm
 
 TASKS = {
@@ -49,9 +54,12 @@ def main() -> None:
     p.add_argument("--methods", nargs="+", default=METHODS)
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--steps", type=int, default=60_000)
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="hyperparameter overrides")
+    p.add_argument("--label", default="", help="variant name for the JSON keys and rows")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/marl_reference.json"))
     args = p.parse_args()
     torch.set_num_threads(1)
+    overrides = parse_assignments(args.set)
     results = json.loads(args.out.read_text()) if args.out.is_file() else {}
     for task in args.tasks:
         sid, heuristic = TASKS[task]
@@ -62,18 +70,19 @@ def main() -> None:
             scores, walls, raw = [], [], []
             for seed in range(args.seeds):
                 t0 = time.perf_counter()
-                ag = agents.make(method, sid, seed=seed)
+                ag = agents.make(method, sid, seed=seed, **overrides)
                 ag.learn(args.steps)
                 r = team_return(ag, sid)
                 walls.append(time.perf_counter() - t0)
                 raw.append(r)
                 scores.append((r - r_rand) / (r_heur - r_rand))
             lo, hi = bootstrap_ci(np.array(scores))
-            row = {"scenario": sid, "method": method, "steps": args.steps, "seeds": args.seeds, "iqm": iqm(np.array(scores)),
+            name = f"{method}[{args.label}]" if args.label else method
+            row = {"scenario": sid, "method": method, "label": args.label, "overrides": overrides, "steps": args.steps, "seeds": args.seeds, "iqm": iqm(np.array(scores)),
                    "ci": [lo, hi], "scores": scores, "returns": raw, "random": r_rand, "heuristic": r_heur,
                    "wall_s_per_run": float(np.mean(walls))}
-            results[f"{task}/{method}/{args.steps}"] = row
-            print(f"| {sid} | {method} | {args.steps // 1000}k | {row['iqm']:.2f} [{lo:.2f}, {hi:.2f}] | "
+            results[f"{task}/{name}/{args.steps}"] = row
+            print(f"| {sid} | {name} | {args.steps // 1000}k | {row['iqm']:.2f} [{lo:.2f}, {hi:.2f}] | "
                   f"{' '.join(f'{s:.2f}' for s in scores)} | {np.mean(raw):.1f} | {row['wall_s_per_run']:.0f} s |", flush=True)
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(results, indent=2))

@@ -8,7 +8,13 @@ critics take one-hot actions. Each agent maximizes its own reward, so
 competitive and mixed scenarios are supported (one learner per group/team).
 Targets use target actors and critics (Polyak ``tau``), bootstrap through
 time-limit truncations (from the final observation) and not through
-terminations. Parameter sharing follows ``agents.marl.groups`` (default
+terminations. For discrete actions the target actions are, by default
+(``target_actions: sample``), relaxed Gumbel-softmax samples of the target
+actors, as in OpenAI's implementation (``act_pd.sample()`` of its
+``SoftCategoricalPd``); ``greedy`` takes the target actors' one-hot argmax
+(EPyMARL's choice). Each agent's policy gradient flows through its own action
+only: the other agents' actions in its critic's input are detached, also when
+agents share an actor (MADDPG's gradient; EPyMARL's ``maddpg_learner.py``). Parameter sharing follows ``agents.marl.groups`` (default
 ``none``: every agent its own networks, as in the paper). Ours because no
 maintained MADDPG runs on PettingZoo 1.27 / mpe2 without TorchRL.
 """
@@ -29,14 +35,15 @@ from agents.checkpoint import save_meta
 from agents.marl.groups import Group, encode, make_groups, obs_dim
 from agents.marl.joint_replay import JointReplay, next_observations
 from agents.marl.nets import mlp
-from scenarios import Scenario
+from scenarios import Scenario, UserError
 
 DEFAULTS: dict[str, Any] = {
     "n_envs": 8, "buffer_size": 200_000, "batch_size": 256, "actor_lr": 1e-3, "critic_lr": 1e-3, "gamma": 0.95,
     "tau": 0.01, "learning_starts": 2000, "train_freq": 1, "gradient_steps": 1, "noise_std": 0.1,
     "gumbel_temperature": 1.0, "net_arch": [64, 64], "sharing": "none", "agent_id": True, "max_grad_norm": 0.5,
-    "torch_threads": 1, "backend": "auto",
+    "torch_threads": 1, "backend": "auto", "target_actions": "sample",
 }
+TARGET_ACTIONS = ("sample", "greedy")
 
 
 class MADDPG:
@@ -53,6 +60,8 @@ class MADDPG:
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         self.scenario, self.seed = scenario, seed
         self.hparams = h = {**DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
+        if h["target_actions"] not in TARGET_ACTIONS:
+            raise UserError(f"unknown target_actions '{h['target_actions']}' (valid: {', '.join(TARGET_ACTIONS)})")
         torch.set_num_threads(int(h["torch_threads"]))
         if seed is not None:
             torch.manual_seed(seed)
@@ -74,15 +83,25 @@ class MADDPG:
         self.history: list[dict[str, Any]] = []
 
     # ----- action encodings -----------------------------------------------------------------------
-    def _encoded(self, gi: int, x: torch.Tensor, explore: bool, target: bool = False) -> torch.Tensor:
+    def _encoded(self, gi: int, x: torch.Tensor, explore: bool) -> torch.Tensor:
         """Group actions in critic units (B, k, act_dim): [-1, 1] for Box, (one-)hot for Discrete."""
         g = self.groups[gi]
-        out = (self.actors_t if target else self.actors)[gi](x)
+        out = self.actors[gi](x)
         if g.discrete:
             if explore:
                 return nn.functional.gumbel_softmax(out, tau=float(self.hparams["gumbel_temperature"]), hard=True)
             return nn.functional.one_hot(out.argmax(-1), g.act_dim).float()
         return torch.tanh(out)
+
+    def target_encoded(self, gi: int, x: torch.Tensor) -> torch.Tensor:
+        """The target actor's actions for the critic target, in critic units (B, k, act_dim)."""
+        g = self.groups[gi]
+        out = self.actors_t[gi](x)
+        if not g.discrete:
+            return torch.tanh(out)
+        if self.hparams["target_actions"] == "sample":
+            return nn.functional.gumbel_softmax(out, tau=float(self.hparams["gumbel_temperature"]), hard=False)
+        return nn.functional.one_hot(out.argmax(-1), g.act_dim).float()
 
     def _to_env(self, g: Group, enc: np.ndarray) -> np.ndarray:
         if g.discrete:
@@ -165,10 +184,13 @@ class MADDPG:
         return self.rng.uniform(-1, 1, size=(n, k, g.act_dim)).astype(np.float32)
 
     def _q(self, critics: nn.ModuleList, gi: int, state: torch.Tensor, joint: torch.Tensor) -> torch.Tensor:
-        """Q of every agent of group ``gi`` (B, k)."""
+        """Q of every agent of group ``gi`` (B, k); ``joint`` is (B, J), or (B, k, J) for one joint
+        action per agent."""
         g = self.groups[gi]
         k, B = len(g.agents), state.shape[0]
-        inp = torch.cat([state, joint], 1).unsqueeze(1).expand(B, k, -1)
+        if joint.dim() == 2:
+            joint = joint.unsqueeze(1).expand(B, k, -1)
+        inp = torch.cat([state.unsqueeze(1).expand(B, k, -1), joint], 2)
         if g.use_id:
             inp = torch.cat([inp, torch.eye(k).expand(B, k, k)], 2)
         return critics[gi](inp)[..., 0]
@@ -180,7 +202,7 @@ class MADDPG:
         offsets = np.cumsum([0] + [len(g.agents) for g in self.groups])
         joint = torch.cat([t[f"a{gi}"].flatten(1) for gi in range(G)], 1)
         with torch.no_grad():
-            next_joint = torch.cat([self._encoded(gi, t[f"nx{gi}"], explore=False, target=True).flatten(1) for gi in range(G)], 1)
+            next_joint = torch.cat([self.target_encoded(gi, t[f"nx{gi}"]).flatten(1) for gi in range(G)], 1)
         for gi in range(G):
             sl = slice(offsets[gi], offsets[gi + 1])
             with torch.no_grad():
@@ -194,8 +216,7 @@ class MADDPG:
             logits = self.actors[gi](t[f"x{gi}"])
             mine = (nn.functional.gumbel_softmax(logits, tau=float(h["gumbel_temperature"]), hard=True)
                     if g.discrete else torch.tanh(logits))
-            parts = [t[f"a{gj}"].flatten(1) if gj != gi else mine.flatten(1) for gj in range(G)]
-            loss = -self._q(self.critics, gi, t["state"], torch.cat(parts, 1)).mean() + 1e-3 * (logits**2).mean()
+            loss = -self._q(self.critics, gi, t["state"], self.actor_joint(gi, mine, t)).mean() + 1e-3 * (logits**2).mean()
             self.actor_opts[gi].zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(self.actors[gi].parameters(), float(h["max_grad_norm"]))
@@ -204,6 +225,17 @@ class MADDPG:
             for src, dst in ((self.actors, self.actors_t), (self.critics, self.critics_t)):
                 for p, q in zip(src.parameters(), dst.parameters()):
                     q.mul_(1 - tau).add_(tau * p)
+
+    def actor_joint(self, gi: int, mine: torch.Tensor, t: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The joint action in each of group ``gi``'s agents' critic input for the actor loss, (B, k, J):
+        agent j's own slot carries the gradient of ``mine`` (B, k, act_dim); teammates' actions
+        (``mine`` detached) and other groups' actions (from replay) carry none."""
+        B, k = mine.shape[:2]
+        own = torch.eye(k, dtype=mine.dtype).view(1, k, k, 1)
+        det = mine.detach()
+        group = (det.unsqueeze(1) + own * (mine - det).unsqueeze(1)).reshape(B, k, -1)  # row j: slot j live
+        parts = [group if gj == gi else t[f"a{gj}"].flatten(1).unsqueeze(1).expand(B, k, -1) for gj in range(len(self.groups))]
+        return torch.cat(parts, 2)
 
     # ----- checkpoints ----------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:

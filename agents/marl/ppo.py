@@ -11,7 +11,13 @@ The loop follows MAPPO (Yu et al. 2022) and reads top to bottom:
 - ``critic``: ``local`` (IPPO: own observation + agent id), ``central`` (every
   agent's observation concatenated, plus the agent id) or ``agent_specific``
   (the central state plus the agent's own observation, MAPPO's "AS" state);
-- value normalization (``value_norm``), GAE, clipped surrogate, entropy bonus;
+- value normalization (``value_norm``: critic outputs are in normalized units and
+  denormalized for GAE and bootstraps only when it is on, as in the MAPPO
+  reference's ``r_mappo.py``), GAE, clipped surrogate, entropy bonus;
+- the value loss of the MAPPO reference by default: ``value_clip`` (the new
+  prediction kept within ``clip_range`` of the rollout's, the larger of the
+  clipped and unclipped losses) and ``huber_loss`` with ``huber_delta`` 10
+  (squared error / 2 below it); both off gives the plain squared error / 2;
 - a time-limit truncation bootstraps from V(final observation); a termination
   does not; steps of agents that are no longer live are masked out;
 - ``recurrent: true`` gives GRU actors and critics trained on whole rollout
@@ -42,6 +48,7 @@ DEFAULTS: dict[str, Any] = {
     "gae_lambda": 0.95, "clip_range": 0.2, "ent_coef": 0.01, "vf_coef": 1.0, "max_grad_norm": 10.0,
     "net_arch": [64, 64], "sharing": "group", "agent_id": True, "critic": "central", "value_norm": True,
     "recurrent": False, "torch_threads": 1, "backend": "auto",
+    "value_clip": True, "huber_loss": True, "huber_delta": 10.0,
 }
 
 
@@ -163,7 +170,7 @@ class MultiAgentPPO:
         recent: list[dict[str, float]] = []
         done_steps = 0
         while done_steps < steps:
-            buf: list[dict[str, list]] = [{k: [] for k in ("x", "c", "a", "logp", "v", "r", "done", "mask", "start")} for _ in range(G)]
+            buf: list[dict[str, list]] = [{k: [] for k in ("x", "c", "a", "logp", "v", "vraw", "r", "done", "mask", "start")} for _ in range(G)]
             h0 = [(x.clone(), y.clone()) for x, y in zip(ha, hc)]
             for _t in range(T):
                 actions: dict[str, np.ndarray] = {}
@@ -184,7 +191,9 @@ class MultiAgentPPO:
                         b["c"].append(c)
                         b["a"].append(a.numpy())
                         b["logp"].append(net.head.log_prob(dist, a).numpy())
-                        b["v"].append(net.value_norm.denormalize(net.value(zc)[:, 0]).numpy())
+                        raw = net.value(zc)[:, 0]
+                        b["vraw"].append(raw.numpy())
+                        b["v"].append(self._denormalize(net, raw).numpy())
                         b["mask"].append(np.stack([alive[ag] for ag in g.agents], axis=1).reshape(-1).astype(np.float32))
                         b["start"].append(s.numpy())
                         self._split(g, a.numpy().reshape(n, k, *a.shape[1:]), actions)
@@ -209,7 +218,7 @@ class MultiAgentPPO:
                     k = len(g.agents)
                     c = self._critic_inputs(g, g.inputs(obs), obs)
                     zc, _ = net.critic.step(torch.as_tensor(c).reshape(n * k, -1), hc[gi].clone(), st.repeat_interleave(k))
-                    last_v.append(net.value_norm.denormalize(net.value(zc)[:, 0]).numpy())
+                    last_v.append(self._denormalize(net, net.value(zc)[:, 0]).numpy())
             self.live_fraction = float(np.mean([np.mean(buf[gi]["mask"]) for gi in range(G)]))
             for gi in range(G):
                 self._update(gi, buf[gi], last_v[gi], h0[gi])
@@ -234,10 +243,32 @@ class MultiAgentPPO:
                 k = len(g.agents)
                 c = self._critic_inputs(g, g.inputs(final), final)
                 zc, _ = net.critic.step(torch.as_tensor(c).reshape(n * k, -1), hc[gi].clone())
-                v = net.value_norm.denormalize(net.value(zc)[:, 0]).numpy().reshape(n, k)
+                v = self._denormalize(net, net.value(zc)[:, 0]).numpy().reshape(n, k)
                 cut = np.stack([trunc[a] & ~term[a] for a in g.agents], axis=1) & ended[:, None]
                 out.append(np.where(cut, v, 0.0).astype(np.float32))
         return out
+
+    def _denormalize(self, net: GroupNets, raw: torch.Tensor) -> torch.Tensor:
+        """Critic output in return units: denormalized only when ``value_norm`` is on."""
+        return net.value_norm.denormalize(raw) if self.hparams["value_norm"] else raw
+
+    def value_loss(self, pred: torch.Tensor, old_pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Per-sample value loss (MAPPO's ``cal_value_loss``): Huber or squared error / 2 of the
+        error, and with ``value_clip`` the larger of it and the clipped prediction's error."""
+        h = self.hparams
+        delta = float(h["huber_delta"])
+
+        def per_sample(err: torch.Tensor) -> torch.Tensor:
+            if h["huber_loss"]:
+                return nn.functional.huber_loss(err, torch.zeros_like(err), reduction="none", delta=delta)
+            return 0.5 * err**2
+
+        loss = per_sample(target - pred)
+        if h["value_clip"]:
+            clip = float(h["clip_range"])
+            clipped = old_pred + (pred - old_pred).clamp(-clip, clip)
+            loss = torch.max(loss, per_sample(target - clipped))
+        return loss
 
     def _update(self, gi: int, b: dict[str, list], last_v: np.ndarray, h0: tuple[torch.Tensor, torch.Tensor]) -> None:
         h = self.hparams
@@ -259,6 +290,7 @@ class MultiAgentPPO:
         c = torch.as_tensor(np.stack(b["c"])).reshape(T, B, -1)
         a = torch.as_tensor(np.stack(b["a"]))
         old_logp = torch.as_tensor(np.stack(b["logp"]))
+        old_v = torch.as_tensor(np.stack(b["vraw"]))
         mask = torch.as_tensor(np.stack(b["mask"]))
         starts = torch.as_tensor(np.stack(b["start"]))
         adv_t = torch.as_tensor(adv)
@@ -281,7 +313,7 @@ class MultiAgentPPO:
                 ratio = (logp - old_logp[:, cols]).exp()
                 A = adv_t[:, cols]
                 pg = -torch.min(ratio * A, ratio.clamp(1 - clip, 1 + clip) * A)
-                vloss = (net.value(zc)[..., 0] - target[:, cols]) ** 2
+                vloss = self.value_loss(net.value(zc)[..., 0], old_v[:, cols], target[:, cols])
                 ent = net.head.entropy(dist)
                 denom = m.sum().clamp(min=1.0)
                 loss = ((pg + float(h["vf_coef"]) * vloss - float(h["ent_coef"]) * ent) * m).sum() / denom
