@@ -21,17 +21,44 @@ ProgressFn = Callable[[int, int], None]
 """Called as ``progress(done_steps, total_steps)`` while an agent learns."""
 
 
+LEARNING: dict[str, str] = {
+    "on-policy": "updates only from experience of its current policy (PPO, A2C, REINFORCE, SARSA)",
+    "off-policy": "updates from replayed or exploratory experience of other policies (DQN, SAC, Q-learning)",
+    "offline": "learns from a fixed dataset, without interacting (behavioural cloning)",
+    "interactive": "imitation that labels the states its own policy visits with an expert (DAgger)",
+    "model": "solves the known model by dynamic programming, no sampled experience (value/policy iteration)",
+    "planning": "nothing learned: plans with the simulator at every step (MPPI, CEM, MCTS)",
+    "none": "nothing learned and no model (random, scripted heuristics)",
+}
+"""How a method gets the data it learns from: the ``policy`` column of ``testbed list agents``."""
+
+
 @dataclass(frozen=True)
 class Capabilities:
-    """What an agent supports, so the CLI and test grids can skip pairs that do not fit."""
+    """What an agent supports, so the CLI and test grids can skip pairs that do not fit.
+
+    ``learning`` is the method's data regime, one of ``LEARNING``; set it from the method's
+    definition (an SB3 algorithm's base class, SARSA's on-policy backup), never by hand
+    where the definition can give it."""
 
     discrete_actions: bool = True
     continuous_actions: bool = True
     multi_agent: str = "single"  # "single" (one-agent scenarios only) | "any"
     needs_training: bool = True
-    on_policy: bool = True
+    learning: str = "on-policy"
     needs_state: str | None = None  # planners: "physics" (MuJoCo state rows) or "snapshot" (env copies)
     competitive: bool = True  # False: optimizes one team reward, so cooperative scenarios only
+
+    def __post_init__(self) -> None:
+        if self.learning not in LEARNING:
+            raise ValueError(f"unknown learning regime '{self.learning}' (valid: {', '.join(LEARNING)})")
+        if self.needs_training != (self.learning not in ("planning", "none")):
+            raise ValueError(f"learning '{self.learning}' contradicts needs_training={self.needs_training}")
+
+    @property
+    def on_policy(self) -> bool:
+        """Whether the method learns only from its current policy's experience."""
+        return self.learning == "on-policy"
 
 
 def check_support(name: str, caps: Capabilities, scenario: Scenario) -> None:

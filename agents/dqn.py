@@ -85,7 +85,7 @@ class QAgent:
 
     name: ClassVar[str] = "dqn_core"
     flags: ClassVar[dict[str, Any]] = {}
-    capabilities = Capabilities(continuous_actions=False, multi_agent="single", on_policy=False)
+    capabilities = Capabilities(continuous_actions=False, multi_agent="single", learning="off-policy")
 
     @classmethod
     def valid_hyperparameters(cls) -> set[str]:
@@ -219,6 +219,7 @@ class QAgent:
                 self.target.load_state_dict(self.online.state_dict())
             if progress:
                 progress(min(t, steps), steps)
+        buffer.flush(o)  # the copies' episodes end with this learn(): no n-step window survives into the next
         self.steps_trained += t
         vec.close()
 

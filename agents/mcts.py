@@ -39,7 +39,7 @@ class MCTS(NoTraining):
     """UCT planning on copies of the live environment (discrete actions, one agent)."""
 
     name: ClassVar[str] = "mcts"
-    capabilities = Capabilities(continuous_actions=False, multi_agent="single", needs_training=False, on_policy=False,
+    capabilities = Capabilities(continuous_actions=False, multi_agent="single", needs_training=False, learning="planning",
                                 needs_state="snapshot")
 
     @classmethod

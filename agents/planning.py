@@ -36,7 +36,7 @@ class SamplingPlanner(NoTraining, ABC):
     """Shared rollout and scoring for MPPI and CEM (``update`` differs)."""
 
     name: ClassVar[str]
-    capabilities = Capabilities(discrete_actions=False, multi_agent="single", needs_training=False, on_policy=False,
+    capabilities = Capabilities(discrete_actions=False, multi_agent="single", needs_training=False, learning="planning",
                                 needs_state="physics")
 
     @classmethod

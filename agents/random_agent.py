@@ -14,7 +14,7 @@ class RandomAgent(NoTraining):
     """Samples each agent's action uniformly from its action space (seeded)."""
 
     name = "random"
-    capabilities = Capabilities(multi_agent="any", needs_training=False)
+    capabilities = Capabilities(multi_agent="any", needs_training=False, learning="none")
     hyperparameters: set[str] = set()
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **hparams: Any) -> None:

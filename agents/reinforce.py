@@ -7,6 +7,17 @@ variance. A time-limit truncation bootstraps the return from V(final
 observation); a termination does not. Discrete actions use a categorical
 policy, continuous ones a diagonal Gaussian (actions clipped to the bounds
 when applied). SB3 has no REINFORCE, hence our own (~150 lines).
+
+Every update is on-policy: its gradient uses only steps taken by the current
+policy. An episode still running at an update loses the steps it took before
+(those came from the previous policy); its remaining steps, taken by the
+updated policy, enter the next update as a trajectory that starts where the
+update found it. Their returns-to-go are exact Monte-Carlo returns of the
+updated policy (a return-to-go involves only later rewards), so the estimator
+stays unbiased in the actions; only the start state of such a segment comes
+from the previous policy's state distribution, as in A2C/PPO rollouts that
+start mid-episode. Each stored step records the policy version that took it
+(``version``).
 """
 
 from __future__ import annotations
@@ -43,7 +54,7 @@ class Reinforce:
     """REINFORCE with a learned state-value baseline, discrete or continuous actions."""
 
     name: ClassVar[str] = "reinforce"
-    capabilities = Capabilities(multi_agent="single", on_policy=True)
+    capabilities = Capabilities(multi_agent="single", learning="on-policy")
 
     @classmethod
     def valid_hyperparameters(cls) -> set[str]:
@@ -73,6 +84,8 @@ class Reinforce:
         self.pi_opt = torch.optim.Adam(params, lr=float(h["learning_rate"]))
         self.v_opt = torch.optim.Adam(self.value.parameters(), lr=float(h["value_learning_rate"]))
         self.steps_trained = 0
+        self.version = 0
+        """Number of policy updates so far; each collected step is tagged with the version that took it."""
 
     def _dist(self, obs: torch.Tensor) -> torch.distributions.Distribution:
         out = self.policy(obs)
@@ -101,7 +114,7 @@ class Reinforce:
         vec = self.scenario.vector(n, seed=self.seed)
         obs, _ = vec.reset()
         traj: list[list[tuple]] = [[] for _ in range(n)]
-        finished: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        finished: list[tuple[np.ndarray, ...]] = []
         collected = t = 0
         while t < steps:
             o = self._obs(obs[AGENT])
@@ -111,7 +124,7 @@ class Reinforce:
             applied = a_np if self.discrete else np.clip(a_np, self.act_space.low, self.act_space.high).astype(np.float32)
             obs, rew, term, trunc, infos = vec.step({AGENT: applied})
             for i in range(n):
-                traj[i].append((o[i].numpy(), a_np[i], rew[AGENT][i]))
+                traj[i].append((o[i].numpy(), a_np[i], rew[AGENT][i], self.version))
                 if term[AGENT][i] or trunc[AGENT][i]:
                     bootstrap = 0.0
                     if trunc[AGENT][i] and not term[AGENT][i]:
@@ -123,23 +136,26 @@ class Reinforce:
             t += n
             if collected >= int(h["steps_per_update"]) or (t >= steps and finished):
                 self._update(finished)
+                self.version += 1
                 finished, collected = [], 0
+                traj = [[] for _ in range(n)]  # steps of the previous policy are not used on-policy
             if progress:
                 progress(min(t, steps), steps)
         self.steps_trained += t
         vec.close()
 
     @staticmethod
-    def _returns(traj: list[tuple], gamma: float, bootstrap: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _returns(traj: list[tuple], gamma: float, bootstrap: float) -> tuple[np.ndarray, ...]:
+        """(observations, actions, returns-to-go, policy versions) of one trajectory."""
         obs = np.stack([x[0] for x in traj])
         actions = np.stack([x[1] for x in traj])
         g, out = bootstrap, np.zeros(len(traj))
         for k in range(len(traj) - 1, -1, -1):
             g = traj[k][2] + gamma * g
             out[k] = g
-        return obs, actions, out
+        return obs, actions, out, np.array([x[3] for x in traj])
 
-    def _update(self, episodes: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+    def _update(self, episodes: list[tuple[np.ndarray, ...]]) -> None:
         h = self.hparams
         obs = torch.as_tensor(np.concatenate([e[0] for e in episodes]))
         actions = torch.as_tensor(np.concatenate([e[1] for e in episodes]))

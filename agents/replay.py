@@ -4,7 +4,8 @@ sampling, with n-step returns folded in at insertion.
 Transitions are stored as (obs, action, n-step discounted reward, obs n steps
 later, terminated within those n steps, discount for the bootstrap). An
 n-step window is cut at a termination (no bootstrap) and at a truncation
-(bootstrap from the final observation), per copy of the vectorized face.
+(bootstrap from the final observation), per copy of the vectorized face, and
+when collection stops (`flush`, at the end of every `learn()`).
 Prioritized sampling is Schaul et al.'s proportional variant: P(i) ~ p_i^alpha,
 importance weights (N P(i))^-beta normalized by their maximum. Written here
 because SB3's buffers have no prioritization and no n-step fold.
@@ -77,6 +78,14 @@ class ReplayBuffer:
                 while window:
                     self._emit(window, next_obs[i], bool(terminated[i]))
             elif len(window) == self.n_step:
+                self._emit(window, next_obs[i], False)
+
+    def flush(self, next_obs: np.ndarray) -> None:
+        """Cut every copy's pending window as a truncation at ``next_obs`` (each copy's last
+        observation), bootstrapping from it: called when collection stops (the end of a
+        ``learn()``), so no window joins steps of two episodes."""
+        for i, window in enumerate(self.windows):
+            while window:
                 self._emit(window, next_obs[i], False)
 
     def sample(self, batch_size: int, rng: np.random.Generator, beta: float = 0.4) -> Batch:

@@ -39,6 +39,7 @@ from stable_baselines3 import A2C, DDPG, DQN, PPO, SAC, TD3
 from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecNormalize
 
 from agents import hyperparams
@@ -95,6 +96,12 @@ class _Progress(BaseCallback):
     def _on_step(self) -> bool:
         self.fn(min(self.num_timesteps - self.start, self.total), self.total)
         return True
+
+
+def sb3_learning(algorithm: type[BaseAlgorithm]) -> str:
+    """The data regime an SB3 algorithm's definition gives: on-policy for subclasses of SB3's
+    ``OnPolicyAlgorithm`` (PPO, A2C, TRPO), off-policy for ``OffPolicyAlgorithm`` (replay)."""
+    return "on-policy" if issubclass(algorithm, OnPolicyAlgorithm) else "off-policy"
 
 
 class SB3Agent:
@@ -269,7 +276,7 @@ class PPOAgent(SB3Agent):
 
     name = "ppo"
     algorithm = PPO
-    capabilities = Capabilities(multi_agent="any", on_policy=True)
+    capabilities = Capabilities(multi_agent="any", learning=sb3_learning(PPO))
 
 
 class A2CAgent(SB3Agent):
@@ -277,7 +284,7 @@ class A2CAgent(SB3Agent):
 
     name = "a2c"
     algorithm = A2C
-    capabilities = Capabilities(multi_agent="any", on_policy=True)
+    capabilities = Capabilities(multi_agent="any", learning=sb3_learning(A2C))
 
 
 class TRPOAgent(SB3Agent):
@@ -285,7 +292,7 @@ class TRPOAgent(SB3Agent):
 
     name = "trpo"
     algorithm = TRPO
-    capabilities = Capabilities(multi_agent="any", on_policy=True)
+    capabilities = Capabilities(multi_agent="any", learning=sb3_learning(TRPO))
 
 
 class SACAgent(SB3Agent):
@@ -293,7 +300,7 @@ class SACAgent(SB3Agent):
 
     name = "sac"
     algorithm = SAC
-    capabilities = Capabilities(discrete_actions=False, multi_agent="any", on_policy=False)
+    capabilities = Capabilities(discrete_actions=False, multi_agent="any", learning=sb3_learning(SAC))
 
 
 class TD3Agent(SB3Agent):
@@ -301,7 +308,7 @@ class TD3Agent(SB3Agent):
 
     name = "td3"
     algorithm = TD3
-    capabilities = Capabilities(discrete_actions=False, multi_agent="any", on_policy=False)
+    capabilities = Capabilities(discrete_actions=False, multi_agent="any", learning=sb3_learning(TD3))
 
 
 class DDPGAgent(SB3Agent):
@@ -309,7 +316,7 @@ class DDPGAgent(SB3Agent):
 
     name = "ddpg"
     algorithm = DDPG
-    capabilities = Capabilities(discrete_actions=False, multi_agent="any", on_policy=False)
+    capabilities = Capabilities(discrete_actions=False, multi_agent="any", learning=sb3_learning(DDPG))
 
 
 class TQCAgent(SB3Agent):
@@ -317,7 +324,7 @@ class TQCAgent(SB3Agent):
 
     name = "tqc"
     algorithm = TQC
-    capabilities = Capabilities(discrete_actions=False, multi_agent="any", on_policy=False)
+    capabilities = Capabilities(discrete_actions=False, multi_agent="any", learning=sb3_learning(TQC))
 
 
 class DQNAgent(SB3Agent):
@@ -325,7 +332,7 @@ class DQNAgent(SB3Agent):
 
     name = "dqn"
     algorithm = DQN
-    capabilities = Capabilities(continuous_actions=False, multi_agent="any", on_policy=False)
+    capabilities = Capabilities(continuous_actions=False, multi_agent="any", learning=sb3_learning(DQN))
 
 
 class QRDQNAgent(SB3Agent):
@@ -333,7 +340,7 @@ class QRDQNAgent(SB3Agent):
 
     name = "qrdqn"
     algorithm = QRDQN
-    capabilities = Capabilities(continuous_actions=False, multi_agent="any", on_policy=False)
+    capabilities = Capabilities(continuous_actions=False, multi_agent="any", learning=sb3_learning(QRDQN))
 
 
 SB3_AGENTS = (PPOAgent, A2CAgent, TRPOAgent, SACAgent, TD3Agent, DDPGAgent, TQCAgent, DQNAgent, QRDQNAgent)

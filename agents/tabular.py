@@ -30,7 +30,7 @@ class TabularAgent:
     """Shared set-up, acting and checkpointing of the tabular methods (a Q-table per state)."""
 
     name: ClassVar[str]
-    capabilities = Capabilities(continuous_actions=False, multi_agent="single", on_policy=False)
+    capabilities = Capabilities(continuous_actions=False, multi_agent="single", learning="off-policy")
     own: ClassVar[set[str]] = set()
 
     @classmethod
@@ -80,6 +80,7 @@ class TabularAgent:
 
 class _ModelBased(TabularAgent):
     own: ClassVar[set[str]] = {"tolerance", "max_iterations"}
+    capabilities = Capabilities(continuous_actions=False, multi_agent="single", learning="model")
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         super().__init__(scenario, seed, **overrides)
@@ -192,11 +193,19 @@ class _TemporalDifference(TabularAgent):
         vec.close()
 
 
+def td_capabilities(on_policy_target: bool) -> Capabilities:
+    """A TD method's capabilities, its data regime following its backup: SARSA backs up the
+    next action its own policy chose (on-policy), Q-learning the greedy one (off-policy)."""
+    return Capabilities(continuous_actions=False, multi_agent="single",
+                        learning="on-policy" if on_policy_target else "off-policy")
+
+
 class QLearning(_TemporalDifference):
     """Q-learning: off-policy TD control with a max backup."""
 
     name = "q_learning"
     on_policy_target = False
+    capabilities = td_capabilities(on_policy_target)
 
 
 class Sarsa(_TemporalDifference):
@@ -204,6 +213,7 @@ class Sarsa(_TemporalDifference):
 
     name = "sarsa"
     on_policy_target = True
+    capabilities = td_capabilities(on_policy_target)
 
 
 TABULAR_AGENTS = (ValueIteration, PolicyIteration, QLearning, Sarsa)

@@ -64,7 +64,7 @@ class ADR:
     """PPO trained under automatically widening (or narrowing) domain randomization."""
 
     name: ClassVar[str] = "adr"
-    capabilities = Capabilities(discrete_actions=False, multi_agent="single", on_policy=True)
+    capabilities = Capabilities(discrete_actions=False, multi_agent="single", learning="on-policy")
 
     @classmethod
     def valid_hyperparameters(cls) -> set[str]:

@@ -68,14 +68,13 @@ class What(str, Enum):
 def list_cmd(what: What = typer.Argument(What.scenarios, help="'scenarios' (every registered id) or 'agents'.")) -> None:
     """List registered scenario ids or agent names."""
     if what is What.agents:
-        table = Table("agent", "actions", "multi-agent", "settings", "policy", "trains", "summary")
+        table = Table("agent", "actions", "multi-agent", "settings", "learning", "trains", "summary")
         for name in agents.list_names():
             cls = agents.agent_class(name)
             caps = cls.capabilities
             acts = "/".join(k for k, ok in (("discrete", caps.discrete_actions), ("continuous", caps.continuous_actions)) if ok)
             settings = "all" if caps.competitive else "cooperative"
-            policy = "on" if caps.on_policy else "off"
-            table.add_row(name, acts, caps.multi_agent, settings, policy, "yes" if caps.needs_training else "no",
+            table.add_row(name, acts, caps.multi_agent, settings, caps.learning, "yes" if caps.needs_training else "no",
                           (cls.__doc__ or "").splitlines()[0])
     else:
         table = Table("scenario id", "source", "description")

@@ -89,7 +89,7 @@ class AdversarialPPO(SB3Agent):
 
     name = "adv_ppo"
     algorithm = PPO
-    capabilities = Capabilities(multi_agent="single", on_policy=True)
+    capabilities = Capabilities(multi_agent="single", learning="on-policy")
     extra_keys = ATTACK_KEYS
     defaults_from = "ppo"  # PPO's tuned settings: without them SB3's 2048-step rollouts leave ~12 updates in 200k steps
 

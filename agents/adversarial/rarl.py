@@ -113,7 +113,7 @@ class RARL:
     """Robust adversarial RL: PPO protagonist vs a PPO adversary applying forces to bodies."""
 
     name: ClassVar[str] = "rarl"
-    capabilities = Capabilities(discrete_actions=False, multi_agent="single", on_policy=True)
+    capabilities = Capabilities(discrete_actions=False, multi_agent="single", learning="on-policy")
 
     @classmethod
     def valid_hyperparameters(cls) -> set[str]:

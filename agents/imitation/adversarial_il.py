@@ -17,6 +17,14 @@ episodes early on tasks that terminate on failure (the survival bias Kostrikov
 et al. 2019 describe): with ``logit``, AIRL on InvertedPendulum learned to drop
 the pole at once here, with ``positive`` it imitates.
 
+The discriminator trains on the generator transitions actually stepped, as the
+``imitation`` library does: the wrapper that scores them records each
+(s, clipped a, s', terminated) of the rollout, with s' the true final
+observation at an episode end and a time-limit truncation not terminal, the
+same convention as the scoring and the expert data (SB3's rollout buffer holds
+the actions before clipping, and its episode starts cannot tell a truncation
+from a termination).
+
 Observations are standardized with the expert data's statistics inside the
 discriminator. Environment rewards are never used by the learner (they are
 still recorded by the harness). The ``imitation`` library cannot be installed
@@ -93,6 +101,14 @@ class DiscriminatorReward(VecEnvWrapper):
         self.owner = owner
         self._obs: np.ndarray | None = None
         self._actions: np.ndarray | None = None
+        self.transitions: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        """(obs, stepped actions, next obs, terminated) of every step since the last ``take()``."""
+
+    def take(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The recorded transitions, stacked over steps and copies, and forget them."""
+        rows = self.transitions
+        self.transitions = []
+        return tuple(np.concatenate([r[k] for r in rows]) for k in range(4))  # type: ignore[return-value]
 
     def reset(self) -> np.ndarray:
         """Reset and remember the first observations."""
@@ -115,6 +131,7 @@ class DiscriminatorReward(VecEnvWrapper):
                 term[i] = 0.0 if info.get("TimeLimit.truncated", False) else 1.0
         assert self._obs is not None and self._actions is not None
         rew = self.owner.score(self._obs, self._actions, nxt, term)
+        self.transitions.append((np.asarray(self._obs).copy(), self._actions.copy(), nxt, term))
         self._obs = obs
         return obs, rew, dones, infos
 
@@ -133,7 +150,7 @@ class _UpdateDiscriminator(BaseCallback):
         return True
 
     def _on_rollout_end(self) -> None:
-        self.owner.update_discriminator(self.model.rollout_buffer)
+        self.owner.update_discriminator(self.owner.reward_env.take())
 
 
 class AdversarialImitation:
@@ -141,7 +158,7 @@ class AdversarialImitation:
 
     name: ClassVar[str] = "gail"
     airl: ClassVar[bool] = False
-    capabilities = Capabilities(multi_agent="single", on_policy=True)
+    capabilities = Capabilities(multi_agent="single", learning="on-policy")
 
     @classmethod
     def valid_hyperparameters(cls) -> set[str]:
@@ -172,6 +189,7 @@ class AdversarialImitation:
             self.disc.mean.copy_(self.expert[0].mean(0))
             self.disc.std.copy_(self.expert[0].std(0) + 1e-6)
         self.model: PPO | None = None
+        self.reward_env: DiscriminatorReward | None = None
         self.steps_trained = 0
         self.disc_accuracy: list[float] = []
 
@@ -196,17 +214,18 @@ class AdversarialImitation:
                                     torch.as_tensor(done), self._log_pi(o, a))
             return self.disc.reward(logit, str(self.hparams["generator_reward"])).numpy().astype(np.float32)
 
-    def update_discriminator(self, buffer: Any) -> None:
-        """Adam steps on binary cross-entropy: expert transitions 1, generator transitions 0."""
+    def update_discriminator(self, transitions: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> None:
+        """Adam steps on binary cross-entropy: expert transitions 1, generator transitions 0.
+
+        ``transitions`` are the rollout's (obs, stepped actions, next obs, terminated), as
+        ``DiscriminatorReward.take()`` returns them."""
         h = self.hparams
         assert self.expert is not None
-        obs = torch.as_tensor(buffer.observations.reshape(-1, *buffer.obs_shape)).float().reshape(-1, self.expert[0].shape[1])
-        acts = torch.as_tensor(buffer.actions.reshape(len(obs), -1))
-        starts = torch.as_tensor(buffer.episode_starts.reshape(buffer.buffer_size, buffer.n_envs))
-        # the generator's s' is the next row of the same copy (the last row: itself, a small bias)
-        o3 = obs.reshape(buffer.buffer_size, buffer.n_envs, -1)
-        nxt = torch.cat([o3[1:], o3[-1:]], 0).reshape(len(obs), -1)
-        gen_done = torch.cat([starts[1:], torch.zeros_like(starts[-1:])], 0).reshape(-1).float()
+        o, a, o2, d = transitions
+        obs = torch.as_tensor(np.asarray(o, np.float32).reshape(len(o), -1))
+        acts = torch.as_tensor(np.asarray(a).reshape(len(o), -1))
+        nxt = torch.as_tensor(np.asarray(o2, np.float32).reshape(len(o), -1))
+        gen_done = torch.as_tensor(np.asarray(d, np.float32))
         n = min(int(h["disc_batch_size"]), len(obs))
         for _ in range(int(h["disc_updates"])):
             gi = torch.as_tensor(self.rng.integers(0, len(obs), n))
@@ -230,7 +249,7 @@ class AdversarialImitation:
         h = self.hparams
         if self.model is None:
             vec = self.scenario.vector(int(h["n_envs"]), seed=self.seed)
-            env = DiscriminatorReward(SB3VecEnv(vec), self)
+            env = self.reward_env = DiscriminatorReward(SB3VecEnv(vec), self)
             kwargs = _prepare({k: h[k] for k in PPO_KEYS if h.get(k) is not None}, self.act_dim)
             self.model = PPO("MlpPolicy", env, seed=self.seed, device="cpu", verbose=0, **kwargs)
         quiet(self.model).learn(steps, callback=_UpdateDiscriminator(self, progress, steps), reset_num_timesteps=False)

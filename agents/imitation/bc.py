@@ -60,7 +60,7 @@ class BehaviouralCloning:
     """Behavioural cloning of a demonstration dataset (discrete or continuous; per-agent groups)."""
 
     name: ClassVar[str] = "bc"
-    capabilities = Capabilities(multi_agent="any", on_policy=False)
+    capabilities = Capabilities(multi_agent="any", learning="offline")
 
     @classmethod
     def valid_hyperparameters(cls) -> set[str]:

@@ -49,7 +49,7 @@ class DAgger:
     """Dataset Aggregation with any agent or planner as the queried expert."""
 
     name: ClassVar[str] = "dagger"
-    capabilities = Capabilities(multi_agent="any", on_policy=True)
+    capabilities = Capabilities(multi_agent="any", learning="interactive")
 
     @classmethod
     def valid_hyperparameters(cls) -> set[str]:

@@ -44,7 +44,7 @@ class Scripted(NoTraining):
 
     name: ClassVar[str]
     source: ClassVar[str]
-    capabilities = Capabilities(continuous_actions=False, multi_agent="any", needs_training=False)
+    capabilities = Capabilities(continuous_actions=False, multi_agent="any", needs_training=False, learning="none")
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **hparams: Any) -> None:
         if self.source not in scenario.spec.source or scenario.spec.kwargs.get("continuous_actions"):

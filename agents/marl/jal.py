@@ -45,7 +45,7 @@ class MatrixLearner:
 
     name: ClassVar[str] = "jal"
     joint: ClassVar[bool] = True
-    capabilities = Capabilities(continuous_actions=False, multi_agent="any", on_policy=False)
+    capabilities = Capabilities(continuous_actions=False, multi_agent="any", learning="off-policy")
 
     @classmethod
     def valid_hyperparameters(cls) -> set[str]:

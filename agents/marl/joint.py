@@ -25,7 +25,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from agents.base import Capabilities
 from agents.marl.groups import encode, obs_dim
-from agents.sb3_agent import SB3Agent
+from agents.sb3_agent import SB3Agent, sb3_learning
 from agents.sb3_vecenv import ScenarioCopies
 from scenarios import Scenario, UserError
 
@@ -162,7 +162,7 @@ class JointPPO(JointAgent):
 
     name = "joint_ppo"
     algorithm = PPO
-    capabilities = Capabilities(multi_agent="any", on_policy=True, competitive=False)
+    capabilities = Capabilities(multi_agent="any", learning=sb3_learning(PPO), competitive=False)
 
 
 class JointQ(JointAgent):
@@ -171,7 +171,7 @@ class JointQ(JointAgent):
     name = "joint_q"
     algorithm = DQN
     product = True
-    capabilities = Capabilities(continuous_actions=False, multi_agent="any", on_policy=False, competitive=False)
+    capabilities = Capabilities(continuous_actions=False, multi_agent="any", learning=sb3_learning(DQN), competitive=False)
 
 
 JOINT_AGENTS = (JointPPO, JointQ)

@@ -50,7 +50,7 @@ class MADDPG:
     """MADDPG with continuous actions, or Gumbel-softmax for discrete actions."""
 
     name: ClassVar[str] = "maddpg"
-    capabilities = Capabilities(multi_agent="any", on_policy=False)
+    capabilities = Capabilities(multi_agent="any", learning="off-policy")
 
     @classmethod
     def valid_hyperparameters(cls) -> set[str]:

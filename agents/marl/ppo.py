@@ -69,7 +69,7 @@ class MultiAgentPPO:
 
     name: ClassVar[str] = "mappo"
     critic_default: ClassVar[str] = "central"
-    capabilities = Capabilities(multi_agent="any", on_policy=True)
+    capabilities = Capabilities(multi_agent="any", learning="on-policy")
 
     @classmethod
     def valid_hyperparameters(cls) -> set[str]:

@@ -8,7 +8,8 @@ observations only. ``iql`` trains every agent on its own reward; ``vdn`` and
 ``qmix`` train the mixed value on the team reward (the sum of the agents'
 rewards, stated in every result). Targets use double Q-learning, bootstrap
 through time-limit truncations (from the final observation) and not through
-terminations; target networks are copied every ``target_update_interval``
+terminations (for ``vdn``/``qmix``: the team's bootstrap stops when the episode
+ends, every live agent terminated, not when one agent does); target networks are copied every ``target_update_interval``
 updates. Feed-forward agents with transition replay, as EPyMARL's
 non-recurrent configurations; ours because EPyMARL cannot load the current
 MPE tasks (see ``agents.marl.ppo``).
@@ -43,6 +44,18 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+def team_episode_end(term: torch.Tensor, live: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The team's episode end and the agents still live after the step, from per-agent
+    terminations ``term`` and liveness ``live`` (B, n_agents; 1 = live before the step).
+
+    The team bootstrap stops only when the episode ends, i.e. every agent that was live
+    has terminated (agents removed earlier no longer count); an agent that terminated
+    while teammates continue contributes no next-state value."""
+    next_live = live * (1.0 - term)
+    ended = (next_live.sum(1) == 0).float()
+    return ended, next_live
+
+
 class QMixer(nn.Module):
     """QMIX's monotonic mixer: hypernetworks map the state to non-negative weights."""
 
@@ -67,7 +80,7 @@ class ValueDecomposition:
 
     name: ClassVar[str] = "qmix"
     mixer: ClassVar[str] = "qmix"
-    capabilities = Capabilities(continuous_actions=False, multi_agent="any", on_policy=False)
+    capabilities = Capabilities(continuous_actions=False, multi_agent="any", learning="off-policy")
 
     @classmethod
     def valid_hyperparameters(cls) -> set[str]:
@@ -181,13 +194,13 @@ class ValueDecomposition:
             loss = (((chosen - target) ** 2) * mask).sum() / mask.sum().clamp(min=1)
         else:
             team_r = (t["reward"] * mask).sum(1)
-            ended = t["term"].max(1).values
+            ended, next_live = team_episode_end(t["term"], mask)
             if self.mixer == "vdn":
-                q_tot, next_tot = (chosen * mask).sum(1), (nxt * mask).sum(1)
+                q_tot, next_tot = (chosen * mask).sum(1), (nxt * next_live).sum(1)
             else:
                 q_tot = self.mix(chosen * mask, t["state"])
                 with torch.no_grad():
-                    next_tot = self.mix_target(nxt * mask, t["next_state"])
+                    next_tot = self.mix_target(nxt * next_live, t["next_state"])
             target = team_r + gamma * (1 - ended) * next_tot
             loss = ((q_tot - target.detach()) ** 2).mean()
         self.opt.zero_grad()
@@ -226,7 +239,7 @@ class QMIX(ValueDecomposition):
 
     name = "qmix"
     mixer = "qmix"
-    capabilities = Capabilities(continuous_actions=False, multi_agent="any", on_policy=False, competitive=False)
+    capabilities = Capabilities(continuous_actions=False, multi_agent="any", learning="off-policy", competitive=False)
 
 
 class VDN(ValueDecomposition):
@@ -234,7 +247,7 @@ class VDN(ValueDecomposition):
 
     name = "vdn"
     mixer = "vdn"
-    capabilities = Capabilities(continuous_actions=False, multi_agent="any", on_policy=False, competitive=False)
+    capabilities = Capabilities(continuous_actions=False, multi_agent="any", learning="off-policy", competitive=False)
 
 
 class IQL(ValueDecomposition):
