@@ -42,7 +42,7 @@ def run_ray(jobs: list[dict[str, Any]], root: str, workers: int, address: str | 
     try:
         import ray
     except ImportError:
-        raise UserError("--executor ray needs Ray: pip install 'ray>=2.40'") from None
+        raise UserError("--executor ray needs Ray, the ray extra: pip install 'testbed[ray]'") from None
     started_here = not ray.is_initialized()
     if started_here:
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "ignore_reinit_error": True}

@@ -1,0 +1,42 @@
+"""The plain install (no extras) gives every command: a fresh virtual environment with
+``pip install .`` (and this machine's torch pin from constraints.txt) runs an experiment
+with the local executor, writes a report with its figures and renders a video."""
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow  # ~3 min: a fresh venv and a plain install
+def test_plain_install_runs_run_report_and_videos(tmp_path):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+    subprocess.run([*pip, "-c", str(ROOT / "constraints.txt"), str(ROOT)], check=True, cwd=tmp_path)
+    spec = tmp_path / "study.yaml"
+    spec.write_text(textwrap.dedent("""\
+        name: plain
+        agents:
+          - {name: ppo, steps: 512, hparams: {n_envs: 2, n_steps: 64, batch_size: 64}}
+          - {name: random}
+        scenarios: [mujoco/InvertedPendulum-v5]
+        seeds: [0]
+        evaluation: {episodes: 2, seed: 1000}
+        grids:
+          - [body_mass.pole=0.5:1.5:2]
+        """))
+    testbed = str(venv / "bin" / "testbed")
+    run = subprocess.run([testbed, "run", str(spec), "--db", "r.db", "--out", "runs"], capture_output=True, text=True,
+                         cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    report = subprocess.run([testbed, "report", "r.db", "--out", "report", "--videos", "1", "--video-steps", "4"],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert report.returncode == 0, report.stdout + report.stderr
+    page = (tmp_path / "report" / "index.html").read_text()
+    assert "<svg" in page and ".gif" in page
+    assert list((tmp_path / "report").rglob("*.gif"))
