@@ -7,12 +7,13 @@ code or ``--set key=value`` on the CLI are checked against the valid names.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from scenarios import UserError
+from scenarios import UserError, yaml_loader
 from scenarios.errors import suggest
 
 DEFAULTS = Path(__file__).parent / "defaults"
@@ -23,7 +24,7 @@ def tuned_defaults(agent: str, scenario_id: str) -> dict[str, Any]:
     file = DEFAULTS / f"{agent}.yaml"
     if not file.is_file():
         return {}
-    data = yaml.safe_load(file.read_text()) or {}
+    data = yaml_loader.load(file.read_text()) or {}
     merged = dict(data.get("default", {}))
     merged.update(data.get(scenario_id, {}))
     return merged
@@ -39,6 +40,72 @@ def resolve(agent: str, scenario_id: str, overrides: dict[str, Any], valid: set[
     return {**tuned_defaults(agent, scenario_id), **overrides}
 
 
+SCHEDULED = re.compile(r"^lin_[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+"""A linear schedule from a start value (``lin_3e-4``), accepted where a float is."""
+TUPLE_KEYS = {"train_freq"}
+"""Integers that may also be SB3's ``[n, "step" | "episode"]`` form."""
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean (true/false)"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "a string"
+
+
+def check_values(agent: str, values: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """Check each value against the type of its default and return them coerced: an integral
+    number where an integer is expected becomes an int, an integer where a float is expected a
+    float. A mismatch is one UserError line naming the key, the expected kind and the value.
+
+    Keys without a default (``None``) or unknown here are passed through unchanged (unknown
+    names are refused by ``resolve`` with the valid ones listed).
+
+    >>> check_values("ppo", {"learning_rate": 1, "n_steps": 256.0}, {"learning_rate": 3e-4, "n_steps": 2048})
+    {'learning_rate': 1.0, 'n_steps': 256}
+    """
+    out = dict(values)
+    for key, value in values.items():
+        default = defaults.get(key)
+        if default is None or value is None:
+            continue
+        bad = None
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                bad = "a boolean (true/false)"
+        elif isinstance(default, int):
+            if isinstance(value, float) and value.is_integer():
+                out[key] = int(value)
+            elif key in TUPLE_KEYS and isinstance(value, (list, tuple)):
+                pass
+            elif isinstance(value, bool) or not isinstance(value, int):
+                bad = "an integer"
+        elif isinstance(default, float):
+            if isinstance(value, int) and not isinstance(value, bool):
+                out[key] = float(value)
+            elif isinstance(value, str) and SCHEDULED.match(value):
+                pass
+            elif isinstance(value, bool) or not isinstance(value, float):
+                bad = "a number (or lin_<number> for a linear schedule)"
+        elif isinstance(default, str):
+            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                bad = "a string or a number"
+        elif isinstance(default, (list, tuple)) and not isinstance(value, (list, tuple)):
+            bad = "a list"
+        elif isinstance(default, dict) and not isinstance(value, dict):
+            bad = "a mapping"
+        if bad:
+            raise UserError(f"{agent}: hyperparameter {key} must be {bad}, got {value!r} ({_kind(value)}; default {default!r})")
+    return out
+
+
 def parse_assignments(items: list[str]) -> dict[str, Any]:
     """Parse CLI ``key=value`` strings; values are read as YAML (numbers, lists, dicts)."""
     out: dict[str, Any] = {}
@@ -47,7 +114,7 @@ def parse_assignments(items: list[str]) -> dict[str, Any]:
         if not sep or not key:
             raise UserError(f"--set expects key=value, got '{item}'")
         try:
-            out[key.strip()] = yaml.safe_load(value)
+            out[key.strip()] = yaml_loader.load(value)
         except yaml.YAMLError:
             raise UserError(f"--set {key}: cannot parse value '{value}'") from None
     return out

@@ -44,6 +44,11 @@ class SamplingPlanner(NoTraining, ABC):
         """Names accepted by ``agents.make`` and ``--set``."""
         return set(DEFAULTS)
 
+    @classmethod
+    def default_hyperparameters(cls) -> dict[str, Any]:
+        """Every hyperparameter's default; its type is the one ``agents.make`` checks values against."""
+        return dict(DEFAULTS)
+
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         from scenarios.batch.tasks import TASKS, prepare
 

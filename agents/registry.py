@@ -7,6 +7,7 @@ from typing import Any
 
 from agents.adversarial.adv_training import AdversarialPPO
 from agents.adversarial.rarl import RARL
+from agents import hyperparams
 from agents.base import check_support
 from agents.checkpoint import check_compatible, read_meta
 from agents.imitation.bc import BehaviouralCloning
@@ -61,6 +62,9 @@ def make(name: str, scenario: Scenario | str | dict | ScenarioSpec, seed: int | 
     >>> agent = agents.make("random", "classic/CartPole-v1", seed=0)
     """
     cls = agent_class(name)
+    defaults = getattr(cls, "default_hyperparameters", None)
+    if defaults is not None:
+        hparams = hyperparams.check_values(name, hparams, defaults())
     sc = _scenario(scenario)
     check_support(name, cls.capabilities, sc)
     return cls(sc, seed=seed, **hparams)

@@ -61,6 +61,11 @@ class Reinforce:
         """Names accepted by ``agents.make`` and ``--set``."""
         return set(DEFAULTS)
 
+    @classmethod
+    def default_hyperparameters(cls) -> dict[str, Any]:
+        """Every hyperparameter's default; its type is the one ``agents.make`` checks values against."""
+        return dict(DEFAULTS)
+
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         require_single_agent(self.name, scenario)
         obs_space, self.act_space = scenario.observation_space(AGENT), scenario.action_space(AGENT)

@@ -51,7 +51,9 @@ from agents.sb3_logging import quiet
 from agents.sb3_vecenv import SB3VecEnv, shared_spaces
 from scenarios import Scenario, UserError
 
-OWN_KEYS = {"n_envs", "normalize", "torch_threads", "policy", "backend", "sharing"}
+OWN_DEFAULTS: dict[str, Any] = {"n_envs": 8, "normalize": False, "torch_threads": 1, "policy": "MlpPolicy", "backend": "auto",
+                                "sharing": "full"}
+OWN_KEYS = set(OWN_DEFAULTS)
 _SKIP = {"self", "policy", "env", "seed", "device", "_init_setup_model", "verbose", "tensorboard_log"}
 _ACTIVATIONS = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "elu": torch.nn.ELU, "leaky_relu": torch.nn.LeakyReLU}
 
@@ -120,6 +122,16 @@ class SB3Agent:
         """Names accepted by ``agents.make`` and ``--set``."""
         params = inspect.signature(cls.algorithm.__init__).parameters
         return {p for p in params if p not in _SKIP} | OWN_KEYS | cls.extra_keys
+
+    @classmethod
+    def default_hyperparameters(cls) -> dict[str, Any]:
+        """Defaults of the SB3 constructor's arguments and of ours (``None`` where a subclass adds a key
+        without one); their types are the ones ``agents.make`` checks values against."""
+        params = inspect.signature(cls.algorithm.__init__).parameters
+        out: dict[str, Any] = {k: None for k in cls.extra_keys}
+        out.update({p: (None if v.default is inspect.Parameter.empty else v.default) for p, v in params.items() if p not in _SKIP})
+        out.update(OWN_DEFAULTS)
+        return out
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         self.scenario = scenario

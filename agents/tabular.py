@@ -24,6 +24,9 @@ from agents.exploration import Explorer
 from scenarios import Scenario, UserError
 
 AGENT = "agent_0"
+DEFAULTS: dict[str, Any] = {"gamma": 0.99, "tolerance": 1e-12, "max_iterations": 100_000, "alpha": 0.1, "n_envs": 8,
+                            "exploration": "epsilon", "eps_start": 1.0, "eps_end": 0.05, "eps_fraction": 0.5,
+                            "temperature": 1.0}
 
 
 class TabularAgent:
@@ -37,6 +40,11 @@ class TabularAgent:
     def valid_hyperparameters(cls) -> set[str]:
         """Names accepted by ``agents.make`` and ``--set``."""
         return {"gamma"} | cls.own
+
+    @classmethod
+    def default_hyperparameters(cls) -> dict[str, Any]:
+        """Every hyperparameter's default; its type is the one ``agents.make`` checks values against."""
+        return {k: DEFAULTS[k] for k in cls.valid_hyperparameters()}
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         require_single_agent(self.name, scenario)

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from scenarios import yaml_loader
 from scenarios.errors import UserError
 
 ID_PATTERN = r"^[a-z0-9_]+/[A-Za-z0-9_.\-]+-v[0-9]+$"
@@ -71,7 +72,7 @@ def load_yaml(path: str | Path) -> Any:
     if not path.is_file():
         raise UserError(f"file not found: {path}")
     try:
-        return yaml.safe_load(path.read_text())
+        return yaml_loader.load(path.read_text())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

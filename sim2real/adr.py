@@ -71,6 +71,11 @@ class ADR:
         """Names accepted by ``agents.make`` and ``--set``."""
         return set(DEFAULTS)
 
+    @classmethod
+    def default_hyperparameters(cls) -> dict[str, Any]:
+        """Every hyperparameter's default; its type is the one ``agents.make`` checks values against."""
+        return dict(DEFAULTS)
+
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         require_single_agent(self.name, scenario)
         self.scenario, self.seed = scenario, seed

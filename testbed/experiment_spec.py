@@ -94,6 +94,7 @@ def validate(spec: ExperimentSpec) -> None:
     """Check names before any job runs: agents, hyperparameters, scenarios, grid axes, attack kinds."""
     import agents
     from agents.adversarial.attacks import ATTACKS
+    from agents.hyperparams import check_values
     from testbed.grid import parse_axis
 
     for a in spec.agents:
@@ -103,6 +104,11 @@ def validate(spec: ExperimentSpec) -> None:
         if unknown:
             raise UserError(f"experiment {spec.name}: unknown hyperparameter(s) {', '.join(unknown)} for {a.name} "
                             f"(valid: {', '.join(sorted(valid)) or 'none'})")
+        if hasattr(cls, "default_hyperparameters"):
+            try:
+                a.hparams = check_values(a.name, a.hparams, cls.default_hyperparameters())
+            except UserError as exc:
+                raise UserError(f"experiment {spec.name}: {exc}") from None
     from scenarios import Scenario
     from testbed.grid import grid_points, point_spec
 

@@ -56,6 +56,11 @@ class DAgger:
         """Names accepted by ``agents.make`` and ``--set``."""
         return set(DEFAULTS)
 
+    @classmethod
+    def default_hyperparameters(cls) -> dict[str, Any]:
+        """Every hyperparameter's default; its type is the one ``agents.make`` checks values against."""
+        return dict(DEFAULTS)
+
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         self.scenario, self.seed = scenario, seed
         self.hparams = h = {**DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}

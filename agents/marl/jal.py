@@ -52,6 +52,11 @@ class MatrixLearner:
         """Names accepted by ``agents.make`` and ``--set``."""
         return set(DEFAULTS)
 
+    @classmethod
+    def default_hyperparameters(cls) -> dict[str, Any]:
+        """Every hyperparameter's default; its type is the one ``agents.make`` checks values against."""
+        return dict(DEFAULTS)
+
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         if not scenario.spec.source.startswith("matrix:"):
             raise UserError(f"{self.name} plays the matrix/ games; {scenario.id} is not one")

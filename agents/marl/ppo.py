@@ -76,6 +76,11 @@ class MultiAgentPPO:
         """Names accepted by ``agents.make`` and ``--set``."""
         return set(DEFAULTS)
 
+    @classmethod
+    def default_hyperparameters(cls) -> dict[str, Any]:
+        """Every hyperparameter's default; its type is the one ``agents.make`` checks values against."""
+        return dict(DEFAULTS)
+
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         self.scenario, self.seed = scenario, seed
         tuned = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())

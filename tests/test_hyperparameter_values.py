@@ -1,0 +1,79 @@
+"""Hyperparameter values are read as numbers where YAML 1.2 and JSON read numbers (``1e-3``),
+checked against each default's type for every agent, and refused in one line."""
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+import agents
+from agents import hyperparams
+from scenarios import UserError, yaml_loader
+
+
+@pytest.mark.parametrize("text,value", [("1e-3", 0.001), ("3E+4", 30000.0), ("-2.5e-1", -0.25), (".5", 0.5),
+                                        ("lin_1e-3", "lin_1e-3"), ("[64, 64]", [64, 64]), ("abc", "abc")])
+def test_yaml_numbers_follow_yaml_1_2(text, value):
+    assert yaml_loader.load(text) == value
+    assert hyperparams.parse_assignments([f"k={text}"]) == {"k": value}
+
+
+def _defaults(name):
+    fn = getattr(agents.agent_class(name), "default_hyperparameters", None)
+    return fn() if fn else {}
+
+
+TUNED = [(name, sid) for name in agents.list_names() if (hyperparams.DEFAULTS / f"{name}.yaml").is_file()
+         for sid in (yaml.safe_load((hyperparams.DEFAULTS / f"{name}.yaml").read_text()) or {})]
+
+
+@pytest.mark.parametrize("name,entry", TUNED)
+def test_every_shipped_tuned_value_has_its_defaults_type(name, entry):
+    data = yaml_loader.load((hyperparams.DEFAULTS / f"{name}.yaml").read_text())[entry]
+    hyperparams.check_values(name, data, _defaults(name))  # raises on a mismatch
+
+
+@pytest.mark.parametrize("name", [n for n in agents.list_names() if _defaults(n)])
+def test_every_agent_refuses_a_wrongly_typed_value_in_one_line(name):
+    defaults = _defaults(name)
+    typed = {k: v for k, v in defaults.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    assert typed, f"{name} has no numeric hyperparameter to check"
+    key = sorted(typed)[0]
+    with pytest.raises(UserError, match=rf"^{name}: hyperparameter {key} must be an? .* got 'abc'"):
+        agents.make(name, "classic/CartPole-v1", seed=0, **{key: "abc"})
+
+
+def test_integral_numbers_and_integers_are_coerced():
+    out = hyperparams.check_values("ppo", {"n_steps": 256.0, "learning_rate": 1, "clip_range": "lin_0.2"},
+                                   _defaults("ppo"))
+    assert out == {"n_steps": 256, "learning_rate": 1.0, "clip_range": "lin_0.2"}
+    assert type(out["n_steps"]) is int and type(out["learning_rate"]) is float
+    with pytest.raises(UserError, match="n_steps must be an integer, got 12.5"):
+        hyperparams.check_values("ppo", {"n_steps": 12.5}, _defaults("ppo"))
+    with pytest.raises(UserError, match="normalize must be a boolean"):
+        hyperparams.check_values("ppo", {"normalize": 1}, _defaults("ppo"))
+
+
+def test_cli_set_reads_1e_3_and_refuses_abc(tmp_path):
+    ok = subprocess.run([sys.executable, "-m", "testbed.cli", "train", "ppo", "classic/CartPole-v1", "--steps", "64",
+                         "--set", "learning_rate=1e-3", "--set", "n_steps=32", "--set", "batch_size=32",
+                         "--out", str(tmp_path / "ok")], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert '"learning_rate": 0.001' in (tmp_path / "ok" / "agent.json").read_text()
+    bad = subprocess.run([sys.executable, "-m", "testbed.cli", "train", "ppo", "classic/CartPole-v1", "--steps", "64",
+                          "--set", "n_steps=abc", "--out", str(tmp_path / "bad")], capture_output=True, text=True)
+    lines = [line for line in (bad.stdout + bad.stderr).splitlines() if line.strip()]
+    assert bad.returncode == 2 and len(lines) == 1 and "n_steps must be an integer, got 'abc'" in lines[0], lines
+
+
+def test_experiment_spec_reads_1e_3_and_refuses_a_wrong_type_before_any_job(tmp_path):
+    from testbed.experiment_spec import load_experiment
+
+    spec = tmp_path / "s.yaml"
+    body = "name: s\nagents:\n  - {{name: ppo, steps: 100, hparams: {{learning_rate: 1e-3{extra}}}}}\nscenarios: [classic/CartPole-v1]\nseeds: [0]\n"
+    spec.write_text(body.format(extra=""))
+    assert load_experiment(spec).agents[0].hparams == {"learning_rate": 0.001}
+    spec.write_text(body.format(extra=", n_steps: abc"))
+    with pytest.raises(UserError, match="experiment s: ppo: hyperparameter n_steps must be an integer"):
+        load_experiment(spec)
