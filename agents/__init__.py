@@ -2,6 +2,6 @@
 name with tuned defaults, restored from checkpoint folders."""
 
 from agents.base import Agent, Capabilities, ProgressFn
-from agents.registry import agent_class, list_names, load, make
+from agents.registry import agent_class, list_names, load, make, register
 
-__all__ = ["Agent", "Capabilities", "ProgressFn", "agent_class", "list_names", "load", "make"]
+__all__ = ["Agent", "Capabilities", "ProgressFn", "agent_class", "list_names", "load", "make", "register"]

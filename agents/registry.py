@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -30,24 +31,36 @@ from scenarios import Scenario, ScenarioSpec, UserError
 from scenarios import make as make_scenario
 from scenarios.errors import suggest
 
-def _sim2real() -> tuple:
-    from sim2real.adr import ADR  # sim2real builds on agents; imported late to keep the layering one-way
+AGENTS: dict[str, Any] = {cls.name: cls for cls in (RandomAgent, *SB3_AGENTS, *TABULAR_AGENTS, *DQN_AGENTS, Reinforce, *PLANNERS, MCTS, *PPO_AGENTS, *VALUE_AGENTS, *HEURISTICS, MADDPG, *JOINT_AGENTS, *MATRIX_AGENTS, BehaviouralCloning, DAgger, *ADVERSARIAL_IL, AdversarialPPO, RARL)}
 
-    return (ADR,)
+ENTRY_POINTS: dict[str, str] = {"adr": "sim2real.adr:ADR"}
+"""Agents that live in packages above ``agents`` (as Gymnasium's ``entry_point="pkg.module:Class"``):
+named here as data and imported only when first asked for, so ``import agents`` imports nothing above it."""
 
 
-AGENTS: dict[str, Any] = {cls.name: cls for cls in (RandomAgent, *SB3_AGENTS, *TABULAR_AGENTS, *DQN_AGENTS, Reinforce, *PLANNERS, MCTS, *PPO_AGENTS, *VALUE_AGENTS, *HEURISTICS, MADDPG, *JOINT_AGENTS, *MATRIX_AGENTS, BehaviouralCloning, DAgger, *ADVERSARIAL_IL, AdversarialPPO, RARL, *_sim2real())}
+def register(name: str, entry_point: str) -> None:
+    """Register an agent class by ``"package.module:Class"``; it is imported on first use."""
+    if name in AGENTS or name in ENTRY_POINTS:
+        raise UserError(f"agent '{name}' is already registered")
+    module, sep, attr = entry_point.partition(":")
+    if not sep or not module or not attr:
+        raise UserError(f"entry point '{entry_point}' must look like 'package.module:Class'")
+    ENTRY_POINTS[name] = entry_point
 
 
 def list_names() -> list[str]:
     """Every registered agent name, sorted."""
-    return sorted(AGENTS)
+    return sorted({*AGENTS, *ENTRY_POINTS})
 
 
 def agent_class(name: str) -> Any:
     """The class registered under ``name``; an unknown name suggests the closest ones."""
+    if name not in AGENTS and name in ENTRY_POINTS:
+        module, _, attr = ENTRY_POINTS[name].partition(":")
+        AGENTS[name] = getattr(importlib.import_module(module), attr)
     if name not in AGENTS:
-        raise UserError(f"unknown agent '{name}'{suggest(name, AGENTS)} (valid: {', '.join(list_names())})")
+        names = list_names()
+        raise UserError(f"unknown agent '{name}'{suggest(name, names)} (valid: {', '.join(names)})")
     return AGENTS[name]
 
 
