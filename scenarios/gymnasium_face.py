@@ -18,7 +18,7 @@ class GymnasiumFace(gym.Env):
     >>> obs, info = env.reset(seed=0)
     """
 
-    metadata = {"render_modes": []}
+    metadata: dict[str, Any] = {"render_modes": []}
 
     def __init__(self, scenario: Scenario) -> None:
         if scenario.num_agents != 1:
@@ -30,6 +30,14 @@ class GymnasiumFace(gym.Env):
         self.agent = scenario.possible_agents[0]
         self.observation_space = scenario.observation_space(self.agent)
         self.action_space = scenario.action_space(self.agent)
+        self.metadata = {**GymnasiumFace.metadata, **getattr(scenario.source, "env", scenario.source).metadata,
+                         "render_modes": scenario.render_modes}
+        self.render_mode = scenario.render_mode
+        if scenario.id in gym.registry:  # the registered id's EnvSpec, where this is that scenario as registered
+            from scenarios.registry import get_spec
+
+            if get_spec(scenario.id) == scenario.spec:
+                self.spec = gym.spec(scenario.id)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
         """Reset the scenario; ``seed`` seeds both it and this env's ``np_random``."""
@@ -42,6 +50,10 @@ class GymnasiumFace(gym.Env):
         obs, rew, term, trunc, infos = self.scenario.step({self.agent: action})
         a = self.agent
         return obs[a], rew[a], term[a], trunc[a], infos[a]
+
+    def render(self) -> Any:
+        """The scenario's frame in its ``render_mode`` (``rgb_array``: an (H, W, 3) uint8 array)."""
+        return self.scenario.render()
 
     def close(self) -> None:
         """Close the scenario."""

@@ -1,4 +1,5 @@
-"""PettingZoo face: any scenario as a ``pettingzoo.ParallelEnv`` (a thin adapter)."""
+"""PettingZoo face: any scenario as a ``pettingzoo.ParallelEnv`` (a thin adapter), and
+``parallel_env(id, **kwargs)``, PettingZoo's constructor shape, for scripts written for it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,20 @@ import gymnasium as gym
 from pettingzoo import ParallelEnv
 
 from scenarios.scenario import Scenario
+
+
+def parallel_env(scenario_id: str, **kwargs: Any) -> PettingZooFace:
+    """A scenario as a PettingZoo ``ParallelEnv``, as ``mpe2.simple_spread_v3.parallel_env()`` is;
+    ``kwargs`` are overrides (source kwargs such as ``render_mode`` or ``N``, spec fields).
+
+    >>> import scenarios
+    >>> env = scenarios.parallel_env("mpe/simple_spread-v3", N=2)
+    >>> env.possible_agents
+    ['agent_0', 'agent_1']
+    """
+    from scenarios.registry import make
+
+    return make(scenario_id, **kwargs).as_pettingzoo()
 
 
 class PettingZooFace(ParallelEnv):
@@ -22,9 +37,14 @@ class PettingZooFace(ParallelEnv):
 
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
-        self.metadata = {"name": scenario.id, "render_modes": [], "is_parallelizable": True}
+        self.metadata = {"name": scenario.id, "render_modes": scenario.render_modes, "is_parallelizable": True}
         self.possible_agents = list(scenario.possible_agents)
-        self.render_mode = None
+        self.render_mode = scenario.render_mode
+        self.observation_spaces = {a: scenario.observation_space(a) for a in self.possible_agents}
+        self.action_spaces = {a: scenario.action_space(a) for a in self.possible_agents}
+        space = getattr(scenario.source, "state_space", None)
+        if space is not None:
+            self.state_space = space
 
     @property
     def agents(self) -> list[str]:  # type: ignore[override]
@@ -50,6 +70,10 @@ class PettingZooFace(ParallelEnv):
     def state(self) -> Any:
         """The source's global state, where it provides one."""
         return self.scenario.source.state()
+
+    def render(self) -> Any:
+        """The scenario's rendering in its ``render_mode``."""
+        return self.scenario.render()
 
     def close(self) -> None:
         """Close the scenario."""

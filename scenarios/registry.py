@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from scenarios.errors import UserError, suggest
+from scenarios.gymnasium_ids import register_spec
 from scenarios.scenario import Scenario
 from scenarios.spec import ScenarioSpec, load_spec_file, load_yaml, parse_spec
 
@@ -37,7 +38,14 @@ def register(spec: ScenarioSpec | dict[str, Any], overwrite: bool = False) -> Sc
     if spec.id in specs and not overwrite:
         raise UserError(f"scenario id {spec.id} is already registered")
     specs[spec.id] = spec
+    register_spec(spec)
     return spec
+
+
+def register_gymnasium_ids() -> None:
+    """Register every single-agent scenario as a Gymnasium id (done on ``import scenarios``)."""
+    for spec in _load_catalog().values():
+        register_spec(spec)
 
 
 def list_ids(family: str | None = None) -> list[str]:

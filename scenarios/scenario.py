@@ -36,8 +36,6 @@ class Scenario:
     ['agent_0']
     """
 
-    render_mode = None
-
     def __init__(self, spec: ScenarioSpec, seed: int | None = None) -> None:
         layers = build_layers(spec.layers)
         self.spec = spec
@@ -62,6 +60,22 @@ class Scenario:
         self._hooks = {h: [x for x in self.layers if h in x.hooks()] for h in HOOKS}
         self._post_step = bool(self._hooks["after_step"] or self._hooks["observe"] or self._hooks["reward"])
         self.has_cost = any(x.type == "safety_cost" for x in self.layers)
+
+    @property
+    def render_mode(self) -> str | None:
+        """The source's render mode (set with the ``render_mode`` source kwarg), or None."""
+        return getattr(self.source, "render_mode", None)
+
+    @property
+    def render_modes(self) -> list[str]:
+        """Render modes the source supports."""
+        return list(getattr(self.source, "metadata", {}).get("render_modes", []))
+
+    def render(self) -> Any:
+        """The source's rendering in its ``render_mode`` (an RGB array for ``rgb_array``)."""
+        if self.render_mode is None:
+            raise UserError(f"{self.id} was made without render_mode (valid: {', '.join(self.render_modes) or 'none'})")
+        return self.source.render()
 
     @property
     def num_agents(self) -> int:
@@ -151,6 +165,12 @@ class Scenario:
         if stepped:
             for a in infos:
                 infos[a]["layers"] = stepped
+
+    def __reduce__(self) -> tuple[type[Scenario], tuple[ScenarioSpec, int | None]]:
+        """Pickle as its recipe (spec and seed): unpickling builds a fresh copy whose layers bind
+        to its own source, as Gymnasium's MuJoCo envs (``EzPickle``) are rebuilt from their
+        arguments; the episode in progress is not carried over."""
+        return (Scenario, (self.spec, self.seed))
 
     def close(self) -> None:
         """Release the source env."""

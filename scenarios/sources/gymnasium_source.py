@@ -34,12 +34,25 @@ class GymnasiumSource:
             from scenarios.sources import rejected_kwargs
 
             raise rejected_kwargs(f"gymnasium:{env_id}", kwargs, exc) from None
-        from scenarios.sources.mujoco_native import native_step
-
-        self._step = native_step(self.env.unwrapped) or self.env.unwrapped.step
+        self._step = self._stepper()
+        self.metadata = {**self.metadata, "render_modes": list(self.env.metadata.get("render_modes", []))}
         self.possible_agents = [AGENT]
         self.agents: list[str] = []
         self.default_time_limit = self.env.spec.max_episode_steps if self.env.spec else None
+
+    def _stepper(self) -> Any:
+        from scenarios.sources.mujoco_native import native_step
+
+        return native_step(self.env.unwrapped) or self.env.unwrapped.step
+
+    @property
+    def render_mode(self) -> str | None:
+        """The env's render mode (a ``render_mode`` kwarg of the spec)."""
+        return self.env.render_mode
+
+    def render(self) -> Any:
+        """The env's frame (``rgb_array``) or window (``human``)."""
+        return self.env.render()
 
     def observation_space(self, agent: str) -> gym.Space:
         """The env's observation space."""
