@@ -150,6 +150,7 @@ def train(
     seed: int = typer.Option(0, help="Seed for the agent and the scenario copies."),
     out_dir: Path = typer.Option(..., "--out", help="Checkpoint folder to write (must not hold a checkpoint already)."),
     set_: list[str] = typer.Option([], "--set", help="Hyperparameter override key=value (repeatable)."),
+    config: Path = typer.Option(None, help="YAML config of hyperparameters (e.g. from 'testbed tune'); --set overrides it."),
     overwrite: bool = typer.Option(False, help="Replace an existing checkpoint in --out."),
 ) -> None:
     """Train an agent on a scenario and save a checkpoint folder."""
@@ -158,7 +159,12 @@ def train(
     if (out_dir / META).exists() and not overwrite:
         raise UserError(f"{out_dir} already holds a checkpoint; choose another --out or pass --overwrite")
     agents.agent_class(agent)  # an unknown name fails before the scenario is built
-    ag = agents.make(agent, scenario, seed=seed, **parse_assignments(set_))
+    hparams = {}
+    if config is not None:
+        from testbed.tuning import read_config
+
+        hparams = read_config(config)
+    ag = agents.make(agent, scenario, seed=seed, **{**hparams, **parse_assignments(set_)})
     with _progress() as bar:
         task = bar.add_task(f"training {agent} on {ag.scenario.id}", total=steps)
         ag.learn(steps, progress=lambda done, total: bar.update(task, completed=done))
@@ -353,6 +359,47 @@ def run(
         for line in counts["failures"]:
             err.print(f"[bold red]failed:[/] {line}", highlight=False)
         raise typer.Exit(1)
+
+
+@app.command()
+@user_errors
+def tune(
+    agent: str = typer.Argument(..., help="Agent name (one with a search space: ppo, a2c, sac, td3, dqn; or --space)."),
+    scenario: str = typer.Argument(..., help="Scenario id or YAML file to tune on."),
+    trials: int = typer.Option(30, min=1, help="Trials in the study (finished and pruned; a rerun completes the count)."),
+    seeds: int = typer.Option(2, min=1, help="Training seeds per trial; the objective is their median return."),
+    steps: int = typer.Option(50_000, min=1, help="Training budget per seed, in environment steps."),
+    storage: str = typer.Option("sqlite:///tune.db", help="Optuna storage URL (the study resumes from it); 'memory' keeps it in memory."),
+    study_name: str = typer.Option(None, help="Study name in the storage (default: <agent>-<scenario>)."),
+    seed: int = typer.Option(0, help="First training seed and the sampler's seed."),
+    evals: int = typer.Option(4, min=1, help="Intermediate evaluations per trial (the median pruner reads them)."),
+    eval_episodes: int = typer.Option(10, min=1, help="Deterministic episodes per evaluation (reset seeds from 10,000)."),
+    space: Path = typer.Option(None, help="Search-space YAML (default: the 'search:' entry of agents/defaults/<agent>.yaml)."),
+    set_: list[str] = typer.Option([], "--set", help="Fixed hyperparameter key=value for every trial (repeatable)."),
+    out_file: Path = typer.Option(None, "--out", help="Best config YAML to write (default: tuned/<agent>-<scenario>.yaml)."),
+    executor: str = typer.Option("local", help="local (worker processes) or ray, for --workers > 1."),
+    workers: int = typer.Option(1, min=1, help="Parallel trial workers on the shared storage."),
+    address: str = typer.Option(None, help="Ray cluster address (with --executor ray)."),
+) -> None:
+    """Tune an agent's hyperparameters on a scenario with Optuna; write the best config as YAML."""
+    from testbed.executors import EXECUTORS
+    from testbed.tuning import best_config, counted, tune as run_tune, write_config
+
+    if executor not in EXECUTORS:
+        raise UserError(f"unknown executor '{executor}' (valid: {', '.join(EXECUTORS)})")
+    fixed = parse_assignments(set_)
+    study = run_tune(agent, scenario, trials, seeds, steps, None if storage == "memory" else storage, study_name, seed,
+                     evals, eval_episodes, space, fixed, workers, executor, address)
+    config = best_config(study, agent, scenario, fixed)
+    path = write_config(config, out_file or Path("tuned") / f"{agent}-{scenario.replace('/', '_')}.yaml")
+    table = Table("trial", "state", "median return", *sorted(config["hparams"]))
+    shown = sorted((t for t in study.trials if t.value is not None), key=lambda t: -t.value)[:10]
+    for t in shown:
+        table.add_row(str(t.number), t.state.name.lower(), f"{t.value:.1f}", *(str(t.params.get(k, "")) for k in sorted(config["hparams"])))
+    out.print(table)
+    failed = [t for t in study.trials if t.state.name == "FAIL"]
+    out.print(f"{counted(study)} trials ({len(failed)} failed); best: trial {config['tuned']['trial']}, median return "
+              f"{config['tuned']['median_return']:.1f}; config written to {path} (testbed train {agent} {scenario} --config {path})")
 
 
 @app.command()

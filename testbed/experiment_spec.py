@@ -41,6 +41,8 @@ class AgentEntry(BaseModel):
     name: str
     label: str | None = Field(default=None, description="Name in results and folders (default: the agent name).")
     hparams: dict[str, Any] = Field(default_factory=dict)
+    config: str | None = Field(default=None, description="YAML config of hyperparameters (e.g. from 'testbed tune'), "
+                               "relative to the spec's folder; 'hparams' override it.")
     steps: int | None = Field(default=None, ge=0, description="Training budget (default: the spec's train_steps).")
 
 
@@ -86,6 +88,14 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
         raise UserError(f"{path}: field '{loc}': {err['msg']}") from None
+    from testbed.tuning import read_config
+
+    for entry in spec.agents:
+        if entry.config:
+            file = Path(entry.config)
+            if not file.is_absolute() and not file.is_file():
+                file = Path(path).parent / file
+            entry.hparams = {**read_config(file), **entry.hparams}
     validate(spec)
     return spec
 

@@ -25,7 +25,7 @@ def _defaults(name):
 
 
 TUNED = [(name, sid) for name in agents.list_names() if (hyperparams.DEFAULTS / f"{name}.yaml").is_file()
-         for sid in (yaml.safe_load((hyperparams.DEFAULTS / f"{name}.yaml").read_text()) or {})]
+         for sid in (yaml.safe_load((hyperparams.DEFAULTS / f"{name}.yaml").read_text()) or {}) if sid != "search"]
 
 
 @pytest.mark.parametrize("name,entry", TUNED)
