@@ -335,6 +335,9 @@ def run(
     executor: str = typer.Option("local", help="local (worker processes) or ray."),
     workers: int = typer.Option(1, help="Parallel jobs (local processes, or Ray CPUs for a new local Ray instance)."),
     address: str = typer.Option(None, help="Ray cluster address (with --executor ray); default: start a local instance."),
+    wandb: bool = typer.Option(False, "--wandb", help="Also log every job's scalars to Weights & Biases (the wandb extra)."),
+    wandb_project: str = typer.Option("testbed", help="W&B project (with --wandb)."),
+    wandb_mode: str = typer.Option(None, help="W&B mode: online, offline or disabled (default: W&B's, WANDB_MODE)."),
 ) -> None:
     """Run an experiment: train then evaluate every job; finished jobs are skipped on a rerun."""
     from testbed.experiment_spec import expand, load_experiment
@@ -344,11 +347,19 @@ def run(
     if executor not in EXECUTORS:
         raise UserError(f"unknown executor '{executor}' (valid: {', '.join(EXECUTORS)})")
     spec = load_experiment(spec_file)
+    logging = None
+    if wandb:
+        from testbed.scalar_log import wandb_module
+
+        wandb_module()  # a missing extra is one line, before any job
+        if wandb_mode not in (None, "online", "offline", "disabled"):
+            raise UserError(f"unknown --wandb-mode '{wandb_mode}' (valid: online, offline, disabled)")
+        logging = {"project": wandb_project, "mode": wandb_mode}
     total = len(expand(spec))
     folder = out_dir or Path("runs") / spec.name
     with _progress() as bar:
         task = bar.add_task(f"experiment {spec.name}", total=total)
-        counts = run_experiment(spec, db, folder, executor=executor, workers=workers, address=address,
+        counts = run_experiment(spec, db, folder, executor=executor, workers=workers, address=address, wandb=logging,
                                 on_job=lambda job, k, n: (bar.update(task, advance=1), err.print(f"done: {job['description']}")))
         bar.update(task, completed=total)
     for note in counts["notes"]:

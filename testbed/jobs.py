@@ -37,11 +37,14 @@ def run_job(job: dict[str, Any], root: str) -> dict[str, Any]:
     from testbed.grid import evaluate_grid, parse_axis
     from testbed.harness import evaluate
     from scenarios import UserError
+    from testbed.scalar_log import ScalarLog
 
     t0 = time.perf_counter()
     sc = scenarios.make(job["scenario"])
     ckpt = job_folder(root, "checkpoints", job)
-    writer = _writer(job_folder(root, "tensorboard", job))
+    writer = ScalarLog(job_folder(root, "tensorboard", job), job["description"],
+                       {"agent": job["agent"], "scenario": job["scenario"]["id"], "seed": job["seed"], **job["hparams"]},
+                       job.get("wandb"))
     if (ckpt / "agent.json").is_file():
         agent = agents.load(ckpt, sc)
     else:
@@ -50,13 +53,13 @@ def run_job(job: dict[str, Any], root: str) -> dict[str, Any]:
         start = time.perf_counter()
 
         def progress(done: int, total: int) -> None:
-            if writer is not None and done:
+            if done:
                 writer.add_scalar("train/steps_per_second", done / max(1e-9, time.perf_counter() - start), done)
 
         agent.learn(steps, progress=progress)
         for row in getattr(agent, "history", []) or []:
             for key, value in row.items():
-                if writer is not None and key != "steps" and isinstance(value, (int, float)):
+                if key != "steps" and isinstance(value, (int, float)):
                     writer.add_scalar(f"train/{key}", value, int(row.get("steps", 0)))
         agent.save(ckpt)
     ev = job["evaluation"]
@@ -73,17 +76,8 @@ def run_job(job: dict[str, Any], root: str) -> dict[str, Any]:
         except UserError as exc:  # e.g. a gradient attack on an agent without a differentiable policy
             skipped.append(f"{attack['kind']} attack on {job['description']}: {exc}")
     nominal = [r.team_return for r in records if r.run_id == f"{job['id']}-nominal"]
-    if writer is not None:
-        writer.add_scalar("eval/mean_team_return", sum(nominal) / len(nominal), int(getattr(agent, "steps_trained", 0)))
-        writer.close()
+    writer.add_scalar("eval/mean_team_return", sum(nominal) / len(nominal), int(getattr(agent, "steps_trained", 0)))
+    writer.close()
     return {"id": job["id"], "checkpoint": label, "records": [r.model_dump() for r in records],
             "wall_time_s": time.perf_counter() - t0, "skipped": skipped}
 
-
-def _writer(folder: Path) -> Any:
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:  # tensorboard not installed: checkpoints and results still work
-        return None
-    folder.mkdir(parents=True, exist_ok=True)
-    return SummaryWriter(str(folder))

@@ -20,13 +20,16 @@ from testbed.store import ResultsStore
 
 
 def run_experiment(spec: ExperimentSpec, db: str | Path, out_dir: str | Path, executor: str = "local", workers: int = 1,
-                   address: str | None = None, on_job: Callable[[dict[str, Any], int, int], None] | None = None) -> dict[str, Any]:
+                   address: str | None = None, on_job: Callable[[dict[str, Any], int, int], None] | None = None,
+                   wandb: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run every unfinished job of ``spec``; returns counts of jobs (total, skipped, run), stored episodes,
     failed jobs (not stored: a rerun retries them) and notes (attacks that did not apply)."""
     store = ResultsStore(db)
     jobs = expand(spec)
     done = store.done_jobs()
     todo = [j for j in jobs if j["id"] not in done]
+    if wandb is not None:  # logging settings travel with the jobs but are not part of their identity
+        todo = [{**j, "wandb": wandb} for j in todo]
     stored = 0
     failures: list[str] = []
     notes: list[str] = []
