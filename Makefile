@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: install demo test test-all clean
+.PHONY: install demo test test-all docs clean
 
 install: $(STAMP)
 
@@ -37,5 +37,10 @@ test-all: $(STAMP)
 	command -v chromium >/dev/null 2>&1 || (apt-get install -y -q chromium >/dev/null || sudo apt-get install -y -q chromium)
 	$(PY) -m pytest -q -m '' $(PYTEST_PARALLEL)
 
+# The documentation site (MkDocs + mkdocstrings) into site/, warnings as errors
+# (tests/test_docs.py builds it in the default test run too).
+docs: $(STAMP)
+	$(PY) -m mkdocs build --strict -d site
+
 clean:
-	rm -rf $(VENV) runs *.egg-info
+	rm -rf $(VENV) runs site *.egg-info
