@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,9 @@ from scenarios.scenario import Scenario
 from scenarios.spec import ScenarioSpec
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # Gymnasium colours its warnings
+
+
 @dataclass
 class CheckResult:
     """One check's outcome; ``passed`` is None when the check does not apply."""
@@ -25,6 +29,8 @@ class CheckResult:
     name: str
     passed: bool | None
     detail: str = ""
+    warnings: list[str] = field(default_factory=list)
+    """The distinct warning messages raised while the check ran (the count in ``detail``)."""
 
 
 def _run(name: str, fn: Callable[[], str | None]) -> CheckResult:
@@ -38,7 +44,9 @@ def _run(name: str, fn: Callable[[], str | None]) -> CheckResult:
     detail = note or "ok"
     if caught:
         detail += f" ({len(caught)} warning{'s' if len(caught) > 1 else ''})"
-    return CheckResult(name, True, detail)
+    messages = list(dict.fromkeys(f"{w.category.__name__}: {_ANSI.sub('', str(w.message)).strip().splitlines()[0]}"
+                                  for w in caught if str(w.message).strip()))
+    return CheckResult(name, True, detail, messages)
 
 
 def _gymnasium(spec: ScenarioSpec) -> str:

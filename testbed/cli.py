@@ -49,6 +49,12 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def default_run_folder(agent: str, scenario: str, seed: int) -> Path:
+    """``runs/<agent>-<scenario>-seed<k>``, the scenario's slashes (and a YAML file's suffix) turned into ``_``."""
+    name = Path(scenario).stem if scenario.endswith((".yaml", ".yml")) else scenario.replace("/", "_")
+    return Path("runs") / f"{agent}-{name}-seed{seed}"
+
+
 def _progress() -> Progress:
     return Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
@@ -127,6 +133,7 @@ def check(
         targets = [target]
     table = Table("scenario", "check", "result", "detail")
     failed = 0
+    warned: dict[str, list[str]] = {}
     with _progress() as bar:
         task = bar.add_task("checking", total=len(targets))
         for t in targets:
@@ -134,8 +141,12 @@ def check(
                 verdict = "[green]pass[/]" if r.passed else "[dim]n/a[/]" if r.passed is None else "[red]FAIL[/]"
                 failed += r.passed is False
                 table.add_row(t, r.name, verdict, r.detail)
+                for message in r.warnings:
+                    warned.setdefault(message, []).append(f"{t} {r.name}")
             bar.advance(task)
     out.print(table)
+    for message, where in warned.items():
+        out.print(f"warning ({', '.join(where)}): {message}", highlight=False, markup=False)
     out.print(f"{failed} check(s) failed" if failed else "all checks passed")
     if failed:
         raise typer.Exit(1)
@@ -148,7 +159,8 @@ def train(
     scenario: str = typer.Argument(..., help="Scenario id or YAML file."),
     steps: int = typer.Option(100_000, min=0, help="Environment steps to train for (0 for planners and model-based methods)."),
     seed: int = typer.Option(0, help="Seed for the agent and the scenario copies."),
-    out_dir: Path = typer.Option(..., "--out", help="Checkpoint folder to write (must not hold a checkpoint already)."),
+    out_dir: Path = typer.Option(None, "--out", help="Checkpoint folder to write (default: runs/<agent>-<scenario>-seed<k>; "
+                                 "must not hold a checkpoint already)."),
     set_: list[str] = typer.Option([], "--set", help="Hyperparameter override key=value (repeatable)."),
     config: Path = typer.Option(None, help="YAML config of hyperparameters (e.g. from 'testbed tune'); --set overrides it."),
     overwrite: bool = typer.Option(False, help="Replace an existing checkpoint in --out."),
@@ -156,6 +168,7 @@ def train(
     """Train an agent on a scenario and save a checkpoint folder."""
     from agents.checkpoint import META
 
+    out_dir = out_dir or default_run_folder(agent, scenario, seed)
     if (out_dir / META).exists() and not overwrite:
         raise UserError(f"{out_dir} already holds a checkpoint; choose another --out or pass --overwrite")
     agents.agent_class(agent)  # an unknown name fails before the scenario is built
@@ -167,8 +180,9 @@ def train(
     ag = agents.make(agent, scenario, seed=seed, **{**hparams, **parse_assignments(set_)})
     with _progress() as bar:
         task = bar.add_task(f"training {agent} on {ag.scenario.id}", total=steps)
-        ag.learn(steps, progress=lambda done, total: bar.update(task, completed=done))
-        bar.update(task, completed=steps)
+        # a method whose work is not counted in environment steps (bc: gradient steps) reports its own total
+        ag.learn(steps, progress=lambda done, total: bar.update(task, completed=done, total=total))
+        bar.update(task, completed=bar.tasks[0].total)
     path = ag.save(out_dir)
     out.print(f"saved {agent} checkpoint to {path}")
 
@@ -306,7 +320,7 @@ def _print_robustness(records: list) -> None:
 @app.command()
 @user_errors
 def results(
-    db: Path = typer.Argument(..., help="SQLite results database."),
+    db: Path = typer.Argument(Path("results.db"), help="SQLite results database."),
     marl_eval: Path = typer.Option(None, "--marl-eval", help="Also write the episodes in marl-eval's JSON layout to this file."),
 ) -> None:
     """Summarize a results database: mean, IQM and bootstrap 95% CI per agent x scenario."""
@@ -366,6 +380,15 @@ def run(
         err.print(f"skipped: {note}", highlight=False)
     out.print(f"{counts['jobs']} jobs: {counts['skipped']} already stored, {counts['ran']} run, "
               f"{counts['episodes']} episodes stored in {db}; checkpoints and TensorBoard logs in {folder}")
+    from testbed.store import ResultsStore
+
+    store = ResultsStore(db, create=False)
+    ids = set(counts["job_ids"])
+    mine = [r for r in store.records() if r.job_id in ids]
+    store.close()
+    if mine:  # the experiment's own episodes (the database may hold others)
+        _print_summary(mine)
+        _print_robustness(mine)
     if counts["failures"]:
         for line in counts["failures"]:
             err.print(f"[bold red]failed:[/] {line}", highlight=False)
@@ -416,8 +439,8 @@ def tune(
 @app.command()
 @user_errors
 def report(
-    db: Path = typer.Argument(..., help="SQLite results database."),
-    out_dir: Path = typer.Option(..., "--out", help="Folder for index.html (and videos/)."),
+    db: Path = typer.Argument(Path("results.db"), help="SQLite results database."),
+    out_dir: Path = typer.Option(Path("report"), "--out", help="Folder for index.html (and videos/)."),
     title: str = typer.Option("testbed report", help="Page title."),
     videos: int = typer.Option(0, min=0, help="Render this many short episode GIFs (MuJoCo checkpoints, EGL/OSMesa)."),
     video_steps: int = typer.Option(60, min=2, help="Steps per video."),
@@ -456,7 +479,7 @@ def demos_record(
     expert: str = typer.Argument(..., help="Checkpoint folder, or an agent that needs no training (mppi, cem, a heuristic)."),
     scenario: str = typer.Argument(..., help="Scenario id or YAML file."),
     episodes: int = typer.Option(10, min=1, help="Episodes to record."),
-    out_file: Path = typer.Option(..., "--out", help="Dataset file to write (.npz)."),
+    out_file: Path = typer.Option(None, "--out", help="Dataset file to write (.npz; default: runs/demos-<expert>-<scenario>-seed<k>.npz)."),
     seed: int = typer.Option(0, help="Episode k is reset with seed + k."),
     set_: list[str] = typer.Option([], "--set", help="Hyperparameter of an expert built by name, key=value (repeatable)."),
     stochastic: bool = typer.Option(False, help="Sample the expert's actions instead of acting deterministically."),
@@ -465,14 +488,17 @@ def demos_record(
     """Record an expert's trajectories (observations incl. final, actions, rewards, flags, infos)."""
     from agents.imitation import dataset
 
+    if out_file is None:
+        out_file = default_run_folder(f"demos-{Path(expert).name}", scenario, seed).with_suffix(".npz")
     target = out_file if out_file.suffix == ".npz" else out_file.with_suffix(".npz")
     if target.exists() and not overwrite:
         raise UserError(f"{target} exists; choose another --out or pass --overwrite")
     sc = scenarios.make(scenario)
     ag, label = _agent_or_checkpoint(expert, sc, seed, set_)
     with _progress() as bar:
-        bar.add_task(f"recording {ag.name} on {sc.id}", total=None)
-        ds = dataset.record(ag, sc, episodes=episodes, seed=seed, deterministic=not stochastic, checkpoint=label)
+        task = bar.add_task(f"recording {ag.name} on {sc.id} (episodes)", total=episodes)
+        ds = dataset.record(ag, sc, episodes=episodes, seed=seed, deterministic=not stochastic, checkpoint=label,
+                            progress=lambda done, total: bar.update(task, completed=done))
     path = ds.save(target)
     out.print(f"saved {ds.episodes} episodes ({ds.steps} steps, expert mean return {ds.mean_return():.1f}) to {path}")
 

@@ -23,9 +23,37 @@ from testbed.jobs import run_job
 EXECUTORS = ("local", "ray")
 
 
+def die_with_parent(parent: int) -> None:
+    """Worker initializer: end this process when the driver ``parent`` ends, however it ends
+    (Ctrl-C, SIGKILL): Linux's parent-death signal where there is one, and a watchdog thread
+    that polls the parent's pid everywhere (also covering a driver that died before this ran)."""
+    import ctypes
+    import os
+    import signal
+    import threading
+    import time
+
+    try:
+        ctypes.CDLL(None).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (AttributeError, OSError):
+        pass
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent:
+                os._exit(1)
+            time.sleep(0.5)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def run_local(jobs: list[dict[str, Any]], root: str, workers: int) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    """Run jobs in a pool of ``workers`` local processes."""
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+    """Run jobs in a pool of ``workers`` local processes, which end with the driver."""
+    import os
+
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=die_with_parent,
+                               initargs=(os.getpid(),))
+    try:
         futures = {pool.submit(run_job, job, root): job for job in jobs}
         pending = set(futures)
         while pending:
@@ -35,6 +63,14 @@ def run_local(jobs: list[dict[str, Any]], root: str, workers: int) -> Iterator[t
                     yield futures[f], f.result()
                 except Exception as exc:  # noqa: BLE001 - reported by the driver, other jobs continue
                     yield futures[f], {"error": f"{type(exc).__name__}: {exc}"}
+    except BaseException:
+        # Ctrl-C (or the caller stopping early): end the workers now instead of waiting for their jobs;
+        # a rerun redoes the unfinished jobs. (A driver killed outright takes them along: die_with_parent.)
+        for child in mp.active_children():
+            child.kill()
+        raise
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def run_ray(jobs: list[dict[str, Any]], root: str, workers: int, address: str | None) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:

@@ -53,6 +53,7 @@ class AttackEntry(BaseModel):
     kind: str
     eps: list[float] = Field(min_length=1)
     steps: int = Field(default=10, ge=1)
+    agents: list[str] | None = Field(default=None, description="Agent labels it applies to (default: every agent).")
 
 
 class Evaluation(BaseModel):
@@ -127,12 +128,16 @@ def validate(spec: ExperimentSpec) -> None:
         for grid in spec.grids:
             axes = [parse_axis(axis) for axis in grid]
             Scenario(point_spec(sc_spec, axes, grid_points(axes)[0])).close()  # a grid the scenario cannot take fails here
-    for attack in spec.attacks:
-        if attack.kind not in ATTACKS:
-            raise UserError(f"experiment {spec.name}: unknown attack '{attack.kind}' (valid: {', '.join(ATTACKS)})")
     labels = [a.label or a.name for a in spec.agents]
     if len(set(labels)) != len(labels):
         raise UserError(f"experiment {spec.name}: agent labels must be unique (got {labels}); set 'label' to tell them apart")
+    for attack in spec.attacks:
+        if attack.kind not in ATTACKS:
+            raise UserError(f"experiment {spec.name}: unknown attack '{attack.kind}' (valid: {', '.join(ATTACKS)})")
+        unknown = sorted(set(attack.agents or []) - set(labels))
+        if unknown:
+            raise UserError(f"experiment {spec.name}: attack {attack.kind} names unknown agent(s) {', '.join(unknown)} "
+                            f"(valid: {', '.join(labels)})")
 
 
 def expand(spec: ExperimentSpec) -> list[dict[str, Any]]:
@@ -146,7 +151,9 @@ def expand(spec: ExperimentSpec) -> list[dict[str, Any]]:
                     "experiment": spec.name, "agent": entry.name, "label": entry.label or entry.name,
                     "hparams": entry.hparams, "steps": spec.train_steps if entry.steps is None else entry.steps,
                     "scenario": sc_spec, "seed": seed, "evaluation": spec.evaluation.model_dump(),
-                    "grids": spec.grids, "attacks": [a.model_dump() for a in spec.attacks],
+                    "grids": spec.grids,
+                    "attacks": [a.model_dump(exclude={"agents"}) for a in spec.attacks
+                                if a.agents is None or (entry.label or entry.name) in a.agents],
                 }
                 job["id"] = hashlib.sha1(json.dumps(job, sort_keys=True, default=str).encode()).hexdigest()[:16]
                 job["description"] = f"{job['label']} on {sc_spec['id']} seed {seed}"

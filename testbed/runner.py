@@ -46,4 +46,4 @@ def run_experiment(spec: ExperimentSpec, db: str | Path, out_dir: str | Path, ex
             on_job(job, k, len(todo))
     store.close()
     return {"jobs": len(jobs), "skipped": len(jobs) - len(todo), "ran": len(todo), "episodes": stored,
-            "failures": failures, "notes": notes}
+            "failures": failures, "notes": notes, "job_ids": [j["id"] for j in jobs]}

@@ -105,3 +105,39 @@ def test_bad_specs_are_refused_in_one_line(tmp_path, change, message):
     lines = [x for x in (out + err).splitlines() if x.strip()]
     assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], lines
     assert not (tmp_path / "r.db").exists() or _counts(tmp_path / "r.db")[0] == 0
+
+
+def _children(pid: int) -> set[int]:
+    out = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.add(int(stat.parent.name))
+    return out
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_killing_the_driver_leaves_no_worker_behind(tmp_path, sig):
+    spec = {**SPEC, "agents": [{"name": "ppo", "steps": 200_000, "hparams": {"n_envs": 2}}], "grids": []}
+    with open(tmp_path / "log", "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "testbed.cli", "run", str(_write(tmp_path, spec)), "--db",
+                                 str(tmp_path / "r.db"), "--out", str(tmp_path / "runs"), "--workers", "2"],
+                                stdout=log, stderr=log, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.time() + 60
+    workers: set[int] = set()
+    while time.time() < deadline and len(workers) < 2:
+        workers = {c for c in _children(proc.pid) if "multiprocessing" in Path(f"/proc/{c}/cmdline").read_bytes().decode(errors="ignore")
+                   and b"resource_tracker" not in Path(f"/proc/{c}/cmdline").read_bytes()}
+        time.sleep(0.2)
+    assert len(workers) == 2, "the run never started its workers"
+    time.sleep(3)  # the workers are inside their jobs now
+    proc.send_signal(sig)
+    proc.wait(timeout=30)
+    deadline = time.time() + 10
+    while time.time() < deadline and any(Path(f"/proc/{w}").exists() for w in workers):
+        time.sleep(0.2)
+    alive = [w for w in workers if Path(f"/proc/{w}").exists() and "Z" not in Path(f"/proc/{w}/stat").read_text().rsplit(")", 1)[1].split()[0]]
+    assert not alive, f"workers {alive} outlived the driver"

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.base import ProgressFn
 from agents.checkpoint import scenario_signature
 from scenarios import Scenario, ScenarioSpec, UserError
 from scenarios import make as make_scenario
@@ -165,7 +166,7 @@ def _expert_actions(expert: Any, vec: Any, obs: dict[str, np.ndarray], determini
 
 
 def record(expert: Any, scenario: Scenario | str | dict | ScenarioSpec | None = None, episodes: int = 10, seed: int = 0,
-           deterministic: bool = True, checkpoint: str | None = None) -> Dataset:
+           deterministic: bool = True, checkpoint: str | None = None, progress: ProgressFn | None = None) -> Dataset:
     """Roll out ``expert`` (any agent or planner) for ``episodes`` episodes (episode k reset with
     seed ``seed + k``) and keep every observation, action, reward, flag and numeric info.
 
@@ -212,6 +213,8 @@ def record(expert: Any, scenario: Scenario | str | dict | ScenarioSpec | None = 
                 t += 1
             lengths.append(t)
             returns.append(step_infos[0]["episode"]["returns"])
+            if progress:
+                progress(k + 1, episodes)
     finally:
         vec.close()
     n = sum(lengths)
