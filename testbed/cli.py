@@ -2,6 +2,10 @@
 
 Bad input prints one ``error: ...`` line on stderr and exits with status 2,
 without a traceback; ``testbed check`` exits 1 when a check fails.
+
+The packages below (``agents``, ``scenarios``, and with them torch, SB3 and
+MuJoCo) are imported inside the commands that use them, so ``testbed --help``
+answers without loading them.
 """
 
 from __future__ import annotations
@@ -13,16 +17,11 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-import agents
-import scenarios
-from agents.hyperparams import parse_assignments
-from scenarios import UserError
 
 app = typer.Typer(
     help="Robotics control and multi-agent RL under perturbation: scenarios, agents, evaluation, results.",
@@ -42,7 +41,10 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except UserError as exc:
+        except Exception as exc:
+            errors = sys.modules.get("scenarios.errors")  # not imported: no UserError can have been raised
+            if errors is None or not isinstance(exc, errors.UserError):
+                raise
             err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
             raise typer.Exit(2) from None
 
@@ -73,6 +75,8 @@ class What(str, Enum):
 @user_errors
 def list_cmd(what: What = typer.Argument(What.scenarios, help="'scenarios' (every registered id) or 'agents'.")) -> None:
     """List registered scenario ids or agent names."""
+    import agents
+    import scenarios
     if what is What.agents:
         table = Table("agent", "actions", "multi-agent", "settings", "learning", "trains", "summary")
         for name in agents.list_names():
@@ -94,6 +98,8 @@ def list_cmd(what: What = typer.Argument(What.scenarios, help="'scenarios' (ever
 @user_errors
 def describe(name: str = typer.Argument(..., help="A scenario id, a scenario YAML file, or an agent name.")) -> None:
     """Show a scenario's definition and spaces, or an agent's capabilities and defaults."""
+    import agents
+    import scenarios
     if name in agents.list_names():
         cls = agents.agent_class(name)
         out.print(f"[bold]{name}[/]: {(cls.__doc__ or '').strip()}")
@@ -122,6 +128,8 @@ def check(
     cycles: int = typer.Option(100, min=1, help="Steps per API and determinism check."),
 ) -> None:
     """Run Gymnasium's and PettingZoo's API checkers, the autoreset contract and a determinism check."""
+    import scenarios
+    from scenarios import UserError
     from scenarios.checker import check_scenario
 
     if not all_ids and target is None:
@@ -166,6 +174,9 @@ def train(
     overwrite: bool = typer.Option(False, help="Replace an existing checkpoint in --out."),
 ) -> None:
     """Train an agent on a scenario and save a checkpoint folder."""
+    import agents
+    from agents.hyperparams import parse_assignments
+    from scenarios import UserError
     from agents.checkpoint import META
 
     out_dir = out_dir or default_run_folder(agent, scenario, seed)
@@ -207,6 +218,8 @@ def evaluate(
     attack_std: str = typer.Option("victim", help="Where the std for eps comes from: victim (its own roll-outs) or random (a random policy's)."),
 ) -> None:
     """Evaluate a checkpoint on a scenario (optionally over a parameter grid or under an attack); one row per episode."""
+    import scenarios
+    from scenarios import UserError
     from testbed.grid import evaluate_grid, grid_points, parse_axis, point_spec
     from testbed.harness import evaluate as run_eval
     from testbed.store import ResultsStore
@@ -237,6 +250,9 @@ def evaluate(
 def _evaluate_attack(ag: Any, sc: scenarios.Scenario, label: str | None, kind: str, eps: str, steps: int, std_source: str,
                      episodes: int, seed: int, db: Path, envs: int, stochastic: bool, backend: str) -> None:
     """Return vs epsilon under one observation attack; every record stores attack and eps."""
+    import numpy as np
+    import agents
+    from scenarios import UserError
     from agents.adversarial.attacks import ATTACKS, ObservationAttack, calibrate
     from testbed.harness import evaluate as run_eval
     from testbed.store import ResultsStore
@@ -275,6 +291,9 @@ def _evaluate_attack(ag: Any, sc: scenarios.Scenario, label: str | None, kind: s
 
 def _agent_or_checkpoint(checkpoint: str, sc: scenarios.Scenario, seed: int, sets: list[str]) -> tuple[Any, str | None]:
     """A checkpoint folder, or an agent that needs no training built with ``--set`` overrides."""
+    import agents
+    from agents.hyperparams import parse_assignments
+    from scenarios import UserError
     if Path(checkpoint).exists():
         if sets:
             raise UserError("--set applies to agents built by name, not to a checkpoint")
@@ -354,6 +373,7 @@ def run(
     wandb_mode: str = typer.Option(None, help="W&B mode: online, offline or disabled (default: W&B's, WANDB_MODE)."),
 ) -> None:
     """Run an experiment: train then evaluate every job; finished jobs are skipped on a rerun."""
+    from scenarios import UserError
     from testbed.experiment_spec import expand, load_experiment
     from testbed.executors import EXECUTORS
     from testbed.runner import run_experiment
@@ -416,6 +436,8 @@ def tune(
     address: str = typer.Option(None, help="Ray cluster address (with --executor ray)."),
 ) -> None:
     """Tune an agent's hyperparameters on a scenario with Optuna; write the best config as YAML."""
+    from agents.hyperparams import parse_assignments
+    from scenarios import UserError
     from testbed.executors import EXECUTORS
     from testbed.tuning import best_config, counted, tune as run_tune, write_config
 
@@ -447,6 +469,9 @@ def report(
 ) -> None:
     """Write an HTML report: tables, interval estimates, performance profiles, learning curves,
     robustness heatmaps, attack curves and, if asked, episode videos."""
+    import agents
+    import scenarios
+    from scenarios import UserError
     from testbed.report.html import write_report
     from testbed.store import ResultsStore
 
@@ -486,6 +511,9 @@ def demos_record(
     overwrite: bool = typer.Option(False, help="Replace an existing dataset file."),
 ) -> None:
     """Record an expert's trajectories (observations incl. final, actions, rewards, flags, infos)."""
+    import agents
+    import scenarios
+    from scenarios import UserError
     from agents.imitation import dataset
 
     if out_file is None:
