@@ -59,17 +59,18 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=2)
     p.add_argument("--steps", type=int, default=50_000)
     p.add_argument("--episodes", type=int, default=20)
+    p.add_argument("--objective", default="median", choices=["median", "mean", "min"])
     p.add_argument("--storage", default="sqlite:///runs/tune_reference.db")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/tune_reference.json"))
     args = p.parse_args()
     torch.set_num_threads(1)
     Path("runs").mkdir(exist_ok=True)
     t0 = time.perf_counter()
-    study = tuning.tune("ppo", args.scenario, args.trials, args.seeds, args.steps, args.storage)
+    study = tuning.tune("ppo", args.scenario, args.trials, args.seeds, args.steps, args.storage, objective=args.objective)
     tune_s = time.perf_counter() - t0
     config = tuning.best_config(study, "ppo", args.scenario)
     tuning.write_config(config, args.out.with_suffix(".yaml"))
-    print(f"tuned in {tune_s:.0f} s: trial {config['tuned']['trial']}, median {config['tuned']['median_return']:.1f}",
+    print(f"tuned in {tune_s:.0f} s: trial {config['tuned']['trial']}, {args.objective} {config['tuned']['objective']:.1f}",
           flush=True)
     print("default:", flush=True)
     default = np.array(held_out({}, args.scenario, args.steps, args.episodes))
@@ -77,7 +78,7 @@ def main() -> None:
     tuned = np.array(held_out(config["hparams"], args.scenario, args.steps, args.episodes))
     states = [t.state.name.lower() for t in study.trials]
     result = {
-        "scenario": args.scenario, "trials": args.trials, "seeds_per_trial": args.seeds, "steps": args.steps,
+        "scenario": args.scenario, "objective": args.objective, "trials": args.trials, "seeds_per_trial": args.seeds, "steps": args.steps,
         "tune_wall_s": tune_s, "states": {s: states.count(s) for s in set(states)}, "best": config,
         "held_out_seeds": list(HELD_OUT_SEEDS), "held_out_eval_seed": HELD_OUT_EVAL, "episodes": args.episodes,
         "default": {"per_seed": default.tolist(), "iqm": iqm(default), "ci": list(bootstrap_ci(default))},

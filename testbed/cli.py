@@ -421,7 +421,8 @@ def tune(
     agent: str = typer.Argument(..., help="Agent name (one with a search space: ppo, a2c, sac, td3, dqn; or --space)."),
     scenario: str = typer.Argument(..., help="Scenario id or YAML file to tune on."),
     trials: int = typer.Option(30, min=1, help="Trials in the study (finished and pruned; a rerun completes the count)."),
-    seeds: int = typer.Option(2, min=1, help="Training seeds per trial; the objective is their median return."),
+    seeds: int = typer.Option(2, min=1, help="Training seeds per trial; the objective combines their returns."),
+    objective: str = typer.Option("median", help="How a trial's per-seed returns combine: median, mean or min."),
     steps: int = typer.Option(50_000, min=1, help="Training budget per seed, in environment steps."),
     storage: str = typer.Option("sqlite:///tune.db", help="Optuna storage URL (the study resumes from it); 'memory' keeps it in memory."),
     study_name: str = typer.Option(None, help="Study name in the storage (default: <agent>-<scenario>)."),
@@ -445,17 +446,17 @@ def tune(
         raise UserError(f"unknown executor '{executor}' (valid: {', '.join(EXECUTORS)})")
     fixed = parse_assignments(set_)
     study = run_tune(agent, scenario, trials, seeds, steps, None if storage == "memory" else storage, study_name, seed,
-                     evals, eval_episodes, space, fixed, workers, executor, address)
+                     evals, eval_episodes, space, fixed, workers, executor, address, objective)
     config = best_config(study, agent, scenario, fixed)
     path = write_config(config, out_file or Path("tuned") / f"{agent}-{scenario.replace('/', '_')}.yaml")
-    table = Table("trial", "state", "median return", *sorted(config["hparams"]))
+    table = Table("trial", "state", f"{objective} return", *sorted(config["hparams"]))
     shown = sorted((t for t in study.trials if t.value is not None), key=lambda t: -t.value)[:10]
     for t in shown:
         table.add_row(str(t.number), t.state.name.lower(), f"{t.value:.1f}", *(str(t.params.get(k, "")) for k in sorted(config["hparams"])))
     out.print(table)
     failed = [t for t in study.trials if t.state.name == "FAIL"]
-    out.print(f"{counted(study)} trials ({len(failed)} failed); best: trial {config['tuned']['trial']}, median return "
-              f"{config['tuned']['median_return']:.1f}; config written to {path} (testbed train {agent} {scenario} --config {path})")
+    out.print(f"{counted(study)} trials ({len(failed)} failed); best: trial {config['tuned']['trial']}, {objective} return "
+              f"{config['tuned']['objective']:.1f}; config written to {path} (testbed train {agent} {scenario} --config {path})")
 
 
 @app.command()

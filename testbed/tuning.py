@@ -10,7 +10,8 @@ study needs around it:
   shape): per key ``{low, high, log}`` (int when both bounds are ints) or
   ``{choices: [...]}``;
 - every trial trains ``seeds`` agents (seeds ``seed + 0 ... seed + K - 1``) and
-  its objective is the **median** over them of the mean evaluation return
+  its objective is the **median** over them (``objective``: or ``mean``, which
+  a seed that fails pulls down, or ``min``, the worst seed) of the mean evaluation return
   (``eval_episodes`` deterministic episodes, reset seeds from 10,000, disjoint
   from the training seeds); ``evals`` intermediate evaluations, each reporting
   the median so far, let the median pruner stop a bad trial early;
@@ -47,6 +48,8 @@ from scenarios import UserError
 from scenarios.spec import load_yaml
 
 SPACE_KEY = "search"
+OBJECTIVES = {"median": np.median, "mean": np.mean, "min": np.min}
+"""How a trial's per-seed returns become its objective."""
 EVAL_SEED = 10_000
 
 
@@ -135,8 +138,9 @@ class Objective:
     """A trial: ``seeds`` agents trained in ``evals`` chunks, the median of their returns reported."""
 
     def __init__(self, agent: str, scenario: str, space: dict[str, SearchParam], fixed: dict[str, Any], steps: int,
-                 seeds: int, seed: int, evals: int, eval_episodes: int) -> None:
+                 seeds: int, seed: int, evals: int, eval_episodes: int, objective: str = "median") -> None:
         self.agent, self.scenario, self.space, self.fixed = agent, scenario, space, fixed
+        self.objective = objective
         self.steps, self.seeds, self.seed, self.evals, self.eval_episodes = steps, seeds, seed, evals, eval_episodes
 
     def __call__(self, trial: Any) -> float:
@@ -158,7 +162,7 @@ class Objective:
         learners = [agents.make(self.agent, self.scenario, seed=self.seed + k, **{**self.fixed, **params})
                     for k in range(self.seeds)]
         targets = np.linspace(0, self.steps, self.evals + 1).round().astype(int)[1:]
-        median = float("nan")
+        value = float("nan")
         for step, target in enumerate(targets):
             returns, trained = [], []
             for learner in learners:
@@ -169,12 +173,12 @@ class Objective:
                     trial.set_user_attr("over_budget", f"trained {trained[-1]} steps for a budget of {self.steps}")
                     raise optuna.TrialPruned()
                 returns.append(evaluate_return(learner, self.eval_episodes))
-            median = float(np.median(returns))
+            value = float(OBJECTIVES[self.objective](returns))
             trial.set_user_attr(f"eval{step}", {"target_steps": int(target), "steps": trained, "returns": returns})
-            trial.report(median, step)
+            trial.report(value, step)
             if step < len(targets) - 1 and trial.should_prune():
                 raise optuna.TrialPruned()
-        return median
+        return value
 
 
 def _retry_once(study: Any, trial: Any) -> None:
@@ -232,13 +236,15 @@ def optimize(study_args: dict[str, Any], objective: Objective, trials: int) -> N
 def tune(agent: str, scenario: str, trials: int, seeds: int, steps: int, storage: str | None, study_name: str | None = None,
          seed: int = 0, evals: int = 4, eval_episodes: int = 10, space_file: str | Path | None = None,
          fixed: dict[str, Any] | None = None, workers: int = 1, executor: str = "local",
-         address: str | None = None) -> Any:
+         address: str | None = None, objective: str = "median") -> Any:
     """Run (or resume) the study and return it; see the module docstring."""
     import agents
     from agents import hyperparams
 
     if trials < 1 or seeds < 1 or steps < 1 or evals < 1 or eval_episodes < 1:
         raise UserError("trials, seeds, steps, evals and eval-episodes must each be at least 1")
+    if objective not in OBJECTIVES:
+        raise UserError(f"unknown objective '{objective}' (valid: {', '.join(OBJECTIVES)})")
     if evals > steps:
         raise UserError(f"evals ({evals}) cannot exceed steps ({steps})")
     space = load_space(agent, space_file)
@@ -252,15 +258,15 @@ def tune(agent: str, scenario: str, trials: int, seeds: int, steps: int, storage
     name = study_name or f"{agent}-{scenario}"
     study_args = {"storage": storage, "name": name, "seed": seed}
     study = open_study(**study_args)
-    objective = Objective(agent, scenario, space, fixed, steps, seeds, seed, evals, eval_episodes)
+    objective_fn = Objective(agent, scenario, space, fixed, steps, seeds, seed, evals, eval_episodes, objective)
     if workers <= 1:
-        run_trials(study, objective, trials)
+        run_trials(study, objective_fn, trials)
         return study
     if executor == "ray":
-        _ray_workers(study_args, objective, trials, workers, address)
+        _ray_workers(study_args, objective_fn, trials, workers, address)
     else:
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-            for f in [pool.submit(optimize, {**study_args, "seed": seed + w}, objective, trials) for w in range(workers)]:
+            for f in [pool.submit(optimize, {**study_args, "seed": seed + w}, objective_fn, trials) for w in range(workers)]:
                 f.result()
     return open_study(**study_args)
 
@@ -284,7 +290,7 @@ def best_config(study: Any, agent: str, scenario: str, fixed: dict[str, Any] | N
     except ValueError:
         raise UserError(f"study {study.study_name} has no finished trial yet") from None
     return {"agent": agent, "scenario": scenario, "hparams": {**(fixed or {}), **best.params},
-            "tuned": {"study": study.study_name, "trial": best.number, "median_return": float(best.value),
+            "tuned": {"study": study.study_name, "trial": best.number, "objective": float(best.value),
                       "trials": counted(study)}}
 
 

@@ -103,3 +103,13 @@ def test_parallel_workers_share_one_stored_study(tmp_path):
                         space_file=_space(tmp_path), fixed=SMALL, workers=2)
     assert 4 <= tuning.counted(study) <= 5  # each worker stops at the count; one may finish a last trial
     assert len({tuple(sorted(t.params.items())) for t in study.trials}) == len(study.trials)
+
+
+def test_objective_mean_and_min_combine_the_seeds(tmp_path):
+    for kind, fn in (("mean", lambda r: sum(r) / len(r)), ("min", min)):
+        study = tuning.tune("ppo", CARTPOLE, trials=1, seeds=2, steps=128, storage=None, evals=1, eval_episodes=2,
+                            space_file=_space(tmp_path), fixed=SMALL, objective=kind)
+        t = study.trials[0]
+        assert t.value == pytest.approx(fn(t.user_attrs["eval0"]["returns"]))
+    with pytest.raises(UserError, match="unknown objective 'best'"):
+        tuning.tune("ppo", CARTPOLE, trials=1, seeds=1, steps=128, storage=None, objective="best")
