@@ -16,8 +16,7 @@ update found it. Their returns-to-go are exact Monte-Carlo returns of the
 updated policy (a return-to-go involves only later rewards), so the estimator
 stays unbiased in the actions; only the start state of such a segment comes
 from the previous policy's state distribution, as in A2C/PPO rollouts that
-start mid-episode. Each stored step records the policy version that took it
-(``version``).
+start mid-episode.
 """
 
 from __future__ import annotations
@@ -89,8 +88,6 @@ class Reinforce:
         self.pi_opt = torch.optim.Adam(params, lr=float(h["learning_rate"]))
         self.v_opt = torch.optim.Adam(self.value.parameters(), lr=float(h["value_learning_rate"]))
         self.steps_trained = 0
-        self.version = 0
-        """Number of policy updates so far; each collected step is tagged with the version that took it."""
 
     def _dist(self, obs: torch.Tensor) -> torch.distributions.Distribution:
         out = self.policy(obs)
@@ -129,7 +126,7 @@ class Reinforce:
             applied = a_np if self.discrete else np.clip(a_np, self.act_space.low, self.act_space.high).astype(np.float32)
             obs, rew, term, trunc, infos = vec.step({AGENT: applied})
             for i in range(n):
-                traj[i].append((o[i].numpy(), a_np[i], rew[AGENT][i], self.version))
+                traj[i].append((o[i].numpy(), a_np[i], rew[AGENT][i]))
                 if term[AGENT][i] or trunc[AGENT][i]:
                     bootstrap = 0.0
                     if trunc[AGENT][i] and not term[AGENT][i]:
@@ -141,7 +138,6 @@ class Reinforce:
             t += n
             if collected >= int(h["steps_per_update"]) or (t >= steps and finished):
                 self._update(finished)
-                self.version += 1
                 finished, collected = [], 0
                 traj = [[] for _ in range(n)]  # steps of the previous policy are not used on-policy
             if progress:
@@ -151,14 +147,14 @@ class Reinforce:
 
     @staticmethod
     def _returns(traj: list[tuple], gamma: float, bootstrap: float) -> tuple[np.ndarray, ...]:
-        """(observations, actions, returns-to-go, policy versions) of one trajectory."""
+        """(observations, actions, returns-to-go) of one trajectory."""
         obs = np.stack([x[0] for x in traj])
         actions = np.stack([x[1] for x in traj])
         g, out = bootstrap, np.zeros(len(traj))
         for k in range(len(traj) - 1, -1, -1):
             g = traj[k][2] + gamma * g
             out[k] = g
-        return obs, actions, out, np.array([x[3] for x in traj])
+        return obs, actions, out
 
     def _update(self, episodes: list[tuple[np.ndarray, ...]]) -> None:
         h = self.hparams

@@ -13,6 +13,7 @@ that raised yields ``{"error": "..."}`` as its result and the others go on.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
@@ -28,7 +29,6 @@ def die_with_parent(parent: int) -> None:
     (Ctrl-C, SIGKILL): Linux's parent-death signal where there is one, and a watchdog thread
     that polls the parent's pid everywhere (also covering a driver that died before this ran)."""
     import ctypes
-    import os
     import signal
     import threading
     import time
@@ -49,8 +49,6 @@ def die_with_parent(parent: int) -> None:
 
 def run_local(jobs: list[dict[str, Any]], root: str, workers: int) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """Run jobs in a pool of ``workers`` local processes, which end with the driver."""
-    import os
-
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=die_with_parent,
                                initargs=(os.getpid(),))
     try:
@@ -73,8 +71,9 @@ def run_local(jobs: list[dict[str, Any]], root: str, workers: int) -> Iterator[t
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def run_ray(jobs: list[dict[str, Any]], root: str, workers: int, address: str | None) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    """Run jobs as Ray tasks (one CPU each) on the cluster at ``address`` or a local one."""
+def start_ray(workers: int, address: str | None) -> tuple[Any, bool]:
+    """The ray module, connected to ``address`` or to a new local instance of ``workers`` CPUs
+    (unless already initialized); and whether this call started it."""
     try:
         import ray
     except ImportError:
@@ -90,6 +89,12 @@ def run_ray(jobs: list[dict[str, Any]], root: str, workers: int, address: str | 
             ray.init(**kwargs)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise UserError(f"cannot connect to Ray at {address or 'a new local instance'}: {exc}") from None
+    return ray, started_here
+
+
+def run_ray(jobs: list[dict[str, Any]], root: str, workers: int, address: str | None) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """Run jobs as Ray tasks (one CPU each) on the cluster at ``address`` or a local one."""
+    ray, started_here = start_ray(workers, address)
     remote = ray.remote(num_cpus=1)(run_job)
     refs = {remote.remote(job, root): job for job in jobs}
     try:

@@ -272,15 +272,15 @@ def tune(agent: str, scenario: str, trials: int, seeds: int, steps: int, storage
 
 
 def _ray_workers(study_args: dict[str, Any], objective: Objective, trials: int, workers: int, address: str | None) -> None:
+    from testbed.executors import start_ray
+
+    ray, started_here = start_ray(workers, address)
     try:
-        import ray
-    except ImportError:
-        raise UserError("--executor ray needs Ray, the ray extra: pip install 'testbed[ray]'") from None
-    if not ray.is_initialized():
-        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
-        ray.init(**({"address": address, **kwargs} if address else {"num_cpus": workers, **kwargs}))
-    remote = ray.remote(num_cpus=1)(optimize)
-    ray.get([remote.remote({**study_args, "seed": study_args["seed"] + w}, objective, trials) for w in range(workers)])
+        remote = ray.remote(num_cpus=1)(optimize)
+        ray.get([remote.remote({**study_args, "seed": study_args["seed"] + w}, objective, trials) for w in range(workers)])
+    finally:
+        if started_here:
+            ray.shutdown()
 
 
 def best_config(study: Any, agent: str, scenario: str, fixed: dict[str, Any] | None = None) -> dict[str, Any]:
