@@ -1,7 +1,35 @@
 """Agents: one protocol for every method (``learn``, ``act``, ``save``), built by
-name with tuned defaults, restored from checkpoint folders."""
+name with tuned defaults, restored from checkpoint folders.
 
-from agents.base import Agent, Capabilities, ProgressFn
-from agents.registry import agent_class, list_names, load, make, register
+The registry (and with it torch and SB3) is imported on first use of
+``agents.make``, ``agents.load``...; ``agents.index`` answers what an agent is
+(names, capabilities, hyperparameters) without importing any of them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "Agent": "agents.base",
+    "Capabilities": "agents.base",
+    "ProgressFn": "agents.base",
+    "agent_class": "agents.registry",
+    "list_names": "agents.registry",
+    "load": "agents.registry",
+    "make": "agents.registry",
+    "register": "agents.registry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the protocol and the registry on first use (PEP 562)."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'agents' has no attribute '{name}'")
+
 
 __all__ = ["Agent", "Capabilities", "ProgressFn", "agent_class", "list_names", "load", "make", "register"]

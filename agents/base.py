@@ -11,11 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from scenarios import Scenario, UserError
+from scenarios import UserError
+
+if TYPE_CHECKING:
+    from scenarios import Scenario
 
 ProgressFn = Callable[[int, int], None]
 """Called as ``progress(done_steps, total_steps)`` while an agent learns."""

@@ -11,11 +11,14 @@ import json
 import platform
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gymnasium import spaces
+from scenarios import UserError
 
-from scenarios import Scenario, UserError
+if TYPE_CHECKING:
+    from gymnasium import spaces
+
+    from scenarios import Scenario
 
 META = "agent.json"
 _PACKAGES = ("testbed", "numpy", "torch", "gymnasium", "pettingzoo", "mujoco", "stable-baselines3", "mpe2", "gymnasium-robotics")
@@ -34,6 +37,8 @@ def library_versions() -> dict[str, str]:
 
 def space_signature(space: spaces.Space) -> dict[str, Any]:
     """The parts of a space a trained policy depends on: type, shape, dtype, size."""
+    from gymnasium import spaces
+
     sig: dict[str, Any] = {"type": type(space).__name__, "shape": list(space.shape or ()), "dtype": str(space.dtype)}
     if isinstance(space, spaces.Discrete):
         sig["n"] = int(space.n)

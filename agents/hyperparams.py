@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-from scenarios import UserError, yaml_loader
+from scenarios import yaml_loader
+from scenarios.errors import UserError
 from scenarios.errors import suggest
 
 DEFAULTS = Path(__file__).parent / "defaults"
@@ -32,12 +33,17 @@ def tuned_defaults(agent: str, scenario_id: str) -> dict[str, Any]:
 
 def resolve(agent: str, scenario_id: str, overrides: dict[str, Any], valid: set[str]) -> dict[str, Any]:
     """Merge tuned defaults with overrides, refusing unknown names with the valid ones listed."""
+    check_names(agent, overrides, valid)
+    return {**tuned_defaults(agent, scenario_id), **overrides}
+
+
+def check_names(agent: str, overrides: dict[str, Any], valid: set[str]) -> None:
+    """Refuse an override whose name is not in ``valid``, in one line listing the valid ones."""
     for key in overrides:
         if key not in valid:
             raise UserError(
                 f"unknown hyperparameter '{key}' for {agent}{suggest(key, valid)} (valid: {', '.join(sorted(valid))})"
             )
-    return {**tuned_defaults(agent, scenario_id), **overrides}
 
 
 SCHEDULED = re.compile(r"^lin_[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")

@@ -20,7 +20,16 @@ COMMANDS = {
     "testbed list": ["list"],
     "testbed list agents": ["list", "agents"],
     "error: unknown agent": ["train", "ppx", "classic/CartPole-v1"],
-    "error: unknown scenario": ["describe", "classic/CartPol-v1"],
+    "error: unknown scenario (train)": ["train", "ppo", "classic/CartPol-v1"],
+    "error: unknown scenario (describe)": ["describe", "classic/CartPol-v1"],
+    "error: --set value of the wrong type": ["train", "ppo", "classic/CartPole-v1", "--set", "n_steps=abc"],
+    "error: unknown hyperparameter": ["train", "ppo", "classic/CartPole-v1", "--set", "n_step=5"],
+    "error: checkpoint not found": ["evaluate", "runs/none", "classic/CartPole-v1"],
+    "error: unknown attack": ["evaluate", "random", "classic/CartPole-v1", "--attack", "cw"],
+    "error: missing results database": ["results", "no_such.db"],
+    "error: missing experiment spec": ["run", "no_such.yaml"],
+    "error: report of a missing database": ["report", "no_such.db"],
+    "error: tune an unknown agent": ["tune", "ppx", "classic/CartPole-v1"],
 }
 
 

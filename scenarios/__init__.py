@@ -1,15 +1,45 @@
 """Scenarios: sources (Gymnasium MuJoCo, mpe2, SISL, MaMuJoCo, classic, toy-text,
 matrix games) under one multi-agent API with Gymnasium, PettingZoo and
-vectorized faces, defined by validated specs and a versioned registry."""
+vectorized faces, defined by validated specs and a versioned registry.
+
+After ``import scenarios`` our ids are in Gymnasium's registry (so
+``gymnasium.make("mujoco/Hopper-hard-v0")`` works): registered at once if
+Gymnasium is imported already, else the moment it is; the spec models
+(pydantic), the faces, the sources and MuJoCo are imported when first used
+(``scenarios.ScenarioSpec``, ``scenarios.make``...), so listing ids and refusing
+an unknown one stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from scenarios.errors import UserError
-from scenarios.pettingzoo_face import parallel_env
+from scenarios.post_import import when_imported
 from scenarios.registry import get_spec, list_ids, make, register, register_gymnasium_ids, resolve_spec
-from scenarios.scenario import Scenario
-from scenarios.spec import LayerSpec, ScenarioSpec, load_spec_file, parse_spec
-from scenarios.vector import VectorScenario
 
-register_gymnasium_ids()
+when_imported("gymnasium", register_gymnasium_ids)  # our ids are in Gymnasium's registry whenever it is imported
+
+_LAZY = {
+    "LayerSpec": "scenarios.spec",
+    "ScenarioSpec": "scenarios.spec",
+    "load_spec_file": "scenarios.spec",
+    "parse_spec": "scenarios.spec",
+    "Scenario": "scenarios.scenario",
+    "VectorScenario": "scenarios.vector",
+    "parallel_env": "scenarios.pettingzoo_face",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the faces on first use (PEP 562)."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'scenarios' has no attribute '{name}'")
+
 
 __all__ = [
     "LayerSpec",

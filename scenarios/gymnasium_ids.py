@@ -26,11 +26,12 @@ Registering ids is Gymnasium's own mechanism (``gymnasium.register`` with a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 
-from scenarios.spec import ScenarioSpec
+if TYPE_CHECKING:
+    from scenarios.spec import ScenarioSpec
 
 ENTRY_POINT = "scenarios.gymnasium_ids:make_env"
 
@@ -40,20 +41,25 @@ def is_single_agent(spec: ScenarioSpec) -> bool:
     return spec.source.partition(":")[0] == "gymnasium"
 
 
-def _time_limit(spec: ScenarioSpec) -> int | None:
-    if spec.time_limit is not None:
-        return spec.time_limit
-    name = spec.source.partition(":")[2]
+def _time_limit(source: str, time_limit: int | None) -> int | None:
+    if time_limit is not None:
+        return time_limit
+    name = source.partition(":")[2]
     return gym.spec(name).max_episode_steps if name in gym.registry else None
+
+
+def register_id(scenario_id: str, source: str, time_limit: int | None) -> None:
+    """Register (or replace) one scenario id with a Gymnasium source; other sources are skipped."""
+    if source.partition(":")[0] != "gymnasium":
+        return
+    gym.registry.pop(scenario_id, None)
+    gym.register(id=scenario_id, entry_point=ENTRY_POINT, max_episode_steps=_time_limit(source, time_limit),
+                 kwargs={"scenario_id": scenario_id})
 
 
 def register_spec(spec: ScenarioSpec) -> None:
     """Register (or replace) one single-agent spec as a Gymnasium id; others are skipped."""
-    if not is_single_agent(spec):
-        return
-    gym.registry.pop(spec.id, None)
-    gym.register(id=spec.id, entry_point=ENTRY_POINT, max_episode_steps=_time_limit(spec),
-                 kwargs={"scenario_id": spec.id})
+    register_id(spec.id, spec.source, spec.time_limit)
 
 
 def make_env(scenario_id: str, render_mode: str | None = None, **kwargs: Any) -> gym.Env:

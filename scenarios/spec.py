@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from scenarios import yaml_loader
@@ -68,16 +67,7 @@ def parse_spec(data: Any, where: str = "scenario spec") -> ScenarioSpec:
 
 def load_yaml(path: str | Path) -> Any:
     """Read a YAML file, turning a missing file or malformed YAML into one UserError line."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"file not found: {path}")
-    try:
-        return yaml_loader.load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UserError(f"malformed YAML in {path}{at}: {problem}") from None
+    return yaml_loader.load_file(path)
 
 
 def load_spec_file(path: str | Path) -> ScenarioSpec:

@@ -5,7 +5,9 @@ without a traceback; ``testbed check`` exits 1 when a check fails.
 
 The packages below (``agents``, ``scenarios``, and with them torch, SB3 and
 MuJoCo) are imported inside the commands that use them, so ``testbed --help``
-answers without loading them.
+answers without loading them. Listing, and refusing an unknown agent, scenario or
+hyperparameter value, read the agent index (``agents.index``) and the scenario
+registry's specs, so they answer before torch or MuJoCo load.
 """
 
 from __future__ import annotations
@@ -75,18 +77,19 @@ class What(str, Enum):
 @user_errors
 def list_cmd(what: What = typer.Argument(What.scenarios, help="'scenarios' (every registered id) or 'agents'.")) -> None:
     """List registered scenario ids or agent names."""
-    import agents
-    import scenarios
     if what is What.agents:
+        from agents import index
+
         table = Table("agent", "actions", "multi-agent", "settings", "learning", "trains", "summary")
-        for name in agents.list_names():
-            cls = agents.agent_class(name)
-            caps = cls.capabilities
-            acts = "/".join(k for k, ok in (("discrete", caps.discrete_actions), ("continuous", caps.continuous_actions)) if ok)
-            settings = "all" if caps.competitive else "cooperative"
-            table.add_row(name, acts, caps.multi_agent, settings, caps.learning, "yes" if caps.needs_training else "no",
-                          (cls.__doc__ or "").splitlines()[0])
+        for name, info in index.read().items():
+            caps = info["capabilities"]
+            acts = "/".join(k for k in ("discrete", "continuous") if caps[f"{k}_actions"])
+            settings = "all" if caps["competitive"] else "cooperative"
+            table.add_row(name, acts, caps["multi_agent"], settings, caps["learning"], "yes" if caps["needs_training"] else "no",
+                          info["summary"])
     else:
+        import scenarios
+
         table = Table("scenario id", "source", "description")
         for sid in scenarios.list_ids():
             spec = scenarios.get_spec(sid)
@@ -98,15 +101,18 @@ def list_cmd(what: What = typer.Argument(What.scenarios, help="'scenarios' (ever
 @user_errors
 def describe(name: str = typer.Argument(..., help="A scenario id, a scenario YAML file, or an agent name.")) -> None:
     """Show a scenario's definition and spaces, or an agent's capabilities and defaults."""
-    import agents
+    from agents import index
     import scenarios
-    if name in agents.list_names():
+    if name in index.names():
+        import agents
+
         cls = agents.agent_class(name)
         out.print(f"[bold]{name}[/]: {(cls.__doc__ or '').strip()}")
         out.print(f"capabilities: {cls.capabilities}")
         valid = sorted(cls.valid_hyperparameters()) if hasattr(cls, "valid_hyperparameters") else []
         out.print(f"hyperparameters: {', '.join(valid) or '(none)'}")
         return
+    scenarios.resolve_spec(name)  # an unknown id fails here, before the source loads
     sc = scenarios.make(name)
     info = sc.describe()
     table = Table("field", "value", show_header=False)
@@ -174,21 +180,26 @@ def train(
     overwrite: bool = typer.Option(False, help="Replace an existing checkpoint in --out."),
 ) -> None:
     """Train an agent on a scenario and save a checkpoint folder."""
-    import agents
-    from agents.hyperparams import parse_assignments
-    from scenarios import UserError
+    from agents import index
     from agents.checkpoint import META
+    from agents.hyperparams import parse_assignments
+    import scenarios
+    from scenarios import UserError
 
     out_dir = out_dir or default_run_folder(agent, scenario, seed)
     if (out_dir / META).exists() and not overwrite:
         raise UserError(f"{out_dir} already holds a checkpoint; choose another --out or pass --overwrite")
-    agents.agent_class(agent)  # an unknown name fails before the scenario is built
+    index.entry(agent)  # an unknown name, id or value fails before torch or the scenario load
     hparams = {}
     if config is not None:
         from testbed.tuning import read_config
 
         hparams = read_config(config)
-    ag = agents.make(agent, scenario, seed=seed, **{**hparams, **parse_assignments(set_)})
+    hparams = index.check_overrides(agent, {**hparams, **parse_assignments(set_)})
+    scenarios.resolve_spec(scenario)
+    import agents
+
+    ag = agents.make(agent, scenario, seed=seed, **hparams)
     with _progress() as bar:
         task = bar.add_task(f"training {agent} on {ag.scenario.id}", total=steps)
         # a method whose work is not counted in environment steps (bc: gradient steps) reports its own total
@@ -220,18 +231,23 @@ def evaluate(
     """Evaluate a checkpoint on a scenario (optionally over a parameter grid or under an attack); one row per episode."""
     import scenarios
     from scenarios import UserError
-    from testbed.grid import evaluate_grid, grid_points, parse_axis, point_spec
-    from testbed.harness import evaluate as run_eval
-    from testbed.store import ResultsStore
 
-    sc = scenarios.make(scenario)
-    ag, label = _agent_or_checkpoint(checkpoint, sc, seed, [])
+    _untrained_overrides(checkpoint, [])
+    scenarios.resolve_spec(scenario)  # a bad name, id or flag fails before torch and the source load
     if attack is not None:
         if grid:
             raise UserError("--attack and --grid cannot be combined; run them separately")
-        _evaluate_attack(ag, sc, label, attack, eps, attack_steps, attack_std, episodes, seed, db, envs, stochastic, backend)
-        return
+        budgets = _attack_budgets(attack, eps, attack_std)
+    from testbed.grid import evaluate_grid, grid_points, parse_axis, point_spec  # a grid's fields need the layers
+    from testbed.harness import evaluate as run_eval
+    from testbed.store import ResultsStore
+
     axes = [parse_axis(g) for g in grid]
+    sc = scenarios.make(scenario)
+    ag, label = _agent_or_checkpoint(checkpoint, sc, seed, [])
+    if attack is not None:
+        _evaluate_attack(ag, sc, label, attack, budgets, attack_steps, attack_std, episodes, seed, db, envs, stochastic, backend)
+        return
     if axes:
         scenarios.Scenario(point_spec(sc.spec, axes, grid_points(axes)[0])).close()  # bad names fail before any run
     store = ResultsStore(db)
@@ -247,15 +263,10 @@ def evaluate(
     out.print(f"stored {len(recs)} episodes in {db} ({store.count()} in total)")
 
 
-def _evaluate_attack(ag: Any, sc: scenarios.Scenario, label: str | None, kind: str, eps: str, steps: int, std_source: str,
-                     episodes: int, seed: int, db: Path, envs: int, stochastic: bool, backend: str) -> None:
-    """Return vs epsilon under one observation attack; every record stores attack and eps."""
-    import numpy as np
-    import agents
+def _attack_budgets(kind: str, eps: str, std_source: str) -> list[float]:
+    """Check the attack flags (before anything heavy loads) and return the budgets."""
+    from agents.adversarial.attack_kinds import ATTACKS
     from scenarios import UserError
-    from agents.adversarial.attacks import ATTACKS, ObservationAttack, calibrate
-    from testbed.harness import evaluate as run_eval
-    from testbed.store import ResultsStore
 
     if kind not in ATTACKS:
         raise UserError(f"unknown attack '{kind}' (valid: {', '.join(ATTACKS)})")
@@ -267,6 +278,18 @@ def _evaluate_attack(ag: Any, sc: scenarios.Scenario, label: str | None, kind: s
         raise UserError(f"--eps expects comma-separated numbers, got '{eps}'") from None
     if not budgets or min(budgets) < 0:
         raise UserError(f"--eps needs one or more budgets >= 0, got '{eps}'")
+    return budgets
+
+
+def _evaluate_attack(ag: Any, sc: scenarios.Scenario, label: str | None, kind: str, budgets: list[float], steps: int,
+                     std_source: str, episodes: int, seed: int, db: Path, envs: int, stochastic: bool, backend: str) -> None:
+    """Return vs epsilon under one observation attack; every record stores attack and eps."""
+    import numpy as np
+    import agents
+    from agents.adversarial.attacks import ObservationAttack, calibrate
+    from testbed.harness import evaluate as run_eval
+    from testbed.store import ResultsStore
+
     ObservationAttack(kind, budgets[0], ag, {a: np.ones(1) for a in sc.possible_agents}, steps=steps)  # fail fast
     reference = ag if std_source == "victim" else agents.make("random", sc, seed=seed)
     std = calibrate(reference, sc)
@@ -292,16 +315,27 @@ def _evaluate_attack(ag: Any, sc: scenarios.Scenario, label: str | None, kind: s
 def _agent_or_checkpoint(checkpoint: str, sc: scenarios.Scenario, seed: int, sets: list[str]) -> tuple[Any, str | None]:
     """A checkpoint folder, or an agent that needs no training built with ``--set`` overrides."""
     import agents
+
+    if Path(checkpoint).exists():
+        return agents.load(checkpoint, sc), str(Path(checkpoint))
+    return agents.make(checkpoint, sc, seed=seed, **_untrained_overrides(checkpoint, sets)), None
+
+
+def _untrained_overrides(checkpoint: str, sets: list[str]) -> dict[str, Any]:
+    """Check, from the agent index alone, that ``checkpoint`` is a folder or an agent that needs no
+    training, and return its checked ``--set`` overrides (so a bad name or value fails before torch loads)."""
+    from agents import index
     from agents.hyperparams import parse_assignments
     from scenarios import UserError
+
     if Path(checkpoint).exists():
         if sets:
             raise UserError("--set applies to agents built by name, not to a checkpoint")
-        return agents.load(checkpoint, sc), str(Path(checkpoint))
-    if checkpoint in agents.list_names() and not agents.agent_class(checkpoint).capabilities.needs_training:
-        return agents.make(checkpoint, sc, seed=seed, **parse_assignments(sets)), None
-    untrained = [n for n in agents.list_names() if not agents.agent_class(n).capabilities.needs_training]
-    raise UserError(f"checkpoint not found: {checkpoint} (give a checkpoint folder or one of: {', '.join(untrained)})")
+        return {}
+    untrained = [n for n, info in index.read().items() if not info["capabilities"]["needs_training"]]
+    if checkpoint not in untrained:
+        raise UserError(f"checkpoint not found: {checkpoint} (give a checkpoint folder or one of: {', '.join(untrained)})")
+    return index.check_overrides(checkpoint, parse_assignments(sets))
 
 
 def _print_summary(records: list) -> None:
@@ -437,14 +471,18 @@ def tune(
     address: str = typer.Option(None, help="Ray cluster address (with --executor ray)."),
 ) -> None:
     """Tune an agent's hyperparameters on a scenario with Optuna; write the best config as YAML."""
+    from agents import index
     from agents.hyperparams import parse_assignments
+    import scenarios
     from scenarios import UserError
     from testbed.executors import EXECUTORS
-    from testbed.tuning import best_config, counted, tune as run_tune, write_config
 
     if executor not in EXECUTORS:
         raise UserError(f"unknown executor '{executor}' (valid: {', '.join(EXECUTORS)})")
-    fixed = parse_assignments(set_)
+    fixed = index.check_overrides(agent, parse_assignments(set_))  # a bad name or value fails before torch loads
+    scenarios.resolve_spec(scenario)
+    from testbed.tuning import best_config, counted, tune as run_tune, write_config
+
     study = run_tune(agent, scenario, trials, seeds, steps, None if storage == "memory" else storage, study_name, seed,
                      evals, eval_episodes, space, fixed, workers, executor, address, objective)
     config = best_config(study, agent, scenario, fixed)
@@ -470,15 +508,16 @@ def report(
 ) -> None:
     """Write an HTML report: tables, interval estimates, performance profiles, learning curves,
     robustness heatmaps, attack curves and, if asked, episode videos."""
-    import agents
-    import scenarios
     from scenarios import UserError
-    from testbed.report.html import write_report
     from testbed.store import ResultsStore
 
     recs = ResultsStore(db, create=False).records()
     if not recs:
         raise UserError(f"{db} holds no episodes: nothing to report")
+    import agents
+    import scenarios
+    from testbed.report.html import write_report
+
     clips = []
     if videos:
         from testbed.report.videos import render_episode
@@ -512,16 +551,18 @@ def demos_record(
     overwrite: bool = typer.Option(False, help="Replace an existing dataset file."),
 ) -> None:
     """Record an expert's trajectories (observations incl. final, actions, rewards, flags, infos)."""
-    import agents
     import scenarios
     from scenarios import UserError
-    from agents.imitation import dataset
 
     if out_file is None:
         out_file = default_run_folder(f"demos-{Path(expert).name}", scenario, seed).with_suffix(".npz")
     target = out_file if out_file.suffix == ".npz" else out_file.with_suffix(".npz")
     if target.exists() and not overwrite:
         raise UserError(f"{target} exists; choose another --out or pass --overwrite")
+    _untrained_overrides(expert, set_)
+    scenarios.resolve_spec(scenario)
+    from agents.imitation import dataset
+
     sc = scenarios.make(scenario)
     ag, label = _agent_or_checkpoint(expert, sc, seed, set_)
     with _progress() as bar:

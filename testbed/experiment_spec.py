@@ -103,31 +103,15 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
 
 def validate(spec: ExperimentSpec) -> None:
     """Check names before any job runs: agents, hyperparameters, scenarios, grid axes, attack kinds."""
-    import agents
-    from agents.adversarial.attacks import ATTACKS
-    from agents.hyperparams import check_values
-    from testbed.grid import parse_axis
+    from agents import index
+    from agents.adversarial.attack_kinds import ATTACKS
 
+    # names and values first, from the agent index and the specs: they fail before torch or MuJoCo load
     for a in spec.agents:
-        cls = agents.agent_class(a.name)
-        valid = cls.valid_hyperparameters() if hasattr(cls, "valid_hyperparameters") else set()
-        unknown = sorted(set(a.hparams) - valid)
-        if unknown:
-            raise UserError(f"experiment {spec.name}: unknown hyperparameter(s) {', '.join(unknown)} for {a.name} "
-                            f"(valid: {', '.join(sorted(valid)) or 'none'})")
-        if hasattr(cls, "default_hyperparameters"):
-            try:
-                a.hparams = check_values(a.name, a.hparams, cls.default_hyperparameters())
-            except UserError as exc:
-                raise UserError(f"experiment {spec.name}: {exc}") from None
-    from scenarios import Scenario
-    from testbed.grid import grid_points, point_spec
-
-    for s in spec.scenarios:
-        sc_spec = resolve_spec(s)
-        for grid in spec.grids:
-            axes = [parse_axis(axis) for axis in grid]
-            Scenario(point_spec(sc_spec, axes, grid_points(axes)[0])).close()  # a grid the scenario cannot take fails here
+        try:
+            a.hparams = index.check_overrides(a.name, a.hparams)
+        except UserError as exc:
+            raise UserError(f"experiment {spec.name}: {exc}") from None
     labels = [a.label or a.name for a in spec.agents]
     if len(set(labels)) != len(labels):
         raise UserError(f"experiment {spec.name}: agent labels must be unique (got {labels}); set 'label' to tell them apart")
@@ -138,6 +122,16 @@ def validate(spec: ExperimentSpec) -> None:
         if unknown:
             raise UserError(f"experiment {spec.name}: attack {attack.kind} names unknown agent(s) {', '.join(unknown)} "
                             f"(valid: {', '.join(labels)})")
+    sc_specs = [resolve_spec(s) for s in spec.scenarios]
+    if not spec.grids:
+        return
+    from scenarios import Scenario
+    from testbed.grid import grid_points, parse_axis, point_spec
+
+    for sc_spec in sc_specs:
+        for grid in spec.grids:
+            axes = [parse_axis(axis) for axis in grid]
+            Scenario(point_spec(sc_spec, axes, grid_points(axes)[0])).close()  # a grid the scenario cannot take fails here
 
 
 def expand(spec: ExperimentSpec) -> list[dict[str, Any]]:

@@ -92,7 +92,7 @@ def test_ray_executor_on_a_local_instance(tmp_path):
 
 @pytest.mark.parametrize("change,message", [
     ({"agents": [{"name": "ppx"}]}, "unknown agent 'ppx'"),
-    ({"agents": [{"name": "ppo", "hparams": {"learning_rat": 1}}]}, "unknown hyperparameter(s) learning_rat"),
+    ({"agents": [{"name": "ppo", "hparams": {"learning_rat": 1}}]}, "unknown hyperparameter 'learning_rat' for ppo"),
     ({"scenarios": ["classic/CartPol-v1"]}, "CartPol"),
     ({"scenarios": ["classic/CartPole-v1"]}, "needs a MuJoCo source"),
     ({"grids": [["body_mas.torso=0.5:1:2"]]}, "unknown field 'body_mas'"),

@@ -29,10 +29,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from agents.adversarial.attack_kinds import ATTACKS
 from agents.adversarial.victim import Victim, victim_of
 from scenarios import Scenario, UserError
-
-ATTACKS = ("random", "fgsm", "pgd", "critic")
 
 
 def calibrate(agent: Any, scenario: Scenario, episodes: int = 5, seed: int = 12_345) -> dict[str, np.ndarray]:
