@@ -18,33 +18,11 @@ from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
 
+from agents.runtime import die_with_parent, start_ray
 from scenarios import UserError
 from testbed.jobs import run_job
 
 EXECUTORS = ("local", "ray")
-
-
-def die_with_parent(parent: int) -> None:
-    """Worker initializer: end this process when the driver ``parent`` ends, however it ends
-    (Ctrl-C, SIGKILL): Linux's parent-death signal where there is one, and a watchdog thread
-    that polls the parent's pid everywhere (also covering a driver that died before this ran)."""
-    import ctypes
-    import signal
-    import threading
-    import time
-
-    try:
-        ctypes.CDLL(None).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
-    except (AttributeError, OSError):
-        pass
-
-    def watch() -> None:
-        while True:
-            if os.getppid() != parent:
-                os._exit(1)
-            time.sleep(0.5)
-
-    threading.Thread(target=watch, daemon=True).start()
 
 
 def run_local(jobs: list[dict[str, Any]], root: str, workers: int) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
@@ -69,27 +47,6 @@ def run_local(jobs: list[dict[str, Any]], root: str, workers: int) -> Iterator[t
         raise
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-
-
-def start_ray(workers: int, address: str | None) -> tuple[Any, bool]:
-    """The ray module, connected to ``address`` or to a new local instance of ``workers`` CPUs
-    (unless already initialized); and whether this call started it."""
-    try:
-        import ray
-    except ImportError:
-        raise UserError("--executor ray needs Ray, the ray extra: pip install 'testbed[ray]'") from None
-    started_here = not ray.is_initialized()
-    if started_here:
-        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "ignore_reinit_error": True}
-        if address:
-            kwargs["address"] = address
-        else:
-            kwargs["num_cpus"] = workers
-        try:
-            ray.init(**kwargs)
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            raise UserError(f"cannot connect to Ray at {address or 'a new local instance'}: {exc}") from None
-    return ray, started_here
 
 
 def run_ray(jobs: list[dict[str, Any]], root: str, workers: int, address: str | None) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:

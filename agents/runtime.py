@@ -1,0 +1,57 @@
+"""Process plumbing for everything that runs work in other processes (parallel learners,
+the experiment executors): workers that end with their driver, and a Ray connection.
+
+Below ``testbed`` so the learners in ``agents`` can use it without importing upward.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from scenarios import UserError
+
+
+def die_with_parent(parent: int) -> None:
+    """Worker initializer: end this process when the driver ``parent`` ends, however it ends
+    (Ctrl-C, SIGKILL): Linux's parent-death signal where there is one, and a watchdog thread
+    that polls the parent's pid everywhere (also covering a driver that died before this ran)."""
+    import ctypes
+    import signal
+    import threading
+    import time
+
+    try:
+        ctypes.CDLL(None).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (AttributeError, OSError):
+        pass
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent:
+                os._exit(1)
+            time.sleep(0.5)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def start_ray(cpus: int, address: str | None, needed_by: str = "--executor ray") -> tuple[Any, bool]:
+    """The ray module, connected to ``address`` or to a new local instance of ``cpus`` CPUs bound
+    to the loopback interface (unless already initialized); and whether this call started it."""
+    try:
+        import ray
+    except ImportError:
+        raise UserError(f"{needed_by} needs Ray, the ray extra: pip install 'testbed[ray]'") from None
+    started_here = not ray.is_initialized()
+    if started_here:
+        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "ignore_reinit_error": True}
+        if address:
+            kwargs["address"] = address
+        else:
+            kwargs["num_cpus"] = cpus
+            kwargs["_node_ip_address"] = "127.0.0.1"  # a local instance listens on loopback only
+        try:
+            ray.init(**kwargs)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise UserError(f"cannot connect to Ray at {address or 'a new local instance'}: {exc}") from None
+    return ray, started_here
