@@ -6,6 +6,7 @@ import importlib
 from pathlib import Path
 from typing import Any
 
+from agents.a3c import A3C
 from agents.adversarial.adv_training import AdversarialPPO
 from agents.adversarial.rarl import RARL
 from agents import hyperparams
@@ -14,6 +15,7 @@ from agents.checkpoint import check_compatible, read_meta
 from agents.imitation.bc import BehaviouralCloning
 from agents.imitation.adversarial_il import ADVERSARIAL_IL
 from agents.imitation.dagger import DAgger
+from agents.impala import IMPALA
 from agents.marl.heuristics import HEURISTICS
 from agents.marl.jal import MATRIX_AGENTS
 from agents.marl.joint import JOINT_AGENTS
@@ -31,7 +33,7 @@ from scenarios import Scenario, ScenarioSpec, UserError
 from scenarios import make as make_scenario
 from scenarios.errors import suggest
 
-AGENTS: dict[str, Any] = {cls.name: cls for cls in (RandomAgent, *SB3_AGENTS, *TABULAR_AGENTS, *DQN_AGENTS, Reinforce, *PLANNERS, MCTS, *PPO_AGENTS, *VALUE_AGENTS, *HEURISTICS, MADDPG, *JOINT_AGENTS, *MATRIX_AGENTS, BehaviouralCloning, DAgger, *ADVERSARIAL_IL, AdversarialPPO, RARL)}
+AGENTS: dict[str, Any] = {cls.name: cls for cls in (RandomAgent, *SB3_AGENTS, *TABULAR_AGENTS, *DQN_AGENTS, Reinforce, *PLANNERS, MCTS, *PPO_AGENTS, *VALUE_AGENTS, *HEURISTICS, MADDPG, *JOINT_AGENTS, *MATRIX_AGENTS, BehaviouralCloning, DAgger, *ADVERSARIAL_IL, AdversarialPPO, RARL, A3C, IMPALA)}
 
 ENTRY_POINTS: dict[str, str] = {"adr": "sim2real.adr:ADR"}
 """Agents that live in packages above ``agents`` (as Gymnasium's ``entry_point="pkg.module:Class"``):

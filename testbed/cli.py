@@ -178,6 +178,7 @@ def train(
     set_: list[str] = typer.Option([], "--set", help="Hyperparameter override key=value (repeatable)."),
     config: Path = typer.Option(None, help="YAML config of hyperparameters (e.g. from 'testbed tune'); --set overrides it."),
     overwrite: bool = typer.Option(False, help="Replace an existing checkpoint in --out."),
+    address: str = typer.Option(None, help="Ray cluster address for a learner on Ray (impala); default: a local instance."),
 ) -> None:
     """Train an agent on a scenario and save a checkpoint folder."""
     from agents import index
@@ -196,6 +197,11 @@ def train(
 
         hparams = read_config(config)
     hparams = index.check_overrides(agent, {**hparams, **parse_assignments(set_)})
+    if address is not None:
+        on_ray = [n for n, info in index.read().items() if "ray_address" in info["hyperparameters"]]
+        if agent not in on_ray:
+            raise UserError(f"--address is for learners on Ray ({', '.join(on_ray)}); {agent} does not use Ray")
+        hparams["ray_address"] = address
     scenarios.resolve_spec(scenario)
     import agents
 

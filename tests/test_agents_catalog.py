@@ -72,6 +72,11 @@ IMITATION_ADVERSARIAL = {  # learning on real budgets: tests/test_imitation.py, 
     "adr": (IP, 128, {**_TINY_PPO, "parameters": ["body_mass:pole"], "chunk": 128, "boundary_episodes": 1}),
 }
 
+PARALLEL = {  # learning on real budgets, kills and lag: tests/test_parallel_ac.py; one worker is reproducible
+    "a3c": ("classic/CartPole-v1", 600, {"n_workers": 1, "n_envs": 2}),
+    "impala": ("classic/CartPole-v1", 600, {"n_workers": 1, "n_envs": 2, "unroll_length": 10}),
+}
+
 
 @functools.cache
 def _demos() -> str:
@@ -86,7 +91,8 @@ def mean_return(agent, scenario, episodes, seed=100):
 
 
 def test_every_method_is_covered():
-    assert set(agents.list_names()) == {"random", *CASES, *SLOW_CASES, *PLANNERS, *MULTI_AGENT, *IMITATION_ADVERSARIAL}
+    assert set(agents.list_names()) == {"random", *CASES, *SLOW_CASES, *PLANNERS, *MULTI_AGENT, *IMITATION_ADVERSARIAL,
+                                         *PARALLEL}
 
 
 SLOW_LEARNING = {"qrdqn", "rainbow"}  # 44 and 20 s on a loaded 2-core machine (2026-11-27); dqn, double_dqn and dueling_dqn stay
@@ -128,6 +134,9 @@ def _tiny(name):
         return scenarios.make(sc_id, **{**overrides, "time_limit": 15}), 0, hp
     if name in MULTI_AGENT:
         sc_id, steps, hp = MULTI_AGENT[name]
+        return scenarios.make(sc_id), steps, hp
+    if name in PARALLEL:
+        sc_id, steps, hp = PARALLEL[name]
         return scenarios.make(sc_id), steps, hp
     if name in IMITATION_ADVERSARIAL:
         sc_id, steps, hp = IMITATION_ADVERSARIAL[name]

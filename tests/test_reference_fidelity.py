@@ -175,7 +175,8 @@ EXPECTED_LEARNING = {
     "value_iteration": "model", "policy_iteration": "model",
     "ppo": "on-policy", "a2c": "on-policy", "trpo": "on-policy", "reinforce": "on-policy", "sarsa": "on-policy",
     "mappo": "on-policy", "ippo": "on-policy", "joint_ppo": "on-policy", "gail": "on-policy", "airl": "on-policy",
-    "adv_ppo": "on-policy", "rarl": "on-policy", "adr": "on-policy",
+    "adv_ppo": "on-policy", "rarl": "on-policy", "adr": "on-policy", "a3c": "on-policy",
+    "impala": "off-policy",  # V-trace corrects behaviour-policy lag (Espeholt et al. 2018, section 4)
     "sac": "off-policy", "td3": "off-policy", "ddpg": "off-policy", "tqc": "off-policy", "dqn": "off-policy",
     "qrdqn": "off-policy", "double_dqn": "off-policy", "dueling_dqn": "off-policy", "rainbow": "off-policy",
     "q_learning": "off-policy", "iql": "off-policy", "vdn": "off-policy", "qmix": "off-policy",

@@ -1,0 +1,113 @@
+"""The actor-critic network the parallel learners (A3C, IMPALA) share, and the lane view of a
+scenario that lets one network act for every agent of every copy.
+
+``ActorCritic`` is two tanh MLPs, a policy (categorical logits, or a diagonal Gaussian's
+mean with a state-independent log std) and a value. ``Lanes`` turns the vectorized face's
+``dict[agent, (N, ...)]`` into one batch of A x N rows (agent-major), with an optional
+one-hot agent id appended, so single-agent scenarios (A = 1) and cooperative multi-agent
+ones (parameter sharing, as in MAPPO's shared policy) run through the same code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from torch import nn
+
+from agents.reinforce import mlp
+from scenarios import UserError
+
+
+def entropy_coef(value: Any, discrete: bool, name: str) -> float:
+    """``ent_coef``: a number, or ``auto`` - 0.01 for discrete actions, 1e-4 for continuous ones,
+    the entropy costs of the A3C paper (Atari, and its MuJoCo experiments, supplement 9)."""
+    if value == "auto":
+        return 0.01 if discrete else 1e-4
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise UserError(f"{name}: ent_coef must be a number or 'auto', got {value!r}")
+
+
+class ActorCritic(nn.Module):
+    """Policy and value MLPs over flat observations; Discrete or Box actions."""
+
+    def __init__(self, n_in: int, action_space: spaces.Space, net_arch: list[int], log_std_init: float = 0.0) -> None:
+        super().__init__()
+        self.discrete = isinstance(action_space, spaces.Discrete)
+        n_out = int(action_space.n) if self.discrete else int(np.prod(action_space.shape))
+        self.pi = mlp(n_in, n_out, net_arch)
+        self.v = mlp(n_in, 1, net_arch)
+        self.log_std = None if self.discrete else nn.Parameter(torch.full((n_out,), float(log_std_init)))
+
+    def dist(self, obs: torch.Tensor) -> torch.distributions.Distribution:
+        """The action distribution at ``obs`` (B, n_in)."""
+        out = self.pi(obs)
+        if self.discrete:
+            return torch.distributions.Categorical(logits=out)
+        return torch.distributions.Independent(torch.distributions.Normal(out, self.log_std.exp()), 1)
+
+    def value(self, obs: torch.Tensor) -> torch.Tensor:
+        """V(obs), shape (B,)."""
+        return self.v(obs)[:, 0]
+
+    def mode(self, obs: torch.Tensor) -> torch.Tensor:
+        """The most likely action (argmax, or the Gaussian's mean)."""
+        out = self.pi(obs)
+        return out.argmax(dim=1) if self.discrete else out
+
+
+class Lanes:
+    """Every (agent, copy) pair of a vectorized scenario as one row of a shared-parameter batch."""
+
+    def __init__(self, scenario: Any, name: str, agent_id: bool) -> None:
+        self.agents = list(scenario.possible_agents)
+        obs_spaces = {a: scenario.observation_space(a) for a in self.agents}
+        act_spaces = {a: scenario.action_space(a) for a in self.agents}
+        first = self.agents[0]
+        for a in self.agents:
+            if not isinstance(obs_spaces[a], spaces.Box):
+                raise UserError(f"{name} needs Box observations; {scenario.id} {a} has {obs_spaces[a]}")
+            if not isinstance(act_spaces[a], (spaces.Discrete, spaces.Box)):
+                raise UserError(f"{name} needs Discrete or Box actions; {scenario.id} {a} has {act_spaces[a]}")
+            if obs_spaces[a].shape != obs_spaces[first].shape or act_spaces[a] != act_spaces[first]:
+                raise UserError(f"{name} shares one network across agents, so their spaces must match; "
+                                f"{scenario.id} {a} differs from {first}")
+        self.action_space = act_spaces[first]
+        self.discrete = isinstance(self.action_space, spaces.Discrete)
+        self.agent_id = agent_id and len(self.agents) > 1
+        self.n_in = int(np.prod(obs_spaces[first].shape)) + (len(self.agents) if self.agent_id else 0)
+
+    def obs(self, obs: dict[str, np.ndarray]) -> torch.Tensor:
+        """(A * N, n_in) float32 rows, agent-major, with the agent's one-hot id if asked for."""
+        rows = []
+        for k, a in enumerate(self.agents):
+            x = np.asarray(obs[a], np.float32).reshape(len(obs[a]), -1)
+            if self.agent_id:
+                hot = np.zeros((len(x), len(self.agents)), np.float32)
+                hot[:, k] = 1.0
+                x = np.concatenate([x, hot], axis=1)
+            rows.append(x)
+        return torch.as_tensor(np.concatenate(rows))
+
+    def stack(self, per_agent: dict[str, np.ndarray], dtype: Any = np.float32) -> np.ndarray:
+        """Per-agent (N,) arrays (rewards, flags) as one (A * N,) array in lane order."""
+        return np.concatenate([np.asarray(per_agent[a], dtype) for a in self.agents])
+
+    def split(self, actions: np.ndarray) -> dict[str, np.ndarray]:
+        """Lane actions back to ``dict[agent, (N, ...)]``, clipped to a Box's bounds."""
+        if not self.discrete:
+            actions = np.clip(actions, self.action_space.low, self.action_space.high).astype(np.float32)
+        return dict(zip(self.agents, np.split(actions, len(self.agents))))
+
+    def final_obs(self, infos: list[dict[str, Any]], lanes: np.ndarray) -> torch.Tensor:
+        """The true last observations of ``lanes`` (their copies just ended and were reset)."""
+        n, m = len(infos), len(lanes)
+        if m == 0:
+            return torch.zeros((0, self.n_in))
+        copies = [int(lane) % n for lane in lanes]
+        per_agent = {a: np.stack([np.asarray(infos[i]["final_observation"][a]) for i in copies]) for a in self.agents}
+        rows = self.obs(per_agent)  # agent-major over the m copies: keep each lane's own agent
+        return rows[[(int(lane) // n) * m + j for j, lane in enumerate(lanes)]]

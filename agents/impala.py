@@ -1,0 +1,268 @@
+"""IMPALA: a distributed actor-critic on Ray, with V-trace off-policy correction (Espeholt et
+al. 2018, "IMPALA: Scalable Distributed Deep-RL with Importance Weighted Actor-Learner
+Architectures").
+
+Rollout workers are Ray actors. Each steps its own vectorized scenario copies (the batched
+MuJoCo backend where it applies, through ``scenario.vector``) with the policy weights it was
+last sent, for ``unroll_length`` steps, and returns the trajectory with its behaviour
+log-probabilities and the policy version that produced it. The learner (this process)
+takes trajectories as they arrive (``ray.wait``), corrects them for policy lag with V-trace
+(``agents.vtrace``), takes one gradient step per ``batch_rollouts`` trajectories, and sends
+the worker the newest weights with its next rollout request, so acting and learning overlap.
+Policy lag (learner version minus behaviour version) is recorded in ``history``.
+
+Fault tolerance: a rollout worker that dies (killed, crashed, its node lost) loses only its
+rollout in flight, which is never counted; the learner starts a replacement (up to
+``max_worker_restarts`` in a run, each with fresh seeds) and keeps learning from the others
+meanwhile. Past the limit the run continues on the workers left, and fails only if none is.
+Steps are counted from received trajectories only, so none is counted twice and the step
+count is exact. With one worker a run is reproducible from its seed; with more, the order in
+which trajectories arrive (and so each one's policy lag) depends on timing.
+
+Ray: a local instance bound to the loopback interface unless ``ray_address`` names a
+cluster (``--set ray_address=auto`` or ``ray://host:10001``); inside a Ray task (``testbed
+run --executor ray``) the running instance is used. RLlib's IMPALA is not used: its new API
+stack needs its own env runners and cannot step our vectorized, layered scenarios or store
+our checkpoints; the actor model here is plain Ray core.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from agents import hyperparams
+from agents.actor_critic import ActorCritic, Lanes, entropy_coef
+from agents.base import Capabilities, ProgressFn
+from agents.checkpoint import save_meta
+from agents.runtime import start_ray
+from agents.vtrace import vtrace
+from scenarios import Scenario, UserError
+
+DEFAULTS: dict[str, Any] = {
+    "learning_rate": 6e-4, "gamma": 0.99, "unroll_length": 20, "n_workers": 2, "n_envs": 8, "batch_rollouts": 1,
+    "ent_coef": "auto", "vf_coef": 0.5, "max_grad_norm": 0.5, "rho_bar": 1.0, "c_bar": 1.0, "pg_rho_bar": 1.0,
+    "vtrace_lambda": 1.0, "net_arch": [64, 64], "log_std_init": 0.0, "optimizer": "adam", "optimizer_eps": 1e-5,
+    "agent_id": True, "max_worker_restarts": 3, "worker_cpus": 1.0, "ray_address": None, "torch_threads": 1,
+}
+OPTIMIZERS = ("adam", "rmsprop")
+
+
+class RolloutWorker:
+    """A Ray actor: scenario copies and a local policy, stepped ``unroll_length`` steps per request."""
+
+    def __init__(self, scenario: Scenario, seed: int, h: dict[str, Any]) -> None:
+        torch.set_num_threads(1)
+        torch.manual_seed(seed)
+        self.h, self.gamma = h, float(h["gamma"])
+        self.lanes = Lanes(scenario, "impala", bool(h["agent_id"]))
+        self.model = ActorCritic(self.lanes.n_in, self.lanes.action_space, list(h["net_arch"]), float(h["log_std_init"]))
+        self.n = int(h["n_envs"])
+        self.vec = scenario.vector(self.n, seed=seed)
+        self.obs, _ = self.vec.reset()
+
+    def pid(self) -> int:
+        """This worker's process id (tests kill it)."""
+        return os.getpid()
+
+    def rollout(self, weights: dict[str, torch.Tensor], version: int) -> dict[str, Any]:
+        """``unroll_length`` steps with ``weights``: time-major observations, actions, behaviour
+        log-probs, rewards, episode ends, and the true last observation of every truncated lane."""
+        self.model.load_state_dict(weights)
+        xs, acts, logps, rews, dones, cuts, episodes = [], [], [], [], [], [], []
+        for t in range(int(self.h["unroll_length"])):
+            x = self.lanes.obs(self.obs)
+            with torch.no_grad():
+                dist = self.model.dist(x)
+                a = dist.sample()
+                logp = dist.log_prob(a)
+            self.obs, rew, term, trunc, infos = self.vec.step(self.lanes.split(a.numpy()))
+            te, tr = self.lanes.stack(term, bool), self.lanes.stack(trunc, bool)
+            cut = np.flatnonzero(tr & ~te)
+            if len(cut):
+                cuts.append((t, cut, self.lanes.final_obs(infos, cut)))
+            xs.append(x), acts.append(a), logps.append(logp)
+            rews.append(torch.as_tensor(self.lanes.stack(rew))), dones.append(torch.as_tensor(te | tr))
+            episodes += [float(sum(i["episode"]["returns"].values())) for i in infos if "episode" in i]
+        return {"obs": torch.stack(xs), "last_obs": self.lanes.obs(self.obs), "actions": torch.stack(acts),
+                "behaviour_logp": torch.stack(logps), "rewards": torch.stack(rews), "dones": torch.stack(dones),
+                "cuts": cuts, "version": version, "steps": int(self.h["unroll_length"]) * self.n, "episodes": episodes}
+
+
+class IMPALA:
+    """Distributed actor-critic on Ray: rollout-worker actors, a central V-trace learner, worker restarts."""
+
+    name: ClassVar[str] = "impala"
+    capabilities = Capabilities(multi_agent="any", competitive=False, learning="off-policy")
+
+    @classmethod
+    def valid_hyperparameters(cls) -> set[str]:
+        """Names accepted by ``agents.make`` and ``--set``."""
+        return set(DEFAULTS)
+
+    @classmethod
+    def default_hyperparameters(cls) -> dict[str, Any]:
+        """Every hyperparameter's default; its type is the one ``agents.make`` checks values against."""
+        return dict(DEFAULTS)
+
+    def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
+        self.scenario, self.seed = scenario, seed
+        self.hparams = {**DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
+        h = self.hparams
+        if importlib.util.find_spec("ray") is None:
+            raise UserError(f"{self.name} runs on Ray, the ray extra: pip install 'testbed[ray]'")
+        if h["optimizer"] not in OPTIMIZERS:
+            raise UserError(f"{self.name}: unknown optimizer '{h['optimizer']}' (valid: {', '.join(OPTIMIZERS)})")
+        for key in ("n_workers", "n_envs", "unroll_length", "batch_rollouts"):
+            if int(h[key]) < 1:
+                raise UserError(f"{self.name}: {key} must be >= 1, got {h[key]}")
+        self.lanes = Lanes(scenario, self.name, bool(h["agent_id"]))
+        self.ent_coef = entropy_coef(h["ent_coef"], self.lanes.discrete, self.name)
+        torch.set_num_threads(int(h["torch_threads"]))
+        if seed is not None:
+            torch.manual_seed(seed)
+        self.model = ActorCritic(self.lanes.n_in, self.lanes.action_space, list(h["net_arch"]), float(h["log_std_init"]))
+        lr, eps = float(h["learning_rate"]), float(h["optimizer_eps"])
+        self.optimizer = (torch.optim.Adam(self.model.parameters(), lr=lr, eps=eps) if h["optimizer"] == "adam"
+                          else torch.optim.RMSprop(self.model.parameters(), lr=lr, eps=eps, alpha=0.99))
+        self.steps_trained = 0
+        self.version = 0
+        self.worker_restarts = 0
+        self.history: list[dict[str, float]] = []
+        self.on_rollout: Any = None  # test hook: called with (learner, workers) after each received rollout
+
+    def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
+        """The mode (deterministic) or a sample of the learner's policy, for every agent and copy."""
+        with torch.no_grad():
+            x = self.lanes.obs(obs)
+            a = self.model.mode(x) if deterministic else self.model.dist(x).sample()
+        return self.lanes.split(a.numpy())
+
+    def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
+        """Train from ``n_workers`` Ray rollout actors until ``steps`` environment steps have been received."""
+        if steps <= 0:
+            return
+        h = self.hparams
+        ray, started_here = start_ray(int(h["n_workers"]) + 1, h["ray_address"], needed_by="impala")
+        from ray.exceptions import RayActorError
+
+        remote = ray.remote(num_cpus=float(h["worker_cpus"]))(RolloutWorker)
+        base = (0 if self.seed is None else int(self.seed)) * 1_000_003 + 7919 * self.version
+        incarnation = 0
+
+        def spawn() -> Any:
+            nonlocal incarnation
+            incarnation += 1
+            return remote.remote(self.scenario, base + 10_007 * incarnation, h)
+
+        workers: dict[int, Any] = {k: spawn() for k in range(int(h["n_workers"]))}
+        weights = ray.put(self._weights())
+        inflight = {w.rollout.remote(weights, self.version): k for k, w in workers.items()}
+        received, batch, start = 0, [], time.perf_counter()
+        try:
+            while received < steps:
+                if not inflight:
+                    raise RuntimeError("impala: every rollout worker failed and no restarts are left")
+                ready, _ = ray.wait(list(inflight), num_returns=1)
+                k = inflight.pop(ready[0])
+                try:
+                    traj = ray.get(ready[0])
+                except RayActorError:  # the worker died with its rollout: nothing of it is counted
+                    if self.worker_restarts >= int(h["max_worker_restarts"]):
+                        workers.pop(k)
+                        continue
+                    self.worker_restarts += 1
+                    workers[k] = spawn()
+                    inflight[workers[k].rollout.remote(weights, self.version)] = k
+                    continue
+                received += traj["steps"]
+                batch.append(traj)
+                if len(batch) >= int(h["batch_rollouts"]):
+                    row = self._update(batch)
+                    row.update(steps=self.steps_trained + received, steps_per_second=received / (time.perf_counter() - start),
+                               worker_restarts=self.worker_restarts)
+                    self.history.append(row)
+                    batch = []
+                    weights = ray.put(self._weights())
+                inflight[workers[k].rollout.remote(weights, self.version)] = k
+                if self.on_rollout is not None:
+                    self.on_rollout(self, workers)
+                if progress:
+                    progress(min(received, steps), steps)
+        finally:
+            for w in workers.values():
+                ray.kill(w)
+            if started_here:
+                ray.shutdown()
+        self.steps_trained += received
+
+    def _weights(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+    def _update(self, batch: list[dict[str, Any]]) -> dict[str, float]:
+        """One V-trace actor-critic step on trajectories concatenated along the lane axis."""
+        h, gamma = self.hparams, float(self.hparams["gamma"])
+        obs = torch.cat([b["obs"] for b in batch], dim=1)  # (T, B, n_in)
+        T, B = obs.shape[:2]
+        actions = torch.cat([b["actions"] for b in batch], dim=1)
+        behaviour = torch.cat([b["behaviour_logp"] for b in batch], dim=1)
+        rewards = torch.cat([b["rewards"] for b in batch], dim=1).float()
+        dones = torch.cat([b["dones"] for b in batch], dim=1)
+        last = torch.cat([b["last_obs"] for b in batch])
+        discounts = gamma * (~dones).float()
+        offset = 0
+        with torch.no_grad():
+            for b in batch:  # a truncated lane's reward gets gamma V(its true last observation)
+                for t, cut, final in b["cuts"]:
+                    rewards[t, offset + torch.tensor(cut)] += gamma * self.model.value(final)
+                offset += b["obs"].shape[1]
+            bootstrap = self.model.value(last)
+        flat = obs.reshape(T * B, -1)
+        dist = self.model.dist(flat)
+        flat_actions = actions.reshape(T * B, *actions.shape[2:])
+        target = dist.log_prob(flat_actions).reshape(T, B)
+        values = self.model.value(flat).reshape(T, B)
+        vt = vtrace(behaviour, target.detach(), rewards, discounts, values.detach(), bootstrap, float(h["rho_bar"]),
+                    float(h["c_bar"]), float(h["pg_rho_bar"]), float(h["vtrace_lambda"]))
+        pg_loss = -(target * vt.pg_advantages).mean()
+        v_loss = 0.5 * ((vt.vs - values) ** 2).mean()
+        entropy = dist.entropy().mean()
+        loss = pg_loss + float(h["vf_coef"]) * v_loss - self.ent_coef * entropy
+        self.optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.model.parameters(), float(h["max_grad_norm"]))
+        self.optimizer.step()
+        lag = float(np.mean([self.version - b["version"] for b in batch]))
+        self.version += 1
+        episodes = [r for b in batch for r in b["episodes"]]
+        row = {"policy_lag": lag, "policy_loss": pg_loss.item(), "value_loss": v_loss.item(), "entropy": entropy.item()}
+        if episodes:
+            row["episode_return"] = float(np.mean(episodes))
+        return row
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``impala.pt`` (network, optimizer, policy version) and ``agent.json``."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        torch.save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "version": self.version},
+                   path / "impala.pt")
+        save_meta(self, path)
+        return path
+
+    @classmethod
+    def load(cls, path: Path, scenario: Scenario, meta: dict[str, Any]) -> IMPALA:
+        """Restore the network, the optimizer state and the policy version (training continues)."""
+        agent = cls(scenario, seed=meta.get("seed"), **meta["hparams"])
+        state = torch.load(path / "impala.pt", weights_only=True)
+        agent.model.load_state_dict(state["model"])
+        agent.optimizer.load_state_dict(state["optimizer"])
+        agent.version = int(state["version"])
+        agent.steps_trained = int(meta.get("steps", 0))
+        return agent

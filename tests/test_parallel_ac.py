@@ -1,0 +1,209 @@
+"""A3C (Hogwild worker processes) and IMPALA (Ray rollout actors, V-trace): the V-trace
+targets against the paper's definition, learning on tiny budgets, shared optimizer
+statistics, policy lag, a killed worker mid-training, checkpoints that continue."""
+
+import math
+import os
+import signal
+
+import numpy as np
+import pytest
+import torch
+
+import agents
+from agents.vtrace import vtrace
+from scenarios import UserError
+from testbed.harness import evaluate
+
+
+# ----- V-trace ----------------------------------------------------------------------------------
+def _vtrace_by_definition(mu, pi, r, disc, v, boot, rho_bar, c_bar):
+    """v_s = V(x_s) + sum_{t>=s} (prod_{i<t} disc_i) (prod_{i=s}^{t-1} c_i) rho_t delta_t (Espeholt et al., eq. 1)."""
+    T = len(r)
+    ratio = [math.exp(p - m) for p, m in zip(pi, mu)]
+    rho = [min(rho_bar, x) for x in ratio]
+    c = [min(c_bar, x) for x in ratio]
+    v_next = list(v[1:]) + [boot]
+    delta = [rho[t] * (r[t] + disc[t] * v_next[t] - v[t]) for t in range(T)]
+    vs = []
+    for s in range(T):
+        total, weight = 0.0, 1.0
+        for t in range(s, T):
+            total += weight * delta[t]
+            weight *= disc[t] * c[t]
+        vs.append(v[s] + total)
+    vs_next = vs[1:] + [boot]
+    pg = [rho[t] * (r[t] + disc[t] * vs_next[t] - v[t]) for t in range(T)]
+    return vs, pg
+
+
+def test_vtrace_matches_the_papers_definition_off_policy():
+    mu = [-0.5, -1.2, -0.1, -2.0]
+    pi = [-0.2, -1.5, -0.9, -0.3]  # ratios 1.35, 0.74, 0.45, 5.47: clipped and unclipped
+    r, disc = [1.0, 0.0, 2.0, -1.0], [0.9, 0.9, 0.0, 0.9]  # an episode ends after step 2
+    v, boot = [0.5, 1.0, -0.3, 0.8], 2.0
+    expect_vs, expect_pg = _vtrace_by_definition(mu, pi, r, disc, v, boot, rho_bar=1.0, c_bar=0.9)
+    col = lambda x: torch.tensor(x, dtype=torch.float64)[:, None]  # noqa: E731
+    out = vtrace(col(mu), col(pi), col(r), col(disc), col(v), torch.tensor([boot], dtype=torch.float64), rho_bar=1.0, c_bar=0.9)
+    np.testing.assert_allclose(out.vs[:, 0].numpy(), expect_vs, rtol=1e-12)
+    np.testing.assert_allclose(out.pg_advantages[:, 0].numpy(), expect_pg, rtol=1e-12)
+
+
+def test_vtrace_on_policy_is_the_n_step_return():
+    logp = torch.tensor([[-0.7], [-0.1], [-2.3], [-0.4], [-1.0]])
+    r = torch.tensor([[1.0], [2.0], [0.5], [-1.0], [3.0]])
+    disc = torch.tensor([[0.9], [0.9], [0.0], [0.9], [0.9]])  # terminated after step 2
+    v, boot = torch.tensor([[0.3], [0.1], [0.7], [-0.2], [0.4]]), torch.tensor([1.5])
+    out = vtrace(logp, logp, r, disc, v, boot)
+    g, expect = 1.5, []
+    for t in range(4, -1, -1):
+        g = float(r[t, 0]) + float(disc[t, 0]) * g
+        expect.append(g)
+    np.testing.assert_allclose(out.vs[:, 0].numpy(), expect[::-1], rtol=1e-6)
+
+
+# ----- A3C ---------------------------------------------------------------------------------------
+def _mean_return(agent, scenario_id, episodes=10):
+    return float(np.mean([r.team_return for r in evaluate(agent, scenario_id, episodes=episodes, seed=1000)]))
+
+
+def test_a3c_learns_cartpole_on_a_tiny_budget():
+    ag = agents.make("a3c", "classic/CartPole-v1", seed=0)
+    ag.learn(40_000)
+    assert ag.steps_trained >= 40_000
+    assert _mean_return(ag, "classic/CartPole-v1") > 100  # random: ~22
+
+
+def test_a3c_workers_share_one_optimizer_state():
+    ag = agents.make("a3c", "classic/CartPole-v1", seed=0, n_workers=2, n_envs=2, n_steps=5)
+    ag.learn(4_000)
+    steps = [float(s["step"]) for s in ag.optimizer.state.values()]
+    updates = ag.steps_trained / (2 * 5)  # every worker update consumes n_envs x n_steps steps
+    assert steps and all(abs(s - updates) <= 2 for s in steps), (steps, updates)  # not 0: the workers' steps are seen here
+
+
+def test_a3c_continuous_and_cooperative_multi_agent_run():
+    ag = agents.make("a3c", "mujoco/InvertedPendulum-v5", seed=0)
+    ag.learn(30_000)
+    assert _mean_return(ag, "mujoco/InvertedPendulum-v5") > 20  # random: ~5
+    team = agents.make("a3c", "mpe/simple_spread-v3", seed=0, n_envs=2)
+    team.learn(2_000)
+    acts = team.act({a: np.zeros((3, *team.scenario.observation_space(a).shape), np.float32) for a in team.scenario.possible_agents})
+    assert set(acts) == set(team.scenario.possible_agents) and all(len(a) == 3 for a in acts.values())
+
+
+def test_a3c_checkpoint_restores_policy_and_optimizer(tmp_path):
+    ag = agents.make("a3c", "classic/CartPole-v1", seed=1, n_envs=2)
+    ag.learn(3_000)
+    ag.save(tmp_path / "a3c")
+    back = agents.load(tmp_path / "a3c")
+    obs = {"agent_0": np.random.default_rng(0).normal(size=(16, 4)).astype(np.float32)}
+    np.testing.assert_array_equal(ag.act(obs)["agent_0"], back.act(obs)["agent_0"])
+    before = {k: float(s["step"]) for k, s in zip(range(99), back.optimizer.state.values())}
+    assert before == {k: float(s["step"]) for k, s in zip(range(99), ag.optimizer.state.values())}
+    back.learn(2_000)  # continues on the restored, re-shared optimizer state
+    assert all(float(s["step"]) > before[k] for k, s in zip(range(99), back.optimizer.state.values()))
+    assert back.steps_trained >= 5_000
+
+
+def test_bad_a3c_values_are_one_line():
+    with pytest.raises(UserError, match="unknown optimizer 'sgd'.*valid: adam, rmsprop"):
+        agents.make("a3c", "classic/CartPole-v1", optimizer="sgd")
+    with pytest.raises(UserError, match="n_workers must be >= 1"):
+        agents.make("a3c", "classic/CartPole-v1", n_workers=0)
+    with pytest.raises(UserError, match="spaces must match"):
+        agents.make("a3c", "mpe/simple_speaker_listener-v4")
+
+
+# ----- IMPALA ------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def ray_instance():
+    """One local Ray instance for the module (the learner uses it instead of starting its own)."""
+    from agents.runtime import start_ray
+
+    ray, started = start_ray(3, None, "the impala tests")
+    yield ray
+    if started:
+        ray.shutdown()
+
+
+def test_impala_learns_cartpole_on_a_tiny_budget(ray_instance):
+    ag = agents.make("impala", "classic/CartPole-v1", seed=0)
+    ag.learn(60_000)
+    assert ag.steps_trained >= 60_000
+    assert _mean_return(ag, "classic/CartPole-v1") > 100  # random: ~22
+    lags = [row["policy_lag"] for row in ag.history]
+    assert min(lags) >= 0 and max(lags) >= 1  # two workers: a rollout is often one update behind
+
+
+def test_impala_with_one_worker_has_no_policy_lag(ray_instance):
+    ag = agents.make("impala", "classic/CartPole-v1", seed=0, n_workers=1, n_envs=4)
+    ag.learn(2_000)
+    assert {row["policy_lag"] for row in ag.history} == {0.0}
+
+
+@pytest.mark.parametrize("restarts", [1, 0])
+def test_impala_survives_a_killed_worker_and_counts_each_trajectory_once(ray_instance, restarts):
+    ag = agents.make("impala", "classic/CartPole-v1", seed=0, n_workers=2, n_envs=4, unroll_length=10,
+                     max_worker_restarts=restarts)
+    killed = []
+
+    def kill_one(learner, workers):
+        if len(learner.history) == 5 and not killed:
+            pid = ray_instance.get(next(iter(workers.values())).pid.remote())
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    ag.on_rollout = kill_one
+    ag.learn(4_000)
+    assert killed
+    per_rollout = 10 * 4
+    assert ag.steps_trained == per_rollout * len(ag.history)  # one update per received rollout, none twice
+    assert ag.steps_trained >= 4_000 and ag.steps_trained < 4_000 + per_rollout
+    assert ag.worker_restarts == restarts
+    assert ag.history[-1]["worker_restarts"] == restarts
+
+
+def test_impala_checkpoint_continues_training(ray_instance, tmp_path):
+    ag = agents.make("impala", "classic/CartPole-v1", seed=2, n_envs=4)
+    ag.learn(2_000)
+    ag.save(tmp_path / "impala")
+    back = agents.load(tmp_path / "impala")
+    obs = {"agent_0": np.random.default_rng(0).normal(size=(16, 4)).astype(np.float32)}
+    np.testing.assert_array_equal(ag.act(obs)["agent_0"], back.act(obs)["agent_0"])
+    assert back.version == ag.version > 0
+    back.learn(1_000)
+    assert back.version > ag.version and back.steps_trained >= 3_000
+
+
+# ----- through the command line and an experiment spec ----------------------------------------
+def test_train_and_experiment_spec_store_checkpoints_and_tensorboard_logs(tmp_path):
+    import subprocess
+    import sys
+
+    import yaml
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cli = [sys.executable, "-m", "testbed.cli"]
+    subprocess.run([*cli, "train", "a3c", "classic/CartPole-v1", "--steps", "1000", "--set", "n_envs=2",
+                    "--out", str(tmp_path / "a3c")], check=True, env=env, capture_output=True)
+    assert agents.load(tmp_path / "a3c").steps_trained >= 1000
+    spec = {"name": "parallel", "scenarios": ["classic/CartPole-v1"], "seeds": [0], "evaluation": {"episodes": 2, "seed": 5},
+            "agents": [{"name": "a3c", "steps": 1000, "hparams": {"n_envs": 2}},
+                       {"name": "impala", "steps": 1000, "hparams": {"n_envs": 2, "unroll_length": 10}}]}
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    proc = subprocess.run([*cli, "run", str(tmp_path / "spec.yaml"), "--db", str(tmp_path / "r.db"), "--out", str(tmp_path / "runs")],
+                          env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    from testbed.store import ResultsStore
+
+    recs = ResultsStore(tmp_path / "r.db", create=False).records()
+    assert sorted({r.agent for r in recs}) == ["a3c", "impala"] and len(recs) == 4
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tags = set()
+    for events in (tmp_path / "runs" / "tensorboard").rglob("events.out.tfevents.*"):
+        acc = EventAccumulator(str(events))
+        acc.Reload()
+        tags |= set(acc.Tags()["scalars"])
+    assert {"train/episode_return", "train/policy_lag", "eval/mean_team_return"} <= tags
