@@ -38,19 +38,17 @@ import torch
 import torch.multiprocessing as mp
 from torch import nn
 
-from agents import hyperparams
-from agents.actor_critic import ActorCritic, Lanes, entropy_coef
+from agents.actor_critic import ActorCritic, LanePolicy, Lanes, entropy_coef
 from agents.base import Capabilities, ProgressFn
 from agents.checkpoint import save_meta
 from agents.runtime import die_with_parent
-from scenarios import Scenario, UserError
+from scenarios import Scenario
 
 DEFAULTS: dict[str, Any] = {
     "learning_rate": 7e-4, "gamma": 0.99, "n_steps": 5, "n_workers": 2, "n_envs": 4, "ent_coef": "auto", "vf_coef": 0.5,
     "max_grad_norm": 0.5, "net_arch": [64, 64], "log_std_init": 0.0, "optimizer": "adam", "optimizer_eps": 1e-5,
     "agent_id": True, "torch_threads": 1,
 }
-OPTIMIZERS = ("adam", "rmsprop")
 
 
 def shared_optimizer(params: list[nn.Parameter], name: str, lr: float, eps: float) -> torch.optim.Optimizer:
@@ -139,49 +137,20 @@ def _worker(rank: int, scenario: Scenario, seed: int, h: dict[str, Any], shared:
     vec.close()
 
 
-class A3C:
+class A3C(LanePolicy):
     """Asynchronous advantage actor-critic: Hogwild worker processes on a shared network and optimizer."""
 
     name: ClassVar[str] = "a3c"
     capabilities = Capabilities(multi_agent="any", competitive=False, learning="on-policy")
 
-    @classmethod
-    def valid_hyperparameters(cls) -> set[str]:
-        """Names accepted by ``agents.make`` and ``--set``."""
-        return set(DEFAULTS)
-
-    @classmethod
-    def default_hyperparameters(cls) -> dict[str, Any]:
-        """Every hyperparameter's default; its type is the one ``agents.make`` checks values against."""
-        return dict(DEFAULTS)
+    DEFAULTS = DEFAULTS
+    POSITIVE = ("n_workers", "n_envs", "n_steps")
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
-        self.scenario, self.seed = scenario, seed
-        self.hparams = {**DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
-        h = self.hparams
-        if h["optimizer"] not in OPTIMIZERS:
-            raise UserError(f"{self.name}: unknown optimizer '{h['optimizer']}' (valid: {', '.join(OPTIMIZERS)})")
-        for key in ("n_workers", "n_envs", "n_steps"):
-            if int(h[key]) < 1:
-                raise UserError(f"{self.name}: {key} must be >= 1, got {h[key]}")
-        self.lanes = Lanes(scenario, self.name, bool(h["agent_id"]))
-        self.ent_coef = entropy_coef(h["ent_coef"], self.lanes.discrete, self.name)
-        torch.set_num_threads(int(h["torch_threads"]))
-        if seed is not None:
-            torch.manual_seed(seed)
-        self.model = ActorCritic(self.lanes.n_in, self.lanes.action_space, list(h["net_arch"]), float(h["log_std_init"]))
+        h = self._setup(scenario, seed, overrides)
         self.model.share_memory()
         self.optimizer = shared_optimizer(list(self.model.parameters()), str(h["optimizer"]), float(h["learning_rate"]),
                                           float(h["optimizer_eps"]))
-        self.steps_trained = 0
-        self.history: list[dict[str, float]] = []
-
-    def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
-        """The mode (deterministic) or a sample of the shared policy, for every agent and copy."""
-        with torch.no_grad():
-            x = self.lanes.obs(obs)
-            a = self.model.mode(x) if deterministic else self.model.dist(x).sample()
-        return self.lanes.split(a.numpy())
 
     def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
         """Run ``n_workers`` asynchronous actor-learners until ``steps`` environment steps in total."""

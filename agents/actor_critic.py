@@ -1,5 +1,6 @@
-"""The actor-critic network the parallel learners (A3C, IMPALA) share, and the lane view of a
-scenario that lets one network act for every agent of every copy.
+"""The actor-critic network the parallel learners (A3C, IMPALA) share, the lane view of a
+scenario that lets one network act for every agent of every copy, and ``LanePolicy``, the
+set-up and acting both learners have in common.
 
 ``ActorCritic`` is two tanh MLPs, a policy (categorical logits, or a diagonal Gaussian's
 mean with a state-independent log std) and a value. ``Lanes`` turns the vectorized face's
@@ -17,8 +18,12 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
+from agents import hyperparams
+from agents.observations import accepts_unbatched
 from agents.reinforce import mlp
 from scenarios import UserError
+
+OPTIMIZERS = ("adam", "rmsprop")
 
 
 def entropy_coef(value: Any, discrete: bool, name: str) -> float:
@@ -111,3 +116,65 @@ class Lanes:
         per_agent = {a: np.stack([np.asarray(infos[i]["final_observation"][a]) for i in copies]) for a in self.agents}
         rows = self.obs(per_agent)  # agent-major over the m copies: keep each lane's own agent
         return rows[[(int(lane) // n) * m + j for j, lane in enumerate(lanes)]]
+
+
+class LanePolicy:
+    """Set-up, acting and the differentiable views of a learner whose one ``ActorCritic``
+    acts for every lane (the base of ``a3c`` and ``impala``; their ``DEFAULTS`` differ)."""
+
+    name: str
+    DEFAULTS: dict[str, Any]
+    POSITIVE: tuple[str, ...] = ()
+
+    @classmethod
+    def valid_hyperparameters(cls) -> set[str]:
+        """Names accepted by ``agents.make`` and ``--set``."""
+        return set(cls.DEFAULTS)
+
+    @classmethod
+    def default_hyperparameters(cls) -> dict[str, Any]:
+        """Every hyperparameter's default; its type is the one ``agents.make`` checks values against."""
+        return dict(cls.DEFAULTS)
+
+    def _setup(self, scenario: Any, seed: int | None, overrides: dict[str, Any]) -> dict[str, Any]:
+        """Resolve and check the hyperparameters, build the lanes and the network; returns them."""
+        self.scenario, self.seed = scenario, seed
+        self.hparams = h = {**self.DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
+        if h["optimizer"] not in OPTIMIZERS:
+            raise UserError(f"{self.name}: unknown optimizer '{h['optimizer']}' (valid: {', '.join(OPTIMIZERS)})")
+        for key in self.POSITIVE:
+            if int(h[key]) < 1:
+                raise UserError(f"{self.name}: {key} must be >= 1, got {h[key]}")
+        self.lanes = Lanes(scenario, self.name, bool(h["agent_id"]))
+        self.ent_coef = entropy_coef(h["ent_coef"], self.lanes.discrete, self.name)
+        torch.set_num_threads(int(h["torch_threads"]))
+        if seed is not None:
+            torch.manual_seed(seed)
+        self.model = ActorCritic(self.lanes.n_in, self.lanes.action_space, list(h["net_arch"]), float(h["log_std_init"]))
+        self.steps_trained = 0
+        self.history: list[dict[str, float]] = []
+        return h
+
+    @accepts_unbatched
+    def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
+        """The mode (deterministic) or a sample of the shared policy, for every agent and copy."""
+        with torch.no_grad():
+            x = self.lanes.obs(obs)
+            a = self.model.mode(x) if deterministic else self.model.dist(x).sample()
+        return self.lanes.split(a.numpy())
+
+    def policy_distribution(self, agent: str, obs: torch.Tensor) -> torch.distributions.Distribution:
+        """The differentiable action distribution of ``agent`` at raw observations ``obs`` (N, d)."""
+        return self.model.dist(self._rows(agent, obs))
+
+    def value(self, agent: str, obs: torch.Tensor) -> torch.Tensor:
+        """The critic's differentiable estimate for ``agent`` at raw observations ``obs`` (N, d)."""
+        return self.model.value(self._rows(agent, obs))
+
+    def _rows(self, agent: str, obs: torch.Tensor) -> torch.Tensor:
+        x = obs.reshape(len(obs), -1)
+        if self.lanes.agent_id:
+            hot = torch.zeros((len(x), len(self.lanes.agents)))
+            hot[:, self.lanes.agents.index(agent)] = 1.0
+            x = torch.cat([x, hot], dim=1)
+        return x

@@ -34,6 +34,7 @@ from agents.checkpoint import save_meta
 from agents.exploration import Explorer
 from agents.replay import ReplayBuffer
 from scenarios import Scenario, UserError
+from agents.observations import accepts_unbatched
 
 AGENT = "agent_0"
 DEFAULTS: dict[str, Any] = {
@@ -140,6 +141,20 @@ class QAgent:
         with torch.no_grad():
             return self.online(self._tensor(obs)).numpy()
 
+    def policy_distribution(self, agent: str, obs: torch.Tensor) -> torch.distributions.Distribution:
+        """A Categorical over the online Q-values at raw observations ``obs`` (N, d) (its mode is the greedy action)."""
+        return torch.distributions.Categorical(logits=self.online(self._rows(obs)))
+
+    def value(self, agent: str, obs: torch.Tensor) -> torch.Tensor:
+        """max_a Q(obs, a) of the online network."""
+        return self.online(self._rows(obs)).max(dim=1).values
+
+    def _rows(self, obs: torch.Tensor) -> torch.Tensor:
+        if self.discrete_obs:
+            raise UserError(f"{self.name} on discrete observations has no gradient with respect to the observation")
+        return obs.reshape(len(obs), -1)
+
+    @accepts_unbatched
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
         """Greedy actions (or the exploration strategy's at its final setting)."""
         q = self.q_values(obs[AGENT])

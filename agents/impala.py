@@ -38,8 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents import hyperparams
-from agents.actor_critic import ActorCritic, Lanes, entropy_coef
+from agents.actor_critic import ActorCritic, LanePolicy, Lanes
 from agents.base import Capabilities, ProgressFn
 from agents.checkpoint import save_meta
 from agents.runtime import start_ray
@@ -52,7 +51,6 @@ DEFAULTS: dict[str, Any] = {
     "vtrace_lambda": 1.0, "net_arch": [64, 64], "log_std_init": 0.0, "optimizer": "adam", "optimizer_eps": 1e-5,
     "agent_id": True, "max_worker_restarts": 3, "worker_cpus": 1.0, "ray_address": None, "torch_threads": 1,
 }
-OPTIMIZERS = ("adam", "rmsprop")
 
 
 class RolloutWorker:
@@ -96,54 +94,25 @@ class RolloutWorker:
                 "cuts": cuts, "version": version, "steps": int(self.h["unroll_length"]) * self.n, "episodes": episodes}
 
 
-class IMPALA:
+class IMPALA(LanePolicy):
     """Distributed actor-critic on Ray: rollout-worker actors, a central V-trace learner, worker restarts."""
 
     name: ClassVar[str] = "impala"
     capabilities = Capabilities(multi_agent="any", competitive=False, learning="off-policy")
 
-    @classmethod
-    def valid_hyperparameters(cls) -> set[str]:
-        """Names accepted by ``agents.make`` and ``--set``."""
-        return set(DEFAULTS)
-
-    @classmethod
-    def default_hyperparameters(cls) -> dict[str, Any]:
-        """Every hyperparameter's default; its type is the one ``agents.make`` checks values against."""
-        return dict(DEFAULTS)
+    DEFAULTS = DEFAULTS
+    POSITIVE = ("n_workers", "n_envs", "unroll_length", "batch_rollouts")
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
-        self.scenario, self.seed = scenario, seed
-        self.hparams = {**DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
-        h = self.hparams
         if importlib.util.find_spec("ray") is None:
             raise UserError(f"{self.name} runs on Ray, the ray extra: pip install 'testbed[ray]'")
-        if h["optimizer"] not in OPTIMIZERS:
-            raise UserError(f"{self.name}: unknown optimizer '{h['optimizer']}' (valid: {', '.join(OPTIMIZERS)})")
-        for key in ("n_workers", "n_envs", "unroll_length", "batch_rollouts"):
-            if int(h[key]) < 1:
-                raise UserError(f"{self.name}: {key} must be >= 1, got {h[key]}")
-        self.lanes = Lanes(scenario, self.name, bool(h["agent_id"]))
-        self.ent_coef = entropy_coef(h["ent_coef"], self.lanes.discrete, self.name)
-        torch.set_num_threads(int(h["torch_threads"]))
-        if seed is not None:
-            torch.manual_seed(seed)
-        self.model = ActorCritic(self.lanes.n_in, self.lanes.action_space, list(h["net_arch"]), float(h["log_std_init"]))
+        h = self._setup(scenario, seed, overrides)
         lr, eps = float(h["learning_rate"]), float(h["optimizer_eps"])
         self.optimizer = (torch.optim.Adam(self.model.parameters(), lr=lr, eps=eps) if h["optimizer"] == "adam"
                           else torch.optim.RMSprop(self.model.parameters(), lr=lr, eps=eps, alpha=0.99))
-        self.steps_trained = 0
         self.version = 0
         self.worker_restarts = 0
-        self.history: list[dict[str, float]] = []
         self.on_rollout: Any = None  # test hook: called with (learner, workers) after each received rollout
-
-    def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
-        """The mode (deterministic) or a sample of the learner's policy, for every agent and copy."""
-        with torch.no_grad():
-            x = self.lanes.obs(obs)
-            a = self.model.mode(x) if deterministic else self.model.dist(x).sample()
-        return self.lanes.split(a.numpy())
 
     def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
         """Train from ``n_workers`` Ray rollout actors until ``steps`` environment steps have been received."""

@@ -21,6 +21,7 @@ from gymnasium import spaces
 from agents import hyperparams
 from agents.base import Capabilities, NoTraining, require_single_agent
 from scenarios import Scenario, UserError
+from agents.observations import accepts_unbatched
 
 AGENT = "agent_0"
 DEFAULTS: dict[str, Any] = {"simulations": 200, "depth": 30, "rollout_depth": 30, "exploration": 1.4, "gamma": 0.99}
@@ -99,6 +100,7 @@ class MCTS(NoTraining):
             n.visits += 1
             n.value += (g - n.value) / n.visits
 
+    @accepts_unbatched
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True, states: list[Any] | None = None) -> dict[str, np.ndarray]:
         """The most-visited root action of a fresh search from each copy's environment."""
         if states is None:

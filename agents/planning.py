@@ -26,6 +26,7 @@ from mujoco import rollout as mjrollout
 from agents import hyperparams
 from agents.base import Capabilities, NoTraining
 from scenarios import Scenario, UserError
+from agents.observations import accepts_unbatched
 
 AGENT = "agent_0"
 DEFAULTS: dict[str, Any] = {"horizon": 30, "samples": 128, "noise_std": 0.5, "temperature": 0.1, "iterations": 1,
@@ -106,6 +107,7 @@ class SamplingPlanner(NoTraining, ABC):
             self.std[fresh] = float(self.hparams["noise_std"])
         self.last_time = time
 
+    @accepts_unbatched
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True, states: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Plan from each copy's state and return the first action of each plan."""
         if states is None:

@@ -8,6 +8,7 @@ import numpy as np
 
 from agents.base import Capabilities, NoTraining
 from scenarios import Scenario, UserError
+from agents.observations import accepts_unbatched
 
 
 class RandomAgent(NoTraining):
@@ -27,6 +28,7 @@ class RandomAgent(NoTraining):
         for k, space in enumerate(self._spaces.values()):
             space.seed(None if seed is None else seed + k)
 
+    @accepts_unbatched
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
         """Uniform samples, one per copy (``deterministic`` has no meaning here)."""
         n = len(next(iter(obs.values())))

@@ -33,6 +33,7 @@ from agents import hyperparams
 from agents.base import Capabilities, ProgressFn, require_single_agent
 from agents.checkpoint import save_meta
 from scenarios import Scenario, UserError
+from agents.observations import accepts_unbatched
 
 AGENT = "agent_0"
 DEFAULTS: dict[str, Any] = {"learning_rate": 1e-3, "value_learning_rate": 1e-3, "gamma": 0.99, "n_envs": 8,
@@ -83,10 +84,10 @@ class Reinforce:
         n_out = int(self.act_space.n) if self.discrete else int(np.prod(self.act_space.shape))
         self.policy = mlp(n_in, n_out, list(h["net_arch"]))
         self.log_std = nn.Parameter(torch.zeros(n_out)) if not self.discrete else None
-        self.value = mlp(n_in, 1, list(h["net_arch"]))
+        self.value_net = mlp(n_in, 1, list(h["net_arch"]))
         params = list(self.policy.parameters()) + ([self.log_std] if self.log_std is not None else [])
         self.pi_opt = torch.optim.Adam(params, lr=float(h["learning_rate"]))
-        self.v_opt = torch.optim.Adam(self.value.parameters(), lr=float(h["value_learning_rate"]))
+        self.v_opt = torch.optim.Adam(self.value_net.parameters(), lr=float(h["value_learning_rate"]))
         self.steps_trained = 0
 
     def _dist(self, obs: torch.Tensor) -> torch.distributions.Distribution:
@@ -98,6 +99,7 @@ class Reinforce:
     def _obs(self, obs: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(np.asarray(obs, np.float32).reshape(len(obs), -1))
 
+    @accepts_unbatched
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
         """Mode (deterministic) or sample of the policy; continuous actions clipped to the bounds."""
         with torch.no_grad():
@@ -108,6 +110,14 @@ class Reinforce:
                 a = dist.sample()
         a = a.numpy()
         return {AGENT: a if self.discrete else np.clip(a, self.act_space.low, self.act_space.high).astype(np.float32)}
+
+    def policy_distribution(self, agent: str, obs: torch.Tensor) -> torch.distributions.Distribution:
+        """The differentiable action distribution of ``agent`` at raw observations ``obs`` (N, d)."""
+        return self._dist(obs.reshape(len(obs), -1))
+
+    def value(self, agent: str, obs: torch.Tensor) -> torch.Tensor:
+        """The learned baseline V(s) at raw observations ``obs`` (N, d)."""
+        return self.value_net(obs.reshape(len(obs), -1))[:, 0]
 
     def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
         """Collect whole trajectories and take one policy-gradient step per ``steps_per_update`` steps."""
@@ -131,7 +141,7 @@ class Reinforce:
                     bootstrap = 0.0
                     if trunc[AGENT][i] and not term[AGENT][i]:
                         with torch.no_grad():
-                            bootstrap = float(self.value(self._obs(infos[i]["final_observation"][AGENT][None]))[0, 0])
+                            bootstrap = float(self.value_net(self._obs(infos[i]["final_observation"][AGENT][None]))[0, 0])
                     finished.append(self._returns(traj[i], gamma, bootstrap))
                     collected += len(traj[i])
                     traj[i] = []
@@ -162,7 +172,7 @@ class Reinforce:
         actions = torch.as_tensor(np.concatenate([e[1] for e in episodes]))
         returns = torch.as_tensor(np.concatenate([e[2] for e in episodes]), dtype=torch.float32)
         with torch.no_grad():
-            adv = returns - self.value(obs)[:, 0]
+            adv = returns - self.value_net(obs)[:, 0]
         if h["normalize_advantage"] and len(adv) > 1:
             adv = (adv - adv.mean()) / (adv.std() + 1e-8)
         dist = self._dist(obs)
@@ -175,7 +185,7 @@ class Reinforce:
         loss.backward()
         self.pi_opt.step()
         for _ in range(int(h["value_epochs"])):
-            v_loss = nn.functional.mse_loss(self.value(obs)[:, 0], returns)
+            v_loss = nn.functional.mse_loss(self.value_net(obs)[:, 0], returns)
             self.v_opt.zero_grad()
             v_loss.backward()
             self.v_opt.step()
@@ -184,7 +194,7 @@ class Reinforce:
         """Write ``reinforce.pt`` and ``agent.json``."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        torch.save({"policy": self.policy.state_dict(), "value": self.value.state_dict(),
+        torch.save({"policy": self.policy.state_dict(), "value": self.value_net.state_dict(),
                     "log_std": self.log_std.detach() if self.log_std is not None else None}, path / "reinforce.pt")
         save_meta(self, path)
         return path
@@ -195,7 +205,7 @@ class Reinforce:
         agent = cls(scenario, seed=meta.get("seed"), **meta["hparams"])
         state = torch.load(path / "reinforce.pt", weights_only=True)
         agent.policy.load_state_dict(state["policy"])
-        agent.value.load_state_dict(state["value"])
+        agent.value_net.load_state_dict(state["value"])
         if agent.log_std is not None:
             agent.log_std.data.copy_(state["log_std"])
         agent.steps_trained = int(meta.get("steps", 0))

@@ -49,9 +49,22 @@ def start_ray(cpus: int, address: str | None, needed_by: str = "--executor ray")
             kwargs["address"] = address
         else:
             kwargs["num_cpus"] = cpus
-            kwargs["_node_ip_address"] = "127.0.0.1"  # a local instance listens on loopback only
+            loopback_only(ray)
+            kwargs["_node_ip_address"] = "127.0.0.1"
         try:
             ray.init(**kwargs)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise UserError(f"cannot connect to Ray at {address or 'a new local instance'}: {exc}") from None
     return ray, started_here
+
+
+def loopback_only(ray: Any) -> None:
+    """Make a new local Ray instance listen on 127.0.0.1 only. Ray (2.x) turns a loopback
+    ``_node_ip_address`` into the machine's routable address on Linux, so its GCS and raylets
+    would listen on every interface of a shared machine; it keeps loopback where it considers
+    clusters unsupported (``ray_constants.ENABLE_RAY_CLUSTER`` false, its Windows/macOS
+    default), which is the switch set here, for this driver's new instance only. A cluster
+    (``address``) is unaffected."""
+    from ray._private import ray_constants
+
+    ray_constants.ENABLE_RAY_CLUSTER = False

@@ -47,9 +47,11 @@ from agents.base import Capabilities, ProgressFn
 from agents.checkpoint import save_meta
 from agents.marl.groups import Group, make_groups
 from agents.marl.sb3_groups import GroupVecEnv, Lockstep, learn_in_lockstep
+from agents.sb3_views import require_trained, sb3_distribution, sb3_value
 from agents.sb3_logging import quiet
 from agents.sb3_vecenv import SB3VecEnv, shared_spaces
 from scenarios import Scenario, UserError
+from agents.observations import accepts_unbatched
 
 OWN_DEFAULTS: dict[str, Any] = {"n_envs": 8, "normalize": False, "torch_threads": 1, "policy": "MlpPolicy", "backend": "auto",
                                 "sharing": "full"}
@@ -220,6 +222,7 @@ class SB3Agent:
         quiet(self.model).learn(total_timesteps=steps, callback=callback, reset_num_timesteps=False)
         self.steps_trained += steps
 
+    @accepts_unbatched
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
         """Batched actions; agents of a copy share one network (or one per group)."""
         if self.groups is not None and self.models:
@@ -242,6 +245,19 @@ class SB3Agent:
         actions, _ = self.model.predict(flat, deterministic=deterministic)
         actions = np.asarray(actions).reshape(n, k, *np.asarray(actions).shape[1:])
         return {a: actions[:, j] for j, a in enumerate(agents)}
+
+    def policy_distribution(self, agent: str, obs: torch.Tensor) -> torch.distributions.Distribution:
+        """The differentiable action distribution of ``agent`` at raw observations ``obs`` (N, d)."""
+        return sb3_distribution(self._single_model(), self.vecnorm, obs)
+
+    def value(self, agent: str, obs: torch.Tensor) -> torch.Tensor:
+        """The critic's differentiable estimate for ``agent`` at raw observations ``obs`` (N, d)."""
+        return sb3_value(self._single_model(), self.vecnorm, obs)
+
+    def _single_model(self) -> Any:
+        if self.groups is not None:
+            raise UserError(f"{self.name} with one model per group has no single differentiable policy (train with sharing=full)")
+        return require_trained(self.model, self.name)
 
     def save(self, path: str | Path) -> Path:
         """Write ``model.zip`` (``model_<k>.zip`` per group), ``vecnormalize.pkl`` (if normalizing) and ``agent.json``."""

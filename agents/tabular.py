@@ -22,6 +22,7 @@ from agents.base import Capabilities, ProgressFn, require_single_agent
 from agents.checkpoint import save_meta
 from agents.exploration import Explorer
 from scenarios import Scenario, UserError
+from agents.observations import accepts_unbatched
 
 AGENT = "agent_0"
 DEFAULTS: dict[str, Any] = {"gamma": 0.99, "tolerance": 1e-12, "max_iterations": 100_000, "alpha": 0.1, "n_envs": 8,
@@ -62,6 +63,7 @@ class TabularAgent:
                                  self.hparams.get("eps_end", 0.05), self.hparams.get("eps_fraction", 0.5),
                                  self.hparams.get("temperature", 1.0))
 
+    @accepts_unbatched
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
         """Greedy (or exploratory) actions from the table."""
         q = self.q[np.asarray(obs[AGENT], dtype=np.int64)]

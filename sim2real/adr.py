@@ -24,6 +24,9 @@ from typing import Any, ClassVar
 import numpy as np
 from stable_baselines3 import PPO
 
+import torch
+
+from agents.sb3_views import require_trained, sb3_distribution, sb3_value
 from agents import hyperparams
 from agents.base import Capabilities, ProgressFn, require_single_agent
 from agents.checkpoint import save_meta
@@ -32,6 +35,7 @@ from agents.sb3_logging import quiet
 from agents.sb3_vecenv import SB3VecEnv
 from scenarios import Scenario, UserError
 from scenarios import make as make_scenario
+from agents.observations import accepts_unbatched
 
 AGENT = "agent_0"
 DEFAULTS: dict[str, Any] = {
@@ -149,6 +153,15 @@ class ADR:
         row["ranges"] = {k: list(v) for k, v in self.ranges.items()}
         self.history.append(row)
 
+    def policy_distribution(self, agent: str, obs: torch.Tensor) -> torch.distributions.Distribution:
+        """The differentiable action distribution of ``agent`` at raw observations ``obs`` (N, d)."""
+        return sb3_distribution(require_trained(self.model, self.name), None, obs)
+
+    def value(self, agent: str, obs: torch.Tensor) -> torch.Tensor:
+        """The critic's differentiable estimate for ``agent`` at raw observations ``obs`` (N, d)."""
+        return sb3_value(require_trained(self.model, self.name), None, obs)
+
+    @accepts_unbatched
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
         """The PPO policy's actions."""
         if self.model is None:

@@ -6,6 +6,7 @@ import tempfile
 
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
 import agents
@@ -161,6 +162,54 @@ def test_same_seed_gives_identical_results_and_save_load_round_trips(name, tmp_p
     loaded = agents.load(first.save(tmp_path / name), sc)
     again = [r.team_return for r in testbed.evaluate(loaded, sc, episodes=2, seed=7)]
     assert again == returns
+    if hasattr(first, "policy_distribution"):
+        _same_differentiable_views(first, loaded, sc)
+    if not first.capabilities.needs_state:
+        _single_observations_act_as_a_batch_of_one(loaded, sc)
+
+
+def _single_observations_act_as_a_batch_of_one(agent, sc):
+    """act() takes a PettingZoo dict of single observations, or a bare Gymnasium observation, as SB3's predict."""
+    obs, _ = sc.vector(1, seed=11).reset()
+    forget = getattr(agent, "reset_memory", lambda *a: None)
+    forget()
+    batched = agent.act(obs, deterministic=True)
+    forget()
+    single = agent.act({a: x[0] for a, x in obs.items()}, deterministic=True)
+    assert set(single) == set(batched)
+    for a in batched:
+        np.testing.assert_array_equal(np.asarray(single[a]), np.asarray(batched[a])[0])
+    if len(sc.possible_agents) == 1:
+        (a,) = sc.possible_agents
+        forget()
+        np.testing.assert_array_equal(np.asarray(agent.act(obs[a][0], deterministic=True)), np.asarray(batched[a])[0])
+        with pytest.raises(scenarios.UserError, match="fits neither shape expected"):
+            agent.act(np.zeros((2, 3, 4, 5)))
+
+
+def _params(dist):
+    return dist.probs if hasattr(dist, "probs") else dist.mean
+
+
+def _same_differentiable_views(first, loaded, sc):
+    """The protocol's policy_distribution / value: batched, differentiable in the observation, restored by load."""
+    for aid in sc.possible_agents:
+        obs = torch.randn(5, int(np.prod(sc.observation_space(aid).shape)), generator=torch.Generator().manual_seed(0))
+        try:
+            dist = first.policy_distribution(aid, obs)
+        except scenarios.UserError:  # a configuration without one view (e.g. a shared-parameter group): refused in a line
+            continue
+        assert dist.batch_shape[0] == 5
+        torch.testing.assert_close(_params(loaded.policy_distribution(aid, obs)), _params(dist))
+        x = obs.clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(_params(first.policy_distribution(aid, x)).sum(), x)
+        assert torch.isfinite(grad).all()
+        try:
+            v = first.value(aid, obs)
+        except scenarios.UserError:
+            continue
+        assert v.shape == (5,)
+        torch.testing.assert_close(loaded.value(aid, obs), v)
 
 
 @pytest.mark.parametrize("name", sorted(set(agents.list_names()) - {"random"}))

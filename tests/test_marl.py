@@ -136,7 +136,7 @@ def test_independent_learners_miscoordinate_in_the_climbing_game():
     for seed in range(10):
         ag = agents.make("tabular_iql", CLIMB, seed=seed)
         ag.learn(3000)
-        act = ag.act({a: np.zeros((1, 5), np.float32) for a in ag.agents})
+        act = ag.act({a: np.zeros((1, *ag.scenario.observation_space(a).shape), np.float32) for a in ag.agents})
         outcomes.append((int(act["agent_0"][0]), int(act["agent_1"][0])))
     assert sum(o != (0, 0) for o in outcomes) >= 7, outcomes
 
@@ -146,7 +146,7 @@ def test_matrix_learners_defect_in_the_prisoners_dilemma(name):
     for seed in range(3):
         ag = agents.make(name, "matrix/prisoners_dilemma-v0", seed=seed)
         ag.learn(2000)
-        act = ag.act({a: np.zeros((1, 4), np.float32) for a in ag.agents})
+        act = ag.act({a: np.zeros((1, *ag.scenario.observation_space(a).shape), np.float32) for a in ag.agents})
         assert (int(act["agent_0"][0]), int(act["agent_1"][0])) == (1, 1)
 
 

@@ -127,6 +127,11 @@ def ray_instance():
         ray.shutdown()
 
 
+def test_a_local_ray_instance_listens_on_loopback_only(ray_instance):
+    assert {n["NodeManagerAddress"] for n in ray_instance.nodes()} == {"127.0.0.1"}
+    assert ray_instance.get_runtime_context().gcs_address.startswith("127.0.0.1:")
+
+
 def test_impala_learns_cartpole_on_a_tiny_budget(ray_instance):
     ag = agents.make("impala", "classic/CartPole-v1", seed=0)
     ag.learn(60_000)
@@ -207,3 +212,19 @@ def test_train_and_experiment_spec_store_checkpoints_and_tensorboard_logs(tmp_pa
         acc.Reload()
         tags |= set(acc.Tags()["scalars"])
     assert {"train/episode_return", "train/policy_lag", "eval/mean_team_return"} <= tags
+
+
+def test_gradient_attacks_reach_a3c_through_the_protocol():
+    from agents.adversarial.attacks import ObservationAttack
+
+    ag = agents.make("a3c", "mujoco/InvertedPendulum-v5", seed=0, n_workers=1, n_envs=2)
+    ag.learn(1_000)
+    std = {"agent_0": np.ones(4)}
+    obs = {"agent_0": np.random.default_rng(0).normal(size=(8, 4)).astype(np.float32)}
+    before = [p.detach().clone() for p in ag.model.parameters()]
+    for kind in ("pgd", "critic"):
+        attack = ObservationAttack(kind, 0.1, ag, std, steps=3)
+        delta = attack.perturb(obs)["agent_0"] - obs["agent_0"]
+        assert np.abs(delta).max() <= 0.1 + 1e-6 and np.abs(delta).max() > 0.05
+    assert all(p.grad is None or not p.grad.any() for p in ag.model.parameters())  # the attack never touched .grad
+    assert all(torch.equal(a, b) for a, b in zip(before, ag.model.parameters()))

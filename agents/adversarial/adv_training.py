@@ -23,9 +23,10 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecEnvWrapper
 
 from agents.adversarial.attacks import gradient_delta
-from agents.adversarial.victim import _sb3_victim
+from agents.adversarial.victim import Victim
 from agents.base import Capabilities
 from agents.sb3_agent import SB3Agent
+from agents.sb3_views import sb3_distribution
 from agents.sb3_vecenv import SB3VecEnv
 from scenarios import UserError
 
@@ -70,7 +71,8 @@ class PerturbedObservations(VecEnvWrapper):
         gen = torch.Generator().manual_seed(int(self.rng.integers(2**31)))
         rows = np.asarray(obs[hit], np.float32).reshape(int(hit.sum()), -1)
         out = np.array(obs, copy=True)
-        delta = gradient_delta(_sb3_victim(model, None), rows, bound, "pgd", self.steps, gen)
+        victim = Victim(dist=lambda o: sb3_distribution(model, None, o), value=None)  # the policy being trained, as it is now
+        delta = gradient_delta(victim, rows, bound, "pgd", self.steps, gen)
         out[hit] = out[hit] + delta.reshape(out[hit].shape).astype(out.dtype)
         return out
 

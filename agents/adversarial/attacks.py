@@ -17,8 +17,9 @@ victim on the clean scenario (``calibrate``).
 - ``critic``: ``steps`` projected steps minimizing the victim's own value
   estimate V(s + delta) (Pattanaik et al. 2018 / Zhang et al. 2020).
 
-Gradients are taken with respect to delta only; the victim's parameters are
-frozen during the attack and never updated. RL attack libraries (e.g. the
+Gradients are taken with respect to delta only (``torch.autograd.grad``): the
+victim's parameters and their gradients are never touched. The victim is any
+agent with the protocol's ``policy_distribution`` (and ``value`` for ``critic``). RL attack libraries (e.g. the
 SA-PPO code) are tied to their own training code, hence our own.
 """
 
@@ -56,25 +57,24 @@ def gradient_delta(victim: Victim, obs: np.ndarray, bound: torch.Tensor, kind: s
     """An fgsm / pgd / critic perturbation of observation rows (N, d) within ``|delta| <= bound``."""
     x = torch.as_tensor(np.asarray(obs, np.float32))
     uniform = lambda scale: (torch.rand(x.shape, generator=rng) * 2 - 1) * bound * scale  # noqa: E731
-    with victim.frozen():
-        with torch.no_grad():
-            clean = victim.dist(x)
+    with torch.no_grad():
+        clean = victim.dist(x)
+    if kind == "critic":
+        d, n, size = torch.zeros_like(x), steps, 2.5 / steps
+    elif kind == "fgsm":
+        d, n, size = uniform(0.1), 1, 1.0
+    else:
+        d, n, size = uniform(1.0), steps, 2.5 / steps
+    for _ in range(n):
+        d.requires_grad_(True)
         if kind == "critic":
-            d, n, size = torch.zeros_like(x), steps, 2.5 / steps
-        elif kind == "fgsm":
-            d, n, size = uniform(0.1), 1, 1.0
+            objective = -victim.value(x + d).sum()  # ascend on -V: minimize the value
         else:
-            d, n, size = uniform(1.0), steps, 2.5 / steps
-        for _ in range(n):
-            d.requires_grad_(True)
-            if kind == "critic":
-                objective = -victim.value(x + d).sum()  # ascend on -V: minimize the value
-            else:
-                kl = torch.distributions.kl_divergence(clean, victim.dist(x + d))
-                objective = (kl.sum(-1) if kl.dim() > 1 else kl).sum()
-            (grad,) = torch.autograd.grad(objective, d)
-            with torch.no_grad():
-                d = torch.max(torch.min(d + size * bound * grad.sign(), bound), -bound)
+            kl = torch.distributions.kl_divergence(clean, victim.dist(x + d))
+            objective = (kl.sum(-1) if kl.dim() > 1 else kl).sum()
+        (grad,) = torch.autograd.grad(objective, d)
+        with torch.no_grad():
+            d = torch.max(torch.min(d + size * bound * grad.sign(), bound), -bound)
     return d.detach().numpy()
 
 

@@ -28,6 +28,7 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecEnv
 
 from agents import hyperparams
+from agents.sb3_views import require_trained, sb3_distribution, sb3_value
 from agents.base import Capabilities, ProgressFn, require_single_agent
 from agents.checkpoint import save_meta
 from agents.sb3_agent import _prepare
@@ -35,6 +36,7 @@ from agents.sb3_logging import quiet
 from agents.sb3_vecenv import ScenarioCopies
 from scenarios import Scenario, UserError
 from scenarios.layers.mujoco_model import require_mujoco
+from agents.observations import accepts_unbatched
 
 AGENT = "agent_0"
 DEFAULTS: dict[str, Any] = {
@@ -176,6 +178,15 @@ class RARL:
                 progress(min((r + 1) * per, steps), steps)
         self.steps_trained += steps
 
+    def policy_distribution(self, agent: str, obs: torch.Tensor) -> torch.distributions.Distribution:
+        """The differentiable action distribution of ``agent`` at raw observations ``obs`` (N, d). (the protagonist's)."""
+        return sb3_distribution(require_trained(self.protagonist, self.name), None, obs)
+
+    def value(self, agent: str, obs: torch.Tensor) -> torch.Tensor:
+        """The critic's differentiable estimate for ``agent`` at raw observations ``obs`` (N, d). (the protagonist's)."""
+        return sb3_value(require_trained(self.protagonist, self.name), None, obs)
+
+    @accepts_unbatched
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
         """The protagonist's actions."""
         if self.protagonist is None:

@@ -44,6 +44,7 @@ from stable_baselines3.common.vec_env import VecEnvWrapper
 from torch import nn
 
 from agents import hyperparams
+from agents.sb3_views import require_trained, sb3_distribution, sb3_value
 from agents.base import Capabilities, ProgressFn, require_single_agent
 from agents.checkpoint import save_meta
 from agents.imitation import dataset as demos
@@ -52,6 +53,7 @@ from agents.sb3_agent import _prepare
 from agents.sb3_logging import quiet
 from agents.sb3_vecenv import SB3VecEnv
 from scenarios import Scenario, UserError
+from agents.observations import accepts_unbatched
 
 AGENT = "agent_0"
 DEFAULTS: dict[str, Any] = {
@@ -260,6 +262,15 @@ class AdversarialImitation:
         quiet(self.model).learn(steps, callback=_UpdateDiscriminator(self, progress, steps), reset_num_timesteps=False)
         self.steps_trained += steps
 
+    def policy_distribution(self, agent: str, obs: torch.Tensor) -> torch.distributions.Distribution:
+        """The differentiable action distribution of ``agent`` at raw observations ``obs`` (N, d)."""
+        return sb3_distribution(require_trained(self.model, self.name), None, obs)
+
+    def value(self, agent: str, obs: torch.Tensor) -> torch.Tensor:
+        """The critic's differentiable estimate for ``agent`` at raw observations ``obs`` (N, d)."""
+        return sb3_value(require_trained(self.model, self.name), None, obs)
+
+    @accepts_unbatched
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
         """The generator's actions."""
         if self.model is None:

@@ -23,12 +23,14 @@ import torch
 from torch import nn
 
 from agents import hyperparams
+from agents.sb3_views import DETERMINISTIC_STD
 from agents.base import Capabilities, ProgressFn
 from agents.checkpoint import save_meta
 from agents.imitation import dataset as demos
 from agents.marl.groups import Group, make_groups
 from agents.marl.nets import mlp
 from scenarios import Scenario, UserError
+from agents.observations import accepts_unbatched
 
 DEFAULTS: dict[str, Any] = {"dataset": None, "epochs": 50, "batch_size": 256, "learning_rate": 1e-3,
                             "net_arch": [256, 256], "sharing": "group", "weight_decay": 0.0, "torch_threads": 1}
@@ -129,6 +131,7 @@ class BehaviouralCloning:
                     progress(k, total)
         self.steps_trained += steps
 
+    @accepts_unbatched
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
         """The cloned policy's action per agent, from its own observation."""
         out: dict[str, np.ndarray] = {}
@@ -143,6 +146,19 @@ class BehaviouralCloning:
                 for j, a in enumerate(g.agents):
                     out[a] = y[:, j].astype(np.int64) if g.discrete else y[:, j].astype(np.float32)
         return out
+
+    def policy_distribution(self, agent: str, obs: torch.Tensor) -> torch.distributions.Distribution:
+        """The differentiable action distribution of ``agent`` at raw observations ``obs`` (N, d).: logits, or a
+        Normal of std ``DETERMINISTIC_STD`` around the cloned (deterministic) action."""
+        g, net = next((g, n) for g, n in zip(self.groups, self.nets) if agent in g.agents)
+        if g.use_id:
+            raise UserError(f"{self.name}: a shared-parameter group's policy needs the agent id (train with sharing=none)")
+        out = net(obs)
+        return torch.distributions.Categorical(logits=out) if g.discrete else torch.distributions.Normal(out, DETERMINISTIC_STD)
+
+    def value(self, agent: str, obs: torch.Tensor) -> torch.Tensor:
+        """Behavioural cloning learns no critic."""
+        raise UserError(f"{self.name} learns no value function")
 
     def save(self, path: str | Path) -> Path:
         """Write ``bc.pt`` (networks and standardization) and ``agent.json``."""

@@ -26,6 +26,7 @@ from agents.imitation.bc import DEFAULTS as BC_DEFAULTS
 from agents.imitation.bc import BehaviouralCloning
 from agents.imitation.dataset import _expert_actions
 from scenarios import Scenario, UserError
+from agents.observations import accepts_unbatched
 
 DEFAULTS: dict[str, Any] = {**BC_DEFAULTS, "expert": None, "expert_hparams": {}, "rounds": 5, "beta": 1.0,
                             "decay": 0.5, "n_envs": 4, "bc_steps": 0, "epochs": 20}
@@ -72,6 +73,15 @@ class DAgger:
         self.round = 0
         self.history: list[dict[str, Any]] = []
 
+    def policy_distribution(self, agent: str, obs: Any) -> Any:
+        """The differentiable action distribution of ``agent`` at raw observations ``obs`` (N, d). (its BC policy's)."""
+        return self.bc.policy_distribution(agent, obs)
+
+    def value(self, agent: str, obs: Any) -> Any:
+        """DAgger learns no critic."""
+        raise UserError(f"{self.name} learns no value function")
+
+    @accepts_unbatched
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
         """The learner's (BC) action."""
         return self.bc.act(obs, deterministic)

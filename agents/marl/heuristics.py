@@ -25,6 +25,7 @@ import numpy as np
 
 from agents.base import Capabilities, NoTraining
 from scenarios import Scenario, UserError
+from agents.observations import accepts_unbatched
 
 COAST = 0.25  # seconds of coasting anticipated by the controller
 DEADBAND = 0.02
@@ -61,6 +62,7 @@ class SpreadHeuristic(Scripted):
     name = "spread_heuristic"
     source = "simple_spread"
 
+    @accepts_unbatched
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
         """Each agent computes the same assignment from its own observation."""
         n_agents = len(self.agents)
@@ -85,6 +87,7 @@ class SpeakerListenerHeuristic(Scripted):
     name = "speaker_listener_heuristic"
     source = "simple_speaker_listener"
 
+    @accepts_unbatched
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
         """Speaker: argmax of the goal colour. Listener: drive to the named landmark."""
         goal = np.asarray(obs["speaker_0"]).argmax(1)
@@ -102,6 +105,7 @@ class ReferenceHeuristic(Scripted):
     name = "reference_heuristic"
     source = "simple_reference"
 
+    @accepts_unbatched
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
         """Action = move + 5 * message (mpe2's encoding of Discrete(50))."""
         out = {}

@@ -29,6 +29,7 @@ from agents import hyperparams
 from agents.base import Capabilities, ProgressFn
 from agents.checkpoint import save_meta
 from scenarios import Scenario, UserError
+from agents.observations import accepts_unbatched
 
 DEFAULTS: dict[str, Any] = {"alpha": 0.1, "temperature": 10.0, "temperature_end": 0.01, "opponent_decay": 0.99}
 
@@ -85,6 +86,7 @@ class MatrixLearner:
         """Agent ``k``'s empirical distribution of the other agent's actions."""
         return self.counts[k] / self.counts[k].sum()
 
+    @accepts_unbatched
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
         """Greedy (or Boltzmann at the final temperature) actions, the same for every copy's round."""
         n = len(next(iter(obs.values())))

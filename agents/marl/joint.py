@@ -28,6 +28,7 @@ from agents.marl.groups import encode, obs_dim
 from agents.sb3_agent import SB3Agent, sb3_learning
 from agents.sb3_vecenv import ScenarioCopies
 from scenarios import Scenario, UserError
+from agents.observations import accepts_unbatched
 
 MAX_JOINT_ACTIONS = 4096
 
@@ -146,6 +147,15 @@ class JointAgent(SB3Agent):
     def _vecenv(self, vec: Any) -> Any:
         return JointVecEnv(vec, self.codec, self.scenario.spec.team_reward)
 
+    def policy_distribution(self, agent: str, obs: Any) -> Any:
+        """A centralized controller acts on the team's joint observation: no per-agent view."""
+        raise UserError(f"{self.name} acts on the team's joint observation, not on {agent}'s alone: no per-agent policy to attack")
+
+    def value(self, agent: str, obs: Any) -> Any:
+        """A centralized controller's critic reads the joint observation: no per-agent view."""
+        raise UserError(f"{self.name}'s critic reads the team's joint observation, not {agent}'s alone")
+
+    @accepts_unbatched
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
         """The joint action for the joint observation, split per agent."""
         if self.model is None:

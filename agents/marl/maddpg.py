@@ -36,6 +36,7 @@ from agents.marl.groups import Group, encode, make_groups, obs_dim
 from agents.marl.joint_replay import JointReplay, next_observations
 from agents.marl.nets import mlp
 from scenarios import Scenario, UserError
+from agents.observations import accepts_unbatched
 
 DEFAULTS: dict[str, Any] = {
     "n_envs": 8, "buffer_size": 200_000, "batch_size": 256, "actor_lr": 1e-3, "critic_lr": 1e-3, "gamma": 0.95,
@@ -114,6 +115,7 @@ class MADDPG:
         low, high = g.act_space.low, g.act_space.high
         return (low + (enc + 1.0) * 0.5 * (high - low)).astype(np.float32)
 
+    @accepts_unbatched
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
         """Each agent's action from its own observation (decentralized execution)."""
         out: dict[str, np.ndarray] = {}

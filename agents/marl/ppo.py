@@ -41,6 +41,7 @@ from agents.marl.groups import Group, encode, make_groups, obs_dim
 from agents.marl.nets import PolicyHead, Torso, ValueNorm
 from scenarios import Scenario, UserError
 from scenarios.teams import team_returns
+from agents.observations import accepts_unbatched
 
 CRITICS = ("local", "central", "agent_specific")
 DEFAULTS: dict[str, Any] = {
@@ -137,6 +138,7 @@ class MultiAgentPPO:
             hv = h.view(-1, k, h.shape[-1])
             hv[list(indices)] = 0.0
 
+    @accepts_unbatched
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
         """Each agent's action from its own observation only (decentralized execution)."""
         out: dict[str, np.ndarray] = {}
@@ -153,6 +155,19 @@ class MultiAgentPPO:
                 a = net.head.mode(dist) if deterministic else dist.sample()
                 self._split(g, a.numpy().reshape(n, k, *a.shape[1:]), out)
         return out
+
+    def policy_distribution(self, agent: str, obs: torch.Tensor) -> torch.distributions.Distribution:
+        """The differentiable action distribution of ``agent`` at raw observations ``obs`` (N, d). (feed-forward, per-agent actors)."""
+        gi = next(i for i, g in enumerate(self.groups) if agent in g.agents)
+        g, net = self.groups[gi], self.nets[gi]
+        if g.use_id or net.actor.gru is not None:
+            raise UserError(f"{self.name}: only feed-forward per-agent actors (sharing=none, recurrent=false) are differentiable views")
+        z, _ = net.actor.step(obs.reshape(len(obs), -1), net.actor.initial(len(obs)))
+        return net.head.dist(z)
+
+    def value(self, agent: str, obs: torch.Tensor) -> torch.Tensor:
+        """The critic reads the team's inputs, not one agent's observation: not exposed."""
+        raise UserError(f"{self.name}'s critic is not a function of one agent's observation")
 
     def _split(self, g: Group, a: np.ndarray, out: dict[str, np.ndarray]) -> None:
         for j, agent in enumerate(g.agents):

@@ -33,6 +33,7 @@ from agents.marl.groups import encode, make_groups, obs_dim
 from agents.marl.joint_replay import JointReplay, next_observations
 from agents.marl.nets import mlp
 from scenarios import Scenario, UserError
+from agents.observations import accepts_unbatched
 
 MIXERS = ("none", "vdn", "qmix")
 DEFAULTS: dict[str, Any] = {
@@ -125,6 +126,7 @@ class ValueDecomposition:
     def _qvalues(self, nets: nn.ModuleList, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
         return [net(x) for net, x in zip(nets, inputs)]  # each (B, k, A)
 
+    @accepts_unbatched
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
         """Greedy actions per agent from its own observation (decentralized execution)."""
         out: dict[str, np.ndarray] = {}
