@@ -19,6 +19,10 @@ Steps are counted from received trajectories only, so none is counted twice and 
 count is exact. With one worker a run is reproducible from its seed; with more, the order in
 which trajectories arrive (and so each one's policy lag) depends on timing.
 
+Defaults follow the paper where it gives them (gradient-norm clip 40, unroll 20, rho_bar =
+c_bar = 1); measured here: a clip of 0.5 (SB3's A2C value) left 2 of 5 InvertedPendulum
+seeds near 60-80 after 200k steps, 40 reaches 1000 on them.
+
 Ray: a local instance bound to the loopback interface unless ``ray_address`` names a
 cluster (``--set ray_address=auto`` or ``ray://host:10001``); inside a Ray task (``testbed
 run --executor ray``) the running instance is used. RLlib's IMPALA is not used: its new API
@@ -47,7 +51,7 @@ from scenarios import Scenario, UserError
 
 DEFAULTS: dict[str, Any] = {
     "learning_rate": 6e-4, "gamma": 0.99, "unroll_length": 20, "n_workers": 2, "n_envs": 8, "batch_rollouts": 1,
-    "ent_coef": "auto", "vf_coef": 0.5, "max_grad_norm": 0.5, "rho_bar": 1.0, "c_bar": 1.0, "pg_rho_bar": 1.0,
+    "ent_coef": "auto", "vf_coef": 0.5, "max_grad_norm": 40.0, "rho_bar": 1.0, "c_bar": 1.0, "pg_rho_bar": 1.0,
     "vtrace_lambda": 1.0, "net_arch": [64, 64], "log_std_init": 0.0, "optimizer": "adam", "optimizer_eps": 1e-5,
     "agent_id": True, "max_worker_restarts": 3, "worker_cpus": 1.0, "ray_address": None, "torch_threads": 1,
 }

@@ -100,11 +100,11 @@ def faults(scenario: str, steps: int, kill_every: float) -> dict[str, Any]:
     return out
 
 
-def returns(budget: int, scenarios: list[str]) -> dict[str, Any]:
-    """Final return of a3c, impala and a2c per scenario, 5 seeds each."""
+def returns(budget: int, scenarios: list[str], methods: list[str]) -> dict[str, Any]:
+    """Final return of each method (a3c, impala, a2c) per scenario, 5 seeds each."""
     out: dict[str, Any] = {}
     for sid in scenarios:
-        for name in ("a3c", "impala", "a2c"):
+        for name in methods:
             scores, walls = [], []
             for seed in SEEDS:
                 ag = agents.make(name, sid, seed=seed)
@@ -129,6 +129,7 @@ def main() -> None:
     p.add_argument("--kill-every", type=float, default=60.0)
     p.add_argument("--budget", type=int, default=200_000)
     p.add_argument("--scenarios", default="classic/CartPole-v1,mujoco/InvertedPendulum-v5")
+    p.add_argument("--methods", default="a3c,impala,a2c", help="for --parts returns")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/parallel_ac.json"))
     args = p.parse_args()
     parts = args.parts.split(",")
@@ -138,7 +139,7 @@ def main() -> None:
     if "faults" in parts:
         result["faults"] = faults(args.fault_scenario, args.fault_steps, args.kill_every)
     if "returns" in parts:
-        result["returns"] = returns(args.budget, args.scenarios.split(","))
+        result["returns"] = returns(args.budget, args.scenarios.split(","), args.methods.split(","))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
     print(json.dumps({k: v for k, v in result.items() if k != "faults"}, indent=1))

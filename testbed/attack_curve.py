@@ -8,7 +8,10 @@ its epsilon in ``params``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+import numpy as np
 
 from agents.adversarial.attacks import ObservationAttack, calibrate
 from scenarios import Scenario
@@ -17,8 +20,13 @@ from testbed.records import EpisodeRecord
 
 
 def attack_curve(agent: Any, scenario: Scenario, kind: str, eps_values: list[float], episodes: int = 10, seed: int = 0,
-                 steps: int = 10, **evaluate_kwargs: Any) -> list[EpisodeRecord]:
+                 steps: int = 10, std_from: Any | None = None, progress: Callable[[int, int], None] | None = None,
+                 **evaluate_kwargs: Any) -> list[EpisodeRecord]:
     """Records of ``episodes`` episodes per epsilon (all episode seeds shared across epsilons).
+
+    The budget unit is the per-dimension observation std under ``std_from``'s policy (default:
+    the victim's own); ``progress(done, total)`` counts episodes over the whole curve. A victim
+    the attack cannot apply to is refused before the std is measured.
 
     >>> import agents, scenarios
     >>> sc = scenarios.make("classic/CartPole-v1")
@@ -26,10 +34,15 @@ def attack_curve(agent: Any, scenario: Scenario, kind: str, eps_values: list[flo
     >>> sorted({r.params["eps"] for r in recs})
     [0.0, 0.5]
     """
-    std = calibrate(agent, scenario)
+    unit = {a: np.ones(int(np.prod(scenario.observation_space(a).shape))) for a in scenario.possible_agents}
+    ObservationAttack(kind, eps_values[0] if eps_values else 0.0, agent, unit, steps=steps)  # fail fast, in one line
+    std = calibrate(std_from if std_from is not None else agent, scenario)
     records: list[EpisodeRecord] = []
     run_id = evaluate_kwargs.pop("run_id", None)
-    for eps in eps_values:
+    total = episodes * len(eps_values)
+    for k, eps in enumerate(eps_values):
         attack = ObservationAttack(kind, eps, agent, std, steps=steps, seed=seed)
-        records += evaluate(agent, scenario, episodes=episodes, seed=seed, attack=attack, run_id=run_id, **evaluate_kwargs)
+        tick = None if progress is None else (lambda done, _t, k=k: progress(k * episodes + done, total))
+        records += evaluate(agent, scenario, episodes=episodes, seed=seed, attack=attack, run_id=run_id, progress=tick,
+                            **evaluate_kwargs)
     return records

@@ -237,8 +237,9 @@ def evaluate(
     """Evaluate a checkpoint on a scenario (optionally over a parameter grid or under an attack); one row per episode."""
     import scenarios
     from scenarios import UserError
+    from testbed.agent_source import agent_or_checkpoint, check_source
 
-    _untrained_overrides(checkpoint, [])
+    check_source(checkpoint, [])
     scenarios.resolve_spec(scenario)  # a bad name, id or flag fails before torch and the source load
     if attack is not None:
         if grid:
@@ -250,7 +251,7 @@ def evaluate(
 
     axes = [parse_axis(g) for g in grid]
     sc = scenarios.make(scenario)
-    ag, label = _agent_or_checkpoint(checkpoint, sc, seed, [])
+    ag, label = agent_or_checkpoint(checkpoint, sc, seed, [])
     if attack is not None:
         _evaluate_attack(ag, sc, label, attack, budgets, attack_steps, attack_std, episodes, seed, db, envs, stochastic, backend)
         return
@@ -263,9 +264,7 @@ def evaluate(
         kwargs = dict(episodes=episodes, seed=seed, num_envs=envs, deterministic=not stochastic, checkpoint=label,
                       store=store, progress=lambda done, _total: bar.update(task, completed=done))
         recs = evaluate_grid(ag, sc, axes, backend=backend, **kwargs) if axes else run_eval(ag, sc, backend=backend, **kwargs)
-    _print_summary(recs)
-    if axes:
-        _print_robustness(recs)
+    _print_tables(recs)
     out.print(f"stored {len(recs)} episodes in {db} ({store.count()} in total)")
 
 
@@ -287,93 +286,34 @@ def _attack_budgets(kind: str, eps: str, std_source: str) -> list[float]:
     return budgets
 
 
-def _evaluate_attack(ag: Any, sc: scenarios.Scenario, label: str | None, kind: str, budgets: list[float], steps: int,
+def _evaluate_attack(ag: Any, sc: Any, label: str | None, kind: str, budgets: list[float], steps: int,
                      std_source: str, episodes: int, seed: int, db: Path, envs: int, stochastic: bool, backend: str) -> None:
-    """Return vs epsilon under one observation attack; every record stores attack and eps."""
-    import numpy as np
+    """Return vs epsilon under one observation attack (``testbed.attack_curve``); every record stores attack and eps."""
     import agents
-    from agents.adversarial.attacks import ObservationAttack, calibrate
-    from testbed.harness import evaluate as run_eval
+    from testbed.attack_curve import attack_curve
     from testbed.store import ResultsStore
+    from testbed.tables import attack_table
 
-    ObservationAttack(kind, budgets[0], ag, {a: np.ones(1) for a in sc.possible_agents}, steps=steps)  # fail fast
     reference = ag if std_source == "victim" else agents.make("random", sc, seed=seed)
-    std = calibrate(reference, sc)
     store = ResultsStore(db)
-    table = Table("eps", "episodes", "mean", "IQM [95% CI]", title=f"{ag.name} on {sc.id} under {kind} (eps in std units)")
-    recs_all = []
     with _progress() as bar:
         task = bar.add_task(f"attacking {ag.name} on {sc.id}", total=episodes * len(budgets))
-        for k, e in enumerate(budgets):
-            recs = run_eval(ag, sc, episodes=episodes, seed=seed, num_envs=envs, deterministic=not stochastic,
-                            checkpoint=label, store=store, backend=backend, attack=ObservationAttack(kind, e, ag, std, steps=steps, seed=seed),
-                            progress=lambda done, _t, k=k: bar.update(task, completed=k * episodes + done))
-            recs_all += recs
-            x = np.array([r.team_return for r in recs])
-            from testbed.metrics import bootstrap_ci, iqm
-
-            lo, hi = bootstrap_ci(x)
-            table.add_row(f"{e:g}", str(len(x)), f"{x.mean():.1f}", f"{iqm(x):.1f} [{lo:.1f}, {hi:.1f}]")
-    out.print(table)
-    out.print(f"stored {len(recs_all)} episodes in {db} ({store.count()} in total)")
+        recs = attack_curve(ag, sc, kind, budgets, episodes=episodes, seed=seed, steps=steps, std_from=reference,
+                            num_envs=envs, deterministic=not stochastic, checkpoint=label, store=store, backend=backend,
+                            progress=lambda done, _total: bar.update(task, completed=done))
+    out.print(attack_table(recs, f"{ag.name} on {sc.id} under {kind} (eps in std units)"))
+    out.print(f"stored {len(recs)} episodes in {db} ({store.count()} in total)")
 
 
-def _agent_or_checkpoint(checkpoint: str, sc: scenarios.Scenario, seed: int, sets: list[str]) -> tuple[Any, str | None]:
-    """A checkpoint folder, or an agent that needs no training built with ``--set`` overrides."""
-    import agents
+def _print_tables(records: list, summary: bool = True) -> None:
+    """The summary table (unless ``summary`` is False) and, where the records hold a grid, the robustness table."""
+    from testbed.tables import robustness_table, summary_table
 
-    if Path(checkpoint).exists():
-        return agents.load(checkpoint, sc), str(Path(checkpoint))
-    return agents.make(checkpoint, sc, seed=seed, **_untrained_overrides(checkpoint, sets)), None
-
-
-def _untrained_overrides(checkpoint: str, sets: list[str]) -> dict[str, Any]:
-    """Check, from the agent index alone, that ``checkpoint`` is a folder or an agent that needs no
-    training, and return its checked ``--set`` overrides (so a bad name or value fails before torch loads)."""
-    from agents import index
-    from agents.hyperparams import parse_assignments
-    from scenarios import UserError
-
-    if Path(checkpoint).exists():
-        if sets:
-            raise UserError("--set applies to agents built by name, not to a checkpoint")
-        return {}
-    untrained = [n for n, info in index.read().items() if not info["capabilities"]["needs_training"]]
-    if checkpoint not in untrained:
-        raise UserError(f"checkpoint not found: {checkpoint} (give a checkpoint folder or one of: {', '.join(untrained)})")
-    return index.check_overrides(checkpoint, parse_assignments(sets))
-
-
-def _print_summary(records: list) -> None:
-    from testbed.summary import summarize
-
-    aggregations = ", ".join(sorted({r.aggregation for r in records}))
-    rows = summarize(records)
-    by_team = any(len(row.team_means) > 1 for row in rows)
-    table = Table("scenario", "agent", "episodes", "mean", "IQM [95% CI]", "length", *(["per team (mean)"] if by_team else []),
-                  title=f"team return ({aggregations} over agents)")
-    for row in rows:
-        agent = row.agent + (f"\n[dim]{row.checkpoint}[/]" if row.checkpoint else "")
-        teams_txt = [", ".join(f"{t} {v:.1f}" for t, v in row.team_means.items())] if by_team else []
-        table.add_row(row.scenario_id, agent, str(row.episodes), f"{row.mean:.1f}",
-                      f"{row.iqm:.1f} [{row.ci_low:.1f}, {row.ci_high:.1f}]", f"{row.mean_length:.0f}", *teams_txt)
-    out.print(table)
-
-
-def _print_robustness(records: list) -> None:
-    from testbed.grid import robustness
-
-    rows = robustness(records)
-    if not rows:
-        return
-    table = Table("scenario", "agent", "grid points", "nominal", "worst", "10th pct", "mean", "worst point",
-                  title="robustness over the grid (mean team return per point)")
-    for r in rows:
-        agent = r.agent + (f"\n[dim]{r.checkpoint}[/]" if r.checkpoint else "")
-        point = ", ".join(f"{k}={v:.3g}" for k, v in r.worst_point.items())
-        table.add_row(r.scenario_id, agent, f"{r.points} x {r.episodes_per_point}", f"{r.nominal:.1f}", f"{r.worst:.1f}",
-                      f"{r.p10:.1f}", f"{r.mean:.1f}", point)
-    out.print(table)
+    if summary:
+        out.print(summary_table(records))
+    grid = robustness_table(records)
+    if grid is not None:
+        out.print(grid)
 
 
 @app.command()
@@ -390,13 +330,15 @@ def results(
     if not recs:
         out.print(f"{db} holds no episodes")
         return
+    from testbed.tables import summary_table
+
     if marl_eval is not None:
         from testbed.marl_eval import write_marl_eval
 
         out.print(f"wrote marl-eval JSON to {write_marl_eval(recs, marl_eval)}")
-    _print_summary(recs)
+    out.print(summary_table(recs))
     out.print("CI: percentile bootstrap over episodes (2,000 resamples).")
-    _print_robustness(recs)
+    _print_tables(recs, summary=False)
 
 
 @app.command()
@@ -447,8 +389,7 @@ def run(
     mine = [r for r in store.records() if r.job_id in ids]
     store.close()
     if mine:  # the experiment's own episodes (the database may hold others)
-        _print_summary(mine)
-        _print_robustness(mine)
+        _print_tables(mine)
     if counts["failures"]:
         for line in counts["failures"]:
             err.print(f"[bold red]failed:[/] {line}", highlight=False)
@@ -559,18 +500,19 @@ def demos_record(
     """Record an expert's trajectories (observations incl. final, actions, rewards, flags, infos)."""
     import scenarios
     from scenarios import UserError
+    from testbed.agent_source import agent_or_checkpoint, check_source
 
     if out_file is None:
         out_file = default_run_folder(f"demos-{Path(expert).name}", scenario, seed).with_suffix(".npz")
     target = out_file if out_file.suffix == ".npz" else out_file.with_suffix(".npz")
     if target.exists() and not overwrite:
         raise UserError(f"{target} exists; choose another --out or pass --overwrite")
-    _untrained_overrides(expert, set_)
+    check_source(expert, set_)
     scenarios.resolve_spec(scenario)
     from agents.imitation import dataset
 
     sc = scenarios.make(scenario)
-    ag, label = _agent_or_checkpoint(expert, sc, seed, set_)
+    ag, label = agent_or_checkpoint(expert, sc, seed, set_)
     with _progress() as bar:
         task = bar.add_task(f"recording {ag.name} on {sc.id} (episodes)", total=episodes)
         ds = dataset.record(ag, sc, episodes=episodes, seed=seed, deterministic=not stochastic, checkpoint=label,

@@ -1,0 +1,38 @@
+"""What ``evaluate`` and ``demos record`` act with: a checkpoint folder, or the name of an agent
+that needs no training (``random``, a planner, a heuristic) built with ``--set`` overrides.
+
+``check_source`` decides from the agent index alone, so a bad name or value is refused
+before torch or the scenario load; ``agent_or_checkpoint`` then builds it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from scenarios import UserError
+
+
+def check_source(checkpoint: str, sets: list[str]) -> dict[str, Any]:
+    """Check that ``checkpoint`` is a folder or an agent that needs no training; return the checked overrides."""
+    from agents import index
+    from agents.hyperparams import parse_assignments
+
+    if Path(checkpoint).exists():
+        if sets:
+            raise UserError("--set applies to agents built by name, not to a checkpoint")
+        return {}
+    untrained = [n for n, info in index.read().items() if not info["capabilities"]["needs_training"]]
+    if checkpoint not in untrained:
+        raise UserError(f"checkpoint not found: {checkpoint} (give a checkpoint folder or one of: {', '.join(untrained)})")
+    return index.check_overrides(checkpoint, parse_assignments(sets))
+
+
+def agent_or_checkpoint(checkpoint: str, scenario: Any, seed: int, sets: list[str]) -> tuple[Any, str | None]:
+    """The agent to act with and its checkpoint label (None for an agent built by name)."""
+    import agents
+
+    overrides = check_source(checkpoint, sets)
+    if Path(checkpoint).exists():
+        return agents.load(checkpoint, scenario), str(Path(checkpoint))
+    return agents.make(checkpoint, scenario, seed=seed, **overrides), None
