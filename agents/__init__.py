@@ -8,8 +8,7 @@ The registry (and with it torch and SB3) is imported on first use of
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from scenarios.lazy_imports import lazy_attributes
 
 _LAZY = {
     "Agent": "agents.base",
@@ -23,13 +22,6 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import the protocol and the registry on first use (PEP 562)."""
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'agents' has no attribute '{name}'")
-
+__getattr__ = lazy_attributes("agents", _LAZY, globals())
 
 __all__ = ["Agent", "Capabilities", "ProgressFn", "agent_class", "list_names", "load", "make", "register"]

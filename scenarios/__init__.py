@@ -12,11 +12,8 @@ an unknown one stay fast.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from scenarios.errors import UserError
-from scenarios.post_import import when_imported
+from scenarios.lazy_imports import lazy_attributes, when_imported
 from scenarios.registry import get_spec, list_ids, make, register, register_gymnasium_ids, resolve_spec
 
 when_imported("gymnasium", register_gymnasium_ids)  # our ids are in Gymnasium's registry whenever it is imported
@@ -32,14 +29,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import the faces on first use (PEP 562)."""
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'scenarios' has no attribute '{name}'")
-
+__getattr__ = lazy_attributes("scenarios", _LAZY, globals())
 
 __all__ = [
     "LayerSpec",

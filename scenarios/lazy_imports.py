@@ -1,4 +1,8 @@
-"""Run a function right after a module is first imported (a post-import hook).
+"""Deferred imports: lazy package attributes, and a function run right after a module is first
+imported (a post-import hook).
+
+``lazy_attributes`` gives a package a PEP 562 ``__getattr__`` that imports a name's module
+on first use, so ``import scenarios`` / ``import agents`` stay cheap.
 
 ``import scenarios`` must leave our ids in Gymnasium's registry, but importing
 Gymnasium (and NumPy under it) is most of the time a listing or a refused name
@@ -11,12 +15,14 @@ the dozen lines of it we need, without the dependency.)
 
 from __future__ import annotations
 
+import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
 import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
+from typing import Any
 
 
 class _AfterImport(importlib.abc.MetaPathFinder):
@@ -50,3 +56,17 @@ def when_imported(name: str, callback: Callable[[], None]) -> None:
         callback()
     else:
         sys.meta_path.insert(0, _AfterImport(name, callback))
+
+
+def lazy_attributes(package: str, table: dict[str, str], namespace: dict[str, Any]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` for ``package``: ``table`` maps each name to the module that
+    defines it, imported on first use and cached in ``namespace`` (the package's globals)."""
+
+    def __getattr__(name: str) -> Any:
+        if name in table:
+            value = getattr(importlib.import_module(table[name]), name)
+            namespace[name] = value
+            return value
+        raise AttributeError(f"module '{package}' has no attribute '{name}'")
+
+    return __getattr__
