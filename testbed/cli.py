@@ -13,7 +13,6 @@ registry's specs, so they answer before torch or MuJoCo load.
 from __future__ import annotations
 
 import functools
-import os
 import sys
 from collections.abc import Callable
 from enum import Enum
@@ -376,14 +375,8 @@ def run(
     folder = out_dir or Path("runs") / spec.name
     with _progress() as bar:
         task = bar.add_task(f"experiment {spec.name}", total=total)
-        try:
-            counts = run_experiment(spec, db, folder, executor=executor, workers=workers, address=address, wandb=logging,
-                                    on_job=lambda job, k, n: (bar.update(task, advance=1), err.print(f"done: {job['description']}")))
-        except KeyboardInterrupt:  # every finished job is stored; leave now, without joining the killed pool
-            bar.stop()
-            err.print(f"interrupted: finished jobs are stored in {db}; run the same command again to run the rest")
-            sys.stdout.flush(), sys.stderr.flush()
-            os._exit(130)
+        counts = run_experiment(spec, db, folder, executor=executor, workers=workers, address=address, wandb=logging,
+                                on_job=lambda job, k, n: (bar.update(task, advance=1), err.print(f"done: {job['description']}")))
         bar.update(task, completed=total)
     for note in counts["notes"]:
         err.print(f"skipped: {note}", highlight=False)

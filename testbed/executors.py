@@ -42,12 +42,11 @@ def run_local(jobs: list[dict[str, Any]], root: str, workers: int) -> Iterator[t
     except BaseException:
         # Ctrl-C (or the caller stopping early): end the workers now instead of waiting for their jobs;
         # a rerun redoes the unfinished jobs. (A driver killed outright takes them along: die_with_parent.)
-        # The pool is not shut down in order then: with its workers killed, shutdown() can block on the
-        # executor's internal lock (seen once under load on Python 3.11); the command line exits at once.
         for child in mp.active_children():
             child.kill()
         raise
-    pool.shutdown(wait=False, cancel_futures=True)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def run_ray(jobs: list[dict[str, Any]], root: str, workers: int, address: str | None) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:

@@ -122,10 +122,12 @@ def _children(pid: int) -> set[int]:
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_killing_the_driver_leaves_no_worker_behind(tmp_path, sig):
     spec = {**SPEC, "agents": [{"name": "ppo", "steps": 200_000, "hparams": {"n_envs": 2}}], "grids": []}
-    with open(tmp_path / "log", "w") as log:
+    with open(tmp_path / "log", "w") as log:  # SIGINT at its default, as for a terminal's foreground job, even when
+        # the tests run as a background job (whose children inherit SIGINT ignored: POSIX shells without job control)
         proc = subprocess.Popen([sys.executable, "-m", "testbed.cli", "run", str(_write(tmp_path, spec)), "--db",
                                  str(tmp_path / "r.db"), "--out", str(tmp_path / "runs"), "--workers", "2"],
-                                stdout=log, stderr=log, env={**os.environ, "OMP_NUM_THREADS": "1"})
+                                stdout=log, stderr=log, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 60
     workers: set[int] = set()
     while time.time() < deadline and len(workers) < 2:
