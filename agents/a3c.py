@@ -159,8 +159,8 @@ class A3C(LanePolicy):
         h = self.hparams
         ctx = mp.get_context("spawn")
         counter, episodes = ctx.Value("q", 0), ctx.Queue()
-        base = 0 if self.seed is None else int(self.seed)
-        base += 7919 * (self.steps_trained // max(1, steps))  # a continued run draws new episodes
+        # a continued run (also after save/load) draws new episodes: its seeds follow the steps already trained
+        base = (0 if self.seed is None else int(self.seed)) * 1_000_003 + self.steps_trained
         procs = [ctx.Process(target=_worker, args=(k, self.scenario, base, h, self.model, self.optimizer, counter, steps,
                                                    episodes, os.getpid()), daemon=True) for k in range(int(h["n_workers"]))]
         for p in procs:

@@ -21,7 +21,7 @@ which trajectories arrive (and so each one's policy lag) depends on timing.
 
 Defaults follow the paper where it gives them (gradient-norm clip 40, unroll 20, rho_bar =
 c_bar = 1); measured here: a clip of 0.5 (SB3's A2C value) left 2 of 5 InvertedPendulum
-seeds near 60-80 after 200k steps, 40 reaches 1000 on them.
+seeds near 50-80 after 200k steps, 40 reaches 1000 on them.
 
 Ray: a local instance bound to the loopback interface unless ``ray_address`` names a
 cluster (``--set ray_address=auto`` or ``ray://host:10001``); inside a Ray task (``testbed
@@ -32,7 +32,6 @@ our checkpoints; the actor model here is plain Ray core.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import time
 from pathlib import Path
@@ -45,9 +44,9 @@ from torch import nn
 from agents.actor_critic import ActorCritic, LanePolicy, Lanes
 from agents.base import Capabilities, ProgressFn
 from agents.checkpoint import save_meta
-from agents.runtime import start_ray
+from agents.runtime import require_ray, start_ray
 from agents.vtrace import vtrace
-from scenarios import Scenario, UserError
+from scenarios import Scenario
 
 DEFAULTS: dict[str, Any] = {
     "learning_rate": 6e-4, "gamma": 0.99, "unroll_length": 20, "n_workers": 2, "n_envs": 8, "batch_rollouts": 1,
@@ -108,8 +107,7 @@ class IMPALA(LanePolicy):
     POSITIVE = ("n_workers", "n_envs", "unroll_length", "batch_rollouts")
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
-        if importlib.util.find_spec("ray") is None:
-            raise UserError(f"{self.name} runs on Ray, the ray extra: pip install 'testbed[ray]'")
+        require_ray(self.name)  # before anything is built: Ray is the ray extra
         h = self._setup(scenario, seed, overrides)
         lr, eps = float(h["learning_rate"]), float(h["optimizer_eps"])
         self.optimizer = (torch.optim.Adam(self.model.parameters(), lr=lr, eps=eps) if h["optimizer"] == "adam"

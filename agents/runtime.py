@@ -6,7 +6,11 @@ Below ``testbed`` so the learners in ``agents`` can use it without importing upw
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import os
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 from scenarios import UserError
@@ -35,13 +39,20 @@ def die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+def require_ray(needed_by: str) -> None:
+    """Refuse, in one line naming the extra, what needs Ray where it is not installed (Ray is the
+    ``ray`` extra, not a dependency of a plain install); imports nothing."""
+    missing = sys.modules["ray"] is None if "ray" in sys.modules else importlib.util.find_spec("ray") is None
+    if missing:
+        raise UserError(f"{needed_by} needs Ray, the ray extra: pip install 'testbed[ray]'")
+
+
 def start_ray(cpus: int, address: str | None, needed_by: str = "--executor ray") -> tuple[Any, bool]:
     """The ray module, connected to ``address`` or to a new local instance of ``cpus`` CPUs bound
     to the loopback interface (unless already initialized); and whether this call started it."""
-    try:
-        import ray
-    except ImportError:
-        raise UserError(f"{needed_by} needs Ray, the ray extra: pip install 'testbed[ray]'") from None
+    require_ray(needed_by)
+    import ray
+
     started_here = not ray.is_initialized()
     if started_here:
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "ignore_reinit_error": True}
@@ -49,22 +60,31 @@ def start_ray(cpus: int, address: str | None, needed_by: str = "--executor ray")
             kwargs["address"] = address
         else:
             kwargs["num_cpus"] = cpus
-            loopback_only(ray)
             kwargs["_node_ip_address"] = "127.0.0.1"
         try:
-            ray.init(**kwargs)
+            with loopback_only(enabled=not address):
+                ray.init(**kwargs)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise UserError(f"cannot connect to Ray at {address or 'a new local instance'}: {exc}") from None
     return ray, started_here
 
 
-def loopback_only(ray: Any) -> None:
-    """Make a new local Ray instance listen on 127.0.0.1 only. Ray (2.x) turns a loopback
-    ``_node_ip_address`` into the machine's routable address on Linux, so its GCS and raylets
-    would listen on every interface of a shared machine; it keeps loopback where it considers
-    clusters unsupported (``ray_constants.ENABLE_RAY_CLUSTER`` false, its Windows/macOS
-    default), which is the switch set here, for this driver's new instance only. A cluster
-    (``address``) is unaffected."""
+@contextlib.contextmanager
+def loopback_only(enabled: bool = True) -> Iterator[None]:
+    """While starting a new local Ray instance, make it listen on 127.0.0.1 only. Ray (2.x) turns a
+    loopback ``_node_ip_address`` into the machine's routable address on Linux, so its GCS and
+    raylets would listen on every interface of a shared machine; it keeps loopback where it
+    considers clusters unsupported (``ray_constants.ENABLE_RAY_CLUSTER`` false, its Windows/macOS
+    default). That switch is set for the start-up only and restored after, so a later connection
+    to a cluster in the same process is unaffected."""
+    if not enabled:
+        yield
+        return
     from ray._private import ray_constants
 
+    before = ray_constants.ENABLE_RAY_CLUSTER
     ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = before

@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -133,7 +134,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/parallel_ac.json"))
     args = p.parse_args()
     parts = args.parts.split(",")
-    result: dict[str, Any] = {"command": f"benchmarks/parallel_ac_reference.py {' '.join(os.sys.argv[1:])}"}
+    result: dict[str, Any] = {"command": f"benchmarks/parallel_ac_reference.py {' '.join(sys.argv[1:])}"}
     if "throughput" in parts:
         result["throughput"] = throughput(args.throughput_scenario, args.throughput_steps, args.copies)
     if "faults" in parts:

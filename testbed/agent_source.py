@@ -28,11 +28,11 @@ def check_source(checkpoint: str, sets: list[str]) -> dict[str, Any]:
     return index.check_overrides(checkpoint, parse_assignments(sets))
 
 
-def agent_or_checkpoint(checkpoint: str, scenario: Any, seed: int, sets: list[str]) -> tuple[Any, str | None]:
-    """The agent to act with and its checkpoint label (None for an agent built by name)."""
+def agent_or_checkpoint(checkpoint: str, scenario: Any, seed: int, overrides: dict[str, Any]) -> tuple[Any, str | None]:
+    """The agent to act with and its checkpoint label (None for an agent built by name, with the
+    ``overrides`` that ``check_source`` returned)."""
     import agents
 
-    overrides = check_source(checkpoint, sets)
     if Path(checkpoint).exists():
         return agents.load(checkpoint, scenario), str(Path(checkpoint))
     return agents.make(checkpoint, scenario, seed=seed, **overrides), None

@@ -47,7 +47,9 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             errors = sys.modules.get("scenarios.errors")  # not imported: no UserError can have been raised
             if errors is None or not isinstance(exc, errors.UserError):
                 raise
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+            from rich.markup import escape
+
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)  # "[ray]" is text
             raise typer.Exit(2) from None
 
     return wrapper
@@ -190,7 +192,7 @@ def train(
     out_dir = out_dir or default_run_folder(agent, scenario, seed)
     if (out_dir / META).exists() and not overwrite:
         raise UserError(f"{out_dir} already holds a checkpoint; choose another --out or pass --overwrite")
-    index.entry(agent)  # an unknown name, id or value fails before torch or the scenario load
+    index.entry(agent)  # an unknown name fails before a --config file is read (and before torch loads)
     hparams = {}
     if config is not None:
         from testbed.tuning import read_config
@@ -239,7 +241,7 @@ def evaluate(
     from scenarios import UserError
     from testbed.agent_source import agent_or_checkpoint, check_source
 
-    check_source(checkpoint, [])
+    overrides = check_source(checkpoint, [])
     scenarios.resolve_spec(scenario)  # a bad name, id or flag fails before torch and the source load
     if attack is not None:
         if grid:
@@ -251,7 +253,7 @@ def evaluate(
 
     axes = [parse_axis(g) for g in grid]
     sc = scenarios.make(scenario)
-    ag, label = agent_or_checkpoint(checkpoint, sc, seed, [])
+    ag, label = agent_or_checkpoint(checkpoint, sc, seed, overrides)
     if attack is not None:
         _evaluate_attack(ag, sc, label, attack, budgets, attack_steps, attack_std, episodes, seed, db, envs, stochastic, backend)
         return
@@ -391,8 +393,10 @@ def run(
     if mine:  # the experiment's own episodes (the database may hold others)
         _print_tables(mine)
     if counts["failures"]:
+        from rich.markup import escape
+
         for line in counts["failures"]:
-            err.print(f"[bold red]failed:[/] {line}", highlight=False)
+            err.print(f"[bold red]failed:[/] {escape(line)}", highlight=False)
         raise typer.Exit(1)
 
 
@@ -507,12 +511,12 @@ def demos_record(
     target = out_file if out_file.suffix == ".npz" else out_file.with_suffix(".npz")
     if target.exists() and not overwrite:
         raise UserError(f"{target} exists; choose another --out or pass --overwrite")
-    check_source(expert, set_)
+    overrides = check_source(expert, set_)
     scenarios.resolve_spec(scenario)
     from agents.imitation import dataset
 
     sc = scenarios.make(scenario)
-    ag, label = agent_or_checkpoint(expert, sc, seed, set_)
+    ag, label = agent_or_checkpoint(expert, sc, seed, overrides)
     with _progress() as bar:
         task = bar.add_task(f"recording {ag.name} on {sc.id} (episodes)", total=episodes)
         ds = dataset.record(ag, sc, episodes=episodes, seed=seed, deterministic=not stochastic, checkpoint=label,

@@ -202,8 +202,10 @@ def _same_differentiable_views(first, loaded, sc):
         assert dist.batch_shape[0] == 5
         torch.testing.assert_close(_params(loaded.policy_distribution(aid, obs)), _params(dist))
         x = obs.clone().requires_grad_(True)
-        (grad,) = torch.autograd.grad(_params(first.policy_distribution(aid, x)).sum(), x)
-        assert torch.isfinite(grad).all()
+        out = _params(first.policy_distribution(aid, x))
+        weights = torch.randn(out.shape, generator=torch.Generator().manual_seed(1))  # probabilities sum to 1: weight them
+        (grad,) = torch.autograd.grad((out * weights).sum(), x)
+        assert torch.isfinite(grad).all() and grad.abs().sum() > 0  # the view depends on the observation
         try:
             v = first.value(aid, obs)
         except scenarios.UserError:

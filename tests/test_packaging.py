@@ -40,3 +40,8 @@ def test_plain_install_runs_run_report_and_videos(tmp_path):
     page = (tmp_path / "report" / "index.html").read_text()
     assert "<svg" in page and ".gif" in page
     assert list((tmp_path / "report").rglob("*.gif"))
+    # Ray is an extra: what needs it answers in one line naming the extra, exit status 2
+    for argv in (["train", "impala", "classic/CartPole-v1", "--steps", "10"], ["run", str(spec), "--executor", "ray", "--db", "r2.db"]):
+        proc = subprocess.run([testbed, *argv], capture_output=True, text=True, cwd=tmp_path)
+        assert proc.returncode == 2 and "pip install 'testbed[ray]'" in proc.stderr, proc.stdout + proc.stderr
+        assert "Traceback" not in proc.stderr

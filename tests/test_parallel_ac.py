@@ -233,3 +233,20 @@ def test_gradient_attacks_reach_a3c_through_the_protocol():
         assert np.abs(delta).max() <= 0.1 + 1e-6 and np.abs(delta).max() > 0.05
     assert all(p.grad is None or not p.grad.any() for p in ag.model.parameters())  # the attack never touched .grad
     assert all(torch.equal(a, b) for a, b in zip(before, ag.model.parameters()))
+
+
+def test_without_ray_impala_and_the_ray_executor_name_the_extra(monkeypatch, tmp_path):
+    import sys
+
+    from typer.testing import CliRunner
+
+    from agents.runtime import start_ray
+    from testbed.cli import app
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as in a plain install, where Ray is the ray extra
+    with pytest.raises(UserError, match=r"impala needs Ray, the ray extra: pip install 'testbed\[ray\]'"):
+        agents.make("impala", "classic/CartPole-v1")
+    with pytest.raises(UserError, match=r"--executor ray needs Ray, the ray extra"):
+        start_ray(1, None)
+    out = CliRunner().invoke(app, ["train", "impala", "classic/CartPole-v1", "--steps", "10", "--out", str(tmp_path / "x")])
+    assert out.exit_code == 2 and "pip install 'testbed[ray]'" in out.output  # the brackets survive rich markup
