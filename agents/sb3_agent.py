@@ -67,7 +67,14 @@ def _linear(start: float) -> Any:
     return schedule
 
 
-def _prepare(kwargs: dict[str, Any], n_actions: int) -> dict[str, Any]:
+def sb3_arguments(kwargs: dict[str, Any], n_actions: int) -> dict[str, Any]:
+    """Our hyperparameter values as SB3 constructor arguments: action noise objects from
+    ``{type, std}``, ``train_freq`` lists as tuples, ``lin_<x>`` linear schedules, activation
+    functions from their names (every PPO-based learner of ours builds SB3 models with it).
+
+    >>> sb3_arguments({"learning_rate": "lin_0.001", "train_freq": [1, "episode"]}, 2)["train_freq"]
+    (1, 'episode')
+    """
     out = dict(kwargs)
     noise = out.get("action_noise")
     if isinstance(noise, dict):
@@ -186,7 +193,7 @@ class SB3Agent:
         n_actions = int(np.prod(space.shape or (1,)))
         return self.algorithm(
             self.hparams.get("policy", "MlpPolicy"), env if env is not None else self._env(),
-            seed=self.seed if seed is None else seed, device="cpu", verbose=0, **_prepare(kwargs, n_actions),
+            seed=self.seed if seed is None else seed, device="cpu", verbose=0, **sb3_arguments(kwargs, n_actions),
         )
 
     def _learn_groups(self, steps: int, progress: ProgressFn | None) -> None:

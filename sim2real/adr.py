@@ -30,7 +30,7 @@ from agents.sb3_views import require_trained, sb3_distribution, sb3_value
 from agents import hyperparams
 from agents.base import Capabilities, ProgressFn, require_single_agent
 from agents.checkpoint import save_meta
-from agents.sb3_agent import _prepare
+from agents.sb3_agent import sb3_arguments
 from agents.sb3_logging import quiet
 from agents.sb3_vecenv import SB3VecEnv
 from scenarios import Scenario, UserError
@@ -122,7 +122,7 @@ class ADR:
             if self.model is None:
                 kwargs = {k: h[k] for k in PPO_KEYS if h.get(k) is not None}
                 n_act = int(np.prod(self.scenario.action_space(AGENT).shape))
-                self.model = PPO("MlpPolicy", SB3VecEnv(vec), seed=self.seed, device="cpu", **_prepare(kwargs, n_act))
+                self.model = PPO("MlpPolicy", SB3VecEnv(vec), seed=self.seed, device="cpu", **sb3_arguments(kwargs, n_act))
             else:
                 self.model.set_env(SB3VecEnv(vec))
             quiet(self.model).learn(chunk, reset_num_timesteps=False)

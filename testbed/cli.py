@@ -231,10 +231,18 @@ def evaluate(
     grid: list[str] = typer.Option(
         [], "--grid", help="Grid axis FIELD[.NAME][@scale|add|set]=LOW:HIGH:N (repeatable; Cartesian product, "
         "endpoints included), e.g. body_mass.torso=0.5:1.5:10. --episodes then counts per grid point."),
-    attack: str = typer.Option(None, help="Observation attack: random, fgsm, pgd (action divergence), critic (value)."),
+    worst_case: list[str] = typer.Option(
+        [], "--worst-case", help="Search the box FIELD[.NAME][@scale|add|set]=LOW:HIGH (repeatable) for the worst "
+        "mean return with an optimizer, e.g. body_mass.torso=0.5:2; --episodes counts per point."),
+    search: str = typer.Option("cmaes", help="Worst-case search method: cmaes, bayes (needs optuna), random."),
+    search_budget: int = typer.Option(24, min=1, help="Points the worst-case search evaluates (besides the nominal)."),
+    attack: str = typer.Option(None, help="Observation attack: random, fgsm, pgd, mad, critic, robust_sarsa, learned, "
+                               "or all (each that applies, and the worst of them per budget)."),
     eps: str = typer.Option("0.05,0.1,0.2", help="Attack budgets, comma-separated, in units of each observation dimension's std."),
     attack_steps: int = typer.Option(10, min=1, help="Gradient steps of pgd and critic attacks."),
     attack_std: str = typer.Option("victim", help="Where the std for eps comes from: victim (its own roll-outs) or random (a random policy's)."),
+    attack_train_steps: int = typer.Option(None, min=1, help="Environment steps robust_sarsa fits its critic on / learned "
+                                           "trains its adversary for (default 20000 / 50000)."),
 ) -> None:
     """Evaluate a checkpoint on a scenario (optionally over a parameter grid or under an attack); one row per episode."""
     import scenarios
@@ -243,19 +251,37 @@ def evaluate(
 
     overrides = check_source(checkpoint, [])
     scenarios.resolve_spec(scenario)  # a bad name, id or flag fails before torch and the source load
+    if sum(map(bool, (attack is not None, grid, worst_case))) > 1:
+        raise UserError("--attack, --grid and --worst-case cannot be combined; run them separately")
     if attack is not None:
-        if grid:
-            raise UserError("--attack and --grid cannot be combined; run them separately")
         budgets = _attack_budgets(attack, eps, attack_std)
+    from testbed.worst_case import METHODS
+
+    if search not in METHODS:
+        raise UserError(f"unknown --search '{search}' (valid: {', '.join(METHODS)})")
+    if worst_case and search == "bayes":
+        import importlib.util
+
+        if importlib.util.find_spec("optuna") is None:
+            raise UserError('--search bayes needs optuna: pip install "testbed[optuna]" (or use --search cmaes)')
     from testbed.grid import evaluate_grid, grid_points, parse_axis, point_spec  # a grid's fields need the layers
     from testbed.harness import evaluate as run_eval
     from testbed.store import ResultsStore
 
     axes = [parse_axis(g) for g in grid]
+    if worst_case:
+        from testbed.worst_case import parse_box
+
+        axes = [parse_box(b) for b in worst_case]
     sc = scenarios.make(scenario)
     ag, label = agent_or_checkpoint(checkpoint, sc, seed, overrides)
     if attack is not None:
-        _evaluate_attack(ag, sc, label, attack, budgets, attack_steps, attack_std, episodes, seed, db, envs, stochastic, backend)
+        _evaluate_attack(ag, sc, label, attack, budgets, attack_steps, attack_std, episodes, seed, db, envs, stochastic, backend,
+                         attack_train_steps)
+        return
+    if worst_case:
+        scenarios.Scenario(point_spec(sc.spec, axes, grid_points(axes)[0])).close()  # bad names fail before any run
+        _evaluate_worst_case(ag, sc, label, axes, search, search_budget, episodes, seed, db, stochastic, backend)
         return
     if axes:
         scenarios.Scenario(point_spec(sc.spec, axes, grid_points(axes)[0])).close()  # bad names fail before any run
@@ -270,13 +296,32 @@ def evaluate(
     out.print(f"stored {len(recs)} episodes in {db} ({store.count()} in total)")
 
 
+def _evaluate_worst_case(ag: Any, sc: Any, label: str | None, axes: list, method: str, budget: int, episodes: int,
+                         seed: int, db: Path, stochastic: bool, backend: str) -> None:
+    """The worst-case search (``testbed.worst_case``): every point stored as a grid point, the worst printed."""
+    from testbed.store import ResultsStore
+    from testbed.worst_case import search
+
+    store = ResultsStore(db)
+    with _progress() as bar:
+        task = bar.add_task(f"searching {ag.name}'s worst case on {sc.id} ({method})", total=episodes * (budget + 1))
+        found = search(ag, sc, axes, episodes=episodes, evaluations=budget, method=method, seed=seed,
+                       deterministic=not stochastic, checkpoint=label, store=store, backend=backend,
+                       progress=lambda done, _total: bar.update(task, completed=done))
+    _print_tables(found.records, summary=False)
+    point = ", ".join(f"{k}={v:.4g}" for k, v in found.point.items())
+    out.print(f"worst case found by {method} in {found.evaluations} points x {episodes} episodes: {found.value:.1f} "
+              f"at {point} (nominal {found.nominal:.1f})")
+    out.print(f"stored {len(found.records)} episodes in {db} ({store.count()} in total)")
+
+
 def _attack_budgets(kind: str, eps: str, std_source: str) -> list[float]:
     """Check the attack flags (before anything heavy loads) and return the budgets."""
-    from agents.adversarial.attack_kinds import ATTACKS
+    from agents.adversarial.attack_kinds import ALL, ATTACKS
     from scenarios import UserError
 
-    if kind not in ATTACKS:
-        raise UserError(f"unknown attack '{kind}' (valid: {', '.join(ATTACKS)})")
+    if kind not in ATTACKS and kind != ALL:
+        raise UserError(f"unknown attack '{kind}' (valid: {', '.join(ATTACKS)}, {ALL})")
     if std_source not in ("victim", "random"):
         raise UserError(f"unknown --attack-std '{std_source}' (valid: victim, random)")
     try:
@@ -289,21 +334,31 @@ def _attack_budgets(kind: str, eps: str, std_source: str) -> list[float]:
 
 
 def _evaluate_attack(ag: Any, sc: Any, label: str | None, kind: str, budgets: list[float], steps: int,
-                     std_source: str, episodes: int, seed: int, db: Path, envs: int, stochastic: bool, backend: str) -> None:
-    """Return vs epsilon under one observation attack (``testbed.attack_curve``); every record stores attack and eps."""
+                     std_source: str, episodes: int, seed: int, db: Path, envs: int, stochastic: bool, backend: str,
+                     train_steps: int | None = None) -> None:
+    """Return vs epsilon under one observation attack, or every one that applies (``testbed.attack_curve``);
+    every record stores attack and eps."""
     import agents
-    from testbed.attack_curve import attack_curve
+    from agents.adversarial.attack_kinds import expand
+    from testbed.attack_curve import applicable, attack_curve
     from testbed.store import ResultsStore
     from testbed.tables import attack_table
 
+    kinds, _ = applicable(ag, sc, expand(kind), steps)
     reference = ag if std_source == "victim" else agents.make("random", sc, seed=seed)
     store = ResultsStore(db)
+    skipped: dict[str, str] = {}
     with _progress() as bar:
-        task = bar.add_task(f"attacking {ag.name} on {sc.id}", total=episodes * len(budgets))
+        task = bar.add_task(f"attacking {ag.name} on {sc.id}", total=episodes * len(budgets) * max(1, len(kinds)))
         recs = attack_curve(ag, sc, kind, budgets, episodes=episodes, seed=seed, steps=steps, std_from=reference,
                             num_envs=envs, deterministic=not stochastic, checkpoint=label, store=store, backend=backend,
+                            train_steps=train_steps, skipped=skipped,
                             progress=lambda done, _total: bar.update(task, completed=done))
     out.print(attack_table(recs, f"{ag.name} on {sc.id} under {kind} (eps in std units)"))
+    from rich.markup import escape
+
+    for name, why in skipped.items():
+        out.print(f"[dim]not run: {name}: {escape(why)}[/]")
     out.print(f"stored {len(recs)} episodes in {db} ({store.count()} in total)")
 
 

@@ -13,6 +13,8 @@ Example (``examples/experiment_ip.yaml``)::
       - [body_mass.pole=0.5:2.0:4]
     attacks:
       - {kind: pgd, eps: [0.05, 0.1]}
+    worst_case:
+      - {box: [body_mass.pole=0.5:2.0, geom_friction=0.5:1.5], method: cmaes, evaluations: 24}
 
 ``expand`` turns a spec into jobs, one per (agent entry, scenario, seed); a job
 trains (unless the agent needs no training), then evaluates nominally, over each
@@ -23,6 +25,7 @@ same spec gives the same ids and a rerun skips what is stored.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -50,10 +53,21 @@ class AttackEntry(BaseModel):
     """An observation attack evaluated at several budgets."""
 
     model_config = ConfigDict(extra="forbid")
-    kind: str
+    kind: str = Field(description="An attack name, or 'all' (every attack that applies, and the worst of them).")
     eps: list[float] = Field(min_length=1)
     steps: int = Field(default=10, ge=1)
+    train_steps: int | None = Field(default=None, ge=1, description="Environment steps of robust_sarsa / learned "
+                                    "(default 20000 / 50000).")
     agents: list[str] | None = Field(default=None, description="Agent labels it applies to (default: every agent).")
+
+
+class WorstCaseEntry(BaseModel):
+    """A worst-case search over a box of physical parameters (``testbed.worst_case``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    box: list[str] = Field(min_length=1, description="Axes FIELD[.NAME][@OP]=LOW:HIGH, e.g. body_mass.torso=0.5:2.")
+    method: str = Field(default="cmaes", description="cmaes, bayes (needs optuna) or random.")
+    evaluations: int = Field(default=24, ge=1, description="Points evaluated besides the nominal.")
 
 
 class Evaluation(BaseModel):
@@ -76,6 +90,7 @@ class ExperimentSpec(BaseModel):
     evaluation: Evaluation = Field(default_factory=Evaluation)
     grids: list[list[str]] = Field(default_factory=list)
     attacks: list[AttackEntry] = Field(default_factory=list)
+    worst_case: list[WorstCaseEntry] = Field(default_factory=list)
 
 
 def load_experiment(path: str | Path) -> ExperimentSpec:
@@ -104,7 +119,7 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
 def validate(spec: ExperimentSpec) -> None:
     """Check names before any job runs: agents, hyperparameters, scenarios, grid axes, attack kinds."""
     from agents import index
-    from agents.adversarial.attack_kinds import ATTACKS
+    from agents.adversarial.attack_kinds import ALL, ATTACKS
 
     # names and values first, from the agent index and the specs: they fail before torch or MuJoCo load
     for a in spec.agents:
@@ -116,21 +131,32 @@ def validate(spec: ExperimentSpec) -> None:
     if len(set(labels)) != len(labels):
         raise UserError(f"experiment {spec.name}: agent labels must be unique (got {labels}); set 'label' to tell them apart")
     for attack in spec.attacks:
-        if attack.kind not in ATTACKS:
-            raise UserError(f"experiment {spec.name}: unknown attack '{attack.kind}' (valid: {', '.join(ATTACKS)})")
+        if attack.kind not in ATTACKS and attack.kind != ALL:
+            raise UserError(f"experiment {spec.name}: unknown attack '{attack.kind}' (valid: {', '.join(ATTACKS)}, {ALL})")
         unknown = sorted(set(attack.agents or []) - set(labels))
         if unknown:
             raise UserError(f"experiment {spec.name}: attack {attack.kind} names unknown agent(s) {', '.join(unknown)} "
                             f"(valid: {', '.join(labels)})")
+    from testbed.worst_case import METHODS, parse_box
+
+    boxes = []
+    for entry in spec.worst_case:
+        if entry.method not in METHODS:
+            raise UserError(f"experiment {spec.name}: unknown worst_case method '{entry.method}' (valid: {', '.join(METHODS)})")
+        if entry.method == "bayes" and importlib.util.find_spec("optuna") is None:
+            raise UserError(f'experiment {spec.name}: the bayes worst-case search needs optuna: pip install "testbed[optuna]"')
+        try:
+            boxes.append([parse_box(axis) for axis in entry.box])
+        except UserError as exc:
+            raise UserError(f"experiment {spec.name}: {exc}") from None
     sc_specs = [resolve_spec(s) for s in spec.scenarios]
-    if not spec.grids:
+    if not spec.grids and not boxes:
         return
     from scenarios import Scenario
     from testbed.grid import grid_points, parse_axis, point_spec
 
     for sc_spec in sc_specs:
-        for grid in spec.grids:
-            axes = [parse_axis(axis) for axis in grid]
+        for axes in [[parse_axis(axis) for axis in grid] for grid in spec.grids] + boxes:
             Scenario(point_spec(sc_spec, axes, grid_points(axes)[0])).close()  # a grid the scenario cannot take fails here
 
 
@@ -146,7 +172,8 @@ def expand(spec: ExperimentSpec) -> list[dict[str, Any]]:
                     "hparams": entry.hparams, "steps": spec.train_steps if entry.steps is None else entry.steps,
                     "scenario": sc_spec, "seed": seed, "evaluation": spec.evaluation.model_dump(),
                     "grids": spec.grids,
-                    "attacks": [a.model_dump(exclude={"agents"}) for a in spec.attacks
+                    **({"worst_case": [w.model_dump() for w in spec.worst_case]} if spec.worst_case else {}),
+                    "attacks": [a.model_dump(exclude={"agents", *(() if a.train_steps else ("train_steps",))}) for a in spec.attacks
                                 if a.agents is None or (entry.label or entry.name) in a.agents],
                 }
                 job["id"] = hashlib.sha1(json.dumps(job, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -30,6 +30,8 @@ from testbed.records import EpisodeRecord
 from testbed.store import ResultsStore
 
 _AXIS = re.compile(r"^(?P<field>[a-z_]+)(?:\.(?P<name>[^@\[=]+))?(?:\[(?P<comp>\d+)\])?(?:@(?P<op>scale|add|set))?=(?P<lo>[-+0-9.eE]+):(?P<hi>[-+0-9.eE]+):(?P<n>\d+)$")
+BATCH_SIMULATIONS = 64
+"""Simulations a batched grid evaluation spreads a few points' episodes over (one per point when there are more)."""
 _LAYER = {**{f: "dynamics" for f in MUJOCO_FIELDS}, **{f: "mpe_dynamics" for f in MPE_FIELDS},
           **{f: "multiwalker_dynamics" for f in MULTIWALKER_FIELDS}}
 
@@ -111,48 +113,62 @@ def evaluate_grid(
     progress: Callable[[int, int], None] | None = None,
     backend: str = "auto",
     points: list[dict[str, float]] | None = None,
+    nominal: bool = True,
+    run_id: str | None = None,
+    extra_params: dict[str, Any] | None = None,
 ) -> list[EpisodeRecord]:
     """Evaluate ``agent`` at the nominal scenario and at every grid point, ``episodes`` each.
 
     The same episode seeds are used at every point, so points differ only in physics.
     Where the batched MuJoCo backend applies, the whole grid is one batch: one
     simulation per point, each with its own physics. ``points`` restricts the
-    evaluation to some points of the grid.
+    evaluation to some points of the grid (a worst-case search passes its own),
+    ``nominal=False`` leaves the nominal scenario out, ``run_id`` joins an existing
+    run and ``extra_params`` is merged into every record's params.
     """
     points = grid_points(axes) if points is None else points
-    run_id = uuid.uuid4().hex[:12]
-    total = episodes * (len(points) + 1)
-    if backend != "gymnasium" and unsupported_reason(point_spec(scenario.spec, axes, points[0])) is None:
-        return _evaluate_grid_batched(agent, scenario, axes, points, episodes, seed, deterministic, checkpoint, store,
-                                      progress, run_id)
+    run_id = run_id or uuid.uuid4().hex[:12]
+    extra = dict(extra_params or {})
+    labels: list[dict[str, float] | None] = [*([None] if nominal else []), *points]
+    total = episodes * len(labels)
+    if backend != "gymnasium" and points and unsupported_reason(point_spec(scenario.spec, axes, points[0])) is None:
+        return _evaluate_grid_batched(agent, scenario, axes, labels, episodes, seed, deterministic, checkpoint, store,
+                                      progress, run_id, extra)
     records: list[EpisodeRecord] = []
-    for k, point in enumerate([None, *points]):
+    for point in labels:
         sc = scenario if point is None else Scenario(point_spec(scenario.spec, axes, point))
         done = len(records)
         recs = evaluate(
             agent, sc, episodes=episodes, seed=seed, num_envs=num_envs, deterministic=deterministic,
-            checkpoint=checkpoint, run_id=run_id, extra_params={"grid": point or {}}, store=store, backend=backend,
-            progress=(lambda i, _n, done=done: progress(done + i, total)) if progress else None,
+            checkpoint=checkpoint, run_id=run_id, extra_params={**extra, "grid": point or {}}, store=store,
+            backend=backend, progress=(lambda i, _n, done=done: progress(done + i, total)) if progress else None,
         )
         records.extend(recs)
     return records
 
 
 def _evaluate_grid_batched(
-    agent: Any, scenario: Scenario, axes: list[GridAxis], points: list[dict[str, float]], episodes: int, seed: int,
-    deterministic: bool, checkpoint: str | None, store: ResultsStore | None,
-    progress: Callable[[int, int], None] | None, run_id: str,
+    agent: Any, scenario: Scenario, axes: list[GridAxis], labels: list[dict[str, float] | None], episodes: int,
+    seed: int, deterministic: bool, checkpoint: str | None, store: ResultsStore | None,
+    progress: Callable[[int, int], None] | None, run_id: str, extra: dict[str, Any],
 ) -> list[EpisodeRecord]:
-    """Every grid point (and the nominal) as one simulation of a single batch, ``episodes`` each."""
-    labels: list[dict[str, float]] = [{}, *points]
-    vec = BatchVectorScenario(scenario.spec, len(labels), autoreset=False,
-                              copy_layers=[[], *(point_layers(axes, p) for p in points)])
-    counters = [iter(range(episodes)) for _ in labels]
+    """Every point (``None``: the nominal) in a single batch, ``episodes`` each.
+
+    A point gets ``spread`` simulations (as many as fit in ``BATCH_SIMULATIONS`` in all, at least
+    one): simulation ``j`` of a point runs its episodes ``j, j + spread, ...``, so a small set of
+    points (a search's generation) runs its episodes side by side with the same seeds as one
+    simulation per point would.
+    """
+    spread = max(1, min(episodes, BATCH_SIMULATIONS // len(labels)))
+    copies = [(p, j) for p in range(len(labels)) for j in range(spread)]
+    vec = BatchVectorScenario(scenario.spec, len(copies), autoreset=False,
+                              copy_layers=[[] if labels[p] is None else point_layers(axes, labels[p]) for p, _ in copies])  # type: ignore[arg-type]
+    counters = [iter(range(j, episodes, spread)) for _, j in copies]
     try:
         return run_episodes(
             agent, vec, scenario, next_episode=lambda c: next(counters[c], None), total=episodes * len(labels),
             seed=seed, deterministic=deterministic, checkpoint=checkpoint, store=store, progress=progress,
-            run_id=run_id, extra_params=lambda c: {"grid": labels[c]},
+            run_id=run_id, extra_params=lambda c: {**extra, "grid": labels[copies[c][0]] or {}},
         )
     finally:
         vec.close()

@@ -68,13 +68,22 @@ def run_job(job: dict[str, Any], root: str) -> dict[str, Any]:
     for g, grid in enumerate(job["grids"]):
         records += evaluate_grid(agent, sc, [parse_axis(a) for a in grid], episodes=ev["episodes"], seed=ev["seed"],
                                  checkpoint=label)
+    for entry in job.get("worst_case", []):
+        from testbed.worst_case import parse_box, search
+
+        records += search(agent, sc, [parse_box(a) for a in entry["box"]], episodes=ev["episodes"], seed=ev["seed"],
+                          evaluations=entry["evaluations"], method=entry["method"], search_seed=job["seed"],
+                          checkpoint=label).records
     skipped = []
     for attack in job["attacks"]:
+        why: dict[str, str] = {}
         try:
             records += attack_curve(agent, sc, attack["kind"], attack["eps"], episodes=ev["episodes"], seed=ev["seed"],
-                                    steps=attack["steps"], checkpoint=label)
+                                    steps=attack["steps"], checkpoint=label, train_steps=attack.get("train_steps"),
+                                    skipped=why)
         except UserError as exc:  # e.g. a gradient attack on an agent without a differentiable policy
             skipped.append(f"{attack['kind']} attack on {job['description']}: {exc}")
+        skipped += [f"{kind} attack on {job['description']}: {reason}" for kind, reason in why.items()]
     nominal = [r.team_return for r in records if r.run_id == f"{job['id']}-nominal"]
     writer.add_scalar("eval/mean_team_return", sum(nominal) / len(nominal), int(getattr(agent, "steps_trained", 0)))
     writer.close()

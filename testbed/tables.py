@@ -46,12 +46,19 @@ def robustness_table(records: Sequence[EpisodeRecord]) -> Table | None:
 
 
 def attack_table(records: Sequence[EpisodeRecord], title: str) -> Table:
-    """Episodes, mean and IQM with its bootstrap CI per attack budget ``params['eps']``."""
+    """Episodes, mean and IQM with its bootstrap CI per attack and budget ``params['eps']``; with
+    two or more attacks, a last row per budget gives the worst of them (lowest mean)."""
+    from testbed.attack_summary import worst_of_attacks
     from testbed.metrics import bootstrap_ci, iqm
 
-    table = Table("eps", "episodes", "mean", "IQM [95% CI]", title=title)
-    for eps in sorted({float(r.params["eps"]) for r in records}):
-        x = np.array([r.team_return for r in records if float(r.params["eps"]) == eps])
-        lo, hi = bootstrap_ci(x)
-        table.add_row(f"{eps:g}", str(len(x)), f"{x.mean():.1f}", f"{iqm(x):.1f} [{lo:.1f}, {hi:.1f}]")
+    kinds = list(dict.fromkeys(r.params["attack"] for r in records))
+    table = Table("attack", "eps", "episodes", "mean", "IQM [95% CI]", title=title)
+    for kind in kinds:
+        for eps in sorted({float(r.params["eps"]) for r in records if r.params["attack"] == kind}):
+            x = np.array([r.team_return for r in records if float(r.params["eps"]) == eps and r.params["attack"] == kind])
+            lo, hi = bootstrap_ci(x)
+            table.add_row(kind, f"{eps:g}", str(len(x)), f"{x.mean():.1f}", f"{iqm(x):.1f} [{lo:.1f}, {hi:.1f}]")
+    if len(kinds) > 1:
+        for eps, (value, kind) in worst_of_attacks(list(records)).items():
+            table.add_row("[bold]worst[/]", f"{eps:g}", "", f"[bold]{value:.1f}[/]", f"({kind})")
     return table

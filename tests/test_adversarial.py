@@ -34,12 +34,63 @@ def wide_std():
 @pytest.mark.parametrize("kind", ATTACKS)
 def test_perturbation_never_exceeds_the_budget(victim, wide_std, kind):
     ppo, _ = victim
-    obs = {"agent_0": np.random.default_rng(0).normal(size=(64, 4))}
+    sc = scenarios.make(IP)
+    obs = {"agent_0": np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)}
+    sarsa = None
     for eps in (0.0, 0.1, 1.0):
-        d = ObservationAttack(kind, eps, ppo, wide_std, steps=5).delta("agent_0", obs["agent_0"])
-        assert np.all(np.abs(d) <= eps * wide_std["agent_0"] + 1e-6)
-    d = ObservationAttack(kind, 1.0, ppo, wide_std, steps=5).delta("agent_0", obs["agent_0"])
+        attack = ObservationAttack(kind, eps, ppo, wide_std, steps=5, train_steps=1000, sarsa=sarsa).fit(sc)
+        sarsa = attack.sarsa
+        d = attack.perturb(obs)["agent_0"] - obs["agent_0"]
+        assert np.all(np.abs(d) <= eps * wide_std["agent_0"] + 1e-5)
     assert np.abs(d).max() > 0.5 * wide_std["agent_0"].min()  # the budget is used, not ignored
+
+
+@pytest.mark.parametrize("kind", ["mad", "robust_sarsa"])
+def test_mad_and_robust_sarsa_hurt_more_than_random_noise(victim, wide_std, kind):
+    ppo, _ = victim
+    sc = scenarios.make(IP)
+    res = {}
+    for name in ("random", kind):
+        attack = ObservationAttack(name, 0.5, ppo, wide_std, train_steps=4000).fit(sc)
+        res[name] = np.mean([r.team_return for r in testbed.evaluate(ppo, sc, episodes=4, seed=5, attack=attack)])
+    assert res[kind] < 0.5 * res["random"], res
+
+
+def test_the_learned_adversary_learns_to_topple_the_victim(victim, wide_std):
+    ppo, _ = victim
+    sc = scenarios.make(IP)
+    res = {}
+    for steps in (256, 15_000):  # one PPO update (an untrained adversary) vs a trained one
+        attack = ObservationAttack("learned", 0.5, ppo, wide_std, train_steps=steps, seed=1).fit(sc)
+        res[steps] = np.mean([r.team_return for r in testbed.evaluate(ppo, sc, episodes=4, seed=5, attack=attack)])
+    assert res[15_000] < 0.5 * res[256], res
+
+
+def test_robust_sarsa_fits_the_victims_action_map(victim, wide_std):
+    ppo, _ = victim
+    from agents.adversarial.attacks import fit_sarsa
+
+    critic = fit_sarsa(ppo, scenarios.make(IP), ["agent_0"], wide_std, steps=800)["agent_0"]
+    obs = np.random.default_rng(3).normal(size=(16, 4)).astype(np.float32)
+    with torch.no_grad():
+        ours = critic.policy_action(torch.as_tensor(obs)).numpy()
+    assert np.allclose(ours, ppo.act({"agent_0": obs})["agent_0"], atol=1e-4)  # PPO acts clip(mean): alpha 1, beta 0
+
+
+def test_attack_all_runs_every_attack_that_applies_and_the_worst_of_them():
+    from testbed.attack_summary import worst_of_attacks
+
+    sc = scenarios.make(IP, time_limit=50)
+    bc = agents.make("bc", sc, seed=0)  # a differentiable policy without a critic
+    skipped = {}
+    recs = attack_curve(bc, sc, "all", [0.2], episodes=2, seed=3, steps=2, train_steps=300, skipped=skipped)
+    ran = {r.params["attack"] for r in recs}
+    assert ran == set(ATTACKS) - {"critic"} and "value function" in skipped["critic"]
+    worst = worst_of_attacks(recs)
+    by_kind = {k: np.mean([r.team_return for r in recs if r.params["attack"] == k]) for k in ran}
+    value, kind = worst[0.2]
+    assert value == min(by_kind.values()) and by_kind[kind] == value
+    assert {r.seed for r in recs if r.params["attack"] == "mad"} == {r.seed for r in recs if r.params["attack"] == "learned"}
 
 
 def test_attacks_never_update_the_victim(victim, wide_std):
@@ -96,6 +147,10 @@ def test_cli_attack_curve(victim, tmp_path):
     assert sorted({r.params["eps"] for r in testbed.ResultsStore(db).records()}) == [0.0, 0.1]
     bad = subprocess.run([*base, "--attack", "pgd", "--eps", "a,b"], capture_output=True, text=True)
     assert bad.returncode == 2 and "--eps expects comma-separated numbers" in bad.stderr
+    bad = subprocess.run([*base, "--attack", "strongest"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "robust_sarsa, learned, all" in bad.stderr and "Traceback" not in bad.stderr
+    bad = subprocess.run([*base, "--attack", "learned", "--attack-train-steps", "0"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert testbed.ResultsStore(db).count() == 4  # nothing stored was lost
 
 

@@ -46,6 +46,26 @@ def test_report_has_every_figure_kind(report_db, tmp_path):
     assert page.count("<svg") == 5 and "sum over agents" in page
 
 
+def test_report_draws_worst_case_searches_and_the_worst_of_attacks(report_db, tmp_path):
+    from testbed.report.figures import robustness_heatmaps, worst_of_attacks
+    from testbed.worst_case import parse_box, search
+
+    db, _ = report_db
+    sc = scenarios.make(IP)
+    rnd = agents.make("random", sc, seed=0)
+    found = search(rnd, sc, [parse_box("body_mass.pole=0.5:2"), parse_box("body_mass.cart=0.5:2")], episodes=1,
+                   evaluations=5, method="random")
+    records = testbed.ResultsStore(db).records()
+    ppo = next(r for r in records if r.params.get("attack"))
+    mad = [r.model_copy(update={"params": {**r.params, "attack": "mad"}, "team_return": r.team_return - 1.0})
+           for r in records if r.params.get("attack")]
+    page = write_report(records + found.records + mad, tmp_path / "out").read_text()
+    assert 'id="fig-search-0"' in page and "worst of the attacks" in page
+    assert len(robustness_heatmaps(records + found.records)) == len(robustness_heatmaps(records))  # a search is no heatmap
+    (worst,) = worst_of_attacks(records + mad).values()
+    assert {kind for _, kind in worst.values()} == {"mad"} and ppo.params["eps"] in worst
+
+
 def test_report_cli_refuses_an_empty_database(tmp_path):
     testbed.ResultsStore(tmp_path / "empty.db")
     proc = subprocess.run([sys.executable, "-m", "testbed.cli", "report", str(tmp_path / "empty.db"), "--out", str(tmp_path / "o")],

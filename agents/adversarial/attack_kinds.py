@@ -1,5 +1,22 @@
 """The observation attacks' names, importable without torch (the CLI and experiment specs
 check a name before anything heavy loads; ``attacks.py`` implements them)."""
 
-ATTACKS = ("random", "fgsm", "pgd", "critic")
-"""Uniform noise, FGSM and PGD on the policy's action distribution, PGD on the critic's value."""
+ATTACKS = ("random", "fgsm", "pgd", "mad", "critic", "robust_sarsa", "learned")
+"""Uniform noise; FGSM, PGD and MAD (SGLD) on the policy's action distribution; PGD on the
+victim's critic; PGD on a fitted robust Sarsa critic; an RL-trained perturber."""
+ALL = "all"
+"""Every attack that applies to the victim, and the worst of them per budget."""
+TRAIN_STEPS = {"robust_sarsa": 20_000, "learned": 50_000}
+"""Attacks that fit a model of their own first, and the environment steps they use unless told
+(robust Sarsa: victim roll-outs the critic is fitted on; learned: the adversary's PPO training)."""
+
+
+def expand(kind: str) -> list[str]:
+    """The attacks ``kind`` names: itself, or every attack for ``all``.
+
+    >>> expand("pgd")
+    ['pgd']
+    >>> len(expand("all")) == len(ATTACKS)
+    True
+    """
+    return list(ATTACKS) if kind == ALL else [kind]

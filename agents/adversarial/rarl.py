@@ -31,7 +31,7 @@ from agents import hyperparams
 from agents.sb3_views import require_trained, sb3_distribution, sb3_value
 from agents.base import Capabilities, ProgressFn, require_single_agent
 from agents.checkpoint import save_meta
-from agents.sb3_agent import _prepare
+from agents.sb3_agent import sb3_arguments
 from agents.sb3_logging import quiet
 from agents.sb3_vecenv import ScenarioCopies
 from scenarios import Scenario, UserError
@@ -155,9 +155,9 @@ class RARL:
         kwargs = {k: h[k] for k in PPO_KEYS if h.get(k) is not None}
         seed = self.seed
         if self.protagonist is None:
-            self.protagonist = PPO("MlpPolicy", penv, seed=seed, device="cpu", **_prepare(kwargs, act_space.shape[0]))
+            self.protagonist = PPO("MlpPolicy", penv, seed=seed, device="cpu", **sb3_arguments(kwargs, act_space.shape[0]))
             self.adversary = PPO("MlpPolicy", aenv, seed=None if seed is None else seed + 1, device="cpu",
-                                 **_prepare(kwargs, self.adv_space.shape[0]))
+                                 **sb3_arguments(kwargs, self.adv_space.shape[0]))
         else:
             self.protagonist.set_env(penv)
             self.adversary.set_env(aenv)

@@ -49,7 +49,7 @@ from agents.base import Capabilities, ProgressFn, require_single_agent
 from agents.checkpoint import save_meta
 from agents.imitation import dataset as demos
 from agents.marl.nets import mlp
-from agents.sb3_agent import _prepare
+from agents.sb3_agent import sb3_arguments
 from agents.sb3_logging import quiet
 from agents.sb3_vecenv import SB3VecEnv
 from scenarios import Scenario, UserError
@@ -257,7 +257,7 @@ class AdversarialImitation:
         if self.model is None:
             vec = self.scenario.vector(int(h["n_envs"]), seed=self.seed)
             env = self.reward_env = DiscriminatorReward(SB3VecEnv(vec), self)
-            kwargs = _prepare({k: h[k] for k in PPO_KEYS if h.get(k) is not None}, self.act_dim)
+            kwargs = sb3_arguments({k: h[k] for k in PPO_KEYS if h.get(k) is not None}, self.act_dim)
             self.model = PPO("MlpPolicy", env, seed=self.seed, device="cpu", verbose=0, **kwargs)
         quiet(self.model).learn(steps, callback=_UpdateDiscriminator(self, progress, steps), reset_num_timesteps=False)
         self.steps_trained += steps

@@ -113,7 +113,7 @@ def robustness_heatmaps(records: list[EpisodeRecord]) -> list[tuple[str, str]]:
     """One heatmap per (agent, checkpoint, grid run) whose grid has exactly two parameters."""
     runs: dict[tuple[str, str, str], list[EpisodeRecord]] = defaultdict(list)
     for r in records:
-        if isinstance(r.params.get("grid"), dict) and len(r.params["grid"]) == 2:
+        if isinstance(r.params.get("grid"), dict) and len(r.params["grid"]) == 2 and "search" not in r.params:
             runs[(r.scenario_id, label(r), r.run_id)].append(r)
     out = []
     for (sid, name, _), recs in sorted(runs.items()):
@@ -150,7 +150,57 @@ def attack_curves(records: list[EpisodeRecord]) -> str | None:
     for (sid, name, kind), by_eps in sorted(lines.items()):
         xs = sorted(by_eps)
         ax.plot(xs, [np.mean(by_eps[x]) for x in xs], marker="o", label=f"{name}, {kind} ({sid})")
+    for (sid, name), worst in sorted(worst_of_attacks(records).items()):
+        xs = sorted(worst)
+        ax.plot(xs, [worst[x][0] for x in xs], color="black", linestyle="--", linewidth=2,
+                label=f"{name}, worst of attacks ({sid})")
     ax.set_xlabel("eps (std units)")
     ax.set_ylabel("mean team return")
     ax.legend(fontsize=7)
     return _svg(fig)
+
+
+def worst_of_attacks(records: list[EpisodeRecord]) -> dict[tuple[str, str], dict[float, tuple[float, str]]]:
+    """Per (scenario, agent label) evaluated under two or more attacks: ``attack_summary.worst_of_attacks``."""
+    from testbed.attack_summary import worst_of_attacks as worst
+
+    groups: dict[tuple[str, str], list[EpisodeRecord]] = defaultdict(list)
+    for r in records:
+        if "attack" in r.params:
+            groups[(r.scenario_id, label(r))].append(r)
+    return {key: worst(recs) for key, recs in groups.items() if len({r.params["attack"] for r in recs}) > 1}
+
+
+def worst_case_searches(records: list[EpisodeRecord]) -> list[tuple[str, str]]:
+    """One scatter per worst-case search over one or two parameters: every evaluated point
+    coloured (2-D) or placed (1-D) by its mean team return, the worst point marked."""
+    runs: dict[tuple[str, str, str], list[EpisodeRecord]] = defaultdict(list)
+    for r in records:
+        if "search" in r.params and r.params.get("grid"):
+            runs[(r.scenario_id, label(r), r.run_id)].append(r)
+    out = []
+    for (sid, name, _), recs in sorted(runs.items()):
+        keys = sorted(recs[0].params["grid"])
+        if len(keys) > 2:
+            continue
+        cells: dict[tuple[float, ...], list[float]] = defaultdict(list)
+        for r in recs:
+            cells[tuple(r.params["grid"][k] for k in keys)].append(r.team_return)
+        pts = np.array(list(cells))
+        vals = np.array([np.mean(v) for v in cells.values()])
+        worst = int(np.argmin(vals))
+        fig, ax = plt.subplots(figsize=(5, 4))
+        if len(keys) == 2:
+            sc = ax.scatter(pts[:, 0], pts[:, 1], c=vals, cmap="viridis", s=30)
+            ax.scatter([pts[worst, 0]], [pts[worst, 1]], marker="x", color="red", s=90, label="worst found")
+            fig.colorbar(sc, label="mean team return")
+            ax.set_ylabel(keys[1])
+        else:
+            ax.scatter(pts[:, 0], vals, s=20)
+            ax.scatter([pts[worst, 0]], [vals[worst]], marker="x", color="red", s=90, label="worst found")
+            ax.set_ylabel("mean team return")
+        ax.set_xlabel(keys[0])
+        ax.legend(fontsize=7)
+        ax.set_title(f"{name} on {sid} ({recs[0].params['search']}, {len(cells)} points)", fontsize=9)
+        out.append((f"{name} on {sid}", _svg(fig)))
+    return out

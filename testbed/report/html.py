@@ -79,9 +79,15 @@ def write_report(records: list[EpisodeRecord], out_dir: str | Path, title: str =
     if heatmaps:
         parts.append("<h2>Robustness heatmaps</h2>")
         parts += [_figure(svg, f"Mean team return per grid point: {name}.", f"fig-heat-{i}") for i, (name, svg) in enumerate(heatmaps)]
+    searches = figures.worst_case_searches(records)
+    if searches:
+        parts.append("<h2>Worst-case searches</h2>")
+        parts += [_figure(svg, f"Points a worst-case search evaluated, by mean team return: {name}.", f"fig-search-{i}")
+                  for i, (name, svg) in enumerate(searches)]
     attacks = figures.attack_curves(records)
     if attacks:
-        parts += ["<h2>Observation attacks</h2>", _figure(attacks, "Mean team return vs attack budget eps (per-dimension std units).", "fig-attacks")]
+        parts += ["<h2>Observation attacks</h2>", _figure(attacks, "Mean team return vs attack budget eps (per-dimension std units); "
+                                                                 "dashed: the worst of the attacks at each budget.", "fig-attacks")]
     if videos:
         parts.append("<h2>Episodes</h2>")
         for i, (caption, gif) in enumerate(videos):
