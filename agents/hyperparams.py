@@ -109,6 +109,9 @@ def check_values(agent: str, values: dict[str, Any], defaults: dict[str, Any]) -
             bad = "a mapping"
         if bad:
             raise UserError(f"{agent}: hyperparameter {key} must be {bad}, got {value!r} ({_kind(value)}; default {default!r})")
+    from agents import config
+
+    config.check(agent, out)  # ranges and choices (agents/fields.yaml)
     return out
 
 

@@ -81,15 +81,20 @@ def entry(name: str) -> dict[str, Any]:
     return known[name]
 
 
-def check_overrides(name: str, overrides: dict[str, Any]) -> dict[str, Any]:
-    """Refuse an unknown hyperparameter name or a value of the wrong type for agent ``name``,
-    with the messages ``agents.make`` gives, and return the values coerced as it would."""
-    from agents import hyperparams
+def check_overrides(name: str, overrides: dict[str, Any], scenario_id: str | None = None) -> dict[str, Any]:
+    """Refuse an unknown hyperparameter name, a value of the wrong type or out of its range for
+    agent ``name`` (and, given the scenario, an inconsistent pair in the merged config), with the
+    messages ``agents.make`` gives, and return the values coerced as it would."""
+    from agents import config, hyperparams
 
     info = entry(name)
     if info["hyperparameters"]:  # an agent without a list takes what its constructor takes
         hyperparams.check_names(name, overrides, set(info["hyperparameters"]))
-    return hyperparams.check_values(name, overrides, info["defaults"])
+    values = hyperparams.check_values(name, overrides, info["defaults"])
+    if scenario_id is not None:
+        merged = {**info["defaults"], **hyperparams.tuned_defaults(name, scenario_id), **values}
+        config.check_pairs(name, merged, info["capabilities"].get("learning"))
+    return values
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from typing import Any
 from agents.a3c import A3C
 from agents.adversarial.adv_training import AdversarialPPO
 from agents.adversarial.rarl import RARL
-from agents import hyperparams
+from agents import config, hyperparams
 from agents.base import check_support
 from agents.checkpoint import check_compatible, read_meta
 from agents.imitation.bc import BehaviouralCloning
@@ -82,6 +82,9 @@ def make(name: str, scenario: Scenario | str | dict | ScenarioSpec, seed: int | 
         hparams = hyperparams.check_values(name, hparams, defaults())
     sc = _scenario(scenario)
     check_support(name, cls.capabilities, sc)
+    if defaults is not None:
+        merged = {**defaults(), **hyperparams.tuned_defaults(name, sc.id), **hparams}
+        config.check_pairs(name, merged, cls.capabilities.learning)
     return cls(sc, seed=seed, **hparams)
 
 

@@ -101,19 +101,34 @@ def list_cmd(what: What = typer.Argument(What.scenarios, help="'scenarios' (ever
 
 @app.command()
 @user_errors
-def describe(name: str = typer.Argument(..., help="A scenario id, a scenario YAML file, or an agent name.")) -> None:
-    """Show a scenario's definition and spaces, or an agent's capabilities and defaults."""
+def describe(
+    name: str = typer.Argument(..., help="A scenario id, a scenario YAML file, or an agent name."),
+    scenario: str = typer.Option(None, help="For an agent: show its defaults for this scenario (its tuned entry)."),
+) -> None:
+    """Show a scenario's definition and spaces, or an agent's capabilities and hyperparameters
+    (type, default, valid values and meaning of each)."""
     from agents import index
     import scenarios
     if name in index.names():
-        import agents
+        from rich.markup import escape
 
-        cls = agents.agent_class(name)
-        out.print(f"[bold]{name}[/]: {(cls.__doc__ or '').strip()}")
-        out.print(f"capabilities: {cls.capabilities}")
-        valid = sorted(cls.valid_hyperparameters()) if hasattr(cls, "valid_hyperparameters") else []
-        out.print(f"hyperparameters: {', '.join(valid) or '(none)'}")
+        from agents import config
+
+        info = index.entry(name)
+        sid = scenarios.resolve_spec(scenario).id if scenario is not None else None
+        out.print(f"[bold]{name}[/]: {info['summary']}")
+        caps = ", ".join(f"{k}={v}" for k, v in info["capabilities"].items())
+        out.print(f"capabilities: {caps}")
+        table = Table("hyperparameter", "type", f"default ({sid})" if sid else "default", "valid", "meaning",
+                      title=f"{name} hyperparameters (--set NAME=VALUE)")
+        for row in config.describe(name, sid):
+            table.add_row(*(escape(c) for c in row))
+        out.print(table if table.row_count else "hyperparameters: (none)")
         return
+    if scenario is not None:
+        from scenarios import UserError
+
+        raise UserError("--scenario is for describing an agent")
     scenarios.resolve_spec(name)  # an unknown id fails here, before the source loads
     sc = scenarios.make(name)
     info = sc.describe()
@@ -198,7 +213,7 @@ def train(
         from testbed.tuning import read_config
 
         hparams = read_config(config)
-    hparams = index.check_overrides(agent, {**hparams, **parse_assignments(set_)})
+    hparams = index.check_overrides(agent, {**hparams, **parse_assignments(set_)}, scenarios.resolve_spec(scenario).id)
     if address is not None:
         on_ray = [n for n, info in index.read().items() if "ray_address" in info["hyperparameters"]]
         if agent not in on_ray:
@@ -485,8 +500,8 @@ def tune(
 
     if executor not in EXECUTORS:
         raise UserError(f"unknown executor '{executor}' (valid: {', '.join(EXECUTORS)})")
-    fixed = index.check_overrides(agent, parse_assignments(set_))  # a bad name or value fails before torch loads
-    scenarios.resolve_spec(scenario)
+    fixed = index.check_overrides(agent, parse_assignments(set_),  # a bad name or value fails before torch loads
+                                  scenarios.resolve_spec(scenario).id)
     from testbed.tuning import best_config, counted, tune as run_tune, write_config
 
     study = run_tune(agent, scenario, trials, seeds, steps, None if storage == "memory" else storage, study_name, seed,

@@ -150,6 +150,12 @@ def validate(spec: ExperimentSpec) -> None:
         except UserError as exc:
             raise UserError(f"experiment {spec.name}: {exc}") from None
     sc_specs = [resolve_spec(s) for s in spec.scenarios]
+    for a in spec.agents:  # an inconsistent pair shows only with the scenario's tuned defaults
+        for sc_spec in sc_specs:
+            try:
+                index.check_overrides(a.name, a.hparams, sc_spec.id)
+            except UserError as exc:
+                raise UserError(f"experiment {spec.name}: {exc} (on {sc_spec.id})") from None
     if not spec.grids and not boxes:
         return
     from scenarios import Scenario

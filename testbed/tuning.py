@@ -46,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from scenarios import UserError
 from scenarios.spec import load_yaml
+from agents import hyperparams
 
 SPACE_KEY = "search"
 OBJECTIVES = {"median": np.median, "mean": np.mean, "min": np.min}
@@ -109,6 +110,13 @@ def load_space(agent: str, file: str | Path | None = None) -> dict[str, SearchPa
             space[key] = SearchParam.model_validate(value)
         except ValidationError as exc:
             raise UserError(f"{where}: search key '{key}': {exc.errors()[0]['msg']}") from None
+        param = space[key]
+        defaults = cls.default_hyperparameters() if hasattr(cls, "default_hyperparameters") else {}
+        for v in (param.choices if param.choices is not None else [param.low, param.high]):
+            try:  # a value the agent refuses would fail every trial that draws it
+                hyperparams.check_values(agent, {key: v}, defaults)
+            except UserError as exc:
+                raise UserError(f"{where}: search key '{key}': {exc}") from None
     return space
 
 

@@ -58,13 +58,16 @@ def test_a_stored_study_resumes_to_its_trial_count(tmp_path):
     assert [t.params for t in again.trials[:2]] == params
 
 
-def test_a_failing_trial_is_recorded_and_retried_once(tmp_path):
-    # batch_size 1 is refused by SB3's PPO at construction (an AssertionError inside the trial)
-    space = _space(tmp_path, {"batch_size": {"choices": [1]}})
+def test_a_failing_trial_is_recorded_and_retried_once(tmp_path, monkeypatch):
+    def diverge(self, trial, params):  # a trial that fails inside training (e.g. SB3 asserting on NaNs)
+        raise AssertionError("the policy's parameters became NaN")
+
+    monkeypatch.setattr(tuning.Objective, "_run", diverge)
+    space = _space(tmp_path, {"batch_size": {"choices": [32, 64]}})
     storage = f"sqlite:///{tmp_path / 'fail.db'}"
     with pytest.raises(UserError, match="5 trials in a row failed; the last with AssertionError"):
         tuning.tune("ppo", CARTPOLE, trials=1, seeds=1, steps=128, storage=storage, evals=1, eval_episodes=1,
-                    space_file=space, fixed={"n_envs": 2, "n_steps": 64})
+                    space_file=space, fixed={"n_envs": 2, "n_steps": 64, "batch_size": 64})
     trials = tuning.open_study(storage, f"ppo-{CARTPOLE}", 0).trials
     failed = [t for t in trials if t.state.name == "FAIL"]
     assert len(failed) >= 5 and all(t.user_attrs["error"].startswith("AssertionError") for t in failed)
@@ -72,6 +75,13 @@ def test_a_failing_trial_is_recorded_and_retried_once(tmp_path):
     assert retries and all(trials[t.user_attrs["retry_of"]].params == t.params for t in retries)
     originals = [t for t in failed if "retry_of" not in t.user_attrs]
     assert {t.user_attrs["retry_of"] for t in retries} <= {t.number for t in originals}  # a retry is never retried
+
+
+def test_a_search_space_with_a_value_the_agent_refuses_is_refused_before_any_trial(tmp_path):
+    with pytest.raises(UserError, match="search key 'batch_size': ppo: hyperparameter batch_size must be an integer >= 2"):
+        tuning.load_space("ppo", _space(tmp_path, {"batch_size": {"choices": [1, 64]}}))
+    with pytest.raises(UserError, match="search key 'gamma'.*must be a number in"):
+        tuning.load_space("ppo", _space(tmp_path, {"gamma": {"low": 0.9, "high": 1.5}}))
 
 
 def test_bad_tuning_input_is_one_line(tmp_path):

@@ -1,0 +1,129 @@
+"""Typed agent configs (agents/fields.yaml, agents.config): every hyperparameter of every agent
+has a type, range and meaning; every shipped default validates; out-of-range values and
+inconsistent pairs are refused in one line before anything runs, from Python, the CLI and specs."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agents import config, hyperparams, index
+from scenarios import UserError
+from scenarios import yaml_loader
+
+AGENTS = index.names()
+DEFAULTS = Path(__file__).parents[1] / "agents" / "defaults"
+
+
+@pytest.mark.parametrize("agent", AGENTS)
+def test_every_hyperparameter_has_a_type_a_range_and_a_meaning(agent):
+    info = index.entry(agent)
+    for name in info["hyperparameters"] or info["defaults"]:
+        s = config.spec(agent, name)
+        assert s is not None, f"{agent}.{name} has no entry in agents/fields.yaml"
+        assert s.get("doc") and s.get("type") in ("integer", "number", "boolean", "string", "list", "mapping", "any")
+    model = config.config_model(agent)
+    assert set(model.model_fields) == set(info["hyperparameters"] or info["defaults"])
+    dumped = model().model_dump()  # the config round trip: defaults in, the same defaults out
+    assert dumped == {k: info["defaults"].get(k) for k in dumped}
+
+
+@pytest.mark.parametrize("agent", AGENTS)
+def test_the_shipped_defaults_validate_for_every_tuned_scenario(agent):
+    file = DEFAULTS / f"{agent}.yaml"
+    scenarios_tuned = [k for k in (yaml_loader.load(file.read_text()) or {}) if k not in ("default", "search")] if file.is_file() else []
+    for sid in [None, *scenarios_tuned]:
+        cfg = config.config(agent, sid or "none/none").model_dump()
+        assert cfg.keys() >= set(hyperparams.tuned_defaults(agent, sid or "none/none"))
+
+
+def _outside(s):
+    """A value just outside a field's range, if it has one."""
+    if s.get("type") not in ("integer", "number"):
+        return None
+    for key, delta in (("min", -1), ("gt", 0), ("max", 1), ("lt", 0)):
+        if key in s:
+            v = s[key] + delta
+            return int(v) if s["type"] == "integer" else float(v)
+    return None
+
+
+@pytest.mark.parametrize("agent", AGENTS)
+def test_out_of_range_values_are_refused_naming_the_field_and_the_range(agent):
+    info = index.entry(agent)
+    tried = 0
+    for name in info["hyperparameters"] or info["defaults"]:
+        s = config.spec(agent, name)
+        bad = _outside(s)
+        if bad is not None:
+            with pytest.raises(UserError, match=rf"^{agent}: hyperparameter {name} must be .*, got -?[0-9.]+$"):
+                index.check_overrides(agent, {name: bad})
+            tried += 1
+        if "choices" in s:
+            with pytest.raises(UserError, match=r"must be one of .*got 'bogus'"):
+                index.check_overrides(agent, {name: "bogus"})
+            tried += 1
+    assert tried or not info["hyperparameters"]
+
+
+@pytest.mark.parametrize("agent, overrides, pattern", [
+    ("ppo", {"batch_size": 4096}, "larger than the rollout"),
+    ("ppo", {"n_steps": 1, "n_envs": 1}, "at least 2 steps"),
+    ("a2c", {"n_envs": 1, "n_steps": 1}, "at least 2 steps"),
+    ("dqn", {"batch_size": 64, "buffer_size": 32}, "larger than the replay buffer"),
+    ("rainbow", {"eps_start": 0.1, "eps_end": 0.5}, "epsilon would grow"),
+    ("qrdqn", {"exploration_initial_eps": 0.01, "exploration_final_eps": 0.2}, "epsilon would grow"),
+    ("jal", {"temperature": 0.5, "temperature_end": 1.0}, "temperature would grow"),
+    ("mppi", {"samples": 4, "elite_fraction": 0.1}, "keeps no elite"),
+    ("adr", {"initial": [0.5, 1.5], "limits": [0.8, 3.0]}, "not inside limits"),
+])
+def test_inconsistent_pairs_are_refused(agent, overrides, pattern):
+    with pytest.raises(UserError, match=pattern):
+        index.check_overrides(agent, overrides, "mujoco/Hopper-v5")
+    with pytest.raises(UserError, match=pattern):
+        config.config(agent, "mujoco/Hopper-v5", overrides)
+
+
+def test_pairs_use_the_scenarios_tuned_defaults():
+    # CartPole's tuned PPO rollout is 32 x 8 = 256 steps; the default one is 2048 x 8
+    index.check_overrides("ppo", {"batch_size": 1024}, "mujoco/Walker2d-v5")
+    with pytest.raises(UserError, match="32 x 8 = 256"):
+        index.check_overrides("ppo", {"batch_size": 1024}, "classic/CartPole-v1")
+
+
+def test_agents_make_refuses_before_building():
+    import agents
+
+    with pytest.raises(UserError, match="gamma must be a number in"):
+        agents.make("reinforce", "classic/CartPole-v1", gamma=1.5)
+    with pytest.raises(UserError, match="larger than the rollout"):
+        agents.make("ppo", "classic/CartPole-v1", batch_size=1024)
+
+
+def test_cli_refusals_and_describe(tmp_path):
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "testbed.cli", *args], capture_output=True, text=True, cwd=tmp_path)
+
+    for args, pattern in [(["--set", "gamma=1.5"], "gamma must be a number in [0, 1], got 1.5"),
+                          (["--set", "batch_size=100000"], "larger than the rollout"),
+                          (["--set", "sharing=bogus"], "must be one of full, group, none"),
+                          (["--set", "learning_rate=lin_-1"], "learning_rate must be a number > 0")]:
+        proc = run("train", "ppo", "classic/CartPole-v1", "--steps", "10", "--out", str(tmp_path / "x"), *args)
+        assert proc.returncode == 2 and pattern in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert not (tmp_path / "x").exists()
+    proc = run("describe", "ppo", "--scenario", "classic/CartPole-v1")
+    assert proc.returncode == 0, proc.stderr
+    assert "lin_0.001" in proc.stdout and "Discount factor." in proc.stdout and "a number in [0, 1]" in proc.stdout
+    proc = run("describe", "mujoco/Hopper-v5", "--scenario", "classic/CartPole-v1")
+    assert proc.returncode == 2 and "--scenario is for describing an agent" in proc.stderr
+
+
+def test_experiment_specs_check_ranges_and_pairs(tmp_path):
+    from testbed.experiment_spec import load_experiment
+
+    spec = tmp_path / "s.yaml"
+    for hparams, pattern in [("{gamma: 2}", "gamma must be"), ("{batch_size: 1024}", "larger than the rollout.*CartPole")]:
+        spec.write_text(f"name: x\nagents: [{{name: ppo, hparams: {hparams}}}]\nscenarios: [classic/CartPole-v1]\n")
+        with pytest.raises(UserError, match=pattern):
+            load_experiment(spec)
