@@ -77,12 +77,36 @@ def test_sysid_refuses_unknown_parameters_and_tasks(target_data):
         identify("classic/CartPole-v1", target_data, ["body_mass:torso"])
 
 
-def test_transfer_gap_reports_source_target_and_gap_with_cis():
-    ag = agents.make("random", "mujoco/InvertedPendulum-v5", seed=0)
-    rep = transfer_gap(ag, {"id": "mujoco/IP-heavy-v5", "source": "gymnasium:InvertedPendulum-v5",
-                            "layers": [{"type": "obs_bias", "params": {"std": 1.0}}]}, episodes=10)
-    assert rep.source_ci[0] <= rep.source <= rep.source_ci[1] and rep.target_ci[0] <= rep.target <= rep.target_ci[1]
-    assert rep.gap == pytest.approx(rep.source - rep.target) and rep.gap_ci[0] <= rep.gap <= rep.gap_ci[1]
+class _Balancer:
+    """A fixed linear controller: balances the nominal pendulum for the whole episode, drops a heavy pole."""
+
+    name = "balancer"
+
+    def __init__(self, scenario):
+        self.scenario = scenario
+
+    def act(self, obs, deterministic=True):
+        x = obs["agent_0"]
+        return {"agent_0": np.clip(x @ np.array([[1.0], [5.0], [1.0], [1.0]]), -3, 3).astype(np.float32)}
+
+
+def test_transfer_gap_matches_an_independent_computation_on_a_known_gap():
+    import testbed
+
+    src = scenarios.make("mujoco/InvertedPendulum-v5", time_limit=200)
+    heavy = {"id": "mujoco/IP-heavy-v5", "source": "gymnasium:InvertedPendulum-v5", "time_limit": 200,
+             "layers": [{"type": "dynamics", "params": {"parameters": [
+                 {"field": "body_mass", "names": ["pole"], "distribution": "uniform", "low": 6.0, "high": 10.0}]}}]}
+    ag = _Balancer(src)
+    rep = transfer_gap(ag, heavy, episodes=10, seed=3)
+    own = [r.team_return for r in testbed.evaluate(ag, src, episodes=10, seed=3)]
+    far = [r.team_return for r in testbed.evaluate(ag, scenarios.make(heavy), episodes=10, seed=3)]
+    assert own == [200.0] * 10 and max(far) < 150  # the controller balances the source and drops the heavy pole
+    assert rep.source == pytest.approx(np.mean(own)) and rep.target == pytest.approx(np.mean(far))
+    assert rep.gap == pytest.approx(np.mean(own) - np.mean(far)) and rep.gap > 100
+    assert rep.gap_ci[0] <= rep.gap <= rep.gap_ci[1] and rep.gap_ci[0] > 100  # the CI excludes no gap
+    same = transfer_gap(ag, src, episodes=10, seed=3)
+    assert same.gap == 0.0 and same.gap_ci == (0.0, 0.0)  # no difference, no interval
 
 
 def test_real_proxy_has_its_unmodelled_effects():
