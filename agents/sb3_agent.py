@@ -28,13 +28,13 @@ builds SB3's exploration noise for the off-policy continuous methods;
 from __future__ import annotations
 
 import inspect
-import pickle
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from sb3_contrib import QRDQN, TQC, TRPO
+from gymnasium import spaces
 from stable_baselines3 import A2C, DDPG, DQN, PPO, SAC, TD3
 from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
 from stable_baselines3.common.base_class import BaseAlgorithm
@@ -48,6 +48,7 @@ from agents.checkpoint import save_meta
 from agents.marl.groups import Group, make_groups
 from agents.marl.sb3_groups import GroupVecEnv, Lockstep, learn_in_lockstep
 from agents.sb3_views import require_trained, sb3_distribution, sb3_value
+from agents.sb3_checkpoint import load_model, load_normalizer, save_normalizer
 from agents.sb3_logging import quiet
 from agents.sb3_vecenv import SB3VecEnv, shared_spaces
 from scenarios import Scenario, UserError
@@ -187,14 +188,26 @@ class SB3Agent:
         """The SB3 view of our vectorized face (joint-action agents override it)."""
         return SB3VecEnv(vec)
 
-    def _build(self, env: Any = None, space: Any = None, seed: int | None = None) -> BaseAlgorithm:
+    def _sb3_kwargs(self, space: Any = None) -> dict[str, Any]:
+        """The SB3 constructor arguments from our hyperparameters (``space``: the model's action space)."""
         kwargs = {k: v for k, v in self.hparams.items() if k not in OWN_KEYS | self.extra_keys}
         space = space if space is not None else self.scenario.action_space(self.scenario.possible_agents[0])
-        n_actions = int(np.prod(space.shape or (1,)))
+        return sb3_arguments(kwargs, int(np.prod(space.shape or (1,))))
+
+    def _build(self, env: Any = None, space: Any = None, seed: int | None = None) -> BaseAlgorithm:
         return self.algorithm(
             self.hparams.get("policy", "MlpPolicy"), env if env is not None else self._env(),
-            seed=self.seed if seed is None else seed, device="cpu", verbose=0, **sb3_arguments(kwargs, n_actions),
+            seed=self.seed if seed is None else seed, device="cpu", verbose=0, **self._sb3_kwargs(space),
         )
+
+    def _model_spaces(self) -> tuple[Any, Any]:
+        """The observation and action spaces the single model is built on (from a one-copy view)."""
+        vec = self.scenario.vector(1, backend=self.hparams.get("backend", "auto"))
+        try:
+            env = self._vecenv(vec)
+            return env.observation_space, env.action_space
+        finally:
+            vec.close()
 
     def _learn_groups(self, steps: int, progress: ProgressFn | None) -> None:
         assert self.groups is not None
@@ -267,7 +280,7 @@ class SB3Agent:
         return require_trained(self.model, self.name)
 
     def save(self, path: str | Path) -> Path:
-        """Write ``model.zip`` (``model_<k>.zip`` per group), ``vecnormalize.pkl`` (if normalizing) and ``agent.json``."""
+        """Write ``model.zip`` (``model_<k>.zip`` per group), normalization statistics as arrays (if normalizing, ``agents.sb3_checkpoint``) and ``agent.json``."""
         if self.groups is not None and self.models:
             path = Path(path)
             path.mkdir(parents=True, exist_ok=True)
@@ -281,10 +294,7 @@ class SB3Agent:
         path.mkdir(parents=True, exist_ok=True)
         self.model.save(path / "model.zip")
         if self.vecnorm is not None:
-            venv, self.vecnorm.venv = self.vecnorm.venv, None
-            with open(path / "vecnormalize.pkl", "wb") as f:
-                pickle.dump(self.vecnorm, f)
-            self.vecnorm.venv = venv
+            save_normalizer(self.vecnorm, path)
         save_meta(self, path)
         return path
 
@@ -292,17 +302,18 @@ class SB3Agent:
     def load(cls, path: Path, scenario: Scenario, meta: dict[str, Any]) -> SB3Agent:
         """Restore model and normalization statistics from a checkpoint folder."""
         agent = cls(scenario, seed=meta.get("seed"), **{k: v for k, v in meta["hparams"].items()})
+        policy = agent.hparams.get("policy", "MlpPolicy")
         if agent.groups is not None:
-            agent.models = [cls.algorithm.load(path / f"model_{k}.zip", device="cpu") for k in range(len(agent.groups))]
+            agent.models = [
+                load_model(cls.algorithm, path / f"model_{k}.zip", policy, agent._sb3_kwargs(g.act_space),
+                           spaces.Box(-np.inf, np.inf, (g.in_dim,), np.float32), g.act_space)
+                for k, g in enumerate(agent.groups)]
             agent.steps_trained = int(meta.get("steps", 0))
             return agent
-        agent.model = cls.algorithm.load(path / "model.zip", device="cpu")
+        obs_space, act_space = agent._model_spaces()
+        agent.vecnorm = load_normalizer(path, obs_space, act_space)
+        agent.model = load_model(cls.algorithm, path / "model.zip", policy, agent._sb3_kwargs(act_space), obs_space, act_space)
         agent.steps_trained = int(meta.get("steps", 0))
-        stats = path / "vecnormalize.pkl"
-        if stats.is_file():
-            with open(stats, "rb") as f:
-                agent.vecnorm = pickle.load(f)
-            agent.vecnorm.training = False
         return agent
 
 

@@ -31,6 +31,7 @@ from agents import hyperparams
 from agents.base import Capabilities, ProgressFn, require_single_agent
 from agents.checkpoint import save_meta
 from agents.sb3_agent import sb3_arguments
+from agents.sb3_checkpoint import load_model
 from agents.sb3_logging import quiet
 from agents.sb3_vecenv import SB3VecEnv
 from scenarios import Scenario, UserError
@@ -187,7 +188,9 @@ class ADR:
     def load(cls, path: Path, scenario: Scenario, meta: dict[str, Any]) -> ADR:
         """Restore the policy and the ranges."""
         agent = cls(scenario, seed=meta.get("seed"), **meta["hparams"])
-        agent.model = PPO.load(path / "model.zip", device="cpu")
+        h, obs, act = agent.hparams, scenario.observation_space(AGENT), scenario.action_space(AGENT)
+        kwargs = sb3_arguments({k: h[k] for k in PPO_KEYS if h.get(k) is not None}, int(np.prod(act.shape)))
+        agent.model = load_model(PPO, path / "model.zip", "MlpPolicy", kwargs, obs, act)
         saved = json.loads((path / "adr.json").read_text())
         agent.ranges, agent.history = saved["ranges"], saved["history"]
         agent.steps_trained = int(meta.get("steps", 0))

@@ -269,7 +269,7 @@ def test_dqn_linear_learning_rate_decays_to_zero_and_polyak_target_follows():
     hard.learn(1_000)  # hard copies every 250 steps, the last one after the final update
     assert hard.optimizer.param_groups[0]["lr"] == 1e-3
     assert all(torch.equal(a, b) for a, b in zip(hard.online.parameters(), hard.target.parameters()))
-    with pytest.raises(scenarios.UserError, match="tau must be in"):
+    with pytest.raises(scenarios.UserError, match=r"tau must be a number in \(0, 1\]"):
         agents.make("double_dqn", sc, tau=1.5)
     with pytest.raises(scenarios.UserError, match="lin_<number>"):
         agents.make("double_dqn", sc, learning_rate="linear")

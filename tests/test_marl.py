@@ -191,7 +191,7 @@ def test_value_norm_tracks_target_statistics():
     ("joint_ppo", "mpe/simple_adversary-v3", "cooperative scenarios only"),
     ("joint_q", "sisl/pursuit-v5", "joint action space"),
     ("jal", SPREAD, "matrix/ games"),
-    ("mappo", SPREAD, "unknown critic"),
+    ("mappo", SPREAD, "critic must be one of local, central, agent_specific"),
 ])
 def test_unsupported_pairs_are_refused_in_one_line(tmp_path, agent, sid, message):
     extra = ["--set", "critic=global"] if agent == "mappo" else []

@@ -143,7 +143,7 @@ def test_adr_trains_on_its_boundaries_with_boundary_prob():
         shares[prob] = (np.mean(np.isclose(scales, 0.8)), np.mean(np.isclose(scales, 1.2)))
     assert shares[0.0] == (0.0, 0.0)
     assert 0.19 < shares[0.5][0] < 0.31 and 0.19 < shares[0.5][1] < 0.31  # a quarter on each end
-    with pytest.raises(UserError, match="boundary_prob must be in"):
+    with pytest.raises(UserError, match=r"boundary_prob must be a number in \[0, 1\]"):
         agents.make("adr", "mujoco/InvertedPendulum-v5", parameters=["body_mass:pole"], boundary_prob=1.5)
 
 

@@ -32,6 +32,7 @@ from agents.sb3_views import require_trained, sb3_distribution, sb3_value
 from agents.base import Capabilities, ProgressFn, require_single_agent
 from agents.checkpoint import save_meta
 from agents.sb3_agent import sb3_arguments
+from agents.sb3_checkpoint import load_model
 from agents.sb3_logging import quiet
 from agents.sb3_vecenv import ScenarioCopies
 from scenarios import Scenario, UserError
@@ -209,7 +210,10 @@ class RARL:
     def load(cls, path: Path, scenario: Scenario, meta: dict[str, Any]) -> RARL:
         """Restore both players."""
         agent = cls(scenario, seed=meta.get("seed"), **meta["hparams"])
-        agent.protagonist = PPO.load(path / "model.zip", device="cpu")
-        agent.adversary = PPO.load(path / "adversary.zip", device="cpu")
+        h, obs, act = agent.hparams, scenario.observation_space(AGENT), scenario.action_space(AGENT)
+        kwargs = {k: h[k] for k in PPO_KEYS if h.get(k) is not None}
+        agent.protagonist = load_model(PPO, path / "model.zip", "MlpPolicy", sb3_arguments(kwargs, act.shape[0]), obs, act)
+        agent.adversary = load_model(PPO, path / "adversary.zip", "MlpPolicy",
+                                     sb3_arguments(kwargs, agent.adv_space.shape[0]), obs, agent.adv_space)
         agent.steps_trained = int(meta.get("steps", 0))
         return agent

@@ -50,6 +50,7 @@ from agents.checkpoint import save_meta
 from agents.imitation import dataset as demos
 from agents.marl.nets import mlp
 from agents.sb3_agent import sb3_arguments
+from agents.sb3_checkpoint import load_model
 from agents.sb3_logging import quiet
 from agents.sb3_vecenv import SB3VecEnv
 from scenarios import Scenario, UserError
@@ -294,7 +295,9 @@ class AdversarialImitation:
         """Restore generator and discriminator."""
         agent = cls(scenario, seed=meta.get("seed"), **{**meta["hparams"], "dataset": None})
         agent.hparams["dataset"] = meta["hparams"].get("dataset")
-        agent.model = PPO.load(path / "model.zip", device="cpu")
+        h, obs, act = agent.hparams, scenario.observation_space(AGENT), scenario.action_space(AGENT)
+        kwargs = sb3_arguments({k: h[k] for k in PPO_KEYS if h.get(k) is not None}, agent.act_dim)
+        agent.model = load_model(PPO, path / "model.zip", "MlpPolicy", kwargs, obs, act)
         agent.disc.load_state_dict(torch.load(path / "discriminator.pt", weights_only=True))
         agent.steps_trained = int(meta.get("steps", 0))
         return agent
