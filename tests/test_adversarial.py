@@ -187,3 +187,19 @@ def test_rarl_learns_and_its_adversary_is_a_layer(tmp_path):
     assert 0 < np.abs(force).max() <= 0.5 + 1e-9
     with pytest.raises(UserError, match="not a rarl checkpoint"):
         scenarios.make({**spec, "layers": [{"type": "adversary_forces", "params": {"checkpoint": str(tmp_path)}}]})
+
+
+def test_experiment_spec_attack_all_runs_what_applies_and_notes_the_rest(tmp_path):
+    from testbed.experiment_spec import expand, load_experiment
+    from testbed.jobs import run_job
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text(f"name: a\nagents: [{{name: random}}]\nscenarios: [{{id: test/ip-v0, source: 'gymnasium:InvertedPendulum-v5', time_limit: 30}}]\n"
+                    "evaluation: {episodes: 1}\nattacks:\n  - {kind: all, eps: [0.2], train_steps: 256}\n")
+    (job,) = expand(load_experiment(spec))
+    out = run_job(job, str(tmp_path / "out"))
+    assert {r["params"]["attack"] for r in out["records"] if "attack" in r["params"]} == {"random", "learned"}
+    assert any("pgd attack" in note and "differentiable policy" in note for note in out["skipped"])
+    spec.write_text(spec.read_text().replace("kind: all", "kind: strongest"))
+    with pytest.raises(UserError, match="unknown attack 'strongest'.*learned, all"):
+        load_experiment(spec)
