@@ -38,7 +38,7 @@ from gymnasium import spaces
 from stable_baselines3 import A2C, DDPG, DQN, PPO, SAC, TD3
 from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecNormalize
 
@@ -55,7 +55,7 @@ from scenarios import Scenario, UserError
 from agents.observations import accepts_unbatched
 
 OWN_DEFAULTS: dict[str, Any] = {"n_envs": 8, "normalize": False, "torch_threads": 1, "policy": "MlpPolicy", "backend": "auto",
-                                "sharing": "full"}
+                                "sharing": "full", "total_steps": None}
 OWN_KEYS = set(OWN_DEFAULTS)
 _SKIP = {"self", "policy", "env", "seed", "device", "_init_setup_model", "verbose", "tensorboard_log"}
 _ACTIVATIONS = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "elu": torch.nn.ELU, "leaky_relu": torch.nn.LeakyReLU}
@@ -63,7 +63,7 @@ _ACTIVATIONS = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "elu": torch.nn.EL
 
 def _linear(start: float) -> Any:
     def schedule(progress_remaining: float) -> float:
-        return progress_remaining * start
+        return max(progress_remaining, 0.0) * start  # past the declared budget: stays at 0
 
     return schedule
 
@@ -98,6 +98,28 @@ def sb3_arguments(kwargs: dict[str, Any], n_actions: int) -> dict[str, Any]:
     if pk:
         out["policy_kwargs"] = pk
     return out
+
+
+class _Budget(BaseCallback):
+    """Schedules run over the declared budget, not over one learn() call: SB3 measures progress
+    as num_timesteps / the call's end, so ``learn(k); learn(k)`` would anneal twice; this sets
+    the end to the agent's budget once the call has started."""
+
+    def __init__(self, budget: int) -> None:
+        super().__init__()
+        self.budget = budget
+
+    def _on_training_start(self) -> None:
+        model, budget = self.model, self.budget
+        model._total_timesteps = budget  # off-policy algorithms read this
+        update = type(model)._update_current_progress_remaining  # on-policy ones pass the call's end: replace it
+        model._update_current_progress_remaining = lambda num_timesteps, _end: update(model, num_timesteps, budget)
+
+    def _on_training_end(self) -> None:
+        self.model.__dict__.pop("_update_current_progress_remaining", None)  # nothing of ours is saved with the model
+
+    def _on_step(self) -> bool:
+        return True
 
 
 class _Progress(BaseCallback):
@@ -238,8 +260,12 @@ class SB3Agent:
             self.model = self._build()
         elif self.model.get_env() is None:
             self.model.set_env(self._env())
-        callback = _Progress(progress, self.model.num_timesteps, steps) if progress else None
-        quiet(self.model).learn(total_timesteps=steps, callback=callback, reset_num_timesteps=False)
+        if self.hparams.get("total_steps") is None:  # the first call declares the budget (saved with the checkpoint)
+            self.hparams["total_steps"] = int(self.model.num_timesteps + steps)
+        callbacks: list[BaseCallback] = [_Budget(int(self.hparams["total_steps"]))]
+        if progress:
+            callbacks.append(_Progress(progress, self.model.num_timesteps, steps))
+        quiet(self.model).learn(total_timesteps=steps, callback=CallbackList(callbacks), reset_num_timesteps=False)
         self.steps_trained += steps
 
     @accepts_unbatched

@@ -107,6 +107,7 @@ class AdversarialPPO(SB3Agent):
         return PerturbedObservations(SB3VecEnv(vec), self)
 
     def learn(self, steps: int, progress: Any = None) -> None:
-        """Train, ramping the attack budget over the first half of ``steps``."""
-        self.planned_steps = steps
+        """Train, ramping the attack budget over the first half of the declared budget (``total_steps``,
+        default the first call's steps), so a second call continues the ramp instead of restarting it."""
+        self.planned_steps = int(self.hparams.get("total_steps") or (self.steps_trained + steps))
         super().learn(steps, progress)

@@ -1,0 +1,104 @@
+"""Training continues where it stopped: learn(k); learn(k) equals learn(2k) for the same seed
+(environment streams, buffers, counters carried over; schedules run over the declared budget
+``total_steps``). Steps are whole collection chunks (SB3 rounds a call up to whole rollouts)."""
+
+import numpy as np
+import pytest
+import torch
+
+import agents
+import scenarios
+
+CP, PEND, IP, CLIMB = "classic/CartPole-v1", "classic/Pendulum-v1", "mujoco/InvertedPendulum-v5", "matrix/climbing-v0"
+ROLLOUT = {"n_envs": 2, "n_steps": 64, "batch_size": 64}
+REPLAY = {"n_envs": 2, "learning_starts": 100}
+CASES = {  # name: (scenario, steps per call, overrides)
+    "ppo": (CP, 256, ROLLOUT),
+    "a2c": (CP, 200, {"n_envs": 2, "n_steps": 5}),
+    "trpo": (CP, 256, ROLLOUT),
+    "dqn": (CP, 400, {**REPLAY, "train_freq": 4, "gradient_steps": 1, "target_update_interval": 50}),
+    "qrdqn": (CP, 400, {**REPLAY, "train_freq": 4, "gradient_steps": 1, "target_update_interval": 50}),
+    "sac": (PEND, 150, REPLAY),
+    "td3": (PEND, 150, REPLAY),
+    "ddpg": (PEND, 150, REPLAY),
+    "tqc": (PEND, 150, REPLAY),
+    "joint_ppo": (CLIMB, 256, ROLLOUT),
+    "joint_q": (CLIMB, 200, {"learning_starts": 50}),
+    "adv_ppo": (IP, 128, {**ROLLOUT, "attack_steps": 2}),
+}
+NOT_YET = {  # our own learners that still rebuild or reseed state per call (issue: agent contract)
+    "double_dqn": (CP, 600, {"learning_starts": 100, "n_envs": 2}),
+    "rainbow": (CP, 600, {"learning_starts": 100, "n_envs": 2}),
+    "mappo": ("mpe/simple_spread-v3", 200, {"n_envs": 2, "n_steps": 50}),
+    "qmix": ("mpe/simple_spread-v3", 200, {"n_envs": 2, "learning_starts": 50}),
+    "maddpg": ("mpe/simple_speaker_listener-v4", 200, {"n_envs": 2, "learning_starts": 50}),
+    "rarl": (IP, 128, {**ROLLOUT, "adversary_bodies": ["pole"], "rounds": 2}),
+}
+
+
+def _acts(agent, sc):
+    obs, _ = sc.vector(4, seed=11).reset()
+    return {a: np.asarray(v, np.float64) for a, v in agent.act(obs, deterministic=True).items()}
+
+
+def _weights(agent):
+    """Every network parameter the agent holds: an SB3 model's policy, or its own torch modules."""
+    model = getattr(agent, "model", None)
+    if model is not None and hasattr(model, "policy"):
+        return [p.detach().clone() for p in model.policy.parameters()]
+    mods = [v for v in vars(agent).values() if isinstance(v, torch.nn.Module)]
+    mods += [v.policy for v in vars(agent).values() if isinstance(getattr(v, "policy", None), torch.nn.Module)]  # SB3 models
+    mods += [m for v in vars(agent).values() if isinstance(v, (list, tuple)) for m in v if isinstance(m, torch.nn.Module)]
+    out = [p.detach().clone() for m in mods for p in m.parameters()]
+    assert out, f"{agent.name}: no networks found to compare"
+    return out
+
+
+def _continue_equals_uninterrupted(name, sid, steps, hp):
+    sc = scenarios.make(sid)
+    extra = {"total_steps": 2 * steps} if "total_steps" in agents.agent_class(name).valid_hyperparameters() else {}
+    split = agents.make(name, sc, seed=3, **hp, **extra)
+    split.learn(steps)
+    split.learn(steps)
+    whole = agents.make(name, sc, seed=3, **hp, **extra)
+    whole.learn(2 * steps)
+    if not all(torch.equal(a, b) for a, b in zip(_weights(split), _weights(whole))):
+        return False
+    a, b = _acts(split, sc), _acts(whole, sc)
+    return all(np.array_equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_two_calls_equal_one(name):
+    assert _continue_equals_uninterrupted(name, *CASES[name])
+
+
+@pytest.mark.parametrize("name", sorted(NOT_YET))
+@pytest.mark.xfail(strict=True, reason="this learner does not continue its streams across learn() calls yet")
+def test_two_calls_equal_one_not_yet(name):
+    sid, steps, hp = NOT_YET[name]
+    try:
+        assert _continue_equals_uninterrupted(name, sid, steps, hp)
+    except AssertionError:
+        raise
+    except Exception as exc:  # a configuration problem must fail loudly, not pass as the expected failure
+        pytest.fail(f"{name}: {type(exc).__name__}: {exc}", pytrace=False)
+
+
+def test_constant_schedules_need_no_declared_budget():
+    hp = {**ROLLOUT, "learning_rate": 3e-4, "clip_range": 0.2}
+    split = agents.make("ppo", CP, seed=1, **hp)
+    split.learn(128)
+    assert split.hparams["total_steps"] == 128  # the first call declared the budget (saved with the checkpoint)
+    split.learn(128)
+    whole = agents.make("ppo", CP, seed=1, **hp)
+    whole.learn(256)
+    assert all(torch.equal(a, b) for a, b in zip(_weights(split), _weights(whole)))
+
+
+def test_a_schedule_runs_over_the_declared_budget():
+    ppo = agents.make("ppo", CP, seed=0, **ROLLOUT, learning_rate="lin_1e-3", total_steps=512)
+    ppo.learn(256)
+    assert ppo.model.policy.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3 * (1 - 256 / 512), rel=0.3)
+    ppo.learn(512)  # past the budget the schedule stays at its end, never negative
+    assert ppo.model.policy.optimizer.param_groups[0]["lr"] == 0.0
