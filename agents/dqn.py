@@ -42,7 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "train_freq": 4, "gradient_steps": 1, "target_update_interval": 1000, "net_arch": [64, 64], "n_envs": 1,
     "exploration": "epsilon", "eps_start": 1.0, "eps_end": 0.05, "eps_fraction": 0.2, "temperature": 1.0,
     "double": False, "dueling": False, "prioritized": False, "n_step": 1, "alpha": 0.6, "beta_start": 0.4,
-    "max_grad_norm": 10.0, "torch_threads": 1, "tau": 1.0,
+    "max_grad_norm": 10.0, "torch_threads": 1, "tau": 1.0, "total_steps": None,
 }
 
 
@@ -128,6 +128,9 @@ class QAgent:
         self.explorer = Explorer(h["exploration"], h["eps_start"], h["eps_end"], h["eps_fraction"], h["temperature"])
         self.steps_trained = 0
         self.updates = 0
+        self._vec: Any = None  # the training copies and their current observations, kept across learn() calls
+        self._obs: np.ndarray | None = None
+        self._calls = 0
 
     def _tensor(self, obs: np.ndarray) -> torch.Tensor:
         if self.discrete_obs:
@@ -200,20 +203,29 @@ class QAgent:
             torch._foreach_mul_(grads, max_norm / (float(total) + 1e-6))
 
     def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
-        """Collect ``steps`` environment steps on ``n_envs`` copies and learn from replay."""
+        """Collect ``steps`` environment steps on ``n_envs`` copies and learn from replay.
+
+        A second call continues the first: the same copies and episodes, replay buffer, n-step
+        windows and counters; schedules (epsilon, learning rate, PER beta) run over
+        ``total_steps`` (default: the first call's steps), so ``learn(k); learn(k)`` equals
+        ``learn(2k)`` with ``total_steps=2k``."""
         h = self.hparams
         n = int(h["n_envs"])
-        vec = self.scenario.vector(n, seed=self.seed)
+        if h.get("total_steps") is None:
+            h["total_steps"] = self.steps_trained + steps
+        budget = max(int(h["total_steps"]), 1)
         space = self.scenario.observation_space(AGENT)
         buffer = getattr(self, "buffer", None) or ReplayBuffer(
             int(h["buffer_size"]), space.shape, space.dtype, n, float(h["gamma"]), int(h["n_step"]),
             bool(h["prioritized"]), float(h["alpha"]))
         self.buffer = buffer
-        obs, _ = vec.reset()
-        o = obs[AGENT]
-        t, calls = 0, 0
+        if self._vec is None:
+            self._vec = self.scenario.vector(n, seed=self.seed)
+            self._obs = self._vec.reset()[0][AGENT]
+        vec, o = self._vec, self._obs
+        t = 0
         while t < steps:
-            frac = t / max(steps, 1)
+            frac = min(1.0, (self.steps_trained + t) / budget)
             if self.steps_trained + t < int(h["learning_starts"]):
                 a = self.rng.integers(0, self.n_actions, n)
             else:
@@ -227,9 +239,9 @@ class QAgent:
             buffer.add(o, a, rew[AGENT], final, term[AGENT], ended)
             o = nxt
             t += n
-            calls += 1
+            self._calls += 1
             total = self.steps_trained + t
-            if total >= int(h["learning_starts"]) and calls % int(h["train_freq"]) == 0 and len(buffer) >= int(h["batch_size"]):
+            if total >= int(h["learning_starts"]) and self._calls % int(h["train_freq"]) == 0 and len(buffer) >= int(h["batch_size"]):
                 beta = float(h["beta_start"]) + (1.0 - float(h["beta_start"])) * frac
                 if self.lr_linear:
                     self.optimizer.param_groups[0]["lr"] = self.lr * (1.0 - frac)
@@ -239,9 +251,8 @@ class QAgent:
                 self.target.load_state_dict(self.online.state_dict())
             if progress:
                 progress(min(t, steps), steps)
-        buffer.flush(o)  # the copies' episodes end with this learn(): no n-step window survives into the next
+        self._obs = o  # the episodes go on in the next call (n-step windows included)
         self.steps_trained += t
-        vec.close()
 
     def save(self, path: str | Path) -> Path:
         """Write ``q.pt`` and ``agent.json``."""

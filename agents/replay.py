@@ -5,7 +5,7 @@ Transitions are stored as (obs, action, n-step discounted reward, obs n steps
 later, terminated within those n steps, discount for the bootstrap). An
 n-step window is cut at a termination (no bootstrap) and at a truncation
 (bootstrap from the final observation), per copy of the vectorized face, and
-when collection stops (`flush`, at the end of every `learn()`).
+when collection stops for good (`flush`; a learner continuing in its next `learn()` call keeps its windows open).
 Prioritized sampling is Schaul et al.'s proportional variant: P(i) ~ p_i^alpha,
 importance weights (N P(i))^-beta normalized by their maximum. Written here
 because SB3's buffers have no prioritization and no n-step fold.

@@ -5,7 +5,7 @@ one vectorized MuJoCo scenario: the adversary observes what the protagonist
 observes and applies forces (``force_scale`` newtons per unit action, x/y/z) to
 the centres of mass of ``adversary_bodies`` through ``data.xfrc_applied``; its
 reward is the negative of the protagonist's. Each round trains the
-protagonist for ``steps / rounds`` steps against the frozen (sampling)
+protagonist for ``total_steps / rounds`` steps (the declared budget) against the frozen (sampling)
 adversary, then the adversary for as many steps against the frozen protagonist.
 Both players take ``ppo``'s tuned settings for the scenario
 (``agents/defaults/ppo.yaml``, as nominal PPO does, so a comparison isolates
@@ -43,7 +43,7 @@ AGENT = "agent_0"
 DEFAULTS: dict[str, Any] = {
     "adversary_bodies": ["torso"], "force_scale": 3.0, "rounds": 10, "n_envs": 8, "n_steps": 256, "batch_size": 64,
     "n_epochs": 10, "learning_rate": 3e-4, "gamma": 0.99, "gae_lambda": 0.95, "ent_coef": 0.0, "policy_kwargs": None,
-    "torch_threads": 1,
+    "torch_threads": 1, "total_steps": None,
 }
 PPO_KEYS = ("n_steps", "batch_size", "n_epochs", "learning_rate", "gamma", "gae_lambda", "ent_coef", "policy_kwargs")
 
@@ -166,17 +166,24 @@ class RARL:
         return penv, aenv
 
     def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
-        """``rounds`` alternations; each player trains ``steps / rounds`` steps per round."""
+        """Alternations of ``total_steps / rounds`` steps per player (``total_steps``: the declared
+        budget, default the first call's steps), so ``rounds`` alternations span the budget and a
+        second call continues the alternation where the first stopped."""
         if self._game is None:
             self._models()
         assert self.protagonist is not None and self.adversary is not None
-        rounds = int(self.hparams["rounds"])
-        per = max(1, steps // rounds)
-        for r in range(rounds):
-            quiet(self.protagonist).learn(per, reset_num_timesteps=False)
-            quiet(self.adversary).learn(per, reset_num_timesteps=False)
+        h = self.hparams
+        if h.get("total_steps") is None:
+            h["total_steps"] = self.steps_trained + steps
+        per = max(1, int(h["total_steps"]) // int(h["rounds"]))
+        done = 0
+        while done < steps:
+            chunk = min(per, steps - done)
+            quiet(self.protagonist).learn(chunk, reset_num_timesteps=False)
+            quiet(self.adversary).learn(chunk, reset_num_timesteps=False)
+            done += chunk
             if progress:
-                progress(min((r + 1) * per, steps), steps)
+                progress(done, steps)
         self.steps_trained += steps
 
     def policy_distribution(self, agent: str, obs: torch.Tensor) -> torch.distributions.Distribution:

@@ -145,17 +145,19 @@ class MADDPG:
         return np.concatenate([encode(obs[a], self.obs_spaces[a]) for a in self.scenario.possible_agents], axis=1)
 
     def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
-        """Collect with exploration into a joint replay; update critics, then actors, then targets."""
+        """Collect with exploration into a joint replay; update critics, then actors, then targets.
+        A second call continues the first's copies, episodes and replay."""
         h = self.hparams
         n = int(h["n_envs"])
-        vec = self.scenario.vector(n, seed=self.seed, backend=str(h["backend"]))
-        obs, _ = vec.reset()
-        buffer = JointReplay(int(h["buffer_size"]))
+        if getattr(self, "_rollout", None) is None:
+            vec = self.scenario.vector(n, seed=self.seed, backend=str(h["backend"]))
+            self._rollout = (vec, vec.reset()[0], JointReplay(int(h["buffer_size"])))
+        vec, obs, buffer = self._rollout
         agents_order = [a for g in self.groups for a in g.agents]
         done_steps = 0
         recent: list[dict[str, float]] = []
         while done_steps < steps:
-            if done_steps < int(h["learning_starts"]):
+            if self.steps_trained + done_steps < int(h["learning_starts"]):
                 encs = [self._uniform(g, n) for g in self.groups]
                 actions = {a: self._to_env(g, encs[gi][:, j]) for gi, g in enumerate(self.groups) for j, a in enumerate(g.agents)}
             else:
@@ -171,7 +173,8 @@ class MADDPG:
             recent += [info["episode"]["returns"] for info in infos if "episode" in info]
             obs = new_obs
             done_steps += n
-            if done_steps >= int(h["learning_starts"]) and (done_steps // n) % int(h["train_freq"]) == 0:
+            total = self.steps_trained + done_steps
+            if total >= int(h["learning_starts"]) and (total // n) % int(h["train_freq"]) == 0:
                 for _ in range(int(h["gradient_steps"])):
                     self._update(buffer.sample(int(h["batch_size"]), self.rng))
             if len(recent) >= 4 * n:
@@ -181,7 +184,7 @@ class MADDPG:
             if progress:
                 progress(min(done_steps, steps), steps)
         self.steps_trained += done_steps
-        vec.close()
+        self._rollout = (vec, obs, buffer)
 
     def _uniform(self, g: Group, n: int) -> np.ndarray:
         """Seeded uniform random actions in critic units, (n, k, act_dim), for the warm-up."""

@@ -178,15 +178,18 @@ class MultiAgentPPO:
 
     # ----- learning -----------------------------------------------------------------------------
     def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
-        """Collect ``n_steps`` per copy, update every group, repeat until ``steps`` environment steps."""
+        """Collect ``n_steps`` per copy, update every group, repeat until ``steps`` environment steps;
+        a second call continues the first's copies, episodes and recurrent states."""
         h = self.hparams
         n, T, gamma = int(h["n_envs"]), int(h["n_steps"]), float(h["gamma"])
-        vec = self.scenario.vector(n, seed=self.seed, backend=str(h["backend"]))
-        obs, _ = vec.reset()
         G = len(self.groups)
-        ha = [net.actor.initial(n * len(g.agents)) for g, net in zip(self.groups, self.nets)]
-        hc = [net.critic.initial(n * len(g.agents)) for g, net in zip(self.groups, self.nets)]
-        starts = np.ones(n, np.float32)
+        if getattr(self, "_rollout", None) is None:  # kept across calls: a second learn() continues the episodes
+            vec = self.scenario.vector(n, seed=self.seed, backend=str(h["backend"]))
+            obs, _ = vec.reset()
+            ha = [net.actor.initial(n * len(g.agents)) for g, net in zip(self.groups, self.nets)]
+            hc = [net.critic.initial(n * len(g.agents)) for g, net in zip(self.groups, self.nets)]
+            self._rollout = (vec, obs, ha, hc, np.ones(n, np.float32))
+        vec, obs, ha, hc, starts = self._rollout
         recent: list[dict[str, float]] = []
         done_steps = 0
         while done_steps < steps:
@@ -248,7 +251,7 @@ class MultiAgentPPO:
             if progress:
                 progress(min(done_steps, steps), steps)
         self.steps_trained += done_steps
-        vec.close()
+        self._rollout = (vec, obs, ha, hc, starts)
 
     def _truncation_bootstrap(self, infos: list[dict], term: dict, trunc: dict, hc: list[torch.Tensor], ended: np.ndarray) -> list[np.ndarray]:
         """gamma * V(final obs) is added for agents truncated (not terminated) this step."""

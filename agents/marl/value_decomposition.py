@@ -41,7 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "learning_starts": 2000, "train_freq": 1, "gradient_steps": 1, "target_update_interval": 200,
     "exploration": "epsilon", "eps_start": 1.0, "eps_end": 0.05, "eps_fraction": 0.3, "temperature": 1.0,
     "net_arch": [64, 64], "mixing_embed": 32, "sharing": "group", "agent_id": True, "max_grad_norm": 10.0,
-    "torch_threads": 1, "backend": "auto",
+    "torch_threads": 1, "backend": "auto", "total_steps": None,
 }
 
 
@@ -138,16 +138,22 @@ class ValueDecomposition:
         return out
 
     def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
-        """Collect with exploration, replay joint transitions, update Q (and the mixer)."""
+        """Collect with exploration, replay joint transitions, update Q (and the mixer). A second call
+        continues the first's copies, episodes and replay; epsilon decays over ``total_steps``
+        (default: the first call's steps)."""
         h = self.hparams
         n = int(h["n_envs"])
-        vec = self.scenario.vector(n, seed=self.seed, backend=str(h["backend"]))
-        obs, _ = vec.reset()
-        buffer = JointReplay(int(h["buffer_size"]))
+        if h.get("total_steps") is None:
+            h["total_steps"] = self.steps_trained + steps
+        budget = max(1, int(h["total_steps"]))
+        if getattr(self, "_rollout", None) is None:
+            vec = self.scenario.vector(n, seed=self.seed, backend=str(h["backend"]))
+            self._rollout = (vec, vec.reset()[0], JointReplay(int(h["buffer_size"])))
+        vec, obs, buffer = self._rollout
         done_steps = 0
         recent: list[float] = []
         while done_steps < steps:
-            frac = min(1.0, done_steps / max(1, steps))
+            frac = min(1.0, (self.steps_trained + done_steps) / budget)
             actions: dict[str, np.ndarray] = {}
             with torch.no_grad():
                 for g, net in zip(self.groups, self.q):
@@ -171,7 +177,8 @@ class ValueDecomposition:
             recent += [sum(info["episode"]["returns"].values()) for info in infos if "episode" in info]
             obs = new_obs
             done_steps += n
-            if done_steps >= int(h["learning_starts"]) and (done_steps // n) % int(h["train_freq"]) == 0:
+            total = self.steps_trained + done_steps
+            if total >= int(h["learning_starts"]) and (total // n) % int(h["train_freq"]) == 0:
                 for _ in range(int(h["gradient_steps"])):
                     self._update(buffer.sample(int(h["batch_size"]), self.rng))
             if recent and len(recent) >= 4 * n:
@@ -180,7 +187,7 @@ class ValueDecomposition:
             if progress:
                 progress(min(done_steps, steps), steps)
         self.steps_trained += done_steps
-        vec.close()
+        self._rollout = (vec, obs, buffer)
 
     def _update(self, b: dict[str, np.ndarray]) -> None:
         h = self.hparams
