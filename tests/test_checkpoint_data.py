@@ -15,7 +15,8 @@ from scenarios import UserError
 
 IP = "mujoco/InvertedPendulum-v5"
 CASES = [("ppo", "classic/CartPole-v1", {"normalize": True, "n_envs": 2, "n_steps": 64, "batch_size": 64}),
-         ("sac", "classic/Pendulum-v1", {"normalize": True, "learning_starts": 100, "batch_size": 32}),
+         pytest.param("sac", "classic/Pendulum-v1", {"normalize": True, "learning_starts": 100, "batch_size": 32},
+                      marks=pytest.mark.slow),
          ("dqn", "classic/CartPole-v1", {"learning_starts": 50}),
          ("td3", "classic/Pendulum-v1", {"action_noise": {"type": "normal", "std": 0.1}, "learning_starts": 100, "batch_size": 32}),
          ("ppo", "mpe/simple_spread-v3", {"sharing": "none", "n_envs": 2, "n_steps": 32, "batch_size": 32}),
@@ -26,7 +27,7 @@ def _refuse(*args, **kwargs):
     raise AssertionError("a checkpoint was unpickled")
 
 
-@pytest.mark.parametrize("name, sid, kw", CASES, ids=[f"{n}-{s}" for n, s, _ in CASES])
+@pytest.mark.parametrize("name, sid, kw", CASES)
 def test_loading_unpickles_nothing_and_acts_and_trains_on(name, sid, kw, tmp_path, monkeypatch):
     ag = agents.make(name, sid, seed=0, **kw)
     ag.learn(128)

@@ -83,6 +83,7 @@ def test_a3c_workers_share_one_optimizer_state():
     assert steps and all(abs(s - updates) <= 2 for s in steps), (steps, updates)  # not 0: the workers' steps are seen here
 
 
+@pytest.mark.slow  # 24 s: continuous actions and teams run through the same worker loop as the CartPole tests
 def test_a3c_continuous_and_cooperative_multi_agent_run():
     ag = agents.make("a3c", "mujoco/InvertedPendulum-v5", seed=0, n_workers=1, n_envs=8)
     ag.learn(30_000)
@@ -148,7 +149,7 @@ def test_impala_with_one_worker_has_no_policy_lag(ray_instance):
     assert {row["policy_lag"] for row in ag.history} == {0.0}
 
 
-@pytest.mark.parametrize("restarts", [1, 0])
+@pytest.mark.parametrize("restarts", [pytest.param(1, marks=pytest.mark.slow), 0])
 def test_impala_survives_a_killed_worker_and_counts_each_trajectory_once(ray_instance, restarts):
     ag = agents.make("impala", "classic/CartPole-v1", seed=0, n_workers=2, n_envs=4, unroll_length=10,
                      max_worker_restarts=restarts)
@@ -209,6 +210,7 @@ def _run_spec(tmp_path, name, hparams):
     return tags
 
 
+@pytest.mark.slow  # 16 s; the spec path is the one every agent takes (tests/test_experiments.py)
 def test_a3c_in_an_experiment_spec_stores_records_and_tensorboard_logs(tmp_path):
     assert {"train/episode_return", "eval/mean_team_return"} <= _run_spec(tmp_path, "a3c", {"n_envs": 2, "n_workers": 1})
 

@@ -114,13 +114,17 @@ def test_reinforce_updates_use_only_the_current_policys_steps(monkeypatch):
 
 
 # ----- DQN family -----------------------------------------------------------------------------
-def test_n_step_windows_do_not_survive_a_learn_call():
-    ag = agents.make("rainbow", "classic/CartPole-v1", seed=0, n_envs=4, learning_starts=10_000)
-    ag.learn(100)
-    assert all(len(w) == 0 for w in ag.buffer.windows)
-    assert len(ag.buffer) == 100  # every step stored once, none pending
-    ag.learn(100)
-    assert len(ag.buffer) == 200
+def test_n_step_windows_continue_across_learn_calls():
+    split = agents.make("rainbow", "classic/CartPole-v1", seed=0, n_envs=4, learning_starts=10_000)
+    split.learn(100)
+    assert any(len(w) for w in split.buffer.windows)  # the episodes go on: their 3-step windows stay open
+    assert len(split.buffer) + sum(len(w) for w in split.buffer.windows) == 100  # every step stored or pending, once
+    split.learn(100)
+    whole = agents.make("rainbow", "classic/CartPole-v1", seed=0, n_envs=4, learning_starts=10_000)
+    whole.learn(200)
+    assert len(split.buffer) == len(whole.buffer)
+    for field in ("obs", "next_obs", "actions", "rewards", "discounts"):  # the same transitions, in the same order
+        np.testing.assert_array_equal(getattr(split.buffer, field), getattr(whole.buffer, field))
 
 
 # ----- GAIL / AIRL ----------------------------------------------------------------------------

@@ -78,19 +78,27 @@ def test_a_search_is_reproducible_and_confirms_on_fresh_seeds(pendulum):
 
 
 def test_cli_worst_case(tmp_path):
+    from typer.testing import CliRunner
+
+    from testbed.cli import app
+
     db = tmp_path / "r.db"
-    base = [sys.executable, "-m", "testbed.cli", "evaluate", "random", IP, "--episodes", "1", "--db", str(db)]
-    ok = subprocess.run([*base, "--worst-case", "body_mass.pole=0.5:2", "--search-budget", "3"], capture_output=True, text=True)
-    assert ok.returncode == 0, ok.stderr
-    assert "worst case found by cmaes in 3 points" in ok.stdout
+    runner = CliRunner()
+    base = ["evaluate", "random", IP, "--episodes", "1", "--db", str(db)]
+    ok = runner.invoke(app, [*base, "--worst-case", "body_mass.pole=0.5:2", "--search-budget", "3"])
+    assert ok.exit_code == 0, ok.output
+    assert "worst case found by cmaes in 3 points" in ok.output
     assert testbed.ResultsStore(db).count() == 4
     for extra, pattern in [(["--worst-case", "body_mass.pole=0.5"], "LOW:HIGH"),
                            (["--worst-case", "body_mass.pole=0.5:2", "--search", "grid"], "valid: cmaes, bayes, random"),
                            (["--worst-case", "body_mass.pol=0.5:2"], "no body named pol"),
                            (["--worst-case", "body_mass.pole=0.5:2", "--grid", "body_mass.pole=1:2:2"], "cannot be combined")]:
-        bad = subprocess.run([*base, *extra], capture_output=True, text=True)
-        assert bad.returncode == 2 and pattern in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
+        bad = runner.invoke(app, [*base, *extra])
+        assert bad.exit_code == 2 and pattern in bad.output and "Traceback" not in bad.output, bad.output
     assert testbed.ResultsStore(db).count() == 4  # nothing stored was lost
+    one_line = subprocess.run([sys.executable, "-m", "testbed.cli", *base, "--worst-case", "body_mass.pole=0.5"],
+                              capture_output=True, text=True)
+    assert one_line.returncode == 2 and one_line.stderr.strip().count("\n") == 0  # as a user sees it: one line
 
 
 def test_experiment_spec_worst_case(tmp_path):
