@@ -80,20 +80,38 @@ def check_support(name: str, caps: Capabilities, scenario: Scenario) -> None:
 
 @runtime_checkable
 class Agent(Protocol):
-    """An agent: learn on a scenario, act on batched observations, save a checkpoint."""
+    """An agent: built by ``agents.make(name, scenario, seed, **hyperparameters)``, it learns on a
+    scenario, acts on batched (or single) observations, saves a checkpoint that its class's
+    ``load`` restores, and declares its ``capabilities``. Its typed config is
+    ``agents.config.config_of(agent)``; agents with a differentiable policy add
+    ``policy_distribution(agent_id, obs)`` and ``value(agent_id, obs)``.
+    ``tests/test_agent_protocol.py`` checks every registered agent against it."""
 
     name: str
     scenario: Scenario
     seed: int | None
+    capabilities: Capabilities
 
     def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
-        """Train for ``steps`` environment steps."""
+        """Train for ``steps`` environment steps (a second call continues the first)."""
 
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
         """Batched actions for batched observations, per agent."""
 
     def save(self, path: str | Path) -> Path:
         """Write a checkpoint folder; returns its path."""
+
+    @classmethod
+    def load(cls, path: Path, scenario: Scenario, meta: dict[str, Any]) -> Any:
+        """Restore an agent from ``save``'s folder (``agents.load`` reads ``meta`` and checks the spaces)."""
+
+    @classmethod
+    def valid_hyperparameters(cls) -> set[str]:
+        """The names ``make`` and ``--set`` accept."""
+
+    @classmethod
+    def default_hyperparameters(cls) -> dict[str, Any]:
+        """Every hyperparameter's default (the typed config's defaults)."""
 
 
 def require_single_agent(name: str, scenario: Scenario) -> None:
@@ -105,6 +123,16 @@ def require_single_agent(name: str, scenario: Scenario) -> None:
 class NoTraining:
     """Shared ``learn``/``save``/``load`` of methods with nothing to train (planners, random):
     a checkpoint is their settings alone."""
+
+    @classmethod
+    def valid_hyperparameters(cls) -> set[str]:
+        """None, unless a subclass declares its own (planners do)."""
+        return set()
+
+    @classmethod
+    def default_hyperparameters(cls) -> dict[str, Any]:
+        """None, unless a subclass declares its own."""
+        return {}
 
     def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
         """Nothing to learn."""

@@ -12,6 +12,7 @@ agent has one without an entry. From it:
 - ``config_model(agent)`` is the agent's pydantic model (typed, documented fields with
   their defaults), and ``config(agent, scenario_id, overrides)`` the validated config for
   a scenario: the agent's defaults, then its tuned YAML entry, then the overrides;
+- ``config_of(agent)`` is a built agent's config (its resolved hyperparameters, validated);
 - ``describe(agent, scenario_id)`` gives the rows of ``testbed describe AGENT``.
 
 >>> check("ppo", {"gamma": 0.99, "learning_rate": "lin_3e-4"})
@@ -241,6 +242,13 @@ def config(agent: str, scenario_id: str, overrides: dict[str, Any] | None = None
     model = config_model(agent).model_validate(values)
     check_pairs(agent, model.model_dump(), info["capabilities"].get("learning"))
     return model
+
+
+def config_of(agent: Any) -> BaseModel:
+    """The typed config of a built agent: its resolved hyperparameters, validated."""
+    model = config_model(agent.name)
+    values = getattr(agent, "hparams", {}) or {}
+    return model.model_validate({k: v for k, v in values.items() if k in model.model_fields})
 
 
 def describe(agent: str, scenario_id: str | None = None) -> list[tuple[str, str, str, str, str]]:
