@@ -114,18 +114,24 @@ class ADR:
         return self._spec(self.ranges)
 
     def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
-        """Alternate PPO chunks and boundary evaluations until ``steps`` environment steps."""
+        """Alternate PPO chunks and boundary evaluations until ``steps`` environment steps. Each chunk
+        trains on copies of the current training scenario seeded by the steps trained before it, so
+        a second call continues the sequence of chunks instead of replaying the first's."""
         h = self.hparams
         done = 0
         while done < steps:
             chunk = min(int(h["chunk"]), steps - done)
-            vec = self.training_scenario().vector(int(h["n_envs"]), seed=None if self.seed is None else self.seed + done)
+            at = self.steps_trained + done
+            vec = self.training_scenario().vector(int(h["n_envs"]), seed=None if self.seed is None else self.seed + at)
             if self.model is None:
                 kwargs = {k: h[k] for k in PPO_KEYS if h.get(k) is not None}
                 n_act = int(np.prod(self.scenario.action_space(AGENT).shape))
                 self.model = PPO("MlpPolicy", SB3VecEnv(vec), seed=self.seed, device="cpu", **sb3_arguments(kwargs, n_act))
             else:
+                previous = self.model.get_env()
                 self.model.set_env(SB3VecEnv(vec))
+                if previous is not None:
+                    previous.close()  # the last chunk's copies
             quiet(self.model).learn(chunk, reset_num_timesteps=False)
             done += chunk
             self._update_ranges(self.steps_trained + done)
