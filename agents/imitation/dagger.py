@@ -29,7 +29,7 @@ from scenarios import Scenario, UserError
 from agents.observations import accepts_unbatched
 
 DEFAULTS: dict[str, Any] = {**BC_DEFAULTS, "expert": None, "expert_hparams": {}, "rounds": 5, "beta": 1.0,
-                            "decay": 0.5, "n_envs": 4, "bc_steps": 0, "epochs": 20}
+                            "decay": 0.5, "n_envs": 4, "bc_steps": 0, "epochs": 20, "total_steps": None}
 
 
 def load_expert(expert: Any, scenario: Scenario, expert_hparams: dict[str, Any], seed: int | None) -> Any:
@@ -87,7 +87,9 @@ class DAgger:
         return self.bc.act(obs, deterministic)
 
     def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
-        """``rounds`` rounds of (mixed roll-out, expert labels, aggregate, retrain)."""
+        """Rounds of (mixed roll-out, expert labels, aggregate, retrain) of ``total_steps / rounds``
+        steps each (``total_steps``: the declared budget, default the first call's steps); a second
+        call continues the first's copies, episodes and rounds."""
         h = self.hparams
         if self.expert is None:
             self.expert = load_expert(h["expert"], self.scenario, dict(h["expert_hparams"] or {}), self.seed)
@@ -95,14 +97,18 @@ class DAgger:
         agents_ = list(self.scenario.possible_agents)
         obs_buf = {a: [self.bc.data[a][0]] if a in self.bc.data else [] for a in agents_}
         act_buf = {a: [self.bc.data[a][1]] if a in self.bc.data else [] for a in agents_}
-        vec = self.scenario.vector(n, seed=self.seed)
-        obs, _ = vec.reset()
-        per_round = max(n, steps // rounds)
+        if h.get("total_steps") is None:
+            h["total_steps"] = self.steps_trained + steps
+        if getattr(self, "_rollout", None) is None:
+            vec = self.scenario.vector(n, seed=self.seed)
+            self._rollout = (vec, vec.reset()[0])
+        vec, obs = self._rollout
+        per_round = max(n, int(h["total_steps"]) // rounds)
         done = 0
-        for _ in range(rounds):
+        while done < steps:
             beta = float(h["beta"]) * float(h["decay"]) ** self.round
             returns: list[float] = []
-            for _t in range(per_round // n):
+            for _t in range(max(1, min(per_round, steps - done) // n)):
                 expert = _expert_actions(self.expert, vec, obs, deterministic=True)
                 use_expert = self.rng.random(n) < beta
                 if use_expert.all() or not self.bc.data:
@@ -124,7 +130,7 @@ class DAgger:
             self.round += 1
             if progress:
                 progress(min(done, steps), steps)
-        vec.close()
+        self._rollout = (vec, obs)
         self.steps_trained += done
 
     def save(self, path: str | Path) -> Path:
