@@ -416,3 +416,22 @@ class QRDQNAgent(SB3Agent):
 
 
 SB3_AGENTS = (PPOAgent, A2CAgent, TRPOAgent, SACAgent, TD3Agent, DDPGAgent, TQCAgent, DQNAgent, QRDQNAgent)
+
+
+PPO_ARGUMENTS: tuple[str, ...] = tuple(p for p in inspect.signature(PPO.__init__).parameters if p not in _SKIP)
+"""Every SB3 PPO constructor argument: the one key list of every method built on PPO."""
+
+
+def ppo_defaults() -> dict[str, Any]:
+    """The ``ppo`` agent's defaults for every PPO argument (a method built on PPO starts from them)."""
+    return {k: v for k, v in PPOAgent.default_hyperparameters().items() if k in PPO_ARGUMENTS}
+
+
+def ppo_arguments(hparams: dict[str, Any], n_actions: int) -> dict[str, Any]:
+    """SB3 PPO constructor arguments from a PPO-based method's hyperparameters: every PPO argument it
+    holds (``None`` meaning SB3's default), converted by ``sb3_arguments``.
+
+    >>> sorted(ppo_arguments({"n_steps": 64, "clip_range": 0.1, "force_scale": 3.0, "target_kl": None}, 1))
+    ['clip_range', 'n_steps']
+    """
+    return sb3_arguments({k: hparams[k] for k in PPO_ARGUMENTS if hparams.get(k) is not None}, n_actions)

@@ -30,7 +30,7 @@ from agents.sb3_views import require_trained, sb3_distribution, sb3_value
 from agents import hyperparams
 from agents.base import Capabilities, ProgressFn, require_single_agent
 from agents.checkpoint import save_meta
-from agents.sb3_agent import sb3_arguments
+from agents.sb3_agent import ppo_arguments, ppo_defaults
 from agents.sb3_checkpoint import load_model
 from agents.sb3_logging import quiet
 from agents.sb3_vecenv import SB3VecEnv
@@ -44,7 +44,7 @@ DEFAULTS: dict[str, Any] = {
     "t_high": 0.0, "chunk": 10_000, "boundary_episodes": 5, "boundary_prob": 0.5, "n_envs": 8, "n_steps": 256, "batch_size": 64,
     "n_epochs": 10, "learning_rate": 3e-4, "gamma": 0.99, "ent_coef": 0.0, "policy_kwargs": None, "torch_threads": 1,
 }
-PPO_KEYS = ("n_steps", "batch_size", "n_epochs", "learning_rate", "gamma", "ent_coef", "policy_kwargs")
+DEFAULTS = {**ppo_defaults(), **DEFAULTS}  # every PPO argument is a hyperparameter (the one PPO key list)
 
 
 def dynamics_entry(name: str, low: float, high: float, boundary_prob: float = 0.0) -> dict[str, Any]:
@@ -124,9 +124,8 @@ class ADR:
             at = self.steps_trained + done
             vec = self.training_scenario().vector(int(h["n_envs"]), seed=None if self.seed is None else self.seed + at)
             if self.model is None:
-                kwargs = {k: h[k] for k in PPO_KEYS if h.get(k) is not None}
                 n_act = int(np.prod(self.scenario.action_space(AGENT).shape))
-                self.model = PPO("MlpPolicy", SB3VecEnv(vec), seed=self.seed, device="cpu", **sb3_arguments(kwargs, n_act))
+                self.model = PPO("MlpPolicy", SB3VecEnv(vec), seed=self.seed, device="cpu", **ppo_arguments(h, n_act))
             else:
                 previous = self.model.get_env()
                 self.model.set_env(SB3VecEnv(vec))
@@ -195,7 +194,7 @@ class ADR:
         """Restore the policy and the ranges."""
         agent = cls(scenario, seed=meta.get("seed"), **meta["hparams"])
         h, obs, act = agent.hparams, scenario.observation_space(AGENT), scenario.action_space(AGENT)
-        kwargs = sb3_arguments({k: h[k] for k in PPO_KEYS if h.get(k) is not None}, int(np.prod(act.shape)))
+        kwargs = ppo_arguments(h, int(np.prod(act.shape)))
         agent.model = load_model(PPO, path / "model.zip", "MlpPolicy", kwargs, obs, act)
         saved = json.loads((path / "adr.json").read_text())
         agent.ranges, agent.history = saved["ranges"], saved["history"]

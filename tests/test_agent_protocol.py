@@ -41,3 +41,17 @@ def test_a_built_agent_is_an_agent_with_a_valid_config(name):
     assert isinstance(ag, Agent) and ag.name == name and ag.seed == 0
     cfg = config_of(ag)
     assert all(getattr(cfg, k) == v for k, v in hp.items() if k in type(cfg).model_fields)
+
+
+@pytest.mark.parametrize("name", ["adv_ppo", "rarl", "adr", "gail", "airl"])
+def test_methods_built_on_ppo_take_every_ppo_argument(name):
+    from agents.sb3_agent import PPO_ARGUMENTS
+
+    assert set(PPO_ARGUMENTS) <= agents.agent_class(name).valid_hyperparameters()
+
+
+def test_a_ppo_argument_reaches_the_players_of_rarl():
+    rarl = agents.make("rarl", "mujoco/InvertedPendulum-v5", seed=0, adversary_bodies=["pole"], clip_range=0.1, vf_coef=0.7)
+    rarl._models()
+    for model in (rarl.protagonist, rarl.adversary):
+        assert model.clip_range(1.0) == 0.1 and model.vf_coef == 0.7

@@ -29,12 +29,11 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecEnv
 
 from agents import hyperparams
-from agents.sb3_agent import sb3_arguments
+from agents.sb3_agent import PPO_ARGUMENTS, ppo_arguments
 from agents.sb3_logging import quiet
 from agents.sb3_vecenv import ScenarioCopies
 from scenarios import Scenario
 
-PPO_KEYS = ("n_steps", "batch_size", "n_epochs", "learning_rate", "gamma", "gae_lambda", "ent_coef", "policy_kwargs")
 
 
 class PerturberVecEnv(ScenarioCopies, VecEnv):
@@ -105,11 +104,10 @@ class LearnedPerturber:
 
     def __init__(self, victim: Any, scenario: Scenario, targets: list[str], std: dict[str, np.ndarray], eps: float,
                  steps: int = 50_000, seed: int = 0, deterministic: bool = True) -> None:
-        tuned = {k: v for k, v in hyperparams.tuned_defaults("ppo", scenario.id).items() if k in (*PPO_KEYS, "n_envs")}
+        tuned = {k: v for k, v in hyperparams.tuned_defaults("ppo", scenario.id).items() if k in (*PPO_ARGUMENTS, "n_envs")}
         n_envs = int(tuned.pop("n_envs", 8))
         self.env = PerturberVecEnv(scenario.vector(n_envs, seed=seed), victim, targets, std, eps, deterministic)
-        kwargs = {k: v for k, v in tuned.items() if v is not None}
-        self.model = PPO("MlpPolicy", self.env, seed=seed, device="cpu", **sb3_arguments(kwargs, self.env.action_space.shape[0]))
+        self.model = PPO("MlpPolicy", self.env, seed=seed, device="cpu", **ppo_arguments(tuned, self.env.action_space.shape[0]))
         quiet(self.model).learn(max(1, int(steps)))
         self.env.close()
 

@@ -31,7 +31,7 @@ from agents import hyperparams
 from agents.sb3_views import require_trained, sb3_distribution, sb3_value
 from agents.base import Capabilities, ProgressFn, require_single_agent
 from agents.checkpoint import save_meta
-from agents.sb3_agent import sb3_arguments
+from agents.sb3_agent import PPO_ARGUMENTS, ppo_arguments, ppo_defaults
 from agents.sb3_checkpoint import load_model
 from agents.sb3_logging import quiet
 from agents.sb3_vecenv import ScenarioCopies
@@ -45,7 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "n_epochs": 10, "learning_rate": 3e-4, "gamma": 0.99, "gae_lambda": 0.95, "ent_coef": 0.0, "policy_kwargs": None,
     "torch_threads": 1, "total_steps": None,
 }
-PPO_KEYS = ("n_steps", "batch_size", "n_epochs", "learning_rate", "gamma", "gae_lambda", "ent_coef", "policy_kwargs")
+DEFAULTS = {**ppo_defaults(), **DEFAULTS}  # every PPO argument is a hyperparameter of both players (the one PPO key list)
 
 
 class TwoPlayer:
@@ -131,7 +131,7 @@ class RARL:
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         require_single_agent(self.name, scenario)
         self.scenario, self.seed = scenario, seed
-        ppo = {k: v for k, v in hyperparams.tuned_defaults("ppo", scenario.id).items() if k in (*PPO_KEYS, "n_envs")}
+        ppo = {k: v for k, v in hyperparams.tuned_defaults("ppo", scenario.id).items() if k in (*PPO_ARGUMENTS, "n_envs")}
         resolved = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())
         self.hparams = h = {**DEFAULTS, **ppo, **resolved}
         torch.set_num_threads(int(h["torch_threads"]))
@@ -153,12 +153,11 @@ class RARL:
         obs_space, act_space = self.scenario.observation_space(AGENT), self.scenario.action_space(AGENT)
         penv = RoleVecEnv(self._game, "protagonist", obs_space, act_space)
         aenv = RoleVecEnv(self._game, "adversary", obs_space, self.adv_space)
-        kwargs = {k: h[k] for k in PPO_KEYS if h.get(k) is not None}
         seed = self.seed
         if self.protagonist is None:
-            self.protagonist = PPO("MlpPolicy", penv, seed=seed, device="cpu", **sb3_arguments(kwargs, act_space.shape[0]))
+            self.protagonist = PPO("MlpPolicy", penv, seed=seed, device="cpu", **ppo_arguments(h, act_space.shape[0]))
             self.adversary = PPO("MlpPolicy", aenv, seed=None if seed is None else seed + 1, device="cpu",
-                                 **sb3_arguments(kwargs, self.adv_space.shape[0]))
+                                 **ppo_arguments(h, self.adv_space.shape[0]))
         else:
             self.protagonist.set_env(penv)
             self.adversary.set_env(aenv)
@@ -218,9 +217,8 @@ class RARL:
         """Restore both players."""
         agent = cls(scenario, seed=meta.get("seed"), **meta["hparams"])
         h, obs, act = agent.hparams, scenario.observation_space(AGENT), scenario.action_space(AGENT)
-        kwargs = {k: h[k] for k in PPO_KEYS if h.get(k) is not None}
-        agent.protagonist = load_model(PPO, path / "model.zip", "MlpPolicy", sb3_arguments(kwargs, act.shape[0]), obs, act)
+        agent.protagonist = load_model(PPO, path / "model.zip", "MlpPolicy", ppo_arguments(h, act.shape[0]), obs, act)
         agent.adversary = load_model(PPO, path / "adversary.zip", "MlpPolicy",
-                                     sb3_arguments(kwargs, agent.adv_space.shape[0]), obs, agent.adv_space)
+                                     ppo_arguments(h, agent.adv_space.shape[0]), obs, agent.adv_space)
         agent.steps_trained = int(meta.get("steps", 0))
         return agent

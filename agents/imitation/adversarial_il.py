@@ -49,7 +49,7 @@ from agents.base import Capabilities, ProgressFn, require_single_agent
 from agents.checkpoint import save_meta
 from agents.imitation import dataset as demos
 from agents.marl.nets import mlp
-from agents.sb3_agent import sb3_arguments
+from agents.sb3_agent import ppo_arguments, ppo_defaults
 from agents.sb3_checkpoint import load_model
 from agents.sb3_logging import quiet
 from agents.sb3_vecenv import SB3VecEnv
@@ -64,7 +64,7 @@ DEFAULTS: dict[str, Any] = {
     "generator_reward": "positive",
 }
 REWARDS = ("positive", "logit")
-PPO_KEYS = ("n_steps", "batch_size", "n_epochs", "learning_rate", "gamma", "gae_lambda", "ent_coef", "policy_kwargs")
+DEFAULTS = {**ppo_defaults(), **DEFAULTS}  # every PPO argument is a hyperparameter of the generator (the one PPO key list)
 
 
 class Discriminator(nn.Module):
@@ -258,7 +258,7 @@ class AdversarialImitation:
         if self.model is None:
             vec = self.scenario.vector(int(h["n_envs"]), seed=self.seed)
             env = self.reward_env = DiscriminatorReward(SB3VecEnv(vec), self)
-            kwargs = sb3_arguments({k: h[k] for k in PPO_KEYS if h.get(k) is not None}, self.act_dim)
+            kwargs = ppo_arguments(h, self.act_dim)
             self.model = PPO("MlpPolicy", env, seed=self.seed, device="cpu", verbose=0, **kwargs)
         quiet(self.model).learn(steps, callback=_UpdateDiscriminator(self, progress, steps), reset_num_timesteps=False)
         self.steps_trained += steps
@@ -296,7 +296,7 @@ class AdversarialImitation:
         agent = cls(scenario, seed=meta.get("seed"), **{**meta["hparams"], "dataset": None})
         agent.hparams["dataset"] = meta["hparams"].get("dataset")
         h, obs, act = agent.hparams, scenario.observation_space(AGENT), scenario.action_space(AGENT)
-        kwargs = sb3_arguments({k: h[k] for k in PPO_KEYS if h.get(k) is not None}, agent.act_dim)
+        kwargs = ppo_arguments(h, agent.act_dim)
         agent.model = load_model(PPO, path / "model.zip", "MlpPolicy", kwargs, obs, act)
         agent.disc.load_state_dict(torch.load(path / "discriminator.pt", weights_only=True))
         agent.steps_trained = int(meta.get("steps", 0))
