@@ -122,7 +122,7 @@ class IMPALA(LanePolicy):
             return
         h = self.hparams
         ray, started_here = start_ray(int(h["n_workers"]) + 1, h["ray_address"], needed_by="impala")
-        from ray.exceptions import RayActorError
+        RayActorError = ray.exceptions.RayActorError  # noqa: N806
 
         remote = ray.remote(num_cpus=float(h["worker_cpus"]))(RolloutWorker)
         base = (0 if self.seed is None else int(self.seed)) * 1_000_003 + 7919 * self.version

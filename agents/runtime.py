@@ -1,7 +1,9 @@
 """Process plumbing for everything that runs work in other processes (parallel learners,
 the experiment executors): workers that end with their driver, and a Ray connection.
 
-Below ``testbed`` so the learners in ``agents`` can use it without importing upward.
+Below ``testbed`` so the learners in ``agents`` can use it without importing upward. Ray is the
+``ray`` extra, not a dependency of a plain install: ``import_ray`` is the one place it is
+imported, and refuses in one line naming the extra where it is missing.
 """
 
 from __future__ import annotations
@@ -39,19 +41,34 @@ def die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+def _no_ray(needed_by: str) -> UserError:
+    return UserError(f"{needed_by} needs Ray, the ray extra: pip install 'testbed[ray]'")
+
+
 def require_ray(needed_by: str) -> None:
-    """Refuse, in one line naming the extra, what needs Ray where it is not installed (Ray is the
-    ``ray`` extra, not a dependency of a plain install); imports nothing."""
+    """Refuse, in one line naming the extra, what needs Ray where it is not installed; imports
+    nothing (a learner checks before it builds anything)."""
     missing = sys.modules["ray"] is None if "ray" in sys.modules else importlib.util.find_spec("ray") is None
     if missing:
-        raise UserError(f"{needed_by} needs Ray, the ray extra: pip install 'testbed[ray]'")
+        raise _no_ray(needed_by)
+
+
+def import_ray(needed_by: str) -> Any:
+    """The ray module (with ``ray.exceptions`` and the start-up constants ``loopback_only`` switches);
+    where Ray is not installed, the one-line refusal naming the extra."""
+    try:
+        import ray
+        import ray._private.ray_constants  # noqa: F401
+        import ray.exceptions  # noqa: F401
+    except ImportError:
+        raise _no_ray(needed_by) from None
+    return ray
 
 
 def start_ray(cpus: int, address: str | None, needed_by: str = "--executor ray") -> tuple[Any, bool]:
     """The ray module, connected to ``address`` or to a new local instance of ``cpus`` CPUs bound
     to the loopback interface (unless already initialized); and whether this call started it."""
-    require_ray(needed_by)
-    import ray
+    ray = import_ray(needed_by)
 
     started_here = not ray.is_initialized()
     if started_here:
@@ -62,7 +79,7 @@ def start_ray(cpus: int, address: str | None, needed_by: str = "--executor ray")
             kwargs["num_cpus"] = cpus
             kwargs["_node_ip_address"] = "127.0.0.1"
         try:
-            with loopback_only(enabled=not address):
+            with loopback_only(ray, enabled=not address):
                 ray.init(**kwargs)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise UserError(f"cannot connect to Ray at {address or 'a new local instance'}: {exc}") from None
@@ -70,7 +87,7 @@ def start_ray(cpus: int, address: str | None, needed_by: str = "--executor ray")
 
 
 @contextlib.contextmanager
-def loopback_only(enabled: bool = True) -> Iterator[None]:
+def loopback_only(ray: Any, enabled: bool = True) -> Iterator[None]:
     """While starting a new local Ray instance, make it listen on 127.0.0.1 only. Ray (2.x) turns a
     loopback ``_node_ip_address`` into the machine's routable address on Linux, so its GCS and
     raylets would listen on every interface of a shared machine; it keeps loopback where it
@@ -80,8 +97,7 @@ def loopback_only(enabled: bool = True) -> Iterator[None]:
     if not enabled:
         yield
         return
-    from ray._private import ray_constants
-
+    ray_constants = ray._private.ray_constants
     before = ray_constants.ENABLE_RAY_CLUSTER
     ray_constants.ENABLE_RAY_CLUSTER = False
     try:

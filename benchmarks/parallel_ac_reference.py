@@ -83,8 +83,9 @@ def faults(scenario: str, steps: int, kill_every: float) -> dict[str, Any]:
 
             def killer(learner: Any, workers: dict, last: list = last, kills: list = kills) -> None:
                 if kill and time.perf_counter() - last[0] >= kill_every:
-                    import ray
+                    from agents.runtime import import_ray
 
+                    ray = import_ray("the kill benchmark")
                     victim = list(workers.values())[kills[0] % len(workers)]
                     os.kill(ray.get(victim.pid.remote()), signal.SIGKILL)
                     last[0] = time.perf_counter()

@@ -242,7 +242,7 @@ def test_without_ray_impala_and_the_ray_executor_name_the_extra(monkeypatch, tmp
 
     from typer.testing import CliRunner
 
-    from agents.runtime import start_ray
+    from agents.runtime import import_ray, start_ray
     from testbed.cli import app
 
     monkeypatch.setitem(sys.modules, "ray", None)  # as in a plain install, where Ray is the ray extra
@@ -250,5 +250,7 @@ def test_without_ray_impala_and_the_ray_executor_name_the_extra(monkeypatch, tmp
         agents.make("impala", "classic/CartPole-v1")
     with pytest.raises(UserError, match=r"--executor ray needs Ray, the ray extra"):
         start_ray(1, None)
+    with pytest.raises(UserError, match=r"the kill benchmark needs Ray, the ray extra"):
+        import_ray("the kill benchmark")
     out = CliRunner().invoke(app, ["train", "impala", "classic/CartPole-v1", "--steps", "10", "--out", str(tmp_path / "x")])
     assert out.exit_code == 2 and "pip install 'testbed[ray]'" in out.output  # the brackets survive rich markup
