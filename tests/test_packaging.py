@@ -18,6 +18,12 @@ def test_plain_install_runs_run_report_and_videos(tmp_path):
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
     subprocess.run([*pip, "-c", str(ROOT / "constraints.txt"), str(ROOT)], check=True, cwd=tmp_path)
+    site = Path(subprocess.run([str(venv / "bin" / "python"), "-c", "import agents, pathlib; print(pathlib.Path(agents.__file__).parents[1])"],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    tracked = subprocess.run(["git", "ls-files", "agents", "scenarios", "testbed", "sim2real"], capture_output=True, text=True,
+                             cwd=ROOT, check=True).stdout.split()
+    missing = [f for f in tracked if not f.endswith(".py") and not (site / f).is_file()]
+    assert not missing, f"data files the packages read but a plain install leaves out: {missing}"
     spec = tmp_path / "study.yaml"
     spec.write_text(textwrap.dedent("""\
         name: plain
@@ -40,6 +46,10 @@ def test_plain_install_runs_run_report_and_videos(tmp_path):
     page = (tmp_path / "report" / "index.html").read_text()
     assert "<svg" in page and ".gif" in page
     assert list((tmp_path / "report").rglob("*.gif"))
+    for argv in (["describe", "ppo", "--scenario", "classic/CartPole-v1"],  # the data files the install must carry
+                 ["train", "ppo", "classic/CartPole-v1", "--set", "gamma=1.5"]):
+        proc = subprocess.run([testbed, *argv], capture_output=True, text=True, cwd=tmp_path)
+        assert "Traceback" not in proc.stderr and (proc.returncode == 0 or "gamma must be a number in" in proc.stderr), proc.stderr
     # Ray is an extra: what needs it answers in one line naming the extra, exit status 2
     for argv in (["train", "impala", "classic/CartPole-v1", "--steps", "10"], ["run", str(spec), "--executor", "ray", "--db", "r2.db"]):
         proc = subprocess.run([testbed, *argv], capture_output=True, text=True, cwd=tmp_path)
