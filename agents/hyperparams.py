@@ -7,6 +7,8 @@ code or ``--set key=value`` on the CLI are checked against the valid names.
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -20,15 +22,17 @@ from scenarios.errors import suggest
 DEFAULTS = Path(__file__).parent / "defaults"
 
 
-def tuned_defaults(agent: str, scenario_id: str) -> dict[str, Any]:
-    """The agent's defaults merged with its entry for ``scenario_id`` (if any)."""
+@functools.cache
+def _defaults_file(agent: str) -> dict[str, Any]:
+    """``agents/defaults/<agent>.yaml`` parsed once per process (``agents.make`` and the agent both read it)."""
     file = DEFAULTS / f"{agent}.yaml"
-    if not file.is_file():
-        return {}
-    data = yaml_loader.load(file.read_text()) or {}
-    merged = dict(data.get("default", {}))
-    merged.update(data.get(scenario_id, {}))
-    return merged
+    return (yaml_loader.load(file.read_text()) or {}) if file.is_file() else {}
+
+
+def tuned_defaults(agent: str, scenario_id: str) -> dict[str, Any]:
+    """The agent's defaults merged with its entry for ``scenario_id`` (if any); a fresh dict each call."""
+    data = _defaults_file(agent)
+    return copy.deepcopy({**data.get("default", {}), **data.get(scenario_id, {})})
 
 
 def resolve(agent: str, scenario_id: str, overrides: dict[str, Any], valid: set[str]) -> dict[str, Any]:

@@ -43,18 +43,13 @@ import scenarios
 import testbed
 from agents.adversarial.attacks import ObservationAttack, calibrate
 from testbed.grid import evaluate_grid, parse_axis, robustness
-from testbed.metrics import bootstrap_ci, iqm
+from testbed.metrics import iqm_text as stat
 
 TASK = "mujoco/Hopper-v5"
 EPS = [0.05, 0.1, 0.2]
 KINDS = ["random", "fgsm", "pgd", "critic"]
 SETTINGS = {"ppo": {}, "adv_ppo": {"attack_eps": 0.2, "attack_prob": 0.5, "attack_steps": 5}, "rarl": {"rounds": 10}}
 
-
-def stat(values: list[float]) -> str:
-    """IQM [95% CI] of per-seed values."""
-    lo, hi = bootstrap_ci(np.array(values))
-    return f"{iqm(np.array(values)):.0f} [{lo:.0f}, {hi:.0f}]"
 
 
 def main() -> None:

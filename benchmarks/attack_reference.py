@@ -36,16 +36,11 @@ import testbed
 from agents.adversarial.attack_kinds import ATTACKS
 from testbed.attack_curve import attack_curve
 from testbed.attack_summary import worst_of_attacks
-from testbed.metrics import bootstrap_ci, iqm
+from testbed.metrics import iqm_text as stat
 
 TASK = "mujoco/Hopper-v5"
 EPS = [0.1, 0.2]
 
-
-def stat(values: list[float]) -> str:
-    """IQM [95% CI] of per-seed values."""
-    lo, hi = bootstrap_ci(np.array(values))
-    return f"{iqm(np.array(values)):.0f} [{lo:.0f}, {hi:.0f}]"
 
 
 def table(files: list[Path]) -> None:

@@ -38,7 +38,7 @@ import torch
 import agents
 import scenarios
 from testbed.grid import evaluate_grid, parse_axis, robustness
-from testbed.metrics import bootstrap_ci, iqm
+from testbed.metrics import iqm_text as stat
 from testbed.worst_case import confirm, parse_box, search
 
 TASK = "mujoco/Hopper-v5"
@@ -46,11 +46,6 @@ BOX = ["body_mass.torso=0.5:2.0", "geom_friction=0.3:1.5"]
 METHODS = ("cmaes", "bayes", "random", "cmaes-centre")
 """``cmaes-centre``: CMA-ES from the box's centre alone, without the corner design (the ablation)."""
 
-
-def stat(values: list[float]) -> str:
-    """IQM [95% CI] of per-seed values."""
-    lo, hi = bootstrap_ci(np.array(values))
-    return f"{iqm(np.array(values)):.0f} [{lo:.0f}, {hi:.0f}]"
 
 
 def main() -> None:

@@ -354,21 +354,19 @@ def _evaluate_attack(ag: Any, sc: Any, label: str | None, kind: str, budgets: li
     """Return vs epsilon under one observation attack, or every one that applies (``testbed.attack_curve``);
     every record stores attack and eps."""
     import agents
-    from agents.adversarial.attack_kinds import expand
-    from testbed.attack_curve import applicable, attack_curve
+    from testbed.attack_curve import attack_curve
     from testbed.store import ResultsStore
     from testbed.tables import attack_table
 
-    kinds, _ = applicable(ag, sc, expand(kind), steps)
     reference = ag if std_source == "victim" else agents.make("random", sc, seed=seed)
     store = ResultsStore(db)
     skipped: dict[str, str] = {}
     with _progress() as bar:
-        task = bar.add_task(f"attacking {ag.name} on {sc.id}", total=episodes * len(budgets) * max(1, len(kinds)))
+        task = bar.add_task(f"attacking {ag.name} on {sc.id}", total=None)  # the curve reports its total
         recs = attack_curve(ag, sc, kind, budgets, episodes=episodes, seed=seed, steps=steps, std_from=reference,
                             num_envs=envs, deterministic=not stochastic, checkpoint=label, store=store, backend=backend,
                             train_steps=train_steps, skipped=skipped,
-                            progress=lambda done, _total: bar.update(task, completed=done))
+                            progress=lambda done, total: bar.update(task, completed=done, total=total))
     out.print(attack_table(recs, f"{ag.name} on {sc.id} under {kind} (eps in std units)"))
     from rich.markup import escape
 

@@ -40,3 +40,15 @@ def bootstrap_ci(
     boot = np.array([statistic(x[i]) for i in idx])
     alpha = (1.0 - confidence) / 2.0
     return float(np.quantile(boot, alpha)), float(np.quantile(boot, 1.0 - alpha))
+
+
+def iqm_text(values: list[float] | np.ndarray, digits: int = 0) -> str:
+    """``IQM [low, high]``: the IQM of per-seed values with its 95% bootstrap CI, as the
+    reference tables print it.
+
+    >>> iqm_text([1.0, 2.0, 3.0, 4.0])
+    '2 [1, 4]'
+    """
+    x = np.asarray(values, dtype=float)
+    lo, hi = bootstrap_ci(x)
+    return f"{iqm(x):.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"

@@ -247,7 +247,6 @@ def tune(agent: str, scenario: str, trials: int, seeds: int, steps: int, storage
          address: str | None = None, objective: str = "median") -> Any:
     """Run (or resume) the study and return it; see the module docstring."""
     import agents
-    from agents import hyperparams
 
     if trials < 1 or seeds < 1 or steps < 1 or evals < 1 or eval_episodes < 1:
         raise UserError("trials, seeds, steps, evals and eval-episodes must each be at least 1")

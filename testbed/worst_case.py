@@ -78,6 +78,11 @@ class WorstCase:
     method: str
 
 
+def _point_means(records: list[EpisodeRecord], points: list[dict[str, float]]) -> list[float]:
+    """The mean team return at each point, from its records."""
+    return [float(np.mean([r.team_return for r in records if r.params["grid"] == p])) for p in points]
+
+
 def _design(d: int) -> list[np.ndarray]:
     """The centre of the unit cube and, for d <= 4, its corners."""
     centre = [np.full(d, 0.5)]
@@ -125,11 +130,8 @@ def search(agent: Any, scenario: Scenario, axes: list[GridAxis], episodes: int =
                              run_id=run_id, extra_params={"search": method, "generation": generation},
                              progress=(lambda i, _n: progress(done + i, total)) if progress else None)
         records.extend(recs)
-        values = []
-        for p in points:
-            v = float(np.mean([r.team_return for r in recs if r.params["grid"] == p]))
-            means.append((v, p))
-            values.append(v)
+        values = _point_means(recs, points)
+        means.extend(zip(values, points))
         return values
 
     run([], 0, nominal=True)
@@ -144,7 +146,7 @@ def search(agent: Any, scenario: Scenario, axes: list[GridAxis], episodes: int =
     else:
         _bayes(run, design, evaluations, d, labels, search_seed)
     value, point = min(means, key=lambda m: m[0])
-    nominal = float(np.mean([r.team_return for r in records if r.params["grid"] == {}]))
+    (nominal,) = _point_means(records, [{}])
     return WorstCase(records=records, point=point, value=value, nominal=nominal, evaluations=len(means), method=method)
 
 
@@ -194,4 +196,4 @@ def confirm(agent: Any, scenario: Scenario, axes: list[GridAxis], points: list[d
     """Mean returns at ``points`` on episode seeds of their own (an unbiased value for a found worst case)."""
     recs = evaluate_grid(agent, scenario, axes, episodes=episodes, seed=seed, deterministic=deterministic,
                          points=points, nominal=False)
-    return [float(np.mean([r.team_return for r in recs if r.params["grid"] == p])) for p in points]
+    return _point_means(recs, points)

@@ -2,17 +2,13 @@
 save, load (a classmethod), its hyperparameter schema, and a typed config that validates."""
 
 import inspect
-import sys
-from pathlib import Path
 
 import pytest
 
 import agents
 from agents.base import Agent, Capabilities
 from agents.config import config_model, config_of
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_agents_catalog import _tiny  # noqa: E402  (the tiny per-agent settings every catalog test uses)
+from tests.test_agents_catalog import _tiny  # the tiny per-agent settings every catalog test uses
 
 NAMES = agents.list_names()
 

@@ -11,6 +11,7 @@ from sim2real.adapter import RealSystem, ScenarioSystem, record
 from sim2real.dropo import identify_distribution
 from sim2real.sysid import identify
 from sim2real.transfer import transfer_gap
+from tests.controllers import LinearController
 
 
 @pytest.fixture(scope="module")
@@ -77,19 +78,6 @@ def test_sysid_refuses_unknown_parameters_and_tasks(target_data):
         identify("classic/CartPole-v1", target_data, ["body_mass:torso"])
 
 
-class _Balancer:
-    """A fixed linear controller: balances the nominal pendulum for the whole episode, drops a heavy pole."""
-
-    name = "balancer"
-
-    def __init__(self, scenario):
-        self.scenario = scenario
-
-    def act(self, obs, deterministic=True):
-        x = obs["agent_0"]
-        return {"agent_0": np.clip(x @ np.array([[1.0], [5.0], [1.0], [1.0]]), -3, 3).astype(np.float32)}
-
-
 def test_transfer_gap_matches_an_independent_computation_on_a_known_gap():
     import testbed
 
@@ -97,7 +85,7 @@ def test_transfer_gap_matches_an_independent_computation_on_a_known_gap():
     heavy = {"id": "mujoco/IP-heavy-v5", "source": "gymnasium:InvertedPendulum-v5", "time_limit": 200,
              "layers": [{"type": "dynamics", "params": {"parameters": [
                  {"field": "body_mass", "names": ["pole"], "distribution": "uniform", "low": 6.0, "high": 10.0}]}}]}
-    ag = _Balancer(src)
+    ag = LinearController(src, [1.0, 5.0, 1.0, 1.0])  # balances the source, drops a heavy pole
     rep = transfer_gap(ag, heavy, episodes=10, seed=3)
     own = [r.team_return for r in testbed.evaluate(ag, src, episodes=10, seed=3)]
     far = [r.team_return for r in testbed.evaluate(ag, scenarios.make(heavy), episodes=10, seed=3)]

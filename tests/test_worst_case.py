@@ -12,27 +12,15 @@ import testbed
 from scenarios import UserError
 from testbed.grid import evaluate_grid, parse_axis, robustness
 from testbed.worst_case import confirm, parse_box, search
+from tests.controllers import LinearController
 
 IP = "mujoco/InvertedPendulum-v5"
-
-
-class Balancer:
-    """A fixed linear controller: balances the nominal pendulum, fails on heavy poles and weak actuation."""
-
-    name = "balancer"
-
-    def __init__(self, scenario):
-        self.scenario = scenario
-
-    def act(self, obs, deterministic=True):
-        x = obs["agent_0"]
-        return {"agent_0": np.clip(2.0 * x[:, 1:2] + 0.3 * x[:, 3:4] + 0.2 * x[:, 0:1], -3, 3).astype(np.float32)}
 
 
 @pytest.fixture(scope="module")
 def pendulum():
     sc = scenarios.make(IP, time_limit=300)
-    return sc, Balancer(sc)
+    return sc, LinearController(sc, [0.2, 2.0, 0.0, 0.3])  # balances the nominal pole; heavy poles and weak motors fail
 
 
 BOX = ["body_mass.pole=0.5:8", "actuator_gain=0.3:1.5"]
