@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 import gymnasium as gym
 
 from scenarios.errors import UserError
+import numpy as np
+
 from scenarios.layers import build_layers
-from scenarios.layers.base import HOOKS, Layer
+from scenarios.layers.stack import LayerStack
 from scenarios.sources import build_source
 from scenarios.spec import ScenarioSpec
 
@@ -51,15 +53,24 @@ class Scenario:
         self._seeded = False
         self.params: dict[str, Any] = {}
         """Values the layers sampled for the current episode (empty without layers)."""
-        self.layers: list[Layer] = []
-        for layer in layers:
-            layer.bind(self)  # sees the spaces left by the layers before it
-            self.layers.append(layer)
-            for a in self.possible_agents:
-                self._obs_spaces[a] = layer.observation_space(a, self._obs_spaces[a])
-        self._hooks = {h: [x for x in self.layers if h in x.hooks()] for h in HOOKS}
-        self._post_step = bool(self._hooks["after_step"] or self._hooks["observe"] or self._hooks["reward"])
-        self.has_cost = any(x.type == "safety_cost" for x in self.layers)
+        self._physics: Any = None
+        self.stack = LayerStack(layers, self, self._obs_spaces)  # each layer sees the spaces left by those before it
+        self.layers = self.stack.layers
+        self.has_cost = self.stack.has_cost
+
+    num_copies = 1
+    """A scenario is one copy (layers size their per-copy state from this)."""
+
+    @property
+    def physics(self) -> Any:
+        """Per-copy MuJoCo access for layers (``scenarios.layers.physics``), or None for non-MuJoCo sources."""
+        if self._physics is None:
+            from scenarios.layers.mujoco_model import find_mujoco
+            from scenarios.layers.physics import SinglePhysics
+
+            handle = find_mujoco(self)
+            self._physics = False if handle is None else SinglePhysics(handle)
+        return self._physics or None
 
     @property
     def render_mode(self) -> str | None:
@@ -100,24 +111,19 @@ class Scenario:
         """Start an episode; the first reset without a seed uses the scenario's seed."""
         if seed is None and not self._seeded:
             seed = self.seed
-        if seed is not None or not self._seeded:
-            for i, layer in enumerate(self.layers):
-                layer.seed(seed, i)
+        stack = self.stack
+        if stack:
+            stack.seed(_ONE, [seed])
+            stack.before_reset(_ONE)
         self._seeded = True
-        for layer in self._hooks["before_reset"]:
-            layer.before_reset()
         obs, infos = self.source.reset(seed=seed, options=options)
         self.agents = list(self.source.agents)
         self.t = 0
         infos = {a: infos.get(a, {}) for a in obs}
-        if self.layers:
-            params: dict[str, Any] = {}
-            for layer in self._hooks["start_episode"]:
-                params.update(layer.start_episode())
-            for layer in self._hooks["observe"]:
-                for a in layer.agents:
-                    if a in obs:
-                        obs[a] = layer.observe(a, obs[a])
+        if stack:
+            params = stack.start_episode(_ONE)[0]
+            if stack.hooks["observe"]:
+                obs = _unbatch(stack.observe(_batch(obs), _ONE))
             self.params = params
             for a in infos:
                 infos[a]["layers"] = params
@@ -133,38 +139,33 @@ class Scenario:
             missing = [a for a in self.agents if a not in actions]
             raise ValueError(f"{self.id}: no action for live agent(s) {missing}") from None
         t = self.t + 1
-        stepped: dict[str, Any] = {}
-        hooks = self._hooks
-        for layer in hooks["before_step"]:  # schedules advance first, so step t's transforms use step t's values
-            stepped.update(layer.before_step(t) or {})
-        for layer in hooks["act"]:
-            for a in layer.agents:
-                if a in acts:
-                    acts[a] = layer.act(a, acts[a])
+        stack = self.stack
+        hooks = stack.hooks
+        stepped = None
+        tt = np.array([t])
+        if hooks["before_step"]:  # schedules advance first, so step t's transforms use step t's values
+            stepped = stack.before_step(_ONE, tt)[0]  # type: ignore[index]
+        if hooks["act"]:
+            acts = _unbatch(stack.act(_batch(acts), _ONE))
         obs, rew, term, trunc, infos = self.source.step(acts)
         self.t = t
         if self.time_limit is not None and t >= self.time_limit:
             trunc = {a: bool(trunc.get(a, False) or not term.get(a, False)) for a in obs}
-        if self._post_step or stepped:
-            self._after_step(t, obs, rew, term, trunc, infos, stepped)
-        if True in term.values() or True in trunc.values():
-            self.agents = [a for a in self.agents if not (term.get(a, False) or trunc.get(a, False))]
-        return obs, rew, term, trunc, infos
-
-    def _after_step(self, t: int, obs: dict, rew: dict, term: dict, trunc: dict, infos: dict, stepped: dict) -> None:
-        for layer in self._hooks["after_step"]:
-            layer.after_step(t, obs, rew, term, trunc, infos)
-        for layer in self._hooks["observe"]:
-            for a in layer.agents:
-                if a in obs:
-                    obs[a] = layer.observe(a, obs[a])
-        for layer in self._hooks["reward"]:
-            for a in layer.agents:
-                if a in rew:
-                    rew[a] = layer.reward(a, rew[a], bool(term.get(a, False) or trunc.get(a, False)))
+        if stack.post_step:
+            if hooks["after_step"]:
+                stack.after_step(_ONE, tt, [infos])
+            if hooks["observe"]:
+                obs = _unbatch(stack.observe(_batch(obs), _ONE))
+            if hooks["reward"]:
+                done = {a: np.array([bool(term.get(a, False) or trunc.get(a, False))]) for a in rew}
+                out = stack.reward({a: np.array([r], np.float64) for a, r in rew.items()}, done, _ONE)
+                rew = {a: float(r[0]) for a, r in out.items()}
         if stepped:
             for a in infos:
                 infos[a]["layers"] = stepped
+        if True in term.values() or True in trunc.values():
+            self.agents = [a for a in self.agents if not (term.get(a, False) or trunc.get(a, False))]
+        return obs, rew, term, trunc, infos
 
     def __reduce__(self) -> tuple[type[Scenario], tuple[ScenarioSpec, int | None]]:
         """Pickle as its recipe (spec and seed): unpickling builds a fresh copy whose layers bind
@@ -220,3 +221,15 @@ class Scenario:
 
     def __repr__(self) -> str:
         return f"Scenario({self.id!r}, agents={self.possible_agents})"
+
+
+_ONE = np.zeros(1, np.int64)
+
+
+def _batch(values: dict[str, Any]) -> dict[str, np.ndarray]:
+    """One copy's per-agent values as batches of one."""
+    return {a: np.asarray(v)[None] for a, v in values.items()}
+
+
+def _unbatch(values: dict[str, np.ndarray]) -> dict[str, Any]:
+    return {a: v[0] for a, v in values.items()}

@@ -79,10 +79,11 @@ def test_each_simulation_carries_its_own_model_fields():
 def test_backend_selection():
     assert scenarios.make("mujoco/HalfCheetah-v5").vector(2).backend == "batch"
     assert scenarios.make("mujoco/HalfCheetah-v5").vector(2, backend="gymnasium").backend == "gymnasium"
-    assert scenarios.make("mujoco/HalfCheetah-easy-v0").vector(2).backend == "gymnasium"  # noise layers need Python hooks
-    assert scenarios.make("mujoco/Humanoid-v5").vector(2).backend == "gymnasium"
-    with pytest.raises(UserError, match="runs dynamics layers only, not action_delay"):
-        scenarios.make("mujoco/HalfCheetah-easy-v0").vector(2, backend="batch")
+    assert scenarios.make("mujoco/HalfCheetah-easy-v0").vector(2).backend == "batch"  # every layer type runs batched
+    assert scenarios.make("mujoco/HalfCheetah-easy-v0").vector(2, backend="gymnasium").backend == "gymnasium"
+    assert scenarios.make("classic/CartPole-v1").vector(2).backend == "gymnasium"
+    with pytest.raises(UserError, match="the batched backend supports"):
+        scenarios.make("classic/CartPole-v1").vector(2, backend="batch")
     with pytest.raises(UserError, match="unknown backend"):
         scenarios.make("mujoco/HalfCheetah-v5").vector(2, backend="warp")
 

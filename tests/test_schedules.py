@@ -30,7 +30,7 @@ def test_random_walk_stays_in_bounds_and_is_seeded():
     def walk(seed):
         rng, x, xs = np.random.default_rng(seed), 0.5, []
         for _ in range(5000):
-            x = s.random_walk(x, rng, 0.2, 0.0, 1.0)
+            x = float(s.random_walk(x, rng.standard_normal(), 0.2, 0.0, 1.0))
             xs.append(x)
         return np.array(xs)
 
@@ -50,12 +50,22 @@ def test_schedule_spec_validation_and_evaluation():
         s.Schedule(kind="sine", low=0, high=1)
     with pytest.raises(ValidationError, match="above high"):
         s.Schedule(kind="saw", low=2, high=1, period=5)
+    one, rngs = np.zeros(1, np.int64), [np.random.default_rng(0)]
     v = s.ScheduledValue(s.Schedule(kind="saw", low=0.0, high=1.0, period=4))
-    rng = np.random.default_rng(0)
-    assert v.reset(rng) == 0.0
-    assert [v.advance(t, rng) for t in (1, 2, 3, 4)] == [0.25, 0.5, 0.75, 0.0]
+    assert v.reset(one, rngs)[0] == 0.0
+    assert [float(v.advance(one, np.array([t]))[0]) for t in (1, 2, 3, 4)] == [0.25, 0.5, 0.75, 0.0]
     g = s.ScheduledValue(s.Schedule(kind="drift", start=0.0, rate=1.0, clock="global"))
-    g.reset(rng)
+    g.reset(one, rngs)
     for t in (1, 2, 3):
-        g.advance(t, rng)
-    assert g.reset(rng) == 3.0 and math.isclose(g.advance(1, rng), 4.0)  # the global clock spans episodes
+        g.advance(one, np.array([t]))
+    assert g.reset(one, rngs)[0] == 3.0 and math.isclose(g.advance(one, np.array([1]))[0], 4.0)  # the global clock spans episodes
+
+
+def test_schedules_evaluate_per_copy():
+    """Copies at different steps get their own values from one vectorized call."""
+    spec = s.Schedule(kind="sine", low=0.0, high=2.0, period=100)
+    np.testing.assert_allclose(spec.at(np.array([0, 25, 75]), np.zeros(3), np.zeros(3)), [1.0, 2.0, 0.0], atol=1e-12)
+    v = s.ScheduledValue(s.Schedule(kind="uniform", low=2.0, high=3.0), n=3)
+    rngs = [np.random.default_rng(k) for k in range(3)]
+    got = v.reset(np.arange(3), rngs)
+    assert len(set(got.tolist())) == 3 and ((2.0 <= got) & (got <= 3.0)).all()

@@ -102,7 +102,7 @@ def test_real_proxy_has_its_unmodelled_effects():
     types = [layer.type for layer in sc.layers]
     assert {"dynamics", "action_delay", "action_deadband", "obs_gaussian_noise", "obs_bias"} <= set(types)
     deadband = next(layer for layer in sc.layers if layer.type == "action_deadband")
-    np.testing.assert_array_equal(deadband.act("agent_0", np.array([0.01, -0.04, 0.3], np.float32)),
+    np.testing.assert_array_equal(deadband.act("agent_0", np.array([[0.01, -0.04, 0.3]], np.float32), np.zeros(1, int))[0],
                                   np.array([0.0, 0.0, 0.3], np.float32))
     system = ScenarioSystem(sc)
     with pytest.raises(UserError, match="does not implement the RealSystem protocol"):

@@ -6,17 +6,20 @@ are the vectorized Gymnasium v5 task logic of ``scenarios.batch.tasks``. Each
 copy resets with its own Gymnasium-compatible generator, so copy ``i`` seeded
 ``s + i`` starts exactly where the Gymnasium-backed face starts.
 
-Dynamics layers run per simulation: every copy has its own layer instances
-(seeded like a Scenario's) that write into that simulation's row of the
-batch's per-simulation model fields, followed by ``set_const`` for the copies
-whose masses or sizes changed. One batch therefore covers a whole grid or a
-randomized population. Other layer types need a per-copy MjData or Python
-hooks per step and run on the Gymnasium-backed face instead (``backend="auto"``
-chooses it for them).
+Every layer type runs here, through the same batch-first layer stack as the
+single-copy face (``scenarios.layers.stack``): one stack for all N copies,
+each copy with its own generators seeded from its reset seeds; observation,
+action and reward layers are array operations over the copies stepped; forces
+are written into each simulation's ``xfrc_applied``; dynamics layers write
+each simulation's rows of the batch's per-simulation model fields, followed by
+``set_const`` for the copies whose masses or sizes changed. Extra per-copy
+layers (``copy_layers``: a grid's points) run as sub-stacks over the copies
+that share them, so one batch covers a whole grid or a randomized population.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from types import SimpleNamespace
@@ -31,6 +34,8 @@ from scenarios.batch.tasks import TASKS, Fields, prepare
 from scenarios.errors import UserError
 from scenarios.layers import build_layers
 from scenarios.layers.mujoco_model import MujocoHandle
+from scenarios.layers.physics import BatchPhysics, PhysicsSubset
+from scenarios.layers.stack import LayerStack
 from scenarios.scenario import Scenario
 from scenarios.spec import LayerSpec, ScenarioSpec
 from scenarios.vector import episode_summary, reset_seeds
@@ -43,38 +48,44 @@ def unsupported_reason(spec: ScenarioSpec) -> str | None:
     kind, _, name = spec.source.partition(":")
     if kind != "gymnasium" or name not in TASKS:
         return f"the batched backend supports {', '.join(sorted(TASKS))}, not {spec.source}"
-    other = sorted({layer.type for layer in spec.layers if layer.type != "dynamics"})
-    if other:
-        return f"the batched backend runs dynamics layers only, not {', '.join(other)}"
     return None
 
 
-class _Row:
-    """One simulation's rows of the batch's per-simulation model fields, with MjModel's attribute names."""
+class _Context:
+    """What a layer binds to on the batch: ids, spaces, N copies and their physics."""
 
-    def __init__(self, expanded: dict[str, np.ndarray], i: int) -> None:
-        for name, arr in expanded.items():
-            if not name.startswith("opt."):
-                setattr(self, name, arr[i])
-        self.opt = _OptRow({k[4:]: v for k, v in expanded.items() if k.startswith("opt.")}, i)
+    def __init__(self, spec: ScenarioSpec, n: int, physics: Any, obs_spaces: dict, act_spaces: dict) -> None:
+        self.spec, self.id, self.possible_agents, self.num_copies = spec, spec.id, [AGENT], n
+        self.physics, self._obs, self._act = physics, obs_spaces, act_spaces
+        self.source = None  # no single source env: PettingZoo-world layers refuse to bind
+
+    def observation_space(self, agent: str) -> Any:
+        return self._obs[agent]
+
+    def action_space(self, agent: str) -> Any:
+        return self._act[agent]
 
 
-class _OptRow:
-    def __init__(self, arrays: dict[str, np.ndarray], i: int) -> None:
-        object.__setattr__(self, "_rows", {k: (v[i : i + 1] if v.ndim == 1 else v[i]) for k, v in arrays.items()})
+class _SubStack:
+    """Extra layers of some copies (a grid point's): local copy ``k`` is global copy ``copies[k]``."""
 
-    def __getattr__(self, name: str) -> np.ndarray:
-        return self._rows[name]
+    def __init__(self, stack: LayerStack, copies: np.ndarray, n: int) -> None:
+        self.stack, self.copies = stack, copies
+        self.local = np.full(n, -1, np.int64)
+        self.local[copies] = np.arange(len(copies))
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        self._rows[name][...] = value
+    def split(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Positions in ``ids`` of this sub-stack's copies, and their local indices."""
+        loc = self.local[ids]
+        pos = np.flatnonzero(loc >= 0)
+        return pos, loc[pos]
 
 
 class BatchVectorScenario:
     """``num_envs`` copies of a MuJoCo scenario on ``mujoco.batch``, with VectorScenario's interface.
 
     >>> import numpy as np, scenarios
-    >>> vec = scenarios.make("mujoco/HalfCheetah-v5").vector(64, seed=0)
+    >>> vec = scenarios.make("mujoco/HalfCheetah-medium-v0").vector(64, seed=0)
     >>> vec.backend
     'batch'
     >>> obs, _ = vec.reset()
@@ -82,11 +93,10 @@ class BatchVectorScenario:
     """
 
     backend = "batch"
-    has_cost = False
 
     def __init__(self, spec: ScenarioSpec, num_envs: int, seed: int | None = None, autoreset: bool = True,
                  nthread: int | None = None, copy_layers: Sequence[Sequence[LayerSpec]] | None = None) -> None:
-        """``copy_layers[i]`` (optional) adds dynamics layers to copy ``i`` only: one batch, many worlds."""
+        """``copy_layers[i]`` (optional) adds layers to copy ``i`` only (after the spec's): one batch, many worlds."""
         reason = unsupported_reason(spec)
         if reason:
             raise UserError(f"{spec.id}: {reason}")
@@ -101,7 +111,6 @@ class BatchVectorScenario:
         self.frame_skip = int(env.frame_skip)
         self.agents = [AGENT]
         self.time_limit = self.template.time_limit
-        self.observation_spaces = {AGENT: self.template.observation_space(AGENT)}
         self.action_spaces = {AGENT: self.template.action_space(AGENT)}
         threads = nthread if nthread is not None else min(os.cpu_count() or 1, num_envs)
         self.batch = mjbatch.Batch(self.model, num_envs, nthread=threads, persistent=self.task.needs_rne)
@@ -114,23 +123,31 @@ class BatchVectorScenario:
         extra = list(copy_layers) if copy_layers is not None else [[] for _ in range(num_envs)]
         if len(extra) != num_envs:
             raise ValueError(f"copy_layers has {len(extra)} entries for {num_envs} copies")
-        for layers in extra:
-            reason = unsupported_reason(spec.model_copy(update={"layers": list(layers)}))
-            if reason:
-                raise UserError(f"{spec.id}: {reason}")
-        self._layers = [build_layers([*spec.layers, *extra[i]]) for i in range(num_envs)]
         handle = MujocoHandle(env=env, model=self.model, data=env.data, frame_skip=self.frame_skip)
-        written: set[str] = set()
-        for layers in self._layers:
-            for layer in layers:
-                layer.bind_handle(handle)
-                written |= layer.fields()
-        self._rows = [_Row({f: self.batch.expand(f) for f in sorted(written)}, i) for i in range(num_envs)] if written else []
-        self._needs_const = any(layer.needs_const for layers in self._layers for layer in layers)
-        self._has_interval = any(layer.p.mode == "interval" for layers in self._layers for layer in layers)
-        self._rngs: list[np.random.Generator | None] = [None] * num_envs
+        self.physics = BatchPhysics(self.batch, handle)
+        act_spaces = {AGENT: self.template.source.action_space(AGENT)}
+        obs_spaces = {AGENT: self.template.source.observation_space(AGENT)}
+        context = _Context(spec, num_envs, self.physics, obs_spaces, act_spaces)
+        self.stack = LayerStack(build_layers(spec.layers), context, obs_spaces)
+        self.subs: list[_SubStack] = []
+        groups: dict[str, list[int]] = {}
+        for i, layers in enumerate(extra):
+            if layers:
+                groups.setdefault(json.dumps([x.model_dump() for x in layers], sort_keys=True), []).append(i)
+        for copies in groups.values():
+            idx = np.asarray(copies, np.int64)
+            after = dict(obs_spaces)
+            sub = LayerStack(build_layers(list(extra[copies[0]])),
+                             _Context(spec, len(idx), PhysicsSubset(self.physics, idx), after, act_spaces), after)
+            if after != obs_spaces:
+                raise UserError(f"{spec.id}: per-copy layers may not change the observation space")
+            self.subs.append(_SubStack(sub, idx, num_envs))
+        self.has_cost = self.stack.has_cost or any(x.stack.has_cost for x in self.subs)
+        self._layered = bool(self.stack) or bool(self.subs)
+        self.observation_spaces = {AGENT: obs_spaces[AGENT]}
         self.params: list[dict[str, Any]] = [{} for _ in range(num_envs)]
-        self._obs = np.zeros((num_envs, *self.observation_spaces[AGENT].shape))
+        self._rngs: list[np.random.Generator | None] = [None] * num_envs
+        self._obs = np.zeros((num_envs, *obs_spaces[AGENT].shape), obs_spaces[AGENT].dtype)
         self.active = {AGENT: np.zeros(num_envs, bool)}
         self.done = np.ones(num_envs, bool)
         self.episode_returns = {AGENT: np.zeros(num_envs)}
@@ -141,21 +158,24 @@ class BatchVectorScenario:
         if mujoco.mj_stateSize(self.model, mujoco.mjtState.mjSTATE_FULLPHYSICS) != 1 + self.model.nq + self.model.nv + self.model.na:
             raise UserError(f"{spec.id}: the batched backend expects no actuator history or plugin state")
 
-    # -- dynamics ----------------------------------------------------------
-    def _resample(self, ids: Sequence[int], at_reset: bool) -> None:
-        changed = []
-        for i in ids:
-            for layer in self._layers[i]:
-                if at_reset and layer.p.mode == "startup" and layer._drawn:
-                    continue
-                if not at_reset and layer.p.mode != "interval":
-                    continue
-                layer.values = layer.write(self._rows[i])
-                layer._drawn = True
-                changed.append(i)
-            self.params[i] = {k: v for layer in self._layers[i] for k, v in layer.values.items()}
-        if changed and self._needs_const:
-            self.batch.set_const(np.unique(changed))
+    # -- the layer stacks, the spec's then per-copy ------------------------
+    def _stacks(self, ids: np.ndarray) -> list[tuple[LayerStack, np.ndarray, np.ndarray | None]]:
+        """(stack, its local copy indices, their positions in ``ids`` or None for all) per stack with copies in ids."""
+        out: list[tuple[LayerStack, np.ndarray, np.ndarray | None]] = [(self.stack, ids, None)] if self.stack else []
+        for sub in self.subs:
+            pos, loc = sub.split(ids)
+            if len(pos):
+                out.append((sub.stack, loc, pos))
+        return out
+
+    @staticmethod
+    def _rows(fn: Any, values: np.ndarray, pos: np.ndarray | None, *args: Any) -> np.ndarray:
+        """``fn`` applied to the rows ``pos`` of ``values`` (all rows when pos is None)."""
+        if pos is None:
+            return fn(values, *args)
+        out = np.array(values, copy=True)
+        out[pos] = fn(values[pos], *[a if a is None else a[pos] for a in args])
+        return out
 
     # -- reset -------------------------------------------------------------
     def _seeds(self, seed: int | Sequence[int] | None, count: int) -> list[int | None]:
@@ -165,11 +185,11 @@ class BatchVectorScenario:
         for i, s in zip(ids, seeds):
             if s is not None or self._rngs[i] is None:
                 self._rngs[i] = seeding.np_random(s)[0]
-                for k, layer in enumerate(self._layers[i]):
-                    layer.seed(s, k)
-        if self._rows:
-            self._resample(ids, at_reset=True)
-        idx = np.asarray(ids)
+        idx = np.asarray(ids, np.int64)
+        stacks = self._stacks(idx) if self._layered else []
+        for stack, loc, pos in stacks:
+            stack.seed(loc, seeds if pos is None else [seeds[j] for j in pos])
+            stack.before_reset(loc)
         self.batch.reset(idx, stage=mujoco.mjtStage.mjSTAGE_NONE)
         for i in ids:
             qpos, qvel = self.task.reset(self.p, self._rngs[i])
@@ -178,12 +198,26 @@ class BatchVectorScenario:
         self.batch.forward(idx)
         if self.task.needs_rne:
             self._fields.cfrc_ext[idx] = 0.0  # Gymnasium's reset runs mj_forward only: cfrc_ext stays zero
-        self._obs[idx] = self.task.obs(self.p, self._fields)[idx]
+        obs = self.task.obs(self.p, self._fields)[idx]
+        if stacks:
+            report: list[dict[str, Any]] = [{} for _ in ids]
+            for stack, loc, pos in stacks:
+                for j, values in enumerate(stack.start_episode(loc)):
+                    report[j if pos is None else int(pos[j])].update(values)
+                if stack.hooks["observe"]:
+                    obs = self._rows(lambda x, loc=loc, stack=stack: stack.observe({AGENT: x}, loc)[AGENT], obs, pos)
+            for j, i in enumerate(ids):
+                self.params[i] = report[j]
+        self._obs[idx] = obs
         self.active[AGENT][idx] = True
         self.episode_returns[AGENT][idx] = 0.0
         self.episode_lengths[idx] = 0
+        self.episode_costs[idx] = 0.0
         self._ep_terminated[idx] = False
         self.done[idx] = False
+
+    def _reset_info(self, i: int) -> dict:
+        return {AGENT: {"layers": self.params[i]} if self._layered else {}}
 
     def reset(self, seed: int | Sequence[int] | None = None, indices: Sequence[int] | None = None,
               options: dict | None = None) -> tuple[dict[str, np.ndarray], list[dict]]:
@@ -194,52 +228,89 @@ class BatchVectorScenario:
         self._reset_ids(ids, seeds)
         infos: list[dict] = [{} for _ in range(self.num_envs)]
         for i in ids:
-            infos[i] = {"agents": {AGENT: {"layers": self.params[i]} if self._rows else {}}}
+            infos[i] = {"agents": self._reset_info(i)}
         return {AGENT: self._obs.copy()}, infos
 
     # -- step --------------------------------------------------------------
+    def _before(self, stacks: list, ids: np.ndarray, t: np.ndarray, action: np.ndarray,
+                agent_infos: list[dict]) -> np.ndarray:
+        """Layers before the physics step: reports, then the actions each copy's source receives."""
+        for stack, loc, pos in stacks:
+            report = stack.before_step(loc, t if pos is None else t[pos])
+            if report is not None:
+                for j, values in enumerate(report):
+                    if values:
+                        agent_infos[j if pos is None else int(pos[j])][AGENT].setdefault("layers", {}).update(values)
+            if stack.hooks["act"]:
+                action = self._rows(lambda a, loc=loc, stack=stack: stack.act({AGENT: a}, loc)[AGENT], action, pos)
+        return action
+
+    def _after(self, stacks: list, ids: np.ndarray, t: np.ndarray, obs: np.ndarray, reward: np.ndarray,
+               done: np.ndarray, agent_infos: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+        """Layers after the physics step, over the rows of the copies stepped."""
+        for stack, loc, pos in stacks:
+            if stack.hooks["after_step"]:
+                stack.after_step(loc, t if pos is None else t[pos],
+                                 agent_infos if pos is None else [agent_infos[j] for j in pos])
+            if stack.hooks["observe"]:
+                obs = self._rows(lambda x, loc=loc, stack=stack: stack.observe({AGENT: x}, loc)[AGENT], obs, pos)
+            if stack.hooks["reward"]:
+                reward = self._rows(lambda r, d, loc=loc, stack=stack: stack.reward({AGENT: r}, {AGENT: d}, loc)[AGENT],
+                                    reward, pos, done)
+        return obs, reward
+
     def step(self, actions: dict[str, np.ndarray]) -> tuple[dict, dict, dict, dict, list[dict]]:
         """Step every running copy with row ``i`` of the action array."""
         n = self.num_envs
         action = np.asarray(actions[AGENT])
         running = ~self.done
         all_running = bool(running.all())
-        ids = None if all_running else np.flatnonzero(running)
+        ids = np.arange(n) if all_running else np.flatnonzero(running)
         infos: list[dict] = [{} for _ in range(n)]
-        if ids is not None and len(ids) == 0:
+        if len(ids) == 0:
             zeros = np.zeros(n, bool)
             return {AGENT: self._obs.copy()}, {AGENT: np.zeros(n)}, {AGENT: zeros}, {AGENT: zeros.copy()}, infos
-        if self._has_interval:
-            due = [i for i in (range(n) if ids is None else ids)
-                   if any(x.p.mode == "interval" and (self.episode_lengths[i] + 1) % x.p.interval == 0 for x in self._layers[i])]
-            if due:
-                self._resample(due, at_reset=False)
+        agent_infos: list[dict] = [{AGENT: {}} for _ in ids]
+        stacks = self._stacks(ids) if self._layered else []
+        t = self.episode_lengths[ids] + 1
+        applied = action if all_running else action[ids]
+        if stacks:
+            applied = self._before(stacks, ids, t, applied, agent_infos)
         before = self.task.before(self.p, self._fields)
-        if ids is None:
-            self._ctrl[:] = action
+        if all_running:
+            self._ctrl[:] = applied
+            full = applied
         else:
-            self._ctrl[ids] = action[ids]
-        self.batch.step(ids, nstep=self.frame_skip)
+            self._ctrl[ids] = applied
+            full = np.zeros((n, *np.shape(applied)[1:]), np.float64)
+            full[ids] = applied
+        self.batch.step(None if all_running else ids, nstep=self.frame_skip)
         if self.task.needs_rne:
-            for i in range(n) if ids is None else ids:
+            for i in ids:
                 self.batch.get_data(int(i), self._scratch)
                 mujoco.mj_rnePostConstraint(self.model, self._scratch)
                 self._fields.cfrc_ext[i] = self._scratch.cfrc_ext
         obs = self.task.obs(self.p, self._fields)
-        reward, terminated = self.task.reward(self.p, self._fields, before, action)
-        self.episode_lengths[running] += 1
+        reward, terminated = self.task.reward(self.p, self._fields, before, full)
+        self.episode_lengths[ids] += 1
         truncated = np.zeros(n, bool)
         if self.time_limit is not None:
             truncated = (self.episode_lengths >= self.time_limit) & ~terminated
         reward = np.where(running, reward, 0.0)
         terminated &= running
         truncated &= running
-        self._obs[running] = obs[running]
+        if stacks:
+            obs_ids, rew_ids = self._after(stacks, ids, t, obs[ids], reward[ids], (terminated | truncated)[ids], agent_infos)
+            obs, reward = self._obs.copy(), np.zeros(n)
+            obs[ids], reward[ids] = obs_ids, rew_ids
+            if self.has_cost:
+                self.episode_costs[ids] += [x[AGENT].get("cost", 0.0) for x in agent_infos]
+        self._obs[ids] = obs[ids]
         self.episode_returns[AGENT] += reward
         self._ep_terminated |= terminated
         finished = np.flatnonzero(terminated | truncated)
-        for i in np.flatnonzero(running):
-            infos[i] = {"agents": {AGENT: {}}}
+        for j, i in enumerate(ids):
+            infos[i] = {"agents": agent_infos[j]}
         if len(finished):
             self.done[finished] = True
             self.active[AGENT][finished] = False
@@ -250,6 +321,8 @@ class BatchVectorScenario:
                     infos[i]["final_observation"] = {AGENT: self._obs[i].copy()}
                     infos[i]["final_info"] = infos[i]["agents"]
                 self._reset_ids(list(finished), [None] * len(finished))
+                for i in finished:
+                    infos[i]["reset_info"] = self._reset_info(i)
         return {AGENT: self._obs.copy()}, {AGENT: reward}, {AGENT: terminated}, {AGENT: truncated}, infos
 
     def physics_state(self) -> np.ndarray:

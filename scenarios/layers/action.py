@@ -14,7 +14,6 @@ YAML examples::
 
 from __future__ import annotations
 
-from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -35,6 +34,10 @@ def _null_action(space: spaces.Space, noop: int) -> Any:
     return np.zeros(space.shape, space.dtype)
 
 
+def _rows(mask: np.ndarray, ndim: int) -> np.ndarray:
+    return mask.reshape((-1,) + (1,) * ndim)
+
+
 class ActionGaussianNoise(Layer):
     """Adds independent gaussian noise per action dimension, clipped to the action bounds."""
 
@@ -45,20 +48,21 @@ class ActionGaussianNoise(Layer):
         super().bind(scenario)
         require_box(self, scenario, "action")
         self.space = {a: scenario.action_space(a) for a in self.agents}
-        self.draws = GaussianDraws(self, self.p.std, {a: (s.shape, s.dtype) for a, s in self.space.items()})
+        self.draws_ = GaussianDraws(self, self.p.std, {a: (s.shape, s.dtype) for a, s in self.space.items()})
 
     def hooks(self) -> set[str]:
-        return super().hooks() - self.draws.unused_hooks()
+        return super().hooks() - self.draws_.unused_hooks()
 
-    def start_episode(self) -> dict[str, Any]:
-        return {f"{self.type}.std": self.draws.std.reset(self.rng)}
+    def start_episode(self, ids: np.ndarray, report: list[dict[str, Any]]) -> None:
+        for j, v in enumerate(self.draws_.std.reset(ids, self.streams.rngs, self.streams)):
+            report[j][f"{self.type}.std"] = float(v)
 
-    def before_step(self, t: int) -> None:
-        self.draws.std.advance(t, self.rng)
+    def before_step(self, ids: np.ndarray, t: np.ndarray, report: list[dict[str, Any]]) -> None:
+        self.draws_.std.advance(ids, t, self.streams)
 
-    def act(self, agent: str, a: np.ndarray) -> np.ndarray:
+    def act(self, agent: str, a: np.ndarray, ids: np.ndarray) -> np.ndarray:
         s = self.space[agent]
-        noisy = self.draws.next(agent) + a  # a new array in the space's dtype, clipped in place
+        noisy = self.draws_.next(agent, ids) + a  # a new array in the space's dtype, clipped in place
         return noisy.clip(s.low, s.high, out=noisy)
 
 
@@ -76,15 +80,23 @@ class ActionDelay(Layer):
     def bind(self, scenario: Scenario) -> None:
         super().bind(scenario)
         self.null = {a: _null_action(scenario.action_space(a), self.p.noop) for a in self.agents}
+        k = self.p.steps
+        self.queue = {a: np.zeros((self.n, k, *np.shape(v)), np.asarray(v).dtype) for a, v in self.null.items()}
+        self.head = {a: np.zeros(self.n, np.int64) for a in self.agents}  # slot of the oldest queued action
 
-    def start_episode(self) -> dict[str, Any]:
-        self.queue = {a: deque([self.null[a]] * self.p.steps) for a in self.agents}
-        return {}
+    def start_episode(self, ids: np.ndarray, report: list[dict[str, Any]]) -> None:
+        for a in self.agents:
+            self.queue[a][ids] = self.null[a]
+            self.head[a][ids] = 0
 
-    def act(self, agent: str, a: Any) -> Any:
-        q = self.queue[agent]
-        q.append(np.array(a, copy=True))
-        return q.popleft()
+    def act(self, agent: str, a: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        if self.p.steps == 0:
+            return a
+        q, head = self.queue[agent], self.head[agent][ids]
+        out = q[ids, head]
+        q[ids, head] = a
+        self.head[agent][ids] = (head + 1) % self.p.steps
+        return out
 
 
 class ProbabilityParams(LayerParams):
@@ -98,16 +110,22 @@ class ActionSticky(Layer):
     type = "action_sticky"
     Params = ProbabilityParams
 
-    def start_episode(self) -> dict[str, Any]:
-        self.last: dict[str, Any] = {a: None for a in self.agents}
-        return {}
+    def bind(self, scenario: Scenario) -> None:
+        super().bind(scenario)
+        self.space = {a: scenario.action_space(a) for a in self.agents}
+        self.last = {a: np.zeros((self.n, *s.shape), s.dtype) for a, s in self.space.items()}
+        self.fresh = {a: np.ones(self.n, bool) for a in self.agents}
 
-    def act(self, agent: str, a: Any) -> Any:
-        prev = self.last[agent]
-        if prev is not None and self.noise(agent, (), kind="uniform") < self.p.probability:
-            a = prev
-        self.last[agent] = np.array(a, copy=True)
-        return a
+    def start_episode(self, ids: np.ndarray, report: list[dict[str, Any]]) -> None:
+        for a in self.agents:
+            self.fresh[a][ids] = True
+
+    def act(self, agent: str, a: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        repeat = (self.draws(agent, ids, (), kind="uniform") < self.p.probability) & ~self.fresh[agent][ids]
+        out = np.where(_rows(repeat, a.ndim - 1), self.last[agent][ids], a) if repeat.any() else a
+        self.last[agent][ids] = out
+        self.fresh[agent][ids] = False
+        return out
 
 
 class ActionDropout(Layer):
@@ -120,8 +138,11 @@ class ActionDropout(Layer):
         super().bind(scenario)
         self.null = {a: _null_action(scenario.action_space(a), self.p.noop) for a in self.agents}
 
-    def act(self, agent: str, a: Any) -> Any:
-        return self.null[agent] if self.noise(agent, (), kind="uniform") < self.p.probability else a
+    def act(self, agent: str, a: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        drop = self.draws(agent, ids, (), kind="uniform") < self.p.probability
+        if not drop.any():
+            return a
+        return np.where(_rows(drop, a.ndim - 1), self.null[agent], a).astype(a.dtype, copy=False)
 
 
 class GainParams(LayerParams):
@@ -152,17 +173,23 @@ class ActionGain(Layer):
         super().bind(scenario)
         require_box(self, scenario, "action")
         self.space = {a: scenario.action_space(a) for a in self.agents}
-
-    def start_episode(self) -> dict[str, Any]:
+        self.gain = {a: np.ones((self.n, *s.shape)) for a, s in self.space.items()}
         if self.p.value is not None:
-            self.gain = {a: np.broadcast_to(np.asarray(self.p.value, float), self.space[a].shape) for a in self.agents}
-            return {}
-        self.gain = {a: self.rng.uniform(self.p.low, self.p.high, self.space[a].shape) for a in self.agents}
-        return {f"{self.type}.{a}": g.tolist() for a, g in self.gain.items()}
+            for a, s in self.space.items():
+                self.gain[a][:] = np.broadcast_to(np.asarray(self.p.value, float), s.shape)
 
-    def act(self, agent: str, a: np.ndarray) -> np.ndarray:
+    def hooks(self) -> set[str]:
+        return super().hooks() - ({"start_episode"} if self.p.value is not None else set())
+
+    def start_episode(self, ids: np.ndarray, report: list[dict[str, Any]]) -> None:
+        for j, i in enumerate(ids):
+            for a, s in self.space.items():
+                self.gain[a][i] = self.rng(int(i)).uniform(self.p.low, self.p.high, s.shape)
+                report[j][f"{self.type}.{a}"] = self.gain[a][i].tolist()
+
+    def act(self, agent: str, a: np.ndarray, ids: np.ndarray) -> np.ndarray:
         s = self.space[agent]
-        return np.clip(np.asarray(a) * self.gain[agent], s.low, s.high).astype(s.dtype, copy=False)
+        return np.clip(np.asarray(a) * self.gain[agent][ids], s.low, s.high).astype(s.dtype, copy=False)
 
 
 class SaturationParams(LayerParams):
@@ -184,7 +211,7 @@ class ActionSaturation(Layer):
             mid, half = (s.high + s.low) / 2.0, (s.high - s.low) / 2.0 * self.p.fraction
             self.bounds[a] = (mid - half, mid + half, s.dtype)
 
-    def act(self, agent: str, a: np.ndarray) -> np.ndarray:
+    def act(self, agent: str, a: np.ndarray, ids: np.ndarray) -> np.ndarray:
         lo, hi, dtype = self.bounds[agent]
         return np.clip(a, lo, hi).astype(dtype, copy=False)
 
@@ -203,7 +230,7 @@ class ActionDeadband(Layer):
         super().bind(scenario)
         require_box(self, scenario, "action")
 
-    def act(self, agent: str, a: np.ndarray) -> np.ndarray:
+    def act(self, agent: str, a: np.ndarray, ids: np.ndarray) -> np.ndarray:
         a = np.asarray(a)
         return np.where(np.abs(a) < self.p.width, 0, a).astype(a.dtype, copy=False)
 

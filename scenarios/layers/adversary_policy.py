@@ -4,7 +4,8 @@ The adversary (``adversary.zip`` in a ``rarl`` checkpoint folder) observes the
 protagonist's observation and, before every step, applies its forces to the
 bodies it was trained on (``adversary_bodies``, ``force_scale`` from the
 checkpoint); ``scale`` multiplies them (0 disables). Put this layer first in a
-stack so that it sees the clean observation. Forces are added before the step
+stack so that it sees the clean observation. On N copies the adversary acts
+for all of them in one batched forward pass. Forces are added before the step
 and removed after it, like the other force layers. The sampled forces appear in
 ``info['layers']``.
 
@@ -24,7 +25,7 @@ from pydantic import Field
 
 from scenarios.errors import UserError
 from scenarios.layers.base import Layer, LayerParams
-from scenarios.layers.mujoco_model import require_mujoco
+from scenarios.layers.physics import require_physics
 
 if TYPE_CHECKING:
     from scenarios.scenario import Scenario
@@ -51,9 +52,9 @@ class AdversaryForces(Layer):
         if not (folder / "adversary.zip").is_file() or not meta_file.is_file():
             raise UserError(f"layer adversary_forces: {folder} is not a rarl checkpoint (no adversary.zip / agent.json)")
         meta = json.loads(meta_file.read_text())
-        self.h = require_mujoco(scenario, self.type)
+        self.ph = require_physics(scenario, self.type)
         bodies = list(meta["hparams"]["adversary_bodies"])
-        self.bodies = [int(i) for i in self.h.ids("body", bodies, "layer adversary_forces")]
+        self.bodies = [int(i) for i in self.ph.handle.ids("body", bodies, "layer adversary_forces")]
         self.names = bodies
         self.force_scale = float(meta["hparams"]["force_scale"]) * self.p.scale
         self.model = PPO.load(folder / "adversary.zip", device="cpu")
@@ -61,30 +62,42 @@ class AdversaryForces(Layer):
         got = scenario.observation_space(scenario.possible_agents[0]).shape
         if expected != got:
             raise UserError(f"layer adversary_forces: the adversary observes shape {expected}, {scenario.id} gives {got}")
-        self._obs: np.ndarray | None = None
-        self._applied: np.ndarray | None = None
+        self._agent = scenario.possible_agents[0]
+        self._obs = np.zeros((self.n, *expected), np.float32)
+        self._seen = np.zeros(self.n, bool)
+        self._applied: tuple[np.ndarray, np.ndarray] | None = None
 
-    def observe(self, agent: str, x: Any) -> Any:
-        """Remember the observation the adversary acts on (unchanged)."""
-        self._obs = np.asarray(x)
+    def start_episode(self, ids: np.ndarray, report: list[dict[str, Any]]) -> None:
+        """Forget the last episode's observation."""
+        self._seen[ids] = False
+
+    def observe(self, agent: str, x: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Remember the observations the adversary acts on (unchanged)."""
+        if agent == self._agent:
+            self._obs[ids] = x
+            self._seen[ids] = True
         return x
 
-    def before_step(self, t: int) -> dict[str, Any] | None:
-        """Apply the adversary's forces for this step."""
-        if self._obs is None:
-            return None
-        a, _ = self.model.predict(self._obs[None], deterministic=self.p.deterministic)
-        forces = np.clip(np.asarray(a, np.float64).reshape(len(self.bodies), 3), -1, 1) * self.force_scale
+    def before_step(self, ids: np.ndarray, t: np.ndarray, report: list[dict[str, Any]]) -> None:
+        """Apply the adversary's forces for this step, one forward pass for every copy."""
+        seen = self._seen[ids]
+        if not seen.any():
+            return
+        where = ids[seen]
+        a, _ = self.model.predict(self._obs[where], deterministic=self.p.deterministic)
+        forces = np.clip(np.asarray(a, np.float64).reshape(len(where), len(self.bodies), 3), -1, 1) * self.force_scale
         for k, b in enumerate(self.bodies):
-            self.h.data.xfrc_applied[b, :3] += forces[k]
-        self._applied = forces
-        return {f"adversary.{n}": forces[k].tolist() for k, n in enumerate(self.names)}
+            self.ph.add_xfrc(where, b, forces[:, k])
+        self._applied = (where, forces)
+        for j, f in zip(np.flatnonzero(seen), forces):
+            report[j].update({f"adversary.{n}": f[k].tolist() for k, n in enumerate(self.names)})
 
-    def after_step(self, t: int, obs: dict, rewards: dict, terminated: dict, truncated: dict, infos: dict) -> None:
+    def after_step(self, ids: np.ndarray, t: np.ndarray, infos: list[dict[str, dict]]) -> None:
         """Remove the forces."""
         if self._applied is not None:
+            where, forces = self._applied
             for k, b in enumerate(self.bodies):
-                self.h.data.xfrc_applied[b, :3] -= self._applied[k]
+                self.ph.add_xfrc(where, b, -forces[:, k])
             self._applied = None
 
 

@@ -11,6 +11,11 @@ layer binds; every sample is computed from them and clamped to physical bounds
 sizes > 0). After masses, inertias or sizes change, ``mj_setConst`` recomputes
 the model's derived constants (the simulation state is preserved).
 
+Each copy draws from its own generator and writes its own model rows
+(``Physics.row(i)``): on the batched backend one layer covers N simulations,
+each with its own masses and frictions; on the single-copy face the row is the
+env's ``MjModel``.
+
 YAML example::
 
     - type: dynamics
@@ -29,13 +34,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-import mujoco
 import numpy as np
 from pydantic import Field
 
 from scenarios.errors import UserError
 from scenarios.layers.base import Layer, LayerParams
-from scenarios.layers.mujoco_model import MujocoHandle, require_mujoco
+from scenarios.layers.physics import Physics, require_physics
 from scenarios.layers.sampling import ParamRange, apply_operation, draw
 
 if TYPE_CHECKING:
@@ -82,17 +86,19 @@ class Dynamics(Layer):
 
     def bind(self, scenario: Scenario) -> None:
         super().bind(scenario)
-        self.bind_handle(require_mujoco(scenario, self.type))
+        self.bind_physics(require_physics(scenario, self.type))
 
-    def bind_handle(self, handle: MujocoHandle) -> None:
-        """Bind to a MuJoCo model directly (names checked, nominals stored)."""
+    def bind_physics(self, physics: Physics) -> None:
+        """Bind to a ``Physics`` directly (names checked, nominals stored, fields made per-copy)."""
         if self.p.mode == "interval" and self.p.interval is None:
             raise UserError("layer dynamics: mode 'interval' needs interval (steps)")
-        self.h = handle
+        self.ph = physics
+        self.h = physics.handle
         self.targets = [self._target(spec) for spec in self.p.parameters]
         self.needs_const = any(t.spec.field in ("body_mass", "geom_size") for t in self.targets)
-        self.values: dict[str, Any] = {}
-        self._drawn = False
+        physics.expand(self.fields())
+        self.values: list[dict[str, Any]] = [{} for _ in range(self.n)]
+        self._drawn = np.zeros(self.n, bool)
 
     def _target(self, spec: ParamRange) -> _Target:
         if spec.field not in FIELDS:
@@ -129,25 +135,19 @@ class Dynamics(Layer):
             extra = m.geom_rbound[ids].copy()
         return _Target(spec, ids, labels, nominal, extra)
 
-    def _apply(self) -> dict[str, Any]:
-        values = self.write(self.h.model)
-        if self.needs_const:
-            self._set_const()
-        return values
+    def write(self, m: Any, rng: np.random.Generator) -> dict[str, Any]:
+        """Draw new values from the nominals with ``rng`` and write them into ``m``; returns the values.
 
-    def write(self, m: Any) -> dict[str, Any]:
-        """Draw new values from the nominals and write them into ``m``; returns the values.
-
-        ``m`` is an ``MjModel`` or anything with its field attributes (the batched
-        backend passes one simulation's rows of per-simulation fields). Derived
-        constants are the caller's to recompute.
+        ``m`` is an ``MjModel`` or anything with its field attributes (a batch
+        simulation's rows of per-simulation fields). Derived constants are the
+        caller's to recompute.
         """
         values: dict[str, Any] = {}
         for t in self.targets:
             spec = t.spec
             kind, attr, default_comp, lower = FIELDS[spec.field]
             comp = spec.component if spec.component is not None else default_comp
-            x = draw(spec, self.rng, len(t.ids))
+            x = draw(spec, rng, len(t.ids))
             if spec.field == "geom_size":
                 factor = np.maximum(x, 1e-6)
                 scaled = t.nominal * factor[:, None]
@@ -184,32 +184,31 @@ class Dynamics(Layer):
                 out.add("geom_rbound")
         return out
 
-    def _set_const(self) -> None:
-        """Recompute derived model constants without disturbing the simulation state."""
-        m, d = self.h.model, self.h.data
-        saved = (d.qpos.copy(), d.qvel.copy(), d.act.copy(), d.ctrl.copy(), d.qacc_warmstart.copy(), d.time)
-        mujoco.mj_setConst(m, d)
-        d.qpos[:], d.qvel[:], d.act[:], d.ctrl[:], d.qacc_warmstart[:] = saved[:5]
-        d.time = saved[5]
-        mujoco.mj_forward(m, d)
-
     def hooks(self) -> set[str]:
         return super().hooks() - (set() if self.p.mode == "interval" else {"before_step"})
 
-    def before_reset(self) -> None:
-        if self.p.mode == "startup" and self._drawn:
-            return
-        self.values = self._apply()
-        self._drawn = True
+    def _draw(self, ids: Any) -> None:
+        for i in ids:
+            self.values[int(i)] = self.write(self.ph.row(int(i)), self.rng(int(i)))
+        self._drawn[ids] = True
+        if self.needs_const:
+            self.ph.set_const(np.asarray(ids))
 
-    def start_episode(self) -> dict[str, Any]:
-        return dict(self.values)
+    def before_reset(self, ids: np.ndarray) -> None:
+        todo = ids[~self._drawn[ids]] if self.p.mode == "startup" else ids
+        if len(todo):
+            self._draw(todo)
 
-    def before_step(self, t: int) -> dict[str, Any] | None:
-        if self.p.mode == "interval" and t % self.p.interval == 0:  # type: ignore[operator]
-            self.values = self._apply()
-            return dict(self.values)
-        return None
+    def start_episode(self, ids: np.ndarray, report: list[dict[str, Any]]) -> None:
+        for j, i in enumerate(ids):
+            report[j].update(self.values[int(i)])
+
+    def before_step(self, ids: np.ndarray, t: np.ndarray, report: list[dict[str, Any]]) -> None:
+        due = t % self.p.interval == 0  # type: ignore[operator]
+        if due.any():
+            self._draw(ids[due])
+            for j in np.flatnonzero(due):
+                report[j].update(self.values[int(ids[j])])
 
     def nominal(self) -> dict[str, float]:
         """The stored nominal value of every randomized element."""

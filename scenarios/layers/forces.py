@@ -5,7 +5,8 @@ A push of impulse J (N*s) is applied as the force J / (frame_skip * timestep)
 during all physics substeps of one environment step, so a free body's velocity
 changes by J / mass. Each layer adds its own contribution before the step and
 removes it after, so several force layers and the source never overwrite each
-other.
+other. Forces are written per copy (``Physics.add_xfrc``): on the batch, each
+simulation gets its own push at its own step.
 
 YAML examples::
 
@@ -24,7 +25,7 @@ from pydantic import Field, model_validator
 
 from scenarios.errors import UserError
 from scenarios.layers.base import Layer, LayerParams
-from scenarios.layers.mujoco_model import require_mujoco
+from scenarios.layers.physics import require_physics
 from scenarios.layers.schedules import Schedule, ScheduledValue
 
 if TYPE_CHECKING:
@@ -51,11 +52,11 @@ class PushParams(LayerParams):
 
 
 def _bind_body(layer: Layer, scenario: Scenario, body: str) -> tuple[Any, int, float]:
-    h = require_mujoco(scenario, layer.type)
-    bid = int(h.ids("body", [body], f"layer {layer.type}")[0])
+    ph = require_physics(scenario, layer.type)
+    bid = int(ph.handle.ids("body", [body], f"layer {layer.type}")[0])
     if bid == 0:
         raise UserError(f"layer {layer.type}: cannot push the world body")
-    return h, bid, h.frame_skip * h.model.opt.timestep
+    return ph, bid, ph.frame_skip * ph.handle.model.opt.timestep
 
 
 class Push(Layer):
@@ -66,32 +67,40 @@ class Push(Layer):
 
     def bind(self, scenario: Scenario) -> None:
         super().bind(scenario)
-        self.h, self.body, self.dt = _bind_body(self, scenario, self.p.body)
-        self._applied: np.ndarray | None = None
+        self.ph, self.body, self.dt = _bind_body(self, scenario, self.p.body)
+        self._applied: tuple[np.ndarray, np.ndarray] | None = None
 
-    def _direction(self) -> np.ndarray:
+    def _directions(self, ids: np.ndarray) -> np.ndarray:
         d = self.p.direction
         if isinstance(d, list):
-            v = np.asarray(d, float)
+            v = np.broadcast_to(np.asarray(d, float), (len(ids), 3))
         elif d == "random_horizontal":
-            a = self.rng.uniform(0, 2 * np.pi)
-            v = np.array([np.cos(a), np.sin(a), 0.0])
+            a = 2 * np.pi * self.draws("angle", ids, (), kind="uniform")
+            v = np.stack([np.cos(a), np.sin(a), np.zeros(len(ids))], axis=1)
         else:
-            v = self.rng.standard_normal(3)
-        return v / np.linalg.norm(v)
+            v = self.draws("direction", ids, (3,))
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
 
-    def before_step(self, t: int) -> dict[str, Any] | None:
-        due = (t % self.p.every == 0) if self.p.every else (self.rng.random() < self.p.probability)
-        if not due:
-            return None
-        impulse = self.rng.uniform(*self.p.impulse) * self._direction()
-        self._applied = impulse / self.dt
-        self.h.data.xfrc_applied[self.body, :3] += self._applied
-        return {f"push.{self.p.body}": impulse.tolist()}
+    def before_step(self, ids: np.ndarray, t: np.ndarray, report: list[dict[str, Any]]) -> None:
+        u = self.draws("when", ids, (), kind="uniform")  # every draw is taken every step, for every copy
+        size = self.draws("size", ids, (), kind="uniform")
+        direction = self._directions(ids)
+        due = (t % self.p.every == 0) if self.p.every else (u < self.p.probability)
+        if not due.any():
+            return
+        lo, hi = self.p.impulse
+        impulse = (lo + (hi - lo) * size[due])[:, None] * direction[due]
+        where = ids[due]
+        force = impulse / self.dt
+        self.ph.add_xfrc(where, self.body, force)
+        self._applied = (where, force)
+        for j, imp in zip(np.flatnonzero(due), impulse):
+            report[j][f"push.{self.p.body}"] = imp.tolist()
 
-    def after_step(self, t: int, obs: dict, rewards: dict, terminated: dict, truncated: dict, infos: dict) -> None:
+    def after_step(self, ids: np.ndarray, t: np.ndarray, infos: list[dict[str, dict]]) -> None:
         if self._applied is not None:
-            self.h.data.xfrc_applied[self.body, :3] -= self._applied
+            where, force = self._applied
+            self.ph.add_xfrc(where, self.body, -force)
             self._applied = None
 
 
@@ -110,24 +119,33 @@ class Wrench(Layer):
 
     def bind(self, scenario: Scenario) -> None:
         super().bind(scenario)
-        self.h, self.body, _ = _bind_body(self, scenario, self.p.body)
+        self.ph, self.body, _ = _bind_body(self, scenario, self.p.body)
         self.base = np.array(self.p.force + self.p.torque, float)
-        self.scale = ScheduledValue(self.p.scale)
-        self._applied: np.ndarray | None = None
+        self.scale = ScheduledValue(self.p.scale, self.n)
+        self._applied: tuple[np.ndarray, np.ndarray] | None = None
 
-    def start_episode(self) -> dict[str, Any]:
-        value = self.scale.reset(self.rng)
-        return {f"wrench.{self.p.body}.scale": value} if isinstance(self.p.scale, Schedule) else {}
+    def start_episode(self, ids: np.ndarray, report: list[dict[str, Any]]) -> None:
+        values = self.scale.reset(ids, self.streams.rngs, self.streams)
+        if isinstance(self.p.scale, Schedule):
+            for j, v in enumerate(values):
+                report[j][f"wrench.{self.p.body}.scale"] = float(v)
 
-    def before_step(self, t: int) -> dict[str, Any] | None:
-        value = self.scale.advance(t, self.rng) if t > 1 else self.scale.value
-        self._applied = value * self.base
-        self.h.data.xfrc_applied[self.body] += self._applied
-        return {f"wrench.{self.p.body}.scale": value} if self.scale.varies else None
+    def before_step(self, ids: np.ndarray, t: np.ndarray, report: list[dict[str, Any]]) -> None:
+        later = t > 1
+        values = self.scale.value[ids].copy()
+        if later.any():
+            values[later] = self.scale.advance(ids[later], t[later], self.streams)
+        wrench = values[:, None] * self.base
+        self.ph.add_xfrc(ids, self.body, wrench)
+        self._applied = (ids.copy(), wrench)
+        if self.scale.varies:
+            for j, v in enumerate(values):
+                report[j][f"wrench.{self.p.body}.scale"] = float(v)
 
-    def after_step(self, t: int, obs: dict, rewards: dict, terminated: dict, truncated: dict, infos: dict) -> None:
+    def after_step(self, ids: np.ndarray, t: np.ndarray, infos: list[dict[str, dict]]) -> None:
         if self._applied is not None:
-            self.h.data.xfrc_applied[self.body] -= self._applied
+            where, wrench = self._applied
+            self.ph.add_xfrc(where, self.body, -wrench)
             self._applied = None
 
 

@@ -17,7 +17,6 @@ YAML examples (``layers:`` entries of a scenario definition)::
 
 from __future__ import annotations
 
-from collections import deque
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -28,6 +27,11 @@ from scenarios.layers.base import GaussianDraws, Layer, LayerParams, StdParams, 
 
 if TYPE_CHECKING:
     from scenarios.scenario import Scenario
+
+
+def _rows(values: np.ndarray, ndim: int) -> np.ndarray:
+    """Per-copy values shaped to broadcast against ``(len(ids), *shape)`` arrays."""
+    return values.reshape((-1,) + (1,) * ndim)
 
 
 class _ObsLayer(Layer):
@@ -44,6 +48,10 @@ class _ObsLayer(Layer):
     def observation_space(self, agent: str, space: spaces.Space) -> spaces.Space:
         return unbounded(space) if (self.widens and agent in self.agents) else space
 
+    def state(self, agent: str, dtype: Any = np.float64, extra: tuple[int, ...] = ()) -> np.ndarray:
+        """A zeroed per-copy array ``(n, *extra, *shape)`` for ``agent``."""
+        return np.zeros((self.n, *extra, *self.shape[agent]), dtype)
+
 
 class ObsGaussianNoise(_ObsLayer):
     """Adds independent N(0, std^2) noise to every observation dimension."""
@@ -53,19 +61,21 @@ class ObsGaussianNoise(_ObsLayer):
 
     def bind(self, scenario: Scenario) -> None:
         super().bind(scenario)
-        self.draws = GaussianDraws(self, self.p.std, {a: (self.shape[a], self.dtype[a]) for a in self.agents})
+        self.draws_ = GaussianDraws(self, self.p.std, {a: (self.shape[a], self.dtype[a]) for a in self.agents})
 
     def hooks(self) -> set[str]:
-        return super().hooks() - self.draws.unused_hooks()
+        return super().hooks() - self.draws_.unused_hooks()
 
-    def start_episode(self) -> dict[str, Any]:
-        return {f"{self.type}.std": self.draws.std.reset(self.rng)}
+    def start_episode(self, ids: np.ndarray, report: list[dict[str, Any]]) -> None:
+        values = self.draws_.std.reset(ids, self.streams.rngs, self.streams)
+        for j, v in enumerate(values):
+            report[j][f"{self.type}.std"] = float(v)
 
-    def before_step(self, t: int) -> None:
-        self.draws.std.advance(t, self.rng)
+    def before_step(self, ids: np.ndarray, t: np.ndarray, report: list[dict[str, Any]]) -> None:
+        self.draws_.std.advance(ids, t, self.streams)
 
-    def observe(self, agent: str, x: np.ndarray) -> np.ndarray:
-        return x + self.draws.next(agent)
+    def observe(self, agent: str, x: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        return x + self.draws_.next(agent, ids)
 
 
 class UniformNoiseParams(LayerParams):
@@ -78,8 +88,8 @@ class ObsUniformNoise(_ObsLayer):
     type = "obs_uniform_noise"
     Params = UniformNoiseParams
 
-    def observe(self, agent: str, x: np.ndarray) -> np.ndarray:
-        u = self.noise(agent, self.shape[agent], kind="uniform")
+    def observe(self, agent: str, x: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        u = self.draws(agent, ids, self.shape[agent], kind="uniform")
         return (x + self.p.half_width * (2.0 * u - 1.0)).astype(self.dtype[agent], copy=False)
 
 
@@ -106,18 +116,23 @@ class ObsBias(_ObsLayer):
             for a in self.agents:
                 if len(self.p.value) != int(np.prod(self.shape[a])):
                     raise_len(self, a, len(self.p.value), self.shape[a])
-        self.bias: dict[str, np.ndarray] = {}
+        self.bias = {a: self.state(a) for a in self.agents}
+        if self.p.std is None:
+            for a in self.agents:
+                self.bias[a][:] = np.asarray(self.p.value, float).reshape(-1).reshape(
+                    self.shape[a] if isinstance(self.p.value, list) else ())
 
-    def start_episode(self) -> dict[str, Any]:
-        for a in self.agents:
-            if self.p.std is not None:
-                self.bias[a] = self.rng.normal(0.0, self.p.std, self.shape[a])
-            else:
-                self.bias[a] = np.broadcast_to(np.asarray(self.p.value, float).reshape(-1), self.shape[a]).copy()
-        return {f"{self.type}.{a}": self.bias[a].tolist() for a in self.agents} if self.p.std is not None else {}
+    def hooks(self) -> set[str]:
+        return super().hooks() - ({"start_episode"} if self.p.std is None else set())
 
-    def observe(self, agent: str, x: np.ndarray) -> np.ndarray:
-        return (x + self.bias[agent]).astype(self.dtype[agent], copy=False)
+    def start_episode(self, ids: np.ndarray, report: list[dict[str, Any]]) -> None:
+        for j, i in enumerate(ids):
+            for a in self.agents:
+                self.bias[a][i] = self.rng(int(i)).normal(0.0, self.p.std, self.shape[a])
+                report[j][f"{self.type}.{a}"] = self.bias[a][i].tolist()
+
+    def observe(self, agent: str, x: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        return (x + self.bias[agent][ids]).astype(self.dtype[agent], copy=False)
 
 
 def raise_len(layer: Layer, agent: str, got: int, shape: tuple[int, ...]) -> None:
@@ -138,15 +153,19 @@ class ObsDrift(_ObsLayer):
     type = "obs_drift"
     Params = DriftParams
 
-    def start_episode(self) -> dict[str, Any]:
-        self.bias = {a: np.zeros(self.shape[a]) for a in self.agents}
-        return {}
+    def bind(self, scenario: Scenario) -> None:
+        super().bind(scenario)
+        self.bias = {a: self.state(a) for a in self.agents}
 
-    def observe(self, agent: str, x: np.ndarray) -> np.ndarray:
-        b = self.bias[agent]
-        b += self.p.rate * self.noise(agent, self.shape[agent])
+    def start_episode(self, ids: np.ndarray, report: list[dict[str, Any]]) -> None:
+        for a in self.agents:
+            self.bias[a][ids] = 0.0
+
+    def observe(self, agent: str, x: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        b = self.bias[agent][ids] + self.p.rate * self.draws(agent, ids, self.shape[agent])
         if self.p.max_abs is not None:
             np.clip(b, -self.p.max_abs, self.p.max_abs, out=b)
+        self.bias[agent][ids] = b
         return (x + b).astype(self.dtype[agent], copy=False)
 
 
@@ -156,11 +175,17 @@ class DropoutParams(LayerParams):
 
 
 class ObsDropout(_ObsLayer):
-    """Drops readings independently per dimension: zeroed or held at the last delivered value."""
+    """Drops readings independently per dimension: zeroed or held at the last delivered value
+    (an episode's first observation is always delivered)."""
 
     type = "obs_dropout"
     Params = DropoutParams
     widens = False
+
+    def bind(self, scenario: Scenario) -> None:
+        super().bind(scenario)
+        self.last = {a: self.state(a, self.dtype[a]) for a in self.agents}
+        self.fresh = {a: np.ones(self.n, bool) for a in self.agents}
 
     def observation_space(self, agent: str, space: spaces.Space) -> spaces.Space:
         if agent in self.agents and self.p.mode == "zero" and isinstance(space, spaces.Box):
@@ -168,17 +193,19 @@ class ObsDropout(_ObsLayer):
                 return unbounded(space)
         return space
 
-    def start_episode(self) -> dict[str, Any]:
-        self.last: dict[str, np.ndarray | None] = {a: None for a in self.agents}
-        return {}
+    def start_episode(self, ids: np.ndarray, report: list[dict[str, Any]]) -> None:
+        for a in self.agents:
+            self.fresh[a][ids] = True
 
-    def observe(self, agent: str, x: np.ndarray) -> np.ndarray:
-        drop = self.noise(agent, self.shape[agent], kind="uniform") < self.p.probability
-        prev = self.last[agent]
+    def observe(self, agent: str, x: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        drop = self.draws(agent, ids, self.shape[agent], kind="uniform") < self.p.probability
+        fresh = self.fresh[agent][ids]
+        drop &= ~_rows(fresh, len(self.shape[agent]))
         out = np.array(x, copy=True)
-        if prev is not None and drop.any():
-            out[drop] = 0 if self.p.mode == "zero" else prev[drop]
-        self.last[agent] = out
+        if drop.any():
+            out[drop] = 0 if self.p.mode == "zero" else self.last[agent][ids][drop]
+        self.last[agent][ids] = out
+        self.fresh[agent][ids] = False
         return out
 
 
@@ -194,24 +221,30 @@ class ObsStuck(_ObsLayer):
     Params = StuckParams
     widens = False
 
-    def start_episode(self) -> dict[str, Any]:
-        self.left = {a: np.zeros(self.shape[a], np.int64) for a in self.agents}
-        self.value = {a: np.zeros(self.shape[a]) for a in self.agents}
-        self.started = {a: False for a in self.agents}
-        return {}
+    def bind(self, scenario: Scenario) -> None:
+        super().bind(scenario)
+        self.left = {a: self.state(a, np.int64) for a in self.agents}
+        self.value = {a: self.state(a) for a in self.agents}
+        self.started = {a: np.zeros(self.n, bool) for a in self.agents}
 
-    def observe(self, agent: str, x: np.ndarray) -> np.ndarray:
-        left, value = self.left[agent], self.value[agent]
+    def start_episode(self, ids: np.ndarray, report: list[dict[str, Any]]) -> None:
+        for a in self.agents:
+            self.left[a][ids] = 0
+            self.started[a][ids] = False
+
+    def observe(self, agent: str, x: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        left, value = self.left[agent][ids], self.value[agent][ids]
         out = np.array(x, copy=True)
         stuck = left != 0
         out[stuck] = value[stuck]
         left[left > 0] -= 1
-        if self.started[agent]:
-            new = (~stuck) & (self.noise(agent, self.shape[agent], kind="uniform") < self.p.probability)
-            if new.any():
-                value[new] = out[new]
-                left[new] = -1 if self.p.duration is None else self.p.duration
-        self.started[agent] = True
+        u = self.draws(agent, ids, self.shape[agent], kind="uniform")  # drawn every step, used after the first
+        new = (~stuck) & (u < self.p.probability) & _rows(self.started[agent][ids], len(self.shape[agent]))
+        if new.any():
+            value[new] = out[new]
+            left[new] = -1 if self.p.duration is None else self.p.duration
+        self.left[agent][ids], self.value[agent][ids] = left, value
+        self.started[agent][ids] = True
         return out
 
 
@@ -227,20 +260,32 @@ class ObsDelay(_ObsLayer):
     Params = DelayParams
     widens = False
 
-    def start_episode(self) -> dict[str, Any]:
-        self.history = {a: deque(maxlen=self.p.steps + self.p.jitter + 1) for a in self.agents}
-        return {}
+    def bind(self, scenario: Scenario) -> None:
+        super().bind(scenario)
+        self.size = self.p.steps + self.p.jitter + 1
+        self.history = {a: self.state(a, self.dtype[a], (self.size,)) for a in self.agents}
+        self.head = {a: np.zeros(self.n, np.int64) for a in self.agents}  # slot of the newest observation
+        self.fresh = {a: np.ones(self.n, bool) for a in self.agents}
 
-    def observe(self, agent: str, x: np.ndarray) -> np.ndarray:
+    def start_episode(self, ids: np.ndarray, report: list[dict[str, Any]]) -> None:
+        for a in self.agents:
+            self.fresh[a][ids] = True
+
+    def observe(self, agent: str, x: np.ndarray, ids: np.ndarray) -> np.ndarray:
         h = self.history[agent]
-        if not h:
-            h.extend([x] * h.maxlen)  # type: ignore[operator]
-        else:
-            h.append(x)
-        k = self.p.steps
+        fresh = self.fresh[agent][ids]
+        head = np.where(fresh, 0, (self.head[agent][ids] + 1) % self.size)
+        self.head[agent][ids] = head
+        if fresh.any():
+            h[ids[fresh]] = x[fresh][:, None]  # the first observation fills the history
+        h[ids, head] = x
+        k = np.full(len(ids), self.p.steps)
         if self.p.jitter:
-            k = max(0, k + int(self.rng.integers(-self.p.jitter, self.p.jitter + 1)))
-        return np.array(h[-1 - k], copy=True)
+            u = self.draws(agent, ids, (), kind="uniform")
+            j = self.p.jitter
+            k = np.maximum(0, k + np.minimum((u * (2 * j + 1)).astype(np.int64), 2 * j) - j)
+        self.fresh[agent][ids] = False
+        return h[ids, (head - k) % self.size]
 
 
 class QuantizeParams(LayerParams):
@@ -253,7 +298,7 @@ class ObsQuantize(_ObsLayer):
     type = "obs_quantize"
     Params = QuantizeParams
 
-    def observe(self, agent: str, x: np.ndarray) -> np.ndarray:
+    def observe(self, agent: str, x: np.ndarray, ids: np.ndarray) -> np.ndarray:
         return (np.round(x / self.p.step) * self.p.step).astype(self.dtype[agent], copy=False)
 
 
@@ -276,22 +321,23 @@ class ObsDistractors(_ObsLayer):
         for a in self.agents:
             if len(self.shape[a]) != 1:
                 raise UserError(f"layer {self.type} needs flat observations; {scenario.id} {a} has shape {self.shape[a]}")
+        self.walk = {a: np.zeros((self.n, self.p.dims)) for a in self.agents}
 
     def observation_space(self, agent: str, space: spaces.Space) -> spaces.Space:
         if agent not in self.agents:
             return space
         return spaces.Box(-np.inf, np.inf, (space.shape[0] + self.p.dims,), space.dtype)
 
-    def start_episode(self) -> dict[str, Any]:
-        self.walk = {a: np.zeros(self.p.dims) for a in self.agents}
-        return {}
+    def start_episode(self, ids: np.ndarray, report: list[dict[str, Any]]) -> None:
+        for a in self.agents:
+            self.walk[a][ids] = 0.0
 
-    def observe(self, agent: str, x: np.ndarray) -> np.ndarray:
-        z = self.p.std * self.noise(agent, (self.p.dims,))
+    def observe(self, agent: str, x: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        z = self.p.std * self.draws(agent, ids, (self.p.dims,))
         if self.p.kind == "random_walk":
-            self.walk[agent] += z
-            z = self.walk[agent]
-        return np.concatenate([x, z]).astype(self.dtype[agent], copy=False)
+            z = self.walk[agent][ids] + z
+            self.walk[agent][ids] = z
+        return np.concatenate([x, z], axis=1).astype(self.dtype[agent], copy=False)
 
 
 LAYERS = (ObsGaussianNoise, ObsUniformNoise, ObsBias, ObsDrift, ObsDropout, ObsStuck, ObsDelay, ObsQuantize, ObsDistractors)

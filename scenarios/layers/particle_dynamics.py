@@ -8,6 +8,8 @@ such as ``agent_0`` or landmark names such as ``landmark 0``), and ``damping``
 rescaled, mass data recomputed). Values are drawn relative to nominals stored
 at bind time (or, for multiwalker, read when each episode builds its bodies)
 and applied after the source's reset, which rebuilds or repositions entities.
+These layers act on one PettingZoo world, so they run on the single-copy face
+(N = 1; the Gymnasium-copies vectorized face gives each copy its own).
 
 YAML examples::
 
@@ -82,16 +84,16 @@ class MPEDynamics(Layer):
         self.values: dict[str, Any] = {}
         self._drawn = False
 
-    def start_episode(self) -> dict[str, Any]:
+    def start_episode(self, ids: np.ndarray, report: list[dict[str, Any]]) -> None:
         if not (self.p.mode == "startup" and self._drawn):
             self.values = {}
             for spec, attr, lower, objs, labels, nominal in self.targets:
-                new = apply_operation(nominal, draw(spec, self.rng, len(objs)), spec.operation, lower)
+                new = apply_operation(nominal, draw(spec, self.rng(0), len(objs)), spec.operation, lower)
                 for o, v, label in zip(objs, new, labels):
                     setattr(o, attr, float(v))
                     self.values[label] = float(v)
             self._drawn = True
-        return dict(self.values)
+        report[0].update(self.values)
 
 
 class MultiwalkerDynamics(Layer):
@@ -109,7 +111,7 @@ class MultiwalkerDynamics(Layer):
             if spec.field not in MULTIWALKER_FIELDS:
                 raise UserError(f"layer {self.type}: unknown field '{spec.field}' (valid: {', '.join(MULTIWALKER_FIELDS)})")
         self.env = env
-        self.draws: dict[str, float] = {}
+        self.drawn: dict[str, float] = {}
         self.values: dict[str, Any] = {}
 
     def _fixtures(self, field: str) -> list[Any]:
@@ -120,15 +122,15 @@ class MultiwalkerDynamics(Layer):
             return [f for body in e.terrain for f in body.fixtures]
         return [f for w in e.walkers for f in w.hull.fixtures]
 
-    def start_episode(self) -> dict[str, Any]:
-        if not (self.p.mode == "startup" and self.draws):
-            self.draws = {spec.field: float(draw(spec, self.rng, 1)[0]) for spec in self.p.parameters}
+    def start_episode(self, ids: np.ndarray, report: list[dict[str, Any]]) -> None:
+        if not (self.p.mode == "startup" and self.drawn):
+            self.drawn = {spec.field: float(draw(spec, self.rng(0), 1)[0]) for spec in self.p.parameters}
         self.values = {}
         for spec in self.p.parameters:
             fixtures = self._fixtures(spec.field)
             attr = "friction" if spec.field.endswith("friction") else "density"
             nominal = np.array([getattr(f, attr) for f in fixtures])  # bodies are rebuilt at each reset
-            new = apply_operation(nominal, np.full(len(fixtures), self.draws[spec.field]), spec.operation,
+            new = apply_operation(nominal, np.full(len(fixtures), self.drawn[spec.field]), spec.operation,
                                   MULTIWALKER_FIELDS[spec.field])
             for f, v in zip(fixtures, new):
                 setattr(f, attr, float(v))
@@ -141,7 +143,7 @@ class MultiwalkerDynamics(Layer):
                 self.values[spec.field] = float(self.env.walkers[0].hull.mass)
             else:
                 self.values[spec.field] = float(new[0])
-        return dict(self.values)
+        report[0].update(self.values)
 
 
 LAYERS = (MPEDynamics, MultiwalkerDynamics)

@@ -8,9 +8,9 @@ YAML examples::
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
+import numpy as np
 from pydantic import Field
 
 from scenarios.layers.base import Layer, LayerParams
@@ -26,8 +26,8 @@ class RewardNoise(Layer):
     type = "reward_noise"
     Params = RewardNoiseParams
 
-    def reward(self, agent: str, r: float, done: bool) -> float:
-        return r + self.p.std * float(self.noise(agent, ()))
+    def reward(self, agent: str, r: np.ndarray, done: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        return r + self.p.std * self.draws(agent, ids)
 
 
 class RewardDelayParams(LayerParams):
@@ -41,17 +41,28 @@ class RewardDelay(Layer):
     type = "reward_delay"
     Params = RewardDelayParams
 
-    def start_episode(self) -> dict[str, Any]:
-        self.queue = {a: deque([0.0] * self.p.steps) for a in self.agents}
-        return {}
+    def bind(self, scenario: Any) -> None:
+        super().bind(scenario)
+        self.queue = {a: np.zeros((self.n, self.p.steps)) for a in self.agents}
+        self.head = {a: np.zeros(self.n, np.int64) for a in self.agents}
 
-    def reward(self, agent: str, r: float, done: bool) -> float:
-        q = self.queue[agent]
-        q.append(r)
-        out = q.popleft()
-        if done and self.p.flush_at_end:
-            out += sum(q)
-            q.clear()
+    def start_episode(self, ids: np.ndarray, report: list[dict[str, Any]]) -> None:
+        for a in self.agents:
+            self.queue[a][ids] = 0.0
+            self.head[a][ids] = 0
+
+    def reward(self, agent: str, r: np.ndarray, done: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        if self.p.steps == 0:
+            return r
+        q, head = self.queue[agent], self.head[agent][ids]
+        out = q[ids, head]
+        q[ids, head] = r
+        self.head[agent][ids] = (head + 1) % self.p.steps
+        if self.p.flush_at_end and done.any():
+            ended = ids[done]
+            out = out.copy()
+            out[done] += q[ended].sum(axis=1)
+            q[ended] = 0.0
         return out
 
 

@@ -22,7 +22,7 @@ from pydantic import Field, model_validator
 
 from scenarios.errors import UserError
 from scenarios.layers.base import Layer, LayerParams
-from scenarios.layers.mujoco_model import require_mujoco
+from scenarios.layers.physics import require_physics
 
 if TYPE_CHECKING:
     from scenarios.scenario import Scenario
@@ -61,7 +61,9 @@ class SafetyCost(Layer):
 
     def bind(self, scenario: Scenario) -> None:
         super().bind(scenario)
-        self.h = h = require_mujoco(scenario, self.type)
+        self.ph = require_physics(scenario, self.type)
+        self.ph.watch({"qpos", "qvel", "xpos"})
+        h = self.ph.handle
         m = h.model
         hinge_slide = [j for j in range(m.njnt) if int(m.jnt_type[j]) in (2, 3)]
         limited = [j for j in hinge_slide if m.jnt_limited[j]]
@@ -82,21 +84,28 @@ class SafetyCost(Layer):
                 height = float(z_range[0])
             self.min_height = height
 
-    def after_step(self, t: int, obs: dict, rewards: dict, terminated: dict, truncated: dict, infos: dict) -> None:
-        d = self.h.data
-        costs: dict[str, float] = {}
+    def costs(self, ids: np.ndarray) -> dict[str, np.ndarray]:
+        """Each enabled constraint's violation (0 or 1) for these copies, vectorized over copies."""
+        out: dict[str, np.ndarray] = {}
         if self.p.joint_limit:
-            q = d.qpos[self.q_adr]
-            costs["joint_limit"] = float(np.any((q < self.q_lo) | (q > self.q_hi)))
+            q = self.ph.state(ids, "qpos")[:, self.q_adr]
+            out["joint_limit"] = np.any((q < self.q_lo) | (q > self.q_hi), axis=1).astype(float)
         if self.p.joint_velocity:
-            costs["joint_velocity"] = float(np.any(np.abs(d.qvel[self.v_adr]) > self.p.joint_velocity.limit))
+            v = self.ph.state(ids, "qvel")[:, self.v_adr]
+            out["joint_velocity"] = np.any(np.abs(v) > self.p.joint_velocity.limit, axis=1).astype(float)
         if self.p.fall:
-            costs["fall"] = float(d.xpos[self.fall_body, 2] < self.min_height)
+            out["fall"] = (self.ph.state(ids, "xpos")[:, self.fall_body, 2] < self.min_height).astype(float)
+        return out
+
+    def after_step(self, ids: np.ndarray, t: np.ndarray, infos: list[dict[str, dict]]) -> None:
+        costs = self.costs(ids)
         total = sum(costs.values())
-        for a in self.agents:
-            if a in infos:
-                infos[a]["cost"] = infos[a].get("cost", 0.0) + total
-                infos[a].setdefault("costs", {}).update(costs)
+        for j, info in enumerate(infos):
+            row = {k: float(v[j]) for k, v in costs.items()}
+            for a in self.agents:
+                if a in info:
+                    info[a]["cost"] = info[a].get("cost", 0.0) + float(total[j])
+                    info[a].setdefault("costs", {}).update(row)
 
 
 LAYERS = (SafetyCost,)

@@ -14,7 +14,7 @@ curricula that span episodes.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -30,36 +30,36 @@ def uniform_per_episode(rng: np.random.Generator, low: float, high: float) -> fl
     return float(rng.uniform(low, high))
 
 
-def random_walk(previous: float, rng: np.random.Generator, step_std: float, low: float, high: float) -> float:
-    """Previous value plus a gaussian step, reflected into [low, high]."""
-    x = previous + float(rng.normal(0.0, step_std))
+def random_walk(previous: Any, z: Any, step_std: float, low: float, high: float) -> Any:
+    """Previous value plus a gaussian step ``step_std * z`` (z standard normal), reflected into [low, high]."""
+    x = np.asarray(previous, float) + step_std * np.asarray(z, float)
     span = high - low
     if span <= 0:
-        return low
+        return np.full_like(x, low)[()]
     y = (x - low) % (2 * span)
-    return low + (y if y <= span else 2 * span - y)
+    return (low + np.where(y <= span, y, 2 * span - y))[()]
 
 
-def drift(t: int, start: float, rate: float, low: float = -math.inf, high: float = math.inf) -> float:
-    """Linear drift ``start + rate * t``, clipped to [low, high]."""
-    return float(min(max(start + rate * t, low), high))
+def drift(t: Any, start: float, rate: float, low: float = -math.inf, high: float = math.inf) -> Any:
+    """Linear drift ``start + rate * t``, clipped to [low, high] (t a step or an array of steps)."""
+    return np.clip(start + rate * np.asarray(t, float), low, high)[()]
 
 
-def sine(t: int, low: float, high: float, period: float, phase: float = 0.0) -> float:
+def sine(t: Any, low: float, high: float, period: float, phase: float = 0.0) -> Any:
     """Cyclic between low and high with the given period (steps); starts at the midpoint."""
     mid, amp = (low + high) / 2.0, (high - low) / 2.0
-    return mid + amp * math.sin(2.0 * math.pi * (t / period + phase))
+    return (mid + amp * np.sin(2.0 * math.pi * (np.asarray(t, float) / period + phase)))[()]
 
 
-def saw(t: int, low: float, high: float, period: float) -> float:
+def saw(t: Any, low: float, high: float, period: float) -> Any:
     """Rises linearly from low to high over each period, then jumps back."""
-    return low + (high - low) * ((t % period) / period)
+    return (low + (high - low) * ((np.asarray(t, float) % period) / period))[()]
 
 
-def step(t: int, values: list[float], boundaries: list[int]) -> float:
+def step(t: Any, values: list[float], boundaries: list[int]) -> Any:
     """``values[i]`` from ``boundaries[i-1]`` (inclusive) to ``boundaries[i]``; ``values[0]`` before the first."""
-    i = int(np.searchsorted(np.asarray(boundaries), t, side="right"))
-    return values[i]
+    i = np.searchsorted(np.asarray(boundaries), t, side="right")
+    return np.asarray(values, float)[i][()]
 
 
 class Schedule(BaseModel):
@@ -102,54 +102,67 @@ class Schedule(BaseModel):
             return uniform_per_episode(rng, self.low, self.high)  # type: ignore[arg-type]
         if self.kind == "random_walk":
             return (self.low + self.high) / 2.0  # type: ignore[operator]
-        return self.at(0, rng, 0.0)
+        return float(self.at(np.zeros(1), np.zeros(1), np.zeros(1))[0])
 
-    def at(self, t: int, rng: np.random.Generator, previous: float) -> float:
-        """The value at step ``t`` given the previous value (used by the stateful kinds)."""
+    def at(self, t: np.ndarray, previous: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """The values at steps ``t`` given the previous values (the stateful kinds) and standard
+        normal draws ``z`` (random walks), one per copy."""
         k = self.kind
         if k == "constant":
-            return constant(t, self.value)  # type: ignore[arg-type]
+            return np.full(len(t), constant(0, self.value))  # type: ignore[arg-type]
         if k == "uniform":
-            return previous
+            return np.asarray(previous, float)
         if k == "random_walk":
-            return random_walk(previous, rng, self.step_std, self.low, self.high)  # type: ignore[arg-type]
+            return np.atleast_1d(random_walk(previous, z, self.step_std, self.low, self.high))  # type: ignore[arg-type]
         if k == "drift":
             lo = -math.inf if self.low is None else self.low
             hi = math.inf if self.high is None else self.high
-            return drift(t, self.start, self.rate, lo, hi)  # type: ignore[arg-type]
+            return np.atleast_1d(drift(t, self.start, self.rate, lo, hi))  # type: ignore[arg-type]
         if k == "sine":
-            return sine(t, self.low, self.high, self.period, self.phase)  # type: ignore[arg-type]
+            return np.atleast_1d(sine(t, self.low, self.high, self.period, self.phase))  # type: ignore[arg-type]
         if k == "saw":
-            return saw(t, self.low, self.high, self.period)  # type: ignore[arg-type]
-        return step(t, self.values, self.boundaries)  # type: ignore[arg-type]
+            return np.atleast_1d(saw(t, self.low, self.high, self.period))  # type: ignore[arg-type]
+        return np.atleast_1d(step(t, self.values, self.boundaries))  # type: ignore[arg-type]
 
 
 class ScheduledValue:
-    """The running state of a ``float | Schedule`` parameter for one layer."""
+    """The running state of a ``float | Schedule`` parameter for ``n`` copies of a layer.
 
-    def __init__(self, spec: float | Schedule) -> None:
-        self.spec = spec
-        self.value = float(spec) if not isinstance(spec, Schedule) else 0.0
-        self.global_t = 0
+    ``value[i]`` is copy ``i``'s current value; random walks draw from the
+    owning layer's per-copy streams (key ``key``), so copies stay independent.
+    """
+
+    def __init__(self, spec: float | Schedule, n: int = 1, key: Any = "schedule") -> None:
+        self.spec, self.key = spec, key
+        self.value = np.full(n, float(spec) if not isinstance(spec, Schedule) else 0.0)
+        self.global_t = np.zeros(n, np.int64)
 
     @property
     def varies(self) -> bool:
         """Whether the value can change within an episode."""
         return isinstance(self.spec, Schedule) and self.spec.kind not in ("constant", "uniform")
 
-    def reset(self, rng: np.random.Generator) -> float:
-        """Value at the start of an episode."""
-        if isinstance(self.spec, Schedule):
-            if self.spec.clock == "global" and self.varies:
-                self.value = self.spec.at(self.global_t, rng, self.value)
+    def reset(self, ids: np.ndarray, rngs: list[np.random.Generator], streams: Any = None) -> np.ndarray:
+        """Values at the start of these copies' episodes."""
+        spec = self.spec
+        if isinstance(spec, Schedule):
+            if spec.clock == "global" and self.varies:
+                z = self._z(ids, streams)
+                self.value[ids] = spec.at(self.global_t[ids], self.value[ids], z)
             else:
-                self.value = self.spec.initial(rng)
-        return self.value
+                self.value[ids] = [spec.initial(rngs[int(i)]) for i in ids]
+        return self.value[ids]
 
-    def advance(self, t: int, rng: np.random.Generator) -> float:
-        """Value at episode step ``t`` (t >= 1)."""
-        self.global_t += 1
+    def advance(self, ids: np.ndarray, t: np.ndarray, streams: Any = None) -> np.ndarray:
+        """Values at episode steps ``t[j]`` (>= 1) of copies ``ids[j]``."""
+        self.global_t[ids] += 1
         if self.varies:
-            clock = self.global_t if self.spec.clock == "global" else t  # type: ignore[union-attr]
-            self.value = self.spec.at(clock, rng, self.value)  # type: ignore[union-attr]
-        return self.value
+            spec = self.spec
+            clock = self.global_t[ids] if spec.clock == "global" else t  # type: ignore[union-attr]
+            self.value[ids] = spec.at(clock, self.value[ids], self._z(ids, streams))  # type: ignore[union-attr]
+        return self.value[ids]
+
+    def _z(self, ids: np.ndarray, streams: Any) -> np.ndarray:
+        if self.spec.kind != "random_walk" or streams is None:  # type: ignore[union-attr]
+            return np.zeros(len(ids))
+        return streams.draws(self.key, ids)
