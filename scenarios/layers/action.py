@@ -34,6 +34,13 @@ def _null_action(space: spaces.Space, noop: int) -> Any:
     return np.zeros(space.shape, space.dtype)
 
 
+def clip(x: np.ndarray, low: np.ndarray, high: np.ndarray, dtype: Any) -> np.ndarray:
+    """``x`` clipped to [low, high] in ``dtype``, as two ufuncs (``np.clip``'s Python wrapper costs ~3 us a call,
+    which the single-copy face pays every step)."""
+    out = np.minimum(x, high, dtype=dtype)
+    return np.maximum(out, low, out=out)
+
+
 def _rows(mask: np.ndarray, ndim: int) -> np.ndarray:
     return mask.reshape((-1,) + (1,) * ndim)
 
@@ -62,8 +69,7 @@ class ActionGaussianNoise(Layer):
 
     def act(self, agent: str, a: np.ndarray, ids: np.ndarray) -> np.ndarray:
         s = self.space[agent]
-        noisy = self.draws_.next(agent, ids) + a  # a new array in the space's dtype, clipped in place
-        return noisy.clip(s.low, s.high, out=noisy)
+        return clip(self.draws_.next(agent, ids) + a, s.low, s.high, s.dtype)
 
 
 class ActionDelayParams(LayerParams):
@@ -189,7 +195,7 @@ class ActionGain(Layer):
 
     def act(self, agent: str, a: np.ndarray, ids: np.ndarray) -> np.ndarray:
         s = self.space[agent]
-        return np.clip(np.asarray(a) * self.gain[agent][ids], s.low, s.high).astype(s.dtype, copy=False)
+        return clip(np.asarray(a) * self.gain[agent][ids], s.low, s.high, s.dtype)
 
 
 class SaturationParams(LayerParams):
@@ -213,7 +219,7 @@ class ActionSaturation(Layer):
 
     def act(self, agent: str, a: np.ndarray, ids: np.ndarray) -> np.ndarray:
         lo, hi, dtype = self.bounds[agent]
-        return np.clip(a, lo, hi).astype(dtype, copy=False)
+        return clip(a, lo, hi, dtype)
 
 
 class DeadbandParams(LayerParams):

@@ -147,6 +147,7 @@ class GaussianDraws:
         self.std = ScheduledValue(std, layer.n)
         self.scheduled = isinstance(std, Schedule)
         self.scale = 1.0 if self.scheduled else float(std)
+        self._draws = layer.streams.draws
 
     def unused_hooks(self) -> set[str]:
         """Hooks the owning layer can skip (the std never changes)."""
@@ -156,8 +157,8 @@ class GaussianDraws:
         """The next draws for ``agent``'s copies ``ids``, in its dtype."""
         shape, dtype = self.shapes[agent]
         if not self.scheduled:
-            return self.layer.draws(agent, ids, shape, "normal", self.scale, dtype)
-        z = self.layer.draws(agent, ids, shape)
+            return self._draws(agent, ids, shape, "normal", self.scale, dtype)
+        z = self._draws(agent, ids, shape)
         return (self.std.value[ids].reshape((-1,) + (1,) * len(shape)) * z).astype(dtype)
 
 
