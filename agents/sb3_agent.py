@@ -132,6 +132,25 @@ class _Progress(BaseCallback):
         return True
 
 
+class _History(BaseCallback):
+    """Training curve rows ``{"steps", "episode_return"}`` (mean of SB3's last 100 episodes) at rollout ends,
+    at most about 100 per budget."""
+
+    def __init__(self, rows: list[dict[str, Any]], every: int) -> None:
+        super().__init__()
+        self.rows, self.every = rows, max(1, every)
+        self.last = rows[-1]["steps"] if rows else -self.every
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        buffer = self.model.ep_info_buffer
+        if buffer and self.num_timesteps - self.last >= self.every:
+            self.rows.append({"steps": int(self.num_timesteps), "episode_return": float(np.mean([e["r"] for e in buffer]))})
+            self.last = self.num_timesteps
+
+
 def sb3_learning(algorithm: type[BaseAlgorithm]) -> str:
     """The data regime an SB3 algorithm's definition gives: on-policy for subclasses of SB3's
     ``OnPolicyAlgorithm`` (PPO, A2C, TRPO), off-policy for ``OffPolicyAlgorithm`` (replay)."""
@@ -171,6 +190,8 @@ class SB3Agent:
         tuned = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())
         self.hparams = {**hyperparams.tuned_defaults(self.defaults_from, scenario.id), **tuned} if self.defaults_from else tuned
         self.steps_trained = 0
+        self.history: list[dict[str, Any]] = []
+        """Training curve rows (steps, mean episode return of the last 100 episodes), this process only."""
         torch.set_num_threads(int(self.hparams.get("torch_threads", 1)))
         self._check_spaces()
         self.vecnorm: VecNormalize | None = None
@@ -262,7 +283,8 @@ class SB3Agent:
             self.model.set_env(self._env())
         if self.hparams.get("total_steps") is None:  # the first call declares the budget (saved with the checkpoint)
             self.hparams["total_steps"] = int(self.model.num_timesteps + steps)
-        callbacks: list[BaseCallback] = [_Budget(int(self.hparams["total_steps"]))]
+        budget = int(self.hparams["total_steps"])
+        callbacks: list[BaseCallback] = [_Budget(budget), _History(self.history, max(1000, budget // 100))]
         if progress:
             callbacks.append(_Progress(progress, self.model.num_timesteps, steps))
         quiet(self.model).learn(total_timesteps=steps, callback=CallbackList(callbacks), reset_num_timesteps=False)

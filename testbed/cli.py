@@ -376,14 +376,18 @@ def _evaluate_attack(ag: Any, sc: Any, label: str | None, kind: str, budgets: li
 
 
 def _print_tables(records: list, summary: bool = True) -> None:
-    """The summary table (unless ``summary`` is False) and, where the records hold a grid, the robustness table."""
-    from testbed.tables import robustness_table, summary_table
+    """The nominal summary (unless ``summary`` is False), the over-seeds transfer table, and the grid tables."""
+    from testbed.tables import grid_study_table, robustness_table, summary_table, transfer_table
 
-    if summary:
-        out.print(summary_table(records))
-    grid = robustness_table(records)
-    if grid is not None:
-        out.print(grid)
+    from testbed.study import grid_study
+
+    tables = [summary_table(records)] if summary else []
+    tables += [transfer_table(records), grid_study_table(records)]
+    if all(row.seeds == 1 for row in grid_study(records)):  # single policies: their worst points, per grid run
+        tables.append(robustness_table(records))
+    for table in tables:
+        if table is not None:
+            out.print(table)
 
 
 @app.command()
@@ -406,8 +410,12 @@ def results(
         from testbed.marl_eval import write_marl_eval
 
         out.print(f"wrote marl-eval JSON to {write_marl_eval(recs, marl_eval)}")
-    out.print(summary_table(recs))
-    out.print("CI: percentile bootstrap over episodes (2,000 resamples).")
+    table = summary_table(recs)
+    if table is None:
+        out.print(f"{db} holds no nominal episodes (only grid, search or attacked ones)")
+    else:
+        out.print(table)
+        out.print("CI: percentile bootstrap over episodes (2,000 resamples); over seeds: over the training seeds.")
     _print_tables(recs, summary=False)
 
 
@@ -452,6 +460,10 @@ def run(
         err.print(f"skipped: {note}", highlight=False)
     out.print(f"{counts['jobs']} jobs: {counts['skipped']} already stored, {counts['ran']} run, "
               f"{counts['episodes']} episodes stored in {db}; checkpoints and TensorBoard logs in {folder}")
+    if counts["ran"]:
+        busy = counts["train_s"] + counts["eval_s"]
+        out.print(f"job time (summed over jobs): training {counts['train_s']:.0f} s, evaluation {counts['eval_s']:.0f} s "
+                  f"({100 * counts['eval_s'] / busy if busy else 0:.0f}% evaluation)")
     from testbed.store import ResultsStore
 
     store = ResultsStore(db, create=False)

@@ -15,10 +15,16 @@ Example (``examples/experiment_ip.yaml``)::
       - {kind: pgd, eps: [0.05, 0.1]}
     worst_case:
       - {box: [body_mass.pole=0.5:2.0, geom_friction=0.5:1.5], method: cmaes, evaluations: 24}
+    evaluate_on:                      # besides the training scenario (per agent entry too)
+      - {scenario: mujoco/InvertedPendulum-hard-v0}
+      - {scenario: mujoco/InvertedPendulum-v5, grids: [[body_mass.pole=0.5:2.0:5, geom_friction=0.5:1.5:5]]}
 
 ``expand`` turns a spec into jobs, one per (agent entry, scenario, seed); a job
 trains (unless the agent needs no training), then evaluates nominally, over each
-grid and under each attack. A job's id hashes everything that defines it, so the
+grid and under each attack, then on every ``evaluate_on`` scenario (nominally,
+and over that entry's own grids, searches and attacks). Every record says which
+scenario trained the policy (``trained_on``), which one evaluated it
+(``scenario_id``), the agent entry's ``label`` and the training ``train_seed``. A job's id hashes everything that defines it, so the
 same spec gives the same ids and a rerun skips what is stored.
 """
 
@@ -47,6 +53,8 @@ class AgentEntry(BaseModel):
     config: str | None = Field(default=None, description="YAML config of hyperparameters (e.g. from 'testbed tune'), "
                                "relative to the spec's folder; 'hparams' override it.")
     steps: int | None = Field(default=None, ge=0, description="Training budget (default: the spec's train_steps).")
+    evaluate_on: list[EvaluationTarget] | None = Field(default=None, description="Scenarios to evaluate on besides the "
+                                                       "training one (default: the spec's evaluate_on).")
 
 
 class AttackEntry(BaseModel):
@@ -70,6 +78,17 @@ class WorstCaseEntry(BaseModel):
     evaluations: int = Field(default=24, ge=1, description="Points evaluated besides the nominal.")
 
 
+class EvaluationTarget(BaseModel):
+    """A scenario a trained policy is evaluated on besides its training scenario, with its own grids,
+    worst-case searches and attacks."""
+
+    model_config = ConfigDict(extra="forbid")
+    scenario: str | dict[str, Any] = Field(description="A registered id, a spec file, or an inline definition.")
+    grids: list[list[str]] = Field(default_factory=list)
+    attacks: list[AttackEntry] = Field(default_factory=list)
+    worst_case: list[WorstCaseEntry] = Field(default_factory=list)
+
+
 class Evaluation(BaseModel):
     """Episodes per evaluation and the first reset seed."""
 
@@ -91,6 +110,12 @@ class ExperimentSpec(BaseModel):
     grids: list[list[str]] = Field(default_factory=list)
     attacks: list[AttackEntry] = Field(default_factory=list)
     worst_case: list[WorstCaseEntry] = Field(default_factory=list)
+    evaluate_on: list[EvaluationTarget] = Field(default_factory=list)
+
+
+def targets_of(spec: ExperimentSpec, entry: AgentEntry) -> list[EvaluationTarget]:
+    """The evaluation scenarios of an agent entry: its own list, else the spec's."""
+    return spec.evaluate_on if entry.evaluate_on is None else entry.evaluate_on
 
 
 def load_experiment(path: str | Path) -> ExperimentSpec:
@@ -130,7 +155,8 @@ def validate(spec: ExperimentSpec) -> None:
     labels = [a.label or a.name for a in spec.agents]
     if len(set(labels)) != len(labels):
         raise UserError(f"experiment {spec.name}: agent labels must be unique (got {labels}); set 'label' to tell them apart")
-    for attack in spec.attacks:
+    all_attacks = list(spec.attacks) + [a for e in spec.agents for t in targets_of(spec, e) for a in t.attacks]
+    for attack in all_attacks:
         if attack.kind not in ATTACKS and attack.kind != ALL:
             raise UserError(f"experiment {spec.name}: unknown attack '{attack.kind}' (valid: {', '.join(ATTACKS)}, {ALL})")
         unknown = sorted(set(attack.agents or []) - set(labels))
@@ -140,7 +166,7 @@ def validate(spec: ExperimentSpec) -> None:
     from testbed.worst_case import METHODS, parse_box
 
     boxes = []
-    for entry in spec.worst_case:
+    for entry in spec.worst_case + [w for e in spec.agents for t in targets_of(spec, e) for w in t.worst_case]:
         if entry.method not in METHODS:
             raise UserError(f"experiment {spec.name}: unknown worst_case method '{entry.method}' (valid: {', '.join(METHODS)})")
         if entry.method == "bayes" and importlib.util.find_spec("optuna") is None:
@@ -156,14 +182,52 @@ def validate(spec: ExperimentSpec) -> None:
                 index.check_overrides(a.name, a.hparams, sc_spec.id)
             except UserError as exc:
                 raise UserError(f"experiment {spec.name}: {exc} (on {sc_spec.id})") from None
-    if not spec.grids and not boxes:
-        return
     from scenarios import Scenario
     from testbed.grid import grid_points, parse_axis, point_spec
 
-    for sc_spec in sc_specs:
-        for axes in [[parse_axis(axis) for axis in grid] for grid in spec.grids] + boxes:
+    def check_axes(sc_spec: Any, grids: list[list[str]], boxes: list[Any]) -> None:
+        for axes in [[parse_axis(axis) for axis in grid] for grid in grids] + boxes:
             Scenario(point_spec(sc_spec, axes, grid_points(axes)[0])).close()  # a grid the scenario cannot take fails here
+
+    n_top = len(spec.worst_case)
+    if spec.grids or n_top:
+        for sc_spec in sc_specs:
+            check_axes(sc_spec, spec.grids, boxes[:n_top])
+    checked: set[str] = set()
+    for entry in spec.agents:
+        for target in targets_of(spec, entry):
+            key = json.dumps(target.model_dump(), sort_keys=True, default=str)
+            if key in checked:
+                continue
+            checked.add(key)
+            try:
+                target_spec = resolve_spec(target.scenario)
+            except UserError as exc:
+                raise UserError(f"experiment {spec.name}: evaluate_on: {exc}") from None
+            for sc_spec in sc_specs:
+                _same_spaces(spec.name, sc_spec, target_spec)
+            check_axes(target_spec, target.grids, [[parse_box(a) for a in w.box] for w in target.worst_case])
+
+
+def _same_spaces(name: str, train: Any, target: Any) -> None:
+    """Refuse an evaluation scenario whose agents or spaces differ from the training scenario's."""
+    from scenarios import Scenario
+
+    a, b = Scenario(train), Scenario(target)
+    try:
+        for agent in a.possible_agents:
+            if agent not in b.possible_agents:
+                raise UserError(f"experiment {name}: evaluate_on {target.id} has no agent {agent} "
+                                f"(it has {', '.join(b.possible_agents)}); a policy trained on {train.id} cannot act there")
+            for kind, fa, fb in (("observation", a.observation_space, b.observation_space),
+                                 ("action", a.action_space, b.action_space)):
+                sa, sb = fa(agent), fb(agent)
+                if getattr(sa, "shape", None) != getattr(sb, "shape", None) or type(sa) is not type(sb):
+                    raise UserError(f"experiment {name}: evaluate_on {target.id}: {agent}'s {kind} space {sb} differs "
+                                    f"from {train.id}'s {sa}; a policy trained there cannot act on it")
+    finally:
+        a.close()
+        b.close()
 
 
 def expand(spec: ExperimentSpec) -> list[dict[str, Any]]:
@@ -179,10 +243,19 @@ def expand(spec: ExperimentSpec) -> list[dict[str, Any]]:
                     "scenario": sc_spec, "seed": seed, "evaluation": spec.evaluation.model_dump(),
                     "grids": spec.grids,
                     **({"worst_case": [w.model_dump() for w in spec.worst_case]} if spec.worst_case else {}),
-                    "attacks": [a.model_dump(exclude={"agents", *(() if a.train_steps else ("train_steps",))}) for a in spec.attacks
-                                if a.agents is None or (entry.label or entry.name) in a.agents],
+                    "attacks": _attacks(spec.attacks, entry),
                 }
+                targets = targets_of(spec, entry)
+                if targets:  # absent otherwise, so specs without it keep their job ids
+                    job["evaluate_on"] = [{"scenario": resolve_spec(t.scenario).model_dump(), "grids": t.grids,
+                                           "attacks": _attacks(t.attacks, entry),
+                                           "worst_case": [w.model_dump() for w in t.worst_case]} for t in targets]
                 job["id"] = hashlib.sha1(json.dumps(job, sort_keys=True, default=str).encode()).hexdigest()[:16]
                 job["description"] = f"{job['label']} on {sc_spec['id']} seed {seed}"
                 jobs.append(job)
     return jobs
+
+
+def _attacks(attacks: list[AttackEntry], entry: AgentEntry) -> list[dict[str, Any]]:
+    return [a.model_dump(exclude={"agents", *(() if a.train_steps else ("train_steps",))}) for a in attacks
+            if a.agents is None or (entry.label or entry.name) in a.agents]

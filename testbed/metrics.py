@@ -17,6 +17,13 @@ def iqm(scores: np.ndarray) -> float:
     return float(stats.trim_mean(np.asarray(scores, dtype=float).ravel(), proportiontocut=0.25))
 
 
+def iqm_rows(x: np.ndarray) -> np.ndarray:
+    """The IQM of each row of ``x``, vectorized: ``trim_mean(.., 0.25)`` cuts int(0.25 n) values from each end."""
+    n = x.shape[-1]
+    k = int(0.25 * n)
+    return np.sort(x, axis=-1)[..., k : n - k].mean(axis=-1)
+
+
 def mean(scores: np.ndarray) -> float:
     """Arithmetic mean of all scores."""
     return float(np.mean(scores))
@@ -37,7 +44,12 @@ def bootstrap_ci(
         return (float(x[0]), float(x[0]))
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, x.size, size=(reps, x.size))
-    boot = np.array([statistic(x[i]) for i in idx])
+    if statistic is iqm:
+        boot = iqm_rows(x[idx])  # vectorized: a loop of trim_mean calls took ~0.8 s per CI
+    elif statistic is mean:
+        boot = x[idx].mean(axis=1)
+    else:
+        boot = np.array([statistic(x[i]) for i in idx])
     alpha = (1.0 - confidence) / 2.0
     return float(np.quantile(boot, alpha)), float(np.quantile(boot, 1.0 - alpha))
 

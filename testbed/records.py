@@ -30,3 +30,6 @@ class EpisodeRecord(BaseModel):
     versions: dict[str, str] = Field(default_factory=dict, description="Library versions and thread counts.")
     created_at: str = Field(description="UTC time the record was made, ISO 8601.")
     job_id: str | None = Field(default=None, description="Experiment job that produced the episode ('testbed run'), if any.")
+    label: str | None = Field(default=None, description="The experiment's agent label (e.g. 'ppo-dr'); None outside experiments.")
+    trained_on: str | None = Field(default=None, description="Id of the scenario the policy was trained on, if known.")
+    train_seed: int | None = Field(default=None, description="Training seed of the policy, if known.")

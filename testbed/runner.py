@@ -23,7 +23,8 @@ def run_experiment(spec: ExperimentSpec, db: str | Path, out_dir: str | Path, ex
                    address: str | None = None, on_job: Callable[[dict[str, Any], int, int], None] | None = None,
                    wandb: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run every unfinished job of ``spec``; returns counts of jobs (total, skipped, run), stored episodes,
-    failed jobs (not stored: a rerun retries them) and notes (attacks that did not apply)."""
+    failed jobs (not stored: a rerun retries them), notes (attacks that did not apply) and the seconds the
+    jobs run spent training (``train_s``) and evaluating (``eval_s``), summed over jobs."""
     store = ResultsStore(db)
     jobs = expand(spec)
     done = store.done_jobs()
@@ -31,6 +32,7 @@ def run_experiment(spec: ExperimentSpec, db: str | Path, out_dir: str | Path, ex
     if wandb is not None:  # logging settings travel with the jobs but are not part of their identity
         todo = [{**j, "wandb": wandb} for j in todo]
     stored = 0
+    times = {"train_s": 0.0, "eval_s": 0.0}
     failures: list[str] = []
     notes: list[str] = []
     root = str(Path(out_dir).resolve())
@@ -42,8 +44,10 @@ def run_experiment(spec: ExperimentSpec, db: str | Path, out_dir: str | Path, ex
             stored += store.complete_job(job["id"], spec.name, job["description"], result["checkpoint"], records,
                                          result["wall_time_s"], dt.datetime.now(dt.timezone.utc).isoformat())
             notes += result.get("skipped", [])
+            times["train_s"] += float(result.get("train_time_s", 0.0))
+            times["eval_s"] += float(result.get("eval_time_s", 0.0))
         if on_job:
             on_job(job, k, len(todo))
     store.close()
     return {"jobs": len(jobs), "skipped": len(jobs) - len(todo), "ran": len(todo), "episodes": stored,
-            "failures": failures, "notes": notes, "job_ids": [j["id"] for j in jobs]}
+            "failures": failures, "notes": notes, "job_ids": [j["id"] for j in jobs], **times}

@@ -1,4 +1,5 @@
-"""Summaries of stored episodes: one row per agent x checkpoint x scenario."""
+"""Summaries of stored episodes: one row per policy (agent label, training scenario, seed or
+checkpoint) x evaluated scenario."""
 
 from __future__ import annotations
 
@@ -28,15 +29,23 @@ class SummaryRow:
     mean_length: float
     team_means: dict[str, float]
     """Mean return of each team (sum over its agents); one entry for single-team scenarios."""
+    name: str = ""
+    """A short row label that tells seeds apart (``label · seed k``)."""
+    trained_on: str | None = None
 
 
 def summarize(records: list[EpisodeRecord], reps: int = 2000, seed: int = 0) -> list[SummaryRow]:
-    """Group records by (agent, checkpoint, scenario) and compute mean, IQM and a 95% bootstrap CI of the IQM."""
+    """Group records by (scenario, policy) and compute mean, IQM and a 95% bootstrap CI of the IQM.
+
+    A policy is an agent label x training scenario x training seed (records of experiments), or an
+    agent x checkpoint (records of ``testbed evaluate``)."""
+    from testbed.study import condition, short_label
+
     groups: dict[tuple, list[EpisodeRecord]] = defaultdict(list)
     for r in records:
-        groups[(r.scenario_id, r.agent, r.checkpoint or "", r.aggregation)].append(r)
+        groups[(r.scenario_id, *condition(r), short_label(r), r.agent, r.checkpoint or "", r.aggregation)].append(r)
     rows = []
-    for (scenario_id, agent, checkpoint, aggregation), recs in sorted(groups.items()):
+    for (scenario_id, _label, trained_on, name, agent, checkpoint, aggregation), recs in sorted(groups.items()):
         recs = sorted(recs, key=lambda r: (r.run_id, r.episode))  # the CI must not depend on storage order
         x = np.array([r.team_return for r in recs])
         lo, hi = bootstrap_ci(x, iqm, reps=reps, seed=seed)
@@ -44,7 +53,7 @@ def summarize(records: list[EpisodeRecord], reps: int = 2000, seed: int = 0) -> 
             agent=agent, checkpoint=checkpoint or None, scenario_id=scenario_id, aggregation=aggregation,
             episodes=len(recs), mean=float(x.mean()), iqm=iqm(x), ci_low=lo, ci_high=hi,
             mean_length=float(np.mean([r.length for r in recs])),
-            team_means=_team_means(recs),
+            team_means=_team_means(recs), name=name, trained_on=trained_on or None,
         ))
     return rows
 

@@ -4,6 +4,7 @@ scenario, the robustness over a grid, and the return per attack budget."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from rich.table import Table
@@ -11,20 +12,58 @@ from rich.table import Table
 from testbed.records import EpisodeRecord
 
 
-def summary_table(records: Sequence[EpisodeRecord]) -> Table:
-    """Team return per agent x scenario: episodes, mean, IQM with its bootstrap CI, length, per-team means."""
+def summary_table(records: Sequence[EpisodeRecord]) -> Table | None:
+    """Nominal episodes' team return per policy x scenario: episodes, mean, IQM with its bootstrap CI over
+    episodes, length, per-team means (grid, search and attacked episodes have their own tables)."""
+    from testbed.study import nominal
     from testbed.summary import summarize
 
+    records = nominal(list(records))
+    if not records:
+        return None
     aggregations = ", ".join(sorted({r.aggregation for r in records}))
-    rows = summarize(list(records))
+    rows = summarize(records)
     by_team = any(len(row.team_means) > 1 for row in rows)
-    table = Table("scenario", "agent", "episodes", "mean", "IQM [95% CI]", "length", *(["per team (mean)"] if by_team else []),
-                  title=f"team return ({aggregations} over agents)")
+    trained = any(row.trained_on for row in rows)
+    table = Table("evaluated on", "policy", *(["trained on"] if trained else []), "episodes", "mean", "IQM [95% CI]",
+                  "length", *(["per team (mean)"] if by_team else []),
+                  title=f"nominal episodes: team return ({aggregations} over agents)")
     for row in rows:
-        agent = row.agent + (f"\n[dim]{row.checkpoint}[/]" if row.checkpoint else "")
         teams_txt = [", ".join(f"{t} {v:.1f}" for t, v in row.team_means.items())] if by_team else []
-        table.add_row(row.scenario_id, agent, str(row.episodes), f"{row.mean:.1f}",
-                      f"{row.iqm:.1f} [{row.ci_low:.1f}, {row.ci_high:.1f}]", f"{row.mean_length:.0f}", *teams_txt)
+        table.add_row(row.scenario_id, row.name, *([row.trained_on or ""] if trained else []), str(row.episodes),
+                      f"{row.mean:.1f}", f"{row.iqm:.1f} [{row.ci_low:.1f}, {row.ci_high:.1f}]", f"{row.mean_length:.0f}",
+                      *teams_txt)
+    return table
+
+
+def transfer_table(records: Sequence[EpisodeRecord]) -> Table | None:
+    """Trained on x evaluated on, over seeds: IQM of per-seed mean nominal returns [95% CI over seeds],
+    and the gap to the training scenario (mean over seeds of the paired differences) [CI]."""
+    from testbed.study import condition_text, transfer
+
+    rows = [r for r in transfer(list(records)) if r.seeds > 1 or r.gap is not None]
+    if not rows:
+        return None
+    table = Table("condition", "evaluated on", "seeds", "episodes", "IQM over seeds [95% CI]", "gap to training scenario [95% CI]",
+                  title="over seeds: nominal episodes, trained on x evaluated on")
+    for r in rows:
+        table.add_row(condition_text(r.condition), r.scenario_id, str(r.seeds), str(r.episodes), r.estimate.text(),
+                      r.gap.text() if r.gap else "")
+    return table
+
+
+def grid_study_table(records: Sequence[EpisodeRecord]) -> Table | None:
+    """Per condition x grid: nominal, worst, 10th percentile and mean over the grid, IQM over seeds [95% CI]."""
+    from testbed.study import condition_text, grid_study
+
+    rows = grid_study(list(records))
+    if not rows:
+        return None
+    table = Table("condition", "evaluated on", "grid", "seeds", "nominal", "worst", "10th pct", "mean",
+                  title="robustness over each grid: per-seed statistics of per-point mean returns, IQM over seeds [95% CI]")
+    for r in rows:
+        table.add_row(condition_text(r.condition), r.scenario_id, f"{' x '.join(r.axes)} ({r.points} points)", str(r.seeds),
+                      r.nominal.text() if r.nominal else "", r.worst.text(), r.p10.text(), r.mean.text())
     return table
 
 
@@ -38,7 +77,7 @@ def robustness_table(records: Sequence[EpisodeRecord]) -> Table | None:
     table = Table("scenario", "agent", "grid points", "nominal", "worst", "10th pct", "mean", "worst point",
                   title="robustness over the grid (mean team return per point)")
     for r in rows:
-        agent = r.agent + (f"\n[dim]{r.checkpoint}[/]" if r.checkpoint else "")
+        agent = r.agent + (f" · {Path(r.checkpoint).name}" if r.checkpoint else "")
         point = ", ".join(f"{k}={v:.3g}" for k, v in r.worst_point.items())
         table.add_row(r.scenario_id, agent, f"{r.points} x {r.episodes_per_point}", f"{r.nominal:.1f}", f"{r.worst:.1f}",
                       f"{r.p10:.1f}", f"{r.mean:.1f}", point)

@@ -8,6 +8,7 @@ import io
 import json
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -33,8 +34,10 @@ def label(r: EpisodeRecord) -> str:
 
 
 def nominal(records: list[EpisodeRecord]) -> list[EpisodeRecord]:
-    """Episodes evaluated without a grid point or an attack."""
-    return [r for r in records if "grid" not in r.params and "attack" not in r.params]
+    """Episodes evaluated without a grid point, a search point or an attack."""
+    from testbed.study import nominal as nominal_episodes
+
+    return nominal_episodes(records)
 
 
 def interval_estimates(records: list[EpisodeRecord]) -> str | None:
@@ -204,3 +207,113 @@ def worst_case_searches(records: list[EpisodeRecord]) -> list[tuple[str, str]]:
         ax.set_title(f"{name} on {sid} ({recs[0].params['search']}, {len(cells)} points)", fontsize=9)
         out.append((f"{name} on {sid}", _svg(fig)))
     return out
+
+
+def _heat(ax: plt.Axes, xs: list[float], ys: list[float], grid: np.ndarray, k1: str, k2: str, cmap: str,
+          label_: str, fig: plt.Figure, center: bool = False) -> None:
+    lim = np.nanmax(np.abs(grid)) if center and np.isfinite(grid).any() else None
+    im = ax.imshow(grid, origin="lower", aspect="auto", cmap=cmap, vmin=-lim if lim else None, vmax=lim)
+    ax.set_xticks(range(len(xs)), [f"{v:.2g}" for v in xs], fontsize=7)
+    ax.set_yticks(range(len(ys)), [f"{v:.2g}" for v in ys], fontsize=7)
+    ax.set_xlabel(k1)
+    ax.set_ylabel(k2)
+    fig.colorbar(im, ax=ax, label=label_)
+
+
+def _grid_matrix(cells: dict[tuple[float, ...], Any]) -> tuple[list[float], list[float], np.ndarray]:
+    xs = sorted({p[0] for p in cells})
+    ys = sorted({p[1] for p in cells})
+    grid = np.full((len(ys), len(xs)), np.nan)
+    for (a, b), est in cells.items():
+        grid[ys.index(b), xs.index(a)] = est.value
+    return xs, ys, grid
+
+
+def condition_heatmaps(records: list[EpisodeRecord]) -> list[tuple[str, str]]:
+    """Per condition x scenario x two-parameter grid: each point's IQM over seeds of per-policy mean returns;
+    then, for every pair of conditions evaluated on the same grid, the difference of the two."""
+    from testbed.study import condition_text, grid_cells
+
+    cells = {k: v for k, v in grid_cells(records).items() if len(k[2]) == 2}
+    out = []
+    for (cond, sid, axes), points in sorted(cells.items()):
+        xs, ys, grid = _grid_matrix(points)
+        fig, ax = plt.subplots(figsize=(5, 4))
+        _heat(ax, xs, ys, grid, axes[0], axes[1], "viridis", "IQM over seeds of mean team return", fig)
+        seeds = max(len(e.per_seed) for e in points.values())
+        name = f"{condition_text(cond)} on {sid} ({seeds} seeds)"
+        ax.set_title(name, fontsize=8)
+        out.append((name, _svg(fig)))
+    by_grid: dict[tuple[str, tuple[str, ...]], list[Any]] = defaultdict(list)
+    for (cond, sid, axes), points in sorted(cells.items()):
+        by_grid[(sid, axes)].append((cond, points))
+    for (sid, axes), conds in sorted(by_grid.items()):
+        for i in range(len(conds)):
+            for j in range(i + 1, len(conds)):
+                (ca, pa), (cb, pb) = conds[i], conds[j]
+                common = {p: pa[p] for p in pa if p in pb}
+                if not common:
+                    continue
+                xs, ys, ga = _grid_matrix(common)
+                _, _, gb = _grid_matrix({p: pb[p] for p in common})
+                fig, ax = plt.subplots(figsize=(5, 4))
+                _heat(ax, xs, ys, ga - gb, axes[0], axes[1], "RdBu", "difference of IQMs", fig, center=True)
+                name = f"{condition_text(ca)} minus {condition_text(cb)} on {sid}"
+                ax.set_title(name, fontsize=8)
+                out.append((name, _svg(fig)))
+    return out
+
+
+def grid_curves(records: list[EpisodeRecord]) -> list[tuple[str, str]]:
+    """One-parameter grids: return vs the parameter per condition (IQM over seeds, 95% CI band)."""
+    from testbed.study import condition_text, grid_cells
+
+    by: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    for (cond, sid, axes), points in sorted(grid_cells(records).items()):
+        if len(axes) == 1:
+            by[(sid, axes[0])].append((cond, points))
+    out = []
+    for (sid, axis), conds in sorted(by.items()):
+        fig, ax = plt.subplots(figsize=(5.5, 3.5))
+        for cond, points in conds:
+            xs = sorted(points)
+            ax.plot([x[0] for x in xs], [points[x].value for x in xs], marker="o", label=condition_text(cond))
+            ax.fill_between([x[0] for x in xs], [points[x].low for x in xs], [points[x].high for x in xs], alpha=0.2)
+        ax.set_xlabel(axis)
+        ax.set_ylabel("IQM over seeds of mean team return")
+        ax.legend(fontsize=7)
+        out.append((f"{axis} on {sid}", _svg(fig)))
+    return out
+
+
+def training_curves(records: list[EpisodeRecord]) -> str | None:
+    """Training episode return vs environment steps per condition (mean over seeds), from each checkpoint's
+    ``history.json`` (written by experiment jobs)."""
+    from testbed.study import condition, condition_text
+
+    seen: dict[str, Any] = {}
+    for r in records:
+        if r.checkpoint and r.checkpoint not in seen:
+            seen[r.checkpoint] = condition(r)
+    curves: dict[Any, list[tuple[np.ndarray, np.ndarray]]] = defaultdict(list)
+    for ckpt, cond in seen.items():
+        try:
+            rows = json.loads((Path(ckpt) / "history.json").read_text())
+        except (OSError, ValueError):
+            continue
+        pts = [(int(row["steps"]), float(row["episode_return"])) for row in rows if "episode_return" in row and "steps" in row]
+        if len(pts) >= 2:
+            curves[cond].append((np.array([p[0] for p in pts]), np.array([p[1] for p in pts])))
+    if not curves:
+        return None
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    for cond, runs in sorted(curves.items()):
+        grid = np.linspace(0, min(x[-1] for x, _ in runs), 50)
+        ys = np.array([np.interp(grid, x, y) for x, y in runs])
+        ax.plot(grid, ys.mean(0), label=f"{condition_text(cond)} ({len(runs)} seeds)")
+        if len(runs) > 1:
+            ax.fill_between(grid, ys.min(0), ys.max(0), alpha=0.15)
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("training episode return")
+    ax.legend(fontsize=7)
+    return _svg(fig)
