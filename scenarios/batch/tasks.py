@@ -29,6 +29,12 @@ class Fields:
     site_xpos: np.ndarray | None = None
     qfrc_constraint: np.ndarray | None = None
     cfrc_ext: np.ndarray | None = None
+    xipos: np.ndarray | None = None
+    cinert: np.ndarray | None = None
+    cvel: np.ndarray | None = None
+    qfrc_actuator: np.ndarray | None = None
+    body_mass: np.ndarray | None = None
+    """Each simulation's body masses, (N, nbody): the model's, or the per-simulation values a dynamics layer wrote."""
 
 
 @dataclass
@@ -220,6 +226,76 @@ def _ant_reward(p: Any, f: Fields, before: np.ndarray, action: np.ndarray) -> tu
     return r, (~healthy) & bool(p._terminate_when_unhealthy)
 
 
+# --- Humanoid / HumanoidStandup -------------------------------------------
+def _humanoid_obs(p: Any, f: Fields) -> np.ndarray:
+    n = len(f.qpos)
+    parts = [_positions(p, f, 2), f.qvel]
+    if p._include_cinert_in_observation:
+        parts.append(f.cinert[:, 1:].reshape(n, -1))
+    if p._include_cvel_in_observation:
+        parts.append(f.cvel[:, 1:].reshape(n, -1))
+    if p._include_qfrc_actuator_in_observation:
+        parts.append(f.qfrc_actuator[:, 6:])
+    if p._include_cfrc_ext_in_observation:
+        parts.append(f.cfrc_ext[:, 1:].reshape(n, -1))
+    return np.concatenate(parts, axis=1)
+
+
+def _mass_center(p: Any, f: Fields) -> np.ndarray:
+    """Gymnasium's ``mass_center``: (body_mass . xipos) / sum(body_mass), x and y, per simulation."""
+    mass = f.body_mass
+    num = np.einsum("nb,nbj->nj", mass, f.xipos)
+    return (num / mass.sum(axis=1, keepdims=True))[:, 0:2].copy()
+
+
+def _humanoid_reward(p: Any, f: Fields, before: np.ndarray, action: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x_velocity = ((_mass_center(p, f) - before) / p.dt)[:, 0]
+    lo, hi = p._healthy_z_range
+    healthy = (lo < f.qpos[:, 2]) & (f.qpos[:, 2] < hi)
+    contact = p._contact_cost_weight * np.square(f.cfrc_ext).reshape(len(healthy), -1).sum(axis=1)
+    contact = np.clip(contact, *p._contact_cost_range)
+    r = p._forward_reward_weight * x_velocity + healthy * p._healthy_reward - (_ctrl(p, action) + contact)
+    return r, (~healthy) & bool(p._terminate_when_unhealthy)
+
+
+def _standup_reward(p: Any, f: Fields, before: Any, action: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    uph = (f.qpos[:, 2] - 0) / p.model.opt.timestep
+    ctrl = p._ctrl_cost_weight * np.square(action).sum(axis=1)
+    impact = p._impact_cost_weight * np.square(f.cfrc_ext).reshape(len(uph), -1).sum(axis=1)
+    impact = np.clip(impact, *p._impact_cost_range)
+    return uph - ctrl - impact + 1, np.zeros(len(uph), bool)
+
+
+# --- Pusher -------------------------------------------------------------------
+def _pusher_obs(p: Any, f: Fields) -> np.ndarray:
+    return np.concatenate([f.qpos[:, :7], f.qvel[:, :7], f.xpos[:, p._tips], f.xpos[:, p._object], f.xpos[:, p._goal]],
+                          axis=1)
+
+
+def _pusher_reward(p: Any, f: Fields, before: Any, action: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    obj = f.xpos[:, p._object]
+    near = -np.linalg.norm(obj - f.xpos[:, p._tips], axis=1) * p._reward_near_weight
+    dist = -np.linalg.norm(obj - f.xpos[:, p._goal], axis=1) * p._reward_dist_weight
+    ctrl = -np.square(action).sum(axis=1) * p._reward_control_weight
+    return dist + ctrl + near, np.zeros(len(dist), bool)
+
+
+def _pusher_reset(p: Any, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    qpos = p.init_qpos.copy()  # Gymnasium writes into init_qpos itself; only these entries change
+    goal = np.asarray([0, 0])
+    while True:
+        cylinder = np.concatenate([rng.uniform(low=-0.3, high=0, size=1), rng.uniform(low=-0.2, high=0.2, size=1)])
+        if np.linalg.norm(cylinder - goal) > 0.17:
+            break
+    qpos[-4:-2] = cylinder
+    qpos[-2:] = goal
+    qvel = p.init_qvel + rng.uniform(low=-0.005, high=0.005, size=p.model.nv)
+    qvel[-4:] = 0
+    return qpos, qvel
+
+
+_HUMANOID = ("xipos", "cinert", "cvel", "qfrc_actuator")
+
 TASKS: dict[str, Task] = {
     "InvertedPendulum-v5": Task("InvertedPendulum-v5", (), _ip_obs, lambda p, f: None, _ip_reward, _uniform_reset),
     "InvertedDoublePendulum-v5": Task("InvertedDoublePendulum-v5", ("site_xpos", "qfrc_constraint"), _idp_obs,
@@ -231,6 +307,11 @@ TASKS: dict[str, Task] = {
     "HalfCheetah-v5": Task("HalfCheetah-v5", (), _cheetah_obs, _x_before, _cheetah_reward, _normal_vel_reset),
     "Ant-v5": Task("Ant-v5", ("xpos",), _ant_obs, _ant_before, _ant_reward, _normal_vel_reset,
                    needs_rne=True, zero_at_reset=("cfrc_ext",)),
+    "Humanoid-v5": Task("Humanoid-v5", _HUMANOID, _humanoid_obs, _mass_center, _humanoid_reward, _uniform_reset,
+                        needs_rne=True, zero_at_reset=("cfrc_ext",)),
+    "HumanoidStandup-v5": Task("HumanoidStandup-v5", _HUMANOID, _humanoid_obs, lambda p, f: None, _standup_reward,
+                               _uniform_reset, needs_rne=True, zero_at_reset=("cfrc_ext",)),
+    "Pusher-v5": Task("Pusher-v5", ("xpos",), _pusher_obs, lambda p, f: None, _pusher_reward, _pusher_reset),
 }
 
 
@@ -242,6 +323,8 @@ def prepare(task: Task, env: Any) -> SimpleNamespace:
     if task.name == "Reacher-v5":
         p._tip = mujoco.mj_name2id(env.model, mujoco.mjtObj.mjOBJ_BODY, "fingertip")
         p._target = mujoco.mj_name2id(env.model, mujoco.mjtObj.mjOBJ_BODY, "target")
+    if task.name == "Pusher-v5":
+        p._tips, p._object, p._goal = (mujoco.mj_name2id(env.model, mujoco.mjtObj.mjOBJ_BODY, b) for b in ("tips_arm", "object", "goal"))
     if task.name == "Ant-v5":
         main = env._main_body
         p._main_body_id = main if isinstance(main, int) else mujoco.mj_name2id(env.model, mujoco.mjtObj.mjOBJ_BODY, main)

@@ -73,6 +73,9 @@ class _SubStack:
         self.stack, self.copies = stack, copies
         self.local = np.full(n, -1, np.int64)
         self.local[copies] = np.arange(len(copies))
+        hooks = stack.hooks
+        self.steps = any(hooks[h] for h in ("before_step", "act", "after_step", "observe", "reward"))
+        """Whether it acts during steps (a grid point's dynamics layers act at resets only)."""
 
     def split(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Positions in ``ids`` of this sub-stack's copies, and their local indices."""
@@ -142,6 +145,12 @@ class BatchVectorScenario:
             if after != obs_spaces:
                 raise UserError(f"{spec.id}: per-copy layers may not change the observation space")
             self.subs.append(_SubStack(sub, idx, num_envs))
+        expanded = self.physics.expanded("body_mass")
+        self._fields.body_mass = expanded if expanded is not None else np.broadcast_to(self.model.body_mass, (num_envs, self.model.nbody))
+        self._owner = np.full(num_envs, -1, np.int64)  # the sub-stack of each copy (a copy has at most one)
+        for k, sub in enumerate(self.subs):
+            self._owner[sub.copies] = k
+        self._stepping = any(sub.steps for sub in self.subs)
         self.has_cost = self.stack.has_cost or any(x.stack.has_cost for x in self.subs)
         self._layered = bool(self.stack) or bool(self.subs)
         self.observation_spaces = {AGENT: obs_spaces[AGENT]}
@@ -159,13 +168,17 @@ class BatchVectorScenario:
             raise UserError(f"{spec.id}: the batched backend expects no actuator history or plugin state")
 
     # -- the layer stacks, the spec's then per-copy ------------------------
-    def _stacks(self, ids: np.ndarray) -> list[tuple[LayerStack, np.ndarray, np.ndarray | None]]:
-        """(stack, its local copy indices, their positions in ``ids`` or None for all) per stack with copies in ids."""
+    def _stacks(self, ids: np.ndarray, stepping: bool = False) -> list[tuple[LayerStack, np.ndarray, np.ndarray | None]]:
+        """(stack, its local copy indices, their positions in ``ids`` or None for all) per stack with copies in
+        ids; ``stepping``: only those that act during steps."""
         out: list[tuple[LayerStack, np.ndarray, np.ndarray | None]] = [(self.stack, ids, None)] if self.stack else []
-        for sub in self.subs:
-            pos, loc = sub.split(ids)
-            if len(pos):
-                out.append((sub.stack, loc, pos))
+        if self.subs and (self._stepping or not stepping):
+            owners = self._owner[ids]
+            for k in np.unique(owners[owners >= 0]):
+                sub = self.subs[int(k)]
+                if sub.steps or not stepping:
+                    pos, loc = sub.split(ids)
+                    out.append((sub.stack, loc, pos))
         return out
 
     @staticmethod
@@ -271,7 +284,7 @@ class BatchVectorScenario:
             zeros = np.zeros(n, bool)
             return {AGENT: self._obs.copy()}, {AGENT: np.zeros(n)}, {AGENT: zeros}, {AGENT: zeros.copy()}, infos
         agent_infos: list[dict] = [{AGENT: {}} for _ in ids]
-        stacks = self._stacks(ids) if self._layered else []
+        stacks = self._stacks(ids, stepping=True) if self._layered else []
         t = self.episode_lengths[ids] + 1
         applied = action if all_running else action[ids]
         if stacks:

@@ -118,6 +118,10 @@ class BatchPhysics:
             self._expanded[f] = self.batch.expand(f)
             self._rows = None
 
+    def expanded(self, field: str) -> np.ndarray | None:
+        """The live per-simulation values of ``field`` if a layer expanded it, else None."""
+        return self._expanded.get(field)
+
     def row(self, i: int) -> _Row:
         """Simulation ``i``'s rows of the expanded fields."""
         if self._rows is None:
