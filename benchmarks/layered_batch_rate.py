@@ -6,6 +6,7 @@ the same actions for every face, interleaved rounds, best round reported.
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/layered_batch_rate.py [--n 64] [--steps 200] [--rounds 3]
 
 Targets (issue #15): layered batch >= 80% of nominal batch, and >= 4x the Gymnasium-copies face.
+A second table compares MaMuJoCo scenarios (no layers) on both faces.
 """
 
 from __future__ import annotations
@@ -26,13 +27,20 @@ PAIRS = [
 ]
 
 
+MULTI = ["mamujoco/HalfCheetah-2x3-v1", "mamujoco/Ant-2x4-v1"]
+
+
 def rate(sid: str, backend: str, actions: np.ndarray) -> float:
-    """Environment steps per second of ``sid`` on ``backend`` for these actions (N copies, autoreset)."""
+    """Environment steps per second of ``sid`` on ``backend`` for these actions (N copies, autoreset);
+    a multi-agent scenario splits each row of ``actions`` between its agents in order."""
     vec = scenarios.make(sid).vector(actions.shape[1], seed=0, backend=backend)
     vec.reset()
+    widths = [vec.action_spaces[a].shape[0] for a in vec.agents]
+    cuts = np.cumsum([0, *widths])
+    steps = [{a: row[:, cuts[k] : cuts[k + 1]] for k, a in enumerate(vec.agents)} for row in actions]
     t0 = time.perf_counter()
-    for a in actions:
-        vec.step({"agent_0": a})
+    for a in steps:
+        vec.step(a)
     elapsed = time.perf_counter() - t0
     vec.close()
     return actions.shape[0] * actions.shape[1] / elapsed
@@ -57,6 +65,16 @@ def main() -> None:
             best["gym"] = max(best["gym"], rate(layered, "gymnasium", actions))
         print(f"{layered:32s} {best['nominal']:14,.0f} {best['batch']:14,.0f} {best['gym']:12,.0f} "
               f"{best['batch'] / best['nominal']:14.2f} {best['batch'] / best['gym']:10.1f}", flush=True)
+    print(f"\n{'MaMuJoCo scenario':32s} {'batch':>14s} {'Gymnasium':>14s} {'batch/gym':>10s}")
+    for sid in MULTI:
+        sc = scenarios.make(sid)
+        width = sum(sc.action_space(a).shape[0] for a in sc.possible_agents)
+        actions = np.random.default_rng(0).uniform(-1, 1, (args.steps, args.n, width)).astype(np.float32)
+        best = {"batch": 0.0, "gym": 0.0}
+        for _ in range(args.rounds):
+            best["batch"] = max(best["batch"], rate(sid, "batch", actions))
+            best["gym"] = max(best["gym"], rate(sid, "gymnasium", actions))
+        print(f"{sid:32s} {best['batch']:14,.0f} {best['gym']:14,.0f} {best['batch'] / best['gym']:10.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -202,3 +202,34 @@ def test_every_batched_task_gives_the_gymnasium_faces_episodes_with_layers(task)
     batched, plain = _rollout(spec, "batch", 3, 7, 90, actions), _rollout(spec, "gymnasium", 3, 7, 90, actions)
     for key in batched:
         _close(batched[key], plain[key], f"{task}: {key}", 1e-7)
+
+
+def _multi_rollout(spec, backend, n, seed, steps):
+    vec = scenarios.make(spec).vector(n, seed=seed, backend=backend)
+    obs, _ = vec.reset()
+    rng = np.random.default_rng(3)
+    out = [{a: o.copy() for a, o in obs.items()}]
+    for _ in range(steps):
+        acts = {a: rng.uniform(-0.5, 0.5, (n, *vec.action_spaces[a].shape)).astype(np.float32) for a in vec.agents}
+        obs, rew, term, trunc, infos = vec.step(acts)
+        out.append(({a: o.copy() for a, o in obs.items()}, {a: r.copy() for a, r in rew.items()},
+                    {a: t.copy() for a, t in term.items()}, [i.get("episode") for i in infos],
+                    [{a: x.get("layers") for a, x in i.get("agents", {}).items()} for i in infos]))
+    vec.close()
+    return vec.backend, out
+
+
+@pytest.mark.parametrize("sid", scenarios.list_ids("mamujoco"))
+def test_mamujoco_runs_on_the_batch_with_the_gymnasium_faces_episodes(sid):
+    """MaMuJoCo's per-agent observations and actions are its task's, factorized: the batch runs the task
+    and splits it, with per-agent layers (noise on one agent only) and per-copy physics."""
+    agents_ = scenarios.make(sid).possible_agents
+    layers = [
+        {"type": "dynamics", "params": {"parameters": [{"field": "body_mass", "low": 0.7, "high": 1.3}]}},
+        {"type": "action_gaussian_noise", "params": {"std": 0.1}, "agents": agents_[-1:]},
+        {"type": "obs_gaussian_noise", "params": {"std": 0.05}, "agents": agents_[:1]},
+    ]
+    spec = scenarios.get_spec(sid).model_dump() | {"id": "test/ma-layered-v0", "layers": layers, "time_limit": 30}
+    (kb, batched), (kg, plain) = _multi_rollout(spec, "auto", 3, 11, 70), _multi_rollout(spec, "gymnasium", 3, 11, 70)
+    assert (kb, kg) == ("batch", "gymnasium")
+    _close(batched, plain, sid, 1e-7)

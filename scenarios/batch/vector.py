@@ -30,10 +30,11 @@ import numpy as np
 from gymnasium.utils import seeding
 from mujoco import batch as mjbatch
 
+from scenarios.batch.mamujoco_obs import LocalObservations
 from scenarios.batch.tasks import TASKS, Fields, prepare
 from scenarios.errors import UserError
 from scenarios.layers import build_layers
-from scenarios.layers.mujoco_model import MujocoHandle
+from scenarios.layers.mujoco_model import find_mujoco
 from scenarios.layers.physics import BatchPhysics, PhysicsSubset
 from scenarios.layers.stack import LayerStack
 from scenarios.scenario import Scenario
@@ -41,13 +42,25 @@ from scenarios.spec import LayerSpec, ScenarioSpec
 from scenarios.vector import episode_summary, reset_seeds
 
 AGENT = "agent_0"
+_MANY_SEGMENT = {"ManySegmentAnt": "Ant-v5", "ManySegmentSwimmer": "Swimmer-v5"}
+
+
+def task_name(spec: ScenarioSpec) -> str | None:
+    """The Gymnasium MuJoCo v5 task a spec simulates (MaMuJoCo factorizes one), or None."""
+    kind, _, name = spec.source.partition(":")
+    if kind == "gymnasium":
+        return name
+    if kind == "mamujoco":
+        scenario = name.partition("/")[0]
+        return _MANY_SEGMENT.get(scenario, f"{scenario}-v5")
+    return None
 
 
 def unsupported_reason(spec: ScenarioSpec) -> str | None:
     """Why the batched backend cannot run ``spec`` (None when it can)."""
-    kind, _, name = spec.source.partition(":")
-    if kind != "gymnasium" or name not in TASKS:
-        return f"the batched backend supports {', '.join(sorted(TASKS))}, not {spec.source}"
+    if task_name(spec) not in TASKS:
+        return (f"the batched backend supports the Gymnasium MuJoCo v5 tasks {', '.join(sorted(TASKS))} and MaMuJoCo's "
+                f"factorizations of them, not {spec.source}")
     return None
 
 
@@ -55,7 +68,7 @@ class _Context:
     """What a layer binds to on the batch: ids, spaces, N copies and their physics."""
 
     def __init__(self, spec: ScenarioSpec, n: int, physics: Any, obs_spaces: dict, act_spaces: dict) -> None:
-        self.spec, self.id, self.possible_agents, self.num_copies = spec, spec.id, [AGENT], n
+        self.spec, self.id, self.possible_agents, self.num_copies = spec, spec.id, list(act_spaces), n
         self.physics, self._obs, self._act = physics, obs_spaces, act_spaces
         self.source = None  # no single source env: PettingZoo-world layers refuse to bind
 
@@ -106,30 +119,34 @@ class BatchVectorScenario:
         if num_envs < 1:
             raise UserError(f"num_envs must be at least 1 (got {num_envs})")
         self.template = Scenario(spec)  # validates the spec and its layers, and holds the Gymnasium env
-        env = self.template.unwrapped
+        handle = find_mujoco(self.template)
+        env = handle.env  # the Gymnasium env (MaMuJoCo's single-agent env for mamujoco sources)
         self.spec, self.id, self.num_envs, self.seed, self.autoreset = spec, spec.id, num_envs, seed, autoreset
-        self.task = TASKS[spec.source.partition(":")[2]]
+        self.task = TASKS[str(task_name(spec))]
         self.p = prepare(self.task, env)
         self.model = env.model
         self.frame_skip = int(env.frame_skip)
-        self.agents = [AGENT]
+        self.agents = list(self.template.possible_agents)
         self.time_limit = self.template.time_limit
-        self.action_spaces = {AGENT: self.template.action_space(AGENT)}
+        self.action_spaces = {a: self.template.action_space(a) for a in self.agents}
+        self._local, self._act_ids = self._factorization(spec)
+        self._rne = self.task.needs_rne or (self._local is not None and "cfrc_ext" in self._local.fields)
         threads = nthread if nthread is not None else min(os.cpu_count() or 1, num_envs)
-        self.batch = mjbatch.Batch(self.model, num_envs, nthread=threads, persistent=self.task.needs_rne)
+        self.batch = mjbatch.Batch(self.model, num_envs, nthread=threads, persistent=self._rne)
+        outputs = set(self.task.outputs) | ({f for f in self._local.fields if f not in ("qpos", "qvel", "cfrc_ext")}
+                                            if self._local is not None else set())
         self._fields = Fields(qpos=self.batch.bind("qpos"), qvel=self.batch.bind("qvel"),
-                              **{name: self.batch.bind(name) for name in self.task.outputs})
+                              **{name: self.batch.bind(name) for name in sorted(outputs)})
         self._ctrl = self.batch.bind("ctrl")
-        if self.task.needs_rne:
+        if self._rne:
             self._fields.cfrc_ext = np.zeros((num_envs, self.model.nbody, 6))
             self._scratch = mujoco.MjData(self.model)
         extra = list(copy_layers) if copy_layers is not None else [[] for _ in range(num_envs)]
         if len(extra) != num_envs:
             raise ValueError(f"copy_layers has {len(extra)} entries for {num_envs} copies")
-        handle = MujocoHandle(env=env, model=self.model, data=env.data, frame_skip=self.frame_skip)
         self.physics = BatchPhysics(self.batch, handle)
-        act_spaces = {AGENT: self.template.source.action_space(AGENT)}
-        obs_spaces = {AGENT: self.template.source.observation_space(AGENT)}
+        act_spaces = {a: self.template.source.action_space(a) for a in self.agents}
+        obs_spaces = {a: self.template.source.observation_space(a) for a in self.agents}
         context = _Context(spec, num_envs, self.physics, obs_spaces, act_spaces)
         self.stack = LayerStack(build_layers(spec.layers), context, obs_spaces)
         self.subs: list[_SubStack] = []
@@ -153,19 +170,46 @@ class BatchVectorScenario:
         self._stepping = any(sub.steps for sub in self.subs)
         self.has_cost = self.stack.has_cost or any(x.stack.has_cost for x in self.subs)
         self._layered = bool(self.stack) or bool(self.subs)
-        self.observation_spaces = {AGENT: obs_spaces[AGENT]}
+        self.observation_spaces = dict(obs_spaces)
         self.params: list[dict[str, Any]] = [{} for _ in range(num_envs)]
         self._rngs: list[np.random.Generator | None] = [None] * num_envs
-        self._obs = np.zeros((num_envs, *obs_spaces[AGENT].shape), obs_spaces[AGENT].dtype)
-        self.active = {AGENT: np.zeros(num_envs, bool)}
+        self._obs = {a: np.zeros((num_envs, *sp.shape), sp.dtype) for a, sp in obs_spaces.items()}
+        self.active = {a: np.zeros(num_envs, bool) for a in self.agents}
         self.done = np.ones(num_envs, bool)
-        self.episode_returns = {AGENT: np.zeros(num_envs)}
+        self.episode_returns = {a: np.zeros(num_envs) for a in self.agents}
         self.episode_lengths = np.zeros(num_envs, np.int64)
         self.episode_costs = np.zeros(num_envs)
         self._ep_terminated = np.zeros(num_envs, bool)
         self._reset_once = False
         if mujoco.mj_stateSize(self.model, mujoco.mjtState.mjSTATE_FULLPHYSICS) != 1 + self.model.nq + self.model.nv + self.model.na:
             raise UserError(f"{spec.id}: the batched backend expects no actuator history or plugin state")
+
+    def _factorization(self, spec: ScenarioSpec) -> tuple[LocalObservations | None, dict[str, np.ndarray] | None]:
+        """MaMuJoCo's per-agent observations (gathers from the state) and actuators, or None for one agent."""
+        if spec.source.partition(":")[0] != "mamujoco":
+            return None, None
+        env = self.template.source
+        if getattr(env, "agent_obsk", None) is None:
+            raise UserError(f"{spec.id}: a MaMuJoCo env without a factorization is its single-agent task; "
+                            f"use gymnasium:{task_name(spec)} (or backend='gymnasium')")
+        acts = {a: np.array([node.act_ids for node in env.agent_action_partitions[k]], np.int64).reshape(-1)
+                for k, a in enumerate(self.agents)}
+        return LocalObservations(env, self.model, spec.id), acts
+
+    def _split(self, obs: np.ndarray, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """Each agent's observations of the simulations ``rows`` (``obs``: their task observations)."""
+        if self._local is None:
+            return {AGENT: obs}
+        return self._local.observe({f: getattr(self._fields, f)[rows] for f in self._local.fields}, len(rows))
+
+    def _join(self, actions: dict[str, np.ndarray], rows: int) -> np.ndarray:
+        """The task's action rows from each agent's actions."""
+        if self._act_ids is None:
+            return actions[AGENT]
+        out = np.zeros((rows, self.model.nu))
+        for a, idx in self._act_ids.items():
+            out[:, idx] = actions[a]
+        return out
 
     # -- the layer stacks, the spec's then per-copy ------------------------
     def _stacks(self, ids: np.ndarray, stepping: bool = False) -> list[tuple[LayerStack, np.ndarray, np.ndarray | None]]:
@@ -182,12 +226,15 @@ class BatchVectorScenario:
         return out
 
     @staticmethod
-    def _rows(fn: Any, values: np.ndarray, pos: np.ndarray | None, *args: Any) -> np.ndarray:
-        """``fn`` applied to the rows ``pos`` of ``values`` (all rows when pos is None)."""
+    def _rows(fn: Any, values: dict[str, np.ndarray], pos: np.ndarray | None, *args: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """``fn`` applied to the rows ``pos`` of each agent's ``values`` (all rows when pos is None)."""
         if pos is None:
-            return fn(values, *args)
-        out = np.array(values, copy=True)
-        out[pos] = fn(values[pos], *[a if a is None else a[pos] for a in args])
+            return fn(dict(values), *args)
+        got = fn({a: v[pos] for a, v in values.items()}, *[{a: v[pos] for a, v in x.items()} for x in args])
+        out = {}
+        for a, v in values.items():
+            out[a] = np.array(v, copy=True)
+            out[a][pos] = got[a]
         return out
 
     # -- reset -------------------------------------------------------------
@@ -209,28 +256,32 @@ class BatchVectorScenario:
             self._fields.qpos[i] = qpos
             self._fields.qvel[i] = qvel
         self.batch.forward(idx)
-        if self.task.needs_rne:
+        if self._rne:
             self._fields.cfrc_ext[idx] = 0.0  # Gymnasium's reset runs mj_forward only: cfrc_ext stays zero
-        obs = self.task.obs(self.p, self._fields)[idx]
+        obs = self._split(self.task.obs(self.p, self._fields)[idx], idx)
         if stacks:
             report: list[dict[str, Any]] = [{} for _ in ids]
             for stack, loc, pos in stacks:
                 for j, values in enumerate(stack.start_episode(loc)):
                     report[j if pos is None else int(pos[j])].update(values)
                 if stack.hooks["observe"]:
-                    obs = self._rows(lambda x, loc=loc, stack=stack: stack.observe({AGENT: x}, loc)[AGENT], obs, pos)
+                    obs = self._rows(lambda x, loc=loc, stack=stack: stack.observe(x, loc), obs, pos)
             for j, i in enumerate(ids):
                 self.params[i] = report[j]
-        self._obs[idx] = obs
-        self.active[AGENT][idx] = True
-        self.episode_returns[AGENT][idx] = 0.0
+        for a in self.agents:
+            self._obs[a][idx] = obs[a]
+            self.active[a][idx] = True
+            self.episode_returns[a][idx] = 0.0
         self.episode_lengths[idx] = 0
         self.episode_costs[idx] = 0.0
         self._ep_terminated[idx] = False
         self.done[idx] = False
 
     def _reset_info(self, i: int) -> dict:
-        return {AGENT: {"layers": self.params[i]} if self._layered else {}}
+        return {a: {"layers": self.params[i]} if self._layered else {} for a in self.agents}
+
+    def _observations(self) -> dict[str, np.ndarray]:
+        return {a: v.copy() for a, v in self._obs.items()}
 
     def reset(self, seed: int | Sequence[int] | None = None, indices: Sequence[int] | None = None,
               options: dict | None = None) -> tuple[dict[str, np.ndarray], list[dict]]:
@@ -242,68 +293,69 @@ class BatchVectorScenario:
         infos: list[dict] = [{} for _ in range(self.num_envs)]
         for i in ids:
             infos[i] = {"agents": self._reset_info(i)}
-        return {AGENT: self._obs.copy()}, infos
+        return self._observations(), infos
 
     # -- step --------------------------------------------------------------
-    def _before(self, stacks: list, ids: np.ndarray, t: np.ndarray, action: np.ndarray,
-                agent_infos: list[dict]) -> np.ndarray:
+    def _before(self, stacks: list, ids: np.ndarray, t: np.ndarray, action: dict[str, np.ndarray],
+                agent_infos: list[dict]) -> dict[str, np.ndarray]:
         """Layers before the physics step: reports, then the actions each copy's source receives."""
         for stack, loc, pos in stacks:
             report = stack.before_step(loc, t if pos is None else t[pos])
             if report is not None:
                 for j, values in enumerate(report):
                     if values:
-                        agent_infos[j if pos is None else int(pos[j])][AGENT].setdefault("layers", {}).update(values)
+                        for a in self.agents:
+                            agent_infos[j if pos is None else int(pos[j])][a].setdefault("layers", {}).update(values)
             if stack.hooks["act"]:
-                action = self._rows(lambda a, loc=loc, stack=stack: stack.act({AGENT: a}, loc)[AGENT], action, pos)
+                action = self._rows(lambda x, loc=loc, stack=stack: stack.act(x, loc), action, pos)
         return action
 
-    def _after(self, stacks: list, ids: np.ndarray, t: np.ndarray, obs: np.ndarray, reward: np.ndarray,
-               done: np.ndarray, agent_infos: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    def _after(self, stacks: list, ids: np.ndarray, t: np.ndarray, obs: dict[str, np.ndarray], reward: dict[str, np.ndarray],
+               done: dict[str, np.ndarray], agent_infos: list[dict]) -> tuple[dict, dict]:
         """Layers after the physics step, over the rows of the copies stepped."""
         for stack, loc, pos in stacks:
             if stack.hooks["after_step"]:
                 stack.after_step(loc, t if pos is None else t[pos],
                                  agent_infos if pos is None else [agent_infos[j] for j in pos])
             if stack.hooks["observe"]:
-                obs = self._rows(lambda x, loc=loc, stack=stack: stack.observe({AGENT: x}, loc)[AGENT], obs, pos)
+                obs = self._rows(lambda x, loc=loc, stack=stack: stack.observe(x, loc), obs, pos)
             if stack.hooks["reward"]:
-                reward = self._rows(lambda r, d, loc=loc, stack=stack: stack.reward({AGENT: r}, {AGENT: d}, loc)[AGENT],
-                                    reward, pos, done)
+                reward = self._rows(lambda r, d, loc=loc, stack=stack: stack.reward(r, d, loc), reward, pos, done)
         return obs, reward
 
     def step(self, actions: dict[str, np.ndarray]) -> tuple[dict, dict, dict, dict, list[dict]]:
-        """Step every running copy with row ``i`` of the action array."""
+        """Step every running copy with row ``i`` of each agent's action array."""
         n = self.num_envs
-        action = np.asarray(actions[AGENT])
         running = ~self.done
         all_running = bool(running.all())
         ids = np.arange(n) if all_running else np.flatnonzero(running)
         infos: list[dict] = [{} for _ in range(n)]
         if len(ids) == 0:
             zeros = np.zeros(n, bool)
-            return {AGENT: self._obs.copy()}, {AGENT: np.zeros(n)}, {AGENT: zeros}, {AGENT: zeros.copy()}, infos
-        agent_infos: list[dict] = [{AGENT: {}} for _ in ids]
+            return (self._observations(), {a: np.zeros(n) for a in self.agents}, {a: zeros.copy() for a in self.agents},
+                    {a: zeros.copy() for a in self.agents}, infos)
+        agent_infos: list[dict] = [{a: {} for a in self.agents} for _ in ids]
         stacks = self._stacks(ids, stepping=True) if self._layered else []
         t = self.episode_lengths[ids] + 1
-        applied = action if all_running else action[ids]
+        applied = {a: np.asarray(actions[a]) if all_running else np.asarray(actions[a])[ids] for a in self.agents}
         if stacks:
             applied = self._before(stacks, ids, t, applied, agent_infos)
+        joint = self._join(applied, len(ids))
         before = self.task.before(self.p, self._fields)
         if all_running:
-            self._ctrl[:] = applied
-            full = applied
+            self._ctrl[:] = joint
+            full = joint
         else:
-            self._ctrl[ids] = applied
-            full = np.zeros((n, *np.shape(applied)[1:]), np.float64)
-            full[ids] = applied
+            self._ctrl[ids] = joint
+            full = np.zeros((n, *np.shape(joint)[1:]), np.float64)
+            full[ids] = joint
         self.batch.step(None if all_running else ids, nstep=self.frame_skip)
-        if self.task.needs_rne:
+        if self._rne:
             for i in ids:
                 self.batch.get_data(int(i), self._scratch)
                 mujoco.mj_rnePostConstraint(self.model, self._scratch)
                 self._fields.cfrc_ext[i] = self._scratch.cfrc_ext
-        obs = self.task.obs(self.p, self._fields)
+        task_obs = self.task.obs(self.p, self._fields)
         reward, terminated = self.task.reward(self.p, self._fields, before, full)
         self.episode_lengths[ids] += 1
         truncated = np.zeros(n, bool)
@@ -312,31 +364,38 @@ class BatchVectorScenario:
         reward = np.where(running, reward, 0.0)
         terminated &= running
         truncated &= running
+        obs_ids = self._split(task_obs[ids], ids)
+        rew_ids = {a: reward[ids] for a in self.agents}  # every agent gets the team reward (MaMuJoCo's convention)
         if stacks:
-            obs_ids, rew_ids = self._after(stacks, ids, t, obs[ids], reward[ids], (terminated | truncated)[ids], agent_infos)
-            obs, reward = self._obs.copy(), np.zeros(n)
-            obs[ids], reward[ids] = obs_ids, rew_ids
+            done_ids = (terminated | truncated)[ids]
+            obs_ids, rew_ids = self._after(stacks, ids, t, obs_ids, rew_ids, {a: done_ids for a in self.agents}, agent_infos)
             if self.has_cost:
-                self.episode_costs[ids] += [x[AGENT].get("cost", 0.0) for x in agent_infos]
-        self._obs[ids] = obs[ids]
-        self.episode_returns[AGENT] += reward
+                self.episode_costs[ids] += [max(x[a].get("cost", 0.0) for a in self.agents) for x in agent_infos]
+        rewards = {}
+        for a in self.agents:
+            self._obs[a][ids] = obs_ids[a]
+            rewards[a] = np.zeros(n)
+            rewards[a][ids] = rew_ids[a]
+            self.episode_returns[a] += rewards[a]
         self._ep_terminated |= terminated
         finished = np.flatnonzero(terminated | truncated)
         for j, i in enumerate(ids):
             infos[i] = {"agents": agent_infos[j]}
         if len(finished):
             self.done[finished] = True
-            self.active[AGENT][finished] = False
+            for a in self.agents:
+                self.active[a][finished] = False
             for i in finished:
                 infos[i]["episode"] = episode_summary(self, i, self.params[i])
             if self.autoreset:
                 for i in finished:
-                    infos[i]["final_observation"] = {AGENT: self._obs[i].copy()}
+                    infos[i]["final_observation"] = {a: self._obs[a][i].copy() for a in self.agents}
                     infos[i]["final_info"] = infos[i]["agents"]
                 self._reset_ids(list(finished), [None] * len(finished))
                 for i in finished:
                     infos[i]["reset_info"] = self._reset_info(i)
-        return {AGENT: self._obs.copy()}, {AGENT: reward}, {AGENT: terminated}, {AGENT: truncated}, infos
+        return (self._observations(), rewards, {a: terminated.copy() for a in self.agents},
+                {a: truncated.copy() for a in self.agents}, infos)
 
     def physics_state(self) -> np.ndarray:
         """Each simulation's ``mjSTATE_FULLPHYSICS`` rows (N, nstate), for planners."""
