@@ -189,6 +189,11 @@ def validate(spec: ExperimentSpec) -> None:
         for axes in [[parse_axis(axis) for axis in grid] for grid in grids] + boxes:
             Scenario(point_spec(sc_spec, axes, grid_points(axes)[0])).close()  # a grid the scenario cannot take fails here
 
+    for sc_spec in sc_specs:  # a layer that cannot apply to its source fails here, not inside a job
+        try:
+            Scenario(sc_spec).close()
+        except UserError as exc:
+            raise UserError(f"experiment {spec.name}: {exc}") from None
     n_top = len(spec.worst_case)
     if spec.grids or n_top:
         for sc_spec in sc_specs:

@@ -119,6 +119,15 @@ def test_an_evaluation_scenario_with_other_spaces_is_refused_in_one_line(tmp_pat
     assert proc.returncode == 2 and len(lines) == 1 and "differs" in lines[0] and "Hopper-v5" in lines[0], lines
 
 
+def test_a_layer_that_cannot_apply_to_the_training_source_is_refused_before_any_job(tmp_path):
+    from scenarios import UserError
+
+    bad = {**RANDOMIZED, "id": "test/IP-pushed-v0", "layers": [{"type": "push", "params": {
+        "body": "torso", "every": 10, "impulse": [1.0, 1.0]}}]}
+    with pytest.raises(UserError, match="no body named torso"):
+        load_experiment(_write(tmp_path, {**SPEC, "scenarios": [bad]}))
+
+
 @pytest.mark.parametrize("target, message", [
     ({"scenario": "mujoco/InvertedPendulum-v5", "grids": [["body_mas.pole=0.5:2:2"]]}, "unknown field 'body_mas'"),
     ({"scenario": "mujoco/InvertedPendulm-v5"}, "InvertedPendulm"),
@@ -142,3 +151,13 @@ def test_summary_rows_of_records_without_experiment_fields_keep_their_checkpoint
                         episode=0, returns={"agent_0": 1.0}, team_return=1.0, aggregation="sum", length=1, terminated=True,
                         truncated=False, wall_time_s=0.0, deterministic=True, created_at="now")
     assert study.short_label(rec) == "ppo · seed3-abc" and study.condition(rec) == ("ppo", "")
+
+
+def test_the_shipped_robustness_study_validates_and_expands():
+    spec = load_experiment("examples/robustness_study.yaml")
+    jobs = expand(spec)
+    assert len(jobs) == 10 and {j["scenario"]["id"] for j in jobs} == {"mujoco/Hopper-v5", "examples/Hopper-randomized-v0"}
+    targets = [t["scenario"]["id"] for t in jobs[0]["evaluate_on"]]
+    assert targets == ["mujoco/Hopper-v5", "mujoco/Hopper-easy-v0", "mujoco/Hopper-medium-v0", "mujoco/Hopper-hard-v0",
+                       "sim2real/Hopper-real-v0"]
+    assert jobs[0]["evaluate_on"][0]["grids"] == [["body_mass.torso=0.5:2.0:10", "geom_friction=0.5:1.5:10"]]
