@@ -157,16 +157,21 @@ class Scenario:
         tt = _steps(t)
         if hooks["before_step"]:  # schedules advance first, so step t's transforms use step t's values
             stepped = stack.before_step(_ONE, tt)[0]  # type: ignore[index]
-        if hooks["act"]:
-            acts = _unbatch(stack.act(_batch(acts), _ONE))
+        for layer in hooks["act"]:  # the stack's loop, with each value as a batch of one
+            for a in layer.agents:
+                if a in acts:
+                    v = acts[a]
+                    acts[a] = layer.act(a, v[None] if isinstance(v, np.ndarray) else np.asarray(v)[None], _ONE)[0]
         obs, rew, term, trunc, infos = self.source.step(acts)
         self.t = t
         if self.time_limit is not None and t >= self.time_limit:
             trunc = {a: bool(trunc.get(a, False) or not term.get(a, False)) for a in obs}
         if hooks["after_step"]:
             stack.after_step(_ONE, tt, [infos])
-        if hooks["observe"]:
-            obs = _unbatch(stack.observe(_batch(obs), _ONE))
+        for layer in hooks["observe"]:
+            for a in layer.agents:
+                if a in obs:
+                    obs[a] = layer.observe(a, obs[a][None], _ONE)[0]
         if hooks["reward"]:
             done = {a: np.array([bool(term.get(a, False) or trunc.get(a, False))]) for a in rew}
             out = stack.reward({a: np.array([r], np.float64) for a, r in rew.items()}, done, _ONE)
