@@ -19,6 +19,7 @@ SMALL_DQN = dict(learning_starts=500, train_freq=4, gradient_steps=1, target_upd
                  eps_fraction=0.3, learning_rate=1e-3, batch_size=64, tau=1.0)
 CASES = {
     "ppo": ("classic/CartPole-v1", 20_000, {}, 5, 3.0),
+    "fast_ppo": ("classic/CartPole-v1", 20_000, {}, 5, 3.0),
     "a2c": ("classic/CartPole-v1", 15_000, {}, 5, 2.0),
     "trpo": ("classic/CartPole-v1", 15_000, {}, 5, 2.0),
     "dqn": ("classic/CartPole-v1", 12_000, {}, 5, 2.0),

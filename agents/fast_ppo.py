@@ -1,0 +1,356 @@
+"""``fast_ppo``: PPO (Schulman et al. 2017) as SB3 computes it, without SB3's per-minibatch overhead.
+
+Why our own: with ``ppo.yaml``'s MuJoCo settings SB3 spends most of a PPO run outside the
+arithmetic - its ``RolloutBuffer`` copies and reshapes numpy arrays, every minibatch goes
+through the policy's feature extractor, distribution objects and the logger, and each
+vector step converts observations and actions between numpy and torch several times (the
+profile is in ``benchmarks/RESULTS.md``). This learner keeps the rollout as preallocated
+arrays ``(n_steps, lanes, ...)``, takes one forward pass per vector step for every lane,
+computes log-probabilities, entropies and their gradients in closed form, and updates
+whole minibatches with Adam on one flat parameter vector; nothing runs per sample in
+Python. The network and its gradients are NumPy (``agents.numpy_policy``): at PPO's
+64-row minibatches a torch op's dispatch costs more than its arithmetic on these CPUs
+(measured in ``benchmarks/RESULTS.md``); torch is used only for the differentiable views
+the attacks need.
+
+What it keeps from SB3's PPO, because returns depend on it: separate tanh MLPs for the
+policy and the value (``policy_kwargs`` ``net_arch``, ``activation_fn``), orthogonal
+initialization (gain sqrt(2) hidden, 0.01 policy head, 1 value head), a state-independent
+log std (``log_std_init``), Adam with eps 1e-5, linear schedules (``lin_3e-4``) for the
+learning rate and clip ranges over the declared budget, GAE(lambda) with SB3's episode-start
+convention, time-limit truncations bootstrapped by adding ``gamma * V(final observation)``
+to the last reward, per-minibatch advantage normalization, the clipped surrogate, the
+optional clipped value loss (``clip_range_vf``), ``target_kl`` early stopping (SB3's
+approximate KL, 1.5x margin), gradient-norm clipping, Gaussian actions clipped to the
+bounds when applied and stored unclipped, and VecNormalize-style observation and reward
+normalization (``normalize``; clip 10, epsilon 1e-8). Hyperparameter names and defaults
+are the ``ppo`` agent's (``ppo.yaml``, per scenario), so a config moves between the two.
+SB3 options it does not implement (gSDE, custom rollout buffers, other policies) are
+refused in one line if set.
+
+Multi-agent scenarios with matching spaces run with one shared network, every (agent,
+copy) pair a lane, as the SB3-backed ``ppo`` does with ``sharing: full``. Randomness comes
+from the agent's own NumPy generator (seeded from ``seed``), never a global one, and
+the rollout state persists across ``learn`` calls, so ``learn(k); learn(k)`` equals
+``learn(2k)``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from agents import hyperparams
+from agents.actor_critic import Lanes
+from agents.base import Capabilities, ProgressFn
+from agents.checkpoint import save_meta
+from agents.numpy_policy import ACTIVATIONS, Adam, NumpyPolicy, clip_grad_norm
+from agents.observations import accepts_unbatched
+from agents.sb3_agent import PPO_ARGUMENTS, ppo_defaults
+from scenarios import Scenario, UserError
+
+OWN: dict[str, Any] = {"n_envs": 8, "normalize": False, "torch_threads": 1, "backend": "auto", "total_steps": None,
+                       "policy": "MlpPolicy", "sharing": "full"}
+UNSUPPORTED = {"use_sde": False, "sde_sample_freq": -1, "rollout_buffer_class": None, "rollout_buffer_kwargs": None,
+               "policy": "MlpPolicy", "sharing": "full"}
+CLIP = 10.0
+
+
+def _schedule(value: Any, name: str) -> tuple[float, bool]:
+    """(start, linear) of a number or a ``lin_<x>`` schedule."""
+    if isinstance(value, str) and value.startswith("lin_"):
+        return float(value[4:]), True
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value), False
+    raise UserError(f"fast_ppo: {name} must be a number or lin_<number>, got {value!r}")
+
+
+class RunningStats:
+    """Running mean and variance (SB3's ``RunningMeanStd``: parallel update, count starts at 1e-4)."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.mean, self.var, self.count = np.zeros(shape), np.ones(shape), 1e-4
+
+    def update(self, x: np.ndarray) -> None:
+        """Fold in a batch of rows."""
+        mean, var, n = x.mean(axis=0), x.var(axis=0), x.shape[0]
+        delta, total = mean - self.mean, self.count + n
+        self.mean = self.mean + delta * n / total
+        self.var = (self.var * self.count + var * n + delta**2 * self.count * n / total) / total
+        self.count = total
+
+
+class FastPPO:
+    """PPO on the vectorized face with preallocated tensor rollouts and lean minibatch updates."""
+
+    name: ClassVar[str] = "fast_ppo"
+    defaults_from: ClassVar[str] = "ppo"
+    capabilities = Capabilities(multi_agent="any", learning="on-policy", competitive=False)
+
+    @classmethod
+    def valid_hyperparameters(cls) -> set[str]:
+        """The ``ppo`` agent's names (SB3's PPO arguments and ours)."""
+        return set(PPO_ARGUMENTS) | set(OWN)
+
+    @classmethod
+    def default_hyperparameters(cls) -> dict[str, Any]:
+        """The ``ppo`` agent's defaults."""
+        return {**ppo_defaults(), **OWN}
+
+    def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
+        self.scenario, self.seed = scenario, seed
+        tuned = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())
+        self.hparams = h = {**self.default_hyperparameters(), **hyperparams.tuned_defaults(self.defaults_from, scenario.id),
+                            **tuned}
+        for key, default in UNSUPPORTED.items():
+            if h.get(key) != default:
+                raise UserError(f"fast_ppo does not implement {key}={h[key]!r} (use the SB3-backed ppo for it)")
+        self.lanes = Lanes(scenario, self.name, agent_id=False)
+        self.rng = np.random.default_rng(seed)
+        pk = dict(h.get("policy_kwargs") or {})
+        unknown = sorted(set(pk) - {"net_arch", "activation_fn", "log_std_init", "ortho_init"})
+        if unknown:
+            raise UserError(f"fast_ppo: unknown policy_kwargs {unknown} (valid: net_arch, activation_fn, log_std_init, ortho_init)")
+        arch = pk.get("net_arch", [64, 64])
+        pi_arch, vf_arch = (list(arch.get("pi", [])), list(arch.get("vf", []))) if isinstance(arch, dict) else (list(arch), list(arch))
+        activation = pk.get("activation_fn", "tanh")
+        if activation not in ACTIVATIONS:
+            raise UserError(f"fast_ppo: unknown activation_fn '{activation}' (valid: {', '.join(ACTIVATIONS)})")
+        space = self.lanes.action_space
+        n_out = int(space.n) if self.lanes.discrete else int(np.prod(space.shape))
+        self.model = NumpyPolicy(self.lanes.n_in, n_out, self.lanes.discrete, pi_arch, vf_arch, activation,
+                                 float(pk.get("log_std_init", 0.0)), bool(pk.get("ortho_init", True)), self.rng)
+        self.lr, self.lr_linear = _schedule(h["learning_rate"], "learning_rate")
+        self.clip, self.clip_linear = _schedule(h["clip_range"], "clip_range")
+        self.clip_vf = None if h.get("clip_range_vf") is None else _schedule(h["clip_range_vf"], "clip_range_vf")
+        self.optimizer = Adam(self.model.flat.size, eps=1e-5)
+        self.obs_stats = RunningStats((self.lanes.n_in,)) if h["normalize"] else None
+        self.ret_stats = RunningStats(()) if h["normalize"] else None
+        self.steps_trained = 0
+        self.history: list[dict[str, float]] = []
+        self._vec: Any = None
+        self._obs: np.ndarray | None = None
+        self._starts: np.ndarray | None = None
+        self._ret: np.ndarray | None = None
+        self._raw: np.ndarray | None = None
+        self._episodes: list[float] = []
+
+    # -- observations -----------------------------------------------------
+    def _norm(self, x: np.ndarray) -> np.ndarray:
+        if self.obs_stats is None:
+            return x
+        return np.clip((x - self.obs_stats.mean) / np.sqrt(self.obs_stats.var + 1e-8), -CLIP, CLIP).astype(np.float32)
+
+    def _rows(self, obs: dict[str, np.ndarray], update: bool = False) -> np.ndarray:
+        x = self.lanes.obs(obs).numpy()
+        if update and self.obs_stats is not None:
+            self.obs_stats.update(x.astype(np.float64))
+        return self._norm(x)
+
+    @accepts_unbatched
+    def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
+        """The policy's mode (deterministic) or a sample, for every agent and copy."""
+        out, _, _ = self.model.forward(self._rows(obs))
+        a = self.model.mode(out) if deterministic else self.model.sample(out, self.rng)
+        return self.lanes.split(np.asarray(a))
+
+    def _torch_rows(self, obs: torch.Tensor) -> torch.Tensor:
+        x = obs.reshape(len(obs), -1).float()
+        if self.obs_stats is None:
+            return x
+        mean = torch.as_tensor(self.obs_stats.mean, dtype=torch.float32)
+        std = torch.as_tensor(np.sqrt(self.obs_stats.var + 1e-8), dtype=torch.float32)
+        return torch.clamp((x - mean) / std, -CLIP, CLIP)
+
+    def policy_distribution(self, agent: str, obs: torch.Tensor) -> torch.distributions.Distribution:
+        """The differentiable action distribution at raw observations ``obs`` (N, d), normalization included."""
+        out, _ = self.model.torch_forward(self._torch_rows(obs))
+        return self.model.torch_distribution(out)
+
+    def value(self, agent: str, obs: torch.Tensor) -> torch.Tensor:
+        """The critic's differentiable V at raw observations ``obs`` (N, d)."""
+        return self.model.torch_forward(self._torch_rows(obs))[1]
+
+    # -- training ---------------------------------------------------------
+    def _progress_remaining(self) -> float:
+        total = self.hparams.get("total_steps") or 1
+        return max(0.0, 1.0 - self.steps_trained / total)
+
+    def _start(self) -> None:
+        h = self.hparams
+        self._vec = self.scenario.vector(int(h["n_envs"]), seed=self.seed, backend=h.get("backend", "auto"))
+        obs, _ = self._vec.reset()
+        self._obs = self._rows(obs, update=True)
+        lanes = self._obs.shape[0]
+        self._starts = np.ones(lanes, np.float32)
+        self._ret = np.zeros(lanes)
+        self._raw = np.zeros(lanes)
+
+    def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
+        """Collect ``n_steps`` per copy, update, repeat, until ``steps`` environment steps (copies x vector steps)."""
+        h = self.hparams
+        if h.get("total_steps") is None:  # the first call declares the budget, as the SB3-backed ppo does
+            h["total_steps"] = int(self.steps_trained + steps)
+        if self._vec is None:
+            self._start()
+        n, T = int(h["n_envs"]), int(h["n_steps"])
+        done = 0
+        while done < steps:
+            self._rollout(T)
+            done += T * n
+            self.steps_trained += T * n
+            self._update()
+            if progress:
+                progress(min(done, steps), steps)
+
+    def _rollout(self, T: int) -> None:
+        h, vec, lanes, model = self.hparams, self._vec, self.lanes, self.model
+        gamma = float(h["gamma"])
+        L, d = self._obs.shape
+        act_shape = () if lanes.discrete else (model.n_out,)
+        self.buf = buf = {"obs": np.zeros((T, L, d), np.float32), "act": np.zeros((T, L, *act_shape), np.float32),
+                          "logp": np.zeros((T, L), np.float32), "val": np.zeros((T, L), np.float32),
+                          "rew": np.zeros((T, L), np.float32), "start": np.zeros((T, L), np.float32)}
+        for t in range(T):
+            obs_t = self._obs
+            out, v, _ = model.forward(obs_t)
+            a = model.sample(out, self.rng)
+            logp, _ = model.log_prob(out, a)
+            nxt, rew, term, trunc, infos = vec.step(lanes.split(a))
+            r = lanes.stack(rew, np.float64)
+            terminal = lanes.stack(term, bool)
+            ended = terminal | lanes.stack(trunc, bool)
+            self._track(r, ended)
+            r = self._scale(r, ended)
+            boot = np.flatnonzero(ended & ~terminal)
+            if len(boot):  # time-limit truncation: bootstrap from the true last observation
+                final = self._norm(lanes.final_obs(infos, boot).numpy())
+                r[boot] += gamma * model.forward(final)[1]
+            buf["obs"][t], buf["act"][t], buf["logp"][t], buf["val"][t], buf["rew"][t] = obs_t, a, logp, v, r
+            buf["start"][t] = self._starts
+            self._obs = self._rows(nxt, update=True)
+            self._starts = ended.astype(np.float32)
+        last = model.forward(self._obs)[1]
+        lam = float(h["gae_lambda"])
+        adv = np.zeros((T, L), np.float32)
+        gae = np.zeros(L, np.float32)
+        for t in range(T - 1, -1, -1):  # SB3's compute_returns_and_advantage
+            if t == T - 1:
+                non_terminal, next_v = 1.0 - self._starts, last
+            else:
+                non_terminal, next_v = 1.0 - buf["start"][t + 1], buf["val"][t + 1]
+            delta = buf["rew"][t] + gamma * next_v * non_terminal - buf["val"][t]
+            gae = delta + gamma * lam * non_terminal * gae
+            adv[t] = gae
+        buf["adv"], buf["ret"] = adv, adv + buf["val"]
+
+    def _track(self, r: np.ndarray, ended: np.ndarray) -> None:
+        """Raw episode returns per lane (for ``history``)."""
+        self._raw += r
+        for i in np.flatnonzero(ended):
+            self._episodes.append(float(self._raw[i]))
+            self._raw[i] = 0.0
+
+    def _scale(self, r: np.ndarray, ended: np.ndarray) -> np.ndarray:
+        """VecNormalize's reward scaling: divide by the running std of the discounted return."""
+        if self.ret_stats is None:
+            return r.copy()
+        self._ret = self._ret * float(self.hparams["gamma"]) + r
+        self.ret_stats.update(self._ret)
+        self._ret[ended] = 0.0
+        return np.clip(r / np.sqrt(self.ret_stats.var + 1e-8), -CLIP, CLIP)
+
+    def _update(self) -> None:
+        h, buf, model = self.hparams, self.buf, self.model
+        remaining = self._progress_remaining()
+        lr = self.lr * (remaining if self.lr_linear else 1.0)
+        clip = self.clip * (remaining if self.clip_linear else 1.0)
+        clip_vf = None if self.clip_vf is None else self.clip_vf[0] * (remaining if self.clip_vf[1] else 1.0)
+        T, L = buf["val"].shape
+        flat = {k: v.reshape(T * L, *v.shape[2:]) for k, v in buf.items()}
+        size, batch = T * L, int(h["batch_size"])
+        ent_coef, vf_coef, max_norm = float(h["ent_coef"]), float(h["vf_coef"]), float(h["max_grad_norm"])
+        target_kl = h.get("target_kl")
+        stats = {"policy_loss": 0.0, "value_loss": 0.0, "approx_kl": 0.0, "clip_fraction": 0.0}
+        updates = 0
+        stop = False
+        for _ in range(int(h["n_epochs"])):
+            order = self.rng.permutation(size)
+            for start in range(0, size, batch):
+                idx = order[start : start + batch]
+                rows = len(idx)
+                out, values, cache = model.forward(flat["obs"][idx])
+                logp, aux = model.log_prob(out, flat["act"][idx])
+                adv = flat["adv"][idx]
+                if h["normalize_advantage"] and rows > 1:
+                    adv = (adv - adv.mean()) / (adv.std(ddof=1) + 1e-8)  # torch's std is the unbiased one
+                log_ratio = logp - flat["logp"][idx]
+                ratio = np.exp(log_ratio)
+                approx_kl = float(((ratio - 1) - log_ratio).mean())
+                if target_kl is not None and approx_kl > 1.5 * float(target_kl):
+                    stop = True
+                    break
+                clipped = np.clip(ratio, 1 - clip, 1 + clip)
+                surrogate = np.minimum(adv * ratio, adv * clipped)
+                # d(-mean surrogate)/d logp: the unclipped branch carries the gradient when it is the smaller
+                # one or the ratio is inside the clip range (there both branches agree, as torch's min splits it)
+                through = (adv * ratio < adv * clipped) | ((ratio >= 1 - clip) & (ratio <= 1 + clip))
+                d_logp = -(adv * ratio * through) / rows
+                old_v = flat["val"][idx]
+                if clip_vf is not None:
+                    used = old_v + np.clip(values - old_v, -clip_vf, clip_vf)
+                    passes = (values - old_v >= -clip_vf) & (values - old_v <= clip_vf)
+                else:
+                    used, passes = values, True
+                err = flat["ret"][idx] - used
+                d_value = (-2.0 * vf_coef / rows) * err * passes
+                model.backward(cache, aux, d_logp, -ent_coef, d_value)
+                clip_grad_norm(model.grad, max_norm)
+                self.optimizer.step(model.flat, model.grad, lr)
+                updates += 1
+                stats["policy_loss"] += float(-surrogate.mean())
+                stats["value_loss"] += float((err * err).mean())
+                stats["approx_kl"] += approx_kl
+                stats["clip_fraction"] += float((np.abs(ratio - 1) > clip).mean())
+            if stop:
+                break
+        row = {"steps": self.steps_trained, **{k: v / max(1, updates) for k, v in stats.items()}}
+        if self._episodes:
+            row["episode_return"] = float(np.mean(self._episodes[-100:]))
+        self.history.append(row)
+
+    # -- checkpoints ------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write ``fast_ppo.npz`` (parameters, Adam moments, normalization statistics), ``fast_ppo_rng.json``
+        (the generator's state) and ``agent.json``."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        arrays: dict[str, np.ndarray] = {"flat": self.model.flat, "adam_m": self.optimizer.m, "adam_v": self.optimizer.v,
+                                         "adam_t": np.array(self.optimizer.t)}
+        for key, stats in (("obs", self.obs_stats), ("ret", self.ret_stats)):
+            if stats is not None:
+                arrays.update({f"{key}_mean": stats.mean, f"{key}_var": stats.var, f"{key}_count": np.array(stats.count)})
+        np.savez(path / "fast_ppo.npz", **arrays)
+        (path / "fast_ppo_rng.json").write_text(json.dumps(self.rng.bit_generator.state))
+        save_meta(self, path)
+        return path
+
+    @classmethod
+    def load(cls, path: Path, scenario: Scenario, meta: dict[str, Any]) -> FastPPO:
+        """Restore parameters, Adam, normalization statistics and the generator."""
+        agent = cls(scenario, seed=meta.get("seed"), **meta["hparams"])
+        with np.load(path / "fast_ppo.npz") as data:
+            agent.model.flat[:] = data["flat"]
+            agent.optimizer.m[:], agent.optimizer.v[:] = data["adam_m"], data["adam_v"]
+            agent.optimizer.t = int(data["adam_t"])
+            for key, stats in (("obs", agent.obs_stats), ("ret", agent.ret_stats)):
+                if stats is not None and f"{key}_mean" in data:
+                    stats.mean, stats.var = data[f"{key}_mean"].copy(), data[f"{key}_var"].copy()
+                    stats.count = float(data[f"{key}_count"])
+        agent.rng.bit_generator.state = json.loads((path / "fast_ppo_rng.json").read_text())
+        agent.steps_trained = int(meta.get("steps", 0))
+        return agent
