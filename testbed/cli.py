@@ -431,6 +431,8 @@ def run(
     wandb: bool = typer.Option(False, "--wandb", help="Also log every job's scalars to Weights & Biases (the wandb extra)."),
     wandb_project: str = typer.Option("testbed", help="W&B project (with --wandb)."),
     wandb_mode: str = typer.Option(None, help="W&B mode: online, offline or disabled (default: W&B's, WANDB_MODE)."),
+    steps: int = typer.Option(None, "--steps", min=0, help="Train every agent entry this many steps instead of the "
+                              "spec's budgets (a quick version of a study; job ids follow the budget)."),
 ) -> None:
     """Run an experiment: train then evaluate every job; finished jobs are skipped on a rerun."""
     from scenarios import UserError
@@ -441,6 +443,10 @@ def run(
     if executor not in EXECUTORS:
         raise UserError(f"unknown executor '{executor}' (valid: {', '.join(EXECUTORS)})")
     spec = load_experiment(spec_file)
+    if steps is not None:
+        spec.train_steps = steps
+        for entry in spec.agents:
+            entry.steps = None
     logging = None
     if wandb:
         from testbed.scalar_log import wandb_module

@@ -161,3 +161,15 @@ def test_the_shipped_robustness_study_validates_and_expands():
     assert targets == ["mujoco/Hopper-v5", "mujoco/Hopper-easy-v0", "mujoco/Hopper-medium-v0", "mujoco/Hopper-hard-v0",
                        "sim2real/Hopper-real-v0"]
     assert jobs[0]["evaluate_on"][0]["grids"] == [["body_mass.torso=0.5:2.0:10", "geom_friction=0.5:1.5:10"]]
+
+
+def test_run_takes_a_steps_override(tmp_path):
+    spec = {**SPEC, "agents": [{"name": "ppo", "steps": 100_000, "hparams": {"n_envs": 2, "n_steps": 32, "batch_size": 32}}],
+            "scenarios": [SPEC["scenarios"][0]], "seeds": [0], "evaluate_on": []}
+    result = CliRunner().invoke(app, ["run", str(_write(tmp_path, spec)), "--db", str(tmp_path / "r.db"), "--out",
+                                      str(tmp_path / "runs"), "--steps", "64"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    meta = json.loads(next((tmp_path / "runs").rglob("agent.json")).read_text())
+    assert meta["steps"] == 64
