@@ -85,7 +85,7 @@ class RunningStats:
 
 
 class FastPPO:
-    """PPO on the vectorized face with preallocated tensor rollouts and lean minibatch updates."""
+    """PPO on the vectorized face: preallocated rollouts, NumPy networks with closed-form gradients, lean minibatches."""
 
     name: ClassVar[str] = "fast_ppo"
     defaults_from: ClassVar[str] = "ppo"
