@@ -177,7 +177,7 @@ EXPECTED_LEARNING = {
     "random": "none", "spread_heuristic": "none", "speaker_listener_heuristic": "none", "reference_heuristic": "none",
     "mppi": "planning", "cem": "planning", "mcts": "planning",
     "value_iteration": "model", "policy_iteration": "model",
-    "ppo": "on-policy", "a2c": "on-policy", "trpo": "on-policy", "reinforce": "on-policy", "sarsa": "on-policy",
+    "ppo": "on-policy", "fast_ppo": "on-policy", "a2c": "on-policy", "trpo": "on-policy", "reinforce": "on-policy", "sarsa": "on-policy",
     "mappo": "on-policy", "ippo": "on-policy", "joint_ppo": "on-policy", "gail": "on-policy", "airl": "on-policy",
     "adv_ppo": "on-policy", "rarl": "on-policy", "adr": "on-policy", "a3c": "on-policy",
     "impala": "off-policy",  # V-trace corrects behaviour-policy lag (Espeholt et al. 2018, section 4)
