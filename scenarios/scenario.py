@@ -122,8 +122,7 @@ class Scenario:
         infos = {a: infos.get(a, {}) for a in obs}
         if stack:
             params = stack.start_episode(_ONE)[0]
-            if stack.hooks["observe"]:
-                obs = _unbatch(stack.observe(_batch(obs), _ONE))
+            obs = stack.observe(obs, _ONE, single=True)
             self.params = params
             for a in infos:
                 infos[a]["layers"] = params
@@ -157,25 +156,17 @@ class Scenario:
         tt = _steps(t)
         if hooks["before_step"]:  # schedules advance first, so step t's transforms use step t's values
             stepped = stack.before_step(_ONE, tt)[0]  # type: ignore[index]
-        for layer in hooks["act"]:  # the stack's loop, with each value as a batch of one
-            for a in layer.agents:
-                if a in acts:
-                    v = acts[a]
-                    acts[a] = layer.act(a, v[None] if isinstance(v, np.ndarray) else np.asarray(v)[None], _ONE)[0]
+        acts = stack.act(acts, _ONE, single=True)
         obs, rew, term, trunc, infos = self.source.step(acts)
         self.t = t
         if self.time_limit is not None and t >= self.time_limit:
             trunc = {a: bool(trunc.get(a, False) or not term.get(a, False)) for a in obs}
         if hooks["after_step"]:
             stack.after_step(_ONE, tt, [infos])
-        for layer in hooks["observe"]:
-            for a in layer.agents:
-                if a in obs:
-                    obs[a] = layer.observe(a, obs[a][None], _ONE)[0]
+        obs = stack.observe(obs, _ONE, single=True)
         if hooks["reward"]:
             done = {a: np.array([bool(term.get(a, False) or trunc.get(a, False))]) for a in rew}
-            out = stack.reward({a: np.array([r], np.float64) for a, r in rew.items()}, done, _ONE)
-            rew = {a: float(r[0]) for a, r in out.items()}
+            rew = {a: float(r) for a, r in stack.reward(dict(rew), done, _ONE, single=True).items()}
         if stepped:
             for a in infos:
                 infos[a]["layers"] = stepped
@@ -244,12 +235,3 @@ _STEPS = np.arange(100_001, dtype=np.int64)
 def _steps(t: int) -> np.ndarray:
     """Step ``t`` as a one-copy array (a slice of a shared range: np.array([t]) costs ~0.4 us a step)."""
     return _STEPS[t : t + 1] if t < len(_STEPS) else np.array([t])
-
-
-def _batch(values: dict[str, Any]) -> dict[str, np.ndarray]:
-    """One copy's per-agent values as batches of one (views where they are arrays)."""
-    return {a: v[None] if isinstance(v, np.ndarray) else np.asarray(v)[None] for a, v in values.items()}
-
-
-def _unbatch(values: dict[str, np.ndarray]) -> dict[str, Any]:
-    return {a: v[0] for a, v in values.items()}

@@ -20,7 +20,7 @@ import numpy as np
 from gymnasium import spaces
 from pydantic import Field, model_validator
 
-from scenarios.layers.base import GaussianDraws, Layer, LayerParams, StdParams, require_box
+from scenarios.layers.base import DelayLine, GaussianDraws, Layer, LayerParams, StdParams, per_copy, require_box
 
 if TYPE_CHECKING:
     from scenarios.scenario import Scenario
@@ -39,10 +39,6 @@ def clip(x: np.ndarray, low: np.ndarray, high: np.ndarray, dtype: Any) -> np.nda
     which the single-copy face pays every step)."""
     out = np.minimum(x, high, dtype=dtype)
     return np.maximum(out, low, out=out)
-
-
-def _rows(mask: np.ndarray, ndim: int) -> np.ndarray:
-    return mask.reshape((-1,) + (1,) * ndim)
 
 
 class ActionGaussianNoise(Layer):
@@ -86,23 +82,14 @@ class ActionDelay(Layer):
     def bind(self, scenario: Scenario) -> None:
         super().bind(scenario)
         self.null = {a: _null_action(scenario.action_space(a), self.p.noop) for a in self.agents}
-        k = self.p.steps
-        self.queue = {a: np.zeros((self.n, k, *np.shape(v)), np.asarray(v).dtype) for a, v in self.null.items()}
-        self.head = {a: np.zeros(self.n, np.int64) for a in self.agents}  # slot of the oldest queued action
+        self.queue = {a: DelayLine(self.n, self.p.steps, np.shape(v), np.asarray(v).dtype) for a, v in self.null.items()}
 
     def start_episode(self, ids: np.ndarray, report: list[dict[str, Any]]) -> None:
         for a in self.agents:
-            self.queue[a][ids] = self.null[a]
-            self.head[a][ids] = 0
+            self.queue[a].fill(ids, self.null[a])
 
     def act(self, agent: str, a: np.ndarray, ids: np.ndarray) -> np.ndarray:
-        if self.p.steps == 0:
-            return a
-        q, head = self.queue[agent], self.head[agent][ids]
-        out = q[ids, head]
-        q[ids, head] = a
-        self.head[agent][ids] = (head + 1) % self.p.steps
-        return out
+        return self.queue[agent].swap(ids, a)
 
 
 class ProbabilityParams(LayerParams):
@@ -128,7 +115,7 @@ class ActionSticky(Layer):
 
     def act(self, agent: str, a: np.ndarray, ids: np.ndarray) -> np.ndarray:
         repeat = (self.draws(agent, ids, (), kind="uniform") < self.p.probability) & ~self.fresh[agent][ids]
-        out = np.where(_rows(repeat, a.ndim - 1), self.last[agent][ids], a) if repeat.any() else a
+        out = np.where(per_copy(repeat, a.ndim - 1), self.last[agent][ids], a) if repeat.any() else a
         self.last[agent][ids] = out
         self.fresh[agent][ids] = False
         return out
@@ -148,7 +135,7 @@ class ActionDropout(Layer):
         drop = self.draws(agent, ids, (), kind="uniform") < self.p.probability
         if not drop.any():
             return a
-        return np.where(_rows(drop, a.ndim - 1), self.null[agent], a).astype(a.dtype, copy=False)
+        return np.where(per_copy(drop, a.ndim - 1), self.null[agent], a).astype(a.dtype, copy=False)
 
 
 class GainParams(LayerParams):

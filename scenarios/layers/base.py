@@ -126,6 +126,36 @@ class Layer:
         """After the source's step, before per-agent transforms; may write ``infos[j][agent]``."""
 
 
+def per_copy(values: np.ndarray, ndim: int) -> np.ndarray:
+    """Per-copy values ``(len(ids),)`` shaped to broadcast against ``(len(ids), *shape)`` with ``ndim`` dims in shape."""
+    return values.reshape((-1,) + (1,) * ndim)
+
+
+class DelayLine:
+    """Per-copy FIFO of ``steps`` values: ``swap`` stores each copy's new value and returns the one stored
+    ``steps`` calls earlier (``steps = 0`` passes values through)."""
+
+    def __init__(self, n: int, steps: int, shape: tuple[int, ...], dtype: Any) -> None:
+        self.steps = steps
+        self.buf = np.zeros((n, steps, *shape), dtype)
+        self.head = np.zeros(n, np.int64)  # slot of the oldest value, per copy
+
+    def fill(self, ids: np.ndarray, value: Any) -> None:
+        """Start these copies' queues full of ``value``."""
+        self.buf[ids] = value
+        self.head[ids] = 0
+
+    def swap(self, ids: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Push ``x[j]`` for copy ``ids[j]``; returns the values pushed ``steps`` swaps earlier."""
+        if self.steps == 0:
+            return x
+        head = self.head[ids]
+        out = self.buf[ids, head]
+        self.buf[ids, head] = x
+        self.head[ids] = (head + 1) % self.steps
+        return out
+
+
 class StdParams(LayerParams):
     """A noise standard deviation, constant or scheduled."""
 
@@ -159,7 +189,7 @@ class GaussianDraws:
         if not self.scheduled:
             return self._draws(agent, ids, shape, "normal", self.scale, dtype)
         z = self._draws(agent, ids, shape)
-        return (self.std.value[ids].reshape((-1,) + (1,) * len(shape)) * z).astype(dtype)
+        return (per_copy(self.std.value[ids], len(shape)) * z).astype(dtype)
 
 
 def require_box(layer: Layer, scenario: Scenario, kind: str) -> None:

@@ -23,15 +23,10 @@ import numpy as np
 from gymnasium import spaces
 from pydantic import Field, model_validator
 
-from scenarios.layers.base import GaussianDraws, Layer, LayerParams, StdParams, require_box, unbounded
+from scenarios.layers.base import GaussianDraws, Layer, LayerParams, StdParams, per_copy, require_box, unbounded
 
 if TYPE_CHECKING:
     from scenarios.scenario import Scenario
-
-
-def _rows(values: np.ndarray, ndim: int) -> np.ndarray:
-    """Per-copy values shaped to broadcast against ``(len(ids), *shape)`` arrays."""
-    return values.reshape((-1,) + (1,) * ndim)
 
 
 class _ObsLayer(Layer):
@@ -200,7 +195,7 @@ class ObsDropout(_ObsLayer):
     def observe(self, agent: str, x: np.ndarray, ids: np.ndarray) -> np.ndarray:
         drop = self.draws(agent, ids, self.shape[agent], kind="uniform") < self.p.probability
         fresh = self.fresh[agent][ids]
-        drop &= ~_rows(fresh, len(self.shape[agent]))
+        drop &= ~per_copy(fresh, len(self.shape[agent]))
         out = np.array(x, copy=True)
         if drop.any():
             out[drop] = 0 if self.p.mode == "zero" else self.last[agent][ids][drop]
@@ -239,7 +234,7 @@ class ObsStuck(_ObsLayer):
         out[stuck] = value[stuck]
         left[left > 0] -= 1
         u = self.draws(agent, ids, self.shape[agent], kind="uniform")  # drawn every step, used after the first
-        new = (~stuck) & (u < self.p.probability) & _rows(self.started[agent][ids], len(self.shape[agent]))
+        new = (~stuck) & (u < self.p.probability) & per_copy(self.started[agent][ids], len(self.shape[agent]))
         if new.any():
             value[new] = out[new]
             left[new] = -1 if self.p.duration is None else self.p.duration

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from scenarios.layers.base import Layer, LayerParams
+from scenarios.layers.base import DelayLine, Layer, LayerParams
 
 
 class RewardNoiseParams(LayerParams):
@@ -43,26 +43,20 @@ class RewardDelay(Layer):
 
     def bind(self, scenario: Any) -> None:
         super().bind(scenario)
-        self.queue = {a: np.zeros((self.n, self.p.steps)) for a in self.agents}
-        self.head = {a: np.zeros(self.n, np.int64) for a in self.agents}
+        self.queue = {a: DelayLine(self.n, self.p.steps, (), np.float64) for a in self.agents}
 
     def start_episode(self, ids: np.ndarray, report: list[dict[str, Any]]) -> None:
         for a in self.agents:
-            self.queue[a][ids] = 0.0
-            self.head[a][ids] = 0
+            self.queue[a].fill(ids, 0.0)
 
     def reward(self, agent: str, r: np.ndarray, done: np.ndarray, ids: np.ndarray) -> np.ndarray:
-        if self.p.steps == 0:
-            return r
-        q, head = self.queue[agent], self.head[agent][ids]
-        out = q[ids, head]
-        q[ids, head] = r
-        self.head[agent][ids] = (head + 1) % self.p.steps
-        if self.p.flush_at_end and done.any():
+        q = self.queue[agent]
+        out = q.swap(ids, r)
+        if q.steps and self.p.flush_at_end and done.any():  # pay what is still withheld
             ended = ids[done]
             out = out.copy()
-            out[done] += q[ended].sum(axis=1)
-            q[ended] = 0.0
+            out[done] += q.buf[ended].sum(axis=1)
+            q.buf[ended] = 0.0
         return out
 
 

@@ -35,8 +35,8 @@ class LayerStack:
                 obs_spaces[a] = layer.observation_space(a, obs_spaces[a])
         self.n = int(getattr(context, "num_copies", 1))
         self.hooks = {h: [x for x in self.layers if h in x.hooks()] for h in HOOKS}
-        self.post_step = bool(self.hooks["after_step"] or self.hooks["observe"] or self.hooks["reward"])
         self.has_cost = any(x.type == "safety_cost" for x in self.layers)
+        self._calls = {h: [(getattr(x, h), x.agents) for x in self.hooks[h]] for h in ("act", "observe", "reward")}
 
     def __bool__(self) -> bool:
         return bool(self.layers)
@@ -67,31 +67,36 @@ class LayerStack:
             layer.before_step(ids, t, report)
         return report
 
-    def act(self, actions: dict[str, np.ndarray], ids: np.ndarray) -> dict[str, np.ndarray]:
-        """Transform each agent's actions (rows: these copies) in place of the dict."""
-        for layer in self.hooks["act"]:
-            for a in layer.agents:
-                if a in actions:
-                    actions[a] = layer.act(a, actions[a], ids)
-        return actions
+    def _each(self, hook: str, values: dict[str, Any], ids: np.ndarray, single: bool,
+              done: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
+        """Run a per-agent hook of every layer that has it, in order, on ``values`` (in place).
+
+        ``single``: each value is one copy's (the single-copy face) and goes through the hook as a
+        batch of one; a view, so no per-step dict of batches is built."""
+        for fn, agents in self._calls[hook]:
+            for a in agents:
+                if a in values:
+                    x = values[a]
+                    if single:
+                        x = x[None] if isinstance(x, np.ndarray) else np.asarray(x)[None]
+                    y = fn(a, x, ids) if done is None else fn(a, x, done[a], ids)
+                    values[a] = y[0] if single else y
+        return values
+
+    def act(self, actions: dict[str, Any], ids: np.ndarray, single: bool = False) -> dict[str, Any]:
+        """Transform each agent's actions (rows: these copies; or one copy's values if ``single``)."""
+        return self._each("act", actions, ids, single)
 
     def after_step(self, ids: np.ndarray, t: np.ndarray, infos: list[dict[str, dict]]) -> None:
         """After the source's step: layers that read the physics (safety cost) or remove forces."""
         for layer in self.hooks["after_step"]:
             layer.after_step(ids, t, infos)
 
-    def observe(self, obs: dict[str, np.ndarray], ids: np.ndarray) -> dict[str, np.ndarray]:
-        """Transform each agent's observations (rows: these copies) in place of the dict."""
-        for layer in self.hooks["observe"]:
-            for a in layer.agents:
-                if a in obs:
-                    obs[a] = layer.observe(a, obs[a], ids)
-        return obs
+    def observe(self, obs: dict[str, Any], ids: np.ndarray, single: bool = False) -> dict[str, Any]:
+        """Transform each agent's observations (rows: these copies; or one copy's values if ``single``)."""
+        return self._each("observe", obs, ids, single)
 
-    def reward(self, rewards: dict[str, np.ndarray], done: dict[str, np.ndarray], ids: np.ndarray) -> dict[str, np.ndarray]:
+    def reward(self, rewards: dict[str, Any], done: dict[str, np.ndarray], ids: np.ndarray,
+               single: bool = False) -> dict[str, Any]:
         """Transform each agent's rewards (``done``: its episode ends this step)."""
-        for layer in self.hooks["reward"]:
-            for a in layer.agents:
-                if a in rewards:
-                    rewards[a] = layer.reward(a, rewards[a], done[a], ids)
-        return rewards
+        return self._each("reward", rewards, ids, single, done)
