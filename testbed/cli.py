@@ -381,9 +381,10 @@ def _print_tables(records: list, summary: bool = True) -> None:
 
     from testbed.study import grid_study
 
+    rows = grid_study(records)
     tables = [summary_table(records)] if summary else []
-    tables += [transfer_table(records), grid_study_table(records)]
-    if all(row.seeds == 1 for row in grid_study(records)):  # single policies: their worst points, per grid run
+    tables += [transfer_table(records), grid_study_table(records, rows)]
+    if all(row.seeds == 1 for row in rows):  # single policies: their worst points, per grid run
         tables.append(robustness_table(records))
     for table in tables:
         if table is not None:

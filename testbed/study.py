@@ -18,11 +18,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from testbed import aggregate
-from testbed.metrics import iqm_rows
+from testbed.metrics import bootstrap_ci, iqm, mean
 from testbed.records import EpisodeRecord
 
 Condition = tuple[str, str]
@@ -82,25 +82,19 @@ class Estimate:
         return f"{self.value:.{digits}f} [{self.low:.{digits}f}, {self.high:.{digits}f}]"
 
 
-def _estimate(values: list[float], statistic: str, reps: int) -> Estimate:
+def _estimate(values: list[float], statistic: Any, reps: int) -> Estimate:
     x = np.asarray(values, float)
-    point = float(aggregate.iqm(x)) if statistic == "iqm" else float(x.mean())
-    if len(x) == 1:
-        return Estimate(point, point, point, [point])
-    boots = x[np.random.default_rng(0).integers(0, len(x), (reps, len(x)))]  # seeds resampled with replacement
-    stats = iqm_rows(boots) if statistic == "iqm" else boots.mean(axis=1)
-    lo, hi = np.quantile(stats, [0.025, 0.975])
-    return Estimate(point, float(lo), float(hi), [float(v) for v in x])
+    lo, hi = bootstrap_ci(x, statistic, reps=reps)  # seeds resampled with replacement (vectorized for iqm and mean)
+    return Estimate(float(statistic(x)), lo, hi, [float(v) for v in x])
 
 
 def over_seeds(values: list[float], reps: int = 2000) -> Estimate:
-    """IQM over per-seed values with a percentile-bootstrap 95% CI over seeds (the same bootstrap as
-    ``aggregate.stratified_bootstrap_ci`` on one task, vectorized)."""
-    return _estimate(values, "iqm", reps)
+    """IQM over per-seed values with a percentile-bootstrap 95% CI over seeds."""
+    return _estimate(values, iqm, reps)
 
 
 def _mean_over_seeds(values: list[float], reps: int = 2000) -> Estimate:
-    return _estimate(values, "mean", reps)
+    return _estimate(values, mean, reps)
 
 
 @dataclass

@@ -52,11 +52,12 @@ def transfer_table(records: Sequence[EpisodeRecord]) -> Table | None:
     return table
 
 
-def grid_study_table(records: Sequence[EpisodeRecord]) -> Table | None:
-    """Per condition x grid: nominal, worst, 10th percentile and mean over the grid, IQM over seeds [95% CI]."""
+def grid_study_table(records: Sequence[EpisodeRecord], rows: list | None = None) -> Table | None:
+    """Per condition x grid: nominal, worst, 10th percentile and mean over the grid, IQM over seeds [95% CI]
+    (``rows``: ``testbed.study.grid_study(records)`` if the caller has it already)."""
     from testbed.study import condition_text, grid_study
 
-    rows = grid_study(list(records))
+    rows = grid_study(list(records)) if rows is None else rows
     if not rows:
         return None
     table = Table("condition", "evaluated on", "grid", "seeds", "nominal", "worst", "10th pct", "mean",

@@ -47,7 +47,7 @@ def test_report_has_every_figure_kind(report_db, tmp_path):
 
 
 def test_report_draws_worst_case_searches_and_the_worst_of_attacks(report_db, tmp_path):
-    from testbed.report.figures import robustness_heatmaps, worst_of_attacks
+    from testbed.report.figures import condition_heatmaps, worst_of_attacks
     from testbed.worst_case import parse_box, search
 
     db, _ = report_db
@@ -61,7 +61,7 @@ def test_report_draws_worst_case_searches_and_the_worst_of_attacks(report_db, tm
            for r in records if r.params.get("attack")]
     page = write_report(records + found.records + mad, tmp_path / "out").read_text()
     assert 'id="fig-search-0"' in page and "worst of the attacks" in page
-    assert len(robustness_heatmaps(records + found.records)) == len(robustness_heatmaps(records))  # a search is no heatmap
+    assert len(condition_heatmaps(records + found.records)) == len(condition_heatmaps(records))  # a search is no heatmap
     (worst,) = worst_of_attacks(records + mad).values()
     assert {kind for _, kind in worst.values()} == {"mad"} and ppo.params["eps"] in worst
 

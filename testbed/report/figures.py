@@ -1,6 +1,6 @@
 """The report's figures, each a pure function of episode records returning SVG text
 (matplotlib, Agg backend, no files): interval estimates, performance profiles,
-learning curves, robustness heatmaps and attack curves."""
+learning curves, robustness heatmaps per condition and attack curves."""
 
 from __future__ import annotations
 
@@ -112,35 +112,6 @@ def learning_curves(records: list[EpisodeRecord]) -> str | None:
     return _svg(fig)
 
 
-def robustness_heatmaps(records: list[EpisodeRecord]) -> list[tuple[str, str]]:
-    """One heatmap per (agent, checkpoint, grid run) whose grid has exactly two parameters."""
-    runs: dict[tuple[str, str, str], list[EpisodeRecord]] = defaultdict(list)
-    for r in records:
-        if isinstance(r.params.get("grid"), dict) and len(r.params["grid"]) == 2 and "search" not in r.params:
-            runs[(r.scenario_id, label(r), r.run_id)].append(r)
-    out = []
-    for (sid, name, _), recs in sorted(runs.items()):
-        k1, k2 = sorted(recs[0].params["grid"])
-        xs = sorted({r.params["grid"][k1] for r in recs})
-        ys = sorted({r.params["grid"][k2] for r in recs})
-        grid = np.full((len(ys), len(xs)), np.nan)
-        cells: dict[tuple[float, float], list[float]] = defaultdict(list)
-        for r in recs:
-            cells[(r.params["grid"][k1], r.params["grid"][k2])].append(r.team_return)
-        for (a, b), v in cells.items():
-            grid[ys.index(b), xs.index(a)] = np.mean(v)
-        fig, ax = plt.subplots(figsize=(5, 4))
-        im = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis")
-        ax.set_xticks(range(len(xs)), [f"{v:.2g}" for v in xs], fontsize=7)
-        ax.set_yticks(range(len(ys)), [f"{v:.2g}" for v in ys], fontsize=7)
-        ax.set_xlabel(k1)
-        ax.set_ylabel(k2)
-        fig.colorbar(im, label="mean team return")
-        ax.set_title(f"{name} on {sid}", fontsize=9)
-        out.append((f"{name} on {sid}", _svg(fig)))
-    return out
-
-
 def attack_curves(records: list[EpisodeRecord]) -> str | None:
     """Mean team return vs attack budget, one line per (agent, attack)."""
     lines: dict[tuple[str, str, str], dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
@@ -229,12 +200,13 @@ def _grid_matrix(cells: dict[tuple[float, ...], Any]) -> tuple[list[float], list
     return xs, ys, grid
 
 
-def condition_heatmaps(records: list[EpisodeRecord]) -> list[tuple[str, str]]:
+def condition_heatmaps(records: list[EpisodeRecord], cells: dict | None = None) -> list[tuple[str, str]]:
     """Per condition x scenario x two-parameter grid: each point's IQM over seeds of per-policy mean returns;
-    then, for every pair of conditions evaluated on the same grid, the difference of the two."""
+    then, for every pair of conditions evaluated on the same grid, the difference of the two.
+    ``cells``: ``testbed.study.grid_cells(records)`` if the caller has it already."""
     from testbed.study import condition_text, grid_cells
 
-    cells = {k: v for k, v in grid_cells(records).items() if len(k[2]) == 2}
+    cells = {k: v for k, v in (grid_cells(records) if cells is None else cells).items() if len(k[2]) == 2}
     out = []
     for (cond, sid, axes), points in sorted(cells.items()):
         xs, ys, grid = _grid_matrix(points)
@@ -264,12 +236,13 @@ def condition_heatmaps(records: list[EpisodeRecord]) -> list[tuple[str, str]]:
     return out
 
 
-def grid_curves(records: list[EpisodeRecord]) -> list[tuple[str, str]]:
-    """One-parameter grids: return vs the parameter per condition (IQM over seeds, 95% CI band)."""
+def grid_curves(records: list[EpisodeRecord], cells: dict | None = None) -> list[tuple[str, str]]:
+    """One-parameter grids: return vs the parameter per condition (IQM over seeds, 95% CI band);
+    ``cells`` as for ``condition_heatmaps``."""
     from testbed.study import condition_text, grid_cells
 
     by: dict[tuple[str, str], list[Any]] = defaultdict(list)
-    for (cond, sid, axes), points in sorted(grid_cells(records).items()):
+    for (cond, sid, axes), points in sorted((grid_cells(records) if cells is None else cells).items()):
         if len(axes) == 1:
             by[(sid, axes[0])].append((cond, points))
     out = []

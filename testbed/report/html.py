@@ -115,13 +115,16 @@ def write_report(records: list[EpisodeRecord], out_dir: str | Path, title: str =
                                                  "Mean team return of checkpoints vs their training steps.", "fig-learning"),
                       "No training history: the checkpoints have no history.json (experiment jobs write one) "
                       "and no agent was evaluated at two or more budgets.")
+    from testbed.study import grid_cells
+
+    cells = grid_cells(records)  # every grid point's IQM over seeds, bootstrapped once for both figure kinds
     grid_parts = [_grid_table(records)]
-    heatmaps = figures.condition_heatmaps(records)
+    heatmaps = figures.condition_heatmaps(records, cells)
     grid_parts += [_figure(svg, f"{name}: each grid point's IQM over seeds of the per-seed mean team return." if " minus " not in name
                            else f"{name}: difference of the two conditions' per-point IQMs.", f"fig-heat-{i}")
                    for i, (name, svg) in enumerate(heatmaps)]
     grid_parts += [_figure(svg, f"Return over the grid {name}: IQM over seeds (band: 95% CI).", f"fig-curve-{i}")
-                   for i, (name, svg) in enumerate(figures.grid_curves(records))]
+                   for i, (name, svg) in enumerate(figures.grid_curves(records, cells))]
     parts += _section("Robustness over grids", "".join(grid_parts), "No grid evaluations in these records.")
     searches = figures.worst_case_searches(records)
     parts += _section("Worst-case searches", "".join(
