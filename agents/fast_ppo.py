@@ -11,7 +11,7 @@ whole minibatches with Adam on one flat parameter vector; nothing runs per sampl
 Python. The network and its gradients are NumPy (``agents.numpy_policy``): at PPO's
 64-row minibatches a torch op's dispatch costs more than its arithmetic on these CPUs
 (measured in ``benchmarks/RESULTS.md``); torch is used only for the differentiable views
-the attacks need.
+the attacks need, and ``torch_threads`` (kept so configs move from ``ppo``) sets its threads.
 
 What it keeps from SB3's PPO, because returns depend on it: separate tanh MLPs for the
 policy and the value (``policy_kwargs`` ``net_arch``, ``activation_fn``), orthogonal
@@ -43,6 +43,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from stable_baselines3.common.running_mean_std import RunningMeanStd
 
 from agents import hyperparams
 from agents.actor_critic import Lanes
@@ -67,21 +68,6 @@ def _schedule(value: Any, name: str) -> tuple[float, bool]:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value), False
     raise UserError(f"fast_ppo: {name} must be a number or lin_<number>, got {value!r}")
-
-
-class RunningStats:
-    """Running mean and variance (SB3's ``RunningMeanStd``: parallel update, count starts at 1e-4)."""
-
-    def __init__(self, shape: tuple[int, ...]) -> None:
-        self.mean, self.var, self.count = np.zeros(shape), np.ones(shape), 1e-4
-
-    def update(self, x: np.ndarray) -> None:
-        """Fold in a batch of rows."""
-        mean, var, n = x.mean(axis=0), x.var(axis=0), x.shape[0]
-        delta, total = mean - self.mean, self.count + n
-        self.mean = self.mean + delta * n / total
-        self.var = (self.var * self.count + var * n + delta**2 * self.count * n / total) / total
-        self.count = total
 
 
 class FastPPO:
@@ -110,6 +96,7 @@ class FastPPO:
             if h.get(key) != default:
                 raise UserError(f"fast_ppo does not implement {key}={h[key]!r} (use the SB3-backed ppo for it)")
         self.lanes = Lanes(scenario, self.name, agent_id=False)
+        torch.set_num_threads(int(h["torch_threads"]))
         self.rng = np.random.default_rng(seed)
         pk = dict(h.get("policy_kwargs") or {})
         unknown = sorted(set(pk) - {"net_arch", "activation_fn", "log_std_init", "ortho_init"})
@@ -128,8 +115,8 @@ class FastPPO:
         self.clip, self.clip_linear = _schedule(h["clip_range"], "clip_range")
         self.clip_vf = None if h.get("clip_range_vf") is None else _schedule(h["clip_range_vf"], "clip_range_vf")
         self.optimizer = Adam(self.model.flat.size, eps=1e-5)
-        self.obs_stats = RunningStats((self.lanes.n_in,)) if h["normalize"] else None
-        self.ret_stats = RunningStats(()) if h["normalize"] else None
+        self.obs_stats = RunningMeanStd(shape=(self.lanes.n_in,)) if h["normalize"] else None
+        self.ret_stats = RunningMeanStd(shape=()) if h["normalize"] else None
         self.steps_trained = 0
         self.history: list[dict[str, float]] = []
         self._vec: Any = None
@@ -138,6 +125,7 @@ class FastPPO:
         self._ret: np.ndarray | None = None
         self._raw: np.ndarray | None = None
         self._episodes: list[float] = []
+        self.buf: dict[str, np.ndarray] | None = None
 
     # -- observations -----------------------------------------------------
     def _norm(self, x: np.ndarray) -> np.ndarray:
@@ -212,9 +200,10 @@ class FastPPO:
         gamma = float(h["gamma"])
         L, d = self._obs.shape
         act_shape = () if lanes.discrete else (model.n_out,)
-        self.buf = buf = {"obs": np.zeros((T, L, d), np.float32), "act": np.zeros((T, L, *act_shape), np.float32),
-                          "logp": np.zeros((T, L), np.float32), "val": np.zeros((T, L), np.float32),
-                          "rew": np.zeros((T, L), np.float32), "start": np.zeros((T, L), np.float32)}
+        if self.buf is None:  # preallocated once: every rollout overwrites every slot
+            self.buf = {"obs": np.zeros((T, L, d), np.float32), "act": np.zeros((T, L, *act_shape), np.float32),
+                        **{k: np.zeros((T, L), np.float32) for k in ("logp", "val", "rew", "start", "adv", "ret")}}
+        buf = self.buf
         for t in range(T):
             obs_t = self._obs
             out, v, _ = model.forward(obs_t)
@@ -236,7 +225,7 @@ class FastPPO:
             self._starts = ended.astype(np.float32)
         last = model.forward(self._obs)[1]
         lam = float(h["gae_lambda"])
-        adv = np.zeros((T, L), np.float32)
+        adv = buf["adv"]
         gae = np.zeros(L, np.float32)
         for t in range(T - 1, -1, -1):  # SB3's compute_returns_and_advantage
             if t == T - 1:
@@ -246,7 +235,7 @@ class FastPPO:
             delta = buf["rew"][t] + gamma * next_v * non_terminal - buf["val"][t]
             gae = delta + gamma * lam * non_terminal * gae
             adv[t] = gae
-        buf["adv"], buf["ret"] = adv, adv + buf["val"]
+        np.add(adv, buf["val"], out=buf["ret"])
 
     def _track(self, r: np.ndarray, ended: np.ndarray) -> None:
         """Raw episode returns per lane (for ``history``)."""
