@@ -163,18 +163,7 @@ def validate(spec: ExperimentSpec) -> None:
         if unknown:
             raise UserError(f"experiment {spec.name}: attack {attack.kind} names unknown agent(s) {', '.join(unknown)} "
                             f"(valid: {', '.join(labels)})")
-    from testbed.worst_case import METHODS, parse_box
-
-    boxes = []
-    for entry in spec.worst_case + [w for e in spec.agents for t in targets_of(spec, e) for w in t.worst_case]:
-        if entry.method not in METHODS:
-            raise UserError(f"experiment {spec.name}: unknown worst_case method '{entry.method}' (valid: {', '.join(METHODS)})")
-        if entry.method == "bayes" and importlib.util.find_spec("optuna") is None:
-            raise UserError(f'experiment {spec.name}: the bayes worst-case search needs optuna: pip install "testbed[optuna]"')
-        try:
-            boxes.append([parse_box(axis) for axis in entry.box])
-        except UserError as exc:
-            raise UserError(f"experiment {spec.name}: {exc}") from None
+    top_boxes = [_boxes(spec.name, w) for w in spec.worst_case]
     sc_specs = [resolve_spec(s) for s in spec.scenarios]
     for a in spec.agents:  # an inconsistent pair shows only with the scenario's tuned defaults
         for sc_spec in sc_specs:
@@ -189,50 +178,66 @@ def validate(spec: ExperimentSpec) -> None:
         for axes in [[parse_axis(axis) for axis in grid] for grid in grids] + boxes:
             Scenario(point_spec(sc_spec, axes, grid_points(axes)[0])).close()  # a grid the scenario cannot take fails here
 
-    for sc_spec in sc_specs:  # a layer that cannot apply to its source fails here, not inside a job
-        try:
-            Scenario(sc_spec).close()
-        except UserError as exc:
-            raise UserError(f"experiment {spec.name}: {exc}") from None
-    n_top = len(spec.worst_case)
-    if spec.grids or n_top:
-        for sc_spec in sc_specs:
-            check_axes(sc_spec, spec.grids, boxes[:n_top])
-    checked: set[str] = set()
-    for entry in spec.agents:
-        for target in targets_of(spec, entry):
-            key = json.dumps(target.model_dump(), sort_keys=True, default=str)
-            if key in checked:
-                continue
-            checked.add(key)
+    trained = []
+    try:
+        for sc_spec in sc_specs:  # a layer that cannot apply to its source fails here, not inside a job
             try:
-                target_spec = resolve_spec(target.scenario)
+                trained.append(Scenario(sc_spec))
             except UserError as exc:
-                raise UserError(f"experiment {spec.name}: evaluate_on: {exc}") from None
+                raise UserError(f"experiment {spec.name}: {exc}") from None
+        if spec.grids or top_boxes:
             for sc_spec in sc_specs:
-                _same_spaces(spec.name, sc_spec, target_spec)
-            check_axes(target_spec, target.grids, [[parse_box(a) for a in w.box] for w in target.worst_case])
+                check_axes(sc_spec, spec.grids, top_boxes)
+        checked: set[str] = set()
+        for entry in spec.agents:
+            for target in targets_of(spec, entry):
+                key = json.dumps(target.model_dump(), sort_keys=True, default=str)
+                if key in checked:
+                    continue
+                checked.add(key)
+                boxes = [_boxes(spec.name, w) for w in target.worst_case]
+                try:
+                    target_spec = resolve_spec(target.scenario)
+                except UserError as exc:
+                    raise UserError(f"experiment {spec.name}: evaluate_on: {exc}") from None
+                evaluated = Scenario(target_spec)
+                try:
+                    for scenario in trained:
+                        _same_spaces(spec.name, scenario, evaluated)
+                finally:
+                    evaluated.close()
+                check_axes(target_spec, target.grids, boxes)
+    finally:
+        for scenario in trained:
+            scenario.close()
+
+
+def _boxes(name: str, entry: WorstCaseEntry) -> list[Any]:
+    """A worst-case entry's parsed box, after checking its method (and that optuna is there for bayes)."""
+    from testbed.worst_case import METHODS, parse_box
+
+    if entry.method not in METHODS:
+        raise UserError(f"experiment {name}: unknown worst_case method '{entry.method}' (valid: {', '.join(METHODS)})")
+    if entry.method == "bayes" and importlib.util.find_spec("optuna") is None:
+        raise UserError(f'experiment {name}: the bayes worst-case search needs optuna: pip install "testbed[optuna]"')
+    try:
+        return [parse_box(axis) for axis in entry.box]
+    except UserError as exc:
+        raise UserError(f"experiment {name}: {exc}") from None
 
 
 def _same_spaces(name: str, train: Any, target: Any) -> None:
-    """Refuse an evaluation scenario whose agents or spaces differ from the training scenario's."""
-    from scenarios import Scenario
-
-    a, b = Scenario(train), Scenario(target)
-    try:
-        for agent in a.possible_agents:
-            if agent not in b.possible_agents:
-                raise UserError(f"experiment {name}: evaluate_on {target.id} has no agent {agent} "
-                                f"(it has {', '.join(b.possible_agents)}); a policy trained on {train.id} cannot act there")
-            for kind, fa, fb in (("observation", a.observation_space, b.observation_space),
-                                 ("action", a.action_space, b.action_space)):
-                sa, sb = fa(agent), fb(agent)
-                if getattr(sa, "shape", None) != getattr(sb, "shape", None) or type(sa) is not type(sb):
-                    raise UserError(f"experiment {name}: evaluate_on {target.id}: {agent}'s {kind} space {sb} differs "
-                                    f"from {train.id}'s {sa}; a policy trained there cannot act on it")
-    finally:
-        a.close()
-        b.close()
+    """Refuse an evaluation scenario whose agents or spaces differ from the training scenario's (both built)."""
+    for agent in train.possible_agents:
+        if agent not in target.possible_agents:
+            raise UserError(f"experiment {name}: evaluate_on {target.id} has no agent {agent} "
+                            f"(it has {', '.join(target.possible_agents)}); a policy trained on {train.id} cannot act there")
+        for kind, fa, fb in (("observation", train.observation_space, target.observation_space),
+                             ("action", train.action_space, target.action_space)):
+            sa, sb = fa(agent), fb(agent)
+            if getattr(sa, "shape", None) != getattr(sb, "shape", None) or type(sa) is not type(sb):
+                raise UserError(f"experiment {name}: evaluate_on {target.id}: {agent}'s {kind} space {sb} differs "
+                                f"from {train.id}'s {sa}; a policy trained there cannot act on it")
 
 
 def expand(spec: ExperimentSpec) -> list[dict[str, Any]]:
