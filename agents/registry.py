@@ -8,6 +8,7 @@ from typing import Any
 
 from agents.a3c import A3C
 from agents.fast_ppo import FastPPO
+from agents.fast_sac import FastSAC
 from agents.adversarial.adv_training import AdversarialPPO
 from agents.adversarial.rarl import RARL
 from agents import config, hyperparams
@@ -34,7 +35,7 @@ from scenarios import Scenario, ScenarioSpec, UserError
 from scenarios import make as make_scenario
 from scenarios.errors import suggest
 
-AGENTS: dict[str, Any] = {cls.name: cls for cls in (RandomAgent, *SB3_AGENTS, *TABULAR_AGENTS, *DQN_AGENTS, Reinforce, *PLANNERS, MCTS, *PPO_AGENTS, *VALUE_AGENTS, *HEURISTICS, MADDPG, *JOINT_AGENTS, *MATRIX_AGENTS, BehaviouralCloning, DAgger, *ADVERSARIAL_IL, AdversarialPPO, RARL, A3C, IMPALA, FastPPO)}
+AGENTS: dict[str, Any] = {cls.name: cls for cls in (RandomAgent, *SB3_AGENTS, *TABULAR_AGENTS, *DQN_AGENTS, Reinforce, *PLANNERS, MCTS, *PPO_AGENTS, *VALUE_AGENTS, *HEURISTICS, MADDPG, *JOINT_AGENTS, *MATRIX_AGENTS, BehaviouralCloning, DAgger, *ADVERSARIAL_IL, AdversarialPPO, RARL, A3C, IMPALA, FastPPO, FastSAC)}
 
 ENTRY_POINTS: dict[str, str] = {"adr": "sim2real.adr:ADR"}
 """Agents that live in packages above ``agents`` (as Gymnasium's ``entry_point="pkg.module:Class"``):

@@ -38,6 +38,7 @@ SLOW_CASES = {  # continuous off-policy methods need thousands of ~10 ms gradien
     "td3": ("classic/Pendulum-v1", 6_000, {}, 5, None),
     "ddpg": ("classic/Pendulum-v1", 6_000, {}, 5, None),
     "tqc": ("classic/Pendulum-v1", 6_000, {}, 5, None),
+    "fast_sac": ("classic/Pendulum-v1", 6_000, {}, 5, None),  # small networks in the default run: tests/test_fast_sac.py
 }
 PLANNERS = {
     "mppi": ("mujoco/InvertedPendulum-v5", {"time_limit": 60}, {"samples": 32}),

@@ -14,6 +14,7 @@ import agents
 from agents.vtrace import vtrace
 from scenarios import UserError
 from testbed.harness import evaluate
+from tests.spec_runs import run_spec
 
 
 # ----- V-trace ----------------------------------------------------------------------------------
@@ -184,40 +185,14 @@ def test_impala_checkpoint_continues_training(ray_instance, tmp_path):
 
 
 # ----- through an experiment spec ---------------------------------------------------------------
-def _run_spec(tmp_path, name, hparams):
-    import subprocess
-    import sys
-
-    import yaml
-
-    spec = {"name": "parallel", "scenarios": ["classic/CartPole-v1"], "seeds": [0], "evaluation": {"episodes": 2, "seed": 5},
-            "agents": [{"name": name, "steps": 1000, "hparams": hparams}]}
-    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
-    proc = subprocess.run([sys.executable, "-m", "testbed.cli", "run", str(tmp_path / "spec.yaml"), "--db", str(tmp_path / "r.db"),
-                           "--out", str(tmp_path / "runs")], env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    from testbed.store import ResultsStore
-
-    recs = ResultsStore(tmp_path / "r.db", create=False).records()
-    assert {r.agent for r in recs} == {name} and len(recs) == 2
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    tags = set()
-    for events in (tmp_path / "runs" / "tensorboard").rglob("events.out.tfevents.*"):
-        acc = EventAccumulator(str(events))
-        acc.Reload()
-        tags |= set(acc.Tags()["scalars"])
-    return tags
-
-
 @pytest.mark.slow  # 16 s; the spec path is the one every agent takes (tests/test_experiments.py)
 def test_a3c_in_an_experiment_spec_stores_records_and_tensorboard_logs(tmp_path):
-    assert {"train/episode_return", "eval/mean_team_return"} <= _run_spec(tmp_path, "a3c", {"n_envs": 2, "n_workers": 1})
+    assert {"train/episode_return", "eval/mean_team_return"} <= run_spec(tmp_path, "a3c", {"n_envs": 2, "n_workers": 1})
 
 
 @pytest.mark.slow  # a Ray start inside the job's process: ~40-90 s on a loaded 2-core machine
 def test_impala_in_an_experiment_spec_stores_records_and_tensorboard_logs(tmp_path):
-    tags = _run_spec(tmp_path, "impala", {"n_envs": 2, "unroll_length": 10})
+    tags = run_spec(tmp_path, "impala", {"n_envs": 2, "unroll_length": 10})
     assert {"train/episode_return", "train/policy_lag", "eval/mean_team_return"} <= tags
 
 

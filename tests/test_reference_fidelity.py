@@ -181,7 +181,7 @@ EXPECTED_LEARNING = {
     "mappo": "on-policy", "ippo": "on-policy", "joint_ppo": "on-policy", "gail": "on-policy", "airl": "on-policy",
     "adv_ppo": "on-policy", "rarl": "on-policy", "adr": "on-policy", "a3c": "on-policy",
     "impala": "off-policy",  # V-trace corrects behaviour-policy lag (Espeholt et al. 2018, section 4)
-    "sac": "off-policy", "td3": "off-policy", "ddpg": "off-policy", "tqc": "off-policy", "dqn": "off-policy",
+    "sac": "off-policy", "fast_sac": "off-policy", "td3": "off-policy", "ddpg": "off-policy", "tqc": "off-policy", "dqn": "off-policy",
     "qrdqn": "off-policy", "double_dqn": "off-policy", "dueling_dqn": "off-policy", "rainbow": "off-policy",
     "q_learning": "off-policy", "iql": "off-policy", "vdn": "off-policy", "qmix": "off-policy",
     "maddpg": "off-policy", "joint_q": "off-policy", "jal": "off-policy", "tabular_iql": "off-policy",

@@ -1,0 +1,166 @@
+"""fast_sac: hand-written gradients equal torch autograd's on SB3's SAC losses, it learns on a tiny
+budget, continues exactly, round-trips through checkpoints, and takes the SB3-backed sac's configs."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import agents
+import testbed
+from agents.fast_sac import LOG_STD_MAX, LOG_STD_MIN
+from agents.numpy_mlp import MLPStack
+from scenarios import UserError
+from tests.spec_runs import run_spec
+
+PEND = "classic/Pendulum-v1"
+SMALL = {"policy_kwargs": {"net_arch": [64, 64]}, "batch_size": 64}
+
+
+def _fwd(ws, bs, x, k):
+    h = x
+    for i in range(len(ws)):
+        h = h @ ws[i][k] + bs[i][k]
+        if i < len(ws) - 1:
+            h = torch.relu(h)
+    return h
+
+
+def _grads(ws, bs):
+    return np.concatenate([np.concatenate([w.grad.numpy().ravel(), b.grad.numpy().ravel()]) for w, b in zip(ws, bs)])
+
+
+def test_stacked_mlp_gradients_equal_autograd():
+    rng = np.random.default_rng(0)
+    for activation in ("relu", "tanh"):
+        net = MLPStack([5, 7, 6, 1], 3, activation, rng)
+        x = rng.standard_normal((4, 5)).astype(np.float32)
+        upstream = rng.standard_normal((3, 4, 1)).astype(np.float32)
+        out, hs = net.forward(x)
+        d_in = net.backward(hs, upstream, inputs=True)
+        ws = [torch.tensor(w, requires_grad=True) for w in net.w]
+        bs = [torch.tensor(b, requires_grad=True) for b in net.b]
+        tx = torch.tensor(x, requires_grad=True)
+        fn = torch.relu if activation == "relu" else torch.tanh
+        ref = []
+        for k in range(3):
+            h = tx
+            for i in range(3):
+                h = h @ ws[i][k] + bs[i][k]
+                if i < 2:
+                    h = fn(h)
+            ref.append(h)
+        ref = torch.stack(ref)
+        np.testing.assert_allclose(out, ref.detach().numpy(), rtol=1e-5, atol=1e-6)
+        (ref * torch.tensor(upstream)).sum().backward(retain_graph=True)
+        np.testing.assert_allclose(net.grad, _grads(ws, bs), rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(d_in.sum(0), tx.grad.numpy(), rtol=1e-4, atol=1e-6)
+        # one member per row (SAC's min over critics): the input gradient of sum_i d_sel[i] * out[pick[i], i]
+        pick, d_sel = np.array([2, 0, 2, 1]), rng.standard_normal((4, 1)).astype(np.float32)
+        tx.grad = None
+        ref[torch.as_tensor(pick), torch.arange(4)].mul(torch.tensor(d_sel)).sum().backward()
+        np.testing.assert_allclose(net.backward_selected(hs, d_sel, pick), tx.grad.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_one_update_equals_sb3s_losses_under_autograd():
+    """Critic gradient of 0.5 * sum_k MSE(Q_k, soft target) and the actor gradient of
+    mean(alpha * logp - min_k Q_k) against the updated critics, as SB3's SAC.train computes them."""
+    ag = agents.make("fast_sac", PEND, seed=0, learning_starts=10, batch_size=8)
+    ag.learn(40)
+    state = ag.rng.bit_generator.state
+    obs, act, nxt, rew, term = ag._sample()
+    eps = ag.rng.standard_normal((2 * len(obs), ag.n_act)).astype(np.float32)
+    ag.rng.bit_generator.state = state
+    aw, ab = [torch.tensor(w, requires_grad=True) for w in ag.actor.w], [torch.tensor(b, requires_grad=True) for b in ag.actor.b]
+    cw, cb = [torch.tensor(w, requires_grad=True) for w in ag.critic.w], [torch.tensor(b, requires_grad=True) for b in ag.critic.b]
+    tw, tb = [torch.tensor(w) for w in ag.target.w], [torch.tensor(b) for b in ag.target.b]
+    B, A = len(obs), ag.n_act
+    out = _fwd(aw, ab, torch.tensor(np.concatenate([obs, nxt])), 0)
+    mean, log_std = out[:, :A], torch.clamp(out[:, A:], LOG_STD_MIN, LOG_STD_MAX)
+    u = mean + log_std.exp() * torch.tensor(eps)
+    a = torch.tanh(u)
+    logp = torch.distributions.Normal(mean, log_std.exp()).log_prob(u).sum(1) - torch.log(1 - a**2 + 1e-6).sum(1)
+    alpha = math.exp(float(ag.log_alpha[0]))
+    log_alpha_before = float(ag.log_alpha[0])
+    with torch.no_grad():
+        xa = torch.cat([torch.tensor(nxt), a[B:]], 1)
+        soft = torch.min(torch.stack([_fwd(tw, tb, xa, k)[:, 0] for k in range(2)]), 0).values - alpha * logp[B:]
+        y = torch.tensor(rew) + (1 - torch.tensor(term)) * 0.99 * soft
+    xa = torch.tensor(np.concatenate([obs, act], 1))
+    (0.5 * sum(((_fwd(cw, cb, xa, k)[:, 0] - y) ** 2).mean() for k in range(2))).backward()
+    ag._update(0)
+    np.testing.assert_allclose(ag.critic.grad, _grads(cw, cb), rtol=1e-4, atol=1e-5)
+    cw2, cb2 = [torch.tensor(w) for w in ag.critic.w], [torch.tensor(b) for b in ag.critic.b]
+    q_pi = torch.min(torch.stack([_fwd(cw2, cb2, torch.cat([torch.tensor(obs), a[:B]], 1), k)[:, 0] for k in range(2)]), 0).values
+    (alpha * logp[:B] - q_pi).mean().backward()
+    np.testing.assert_allclose(ag.actor.grad, _grads(aw, ab), rtol=1e-4, atol=1e-5)
+    # the entropy coefficient moved against (logp + target entropy), as Adam's first step does: by lr
+    direction = -np.sign(-(logp[:B].detach().numpy() + ag.target_entropy).mean())
+    assert np.sign(float(ag.log_alpha[0]) - log_alpha_before) == direction
+
+
+def test_learns_pendulum_on_a_tiny_budget():
+    rnd = np.mean([r.team_return for r in testbed.evaluate(agents.make("random", PEND, seed=0), episodes=5, seed=9)])
+    ag = agents.make("fast_sac", PEND, seed=0, **SMALL)
+    ag.learn(6000)
+    got = np.mean([r.team_return for r in testbed.evaluate(ag, episodes=5, seed=9)])
+    assert got > rnd + 600, (got, rnd)  # random ~ -1200; a swing-up policy > -600
+    assert ag.history and ag.history[-1]["ent_coef"] < 1.0
+
+
+def test_continuation_and_checkpoints_are_exact(tmp_path):
+    h = {**SMALL, "n_envs": 2, "learning_starts": 100, "normalize": True, "learning_rate": "lin_1e-3"}
+    whole = agents.make("fast_sac", PEND, seed=3, total_steps=600, **h)
+    whole.learn(600)
+    parts = agents.make("fast_sac", PEND, seed=3, total_steps=600, **h)
+    parts.learn(300)
+    parts.learn(300)
+    for a, b in ((whole.actor, parts.actor), (whole.critic, parts.critic), (whole.target, parts.target)):
+        np.testing.assert_array_equal(a.flat, b.flat)
+    path = parts.save(tmp_path / "ckpt")
+    loaded = agents.load(path, PEND)
+    for a, b in ((loaded.actor, parts.actor), (loaded.critic, parts.critic), (loaded.target, parts.target)):
+        np.testing.assert_array_equal(a.flat, b.flat)
+    assert loaded.actor_opt.state_arrays()["t"] == parts.actor_opt.state_arrays()["t"] == parts.updates
+    np.testing.assert_array_equal(loaded.obs_stats.mean, parts.obs_stats.mean)
+    obs = {"agent_0": np.random.default_rng(0).standard_normal((3, 3)).astype(np.float32)}
+    np.testing.assert_array_equal(loaded.act(obs)["agent_0"], parts.act(obs)["agent_0"])
+    assert loaded.steps_trained == 600 and float(loaded.log_alpha[0]) == float(parts.log_alpha[0])
+
+
+def test_takes_the_sb3_sacs_config_and_refuses_what_it_does_not_implement():
+    sac = agents.make("sac", PEND, seed=0, learning_rate="lin_3e-4", tau=0.01)
+    fast = agents.make("fast_sac", PEND, seed=0, learning_rate="lin_3e-4", tau=0.01)
+    assert {k: fast.hparams[k] for k in sac.hparams} == sac.hparams
+    assert type(fast).default_hyperparameters() == type(sac).default_hyperparameters()
+    for bad, match in (({"use_sde": True}, "does not implement use_sde"), ({"n_steps": 3}, "does not implement n_steps"),
+                       ({"train_freq": [1, "episode"]}, "train_freq in steps only"),
+                       ({"ent_coef": "fixed"}, "ent_coef")):
+        with pytest.raises(UserError, match=match):
+            agents.make("fast_sac", PEND, **bad)
+    with pytest.raises(UserError, match="continuous actions only"):
+        agents.make("fast_sac", "classic/CartPole-v1")
+
+
+def test_fixed_entropy_coefficient_and_action_noise():
+    ag = agents.make("fast_sac", PEND, seed=0, ent_coef=0.05, action_noise={"type": "ornstein_uhlenbeck", "std": 0.3},
+                     learning_starts=50, **SMALL)
+    ag.learn(200)
+    assert math.isclose(math.exp(float(ag.log_alpha[0])), 0.05, rel_tol=1e-6)
+    assert np.abs(ag.replay["act"][: ag.pos]).max() <= 1.0
+
+
+def test_multi_agent_scenarios_share_one_network():
+    sid = "mamujoco/HalfCheetah-2x3-v1"
+    ag = agents.make("fast_sac", sid, seed=0, n_envs=2, learning_starts=20, **SMALL)
+    ag.learn(60)
+    assert ag.steps_trained == 60 and ag.pos == 2 * 2 * 30
+    acts = ag.act({a: np.zeros((2, *ag.scenario.observation_space(a).shape), np.float32) for a in ag.scenario.possible_agents})
+    assert set(acts) == set(ag.scenario.possible_agents) and all(v.shape == (2, 3) for v in acts.values())
+
+
+@pytest.mark.slow  # 15 s: a CLI subprocess; the spec path is the one every agent takes (tests/test_experiments.py)
+def test_an_experiment_spec_trains_it_and_logs_to_tensorboard(tmp_path):
+    tags = run_spec(tmp_path, "fast_sac", {**SMALL, "learning_starts": 200}, scenario=PEND, steps=1200)
+    assert {"train/episode_return", "eval/mean_team_return"} <= tags
