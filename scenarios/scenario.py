@@ -210,18 +210,18 @@ class Scenario:
     ) -> VectorScenario | BatchVectorScenario:
         """``num_envs`` fresh copies of this scenario's spec, stepped as one batch.
 
-        ``backend``: ``"batch"`` (MuJoCo tasks on ``mujoco.batch``), ``"gymnasium"``
-        (copies of the source env), or ``"auto"``: batch where it supports the
-        scenario, Gymnasium otherwise.
+        ``backend``: ``"batch"`` (MuJoCo tasks on ``mujoco.batch``, mpe2's particle
+        worlds as arrays), ``"gymnasium"`` (copies of the source env), or ``"auto"``:
+        batch where it supports the scenario, the source's copies otherwise.
         """
-        from scenarios.batch import BatchVectorScenario, unsupported_reason
+        from scenarios.batch import batch_unsupported, make_batch
         from scenarios.vector import VectorScenario
 
         if backend not in ("auto", "batch", "gymnasium"):
             raise UserError(f"unknown backend '{backend}' (valid: auto, batch, gymnasium)")
         seed = self.seed if seed is None else seed
-        if backend == "batch" or (backend == "auto" and unsupported_reason(self.spec) is None):
-            return BatchVectorScenario(self.spec, num_envs, seed=seed, autoreset=autoreset)
+        if backend == "batch" or (backend == "auto" and batch_unsupported(self.spec) is None):
+            return make_batch(self.spec, num_envs, seed=seed, autoreset=autoreset)
         return VectorScenario(self.spec, num_envs, seed=seed, autoreset=autoreset)
 
     def __repr__(self) -> str:

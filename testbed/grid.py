@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from scenarios import LayerSpec, Scenario, ScenarioSpec, UserError
-from scenarios.batch import BatchVectorScenario, unsupported_reason
+from scenarios.batch import batch_unsupported, make_batch
 from scenarios.layers.dynamics import FIELDS as MUJOCO_FIELDS
 from scenarios.layers.particle_dynamics import MPE_FIELDS, MULTIWALKER_FIELDS
 from testbed.harness import evaluate, run_episodes
@@ -120,8 +120,8 @@ def evaluate_grid(
     """Evaluate ``agent`` at the nominal scenario and at every grid point, ``episodes`` each.
 
     The same episode seeds are used at every point, so points differ only in physics.
-    Where the batched MuJoCo backend applies, the whole grid is one batch: one
-    simulation per point, each with its own physics. ``points`` restricts the
+    Where a batched backend applies (MuJoCo tasks, mpe2's particle worlds), the whole
+    grid is one batch: one simulation per point, each with its own physics. ``points`` restricts the
     evaluation to some points of the grid (a worst-case search passes its own),
     ``nominal=False`` leaves the nominal scenario out, ``run_id`` joins an existing
     run and ``extra_params`` is merged into every record's params.
@@ -131,7 +131,7 @@ def evaluate_grid(
     extra = dict(extra_params or {})
     labels: list[dict[str, float] | None] = [*([None] if nominal else []), *points]
     total = episodes * len(labels)
-    if backend != "gymnasium" and points and unsupported_reason(point_spec(scenario.spec, axes, points[0])) is None:
+    if backend != "gymnasium" and points and batch_unsupported(point_spec(scenario.spec, axes, points[0])) is None:
         return _evaluate_grid_batched(agent, scenario, axes, labels, episodes, seed, deterministic, checkpoint, store,
                                       progress, run_id, extra)
     records: list[EpisodeRecord] = []
@@ -161,8 +161,8 @@ def _evaluate_grid_batched(
     """
     spread = max(1, min(episodes, BATCH_SIMULATIONS // len(labels)))
     copies = [(p, j) for p in range(len(labels)) for j in range(spread)]
-    vec = BatchVectorScenario(scenario.spec, len(copies), autoreset=False,
-                              copy_layers=[[] if labels[p] is None else point_layers(axes, labels[p]) for p, _ in copies])  # type: ignore[arg-type]
+    vec = make_batch(scenario.spec, len(copies), autoreset=False,
+                     copy_layers=[[] if labels[p] is None else point_layers(axes, labels[p]) for p, _ in copies])  # type: ignore[arg-type]
     counters = [iter(range(j, episodes, spread)) for _, j in copies]
     try:
         return run_episodes(

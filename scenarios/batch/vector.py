@@ -19,27 +19,21 @@ that share them, so one batch covers a whole grid or a randomized population.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
-from types import SimpleNamespace
-from typing import Any
 
 import mujoco
 import numpy as np
-from gymnasium.utils import seeding
 from mujoco import batch as mjbatch
 
+from scenarios.batch.layered import Context, LayeredBatch
 from scenarios.batch.mamujoco_obs import LocalObservations
 from scenarios.batch.tasks import TASKS, Fields, prepare
 from scenarios.errors import UserError
-from scenarios.layers import build_layers
 from scenarios.layers.mujoco_model import find_mujoco
 from scenarios.layers.physics import BatchPhysics, PhysicsSubset
-from scenarios.layers.stack import LayerStack
 from scenarios.scenario import Scenario
 from scenarios.spec import LayerSpec, ScenarioSpec
-from scenarios.vector import episode_summary, reset_seeds
 
 AGENT = "agent_0"
 _MANY_SEGMENT = {"ManySegmentAnt": "Ant-v5", "ManySegmentSwimmer": "Swimmer-v5"}
@@ -64,40 +58,7 @@ def unsupported_reason(spec: ScenarioSpec) -> str | None:
     return None
 
 
-class _Context:
-    """What a layer binds to on the batch: ids, spaces, N copies and their physics."""
-
-    def __init__(self, spec: ScenarioSpec, n: int, physics: Any, obs_spaces: dict, act_spaces: dict) -> None:
-        self.spec, self.id, self.possible_agents, self.num_copies = spec, spec.id, list(act_spaces), n
-        self.physics, self._obs, self._act = physics, obs_spaces, act_spaces
-        self.source = None  # no single source env: PettingZoo-world layers refuse to bind
-
-    def observation_space(self, agent: str) -> Any:
-        return self._obs[agent]
-
-    def action_space(self, agent: str) -> Any:
-        return self._act[agent]
-
-
-class _SubStack:
-    """Extra layers of some copies (a grid point's): local copy ``k`` is global copy ``copies[k]``."""
-
-    def __init__(self, stack: LayerStack, copies: np.ndarray, n: int) -> None:
-        self.stack, self.copies = stack, copies
-        self.local = np.full(n, -1, np.int64)
-        self.local[copies] = np.arange(len(copies))
-        hooks = stack.hooks
-        self.steps = any(hooks[h] for h in ("before_step", "act", "after_step", "observe", "reward"))
-        """Whether it acts during steps (a grid point's dynamics layers act at resets only)."""
-
-    def split(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Positions in ``ids`` of this sub-stack's copies, and their local indices."""
-        loc = self.local[ids]
-        pos = np.flatnonzero(loc >= 0)
-        return pos, loc[pos]
-
-
-class BatchVectorScenario:
+class BatchVectorScenario(LayeredBatch):
     """``num_envs`` copies of a MuJoCo scenario on ``mujoco.batch``, with VectorScenario's interface.
 
     >>> import numpy as np, scenarios
@@ -141,46 +102,13 @@ class BatchVectorScenario:
         if self._rne:
             self._fields.cfrc_ext = np.zeros((num_envs, self.model.nbody, 6))
             self._scratch = mujoco.MjData(self.model)
-        extra = list(copy_layers) if copy_layers is not None else [[] for _ in range(num_envs)]
-        if len(extra) != num_envs:
-            raise ValueError(f"copy_layers has {len(extra)} entries for {num_envs} copies")
         self.physics = BatchPhysics(self.batch, handle)
         act_spaces = {a: self.template.source.action_space(a) for a in self.agents}
         obs_spaces = {a: self.template.source.observation_space(a) for a in self.agents}
-        context = _Context(spec, num_envs, self.physics, obs_spaces, act_spaces)
-        self.stack = LayerStack(build_layers(spec.layers), context, obs_spaces)
-        self.subs: list[_SubStack] = []
-        groups: dict[str, list[int]] = {}
-        for i, layers in enumerate(extra):
-            if layers:
-                groups.setdefault(json.dumps([x.model_dump() for x in layers], sort_keys=True), []).append(i)
-        for copies in groups.values():
-            idx = np.asarray(copies, np.int64)
-            after = dict(obs_spaces)
-            sub = LayerStack(build_layers(list(extra[copies[0]])),
-                             _Context(spec, len(idx), PhysicsSubset(self.physics, idx), after, act_spaces), after)
-            if after != obs_spaces:
-                raise UserError(f"{spec.id}: per-copy layers may not change the observation space")
-            self.subs.append(_SubStack(sub, idx, num_envs))
+        self._init_layers(obs_spaces, act_spaces, copy_layers, Context(spec, num_envs, self.physics, obs_spaces, act_spaces),
+                          lambda idx, obs, act: Context(spec, len(idx), PhysicsSubset(self.physics, idx), obs, act))
         expanded = self.physics.expanded("body_mass")
         self._fields.body_mass = expanded if expanded is not None else np.broadcast_to(self.model.body_mass, (num_envs, self.model.nbody))
-        self._owner = np.full(num_envs, -1, np.int64)  # the sub-stack of each copy (a copy has at most one)
-        for k, sub in enumerate(self.subs):
-            self._owner[sub.copies] = k
-        self._stepping = any(sub.steps for sub in self.subs)
-        self.has_cost = self.stack.has_cost or any(x.stack.has_cost for x in self.subs)
-        self._layered = bool(self.stack) or bool(self.subs)
-        self.observation_spaces = dict(obs_spaces)
-        self.params: list[dict[str, Any]] = [{} for _ in range(num_envs)]
-        self._rngs: list[np.random.Generator | None] = [None] * num_envs
-        self._obs = {a: np.zeros((num_envs, *sp.shape), sp.dtype) for a, sp in obs_spaces.items()}
-        self.active = {a: np.zeros(num_envs, bool) for a in self.agents}
-        self.done = np.ones(num_envs, bool)
-        self.episode_returns = {a: np.zeros(num_envs) for a in self.agents}
-        self.episode_lengths = np.zeros(num_envs, np.int64)
-        self.episode_costs = np.zeros(num_envs)
-        self._ep_terminated = np.zeros(num_envs, bool)
-        self._reset_once = False
         if mujoco.mj_stateSize(self.model, mujoco.mjtState.mjSTATE_FULLPHYSICS) != 1 + self.model.nq + self.model.nv + self.model.na:
             raise UserError(f"{spec.id}: the batched backend expects no actuator history or plugin state")
 
@@ -211,45 +139,7 @@ class BatchVectorScenario:
             out[:, idx] = actions[a]
         return out
 
-    # -- the layer stacks, the spec's then per-copy ------------------------
-    def _stacks(self, ids: np.ndarray, stepping: bool = False) -> list[tuple[LayerStack, np.ndarray, np.ndarray | None]]:
-        """(stack, its local copy indices, their positions in ``ids`` or None for all) per stack with copies in
-        ids; ``stepping``: only those that act during steps."""
-        out: list[tuple[LayerStack, np.ndarray, np.ndarray | None]] = [(self.stack, ids, None)] if self.stack else []
-        if self.subs and (self._stepping or not stepping):
-            owners = self._owner[ids]
-            for k in np.unique(owners[owners >= 0]):
-                sub = self.subs[int(k)]
-                if sub.steps or not stepping:
-                    pos, loc = sub.split(ids)
-                    out.append((sub.stack, loc, pos))
-        return out
-
-    @staticmethod
-    def _rows(fn: Any, values: dict[str, np.ndarray], pos: np.ndarray | None, *args: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """``fn`` applied to the rows ``pos`` of each agent's ``values`` (all rows when pos is None)."""
-        if pos is None:
-            return fn(dict(values), *args)
-        got = fn({a: v[pos] for a, v in values.items()}, *[{a: v[pos] for a, v in x.items()} for x in args])
-        out = {}
-        for a, v in values.items():
-            out[a] = np.array(v, copy=True)
-            out[a][pos] = got[a]
-        return out
-
-    # -- reset -------------------------------------------------------------
-    def _seeds(self, seed: int | Sequence[int] | None, count: int) -> list[int | None]:
-        return reset_seeds(seed, count, None if self._reset_once else self.seed)
-
-    def _reset_ids(self, ids: list[int], seeds: list[int | None]) -> None:
-        for i, s in zip(ids, seeds):
-            if s is not None or self._rngs[i] is None:
-                self._rngs[i] = seeding.np_random(s)[0]
-        idx = np.asarray(ids, np.int64)
-        stacks = self._stacks(idx) if self._layered else []
-        for stack, loc, pos in stacks:
-            stack.seed(loc, seeds if pos is None else [seeds[j] for j in pos])
-            stack.before_reset(loc)
+    def _restart(self, ids: list[int], idx: np.ndarray) -> dict[str, np.ndarray]:
         self.batch.reset(idx, stage=mujoco.mjtStage.mjSTAGE_NONE)
         for i in ids:
             qpos, qvel = self.task.reset(self.p, self._rngs[i])
@@ -258,89 +148,12 @@ class BatchVectorScenario:
         self.batch.forward(idx)
         if self._rne:
             self._fields.cfrc_ext[idx] = 0.0  # Gymnasium's reset runs mj_forward only: cfrc_ext stays zero
-        obs = self._split(self.task.obs(self.p, self._fields)[idx], idx)
-        if stacks:
-            report: list[dict[str, Any]] = [{} for _ in ids]
-            for stack, loc, pos in stacks:
-                for j, values in enumerate(stack.start_episode(loc)):
-                    report[j if pos is None else int(pos[j])].update(values)
-                if stack.hooks["observe"]:
-                    obs = self._rows(lambda x, loc=loc, stack=stack: stack.observe(x, loc), obs, pos)
-            for j, i in enumerate(ids):
-                self.params[i] = report[j]
-        for a in self.agents:
-            self._obs[a][idx] = obs[a]
-            self.active[a][idx] = True
-            self.episode_returns[a][idx] = 0.0
-        self.episode_lengths[idx] = 0
-        self.episode_costs[idx] = 0.0
-        self._ep_terminated[idx] = False
-        self.done[idx] = False
+        return self._split(self.task.obs(self.p, self._fields)[idx], idx)
 
-    def _reset_info(self, i: int) -> dict:
-        return {a: {"layers": self.params[i]} if self._layered else {} for a in self.agents}
-
-    def _observations(self) -> dict[str, np.ndarray]:
-        return {a: v.copy() for a, v in self._obs.items()}
-
-    def reset(self, seed: int | Sequence[int] | None = None, indices: Sequence[int] | None = None,
-              options: dict | None = None) -> tuple[dict[str, np.ndarray], list[dict]]:
-        """Reset all copies (or ``indices``); an int seed gives copy ``indices[j]`` seed ``seed + j``."""
-        ids = list(range(self.num_envs)) if indices is None else [int(i) for i in indices]
-        seeds = self._seeds(seed, len(ids))
-        self._reset_once = True
-        self._reset_ids(ids, seeds)
-        infos: list[dict] = [{} for _ in range(self.num_envs)]
-        for i in ids:
-            infos[i] = {"agents": self._reset_info(i)}
-        return self._observations(), infos
-
-    # -- step --------------------------------------------------------------
-    def _before(self, stacks: list, ids: np.ndarray, t: np.ndarray, action: dict[str, np.ndarray],
-                agent_infos: list[dict]) -> dict[str, np.ndarray]:
-        """Layers before the physics step: reports, then the actions each copy's source receives."""
-        for stack, loc, pos in stacks:
-            report = stack.before_step(loc, t if pos is None else t[pos])
-            if report is not None:
-                for j, values in enumerate(report):
-                    if values:
-                        for a in self.agents:
-                            agent_infos[j if pos is None else int(pos[j])][a].setdefault("layers", {}).update(values)
-            if stack.hooks["act"]:
-                action = self._rows(lambda x, loc=loc, stack=stack: stack.act(x, loc), action, pos)
-        return action
-
-    def _after(self, stacks: list, ids: np.ndarray, t: np.ndarray, obs: dict[str, np.ndarray], reward: dict[str, np.ndarray],
-               done: dict[str, np.ndarray], agent_infos: list[dict]) -> tuple[dict, dict]:
-        """Layers after the physics step, over the rows of the copies stepped."""
-        for stack, loc, pos in stacks:
-            if stack.hooks["after_step"]:
-                stack.after_step(loc, t if pos is None else t[pos],
-                                 agent_infos if pos is None else [agent_infos[j] for j in pos])
-            if stack.hooks["observe"]:
-                obs = self._rows(lambda x, loc=loc, stack=stack: stack.observe(x, loc), obs, pos)
-            if stack.hooks["reward"]:
-                reward = self._rows(lambda r, d, loc=loc, stack=stack: stack.reward(r, d, loc), reward, pos, done)
-        return obs, reward
-
-    def step(self, actions: dict[str, np.ndarray]) -> tuple[dict, dict, dict, dict, list[dict]]:
-        """Step every running copy with row ``i`` of each agent's action array."""
+    def _advance(self, ids: np.ndarray, actions: dict[str, np.ndarray],
+                 all_running: bool) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
         n = self.num_envs
-        running = ~self.done
-        all_running = bool(running.all())
-        ids = np.arange(n) if all_running else np.flatnonzero(running)
-        infos: list[dict] = [{} for _ in range(n)]
-        if len(ids) == 0:
-            zeros = np.zeros(n, bool)
-            return (self._observations(), {a: np.zeros(n) for a in self.agents}, {a: zeros.copy() for a in self.agents},
-                    {a: zeros.copy() for a in self.agents}, infos)
-        agent_infos: list[dict] = [{a: {} for a in self.agents} for _ in ids]
-        stacks = self._stacks(ids, stepping=True) if self._layered else []
-        t = self.episode_lengths[ids] + 1
-        applied = {a: np.asarray(actions[a]) if all_running else np.asarray(actions[a])[ids] for a in self.agents}
-        if stacks:
-            applied = self._before(stacks, ids, t, applied, agent_infos)
-        joint = self._join(applied, len(ids))
+        joint = self._join(actions, len(ids))
         before = self.task.before(self.p, self._fields)
         if all_running:
             self._ctrl[:] = joint
@@ -357,55 +170,13 @@ class BatchVectorScenario:
                 self._fields.cfrc_ext[i] = self._scratch.cfrc_ext
         task_obs = self.task.obs(self.p, self._fields)
         reward, terminated = self.task.reward(self.p, self._fields, before, full)
-        self.episode_lengths[ids] += 1
-        truncated = np.zeros(n, bool)
-        if self.time_limit is not None:
-            truncated = (self.episode_lengths >= self.time_limit) & ~terminated
-        reward = np.where(running, reward, 0.0)
-        terminated &= running
-        truncated &= running
-        obs_ids = self._split(task_obs[ids], ids)
         rew_ids = {a: reward[ids] for a in self.agents}  # every agent gets the team reward (MaMuJoCo's convention)
-        if stacks:
-            done_ids = (terminated | truncated)[ids]
-            obs_ids, rew_ids = self._after(stacks, ids, t, obs_ids, rew_ids, {a: done_ids for a in self.agents}, agent_infos)
-            if self.has_cost:
-                self.episode_costs[ids] += [max(x[a].get("cost", 0.0) for a in self.agents) for x in agent_infos]
-        rewards = {}
-        for a in self.agents:
-            self._obs[a][ids] = obs_ids[a]
-            rewards[a] = np.zeros(n)
-            rewards[a][ids] = rew_ids[a]
-            self.episode_returns[a] += rewards[a]
-        self._ep_terminated |= terminated
-        finished = np.flatnonzero(terminated | truncated)
-        for j, i in enumerate(ids):
-            infos[i] = {"agents": agent_infos[j]}
-        if len(finished):
-            self.done[finished] = True
-            for a in self.agents:
-                self.active[a][finished] = False
-            for i in finished:
-                infos[i]["episode"] = episode_summary(self, i, self.params[i])
-            if self.autoreset:
-                for i in finished:
-                    infos[i]["final_observation"] = {a: self._obs[a][i].copy() for a in self.agents}
-                    infos[i]["final_info"] = infos[i]["agents"]
-                self._reset_ids(list(finished), [None] * len(finished))
-                for i in finished:
-                    infos[i]["reset_info"] = self._reset_info(i)
-        return (self._observations(), rewards, {a: terminated.copy() for a in self.agents},
-                {a: truncated.copy() for a in self.agents}, infos)
+        return self._split(task_obs[ids], ids), rew_ids, terminated[ids]
 
     def physics_state(self) -> np.ndarray:
         """Each simulation's ``mjSTATE_FULLPHYSICS`` rows (N, nstate), for planners."""
         n = mujoco.mj_stateSize(self.model, mujoco.mjtState.mjSTATE_FULLPHYSICS)
         return self.batch.state[:, :n].copy()  # time, qpos, qvel, act lead the integration state
-
-    @property
-    def copies(self) -> list[Any]:
-        """Per-copy attribute holders (for SB3's get_attr); the simulations live in the batch."""
-        return [SimpleNamespace(render_mode=None, params=self.params[i]) for i in range(self.num_envs)]
 
     def close(self) -> None:
         """Release the template env."""

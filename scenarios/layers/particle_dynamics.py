@@ -8,8 +8,12 @@ such as ``agent_0`` or landmark names such as ``landmark 0``), and ``damping``
 rescaled, mass data recomputed). Values are drawn relative to nominals stored
 at bind time (or, for multiwalker, read when each episode builds its bodies)
 and applied after the source's reset, which rebuilds or repositions entities.
-These layers act on one PettingZoo world, so they run on the single-copy face
-(N = 1; the Gymnasium-copies vectorized face gives each copy its own).
+``mpe_dynamics`` is batch-first: each copy draws from its own generator and writes
+its own values, into the one mpe2 world of the single-copy face (``WorldRows``) or
+into its rows of the batched particle backend's per-copy arrays
+(``scenarios.batch.particle_vector.ParticleRows``), so copy k of a batch samples
+what it samples alone. ``multiwalker_dynamics`` acts on one Box2D world, so it runs
+on the single-copy face (the Gymnasium-copies vectorized face gives each copy its own).
 
 YAML examples::
 
@@ -43,57 +47,80 @@ class ParticleParams(LayerParams):
     parameters: list[ParamRange] = Field(min_length=1)
 
 
+class WorldRows:
+    """The one mpe2 world of the single-copy face, read and written as ``ParticleRows`` does a batch's rows."""
+
+    def __init__(self, world: Any) -> None:
+        self.world = world
+        self.objects = {e.name: e for e in list(world.agents) + list(world.landmarks)}
+        self.entities = list(self.objects)
+        self.agents = [a.name for a in world.agents]
+
+    def nominal(self, field: str, names: list[str]) -> np.ndarray:
+        """Current values (mpe2's: the layer reads them at bind); unlimited speeds as inf, unset accel as 5."""
+        if field == "damping":
+            return np.array([float(self.world.damping)])
+        attr = MPE_FIELDS[field][0]
+        default = 5.0 if field == "accel" else np.inf  # mpe2's sensitivity when accel is unset; max_speed None
+        return np.array([default if getattr(self.objects[n], attr) is None else float(getattr(self.objects[n], attr))
+                         for n in names])
+
+    def write(self, field: str, names: list[str], ids: np.ndarray, values: np.ndarray) -> None:
+        """The world (copy 0) takes ``values[0]``."""
+        if field == "damping":
+            self.world.damping = float(values[0, 0])
+            return
+        for n, v in zip(names, values[0]):
+            setattr(self.objects[n], MPE_FIELDS[field][0], float(v))
+
+
 class MPEDynamics(Layer):
-    """Randomizes mpe2 entity masses, accelerations, speeds, sizes and world damping."""
+    """Randomizes mpe2 entity masses, accelerations, speeds, sizes and world damping, per copy."""
 
     type = "mpe_dynamics"
     Params = ParticleParams
 
     def bind(self, scenario: Scenario) -> None:
         super().bind(scenario)
-        world = getattr(getattr(scenario.source, "unwrapped", None), "world", None)
-        if world is None or not hasattr(world, "damping"):
-            raise UserError(f"layer {self.type} needs an mpe2 source, not {scenario.spec.source}")
-        self.world = world
-        entities = {e.name: e for e in list(world.agents) + list(world.landmarks)}
+        target = getattr(scenario, "particles", None)
+        if target is None:
+            world = getattr(getattr(getattr(scenario, "source", None), "unwrapped", None), "world", None)
+            if world is None or not hasattr(world, "damping"):
+                raise UserError(f"layer {self.type} needs an mpe2 source, not {scenario.spec.source}")
+            target = WorldRows(world)
+        self.target = target
         self.targets = []
         for spec in self.p.parameters:
             if spec.field not in MPE_FIELDS:
                 raise UserError(f"layer {self.type}: unknown field '{spec.field}' (valid: {', '.join(MPE_FIELDS)})")
-            attr, lower = MPE_FIELDS[spec.field]
+            lower = MPE_FIELDS[spec.field][1]
             if spec.field == "damping":
-                objs, labels = [world], ["damping"]
+                names, labels = ["damping"], ["damping"]
             else:
-                pool = world.agents if spec.field in ("accel", "max_speed") else list(entities.values())
-                names = spec.names or [e.name for e in pool]
-                unknown = [n for n in names if n not in {e.name for e in pool}]
+                pool = target.agents if spec.field in ("accel", "max_speed") else target.entities
+                names = list(spec.names or pool)
+                unknown = [n for n in names if n not in pool]
                 if unknown:
-                    raise UserError(f"layer {self.type}: no entity {unknown} for {spec.field} (valid: {', '.join(e.name for e in pool)})")
-                objs, labels = [entities[n] for n in names], [f"{spec.field}.{n}" for n in names]
-            nominal = []
-            for o in objs:
-                v = getattr(o, attr)
-                if v is None and spec.field == "accel":
-                    v = 5.0  # mpe2's sensitivity when accel is unset
-                if v is None:
-                    if spec.operation != "set":
-                        raise UserError(f"layer {self.type}: {labels[0]} is unlimited in this scenario; use operation 'set'")
-                    v = 0.0
-                nominal.append(float(v))
-            self.targets.append((spec, attr, lower, objs, labels, np.array(nominal)))
-        self.values: dict[str, Any] = {}
-        self._drawn = False
+                    raise UserError(f"layer {self.type}: no entity {unknown} for {spec.field} (valid: {', '.join(pool)})")
+                labels = [f"{spec.field}.{n}" for n in names]
+            nominal = target.nominal(spec.field, names)
+            if not np.isfinite(nominal).all():
+                if spec.operation != "set":
+                    raise UserError(f"layer {self.type}: {labels[0]} is unlimited in this scenario; use operation 'set'")
+                nominal = np.where(np.isfinite(nominal), nominal, 0.0)
+            self.targets.append((spec, lower, names, labels, nominal))
+        self.values: list[dict[str, float] | None] = [None] * self.n
 
     def start_episode(self, ids: np.ndarray, report: list[dict[str, Any]]) -> None:
-        if not (self.p.mode == "startup" and self._drawn):
-            self.values = {}
-            for spec, attr, lower, objs, labels, nominal in self.targets:
-                new = apply_operation(nominal, draw(spec, self.rng(0), len(objs)), spec.operation, lower)
-                for o, v, label in zip(objs, new, labels):
-                    setattr(o, attr, float(v))
-                    self.values[label] = float(v)
-            self._drawn = True
-        report[0].update(self.values)
+        for j, i in enumerate(np.asarray(ids, np.int64)):
+            if self.values[i] is None or self.p.mode != "startup":
+                values: dict[str, float] = {}
+                for spec, lower, names, labels, nominal in self.targets:
+                    new = apply_operation(nominal, draw(spec, self.rng(int(i)), len(names)), spec.operation, lower)
+                    self.target.write(spec.field, names, np.array([i]), np.asarray(new, np.float64)[None])
+                    values.update({label: float(v) for label, v in zip(labels, new)})
+                self.values[i] = values
+            report[j].update(self.values[i])
 
 
 class MultiwalkerDynamics(Layer):
