@@ -204,23 +204,31 @@ class _Model:
             inertia = m.body_inertia[ids].copy() if kind == "body_mass" else None
             self.targets.append((kind, ids, nominal, inertia))
         self.needs_const = any(t[0] == "body_mass" for t in self.targets)
+        self.nominal = {kind: (getattr(m, KINDS[kind][1])[:, KINDS[kind][2]] if KINDS[kind][2] is not None
+                               else getattr(m, KINDS[kind][1])).copy() for kind in {t[0] for t in self.targets}}
+        self.nominal["inertia"] = m.body_inertia.copy()
 
     def zero_nominal(self) -> list[int]:
         """Indices of parameters whose nominal value is 0 everywhere (a scale cannot change them)."""
         return [i for i, t in enumerate(self.targets) if not np.any(t[2])]
 
     def set(self, scales: np.ndarray) -> None:
-        """Write nominal x scale for every parameter (derived constants recomputed after a mass change)."""
+        """Write nominal x scale for every parameter (scales of overlapping parameters, e.g. ``gain:*`` and
+        ``gain:<one>``, multiply); derived constants are recomputed after a mass change."""
         m = self.model
-        for (kind, ids, nominal, inertia), s in zip(self.targets, scales):
+        factors: dict[str, np.ndarray] = {}
+        for (kind, ids, _, _), s in zip(self.targets, scales):
+            f = factors.setdefault(kind, np.ones(len(getattr(m, KINDS[kind][1]))))
+            f[ids] *= s
+        for kind, f in factors.items():
             _, attr, col, _ = KINDS[kind]
-            arr = getattr(m, attr)
+            nominal = self.nominal[kind]
             if col is not None:
-                arr[ids, col] = nominal * s
+                getattr(m, attr)[:, col] = nominal * f
             else:
-                arr[ids] = nominal * s
-            if inertia is not None:
-                m.body_inertia[ids] = inertia * s
+                getattr(m, attr)[:] = nominal * f
+            if kind == "body_mass":
+                m.body_inertia[:] = self.nominal["inertia"] * f[:, None]
         if self.needs_const:  # as the dynamics layer does, so the replay matches a layer-changed target
             mujoco.mj_setConst(m, self.data)
 
