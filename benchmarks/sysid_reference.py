@@ -41,6 +41,9 @@ CASES: dict[str, list[tuple[str, dict, float]]] = {
 }
 
 
+TASKS = list(CASES)
+
+
 def target_spec(task: str) -> dict:
     """The task with its hidden changes."""
     params = [{**entry, "distribution": "constant", "value": true} for _, entry, true in CASES[task]]
@@ -48,9 +51,15 @@ def target_spec(task: str) -> dict:
             "layers": [{"type": "dynamics", "params": {"mode": "startup", "parameters": params}}]}
 
 
-def part_recovery(seeds: int, episodes: int, max_transitions: int, results: dict) -> None:
+def save(results: dict, out: Path) -> None:
+    """Write the results so far (each task's block as it finishes)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, default=float))
+
+
+def part_recovery(seeds: int, episodes: int, max_transitions: int, results: dict, out: Path) -> None:
     """Hidden multi-kind changes on three tasks beyond Hopper."""
-    for task in CASES:
+    for task in TASKS:
         names = [n for n, _, _ in CASES[task]]
         truth = {n: t for n, _, t in CASES[task]}
         rows = []
@@ -65,9 +74,10 @@ def part_recovery(seeds: int, episodes: int, max_transitions: int, results: dict
             print(f"recovery {task} seed {seed}: {res.scales} errors {errors} ({res.transitions} transitions, "
                   f"{rows[-1]['wall_s']:.1f} s)", flush=True)
         results[f"recovery/{task}"] = {"truth": truth, "episodes": episodes, "runs": rows}
+        save(results, out)
 
 
-def part_proxy(seeds: int, episodes: int, max_transitions: int, results: dict) -> None:
+def part_proxy(seeds: int, episodes: int, max_transitions: int, results: dict, out: Path) -> None:
     """Torso mass and friction on the full real proxies, with delay and deadband candidates."""
     truth = {"body_mass:torso": 1.3, "friction:*": 0.7}
     for task in ("Hopper", "HalfCheetah"):
@@ -84,6 +94,7 @@ def part_proxy(seeds: int, episodes: int, max_transitions: int, results: dict) -
             print(f"proxy {task} seed {seed}: {res.scales} delay {res.delay} deadband {res.deadband} errors {errors} "
                   f"({res.mode}, {rows[-1]['wall_s']:.1f} s)", flush=True)
         results[f"proxy/{task}"] = {"truth": truth, "episodes": episodes, "runs": rows}
+        save(results, out)
 
 
 def main() -> None:
@@ -92,16 +103,17 @@ def main() -> None:
     p.add_argument("--parts", nargs="+", default=["recovery", "proxy"], choices=["recovery", "proxy"])
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--episodes", type=int, default=20)
-    p.add_argument("--max-transitions", type=int, default=1000)
+    p.add_argument("--max-transitions", type=int, default=300)
+    p.add_argument("--tasks", nargs="+", default=list(CASES), choices=list(CASES))
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/sysid_reference.json"))
     args = p.parse_args()
+    global TASKS
+    TASKS = args.tasks
     results = json.loads(args.out.read_text()) if args.out.is_file() else {}
     if "recovery" in args.parts:
-        part_recovery(args.seeds, args.episodes, args.max_transitions, results)
+        part_recovery(args.seeds, args.episodes, args.max_transitions, results, args.out)
     if "proxy" in args.parts:
-        part_proxy(args.seeds, args.episodes, args.max_transitions, results)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2, default=float))
+        part_proxy(args.seeds, args.episodes, args.max_transitions, results, args.out)
     for key, block in results.items():
         for name in block["truth"]:
             errs = [r["errors"][name] for r in block["runs"]]
