@@ -1,8 +1,8 @@
 """Automatic domain randomization (ADR, OpenAI et al. 2019) around an SB3 PPO learner.
 
-Each randomized parameter (``body_mass:<body>``, ``friction:<geom>`` or
-``friction:*``, ``damping:<joint>``, ``gain:<actuator>``, as in
-``sim2real.sysid``) has a range of scale factors, starting at ``initial`` (often
+Each randomized parameter (``body_mass:<body>``, ``friction:<geom>``,
+``damping:<joint>``, ``armature:<joint>``, ``frictionloss:<joint>``,
+``gain:<actuator>``, or ``kind:*``, as in ``sim2real.sysid``) has a range of scale factors, starting at ``initial`` (often
 [1, 1]: the nominal model). Training alternates: PPO learns ``chunk`` steps
 with every parameter drawn uniformly from its range at each reset, except that
 a share ``boundary_prob`` of the draws (split evenly over the parameters) sits
@@ -52,16 +52,14 @@ def dynamics_entry(name: str, low: float, high: float, boundary_prob: float = 0.
 
     ``boundary_prob``: the share of draws placed exactly on ``low`` or ``high``.
     """
-    kind, _, element = name.partition(":")
-    field = {"body_mass": "body_mass", "friction": "geom_friction", "damping": "dof_damping", "gain": "actuator_gear"}.get(kind)
-    if field is None:
-        raise UserError(f"unknown ADR parameter kind '{kind}' in '{name}' (valid: body_mass, friction, damping, gain)")
-    entry: dict[str, Any] = {"field": field, "distribution": "uniform", "low": float(low), "high": float(high), "shared": True,
+    from sim2real.sysid import KINDS, layer_field
+
+    kind = name.partition(":")[0]
+    if kind not in KINDS:
+        raise UserError(f"unknown ADR parameter kind '{kind}' in '{name}' (valid: {', '.join(KINDS)})")
+    entry: dict[str, Any] = {"distribution": "uniform", "low": float(low), "high": float(high), "shared": True,
                              "boundary_prob": float(boundary_prob) if low < high else 0.0}
-    if kind == "friction":
-        entry["component"] = 0
-    if element != "*":
-        entry["names"] = [element]
+    entry.update(layer_field(name))
     return entry
 
 
@@ -107,10 +105,13 @@ class ADR:
             params.append(dynamics_entry(name, lo, hi, share))
         layer = {"type": "dynamics", "params": {"mode": "reset", "parameters": params}}
         data = self.scenario.spec.model_dump()
-        return make_scenario({**data, "layers": [*data["layers"], layer]})
+        shown = ", ".join(f"{n} [{lo:g}, {hi:g}]" for n, (lo, hi) in ranges.items())
+        what = f"pinned {pinned[0]} = {pinned[1]:g}; " if pinned is not None else ""
+        return make_scenario({**data, "layers": [*data["layers"], layer], "description": f"ADR ranges: {what}{shown}"})
 
     def training_scenario(self) -> Scenario:
-        """The scenario the next training chunk runs on: current ranges, with boundary sampling."""
+        """The scenario the next training chunk runs on: current ranges, with boundary sampling (its
+        ``spec.description`` lists them: ``ADR ranges: body_mass:torso [0.9, 1.2], ...``)."""
         return self._spec(self.ranges)
 
     def learn(self, steps: int, progress: ProgressFn | None = None) -> None:

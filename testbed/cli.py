@@ -640,6 +640,51 @@ def demos_export_minari(
     out.print(f"exported {path} to Minari dataset {dataset_id} at {where}")
 
 
+@app.command()
+@user_errors
+def sim2real(
+    target: str = typer.Argument(..., help="Target: a scenario id or YAML file (e.g. sim2real/Hopper-real-v0), or a "
+                                 "RealSystem class as module:Class."),
+    base: str = typer.Option(None, help="Nominal simulator scenario (default: the registered scenario without layers "
+                             "that shares the target's source, or the RealSystem's base_scenario)."),
+    episodes: int = typer.Option(20, min=1, help="Episodes of the random policy to record from the target."),
+    param: list[str] = typer.Option([], "--param", help="Parameter to identify, kind:element or kind:* (repeatable; kinds: "
+                                    "body_mass, friction, damping, armature, frictionloss, gain; default: a set for the task)."),
+    delays: str = typer.Option("0,1,2", help="Candidate action delays (steps), comma-separated."),
+    deadbands: str = typer.Option("0,0.05", help="Candidate actuator deadband widths, comma-separated."),
+    agent: str = typer.Option("ppo", help="Agent to train, nominal and randomized ('testbed list agents')."),
+    steps: int = typer.Option(200_000, min=0, help="Training steps for each of the two policies."),
+    set_: list[str] = typer.Option([], "--set", help="Hyperparameter override key=value for both policies (repeatable)."),
+    seed: int = typer.Option(0, help="Seed for recording, identification and training."),
+    eval_episodes: int = typer.Option(20, min=1, help="Evaluation episodes per policy and world."),
+    state: bool = typer.Option(True, help="Use the target's simulator state where it has one (--no-state: observations "
+                               "only, with a fitted sensor bias)."),
+    out_dir: Path = typer.Option(Path("runs/sim2real"), "--out", help="Folder for checkpoints, sim2real.md and sim2real.json."),
+    db: Path = typer.Option(None, help="Results database for the evaluation episodes (scenario targets)."),
+) -> None:
+    """Record from a target, identify its parameters, train nominal and randomized policies, report the transfer."""
+    from agents import index
+    from agents.hyperparams import parse_assignments
+    from scenarios import UserError
+    from sim2real.loop import run_loop
+
+    index.entry(agent)  # an unknown agent fails before anything runs
+    overrides = parse_assignments(set_)
+
+    def numbers(text: str, name: str, kind: type) -> tuple:
+        try:
+            values = tuple(kind(x) for x in text.split(",") if x.strip())
+        except ValueError:
+            raise UserError(f"--{name} expects comma-separated numbers, got '{text}'") from None
+        if not values or min(values) < 0:
+            raise UserError(f"--{name} needs one or more values >= 0, got '{text}'")
+        return values
+
+    run_loop(target, base=base, episodes=episodes, parameters=list(param) or None, delays=numbers(delays, "delays", int),
+             deadbands=numbers(deadbands, "deadbands", float), agent=agent, steps=steps, seed=seed, out=out_dir, db=db,
+             eval_episodes=eval_episodes, use_state=state, overrides=overrides, log=out.print)
+
+
 def main() -> None:
     """Console-script entry point."""
     sys.exit(app())

@@ -9,6 +9,8 @@ E episodes with lengths T_1..T_E (``N = sum T_e`` steps):
 - ``actions/A``      (N, *act_shape);
 - ``rewards/A``, ``terminations/A``, ``truncations/A``  (N,);
 - ``infos/A/KEY``    (N,): every numeric scalar the scenario's per-step info carried for A;
+- ``states/A``       (N + E, S), optional: the simulator's full state beside each observation,
+  when the system that was recorded exposes it (``sim2real.adapter.RealSystem.state``);
 - ``episode_lengths`` (E,), ``episode_seeds`` (E,);
 - ``meta``: a JSON string: format version, the scenario spec, the expert's identity
   (agent name, checkpoint, seed), every episode's per-agent return, and each agent's
@@ -55,6 +57,8 @@ class Dataset:
     returns: list[dict[str, float]]
     infos: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     spaces: dict[str, Any] = field(default_factory=dict)
+    states: dict[str, np.ndarray] = field(default_factory=dict)
+    """Per agent, the simulator state beside each observation (N + E rows), where the system exposed it."""
 
     @property
     def episodes(self) -> int:
@@ -92,6 +96,8 @@ class Dataset:
             arrays[f"truncations/{a}"] = self.truncations[a]
             for key, values in self.infos.get(a, {}).items():
                 arrays[f"infos/{a}/{key}"] = values
+            if a in self.states:
+                arrays[f"states/{a}"] = self.states[a]
         meta = {"format": FORMAT, "spec": self.spec, "agents": self.agents, "expert": self.expert,
                 "returns": self.returns, "spaces": self.spaces}
         arrays["meta"] = np.array(json.dumps(meta, default=str))
@@ -123,7 +129,8 @@ def load(path: str | Path, scenario: Scenario | str | dict | ScenarioSpec | None
     ds = Dataset(spec=meta["spec"], agents=agents, obs=get("obs"), actions=get("actions"), rewards=get("rewards"),
                  terminations=get("terminations"), truncations=get("truncations"),
                  episode_lengths=data["episode_lengths"], episode_seeds=data["episode_seeds"], expert=meta["expert"],
-                 returns=meta["returns"], infos=infos, spaces=meta.get("spaces", {}))
+                 returns=meta["returns"], infos=infos, spaces=meta.get("spaces", {}),
+                 states={a: data[f"states/{a}"] for a in agents if f"states/{a}" in data.files})
     _check_internal(ds, path)
     if scenario is not None:
         sc = scenario if isinstance(scenario, Scenario) else make_scenario(scenario)
@@ -137,6 +144,8 @@ def _check_internal(ds: Dataset, path: Path) -> None:
         if len(ds.obs[a]) != n + e or len(ds.actions[a]) != n or len(ds.rewards[a]) != n:
             raise UserError(f"{path}: corrupt dataset, {a} has {len(ds.obs[a])} observations and {len(ds.actions[a])} "
                             f"actions for {e} episodes of {n} steps in total")
+        if a in ds.states and len(ds.states[a]) != n + e:
+            raise UserError(f"{path}: corrupt dataset, {a} has {len(ds.states[a])} states for {n + e} observations")
 
 
 def check_fits(ds: Dataset, scenario: Scenario, where: str) -> None:
