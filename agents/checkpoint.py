@@ -98,3 +98,33 @@ def check_compatible(meta: dict[str, Any], scenario: Scenario, where: str) -> No
                     f"checkpoint {where} does not fit {scenario.id}: {agent} {kind} space was "
                     f"{t['type']}{tuple(t['shape'])} {t['dtype']}, scenario has {n['type']}{tuple(n['shape'])} {n['dtype']}"
                 )
+
+
+def stats_arrays(stats: dict[str, Any]) -> dict[str, Any]:
+    """Running mean/variance statistics (SB3's ``RunningMeanStd``, or None) as arrays ``KEY_mean``, ``KEY_var``,
+    ``KEY_count`` for ``np.savez``."""
+    import numpy as np
+
+    out: dict[str, Any] = {}
+    for key, s in stats.items():
+        if s is not None:
+            out.update({f"{key}_mean": s.mean, f"{key}_var": s.var, f"{key}_count": np.array(s.count)})
+    return out
+
+
+def restore_stats(data: Any, stats: dict[str, Any]) -> None:
+    """Restore ``stats_arrays``' output (``data``: an open npz) into the statistics objects given."""
+    for key, s in stats.items():
+        if s is not None and f"{key}_mean" in data:
+            s.mean, s.var = data[f"{key}_mean"].copy(), data[f"{key}_var"].copy()
+            s.count = float(data[f"{key}_count"])
+
+
+def save_generator(rng: Any, path: Path) -> None:
+    """A NumPy generator's state as JSON."""
+    path.write_text(json.dumps(rng.bit_generator.state))
+
+
+def load_generator(rng: Any, path: Path) -> None:
+    """Restore ``save_generator``'s state into ``rng``."""
+    rng.bit_generator.state = json.loads(path.read_text())

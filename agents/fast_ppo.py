@@ -37,7 +37,6 @@ the rollout state persists across ``learn`` calls, so ``learn(k); learn(k)`` equ
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -48,7 +47,7 @@ from stable_baselines3.common.running_mean_std import RunningMeanStd
 from agents import hyperparams
 from agents.actor_critic import Lanes
 from agents.base import Capabilities, ProgressFn
-from agents.checkpoint import save_meta
+from agents.checkpoint import load_generator, restore_stats, save_generator, save_meta, stats_arrays
 from agents.numpy_policy import ACTIVATIONS, Adam, NumpyPolicy, clip_grad_norm
 from agents.observations import accepts_unbatched
 from agents.sb3_agent import PPO_ARGUMENTS, ppo_defaults
@@ -320,11 +319,9 @@ class FastPPO:
         path.mkdir(parents=True, exist_ok=True)
         arrays: dict[str, np.ndarray] = {"flat": self.model.flat, "adam_m": self.optimizer.m, "adam_v": self.optimizer.v,
                                          "adam_t": np.array(self.optimizer.t)}
-        for key, stats in (("obs", self.obs_stats), ("ret", self.ret_stats)):
-            if stats is not None:
-                arrays.update({f"{key}_mean": stats.mean, f"{key}_var": stats.var, f"{key}_count": np.array(stats.count)})
+        arrays.update(stats_arrays({"obs": self.obs_stats, "ret": self.ret_stats}))
         np.savez(path / "fast_ppo.npz", **arrays)
-        (path / "fast_ppo_rng.json").write_text(json.dumps(self.rng.bit_generator.state))
+        save_generator(self.rng, path / "fast_ppo_rng.json")
         save_meta(self, path)
         return path
 
@@ -336,10 +333,7 @@ class FastPPO:
             agent.model.flat[:] = data["flat"]
             agent.optimizer.m[:], agent.optimizer.v[:] = data["adam_m"], data["adam_v"]
             agent.optimizer.t = int(data["adam_t"])
-            for key, stats in (("obs", agent.obs_stats), ("ret", agent.ret_stats)):
-                if stats is not None and f"{key}_mean" in data:
-                    stats.mean, stats.var = data[f"{key}_mean"].copy(), data[f"{key}_var"].copy()
-                    stats.count = float(data[f"{key}_count"])
-        agent.rng.bit_generator.state = json.loads((path / "fast_ppo_rng.json").read_text())
+            restore_stats(data, {"obs": agent.obs_stats, "ret": agent.ret_stats})
+        load_generator(agent.rng, path / "fast_ppo_rng.json")
         agent.steps_trained = int(meta.get("steps", 0))
         return agent

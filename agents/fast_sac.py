@@ -36,7 +36,6 @@ across ``learn`` calls, so ``learn(k); learn(k)`` equals ``learn(2k)``.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any, ClassVar
@@ -48,7 +47,7 @@ from stable_baselines3.common.running_mean_std import RunningMeanStd
 from agents import hyperparams
 from agents.actor_critic import Lanes
 from agents.base import Capabilities, ProgressFn
-from agents.checkpoint import save_meta
+from agents.checkpoint import load_generator, restore_stats, save_generator, save_meta, stats_arrays
 from agents.fast_ppo import CLIP, _schedule
 from agents.numpy_mlp import FusedAdam, MLPStack
 from agents.numpy_policy import ACTIVATIONS
@@ -359,11 +358,9 @@ class FastSAC:
                                          "log_alpha": self.log_alpha, "updates": np.array(self.updates)}
         for key, opt in (("actor", self.actor_opt), ("critic", self.critic_opt), ("alpha", self.alpha_opt)):
             arrays.update({f"{key}_{k}": v for k, v in opt.state_arrays().items()})
-        for key, stats in (("obs", self.obs_stats), ("ret", self.ret_stats)):
-            if stats is not None:
-                arrays.update({f"{key}_mean": stats.mean, f"{key}_var": stats.var, f"{key}_count": np.array(stats.count)})
+        arrays.update(stats_arrays({"obs": self.obs_stats, "ret": self.ret_stats}))
         np.savez(path / "fast_sac.npz", **arrays)
-        (path / "fast_sac_rng.json").write_text(json.dumps(self.rng.bit_generator.state))
+        save_generator(self.rng, path / "fast_sac_rng.json")
         save_meta(self, path)
         return path
 
@@ -377,10 +374,7 @@ class FastSAC:
             agent.updates = int(data["updates"])
             for key, opt in (("actor", agent.actor_opt), ("critic", agent.critic_opt), ("alpha", agent.alpha_opt)):
                 opt.load_arrays({k: data[f"{key}_{k}"] for k in ("m", "v", "t") if f"{key}_{k}" in data})
-            for key, stats in (("obs", agent.obs_stats), ("ret", agent.ret_stats)):
-                if stats is not None and f"{key}_mean" in data:
-                    stats.mean, stats.var = data[f"{key}_mean"].copy(), data[f"{key}_var"].copy()
-                    stats.count = float(data[f"{key}_count"])
-        agent.rng.bit_generator.state = json.loads((path / "fast_sac_rng.json").read_text())
+            restore_stats(data, {"obs": agent.obs_stats, "ret": agent.ret_stats})
+        load_generator(agent.rng, path / "fast_sac_rng.json")
         agent.steps_trained = int(meta.get("steps", 0))
         return agent
