@@ -34,7 +34,7 @@ from agents.base import Capabilities, ProgressFn
 from agents.checkpoint import save_meta
 from agents.marl.groups import Group, encode, make_groups, obs_dim
 from agents.marl.joint_replay import JointReplay, next_observations
-from agents.marl.nets import mlp
+from agents.marl.nets import clip_gradients, mlp
 from scenarios import Scenario, UserError
 from agents.observations import accepts_unbatched
 
@@ -82,8 +82,8 @@ class MADDPG:
             for g in self.groups
         )
         self.actors_t, self.critics_t = copy.deepcopy(self.actors), copy.deepcopy(self.critics)
-        self.actor_opts = [torch.optim.Adam(a.parameters(), lr=float(h["actor_lr"])) for a in self.actors]
-        self.critic_opts = [torch.optim.Adam(c.parameters(), lr=float(h["critic_lr"])) for c in self.critics]
+        self.actor_opts = [torch.optim.Adam(a.parameters(), lr=float(h["actor_lr"]), fused=True) for a in self.actors]
+        self.critic_opts = [torch.optim.Adam(c.parameters(), lr=float(h["critic_lr"]), fused=True) for c in self.critics]
         self.rng = np.random.default_rng(seed)
         self.steps_trained = 0
         self.history: list[dict[str, Any]] = []
@@ -220,7 +220,7 @@ class MADDPG:
             loss = ((self._q(self.critics, gi, t["state"], joint) - y) ** 2).mean()
             self.critic_opts[gi].zero_grad()
             loss.backward()
-            nn.utils.clip_grad_norm_(self.critics[gi].parameters(), float(h["max_grad_norm"]))
+            clip_gradients(self.critics[gi].parameters(), float(h["max_grad_norm"]))
             self.critic_opts[gi].step()
         for gi, g in enumerate(self.groups):
             logits = self.actors[gi](t[f"x{gi}"])
@@ -229,7 +229,7 @@ class MADDPG:
             loss = -self._q(self.critics, gi, t["state"], self.actor_joint(gi, mine, t)).mean() + 1e-3 * (logits**2).mean()
             self.actor_opts[gi].zero_grad()
             loss.backward()
-            nn.utils.clip_grad_norm_(self.actors[gi].parameters(), float(h["max_grad_norm"]))
+            clip_gradients(self.actors[gi].parameters(), float(h["max_grad_norm"]))
             self.actor_opts[gi].step()
         with torch.no_grad():
             for src, dst in ((self.actors, self.actors_t), (self.critics, self.critics_t)):

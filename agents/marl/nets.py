@@ -1,5 +1,5 @@
 """Networks shared by the multi-agent learners: MLP or GRU torsos, policy heads,
-value normalization.
+value normalization, gradient clipping.
 
 ``Torso`` is an MLP or, with ``recurrent=True``, an MLP followed by a GRU
 cell whose hidden state is reset at episode starts. Sequences are processed
@@ -8,6 +8,8 @@ ignores the hidden state, so one code path serves both.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 from torch import nn
@@ -75,8 +77,8 @@ class PolicyHead(nn.Module):
         """The action distribution for features ``z``."""
         out = self.linear(z)
         if self.discrete:
-            return torch.distributions.Categorical(logits=out)
-        return torch.distributions.Normal(out, self.log_std.exp().expand_as(out))
+            return torch.distributions.Categorical(logits=out, validate_args=False)
+        return torch.distributions.Normal(out, self.log_std.exp().expand_as(out), validate_args=False)
 
     def log_prob(self, dist: torch.distributions.Distribution, a: torch.Tensor) -> torch.Tensor:
         """Joint log-probability of an action (summed over Box dimensions)."""
@@ -124,3 +126,12 @@ class ValueNorm(nn.Module):
         """Network outputs back in return units."""
         mean, std = self._stats()
         return x * std + mean
+
+
+def clip_gradients(params: Any, max_norm: float) -> None:
+    """``clip_grad_norm_`` in two fused kernels: scale every gradient by ``max_norm / (norm + 1e-6)`` when the
+    global norm exceeds ``max_norm`` (torch's factor; below it torch multiplies by 1, a no-op)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+    if total > max_norm:
+        torch._foreach_mul_(grads, max_norm / (float(total) + 1e-6))

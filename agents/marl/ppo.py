@@ -38,7 +38,7 @@ from agents import hyperparams
 from agents.base import Capabilities, ProgressFn
 from agents.checkpoint import save_meta
 from agents.marl.groups import Group, encode, make_groups, obs_dim
-from agents.marl.nets import PolicyHead, Torso, ValueNorm
+from agents.marl.nets import PolicyHead, Torso, ValueNorm, clip_gradients
 from scenarios import Scenario, UserError
 from scenarios.teams import team_returns
 from agents.observations import accepts_unbatched
@@ -98,7 +98,7 @@ class MultiAgentPPO:
         self.nets = nn.ModuleList(
             GroupNets(g, self._critic_dim(g), list(h["net_arch"]), bool(h["recurrent"])) for g in self.groups
         )
-        self.opts = [torch.optim.Adam(n.parameters(), lr=float(h["learning_rate"]), eps=1e-5) for n in self.nets]
+        self.opts = [torch.optim.Adam(n.parameters(), lr=float(h["learning_rate"]), eps=1e-5, fused=True) for n in self.nets]
         self.steps_trained = 0
         self.history: list[dict[str, Any]] = []
         self.live_fraction = 1.0
@@ -342,7 +342,7 @@ class MultiAgentPPO:
                 loss = ((pg + float(h["vf_coef"]) * vloss - float(h["ent_coef"]) * ent) * m).sum() / denom
                 opt.zero_grad()
                 loss.backward()
-                nn.utils.clip_grad_norm_(net.parameters(), float(h["max_grad_norm"]))
+                clip_gradients(net.parameters(), float(h["max_grad_norm"]))
                 opt.step()
 
     # ----- checkpoints --------------------------------------------------------------------------

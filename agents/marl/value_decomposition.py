@@ -31,7 +31,7 @@ from agents.checkpoint import save_meta
 from agents.exploration import Explorer
 from agents.marl.groups import encode, make_groups, obs_dim
 from agents.marl.joint_replay import JointReplay, next_observations
-from agents.marl.nets import mlp
+from agents.marl.nets import clip_gradients, mlp
 from scenarios import Scenario, UserError
 from agents.observations import accepts_unbatched
 
@@ -110,7 +110,7 @@ class ValueDecomposition:
         self.q = nn.ModuleList(nn.Sequential(mlp(g.in_dim, widths, nn.ReLU)[0], nn.Linear(widths[-1], g.act_dim)) for g in self.groups)
         self.mix = QMixer(len(self.agents), self.state_dim, int(h["mixing_embed"])) if self.mixer == "qmix" else None
         params = list(self.q.parameters()) + (list(self.mix.parameters()) if self.mix is not None else [])
-        self.opt = torch.optim.Adam(params, lr=float(h["learning_rate"]))
+        self.opt = torch.optim.Adam(params, lr=float(h["learning_rate"]), fused=True)
         self.q_target = copy.deepcopy(self.q)
         self.mix_target = copy.deepcopy(self.mix)
         self.explorer = Explorer(str(h["exploration"]), float(h["eps_start"]), float(h["eps_end"]),
@@ -220,7 +220,7 @@ class ValueDecomposition:
         self.opt.zero_grad()
         loss.backward()
         params = [p for grp in self.opt.param_groups for p in grp["params"]]
-        nn.utils.clip_grad_norm_(params, float(h["max_grad_norm"]))
+        clip_gradients(params, float(h["max_grad_norm"]))
         self.opt.step()
         self.updates += 1
         if self.updates % int(h["target_update_interval"]) == 0:
