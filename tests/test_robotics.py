@@ -55,3 +55,72 @@ def test_fixed_helpers_read_and_write_the_joint_entries_upstream_would():
     assert shim.get_joint_qpos(model, data, "h").tolist() == [0.5]
     assert shim.get_joint_qvel(model, data, "s").tolist() == [-2.0]
     np.testing.assert_array_equal(shim.get_joint_qpos(model, data, "f"), mujoco_utils.get_joint_qpos(model, data, "f"))
+
+
+def test_layers_perturb_the_sensed_observation_and_leave_the_goals():
+    import scenarios
+
+    spec = {"id": "robotics/FetchPushNoisy-v0", "source": "gymnasium:FetchPush-v4", "time_limit": 50,
+            "layers": [{"type": "obs_gaussian_noise", "params": {"std": 0.5}}, {"type": "obs_delay", "params": {"steps": 1}}]}
+    clean, noisy = scenarios.make("robotics/FetchPush-v4", seed=1), scenarios.make(spec, seed=1)
+    space = noisy.observation_space("agent_0")
+    assert isinstance(space, gym.spaces.Dict) and np.isinf(space["observation"].high).all()
+    assert space["desired_goal"] == clean.observation_space("agent_0")["desired_goal"]
+    (o1, _), (o2, _) = clean.reset(), noisy.reset()
+    a = {"agent_0": np.array([0.5, 0.0, 0.0, 0.0], np.float32)}
+    o1, *_ = clean.step(a)
+    o2, *_ = noisy.step(a)
+    for key in ("achieved_goal", "desired_goal"):
+        np.testing.assert_array_equal(o1["agent_0"][key], o2["agent_0"][key])
+    assert np.abs(o1["agent_0"]["observation"] - o2["agent_0"]["observation"]).max() > 0.1
+    # compute_reward stays the source's, batched, for relabelling
+    g = o1["agent_0"]["achieved_goal"]
+    r = noisy.compute_reward(np.stack([g, g + 1.0]), np.stack([g, g]), [{}, {}])
+    assert r.tolist() == [0.0, -1.0]
+
+
+def test_vectorized_face_batches_each_key_and_reports_success():
+    import scenarios
+
+    vec = scenarios.make("robotics/FetchReach-v4").vector(3, seed=0)
+    obs, _ = vec.reset()
+    assert {k: v.shape for k, v in obs["agent_0"].items()} == {
+        "achieved_goal": (3, 3), "desired_goal": (3, 3), "observation": (3, 10)}
+    ends = []
+    for _ in range(50):
+        obs, rew, term, trunc, infos = vec.step({"agent_0": np.zeros((3, 4), np.float32)})
+        ends += [info for info in infos if "episode" in info]
+    assert len(ends) == 3 and all(e["episode"]["success"] is False for e in ends)  # standing still rarely reaches
+    assert set(ends[0]["final_observation"]["agent_0"]) == {"observation", "achieved_goal", "desired_goal"}
+    assert obs["agent_0"]["observation"].shape == (3, 10)  # autoreset rows written per key
+
+
+def test_goal_flatten_gives_learners_one_vector_in_gymnasiums_order():
+    import scenarios
+    from scenarios.goals import flatten
+
+    spec = {"id": "robotics/PointFlat-v0", "source": "gymnasium:PointMaze_UMaze-v3",
+            "layers": [{"type": "obs_gaussian_noise", "params": {"std": 0.1}}, {"type": "goal_flatten"}]}
+    sc = scenarios.make(spec, seed=0)
+    assert sc.observation_space("agent_0").shape == (8,)
+    obs, _ = sc.reset()
+    plain = scenarios.make("robotics/PointMaze_UMaze-v3", seed=0)
+    ref, _ = plain.reset()
+    d = ref["agent_0"]
+    np.testing.assert_array_equal(gym.spaces.flatten(plain.observation_space("agent_0"), d)[:4], obs["agent_0"][:4])
+    assert not np.allclose(obs["agent_0"][4:], d["observation"])  # the sensed part is noisy, the goals are not
+    np.testing.assert_allclose(flatten(plain.observation_space("agent_0"), d), gym.spaces.flatten(plain.observation_space("agent_0"), d))
+
+
+def test_dynamics_and_pushes_reach_the_fetch_object():
+    import scenarios
+
+    sc = scenarios.make("robotics/FetchPush-hard-v0", seed=0)
+    _, infos = sc.reset()
+    params = infos["agent_0"]["layers"]
+    model = sc.unwrapped.model
+    obj = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, "object0")
+    assert model.body_mass[obj] == params["body_mass.object0"] and 0.8 <= params["body_mass.object0"] <= 3.2  # 2 kg x(0.4, 1.6)
+    assert model.geom_friction[22, 0] == params["geom_friction.#22"]  # geom 22: the table
+    assert params["geom_friction.#22"] == params["geom_friction.object0"]  # one draw for both contact sides
+    assert sc.physics.frame_skip == 20  # Fetch's n_substeps: a push's impulse is spread over the step's substeps
