@@ -124,3 +124,49 @@ def test_dynamics_and_pushes_reach_the_fetch_object():
     assert model.geom_friction[22, 0] == params["geom_friction.#22"]  # geom 22: the table
     assert params["geom_friction.#22"] == params["geom_friction.object0"]  # one draw for both contact sides
     assert sc.physics.frame_skip == 20  # Fetch's n_substeps: a push's impulse is spread over the step's substeps
+
+
+def test_success_reaches_records_store_tables_and_grids(tmp_path):
+    import agents
+    import testbed
+    from rich.console import Console
+
+    from testbed.grid import evaluate_grid, parse_axis, robustness
+    from testbed.store import ResultsStore
+    from testbed.tables import robustness_table, summary_table
+
+    agent = agents.make("random", "robotics/FetchReach-v4", seed=0)
+    store = ResultsStore(tmp_path / "r.db")
+    recs = testbed.evaluate(agent, episodes=2, seed=0, store=store)
+    assert [r.success for r in recs] == [r.success for r in store.records()] and all(r.success in (True, False) for r in recs)
+    assert testbed.evaluate(agents.make("random", "classic/CartPole-v1", seed=0), episodes=1)[0].success is None
+    console = Console(record=True, width=200)
+    console.print(summary_table(recs))
+    assert "success [95% CI]" in console.export_text()
+    grid = evaluate_grid(agent, agent.scenario, [parse_axis("geom_friction.#22=0.5:2:2")], episodes=2, seed=0, num_envs=2)
+    row = robustness(grid)[0]
+    assert row.points == 2 and 0.0 <= row.success_worst <= row.success_mean <= 1.0
+    console.print(robustness_table(grid))
+    assert "success: nominal" in console.export_text()
+
+
+def test_sac_with_her_relabels_through_compute_reward_and_checkpoints(tmp_path, monkeypatch):
+    import agents
+    import scenarios
+    from stable_baselines3 import HerReplayBuffer
+
+    calls = []
+    original = scenarios.Scenario.compute_reward
+    monkeypatch.setattr(scenarios.Scenario, "compute_reward", lambda self, *a: calls.append(1) or original(self, *a))
+    agent = agents.make("sac", "robotics/FetchReach-v4", seed=0, her=True, n_sampled_goal=2, learning_starts=110,
+                        batch_size=16, buffer_size=2000, n_envs=2, normalize=True, policy_kwargs={"net_arch": [16]})
+    agent.learn(120)
+    assert isinstance(agent.model.replay_buffer, HerReplayBuffer) and calls  # relabelled with the scenario's reward
+    assert agent.model.replay_buffer.n_sampled_goal == 2
+    obs, _ = scenarios.make("robotics/FetchReach-v4", seed=3).as_gymnasium().reset(seed=3)
+    loaded = agents.load(agent.save(tmp_path / "ck"))
+    np.testing.assert_array_equal(loaded.act(obs), agent.act(obs))  # a bare Dict observation, Gymnasium's form
+    with pytest.raises(Exception, match="her needs a one-agent goal-conditioned scenario"):
+        agents.make("td3", "classic/Pendulum-v1", seed=0, her=True)
+    with pytest.raises(Exception, match="goal_flatten"):
+        agents.make("reinforce", "robotics/PointMaze_UMaze-v3", seed=0)
