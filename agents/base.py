@@ -78,7 +78,7 @@ def check_support(name: str, caps: Capabilities, scenario: Scenario) -> None:
         goal = [a for a in scenario.possible_agents if is_goal_space(scenario.observation_space(a))]
         if goal:
             raise UserError(f"{name} needs flat observations; {scenario.id} has goal-conditioned Dict observations: "
-                            "add the goal_flatten layer (--layer goal_flatten) or use an SB3 learner (sac, td3, ddpg, tqc, ppo)")
+                            "add a goal_flatten layer to its spec (layers: [{type: goal_flatten}]) or use an SB3 learner (sac, td3, ddpg, tqc, ppo)")
     if not caps.competitive and scenario.spec.setting != "cooperative":
         raise UserError(
             f"{name} optimizes one team reward and supports cooperative scenarios only; {scenario.id} is "

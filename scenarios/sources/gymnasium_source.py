@@ -22,9 +22,12 @@ AGENT = "agent_0"
 
 def _register_robotics() -> None:
     """Register Gymnasium-Robotics' envs (Fetch, mazes, Adroit...), which its import does."""
+    import contextlib
+    import io
     import warnings
 
-    with warnings.catch_warnings():  # its import warns about Adroit v1 reward changes we do not use
+    # its import prints a notice about Adroit v1 reward changes (the catalog names what it uses)
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
         import gymnasium_robotics  # noqa: F401
 
