@@ -170,3 +170,15 @@ def test_sac_with_her_relabels_through_compute_reward_and_checkpoints(tmp_path, 
         agents.make("td3", "classic/Pendulum-v1", seed=0, her=True)
     with pytest.raises(Exception, match="goal_flatten"):
         agents.make("reinforce", "robotics/PointMaze_UMaze-v3", seed=0)
+
+
+def test_the_gymnasium_id_trains_with_sb3s_her_directly():
+    from stable_baselines3 import SAC, HerReplayBuffer
+
+    import scenarios  # noqa: F401  (registers the ids)
+
+    env = gym.make("robotics/FetchReach-v4")
+    model = SAC("MultiInputPolicy", env, replay_buffer_class=HerReplayBuffer, learning_starts=60, batch_size=8,
+                buffer_size=500, replay_buffer_kwargs={"n_sampled_goal": 2}, policy_kwargs={"net_arch": [8]}, seed=0)
+    model.learn(64)  # relabelling reaches the scenario's compute_reward through the Gymnasium face
+    assert model.replay_buffer.size() > 0
