@@ -26,7 +26,8 @@ builds SB3's exploration noise for the off-policy continuous methods;
 
 Goal-conditioned scenarios (``robotics/`` mazes and Fetch: Dict observations)
 train with SB3's ``MultiInputPolicy`` (picked when ``policy`` is the default
-``MlpPolicy``). The off-policy learners (sac, td3, ddpg, tqc) take hindsight
+``MlpPolicy``). The off-policy learners (sac, td3, ddpg, tqc; dqn and qrdqn
+for discrete actions) take hindsight
 experience replay through SB3's ``HerReplayBuffer``: ``her: true``, with
 ``n_sampled_goal`` (virtual goals per real transition) and
 ``goal_selection_strategy`` (``future``, ``final`` or ``episode``); it relabels
@@ -66,7 +67,7 @@ OWN_DEFAULTS: dict[str, Any] = {"n_envs": 8, "normalize": False, "torch_threads"
                                 "sharing": "full", "total_steps": None}
 OWN_KEYS = set(OWN_DEFAULTS)
 HER_DEFAULTS: dict[str, Any] = {"her": False, "n_sampled_goal": 4, "goal_selection_strategy": "future"}
-"""Hindsight experience replay keys of the off-policy continuous learners (``HER_KEYS``)."""
+"""Hindsight experience replay keys of the SB3 off-policy learners (``HER_KEYS``)."""
 HER_KEYS = set(HER_DEFAULTS)
 _SKIP = {"self", "policy", "env", "seed", "device", "_init_setup_model", "verbose", "tensorboard_log"}
 _ACTIVATIONS = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "elu": torch.nn.ELU, "leaky_relu": torch.nn.LeakyReLU}
@@ -483,6 +484,7 @@ class DQNAgent(SB3Agent):
     name = "dqn"
     algorithm = DQN
     capabilities = Capabilities(continuous_actions=False, multi_agent="any", learning=sb3_learning(DQN), goal_observations=True)
+    extra_keys = HER_KEYS
 
 
 class QRDQNAgent(SB3Agent):
@@ -491,6 +493,7 @@ class QRDQNAgent(SB3Agent):
     name = "qrdqn"
     algorithm = QRDQN
     capabilities = Capabilities(continuous_actions=False, multi_agent="any", learning=sb3_learning(QRDQN), goal_observations=True)
+    extra_keys = HER_KEYS
 
 
 SB3_AGENTS = (PPOAgent, A2CAgent, TRPOAgent, SACAgent, TD3Agent, DDPGAgent, TQCAgent, DQNAgent, QRDQNAgent)

@@ -35,17 +35,18 @@ from gymnasium import spaces
 GOAL_KEYS = ("observation", "achieved_goal", "desired_goal")
 
 
+_ARRAYS = (spaces.Box, spaces.MultiBinary, spaces.MultiDiscrete)
+
+
 def is_goal_space(space: spaces.Space) -> bool:
-    """Whether ``space`` is a goal-conditioned Dict (it has the three keys, all Boxes)."""
-    return isinstance(space, spaces.Dict) and all(isinstance(space.spaces.get(k), spaces.Box) for k in GOAL_KEYS)
+    """Whether ``space`` is a goal-conditioned Dict: it has the three keys, each an array space
+    (Box, or MultiBinary/MultiDiscrete as in SB3's bit-flipping task)."""
+    return isinstance(space, spaces.Dict) and all(isinstance(space.spaces.get(k), _ARRAYS) for k in GOAL_KEYS)
 
 
 def flatten_space(space: spaces.Dict) -> spaces.Box:
-    """The flat Box of a goal-conditioned Dict: its keys concatenated in the Dict's order."""
-    boxes = list(space.spaces.values())
-    low = np.concatenate([np.broadcast_to(b.low, b.shape).reshape(-1) for b in boxes])
-    high = np.concatenate([np.broadcast_to(b.high, b.shape).reshape(-1) for b in boxes])
-    return spaces.Box(low, high, dtype=np.result_type(*[b.dtype for b in boxes]))
+    """The flat Box of a goal-conditioned Dict: ``gymnasium.spaces.flatten_space`` (keys in the Dict's order)."""
+    return spaces.flatten_space(space)
 
 
 def flatten(space: spaces.Dict, obs: dict[str, np.ndarray]) -> np.ndarray:

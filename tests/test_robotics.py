@@ -182,3 +182,18 @@ def test_the_gymnasium_id_trains_with_sb3s_her_directly():
                 buffer_size=500, replay_buffer_kwargs={"n_sampled_goal": 2}, policy_kwargs={"net_arch": [8]}, seed=0)
     model.learn(64)  # relabelling reaches the scenario's compute_reward through the Gymnasium face
     assert model.replay_buffer.size() > 0
+
+
+def test_dqn_takes_her_on_a_discrete_goal_task():
+    import agents
+    import scenarios
+    from stable_baselines3 import HerReplayBuffer
+    from stable_baselines3.common.envs import BitFlippingEnv
+
+    if "BitFlip4-v0" not in gym.registry:
+        gym.register("BitFlip4-v0", entry_point=lambda: BitFlippingEnv(n_bits=4, continuous=False, max_steps=4))
+    sc = scenarios.make({"id": "tests/BitFlip4-v0", "source": "gymnasium:BitFlip4-v0", "time_limit": 4})
+    agent = agents.make("dqn", sc, seed=0, her=True, n_sampled_goal=2, learning_starts=16, batch_size=8,
+                        buffer_size=200, n_envs=1, policy_kwargs={"net_arch": [8]})
+    agent.learn(40)
+    assert isinstance(agent.model.replay_buffer, HerReplayBuffer)
