@@ -51,6 +51,7 @@ class Capabilities:
     learning: str = "on-policy"
     needs_state: str | None = None  # planners: "physics" (MuJoCo state rows) or "snapshot" (env copies)
     competitive: bool = True  # False: optimizes one team reward, so cooperative scenarios only
+    goal_observations: bool = False  # takes goal-conditioned Dict observations (else: add the goal_flatten layer)
 
     def __post_init__(self) -> None:
         if self.learning not in LEARNING:
@@ -71,6 +72,13 @@ def check_support(name: str, caps: Capabilities, scenario: Scenario) -> None:
         raise UserError(f"{name} supports continuous actions only; {scenario.id} has discrete actions")
     if not caps.continuous_actions and "Box" in kinds:
         raise UserError(f"{name} supports discrete actions only; {scenario.id} has continuous actions")
+    if not caps.goal_observations:
+        from scenarios.goals import is_goal_space
+
+        goal = [a for a in scenario.possible_agents if is_goal_space(scenario.observation_space(a))]
+        if goal:
+            raise UserError(f"{name} needs flat observations; {scenario.id} has goal-conditioned Dict observations: "
+                            "add a goal_flatten layer to its spec (layers: [{type: goal_flatten}]) or use an SB3 learner (sac, td3, ddpg, tqc, ppo)")
     if not caps.competitive and scenario.spec.setting != "cooperative":
         raise UserError(
             f"{name} optimizes one team reward and supports cooperative scenarios only; {scenario.id} is "

@@ -31,7 +31,12 @@ from scenarios import UserError
 Unbatch = Callable[[dict[str, np.ndarray]], Any]
 
 
-def _kind(space: spaces.Space, x: np.ndarray) -> str | None:
+def _kind(space: spaces.Space, x: Any) -> str | None:
+    if isinstance(space, spaces.Dict):  # goal-conditioned: every key single, or every key batched
+        if not isinstance(x, dict) or set(x) != set(space.spaces):
+            return None
+        kinds = {_kind(space.spaces[k], np.asarray(v)) for k, v in x.items()}
+        return kinds.pop() if len(kinds) == 1 else None
     shape = tuple(space.shape or ())
     if x.shape == shape:
         return "single"
@@ -49,6 +54,10 @@ def as_batch(obs_spaces: dict[str, spaces.Space], obs: Any, name: str) -> tuple[
     """``obs`` as the vectorized face's batch, and the function that turns the batched actions
     back into the form ``obs`` came in (see module doc)."""
     agents = list(obs_spaces)
+    if len(agents) == 1 and isinstance(obs_spaces[agents[0]], spaces.Dict) and isinstance(obs, dict) and set(obs) == set(obs_spaces[agents[0]].spaces):
+        obs = {agents[0]: obs}  # one agent's bare Dict observation (Gymnasium's reset/step)
+        batched, back = as_batch(obs_spaces, obs, name)
+        return batched, lambda out: back(out)[agents[0]]
     if not isinstance(obs, dict):
         if len(agents) != 1:
             raise UserError(f"{name}.act: a multi-agent scenario needs a dict of observations per agent "
@@ -66,15 +75,21 @@ def as_batch(obs_spaces: dict[str, spaces.Space], obs: Any, name: str) -> tuple[
         raise UserError(f"{name}.act: unknown agent(s) {unknown} (valid: {', '.join(agents)})")
     kinds = {}
     for a, x in obs.items():
-        kinds[a] = _kind(obs_spaces[a], np.asarray(x))
+        kinds[a] = _kind(obs_spaces[a], x if isinstance(x, dict) else np.asarray(x))
         if kinds[a] is None:
             raise UserError(f"{name}.act: {a}'s observation of shape {np.shape(x)} fits neither shape expected "
                             f"({_expected({a: obs_spaces[a]})})")
     if set(kinds.values()) == {"batch"}:
         return obs, lambda out: out
     if set(kinds.values()) == {"single"}:
-        return {a: np.asarray(x)[None] for a, x in obs.items()}, lambda out: {a: v[0] for a, v in out.items()}
+        return {a: _one(x) for a, x in obs.items()}, lambda out: {a: v[0] for a, v in out.items()}
     raise UserError(f"{name}.act: mixed single and batched observations ({kinds}); give all one or the other")
+
+
+def _one(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _one(v) for k, v in x.items()}
+    return np.asarray(x)[None]
 
 
 def accepts_unbatched(act: Callable[..., dict[str, np.ndarray]]) -> Callable[..., Any]:

@@ -15,7 +15,7 @@ class RandomAgent(NoTraining):
     """Samples each agent's action uniformly from its action space (seeded)."""
 
     name = "random"
-    capabilities = Capabilities(multi_agent="any", needs_training=False, learning="none")
+    capabilities = Capabilities(multi_agent="any", needs_training=False, learning="none", goal_observations=True)
     hyperparameters: set[str] = set()
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **hparams: Any) -> None:
@@ -31,5 +31,7 @@ class RandomAgent(NoTraining):
     @accepts_unbatched
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
         """Uniform samples, one per copy (``deterministic`` has no meaning here)."""
-        n = len(next(iter(obs.values())))
+        from scenarios.goals import batch_size
+
+        n = batch_size(next(iter(obs.values())))
         return {a: np.stack([np.asarray(s.sample()) for _ in range(n)]) for a, s in self._spaces.items()}

@@ -23,6 +23,15 @@ rl-zoo; ``policy_kwargs.activation_fn`` may be ``tanh``, ``relu``, ``elu`` or
 ``leaky_relu``; ``action_noise: {type: normal, std: 0.1}`` (or ``ornstein_uhlenbeck``)
 builds SB3's exploration noise for the off-policy continuous methods;
 ``train_freq: [1, episode]`` becomes SB3's tuple.
+
+Goal-conditioned scenarios (``robotics/`` mazes and Fetch: Dict observations)
+train with SB3's ``MultiInputPolicy`` (picked when ``policy`` is the default
+``MlpPolicy``). The off-policy learners (sac, td3, ddpg, tqc; dqn and qrdqn
+for discrete actions) take hindsight
+experience replay through SB3's ``HerReplayBuffer``: ``her: true``, with
+``n_sampled_goal`` (virtual goals per real transition) and
+``goal_selection_strategy`` (``future``, ``final`` or ``episode``); it relabels
+with ``Scenario.compute_reward``.
 """
 
 from __future__ import annotations
@@ -35,7 +44,7 @@ import numpy as np
 import torch
 from sb3_contrib import QRDQN, TQC, TRPO
 from gymnasium import spaces
-from stable_baselines3 import A2C, DDPG, DQN, PPO, SAC, TD3
+from stable_baselines3 import A2C, DDPG, DQN, PPO, SAC, TD3, HerReplayBuffer
 from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
@@ -57,6 +66,9 @@ from agents.observations import accepts_unbatched
 OWN_DEFAULTS: dict[str, Any] = {"n_envs": 8, "normalize": False, "torch_threads": 1, "policy": "MlpPolicy", "backend": "auto",
                                 "sharing": "full", "total_steps": None}
 OWN_KEYS = set(OWN_DEFAULTS)
+HER_DEFAULTS: dict[str, Any] = {"her": False, "n_sampled_goal": 4, "goal_selection_strategy": "future"}
+"""Hindsight experience replay keys of the SB3 off-policy learners (``HER_KEYS``)."""
+HER_KEYS = set(HER_DEFAULTS)
 _SKIP = {"self", "policy", "env", "seed", "device", "_init_setup_model", "verbose", "tensorboard_log"}
 _ACTIVATIONS = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "elu": torch.nn.ELU, "leaky_relu": torch.nn.LeakyReLU}
 
@@ -122,6 +134,21 @@ class _Budget(BaseCallback):
         return True
 
 
+def _rows(obs: dict[str, Any], agents: list[str]) -> Any:
+    """Per-agent batches ``(N, ...)`` as SB3's ``(N * k, ...)`` rows, copy-major (each key of a Dict)."""
+    first = obs[agents[0]]
+    if isinstance(first, dict):
+        return {key: _rows({a: obs[a][key] for a in agents}, agents) for key in first}
+    batch = np.stack([obs[a] for a in agents], axis=1)
+    return batch.reshape(batch.shape[0] * batch.shape[1], *batch.shape[2:])
+
+
+def _count(x: Any) -> int:
+    while isinstance(x, dict):
+        x = next(iter(x.values()))
+    return len(x)
+
+
 class _Progress(BaseCallback):
     def __init__(self, fn: ProgressFn, start: int, total: int) -> None:
         super().__init__()
@@ -182,6 +209,7 @@ class SB3Agent:
         out: dict[str, Any] = {k: None for k in cls.extra_keys}
         out.update({p: (None if v.default is inspect.Parameter.empty else v.default) for p, v in params.items() if p not in _SKIP})
         out.update(OWN_DEFAULTS)
+        out.update({k: v for k, v in HER_DEFAULTS.items() if k in cls.extra_keys})
         return out
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
@@ -194,6 +222,7 @@ class SB3Agent:
         """Training curve rows (steps, mean episode return of the last 100 episodes), this process only."""
         torch.set_num_threads(int(self.hparams.get("torch_threads", 1)))
         self._check_spaces()
+        self._check_her()
         self.vecnorm: VecNormalize | None = None
         self.model: BaseAlgorithm | None = None
         self.groups: list[Group] | None = None
@@ -216,6 +245,19 @@ class SB3Agent:
             kind = "discrete" if discrete else "continuous"
             raise UserError(f"{self.name} does not support {kind} actions ({self.scenario.id} has {act})")
 
+    def _check_her(self) -> None:
+        if not self.hparams.get("her"):
+            return
+        from scenarios.goals import is_goal_space
+
+        obs = self.scenario.observation_space(self.scenario.possible_agents[0])
+        if self.scenario.num_agents != 1 or not is_goal_space(obs):
+            raise UserError(f"{self.name}: her needs a one-agent goal-conditioned scenario (Dict observations with "
+                            f"observation, achieved_goal, desired_goal, e.g. robotics/FetchReach-v4); {self.scenario.id} has {obs}")
+        strategy = self.hparams.get("goal_selection_strategy", "future")
+        if strategy not in ("future", "final", "episode"):
+            raise UserError(f"{self.name}: unknown goal_selection_strategy '{strategy}' (valid: future, final, episode)")
+
     def _env(self) -> Any:
         vec = self.scenario.vector(int(self.hparams.get("n_envs", 8)), seed=self.seed, backend=self.hparams.get("backend", "auto"))
         env: Any = self._vecenv(vec)
@@ -235,11 +277,22 @@ class SB3Agent:
         """The SB3 constructor arguments from our hyperparameters (``space``: the model's action space)."""
         kwargs = {k: v for k, v in self.hparams.items() if k not in OWN_KEYS | self.extra_keys}
         space = space if space is not None else self.scenario.action_space(self.scenario.possible_agents[0])
+        if self.hparams.get("her"):
+            kwargs["replay_buffer_class"] = HerReplayBuffer
+            kwargs["replay_buffer_kwargs"] = {**(kwargs.get("replay_buffer_kwargs") or {}),
+                                              "n_sampled_goal": int(self.hparams.get("n_sampled_goal", 4)),
+                                              "goal_selection_strategy": str(self.hparams.get("goal_selection_strategy", "future"))}
         return sb3_arguments(kwargs, int(np.prod(space.shape or (1,))))
+
+    def _policy(self) -> str:
+        """The SB3 policy name: ``MultiInputPolicy`` for Dict observations where the default ``MlpPolicy`` is set."""
+        policy = str(self.hparams.get("policy", "MlpPolicy"))
+        obs = self.scenario.observation_space(self.scenario.possible_agents[0])
+        return "MultiInputPolicy" if policy == "MlpPolicy" and isinstance(obs, spaces.Dict) else policy
 
     def _build(self, env: Any = None, space: Any = None, seed: int | None = None) -> BaseAlgorithm:
         return self.algorithm(
-            self.hparams.get("policy", "MlpPolicy"), env if env is not None else self._env(),
+            self._policy(), env if env is not None else self._env(),
             seed=self.seed if seed is None else seed, device="cpu", verbose=0, **self._sb3_kwargs(space),
         )
 
@@ -305,9 +358,8 @@ class SB3Agent:
         if self.model is None:
             raise UserError(f"{self.name} has not been trained or loaded: call learn() first")
         agents = list(obs)
-        batch = np.stack([obs[a] for a in agents], axis=1)
-        n, k = batch.shape[:2]
-        flat = batch.reshape(n * k, *batch.shape[2:])
+        flat = _rows(obs, agents)
+        n, k = _count(obs[agents[0]]), len(agents)
         if self.vecnorm is not None:
             flat = self.vecnorm.normalize_obs(flat)
         actions, _ = self.model.predict(flat, deterministic=deterministic)
@@ -350,7 +402,7 @@ class SB3Agent:
     def load(cls, path: Path, scenario: Scenario, meta: dict[str, Any]) -> SB3Agent:
         """Restore model and normalization statistics from a checkpoint folder."""
         agent = cls(scenario, seed=meta.get("seed"), **{k: v for k, v in meta["hparams"].items()})
-        policy = agent.hparams.get("policy", "MlpPolicy")
+        policy = agent._policy()
         if agent.groups is not None:
             agent.models = [
                 load_model(cls.algorithm, path / f"model_{k}.zip", policy, agent._sb3_kwargs(g.act_space),
@@ -360,7 +412,8 @@ class SB3Agent:
             return agent
         obs_space, act_space = agent._model_spaces()
         agent.vecnorm = load_normalizer(path, obs_space, act_space)
-        agent.model = load_model(cls.algorithm, path / "model.zip", policy, agent._sb3_kwargs(act_space), obs_space, act_space)
+        env = agent._env() if agent.hparams.get("her") else None  # SB3 builds a HerReplayBuffer around its env
+        agent.model = load_model(cls.algorithm, path / "model.zip", policy, agent._sb3_kwargs(act_space), obs_space, act_space, env)
         agent.steps_trained = int(meta.get("steps", 0))
         return agent
 
@@ -370,7 +423,7 @@ class PPOAgent(SB3Agent):
 
     name = "ppo"
     algorithm = PPO
-    capabilities = Capabilities(multi_agent="any", learning=sb3_learning(PPO))
+    capabilities = Capabilities(multi_agent="any", learning=sb3_learning(PPO), goal_observations=True)
 
 
 class A2CAgent(SB3Agent):
@@ -378,7 +431,7 @@ class A2CAgent(SB3Agent):
 
     name = "a2c"
     algorithm = A2C
-    capabilities = Capabilities(multi_agent="any", learning=sb3_learning(A2C))
+    capabilities = Capabilities(multi_agent="any", learning=sb3_learning(A2C), goal_observations=True)
 
 
 class TRPOAgent(SB3Agent):
@@ -386,7 +439,7 @@ class TRPOAgent(SB3Agent):
 
     name = "trpo"
     algorithm = TRPO
-    capabilities = Capabilities(multi_agent="any", learning=sb3_learning(TRPO))
+    capabilities = Capabilities(multi_agent="any", learning=sb3_learning(TRPO), goal_observations=True)
 
 
 class SACAgent(SB3Agent):
@@ -394,7 +447,8 @@ class SACAgent(SB3Agent):
 
     name = "sac"
     algorithm = SAC
-    capabilities = Capabilities(discrete_actions=False, multi_agent="any", learning=sb3_learning(SAC))
+    capabilities = Capabilities(discrete_actions=False, multi_agent="any", learning=sb3_learning(SAC), goal_observations=True)
+    extra_keys = HER_KEYS
 
 
 class TD3Agent(SB3Agent):
@@ -402,7 +456,8 @@ class TD3Agent(SB3Agent):
 
     name = "td3"
     algorithm = TD3
-    capabilities = Capabilities(discrete_actions=False, multi_agent="any", learning=sb3_learning(TD3))
+    capabilities = Capabilities(discrete_actions=False, multi_agent="any", learning=sb3_learning(TD3), goal_observations=True)
+    extra_keys = HER_KEYS
 
 
 class DDPGAgent(SB3Agent):
@@ -410,7 +465,8 @@ class DDPGAgent(SB3Agent):
 
     name = "ddpg"
     algorithm = DDPG
-    capabilities = Capabilities(discrete_actions=False, multi_agent="any", learning=sb3_learning(DDPG))
+    capabilities = Capabilities(discrete_actions=False, multi_agent="any", learning=sb3_learning(DDPG), goal_observations=True)
+    extra_keys = HER_KEYS
 
 
 class TQCAgent(SB3Agent):
@@ -418,7 +474,8 @@ class TQCAgent(SB3Agent):
 
     name = "tqc"
     algorithm = TQC
-    capabilities = Capabilities(discrete_actions=False, multi_agent="any", learning=sb3_learning(TQC))
+    capabilities = Capabilities(discrete_actions=False, multi_agent="any", learning=sb3_learning(TQC), goal_observations=True)
+    extra_keys = HER_KEYS
 
 
 class DQNAgent(SB3Agent):
@@ -426,7 +483,8 @@ class DQNAgent(SB3Agent):
 
     name = "dqn"
     algorithm = DQN
-    capabilities = Capabilities(continuous_actions=False, multi_agent="any", learning=sb3_learning(DQN))
+    capabilities = Capabilities(continuous_actions=False, multi_agent="any", learning=sb3_learning(DQN), goal_observations=True)
+    extra_keys = HER_KEYS
 
 
 class QRDQNAgent(SB3Agent):
@@ -434,7 +492,8 @@ class QRDQNAgent(SB3Agent):
 
     name = "qrdqn"
     algorithm = QRDQN
-    capabilities = Capabilities(continuous_actions=False, multi_agent="any", learning=sb3_learning(QRDQN))
+    capabilities = Capabilities(continuous_actions=False, multi_agent="any", learning=sb3_learning(QRDQN), goal_observations=True)
+    extra_keys = HER_KEYS
 
 
 SB3_AGENTS = (PPOAgent, A2CAgent, TRPOAgent, SACAgent, TD3Agent, DDPGAgent, TQCAgent, DQNAgent, QRDQNAgent)

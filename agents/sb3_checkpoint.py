@@ -63,10 +63,14 @@ def _rms(stats: dict[str, np.ndarray], key: str) -> RunningMeanStd:
 
 
 def save_normalizer(vecnorm: VecNormalize, folder: Path) -> None:
-    """Write the statistics as arrays and the settings as JSON (Box observations: one running mean)."""
-    if isinstance(vecnorm.obs_rms, dict):
-        raise UserError("normalizing Dict observations is not supported by our checkpoints (use normalize=false)")
-    arrays = {"obs_mean": vecnorm.obs_rms.mean, "obs_var": vecnorm.obs_rms.var, "obs_count": np.asarray(vecnorm.obs_rms.count),
+    """Write the statistics as arrays and the settings as JSON (Box observations: one running mean;
+    Dict observations: one per key, stored as ``obs.<key>_mean`` and so on)."""
+    obs = vecnorm.obs_rms if isinstance(vecnorm.obs_rms, dict) else {"": vecnorm.obs_rms}
+    arrays = {}
+    for key, rms in obs.items():
+        name = f"obs.{key}" if key else "obs"
+        arrays.update({f"{name}_mean": rms.mean, f"{name}_var": rms.var, f"{name}_count": np.asarray(rms.count)})
+    arrays = {**arrays,
               "ret_mean": np.asarray(vecnorm.ret_rms.mean), "ret_var": np.asarray(vecnorm.ret_rms.var),
               "ret_count": np.asarray(vecnorm.ret_rms.count)}
     np.savez(folder / STATS, **arrays)
@@ -119,7 +123,9 @@ def load_normalizer(folder: Path, observation_space: spaces.Space, action_space:
     with np.load(folder / STATS, allow_pickle=False) as data:
         stats = {k: data[k] for k in data.files}
     vecnorm = VecNormalize(_Spaces(observation_space, action_space), **{k: settings[k] for k in _SETTINGS if k != "training"})
-    vecnorm.obs_rms, vecnorm.ret_rms = _rms(stats, "obs"), _rms(stats, "ret")
+    keys = sorted({k[4:].rsplit("_", 1)[0] for k in stats if k.startswith("obs.")})
+    vecnorm.obs_rms = {k: _rms(stats, f"obs.{k}") for k in keys} if keys else _rms(stats, "obs")
+    vecnorm.ret_rms = _rms(stats, "ret")
     vecnorm.training = False
     vecnorm.venv = None  # type: ignore[assignment]  # set_venv attaches the real env when training resumes
     return vecnorm

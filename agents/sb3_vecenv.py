@@ -5,7 +5,10 @@ Single-agent scenarios map copy ``i`` to entry ``i``. Multi-agent scenarios
 whose agents share one observation and one action space are flattened with
 parameter sharing: entry ``i * n_agents + k`` is agent ``k`` of copy ``i``.
 Truncation is reported SB3's way (``TimeLimit.truncated`` plus
-``terminal_observation``) so SB3 bootstraps on time limits.
+``terminal_observation``) so SB3 bootstraps on time limits. Goal-conditioned
+observations reach SB3 as its Dict observations (``MultiInputPolicy``), and
+``env_method("compute_reward", ...)`` reaches ``Scenario.compute_reward``, which
+is what SB3's ``HerReplayBuffer`` calls to relabel.
 """
 
 from __future__ import annotations
@@ -77,8 +80,11 @@ class SB3VecEnv(ScenarioCopies, VecEnv):
         self._actions: np.ndarray | None = None
         self._t0 = np.full(vec.num_envs, time.perf_counter())
 
-    def _flat(self, per_agent: dict[str, np.ndarray]) -> np.ndarray:
-        return np.stack([per_agent[a] for a in self.vec.agents], axis=1).reshape(self.num_envs, *per_agent[self.vec.agents[0]].shape[1:])
+    def _flat(self, per_agent: dict[str, Any]) -> Any:
+        first = per_agent[self.vec.agents[0]]
+        if isinstance(first, dict):  # goal-conditioned observations: SB3's Dict obs, each key flattened alike
+            return {k: self._flat({a: per_agent[a][k] for a in self.vec.agents}) for k in first}
+        return np.stack([per_agent[a] for a in self.vec.agents], axis=1).reshape(self.num_envs, *first.shape[1:])
 
     def reset(self) -> np.ndarray:
         """Reset every copy, using seeds set by ``seed()`` if any."""

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from scenarios.goals import take_row
 from scenarios.registry import resolve_spec
 from scenarios.scenario import Scenario
 from scenarios.spec import ScenarioSpec
@@ -93,7 +94,7 @@ def _autoreset(spec: ScenarioSpec, cycles: int) -> str:
             assert ep["length"] <= limit, f"episode ran {ep['length']} steps past the time limit {limit}"
             for a in vec.agents:
                 assert np.isclose(ep["returns"][a], sums[a][i]), "episode return differs from the sum of rewards"
-                assert vec.observation_spaces[a].contains(obs[a][i]), "reset observation outside the space"
+                assert vec.observation_spaces[a].contains(take_row(obs[a], i)), "reset observation outside the space"
                 sums[a][i] = 0.0
             assert ep["terminated"] != ep["truncated"], "an episode ends either terminated or truncated"
     assert finished >= 2, f"only {finished} of 2 copies finished within the time limit {limit}"

@@ -51,6 +51,11 @@ class GymnasiumFace(gym.Env):
         a = self.agent
         return obs[a], rew[a], term[a], trunc[a], infos[a]
 
+    def compute_reward(self, achieved_goal: Any, desired_goal: Any, info: Any) -> Any:
+        """The goal-conditioned reward of the scenario's source, batched (what SB3's ``HerReplayBuffer``
+        calls through ``env_method``)."""
+        return self.scenario.compute_reward(achieved_goal, desired_goal, info)
+
     def render(self) -> Any:
         """The scenario's frame in its ``render_mode`` (``rgb_array``: an (H, W, 3) uint8 array)."""
         return self.scenario.render()

@@ -99,6 +99,14 @@ class Scenario:
         env = getattr(self.source, "env", self.source)
         return getattr(env, "unwrapped", env)
 
+    def compute_reward(self, achieved_goal: np.ndarray, desired_goal: np.ndarray, info: Any) -> np.ndarray:
+        """The source's goal-conditioned reward, batched over leading dimensions (Gymnasium-Robotics'
+        ``compute_reward``), for hindsight relabelling; layers that change rewards are not applied."""
+        fn = getattr(self.unwrapped, "compute_reward", None)
+        if fn is None:
+            raise UserError(f"{self.id} is not goal-conditioned: its source has no compute_reward")
+        return fn(achieved_goal, desired_goal, info)
+
     def observation_space(self, agent: str) -> gym.Space:
         """The observation space of ``agent``."""
         return self._obs_spaces[agent]

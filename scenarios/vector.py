@@ -7,8 +7,11 @@ as in SB3's VecEnv) that copy is reset inside the same ``step`` call: the
 returned observation is the new episode's first one, the flags are those of
 the finished step, and ``infos[i]`` carries ``final_observation``,
 ``final_info`` and ``episode`` (per-agent returns, length, terminated,
-truncated, the layers' sampled ``params``, and the summed safety ``cost``:
-per step the largest cost any agent reports, None without a cost layer). With ``autoreset=False`` a finished copy waits, ``done[i]`` is
+truncated, the layers' sampled ``params``, the summed safety ``cost``:
+per step the largest cost any agent reports, None without a cost layer, and
+``success``: the source's ``is_success``/``success`` flag at the last step,
+None where it reports none). Goal-conditioned (``Dict``) observations are
+batched per key: ``obs[agent]["observation"]`` is ``(N, ...)`` (``scenarios.goals``). With ``autoreset=False`` a finished copy waits, ``done[i]`` is
 True, and ``reset(indices=[i], seed=...)`` restarts it: the harness uses this
 to give every episode its own seed.
 
@@ -25,14 +28,18 @@ import numpy as np
 from gymnasium import spaces
 
 from scenarios.errors import UserError
+from scenarios.goals import batch_rows, copy_batch, episode_success, is_goal_space, put_row, take_row
 from scenarios.scenario import Scenario
 from scenarios.spec import ScenarioSpec
 
 
-def _buffer(space: spaces.Space, n: int) -> np.ndarray:
+def _buffer(space: spaces.Space, n: int) -> Any:
     if isinstance(space, (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)):
         return np.zeros((n, *space.shape), dtype=space.dtype)
-    raise UserError(f"vectorized face supports Box/Discrete/MultiDiscrete/MultiBinary spaces, not {space}")
+    if is_goal_space(space):
+        return batch_rows(space, n)
+    raise UserError(f"vectorized face supports Box/Discrete/MultiDiscrete/MultiBinary spaces and goal-conditioned "
+                    f"Dicts (observation, achieved_goal, desired_goal), not {space}")
 
 
 def reset_seeds(seed: int | Sequence[int] | None, count: int, first_seed: int | None) -> list[int | None]:
@@ -48,8 +55,9 @@ def reset_seeds(seed: int | Sequence[int] | None, count: int, first_seed: int | 
     return seeds
 
 
-def episode_summary(vec: Any, i: int, params: dict[str, Any]) -> dict[str, Any]:
-    """The ``episode`` entry of copy ``i``'s info when its episode ends (shared by every backend)."""
+def episode_summary(vec: Any, i: int, params: dict[str, Any], success: bool | None = None) -> dict[str, Any]:
+    """The ``episode`` entry of copy ``i``'s info when its episode ends (shared by every backend);
+    ``success``: the source's success flag at the episode's last step (None: it reports none)."""
     return {
         "returns": {a: float(vec.episode_returns[a][i]) for a in vec.agents},
         "length": int(vec.episode_lengths[i]),
@@ -57,6 +65,7 @@ def episode_summary(vec: Any, i: int, params: dict[str, Any]) -> dict[str, Any]:
         "truncated": not bool(vec._ep_terminated[i]),
         "params": dict(params),
         "cost": float(vec.episode_costs[i]) if vec.has_cost else None,
+        "success": success,
     }
 
 
@@ -104,7 +113,7 @@ class VectorScenario:
         obs, infos = self.copies[i].reset(seed=seed, options=options)
         for a in self.agents:
             if a in obs:
-                self._obs[a][i] = obs[a]
+                put_row(self._obs[a], i, obs[a])
             self.active[a][i] = a in self.copies[i].agents
             self.episode_returns[a][i] = 0.0
         self.episode_lengths[i] = 0
@@ -126,7 +135,7 @@ class VectorScenario:
         return self._observations(), infos
 
     def _observations(self) -> dict[str, np.ndarray]:
-        return {a: buf.copy() for a, buf in self._obs.items()}
+        return {a: copy_batch(buf) for a, buf in self._obs.items()}
 
     def step(
         self, actions: dict[str, np.ndarray]
@@ -142,7 +151,7 @@ class VectorScenario:
                 continue
             obs, rew, term, trunc, info = copy.step({a: actions[a][i] for a in copy.agents})
             for a, o in obs.items():
-                self._obs[a][i] = o
+                put_row(self._obs[a], i, o)
             for a, r in rew.items():
                 rewards[a][i] = r
                 self.episode_returns[a][i] += r
@@ -162,9 +171,9 @@ class VectorScenario:
 
     def _finish(self, i: int, info: dict) -> None:
         self.done[i] = True
-        info["episode"] = episode_summary(self, i, self.copies[i].params)
+        info["episode"] = episode_summary(self, i, self.copies[i].params, episode_success(info["agents"]))
         if self.autoreset:
-            info["final_observation"] = {a: self._obs[a][i].copy() for a in self.agents}
+            info["final_observation"] = {a: take_row(self._obs[a], i) for a in self.agents}
             info["final_info"] = info["agents"]
             info["reset_info"] = self._reset_copy(i, None, None)
 

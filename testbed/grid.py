@@ -188,6 +188,12 @@ class RobustnessRow:
     p10: float
     mean: float
     worst_point: dict[str, float]
+    success_nominal: float | None = None
+    """Success rate at the nominal point (None: no success flag, or no nominal point)."""
+    success_worst: float | None = None
+    """Lowest per-point success rate over the grid (None: the source reports no success flag)."""
+    success_mean: float | None = None
+    """Mean over grid points of the per-point success rate."""
 
 
 def robustness(records: list[EpisodeRecord]) -> list[RobustnessRow]:
@@ -199,10 +205,13 @@ def robustness(records: list[EpisodeRecord]) -> list[RobustnessRow]:
     rows = []
     for (scenario_id, agent, checkpoint, _), recs in sorted(groups.items()):
         per_point: dict[str, list[float]] = {}
+        flags: dict[str, list[float]] = {}
         labels: dict[str, dict[str, float]] = {}
         for r in recs:
             key = repr(sorted(r.params["grid"].items()))
             per_point.setdefault(key, []).append(r.team_return)
+            if r.success is not None:
+                flags.setdefault(key, []).append(float(r.success))
             labels[key] = r.params["grid"]
         nominal_key = repr([])
         means = {k: float(np.mean(v)) for k, v in per_point.items() if k != nominal_key}
@@ -210,11 +219,15 @@ def robustness(records: list[EpisodeRecord]) -> list[RobustnessRow]:
             continue
         worst_key = min(means, key=means.get)
         values = np.array(list(means.values()))
+        rates = {k: float(np.mean(v)) for k, v in flags.items() if k != nominal_key}
         rows.append(RobustnessRow(
             agent=agent, checkpoint=checkpoint or None, scenario_id=scenario_id, points=len(means),
             episodes_per_point=len(per_point[worst_key]),
             nominal=float(np.mean(per_point[nominal_key])) if nominal_key in per_point else float("nan"),
             worst=float(values.min()), p10=float(np.percentile(values, 10)), mean=float(values.mean()),
             worst_point=labels[worst_key],
+            success_nominal=float(np.mean(flags[nominal_key])) if nominal_key in flags else None,
+            success_worst=min(rates.values()) if rates else None,
+            success_mean=float(np.mean(list(rates.values()))) if rates else None,
         ))
     return rows

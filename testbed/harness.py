@@ -22,6 +22,7 @@ import torch
 from agents.checkpoint import check_compatible, library_versions, scenario_signature
 from scenarios import Scenario, ScenarioSpec, UserError
 from scenarios import make as make_scenario
+from scenarios.goals import put_row, take_row
 from testbed.records import EpisodeRecord
 from testbed.store import ResultsStore
 
@@ -145,7 +146,7 @@ def run_episodes(
                 run_id=run_id, scenario_id=sc.id, scenario=described, params={**ep.get("params", {}), **extra_params(i)},
                 agent=agent.name, checkpoint=checkpoint, seed=seed + slot[i], episode=slot[i],  # type: ignore[operator]
                 returns=returns, team_return=team, aggregation=aggregation, length=ep["length"],
-                terminated=ep["terminated"], truncated=ep["truncated"], cost=ep.get("cost"),
+                terminated=ep["terminated"], truncated=ep["truncated"], cost=ep.get("cost"), success=ep.get("success"),
                 wall_time_s=time.perf_counter() - started[i], deterministic=deterministic,
                 versions=versions, created_at=dt.datetime.now(dt.timezone.utc).isoformat(),
             )
@@ -160,7 +161,7 @@ def run_episodes(
                 if forget:
                     forget([int(i)])
                 for a in obs:
-                    obs[a][i] = new_obs[a][i]
+                    put_row(obs[a], int(i), take_row(new_obs[a], int(i)))
                 started[i] = time.perf_counter()
             else:
                 running[i] = False

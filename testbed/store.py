@@ -22,10 +22,11 @@ from testbed.records import EpisodeRecord
 SCHEMA_VERSION = 1
 _JSON = {"scenario", "params", "returns", "versions"}
 _BOOL = {"terminated", "truncated", "deterministic"}
+_OPTIONAL_BOOL = {"success"}
 _COLUMNS = list(EpisodeRecord.model_fields)
 _TYPES = {"seed": "INTEGER", "episode": "INTEGER", "length": "INTEGER", "team_return": "REAL", "wall_time_s": "REAL",
           "cost": "REAL",
-          **{c: "INTEGER" for c in _BOOL}}
+          **{c: "INTEGER" for c in _BOOL | _OPTIONAL_BOOL}}
 
 
 class ResultsStore:
@@ -92,7 +93,8 @@ class ResultsStore:
     @staticmethod
     def _row(record: EpisodeRecord) -> tuple[Any, ...]:
         data = record.model_dump()
-        return tuple(json.dumps(data[c]) if c in _JSON else int(data[c]) if c in _BOOL else data[c] for c in _COLUMNS)
+        return tuple(json.dumps(data[c]) if c in _JSON else int(data[c]) if c in _BOOL
+                     else (None if data[c] is None else int(data[c])) if c in _OPTIONAL_BOOL else data[c] for c in _COLUMNS)
 
     def job_done(self, job_id: str) -> bool:
         """Whether an experiment job's episodes are already stored."""

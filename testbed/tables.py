@@ -23,15 +23,20 @@ def summary_table(records: Sequence[EpisodeRecord]) -> Table | None:
         return None
     aggregations = ", ".join(sorted({r.aggregation for r in records}))
     rows = summarize(records)
+    from testbed.summary import success_text
+
     by_team = any(len(row.team_means) > 1 for row in rows)
     trained = any(row.trained_on for row in rows)
+    succ = any(row.success is not None for row in rows)
     table = Table("evaluated on", "policy", *(["trained on"] if trained else []), "episodes", "mean", "IQM [95% CI]",
-                  "length", *(["per team (mean)"] if by_team else []),
-                  title=f"nominal episodes: team return ({aggregations} over agents)")
+                  *(["success [95% CI]"] if succ else []), "length", *(["per team (mean)"] if by_team else []),
+                  title=f"nominal episodes: team return ({aggregations} over agents)"
+                  + ("; success: fraction of episodes the source flags successful at their end" if succ else ""))
     for row in rows:
         teams_txt = [", ".join(f"{t} {v:.1f}" for t, v in row.team_means.items())] if by_team else []
         table.add_row(row.scenario_id, row.name, *([row.trained_on or ""] if trained else []), str(row.episodes),
-                      f"{row.mean:.1f}", f"{row.iqm:.1f} [{row.ci_low:.1f}, {row.ci_high:.1f}]", f"{row.mean_length:.0f}",
+                      f"{row.mean:.1f}", f"{row.iqm:.1f} [{row.ci_low:.1f}, {row.ci_high:.1f}]",
+                      *([success_text(row.success, row.success_ci)] if succ else []), f"{row.mean_length:.0f}",
                       *teams_txt)
     return table
 
@@ -75,13 +80,18 @@ def robustness_table(records: Sequence[EpisodeRecord]) -> Table | None:
     rows = robustness(list(records))
     if not rows:
         return None
+    succ = any(r.success_mean is not None for r in rows)
     table = Table("scenario", "agent", "grid points", "nominal", "worst", "10th pct", "mean", "worst point",
-                  title="robustness over the grid (mean team return per point)")
+                  *(["success: nominal", "worst", "mean"] if succ else []),
+                  title="robustness over the grid (mean team return per point"
+                  + ("; success rate per point" if succ else "") + ")")
     for r in rows:
         agent = r.agent + (f" · {Path(r.checkpoint).name}" if r.checkpoint else "")
         point = ", ".join(f"{k}={v:.3g}" for k, v in r.worst_point.items())
+        rate = lambda v: "" if v is None else f"{v:.2f}"  # noqa: E731
         table.add_row(r.scenario_id, agent, f"{r.points} x {r.episodes_per_point}", f"{r.nominal:.1f}", f"{r.worst:.1f}",
-                      f"{r.p10:.1f}", f"{r.mean:.1f}", point)
+                      f"{r.p10:.1f}", f"{r.mean:.1f}", point,
+                      *([rate(r.success_nominal), rate(r.success_worst), rate(r.success_mean)] if succ else []))
     return table
 
 

@@ -4,9 +4,10 @@ import pytest
 
 import scenarios
 from scenarios.checker import check_scenario
+from tests.registry_params import registry_params
 
 
-@pytest.mark.parametrize("scenario_id", scenarios.list_ids())
+@pytest.mark.parametrize("scenario_id", registry_params(scenarios.list_ids()))
 def test_registered_scenario_passes_all_checks(scenario_id):
     results = check_scenario(scenario_id, cycles=60)
     failed = [(r.name, r.detail) for r in results if r.passed is False]

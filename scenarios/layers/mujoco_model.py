@@ -72,7 +72,18 @@ def find_mujoco(scenario: Scenario) -> MujocoHandle | None:
     model = getattr(env, "model", None)
     if not isinstance(model, mujoco.MjModel):
         return None
-    return MujocoHandle(env=env, model=model, data=env.data, frame_skip=int(getattr(env, "frame_skip", 1)))
+    return MujocoHandle(env=env, model=model, data=env.data, frame_skip=_substeps(env))
+
+
+def _substeps(env: Any) -> int:
+    """Physics steps per env step: ``frame_skip`` (Gymnasium MuJoCo), ``n_substeps`` (Fetch), or
+    the inner robot's ``frame_skip`` (Gymnasium-Robotics mazes: ``point_env``, ``ant_env``)."""
+    for owner in (env, getattr(env, "point_env", None), getattr(getattr(env, "ant_env", None), "unwrapped", None)):
+        for name in ("frame_skip", "n_substeps"):
+            value = getattr(owner, name, None)
+            if isinstance(value, (int, np.integer)) and value > 0:
+                return int(value)
+    return 1
 
 
 def require_mujoco(scenario: Scenario, layer_type: str) -> MujocoHandle:

@@ -13,6 +13,11 @@ YAML examples (``layers:`` entries of a scenario definition)::
     - {type: obs_delay, params: {steps: 3, jitter: 1}}
     - {type: obs_quantize, params: {step: 0.05}}
     - {type: obs_distractors, params: {dims: 10, kind: random_walk, std: 0.1}}
+    - {type: goal_flatten}                              # goal-conditioned Dict -> one flat vector
+
+On goal-conditioned scenarios (``robotics/``) every layer here perturbs the
+``observation`` key only (goals are not sensed); ``goal_flatten`` is the one
+that sees the whole Dict.
 """
 
 from __future__ import annotations
@@ -335,4 +340,38 @@ class ObsDistractors(_ObsLayer):
         return np.concatenate([x, z], axis=1).astype(self.dtype[agent], copy=False)
 
 
-LAYERS = (ObsGaussianNoise, ObsUniformNoise, ObsBias, ObsDrift, ObsDropout, ObsStuck, ObsDelay, ObsQuantize, ObsDistractors)
+class GoalFlattenParams(LayerParams):
+    pass
+
+
+class GoalFlatten(Layer):
+    """Turns a goal-conditioned Dict observation into one flat vector for learners that need one:
+    the keys concatenated in the Dict's order, as ``gymnasium.spaces.flatten`` does
+    (``scenarios.goals.flatten``). Put it last: layers after it would see the goals too."""
+
+    type = "goal_flatten"
+    Params = GoalFlattenParams
+    whole_observation = True
+
+    def bind(self, scenario: Scenario) -> None:
+        super().bind(scenario)
+        from scenarios.errors import UserError
+        from scenarios.goals import is_goal_space
+
+        self.space = {a: scenario.observation_space(a) for a in self.agents}
+        for a, s in self.space.items():
+            if not is_goal_space(s):
+                raise UserError(f"layer {self.type} needs goal-conditioned Dict observations; {scenario.id} {a} has {s}")
+
+    def observation_space(self, agent: str, space: spaces.Space) -> spaces.Space:
+        from scenarios.goals import flatten_space
+
+        return flatten_space(space) if agent in self.agents else space
+
+    def observe(self, agent: str, x: Any, ids: np.ndarray) -> np.ndarray:
+        from scenarios.goals import flatten
+
+        return flatten(self.space[agent], x)
+
+
+LAYERS = (ObsGaussianNoise, ObsUniformNoise, ObsBias, ObsDrift, ObsDropout, ObsStuck, ObsDelay, ObsQuantize, ObsDistractors, GoalFlatten)

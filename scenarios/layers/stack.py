@@ -4,6 +4,11 @@ Both faces drive the same stack: ``Scenario`` is one copy (``ids = [0]``),
 ``BatchVectorScenario`` is N simulations (``ids`` = the copies stepped or
 reset). The stack calls each hook only on the layers that define it, in spec
 order, for the agents each layer targets, with the copies first in every array.
+
+Goal-conditioned observations (``scenarios.goals``): a layer binds to, and
+transforms, the ``observation`` key only, since goals are not sensed; the
+stack rebuilds the Dict around the space the layer leaves. A layer that sets
+``whole_observation = True`` (``goal_flatten``) sees the whole Dict.
 """
 
 from __future__ import annotations
@@ -14,7 +19,30 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from scenarios.goals import is_goal_space
 from scenarios.layers.base import HOOKS, Layer
+
+
+def _on_observation_key(fn: Any) -> Any:
+    """A layer's ``observe`` applied to the ``observation`` key of goal-conditioned batches."""
+
+    def observe(agent: str, x: dict[str, np.ndarray], ids: np.ndarray) -> dict[str, np.ndarray]:
+        return {**x, "observation": fn(agent, x["observation"], ids)}
+
+    return observe
+
+
+def _one(x: Any) -> Any:
+    """One copy's value as a batch of one (each key of a dict), a view where it can be."""
+    if isinstance(x, dict):
+        return {k: _one(v) for k, v in x.items()}
+    return x[None] if isinstance(x, np.ndarray) else np.asarray(x)[None]
+
+
+def _first(y: Any) -> Any:
+    if isinstance(y, dict):
+        return {k: _first(v) for k, v in y.items()}
+    return y[0]
 
 
 class LayerStack:
@@ -28,15 +56,32 @@ class LayerStack:
 
     def __init__(self, layers: Sequence[Layer], context: Any, obs_spaces: dict[str, spaces.Space]) -> None:
         self.layers: list[Layer] = []
+        on_key: dict[int, set[str]] = {}  # layer position -> agents whose observation key it perturbs
         for layer in layers:
+            goal = {} if getattr(layer, "whole_observation", False) else {
+                a: s for a, s in obs_spaces.items() if is_goal_space(s)}
+            for a, s in goal.items():
+                obs_spaces[a] = s["observation"]
             layer.bind(context)
+            on_key[len(self.layers)] = set(goal)
             self.layers.append(layer)
             for a in list(obs_spaces):
                 obs_spaces[a] = layer.observation_space(a, obs_spaces[a])
+            for a, s in goal.items():
+                obs_spaces[a] = spaces.Dict({k: (obs_spaces[a] if k == "observation" else v) for k, v in s.spaces.items()})
         self.n = int(getattr(context, "num_copies", 1))
         self.hooks = {h: [x for x in self.layers if h in x.hooks()] for h in HOOKS}
         self.has_cost = any(x.type == "safety_cost" for x in self.layers)
-        self._calls = {h: [(getattr(x, h), x.agents) for x in self.hooks[h]] for h in ("act", "observe", "reward")}
+        self._calls = {h: [(getattr(x, h), x.agents) for x in self.hooks[h]] for h in ("act", "reward")}
+        self._calls["observe"] = []
+        for k, x in enumerate(self.layers):
+            if "observe" in x.hooks():
+                keyed = [a for a in x.agents if a in on_key[k]]
+                whole = [a for a in x.agents if a not in on_key[k]]
+                if whole:
+                    self._calls["observe"].append((x.observe, whole))
+                if keyed:
+                    self._calls["observe"].append((_on_observation_key(x.observe), keyed))
 
     def __bool__(self) -> bool:
         return bool(self.layers)
@@ -78,9 +123,11 @@ class LayerStack:
                 if a in values:
                     x = values[a]
                     if single:
-                        x = x[None] if isinstance(x, np.ndarray) else np.asarray(x)[None]
+                        x = x[None] if isinstance(x, np.ndarray) else _one(x)
                     y = fn(a, x, ids) if done is None else fn(a, x, done[a], ids)
-                    values[a] = y[0] if single else y
+                    if single:
+                        y = y[0] if isinstance(y, np.ndarray) else _first(y)
+                    values[a] = y
         return values
 
     def act(self, actions: dict[str, Any], ids: np.ndarray, single: bool = False) -> dict[str, Any]:

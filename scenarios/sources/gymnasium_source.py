@@ -20,6 +20,18 @@ from scenarios.errors import UserError, suggest
 AGENT = "agent_0"
 
 
+def _register_robotics() -> None:
+    """Register Gymnasium-Robotics' envs (Fetch, mazes, Adroit...), which its import does."""
+    import contextlib
+    import io
+    import warnings
+
+    # its import prints a notice about Adroit v1 reward changes (the catalog names what it uses)
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        import gymnasium_robotics  # noqa: F401
+
+
 class GymnasiumSource:
     """One Gymnasium env behind a single-agent parallel API (agent id ``agent_0``)."""
 
@@ -27,9 +39,14 @@ class GymnasiumSource:
 
     def __init__(self, env_id: str, kwargs: dict[str, Any], time_limit: int | None) -> None:
         if env_id not in gym.registry:
+            _register_robotics()
+        if env_id not in gym.registry:
             raise UserError(f"unknown Gymnasium env '{env_id}'{suggest(env_id, gym.registry)}")
+        from scenarios.sources.robotics_compat import fetch_on_mujoco4
+
         try:
-            self.env = gym.make(env_id, max_episode_steps=time_limit, disable_env_checker=True, **kwargs)
+            with fetch_on_mujoco4(env_id):  # Gymnasium-Robotics' Fetch on MuJoCo 4 (see its docstring)
+                self.env = gym.make(env_id, max_episode_steps=time_limit, disable_env_checker=True, **kwargs)
         except TypeError as exc:
             from scenarios.sources import rejected_kwargs
 

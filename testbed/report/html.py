@@ -44,18 +44,35 @@ def _figure(svg: str | None, caption: str, fid: str) -> str:
 
 
 def _summary_table(records: list[EpisodeRecord]) -> str:
+    from testbed.summary import success_text
+
     rows = summarize(records)
     trained = any(r.trained_on for r in rows)
+    succ = any(r.success is not None for r in rows)
     body = "".join(
         f"<tr><td>{html.escape(r.scenario_id)}</td><td>{html.escape(r.name)}</td>"
         + (f"<td>{html.escape(r.trained_on or '')}</td>" if trained else "")
         + f"<td>{r.episodes}</td><td>{r.mean:.1f}</td><td>{r.iqm:.1f} [{r.ci_low:.1f}, {r.ci_high:.1f}]</td>"
-        f"<td>{r.mean_length:.0f}</td><td>{html.escape(', '.join(f'{t} {v:.1f}' for t, v in r.team_means.items()))}</td></tr>"
+        + (f"<td>{success_text(r.success, r.success_ci)}</td>" if succ else "")
+        + f"<td>{r.mean_length:.0f}</td><td>{html.escape(', '.join(f'{t} {v:.1f}' for t, v in r.team_means.items()))}</td></tr>"
         for r in rows
     )
     return ("<table><tr><th>evaluated on</th><th>policy</th>" + ("<th>trained on</th>" if trained else "")
-            + "<th>episodes</th><th>mean</th><th>IQM [95% CI]</th>"
-            f"<th>length</th><th>per team</th></tr>{body}</table>")
+            + "<th>episodes</th><th>mean</th><th>IQM [95% CI]</th>" + ("<th>success [95% CI]</th>" if succ else "")
+            + f"<th>length</th><th>per team</th></tr>{body}</table>")
+
+
+def _grid_success_table(records: list[EpisodeRecord]) -> str:
+    """Success rate over each grid (sources with a success flag): nominal, worst and mean over the points."""
+    from testbed.grid import robustness
+
+    rows = [r for r in robustness(records) if r.success_mean is not None]
+    rate = lambda v: "" if v is None else f"{v:.2f}"  # noqa: E731
+    body = "".join(
+        f"<tr><td>{html.escape(r.scenario_id)}</td><td>{html.escape(r.agent)}</td><td>{r.points} x {r.episodes_per_point}</td>"
+        f"<td>{rate(r.success_nominal)}</td><td>{rate(r.success_worst)}</td><td>{rate(r.success_mean)}</td></tr>" for r in rows)
+    return ("<table><tr><th>evaluated on</th><th>agent</th><th>grid points x episodes</th><th>success: nominal</th>"
+            f"<th>worst point</th><th>mean over points</th></tr>{body}</table>") if rows else ""
 
 
 def _transfer_table(records: list[EpisodeRecord]) -> str:
@@ -118,7 +135,7 @@ def write_report(records: list[EpisodeRecord], out_dir: str | Path, title: str =
     from testbed.study import grid_cells
 
     cells = grid_cells(records)  # every grid point's IQM over seeds, bootstrapped once for both figure kinds
-    grid_parts = [_grid_table(records)]
+    grid_parts = [_grid_table(records), _grid_success_table(records)]
     heatmaps = figures.condition_heatmaps(records, cells)
     grid_parts += [_figure(svg, f"{name}: each grid point's IQM over seeds of the per-seed mean team return." if " minus " not in name
                            else f"{name}: difference of the two conditions' per-point IQMs.", f"fig-heat-{i}")
