@@ -34,6 +34,8 @@ CASES = {  # name: (scenario, steps per call, overrides)
     "maddpg": ("mpe/simple_speaker_listener-v4", 200, {"n_envs": 2, "learning_starts": 50}),
     "rarl": (IP, 128, {**ROLLOUT, "adversary_bodies": ["pole"], "rounds": 2}),
     "adr": (IP, 128, {**ROLLOUT, "parameters": ["body_mass:pole"], "chunk": 128, "boundary_episodes": 1}),
+    "pets": (IP, 60, {"model_arch": [16], "samples": 16, "horizon": 5, "iterations": 1, "learning_starts": 30,
+                      "round_steps": 30, "model_updates": 10}),
     "dagger": (IP, 64, {"expert": "random", "rounds": 2, "n_envs": 2, "epochs": 1}),
 }
 SLOW = {"trpo", "qrdqn", "td3", "ddpg", "tqc", "joint_q", "rainbow", "ippo", "vdn", "maddpg", "a2c", "joint_ppo"}
