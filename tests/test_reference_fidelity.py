@@ -187,7 +187,7 @@ EXPECTED_LEARNING = {
     "maddpg": "off-policy", "joint_q": "off-policy", "jal": "off-policy", "tabular_iql": "off-policy",
     "bc": "offline", "dagger": "interactive",
     # learned-model methods learn their model (and MBPO/MBVE their actor-critic) from replayed real data
-    "pets": "off-policy",
+    "pets": "off-policy", "mbpo": "off-policy", "mbve": "off-policy",
 }
 
 
