@@ -177,17 +177,17 @@ class DynamicsModel:
         nxt, rew = self.predict_mean(obs, act)
         out = {"holdout_obs_mse": float(((nxt - data.view("next_obs")[rows]) ** 2).mean()),
                "holdout_reward_mse": float(((rew - data.view("rewards")[rows]) ** 2).mean())}
-        ended = data.view("ended")
-        starts = [int(r) for r in rows if r % BLOCK == 0 and r + self.horizon <= len(data)
-                  and not ended[r : r + self.horizon - 1].any()]  # one episode throughout
+        ended, step, h = data.view("ended"), data.stride, self.horizon
+        starts = [int(r) for r in rows if r % BLOCK < step and r + (h - 1) * step < len(data)
+                  and not ended[r : r + (h - 1) * step : step].any()]  # one episode of one copy throughout
         if not starts:
-            out[f"holdout_obs_mse_{self.horizon}"] = math.nan
+            out[f"holdout_obs_mse_{h}"] = math.nan
             return out
         s = np.asarray(starts)
         state = data.view("obs")[s]
-        for k in range(self.horizon):
-            state, _ = self.predict_mean(state, data.view("actions")[s + k])
-        out[f"holdout_obs_mse_{self.horizon}"] = float(((state - data.view("next_obs")[s + self.horizon - 1]) ** 2).mean())
+        for k in range(h):
+            state, _ = self.predict_mean(state, data.view("actions")[s + k * step])
+        out[f"holdout_obs_mse_{h}"] = float(((state - data.view("next_obs")[s + (h - 1) * step]) ** 2).mean())
         return out
 
     # ----- checkpoints ------------------------------------------------------------------------------

@@ -19,7 +19,8 @@ FIELDS = ("obs", "actions", "rewards", "next_obs", "terminated", "ended")
 class Transitions:
     """Preallocated arrays that double in size as rows arrive."""
 
-    def __init__(self, obs_dim: int, act_dim: int, capacity: int = 1024) -> None:
+    def __init__(self, obs_dim: int, act_dim: int, capacity: int = 1024, stride: int = 1) -> None:
+        self.stride = stride
         self.obs = np.zeros((capacity, obs_dim), np.float32)
         self.actions = np.zeros((capacity, act_dim), np.float32)
         self.rewards = np.zeros(capacity, np.float32)
@@ -51,12 +52,13 @@ class Transitions:
 
     def save(self, file: Path) -> None:
         """Write the filled rows to ``file`` (npz)."""
-        np.savez_compressed(file, **{f: self.view(f) for f in FIELDS})
+        np.savez_compressed(file, stride=np.array(self.stride), **{f: self.view(f) for f in FIELDS})
 
     @classmethod
     def load(cls, file: Path) -> Transitions:
         """Read ``save``'s file."""
         with np.load(file) as data:
-            out = cls(data["obs"].shape[1], data["actions"].shape[1], max(len(data["obs"]), 1))
+            stride = int(data["stride"]) if "stride" in data else 1
+            out = cls(data["obs"].shape[1], data["actions"].shape[1], max(len(data["obs"]), 1), stride)
             out.add(*(data[f] for f in FIELDS))
         return out

@@ -83,6 +83,8 @@ MODEL_BASED = {  # method -> (scenario, tiny-budget steps that beat random, over
                        "gradient_steps": 2, "rollout_batch": 500}, 2.0),
     "mbve": (IP, 500, {**TINY_MODEL, "learning_starts": 100, "round_steps": 100, "net_arch": [64, 64], "batch_size": 64,
                        "gradient_steps": 2}, 2.0),
+    "i2a": ("classic/CartPole-v1", 4096, {"learning_starts": 1024, "round_steps": 1024, "model_updates": 100,
+                                          "model_arch": [32, 32]}, 1.5),
 }
 SLOW_MODEL_BASED = {"mbpo", "mbve"}  # 800 SAC updates: 10-18 s on the loaded 2-core machine (2026-12-06)
 
@@ -166,6 +168,9 @@ def _tiny(name):
         return scenarios.make(sc_id), steps, hp
     if name in MODEL_BASED:  # one refit on a few steps, and short episodes: determinism and the round trip
         sc_id, _, hp, _ = MODEL_BASED[name]
+        if name == "i2a":
+            return scenarios.make(sc_id), 256, {**hp, "n_envs": 2, "learning_starts": 64, "round_steps": 128,
+                                                "model_updates": 10}
         return scenarios.make(sc_id, time_limit=30), 60, {**hp, "learning_starts": 30, "round_steps": 30,
                                                           "model_updates": 10}
     if name in IMITATION_ADVERSARIAL:

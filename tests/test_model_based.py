@@ -72,3 +72,24 @@ def test_mbpo_branches_rollouts_from_real_states_and_stops_them_at_termination(m
     assert len(im["obs"]) == 64 + int((s0 <= 0).sum()) + int((s0 <= -1).sum())  # a branch stops where it ended
     torch.testing.assert_close(im["terminated"][:64], (first[:, 0] > 0).float())
     assert im["actions"].abs().max() <= 1.0
+
+
+def test_i2a_imagines_one_rollout_per_action_zeroed_after_predicted_termination(monkeypatch):
+    ag = agents.make("i2a", "classic/CartPole-v1", seed=0, imagination_depth=3, ensemble_size=2, model_arch=[8])
+
+    def predict(obs, act, gen=None):  # action a moves the state by a + 1; termination once s[0] passes 2.5
+        nxt = obs + 1.0 + act.argmax(dim=-1, keepdim=True).float()
+        return nxt, torch.full(obs.shape[:2], 0.5), (nxt[..., 0] > 2.5).float()
+
+    monkeypatch.setattr(ag.model, "predict", predict)
+    feats = ag.net.imagine(torch.zeros(3, 4), ag.model)
+    assert feats.shape == (3 * 2, 3, 4 + 2)
+    first = feats[:, 0, :4]  # normalizers are identity before any fit
+    torch.testing.assert_close(first[0::2], torch.ones(3, 4))  # rollout of action 0
+    torch.testing.assert_close(first[1::2], torch.full((3, 4), 2.0))  # rollout of action 1
+    # action 1's rollout: s = 2, then >= 3 (terminates, reported), then zeros
+    assert feats[1, 1, -1] == 1.0 and torch.all(feats[1, 2] == 0)
+    assert torch.all(feats[:, :, 4] <= 0.5)
+    plain = agents.make("i2a", "classic/CartPole-v1", seed=0, imagination=False)
+    assert not hasattr(plain.net, "encoder") and plain.net.policy.in_features == 64
+    assert ag.net.policy.in_features == 64 + 2 * ag.hparams["encoder_size"]

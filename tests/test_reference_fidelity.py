@@ -188,6 +188,7 @@ EXPECTED_LEARNING = {
     "bc": "offline", "dagger": "interactive",
     # learned-model methods learn their model (and MBPO/MBVE their actor-critic) from replayed real data
     "pets": "off-policy", "mbpo": "off-policy", "mbve": "off-policy",
+    "i2a": "on-policy",  # its policy is A2C's; its model learns from all real data
 }
 
 
