@@ -72,9 +72,9 @@ def test_distributional_support_must_be_ordered():
 
 def test_rainbow_learns_cartpole_beyond_random_on_a_tiny_budget():
     sc = scenarios.make("classic/CartPole-v1")
-    ag = agents.make("rainbow", sc, seed=0, learning_starts=300, train_freq=2, gradient_steps=1, target_update_interval=250,
-                     net_arch=[64, 64], learning_rate=1e-3, batch_size=64, v_min=0.0, v_max=100.0)
-    ag.learn(2000)
+    ag = agents.make("rainbow", sc, seed=0, n_envs=4, learning_starts=300, train_freq=1, gradient_steps=1,
+                     target_update_interval=250, net_arch=[32, 32], learning_rate=1e-3, batch_size=64, v_min=0.0, v_max=100.0)
+    ag.learn(2000)  # ~425 updates: seeds 0-2 gave 85, 98, 68 against random's ~22
     learned = np.mean([r.team_return for r in testbed.evaluate(ag, sc, episodes=5, seed=100)])
     rand = np.mean([r.team_return for r in testbed.evaluate(agents.make("random", sc, seed=0), sc, episodes=5, seed=100)])
     assert learned > 3 * rand
