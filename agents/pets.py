@@ -5,8 +5,9 @@ every environment step the planner scores ``samples`` candidate action sequences
 ``horizon`` steps by rolling ``particles`` copies of the current observation through the
 model, each particle bound to one ensemble member for the whole rollout and sampling that
 member's Gaussian at every step (trajectory sampling TS-inf); a candidate's score is the mean
-over particles of the summed predicted rewards, each particle stopping where its predicted
-termination probability exceeds 0.5. ``planner: cem`` refits a Gaussian to the elite fraction
+over particles of the summed predicted rewards, each weighted by the predicted probability that
+the particle is still running (the product of one minus the termination probabilities before
+it: a rare termination the model gives 0.2 still counts, where a 0.5 threshold would ignore it). ``planner: cem`` refits a Gaussian to the elite fraction
 over ``iterations`` rounds; ``planner: mppi`` averages the candidates with weights
 ``exp(R / (temperature * std R))``. The plan is warm-started (shifted) between steps and reset
 when an episode starts. All candidates, particles and members are evaluated in one batched
@@ -127,7 +128,7 @@ class PETS:
         for t in range(horizon):
             state, reward, p_end = self.model.predict(state, acts[:, :, t], gen)
             total += alive * reward
-            alive = alive * (p_end < 0.5)
+            alive = alive * (1.0 - p_end)  # the probability the particle is still running
         total = torch.nan_to_num(total, nan=-1e6, posinf=-1e6, neginf=-1e6)
         return total.reshape(e, n, k, per).mean(dim=(0, 3))
 

@@ -28,6 +28,10 @@ def test_pets_particles_spread_over_members_and_stop_at_predicted_termination(mo
     # row 0: the second step reaches 2 and ends (its reward counts, then nothing): mean over the two
     # members (two particles each) of 2 (m + 1) = 3.0; row 1: the first step already ends: 1.5
     torch.testing.assert_close(ret, torch.tensor([[3.0] * 3, [1.5] * 3]))
+    monkeypatch.setattr(ag.model, "predict", lambda obs, act, gen=None: (obs, torch.ones(obs.shape[:2]),
+                                                                        torch.full(obs.shape[:2], 0.2)))
+    # a termination probability of 0.2 each step: rewards weighted by survival 1, 0.8, 0.64
+    torch.testing.assert_close(ag.returns(obs, torch.zeros(2, 3, 3, 1), None), torch.full((2, 3), 2.44))
     with pytest.raises(scenarios.UserError, match="particles 3 must be a multiple of ensemble_size 2"):
         agents.make("pets", IP, ensemble_size=2, particles=3)
 
