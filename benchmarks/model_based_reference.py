@@ -8,6 +8,7 @@ which each run's evaluation reached the target, the wall time per run (one core 
 2-core machine) and, for PETS, the planning seconds per environment step. One JSON line each.
 
     nice -n 10 .venv/bin/python benchmarks/model_based_reference.py --only pets_ip --seeds 3
+    nice -n 10 .venv/bin/python benchmarks/model_based_reference.py --only i2a_cartpole --budget 81920
     nice -n 10 .venv/bin/python benchmarks/model_based_reference.py --list
 
 ``pets_grid`` evaluates the PETS model trained by ``pets_ip`` (seed 0, its checkpoint under
@@ -49,9 +50,11 @@ EXPERIMENTS: dict[str, tuple] = {
 CHECKPOINT = Path("runs/bench/pets-ip")
 
 
-def run(name: str, seeds: list[int]) -> dict:
-    """Train and evaluate one experiment over ``seeds``."""
+def run(name: str, seeds: list[int], budget_override: int | None = None) -> dict:
+    """Train and evaluate one experiment over ``seeds`` (``budget_override``: another budget, in four chunks)."""
     algo, sc_id, budget, chunk, hp, episodes, target = EXPERIMENTS[name]
+    if budget_override:
+        budget, chunk = budget_override, budget_override // 4
     sc = scenarios.make(sc_id)
     curves, walls, reached, extra = [], [], [], {}
     for seed in seeds:
@@ -102,6 +105,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", default=[*EXPERIMENTS, "pets_grid"])
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--budget", type=int, default=None, help="another budget (evaluated after each quarter)")
     parser.add_argument("--list", action="store_true")
     args = parser.parse_args()
     if args.list:
@@ -109,7 +113,7 @@ def main() -> None:
         return
     torch.set_num_threads(1)
     for name in args.only:
-        out = pets_grid() if name == "pets_grid" else run(name, list(range(args.seeds)))
+        out = pets_grid() if name == "pets_grid" else run(name, list(range(args.seeds)), args.budget)
         print(json.dumps(out), flush=True)
 
 
