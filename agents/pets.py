@@ -27,6 +27,7 @@ evaluation is reproducible and does not move the training streams.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -134,8 +135,6 @@ class PETS:
 
     def plan(self, obs: np.ndarray, state: PlanState, gen: torch.Generator) -> np.ndarray:
         """One planning step for every copy: the first action of each refined plan (the plan shifts)."""
-        import time
-
         started = time.perf_counter()
         h = self.hparams
         n, horizon, a = len(obs), int(h["horizon"]), self.act_dim
