@@ -2,9 +2,22 @@
 
 - ``double_dqn``: double Q-learning targets (van Hasselt et al. 2016);
 - ``dueling_dqn``: dueling value/advantage head (Wang et al. 2016), with double targets;
-- ``rainbow``: double + dueling + proportional prioritized replay + 3-step returns
-  (the distributional C51 head of Hessel et al. is not included);
-- any combination through the flags ``double``, ``dueling``, ``prioritized``, ``n_step``.
+- ``rainbow``: Hessel et al. 2018's six parts: double + dueling + proportional prioritized
+  replay + 3-step returns + the C51 distributional head (``agents.distributional``) + noisy
+  linear layers (``agents.noisy``);
+- any combination through the flags ``double``, ``dueling``, ``prioritized``, ``n_step``,
+  ``distributional`` (``atoms`` on ``[v_min, v_max]``) and ``noisy`` (``sigma0``), so a
+  Rainbow ablation is one flag (``--set noisy=false``: Rainbow without noisy nets).
+
+With ``distributional`` the network outputs ``atoms`` logits per action, Q is the mean of the
+softmax over the support, the target distribution (of the double-chosen action where
+``double``) is projected onto the support and the loss is the cross-entropy, which is also the
+prioritized replay's priority (Rainbow's KL, up to the target's entropy). With ``noisy`` every
+linear layer is a factorized-Gaussian noisy layer; exploration comes from the noise (actions
+are greedy on a fresh noise sample each environment step, the epsilon or softmax strategy is
+not used), noise is redrawn for the online and target networks before each update from the
+agent's own generator, and ``act(deterministic=True)``, ``policy_distribution`` and ``value``
+use the mean weights (evaluation mode).
 
 Exploration is ``epsilon`` (linear schedule) or ``softmax`` (``agents.exploration``).
 ``learning_rate: lin_2.3e-3`` decays the rate linearly to zero over a ``learn``
@@ -31,7 +44,9 @@ from torch import nn
 from agents import hyperparams
 from agents.base import Capabilities, ProgressFn, require_single_agent
 from agents.checkpoint import save_meta
+from agents.distributional import project, support
 from agents.exploration import Explorer
+from agents.noisy import NoisyLinear, noisy_layers, set_noise
 from agents.replay import ReplayBuffer
 from scenarios import Scenario, UserError
 from agents.observations import accepts_unbatched
@@ -43,6 +58,7 @@ DEFAULTS: dict[str, Any] = {
     "exploration": "epsilon", "eps_start": 1.0, "eps_end": 0.05, "eps_fraction": 0.2, "temperature": 1.0,
     "double": False, "dueling": False, "prioritized": False, "n_step": 1, "alpha": 0.6, "beta_start": 0.4,
     "max_grad_norm": 10.0, "torch_threads": 1, "tau": 1.0, "total_steps": None,
+    "distributional": False, "atoms": 51, "v_min": -10.0, "v_max": 10.0, "noisy": False, "sigma0": 0.5,
 }
 
 
@@ -58,27 +74,36 @@ def _learning_rate(value: float | str) -> tuple[float, bool]:
 
 
 class QNetwork(nn.Module):
-    """An MLP Q-function, optionally with a dueling head: Q = V + A - mean(A)."""
+    """An MLP Q-function, optionally with a dueling head (Q = V + A - mean(A)), ``atoms`` outputs
+    per action (logits of a return distribution; 1: plain Q-values) and noisy linear layers."""
 
-    def __init__(self, n_in: int, n_actions: int, net_arch: list[int], dueling: bool) -> None:
+    def __init__(self, n_in: int, n_actions: int, net_arch: list[int], dueling: bool, atoms: int = 1,
+                 noisy: bool = False, sigma0: float = 0.5, generator: torch.Generator | None = None) -> None:
         super().__init__()
+
+        def linear(a: int, b: int) -> nn.Module:
+            return NoisyLinear(a, b, sigma0, generator) if noisy else nn.Linear(a, b)
+
         layers: list[nn.Module] = []
         last = n_in
         for width in net_arch:
-            layers += [nn.Linear(last, width), nn.ReLU()]
+            layers += [linear(last, width), nn.ReLU()]
             last = width
         self.torso = nn.Sequential(*layers)
-        self.dueling = dueling
-        self.head = nn.Linear(last, n_actions)
-        self.value = nn.Linear(last, 1) if dueling else None
+        self.dueling, self.n_actions, self.atoms = dueling, n_actions, atoms
+        self.head = linear(last, n_actions * atoms)
+        self.value = linear(last, atoms) if dueling else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Q-values (N, A)."""
+        """Q-values (N, A), or return-distribution logits (N, A, atoms) where ``atoms > 1``."""
         h = self.torso(x)
         adv = self.head(h)
+        if self.atoms > 1:
+            adv = adv.view(len(x), self.n_actions, self.atoms)
         if self.value is None:
             return adv
-        return self.value(h) + adv - adv.mean(dim=1, keepdim=True)
+        v = self.value(h) if self.atoms == 1 else self.value(h)[:, None, :]
+        return v + adv - adv.mean(dim=1, keepdim=True)
 
 
 class QAgent:
@@ -95,8 +120,9 @@ class QAgent:
 
     @classmethod
     def default_hyperparameters(cls) -> dict[str, Any]:
-        """Every hyperparameter's default; its type is the one ``agents.make`` checks values against."""
-        return dict(DEFAULTS)
+        """Every hyperparameter's default (the family's, then this configuration's flags); its type is
+        the one ``agents.make`` checks values against."""
+        return {**DEFAULTS, **cls.flags}
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         require_single_agent(self.name, scenario)
@@ -114,9 +140,20 @@ class QAgent:
         self.discrete_obs = isinstance(obs_space, spaces.Discrete)
         self.n_in = int(obs_space.n) if self.discrete_obs else int(np.prod(obs_space.shape))
         self.n_actions = int(act_space.n)
-        self.online = QNetwork(self.n_in, self.n_actions, list(h["net_arch"]), bool(h["dueling"]))
-        self.target = QNetwork(self.n_in, self.n_actions, list(h["net_arch"]), bool(h["dueling"]))
+        self.distributional, self.noisy = bool(h["distributional"]), bool(h["noisy"])
+        atoms = int(h["atoms"]) if self.distributional else 1
+        if self.distributional and not float(h["v_min"]) < float(h["v_max"]):
+            raise UserError(f"{self.name}: v_min {h['v_min']} must be below v_max {h['v_max']}")
+        self.z = support(atoms, float(h["v_min"]), float(h["v_max"])) if self.distributional else None
+        # the noise has its own generator (seeded from the agent's), so a seed fixes it and evaluating does not move it
+        self.noise_gen = torch.Generator().manual_seed(int(self.rng.integers(2**63))) if self.noisy else None
+        net = dict(atoms=atoms, noisy=self.noisy, sigma0=float(h["sigma0"]), generator=self.noise_gen)
+        self.online = QNetwork(self.n_in, self.n_actions, list(h["net_arch"]), bool(h["dueling"]), **net)
+        self.target = QNetwork(self.n_in, self.n_actions, list(h["net_arch"]), bool(h["dueling"]), **net)
         self.target.load_state_dict(self.online.state_dict())
+        self.online.eval()  # noisy layers use their mean weights except where training switches the noise on
+        self.target.eval()
+        self._noisy_online, self._noisy_target = noisy_layers(self.online), noisy_layers(self.target)
         # fused Adam: ~4x faster a step than the default on CPU for networks this small
         self.lr, self.lr_linear = _learning_rate(h["learning_rate"])
         self.optimizer = torch.optim.Adam(self.online.parameters(), lr=self.lr, fused=True)
@@ -139,18 +176,23 @@ class QAgent:
             return out
         return torch.as_tensor(np.asarray(obs, dtype=np.float32).reshape(len(obs), -1))
 
+    def _q(self, net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """Q-values (N, A) of ``net``: its outputs, or the means of its return distributions."""
+        out = net(x)
+        return out if self.z is None else torch.softmax(out, dim=2) @ self.z
+
     def q_values(self, obs: np.ndarray) -> np.ndarray:
-        """Online Q-values for a batch of observations."""
+        """Online Q-values for a batch of observations (noisy layers: the current mode's weights)."""
         with torch.no_grad():
-            return self.online(self._tensor(obs)).numpy()
+            return self._q(self.online, self._tensor(obs)).numpy()
 
     def policy_distribution(self, agent: str, obs: torch.Tensor) -> torch.distributions.Distribution:
         """A Categorical over the online Q-values at raw observations ``obs`` (N, d) (its mode is the greedy action)."""
-        return torch.distributions.Categorical(logits=self.online(self._rows(obs)))
+        return torch.distributions.Categorical(logits=self._q(self.online, self._rows(obs)))
 
     def value(self, agent: str, obs: torch.Tensor) -> torch.Tensor:
         """max_a Q(obs, a) of the online network."""
-        return self.online(self._rows(obs)).max(dim=1).values
+        return self._q(self.online, self._rows(obs)).max(dim=1).values
 
     def _rows(self, obs: torch.Tensor) -> torch.Tensor:
         if self.discrete_obs:
@@ -160,8 +202,20 @@ class QAgent:
     @accepts_unbatched
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
         """Greedy actions (or the exploration strategy's at its final setting)."""
+        if self.noisy and not deterministic:  # a noisy network explores through a fresh noise sample
+            self._noise_on(True, target=False)
+            q = self.q_values(obs[AGENT])
+            self._noise_on(False, target=False)
+            return {AGENT: q.argmax(axis=1)}
         q = self.q_values(obs[AGENT])
         return {AGENT: q.argmax(axis=1) if deterministic else self.explorer.select(q, self.rng, 1.0)}
+
+    def _noise_on(self, on: bool, target: bool = True) -> None:
+        """Noisy layers: draw fresh noise and use it (on), or use the mean weights (off); the
+        target network's too where ``target``."""
+        set_noise(self._noisy_online, on)
+        if target:
+            set_noise(self._noisy_target, on)
 
     def update(self, buffer: ReplayBuffer, beta: float) -> float:
         """One gradient step on a sampled minibatch; returns the loss."""
@@ -169,20 +223,14 @@ class QAgent:
         b = buffer.sample(int(h["batch_size"]), self.rng, beta)
         obs, next_obs = self._tensor(b.obs), self._tensor(b.next_obs)
         actions = torch.as_tensor(b.actions)
-        q = self.online(obs).gather(1, actions[:, None])[:, 0]
-        with torch.no_grad():
-            target_q = self.target(next_obs)
-            if h["double"]:
-                best = self.online(next_obs).argmax(dim=1, keepdim=True)
-                next_q = target_q.gather(1, best)[:, 0]
-            else:
-                next_q = target_q.max(dim=1).values
-            target = torch.as_tensor(b.rewards) + torch.as_tensor(b.discounts) * next_q
-        td = target - q
-        if buffer.prioritized:
-            loss = (torch.as_tensor(b.weights) * nn.functional.smooth_l1_loss(q, target, reduction="none")).mean()
+        if self.noisy:
+            self._noise_on(True)
+        if self.distributional:
+            loss, td = self._distributional_loss(obs, actions, next_obs, b.rewards, b.discounts, b.weights, buffer.prioritized)
         else:
-            loss = nn.functional.smooth_l1_loss(q, target)
+            loss, td = self._td_loss(obs, actions, next_obs, b.rewards, b.discounts, b.weights, buffer.prioritized)
+        if self.noisy:
+            self._noise_on(False)
         self.optimizer.zero_grad()
         loss.backward()
         self._clip(float(h["max_grad_norm"]))
@@ -194,6 +242,43 @@ class QAgent:
                 torch._foreach_lerp_(self.target_params, self.params, self.tau)
         self.updates += 1
         return float(loss.detach())
+
+    def _td_loss(self, obs: torch.Tensor, actions: torch.Tensor, next_obs: torch.Tensor, rewards: np.ndarray,
+                 discounts: np.ndarray, weights: np.ndarray, prioritized: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """Huber loss on the (double) Q-learning target; returns the loss and the TD errors (the priorities)."""
+        h = self.hparams
+        q = self.online(obs).gather(1, actions[:, None])[:, 0]
+        with torch.no_grad():
+            target_q = self.target(next_obs)
+            if h["double"]:
+                best = self.online(next_obs).argmax(dim=1, keepdim=True)
+                next_q = target_q.gather(1, best)[:, 0]
+            else:
+                next_q = target_q.max(dim=1).values
+            target = torch.as_tensor(rewards) + torch.as_tensor(discounts) * next_q
+        td = target - q
+        if prioritized:
+            loss = (torch.as_tensor(weights) * nn.functional.smooth_l1_loss(q, target, reduction="none")).mean()
+        else:
+            loss = nn.functional.smooth_l1_loss(q, target)
+        return loss, td
+
+    def _distributional_loss(self, obs: torch.Tensor, actions: torch.Tensor, next_obs: torch.Tensor, rewards: np.ndarray,
+                             discounts: np.ndarray, weights: np.ndarray, prioritized: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """C51: cross-entropy to the projected target distribution; returns the loss and the per-sample
+        cross-entropies (the priorities)."""
+        z = self.z
+        assert z is not None
+        logits = self.online(obs)[torch.arange(len(actions)), actions]  # (B, atoms)
+        with torch.no_grad():
+            target_probs = torch.softmax(self.target(next_obs), dim=2)  # (B, A, atoms)
+            chooser = torch.softmax(self.online(next_obs), dim=2) if self.hparams["double"] else target_probs
+            best = (chooser @ z).argmax(dim=1)
+            target = project(target_probs[torch.arange(len(best)), best], torch.as_tensor(rewards),
+                             torch.as_tensor(discounts), z)
+        ce = -(target * torch.log_softmax(logits, dim=1)).sum(dim=1)
+        loss = (torch.as_tensor(weights) * ce).mean() if prioritized else ce.mean()
+        return loss, ce
 
     def _clip(self, max_norm: float) -> None:
         """Clip the global gradient norm (what clip_grad_norm_ does, with fewer kernel launches)."""
@@ -228,6 +313,8 @@ class QAgent:
             frac = min(1.0, (self.steps_trained + t) / budget)
             if self.steps_trained + t < int(h["learning_starts"]):
                 a = self.rng.integers(0, self.n_actions, n)
+            elif self.noisy:
+                a = self.act({AGENT: o}, deterministic=False)[AGENT]
             else:
                 a = self.explorer.select(self.q_values(o), self.rng, frac)
             obs, rew, term, trunc, infos = vec.step({AGENT: a})
@@ -287,10 +374,10 @@ class DuelingDQN(QAgent):
 
 
 class Rainbow(QAgent):
-    """Double + dueling + prioritized replay + 3-step returns."""
+    """Double + dueling + prioritized replay + 3-step returns + C51 + noisy nets (each part one flag)."""
 
     name = "rainbow"
-    flags = {"double": True, "dueling": True, "prioritized": True, "n_step": 3}
+    flags = {"double": True, "dueling": True, "prioritized": True, "n_step": 3, "distributional": True, "noisy": True}
 
 
 DQN_AGENTS = (DoubleDQN, DuelingDQN, Rainbow)

@@ -30,12 +30,16 @@ from agents.random_agent import RandomAgent
 from agents.reinforce import Reinforce
 from agents.dqn import DQN_AGENTS
 from agents.sb3_agent import SB3_AGENTS
+from agents.i2a import I2A
+from agents.mbpo import MBPO
+from agents.mbve import MBVE
+from agents.pets import PETS
 from agents.tabular import TABULAR_AGENTS
 from scenarios import Scenario, ScenarioSpec, UserError
 from scenarios import make as make_scenario
 from scenarios.errors import suggest
 
-AGENTS: dict[str, Any] = {cls.name: cls for cls in (RandomAgent, *SB3_AGENTS, *TABULAR_AGENTS, *DQN_AGENTS, Reinforce, *PLANNERS, MCTS, *PPO_AGENTS, *VALUE_AGENTS, *HEURISTICS, MADDPG, *JOINT_AGENTS, *MATRIX_AGENTS, BehaviouralCloning, DAgger, *ADVERSARIAL_IL, AdversarialPPO, RARL, A3C, IMPALA, FastPPO, FastSAC)}
+AGENTS: dict[str, Any] = {cls.name: cls for cls in (RandomAgent, *SB3_AGENTS, *TABULAR_AGENTS, *DQN_AGENTS, Reinforce, *PLANNERS, MCTS, *PPO_AGENTS, *VALUE_AGENTS, *HEURISTICS, MADDPG, *JOINT_AGENTS, *MATRIX_AGENTS, BehaviouralCloning, DAgger, *ADVERSARIAL_IL, AdversarialPPO, RARL, A3C, IMPALA, FastPPO, FastSAC, PETS, MBPO, MBVE, I2A)}
 
 ENTRY_POINTS: dict[str, str] = {"adr": "sim2real.adr:ADR"}
 """Agents that live in packages above ``agents`` (as Gymnasium's ``entry_point="pkg.module:Class"``):

@@ -75,6 +75,19 @@ IMITATION_ADVERSARIAL = {  # learning on real budgets: tests/test_imitation.py, 
     "adr": (IP, 128, {**_TINY_PPO, "parameters": ["body_mass:pole"], "chunk": 128, "boundary_episodes": 1}),
 }
 
+TINY_MODEL = {"model_arch": [32, 32], "ensemble_size": 5, "model_updates": 150}
+MODEL_BASED = {  # method -> (scenario, tiny-budget steps that beat random, overrides, margin over random)
+    "pets": (IP, 200, {**TINY_MODEL, "samples": 32, "particles": 5, "horizon": 8, "iterations": 2, "learning_starts": 100,
+                       "round_steps": 100}, 2.0),
+    "mbpo": (IP, 500, {**TINY_MODEL, "learning_starts": 100, "round_steps": 100, "net_arch": [64, 64], "batch_size": 64,
+                       "gradient_steps": 2, "rollout_batch": 500}, 2.0),
+    "mbve": (IP, 500, {**TINY_MODEL, "learning_starts": 100, "round_steps": 100, "net_arch": [64, 64], "batch_size": 64,
+                       "gradient_steps": 2}, 2.0),
+    "i2a": ("classic/CartPole-v1", 4096, {"learning_starts": 1024, "round_steps": 1024, "model_updates": 100,
+                                          "model_arch": [32, 32]}, 1.5),
+}
+SLOW_MODEL_BASED = {"mbpo", "mbve"}  # 800 SAC updates: 10-18 s on the loaded 2-core machine (2026-12-06)
+
 PARALLEL = {  # learning on real budgets, kills and lag: tests/test_parallel_ac.py; one worker is reproducible
     "a3c": ("classic/CartPole-v1", 600, {"n_workers": 1, "n_envs": 2}),
     "impala": ("classic/CartPole-v1", 600, {"n_workers": 1, "n_envs": 2, "unroll_length": 10}),
@@ -95,7 +108,7 @@ def mean_return(agent, scenario, episodes, seed=100):
 
 def test_every_method_is_covered():
     assert set(agents.list_names()) == {"random", *CASES, *SLOW_CASES, *PLANNERS, *MULTI_AGENT, *IMITATION_ADVERSARIAL,
-                                         *PARALLEL}
+                                         *PARALLEL, *MODEL_BASED}
 
 
 SLOW_LEARNING = {"qrdqn", "rainbow"}  # 44 and 20 s on a loaded 2-core machine (2026-11-27); dqn, double_dqn and dueling_dqn stay
@@ -122,6 +135,18 @@ def test_continuous_off_policy_learns_better_than_random(name):
     assert mean_return(ag, sc, episodes) > random_return + 400  # Pendulum: random ~ -1200, learned > -800
 
 
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_MODEL_BASED else n
+                                  for n in sorted(MODEL_BASED)])
+def test_model_based_methods_beat_random_on_a_tiny_budget(name):
+    sc_id, steps, hp, margin = MODEL_BASED[name]
+    sc = scenarios.make(sc_id)
+    ag = agents.make(name, sc, seed=0, **hp)
+    ag.learn(steps)
+    random_return = mean_return(agents.make("random", sc, seed=0), sc, 3)
+    assert mean_return(ag, sc, 3) > margin * max(random_return, 0.02)
+    assert ag.history and all(k in ag.history[-1] for k in ("model_loss", "holdout_obs_mse", "holdout_reward_mse"))
+
+
 @pytest.mark.parametrize("name", sorted(PLANNERS))
 def test_planners_beat_random_without_learning(name):
     sc_id, overrides, hp = PLANNERS[name]
@@ -141,6 +166,13 @@ def _tiny(name):
     if name in PARALLEL:
         sc_id, steps, hp = PARALLEL[name]
         return scenarios.make(sc_id), steps, hp
+    if name in MODEL_BASED:  # one refit on a few steps, and short episodes: determinism and the round trip
+        sc_id, _, hp, _ = MODEL_BASED[name]
+        if name == "i2a":
+            return scenarios.make(sc_id), 256, {**hp, "n_envs": 2, "learning_starts": 64, "round_steps": 128,
+                                                "model_updates": 10}
+        return scenarios.make(sc_id, time_limit=30), 60, {**hp, "learning_starts": 30, "round_steps": 30,
+                                                          "model_updates": 10}
     if name in IMITATION_ADVERSARIAL:
         sc_id, steps, hp = IMITATION_ADVERSARIAL[name]
         return scenarios.make(sc_id), steps, {k: (_demos() if v == "DEMOS" else v) for k, v in hp.items()}

@@ -34,6 +34,14 @@ CASES = {  # name: (scenario, steps per call, overrides)
     "maddpg": ("mpe/simple_speaker_listener-v4", 200, {"n_envs": 2, "learning_starts": 50}),
     "rarl": (IP, 128, {**ROLLOUT, "adversary_bodies": ["pole"], "rounds": 2}),
     "adr": (IP, 128, {**ROLLOUT, "parameters": ["body_mass:pole"], "chunk": 128, "boundary_episodes": 1}),
+    "pets": (IP, 60, {"model_arch": [16], "samples": 16, "horizon": 5, "iterations": 1, "learning_starts": 30,
+                      "round_steps": 30, "model_updates": 10}),
+    "mbpo": (IP, 60, {"model_arch": [16], "net_arch": [16], "batch_size": 16, "learning_starts": 30, "round_steps": 30,
+                      "model_updates": 10, "gradient_steps": 1, "rollout_batch": 20, "rollout_length": 2}),
+    "mbve": (IP, 60, {"model_arch": [16], "net_arch": [16], "batch_size": 16, "learning_starts": 30, "round_steps": 30,
+                      "model_updates": 10, "gradient_steps": 1}),
+    "i2a": (CP, 256, {"n_envs": 2, "n_steps": 16, "learning_starts": 64, "round_steps": 128, "model_updates": 10,
+                      "model_arch": [16]}),
     "dagger": (IP, 64, {"expert": "random", "rounds": 2, "n_envs": 2, "epochs": 1}),
 }
 SLOW = {"trpo", "qrdqn", "td3", "ddpg", "tqc", "joint_q", "rainbow", "ippo", "vdn", "maddpg", "a2c", "joint_ppo"}

@@ -186,6 +186,9 @@ EXPECTED_LEARNING = {
     "q_learning": "off-policy", "iql": "off-policy", "vdn": "off-policy", "qmix": "off-policy",
     "maddpg": "off-policy", "joint_q": "off-policy", "jal": "off-policy", "tabular_iql": "off-policy",
     "bc": "offline", "dagger": "interactive",
+    # learned-model methods learn their model (and MBPO/MBVE their actor-critic) from replayed real data
+    "pets": "off-policy", "mbpo": "off-policy", "mbve": "off-policy",
+    "i2a": "on-policy",  # its policy is A2C's; its model learns from all real data
 }
 
 

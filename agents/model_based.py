@@ -1,0 +1,62 @@
+"""What the learned-model agents (``pets``, ``mbpo``, ``mbve``, ``i2a``) share: the dynamics
+model's hyperparameters, building it, refitting it on the agent's real data and logging the
+fit, and reading and writing the model and data with a checkpoint.
+
+Everything the model predicts is learned from the agent's own real transitions: the
+next-observation delta, the reward and the termination probability (no reward or termination
+function of the task is given to it), so the agents work where the simulator is unknown or
+wrong. A model fitted in one world can be evaluated in another (``testbed.evaluate`` on a
+perturbed scenario), which measures what model error under perturbation costs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import spaces
+
+from agents.dynamics_model import DynamicsModel
+from agents.transitions import Transitions
+
+MODEL_DEFAULTS: dict[str, Any] = {
+    "ensemble_size": 5, "model_arch": [200, 200, 200], "model_lr": 1e-3, "model_weight_decay": 5e-5,
+    "model_batch_size": 256, "model_updates": 500, "holdout": 0.1, "error_horizon": 10,
+}
+"""The dynamics model's hyperparameters (``agents/fields.yaml`` documents each)."""
+
+
+def action_dim(space: spaces.Space) -> int:
+    """Columns an action takes in the model's input: a Box's size, or a Discrete's one-hot width."""
+    return int(space.n) if isinstance(space, spaces.Discrete) else int(np.prod(space.shape))
+
+
+def build_model(h: dict[str, Any], obs_dim: int, act_dim: int, seed: int) -> DynamicsModel:
+    """The ensemble configured by hyperparameters ``h``."""
+    return DynamicsModel(obs_dim, act_dim, members=int(h["ensemble_size"]), hidden=list(h["model_arch"]),
+                         learning_rate=float(h["model_lr"]), weight_decay=float(h["model_weight_decay"]),
+                         batch_size=int(h["model_batch_size"]), holdout=float(h["holdout"]),
+                         horizon=int(h["error_horizon"]), seed=seed)
+
+
+def fit_and_log(model: DynamicsModel, data: Transitions, updates: int, rng: np.random.Generator,
+                history: list[dict[str, float]], steps: int) -> dict[str, float]:
+    """Refit ``model`` on ``data`` and append the fit's losses and held-out errors to ``history``."""
+    row = {"steps": float(steps), **model.fit(data, updates, rng)}
+    history.append(row)
+    return row
+
+
+def save_model(path: Path, model: DynamicsModel, data: Transitions, extra: dict[str, Any] | None = None) -> None:
+    """Write ``model.pt`` (state dicts: ensemble, normalizers, optimizer, and ``extra``) and ``data.npz``."""
+    torch.save({"model": model.state_dict(), **(extra or {})}, path / "model.pt")
+    data.save(path / "data.npz")
+
+
+def load_model(path: Path, model: DynamicsModel) -> tuple[Transitions, dict[str, Any]]:
+    """Restore ``save_model``'s files into ``model``; returns the data and the extra state dicts."""
+    state = torch.load(path / "model.pt", weights_only=True)
+    model.load_state_dict(state.pop("model"))
+    return Transitions.load(path / "data.npz"), state

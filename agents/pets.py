@@ -1,0 +1,241 @@
+"""``pets``: probabilistic ensembles with trajectory sampling (Chua et al. 2018).
+
+Model-predictive control over a learned dynamics ensemble (``agents.dynamics_model``):
+every environment step the planner scores ``samples`` candidate action sequences of
+``horizon`` steps by rolling ``particles`` copies of the current observation through the
+model, each particle bound to one ensemble member for the whole rollout and sampling that
+member's Gaussian at every step (trajectory sampling TS-inf); a candidate's score is the mean
+over particles of the summed predicted rewards, each weighted by the predicted probability that
+the particle is still running (the product of one minus the termination probabilities before
+it: a rare termination the model gives 0.2 still counts, where a 0.5 threshold would ignore it). ``planner: cem`` refits a Gaussian to the elite fraction
+over ``iterations`` rounds; ``planner: mppi`` averages the candidates with weights
+``exp(R / (temperature * std R))``. The plan is warm-started (shifted) between steps and reset
+when an episode starts. All candidates, particles and members are evaluated in one batched
+torch pass per step of the horizon.
+
+What is learned: the next-observation delta, the reward and termination (no reward or
+termination function of the task is given to the agent). Data is collected in rounds:
+uniform random actions for ``learning_starts`` steps, then every ``round_steps`` steps the
+model is refitted on all data (``model_updates`` gradient steps) and collection continues
+with the planner; each fit's losses and held-out one-step and ``error_horizon``-step errors
+are rows of ``history``. ``learn(k); learn(k)`` equals ``learn(2k)``.
+
+Acting outside ``learn`` draws its samples from a separate generator reseeded by
+``reset_memory()`` (the evaluation harness calls it when an evaluation starts), so an
+evaluation is reproducible and does not move the training streams.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from gymnasium import spaces
+
+from agents import hyperparams
+from agents.base import Capabilities, ProgressFn, require_single_agent
+from agents.checkpoint import save_meta
+from agents.model_based import MODEL_DEFAULTS, build_model, fit_and_log, load_model, save_model
+from agents.observations import accepts_unbatched
+from agents.transitions import Transitions
+from scenarios import Scenario, UserError
+
+AGENT = "agent_0"
+DEFAULTS: dict[str, Any] = {
+    "planner": "cem", "horizon": 15, "samples": 200, "iterations": 3, "elite_fraction": 0.1, "particles": 5,
+    "noise_std": 0.5, "temperature": 0.1, "learning_starts": 500, "round_steps": 250, "torch_threads": 1,
+    **MODEL_DEFAULTS,
+}
+
+
+class PlanState:
+    """Per-copy warm-started plan mean and spread (action units)."""
+
+    def __init__(self) -> None:
+        self.mean: torch.Tensor | None = None
+        self.std: torch.Tensor | None = None
+
+    def reset(self, rows: list[int] | None = None) -> None:
+        """Forget the plans of copies ``rows`` (all: ``None``)."""
+        if rows is None or self.mean is None:
+            self.mean = self.std = None
+        else:
+            self.mean[rows] = 0.0
+            self.std[rows] = -1.0  # re-initialized at the next plan
+
+
+class PETS:
+    """Model-predictive control (CEM or MPPI) over a learned probabilistic ensemble, with TS-inf."""
+
+    name: ClassVar[str] = "pets"
+    capabilities = Capabilities(discrete_actions=False, multi_agent="single", learning="off-policy")
+
+    @classmethod
+    def valid_hyperparameters(cls) -> set[str]:
+        """Names accepted by ``agents.make`` and ``--set``."""
+        return set(DEFAULTS)
+
+    @classmethod
+    def default_hyperparameters(cls) -> dict[str, Any]:
+        """Every hyperparameter's default."""
+        return dict(DEFAULTS)
+
+    def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
+        require_single_agent(self.name, scenario)
+        act_space, obs_space = scenario.action_space(AGENT), scenario.observation_space(AGENT)
+        if not isinstance(act_space, spaces.Box) or not isinstance(obs_space, spaces.Box):
+            raise UserError(f"{self.name} needs continuous (Box) observations and actions; {scenario.id} has {obs_space} / {act_space}")
+        self.scenario, self.seed = scenario, seed
+        self.hparams = {**DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
+        h = self.hparams
+        if int(h["particles"]) % int(h["ensemble_size"]):
+            raise UserError(f"{self.name}: particles {h['particles']} must be a multiple of ensemble_size "
+                            f"{h['ensemble_size']} (each member carries the same number of particles)")
+        if h["planner"] not in ("cem", "mppi"):
+            raise UserError(f"{self.name}: planner must be cem or mppi, got {h['planner']!r}")
+        torch.set_num_threads(int(h["torch_threads"]))
+        self.obs_dim, self.act_dim = int(np.prod(obs_space.shape)), int(np.prod(act_space.shape))
+        self.low = torch.as_tensor(act_space.low, dtype=torch.float32).reshape(-1)
+        self.high = torch.as_tensor(act_space.high, dtype=torch.float32).reshape(-1)
+        self.rng = np.random.default_rng(seed)
+        self.model = build_model(h, self.obs_dim, self.act_dim, int(self.rng.integers(2**31)))
+        self.train_gen = torch.Generator().manual_seed(int(self.rng.integers(2**63)))
+        self.act_seed = int(self.rng.integers(2**63))
+        self.act_gen = torch.Generator().manual_seed(self.act_seed)
+        self.data = Transitions(self.obs_dim, self.act_dim)
+        self.history: list[dict[str, float]] = []
+        self.fitted = False
+        self.steps_trained = 0
+        self.planned_steps = 0
+        self.plan_seconds = 0.0
+        self._train_plan, self._eval_plan = PlanState(), PlanState()
+        self._vec: Any = None
+        self._obs: np.ndarray | None = None
+
+    # ----- planning ---------------------------------------------------------------------------------
+    def returns(self, obs: torch.Tensor, cand: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        """Mean predicted return over particles of candidates ``cand`` (n, K, H, a) from ``obs`` (n, d)."""
+        n, k, horizon, a = cand.shape
+        e = int(self.hparams["ensemble_size"])
+        per = int(self.hparams["particles"]) // e  # particles per member
+        rows = n * k * per
+        state = obs[None, :, None, None, :].expand(e, n, k, per, self.obs_dim).reshape(e, rows, self.obs_dim)
+        acts = cand[None, :, :, None].expand(e, n, k, per, horizon, a).reshape(e, rows, horizon, a)
+        total = torch.zeros(e, rows)
+        alive = torch.ones(e, rows)
+        for t in range(horizon):
+            state, reward, p_end = self.model.predict(state, acts[:, :, t], gen)
+            total += alive * reward
+            alive = alive * (1.0 - p_end)  # the probability the particle is still running
+        total = torch.nan_to_num(total, nan=-1e6, posinf=-1e6, neginf=-1e6)
+        return total.reshape(e, n, k, per).mean(dim=(0, 3))
+
+    def plan(self, obs: np.ndarray, state: PlanState, gen: torch.Generator) -> np.ndarray:
+        """One planning step for every copy: the first action of each refined plan (the plan shifts)."""
+        started = time.perf_counter()
+        h = self.hparams
+        n, horizon, a = len(obs), int(h["horizon"]), self.act_dim
+        half = (self.high - self.low) / 2
+        std0 = float(h["noise_std"]) * half
+        if state.mean is None or len(state.mean) != n:
+            state.mean = torch.zeros(n, horizon, a) + (self.low + self.high) / 2
+            state.std = std0.expand(n, horizon, a).clone()
+        fresh = state.std[:, 0, 0] < 0
+        state.mean[fresh] = (self.low + self.high) / 2
+        state.std[fresh] = std0
+        o = torch.as_tensor(np.asarray(obs, np.float32).reshape(n, -1))
+        k = int(h["samples"])
+        with torch.no_grad():
+            for _ in range(int(h["iterations"]) if h["planner"] == "cem" else 1):
+                noise = torch.randn((n, k, horizon, a), generator=gen) * state.std[:, None]
+                cand = torch.clamp(state.mean[:, None] + noise, self.low, self.high)
+                cand[:, 0] = state.mean  # the incumbent plan stays a candidate
+                ret = self.returns(o, cand, gen)
+                if h["planner"] == "cem":
+                    n_elite = max(1, int(round(float(h["elite_fraction"]) * k)))
+                    elite = torch.gather(cand, 1, ret.argsort(dim=1, descending=True)[:, :n_elite, None, None]
+                                         .expand(n, n_elite, horizon, a))
+                    state.mean = elite.mean(dim=1)
+                    state.std = torch.maximum(elite.std(dim=1, correction=0), 0.05 * std0)
+                else:
+                    w = torch.softmax((ret - ret.max(dim=1, keepdim=True).values)
+                                      / (float(h["temperature"]) * (ret.std(dim=1, keepdim=True) + 1e-8)), dim=1)
+                    state.mean = torch.einsum("nk,nkha->nha", w, cand)
+        action = state.mean[:, 0].clone()
+        state.mean = torch.cat([state.mean[:, 1:], ((self.low + self.high) / 2).expand(n, 1, a)], dim=1)
+        state.std = torch.cat([state.std[:, 1:], std0.expand(n, 1, a)], dim=1)
+        self.planned_steps += n
+        self.plan_seconds += time.perf_counter() - started
+        return action.numpy()
+
+    @accepts_unbatched
+    def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
+        """The planner's action for each copy (a plan is a sample: ``deterministic`` changes nothing;
+        before the model is fitted, the middle of the action range)."""
+        o = obs[AGENT]
+        if not self.fitted:
+            return {AGENT: np.broadcast_to(((self.low + self.high) / 2).numpy(), (len(o), self.act_dim)).copy()}
+        return {AGENT: self.plan(o, self._eval_plan, self.act_gen)}
+
+    def reset_memory(self, indices: list[int] | None = None) -> None:
+        """Start new episodes: forget the plans of copies ``indices``; with none given (a new
+        evaluation), all plans, and reseed the acting generator."""
+        self._eval_plan.reset(indices)
+        if indices is None:
+            self.act_gen.manual_seed(self.act_seed)
+
+    # ----- learning ---------------------------------------------------------------------------------
+    def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
+        """Collect ``steps`` real steps in rounds, refitting the model every ``round_steps`` steps."""
+        h = self.hparams
+        if self._vec is None:
+            self._vec = self.scenario.vector(1, seed=self.seed)
+            self._obs = self._vec.reset()[0][AGENT]
+        vec, o = self._vec, self._obs
+        for t in range(steps):
+            total = self.steps_trained + t
+            if total < int(h["learning_starts"]) or not self.fitted:
+                a = self.rng.uniform(self.low.numpy(), self.high.numpy(), (1, self.act_dim)).astype(np.float32)
+            else:
+                a = self.plan(o, self._train_plan, self.train_gen)
+            obs, rew, term, trunc, infos = vec.step({AGENT: a})
+            nxt = obs[AGENT]
+            ended = term[AGENT] | trunc[AGENT]
+            final = nxt.copy()
+            for i in np.flatnonzero(ended):
+                final[i] = infos[i]["final_observation"][AGENT]
+                self._train_plan.reset([int(i)])
+            self.data.add(o.reshape(1, -1), a, rew[AGENT], final.reshape(1, -1), term[AGENT], ended)
+            o = nxt
+            if (total + 1) >= int(h["learning_starts"]) and (total + 1) % int(h["round_steps"]) == 0:
+                fit_and_log(self.model, self.data, int(h["model_updates"]), self.rng, self.history, total + 1)
+                self.fitted = True
+            if progress:
+                progress(t + 1, steps)
+        self._obs = o
+        self.steps_trained += steps
+
+    def plan_cost(self) -> float:
+        """Mean wall seconds per planned environment step (per copy) so far."""
+        return self.plan_seconds / max(self.planned_steps, 1)
+
+    # ----- checkpoints ------------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write the model (``model.pt``), the real data (``data.npz``) and ``agent.json``."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        save_model(path, self.model, self.data, {"fitted": torch.tensor(self.fitted)})
+        save_meta(self, path)
+        return path
+
+    @classmethod
+    def load(cls, path: Path, scenario: Scenario, meta: dict[str, Any]) -> PETS:
+        """Restore the model and data."""
+        agent = cls(scenario, seed=meta.get("seed"), **meta["hparams"])
+        agent.data, extra = load_model(path, agent.model)
+        agent.fitted = bool(extra["fitted"])
+        agent.steps_trained = int(meta.get("steps", 0))
+        return agent

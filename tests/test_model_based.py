@@ -1,0 +1,99 @@
+"""The learned-model agents' own arithmetic, against stub models with known outputs: PETS's
+trajectory sampling (particles spread evenly over members, stopped at predicted termination),
+MBVE's expanded critic target, MBPO's branched rollouts."""
+
+import numpy as np
+import pytest
+import torch
+
+import agents
+import scenarios
+
+IP = "mujoco/InvertedPendulum-v5"
+TINY = {"model_arch": [8], "net_arch": [8], "ensemble_size": 2}
+
+
+def test_pets_particles_spread_over_members_and_stop_at_predicted_termination(monkeypatch):
+    ag = agents.make("pets", IP, seed=0, model_arch=[8], ensemble_size=2, particles=4, horizon=3)
+
+    def predict(obs, act, gen=None):  # member m earns m + 1 a step; a state whose first entry passes 2 ends
+        e = obs.shape[0]
+        reward = (torch.arange(e, dtype=torch.float32) + 1)[:, None].expand(obs.shape[:2])
+        nxt = obs + 1.0
+        return nxt, reward, (nxt[..., 0] >= 2).float()
+
+    monkeypatch.setattr(ag.model, "predict", predict)
+    obs = torch.tensor([[0.0, 0, 0, 0], [5.0, 0, 0, 0]])
+    ret = ag.returns(obs, torch.zeros(2, 3, 3, 1), torch.Generator().manual_seed(0))
+    # row 0: the second step reaches 2 and ends (its reward counts, then nothing): mean over the two
+    # members (two particles each) of 2 (m + 1) = 3.0; row 1: the first step already ends: 1.5
+    torch.testing.assert_close(ret, torch.tensor([[3.0] * 3, [1.5] * 3]))
+    monkeypatch.setattr(ag.model, "predict", lambda obs, act, gen=None: (obs, torch.ones(obs.shape[:2]),
+                                                                        torch.full(obs.shape[:2], 0.2)))
+    # a termination probability of 0.2 each step: rewards weighted by survival 1, 0.8, 0.64
+    torch.testing.assert_close(ag.returns(obs, torch.zeros(2, 3, 3, 1), None), torch.full((2, 3), 2.44))
+    with pytest.raises(scenarios.UserError, match="particles 3 must be a multiple of ensemble_size 2"):
+        agents.make("pets", IP, ensemble_size=2, particles=3)
+
+
+def test_mbve_target_expands_through_the_model_and_h0_is_the_soft_target(monkeypatch):
+    ag = agents.make("mbve", IP, seed=0, **TINY, expansion_horizon=2, gamma=0.5)
+    with torch.no_grad():
+        ag.sac.log_alpha.fill_(-100.0)  # no entropy terms: the expansion's arithmetic alone
+
+    def predict(obs, act, gen=None):  # next = s + 1, reward 2, termination where s[0] reaches 10
+        nxt = obs + 1.0
+        return nxt, torch.full(obs.shape[:2], 2.0), (nxt[..., 0] >= 10).float()
+
+    monkeypatch.setattr(ag.model, "predict", predict)
+    monkeypatch.setattr(ag.sac, "soft_value", lambda s, gen: s[:, 0])
+    rew = torch.tensor([1.0, 1.0, 1.0])
+    nxt = torch.tensor([[0.0] * 4, [0.0] * 4, [8.0, 0, 0, 0]])
+    term = torch.tensor([0.0, 1.0, 0.0])
+    y = ag.expanded_target(rew, nxt, term)
+    # row 0: 1 + 0.5 * 2 + 0.25 * 2 + 0.125 * V(s' + 2 = 2) = 2.75; row 1: terminated: 1;
+    # row 2: the first model step ends at 9? no: 8 + 1 = 9 goes on, 10 ends: 1 + 1 + 0.5 = 2.5, then nothing
+    torch.testing.assert_close(y, torch.tensor([2.75, 1.0, 2.5]))
+    ag.hparams["expansion_horizon"] = 0
+    torch.testing.assert_close(ag.expanded_target(rew, nxt, term), rew + 0.5 * (1 - term) * nxt[:, 0])
+    assert not ag.needs_model()
+
+
+def test_mbpo_branches_rollouts_from_real_states_and_stops_them_at_termination(monkeypatch):
+    ag = agents.make("mbpo", IP, seed=0, **TINY, rollout_batch=64, rollout_length=3)
+    real = np.random.default_rng(0).normal(size=(50, 4)).astype(np.float32)
+    ag.data.add(real, np.zeros((50, 1), np.float32), np.zeros(50, np.float32), real, np.zeros(50, bool), np.zeros(50, bool))
+
+    def predict(obs, act, gen=None):  # the state moves by 1; rollouts from s[0] > 0 end at once
+        return obs + 1.0, torch.ones(obs.shape[:2]), (obs[..., 0] > 0).float()
+
+    monkeypatch.setattr(ag.model, "predict", predict)
+    ag.after_fit()
+    im = ag.imagined
+    first = im["obs"][:64]
+    assert all(any(np.allclose(row, r) for r in real) for row in first.numpy())  # branched from real states
+    s0 = first[:, 0]
+    assert len(im["obs"]) == 64 + int((s0 <= 0).sum()) + int((s0 <= -1).sum())  # a branch stops where it ended
+    torch.testing.assert_close(im["terminated"][:64], (first[:, 0] > 0).float())
+    assert im["actions"].abs().max() <= 1.0
+
+
+def test_i2a_imagines_one_rollout_per_action_zeroed_after_predicted_termination(monkeypatch):
+    ag = agents.make("i2a", "classic/CartPole-v1", seed=0, imagination_depth=3, ensemble_size=2, model_arch=[8])
+
+    def predict(obs, act, gen=None):  # action a moves the state by a + 1; termination once s[0] passes 2.5
+        nxt = obs + 1.0 + act.argmax(dim=-1, keepdim=True).float()
+        return nxt, torch.full(obs.shape[:2], 0.5), (nxt[..., 0] > 2.5).float()
+
+    monkeypatch.setattr(ag.model, "predict", predict)
+    feats = ag.net.imagine(torch.zeros(3, 4), ag.model)
+    assert feats.shape == (3 * 2, 3, 4 + 2)
+    first = feats[:, 0, :4]  # normalizers are identity before any fit
+    torch.testing.assert_close(first[0::2], torch.ones(3, 4))  # rollout of action 0
+    torch.testing.assert_close(first[1::2], torch.full((3, 4), 2.0))  # rollout of action 1
+    # action 1's rollout: s = 2, then >= 3 (terminates, reported), then zeros
+    assert feats[1, 1, -1] == 1.0 and torch.all(feats[1, 2] == 0)
+    assert torch.all(feats[:, :, 4] <= 0.5)
+    plain = agents.make("i2a", "classic/CartPole-v1", seed=0, imagination=False)
+    assert not hasattr(plain.net, "encoder") and plain.net.policy.in_features == 64
+    assert ag.net.policy.in_features == 64 + 2 * ag.hparams["encoder_size"]
