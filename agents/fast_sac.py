@@ -60,7 +60,7 @@ LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
 LOG_2PI = math.log(2 * math.pi)
 UNSUPPORTED = {"use_sde": False, "use_sde_at_warmup": False, "sde_sample_freq": -1, "replay_buffer_class": None,
                "replay_buffer_kwargs": None, "optimize_memory_usage": False, "n_steps": 1, "policy": "MlpPolicy",
-               "sharing": "full"}
+               "sharing": "full", "her": False}
 
 
 class FastSAC:

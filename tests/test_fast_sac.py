@@ -136,7 +136,7 @@ def test_takes_the_sb3_sacs_config_and_refuses_what_it_does_not_implement():
     assert type(fast).default_hyperparameters() == type(sac).default_hyperparameters()
     for bad, match in (({"use_sde": True}, "does not implement use_sde"), ({"n_steps": 3}, "does not implement n_steps"),
                        ({"train_freq": [1, "episode"]}, "train_freq in steps only"),
-                       ({"ent_coef": "fixed"}, "ent_coef")):
+                       ({"ent_coef": "fixed"}, "ent_coef"), ({"her": True}, "does not implement her")):
         with pytest.raises(UserError, match=match):
             agents.make("fast_sac", PEND, **bad)
     with pytest.raises(UserError, match="continuous actions only"):
