@@ -48,6 +48,7 @@ CASES = {
     "proxy": scenarios.get_spec("sim2real/Hopper-real-v0").model_dump()["layers"],
 }
 NOT_MUJOCO = {"mpe_dynamics", "multiwalker_dynamics"}  # PettingZoo worlds: refused on MuJoCo sources (tested below)
+GOAL_ONLY = {"goal_flatten"}  # goal-conditioned Dict observations only: refused on the batched tasks' Box observations
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +113,7 @@ def _tolerance(case):
 
 
 def test_every_mujoco_layer_type_is_covered():
-    covered = {layer["type"] for layers in CASES.values() for layer in layers} | {"adversary_forces"} | NOT_MUJOCO
+    covered = {layer["type"] for layers in CASES.values() for layer in layers} | {"adversary_forces"} | NOT_MUJOCO | GOAL_ONLY
     assert covered == set(LAYERS)
 
 
@@ -177,6 +178,13 @@ def test_particle_world_layers_are_refused_on_mujoco_in_one_line(layer):
     spec = _spec([{"type": layer, "params": {"parameters": [{"field": "mass", "low": 0.5, "high": 1.5}]}}])
     for backend in ("batch", "gymnasium"):
         with pytest.raises(UserError, match=f"layer {layer} needs"):
+            scenarios.make(spec).vector(2, backend=backend)
+
+
+def test_goal_layers_are_refused_on_the_batched_tasks_in_one_line():
+    spec = _spec([{"type": "goal_flatten"}])
+    for backend in ("batch", "gymnasium"):
+        with pytest.raises(UserError, match="layer goal_flatten needs goal-conditioned Dict observations"):
             scenarios.make(spec).vector(2, backend=backend)
 
 
