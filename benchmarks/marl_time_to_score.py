@@ -10,6 +10,7 @@ seconds and team steps at which the target was first reached (or the best score 
 IQM of the time over the seeds that reached it. Runs on the default (batched) vectorized face.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/marl_time_to_score.py --method mappo --seeds 5 --budget 600
+    (or one process per core: ``--seeds 3`` and ``--first-seed 3 --seeds 2``, each with its own ``--out``)
 
 Target (issue: batched particle worlds): MAPPO reaches 0.9 on simple_spread in under 10 minutes of
 training on this 2-core machine.
@@ -45,6 +46,7 @@ def main() -> None:
     parser.add_argument("--method", default="mappo")
     parser.add_argument("--task", choices=sorted(TASKS), default="spread")
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--target", type=float, default=0.9)
     parser.add_argument("--budget", type=float, default=600.0, help="training seconds per seed")
     parser.add_argument("--chunk", type=int, default=50_000, help="team steps between evaluations")
@@ -57,7 +59,7 @@ def main() -> None:
     print(f"{sid}: random {r_random:.1f}, {heuristic} {r_best:.1f}", flush=True)
     overrides = parse_assignments(args.set)
     rows = []
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         agent = agents.make(args.method, sid, seed=seed, **overrides)
         trained, steps, reached, best = 0.0, 0, None, -np.inf
         curve = []
