@@ -42,6 +42,7 @@ from gymnasium import spaces
 from torch import nn
 
 from agents import hyperparams
+from agents.gradients import clip_gradients
 from agents.base import Capabilities, ProgressFn, require_single_agent
 from agents.checkpoint import save_meta
 from agents.distributional import project, support
@@ -233,7 +234,7 @@ class QAgent:
             self._noise_on(False)
         self.optimizer.zero_grad()
         loss.backward()
-        self._clip(float(h["max_grad_norm"]))
+        clip_gradients(self.params, float(h["max_grad_norm"]))
         self.optimizer.step()
         if buffer.prioritized:
             buffer.update_priorities(b.indices, td.detach().numpy())
@@ -279,13 +280,6 @@ class QAgent:
         ce = -(target * torch.log_softmax(logits, dim=1)).sum(dim=1)
         loss = (torch.as_tensor(weights) * ce).mean() if prioritized else ce.mean()
         return loss, ce
-
-    def _clip(self, max_norm: float) -> None:
-        """Clip the global gradient norm (what clip_grad_norm_ does, with fewer kernel launches)."""
-        grads = [p.grad for p in self.params]
-        total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
-        if total > max_norm:
-            torch._foreach_mul_(grads, max_norm / (float(total) + 1e-6))
 
     def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
         """Collect ``steps`` environment steps on ``n_envs`` copies and learn from replay.

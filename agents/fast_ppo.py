@@ -60,13 +60,13 @@ UNSUPPORTED = {"use_sde": False, "sde_sample_freq": -1, "rollout_buffer_class": 
 CLIP = 10.0
 
 
-def _schedule(value: Any, name: str) -> tuple[float, bool]:
-    """(start, linear) of a number or a ``lin_<x>`` schedule."""
+def schedule(value: Any, name: str, agent: str = "fast_ppo") -> tuple[float, bool]:
+    """(start, linear) of a number or a ``lin_<x>`` schedule; ``agent`` names the learner in a refusal."""
     if isinstance(value, str) and value.startswith("lin_"):
         return float(value[4:]), True
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value), False
-    raise UserError(f"fast_ppo: {name} must be a number or lin_<number>, got {value!r}")
+    raise UserError(f"{agent}: {name} must be a number or lin_<number>, got {value!r}")
 
 
 class FastPPO:
@@ -110,9 +110,9 @@ class FastPPO:
         n_out = int(space.n) if self.lanes.discrete else int(np.prod(space.shape))
         self.model = NumpyPolicy(self.lanes.n_in, n_out, self.lanes.discrete, pi_arch, vf_arch, activation,
                                  float(pk.get("log_std_init", 0.0)), bool(pk.get("ortho_init", True)), self.rng)
-        self.lr, self.lr_linear = _schedule(h["learning_rate"], "learning_rate")
-        self.clip, self.clip_linear = _schedule(h["clip_range"], "clip_range")
-        self.clip_vf = None if h.get("clip_range_vf") is None else _schedule(h["clip_range_vf"], "clip_range_vf")
+        self.lr, self.lr_linear = schedule(h["learning_rate"], "learning_rate")
+        self.clip, self.clip_linear = schedule(h["clip_range"], "clip_range")
+        self.clip_vf = None if h.get("clip_range_vf") is None else schedule(h["clip_range_vf"], "clip_range_vf")
         self.optimizer = Adam(self.model.flat.size, eps=1e-5)
         self.obs_stats = RunningMeanStd(shape=(self.lanes.n_in,)) if h["normalize"] else None
         self.ret_stats = RunningMeanStd(shape=()) if h["normalize"] else None

@@ -48,7 +48,7 @@ from agents import hyperparams
 from agents.actor_critic import Lanes
 from agents.base import Capabilities, ProgressFn
 from agents.checkpoint import load_generator, restore_stats, save_generator, save_meta, stats_arrays
-from agents.fast_ppo import CLIP, _schedule
+from agents.fast_ppo import CLIP, schedule
 from agents.numpy_mlp import FusedAdam, MLPStack
 from agents.numpy_policy import ACTIVATIONS
 from agents.observations import accepts_unbatched
@@ -111,7 +111,7 @@ class FastSAC:
         self.critic = MLPStack([n_in + self.n_act, *qf_arch, 1], int(pk.get("n_critics", 2)), activation, self.rng)
         self.target = MLPStack([n_in + self.n_act, *qf_arch, 1], self.critic.members, activation, self.rng)
         self.target.flat[:] = self.critic.flat
-        self.lr, self.lr_linear = _schedule(h["learning_rate"], "learning_rate")
+        self.lr, self.lr_linear = schedule(h["learning_rate"], "learning_rate", self.name)
         self.actor_opt = FusedAdam(self.actor.flat, self.actor.grad)
         self.critic_opt = FusedAdam(self.critic.flat, self.critic.grad)
         self.target_entropy = -float(self.n_act) if h["target_entropy"] == "auto" else float(h["target_entropy"])

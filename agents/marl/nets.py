@@ -1,5 +1,5 @@
 """Networks shared by the multi-agent learners: MLP or GRU torsos, policy heads,
-value normalization, gradient clipping.
+value normalization.
 
 ``Torso`` is an MLP or, with ``recurrent=True``, an MLP followed by a GRU
 cell whose hidden state is reset at episode starts. Sequences are processed
@@ -8,8 +8,6 @@ ignores the hidden state, so one code path serves both.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import torch
 from torch import nn
@@ -126,12 +124,3 @@ class ValueNorm(nn.Module):
         """Network outputs back in return units."""
         mean, std = self._stats()
         return x * std + mean
-
-
-def clip_gradients(params: Any, max_norm: float) -> None:
-    """``clip_grad_norm_`` in two fused kernels: scale every gradient by ``max_norm / (norm + 1e-6)`` when the
-    global norm exceeds ``max_norm`` (torch's factor; below it torch multiplies by 1, a no-op)."""
-    grads = [p.grad for p in params if p.grad is not None]
-    total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
-    if total > max_norm:
-        torch._foreach_mul_(grads, max_norm / (float(total) + 1e-6))

@@ -38,7 +38,8 @@ from agents import hyperparams
 from agents.base import Capabilities, ProgressFn
 from agents.checkpoint import save_meta
 from agents.marl.groups import Group, encode, make_groups, obs_dim
-from agents.marl.nets import PolicyHead, Torso, ValueNorm, clip_gradients
+from agents.gradients import clip_gradients
+from agents.marl.nets import PolicyHead, Torso, ValueNorm
 from scenarios import Scenario, UserError
 from scenarios.teams import team_returns
 from agents.observations import accepts_unbatched

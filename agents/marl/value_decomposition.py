@@ -31,7 +31,8 @@ from agents.checkpoint import save_meta
 from agents.exploration import Explorer
 from agents.marl.groups import encode, make_groups, obs_dim
 from agents.marl.joint_replay import JointReplay, next_observations
-from agents.marl.nets import clip_gradients, mlp
+from agents.gradients import clip_gradients
+from agents.marl.nets import mlp
 from scenarios import Scenario, UserError
 from agents.observations import accepts_unbatched
 

@@ -130,10 +130,6 @@ class ParticleVectorScenario(LayeredBatch):
         return ({a: obs[k][ids].astype(np.float32) for k, a in enumerate(self.agents)},
                 {a: rew[ids, k] for k, a in enumerate(self.agents)}, term[ids])
 
-    def state(self) -> dict[str, np.ndarray]:
-        """Every copy's world state: positions and velocities ``(N, entities, 2)``, utterances ``(N, agents, dim_c)``."""
-        return {"pos": self.worlds.pos.copy(), "vel": self.worlds.vel.copy(), "c": self.worlds.c.copy()}
-
     def close(self) -> None:
         """Release the template env."""
         self.template.close()
