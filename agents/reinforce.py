@@ -89,6 +89,11 @@ class Reinforce:
         self.pi_opt = torch.optim.Adam(params, lr=float(h["learning_rate"]))
         self.v_opt = torch.optim.Adam(self.value_net.parameters(), lr=float(h["value_learning_rate"]))
         self.steps_trained = 0
+        self._vec: Any = None  # the training copies, their observations and trajectories, kept across learn() calls
+        self._last: dict[str, np.ndarray] = {}
+        self._traj: list[list[tuple]] = []
+        self._finished: list[tuple[np.ndarray, ...]] = []
+        self._collected = 0
 
     def _dist(self, obs: torch.Tensor) -> torch.distributions.Distribution:
         out = self.policy(obs)
@@ -120,14 +125,19 @@ class Reinforce:
         return self.value_net(obs.reshape(len(obs), -1))[:, 0]
 
     def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
-        """Collect whole trajectories and take one policy-gradient step per ``steps_per_update`` steps."""
+        """Collect whole trajectories and take one policy-gradient step per ``steps_per_update`` steps.
+
+        A second call continues the first: the same copies mid-episode, their unfinished
+        trajectories and the finished ones not yet used, so ``learn(k); learn(k)`` equals
+        ``learn(2k)`` (an update happens only once ``steps_per_update`` steps are collected)."""
         h = self.hparams
         n, gamma = int(h["n_envs"]), float(h["gamma"])
-        vec = self.scenario.vector(n, seed=self.seed)
-        obs, _ = vec.reset()
-        traj: list[list[tuple]] = [[] for _ in range(n)]
-        finished: list[tuple[np.ndarray, ...]] = []
-        collected = t = 0
+        if self._vec is None:
+            self._vec = self.scenario.vector(n, seed=self.seed)
+            self._last = self._vec.reset()[0]
+            self._traj = [[] for _ in range(n)]
+        vec, obs, traj, finished = self._vec, self._last, self._traj, self._finished
+        t = 0
         while t < steps:
             o = self._obs(obs[AGENT])
             with torch.no_grad():
@@ -143,17 +153,19 @@ class Reinforce:
                         with torch.no_grad():
                             bootstrap = float(self.value_net(self._obs(infos[i]["final_observation"][AGENT][None]))[0, 0])
                     finished.append(self._returns(traj[i], gamma, bootstrap))
-                    collected += len(traj[i])
+                    self._collected += len(traj[i])
                     traj[i] = []
             t += n
-            if collected >= int(h["steps_per_update"]) or (t >= steps and finished):
+            if self._collected >= int(h["steps_per_update"]):
                 self._update(finished)
-                finished, collected = [], 0
-                traj = [[] for _ in range(n)]  # steps of the previous policy are not used on-policy
+                finished.clear()
+                self._collected = 0
+                for part in traj:  # steps of the previous policy are not used on-policy
+                    part.clear()
             if progress:
                 progress(min(t, steps), steps)
+        self._last = obs
         self.steps_trained += t
-        vec.close()
 
     @staticmethod
     def _returns(traj: list[tuple], gamma: float, bootstrap: float) -> tuple[np.ndarray, ...]:

@@ -27,7 +27,7 @@ from agents.observations import accepts_unbatched
 AGENT = "agent_0"
 DEFAULTS: dict[str, Any] = {"gamma": 0.99, "tolerance": 1e-12, "max_iterations": 100_000, "alpha": 0.1, "n_envs": 8,
                             "exploration": "epsilon", "eps_start": 1.0, "eps_end": 0.05, "eps_fraction": 0.5,
-                            "temperature": 1.0}
+                            "temperature": 1.0, "total_steps": None}
 
 
 class TabularAgent:
@@ -164,20 +164,35 @@ class PolicyIteration(_ModelBased):
 
 
 class _TemporalDifference(TabularAgent):
-    own: ClassVar[set[str]] = {"alpha", "n_envs", "exploration", "eps_start", "eps_end", "eps_fraction", "temperature"}
+    own: ClassVar[set[str]] = {"alpha", "n_envs", "exploration", "eps_start", "eps_end", "eps_fraction", "temperature",
+                               "total_steps"}
     on_policy_target: ClassVar[bool]
 
+    def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
+        super().__init__(scenario, seed, **overrides)
+        self._vec: Any = None  # the training copies, their states and pending actions, kept across learn() calls
+        self._s = self._a = np.zeros(0, np.int64)
+
     def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
-        """``steps`` environment steps of TD updates on ``n_envs`` copies."""
+        """``steps`` environment steps of TD updates on ``n_envs`` copies.
+
+        A second call continues the first (the same copies mid-episode, their pending actions);
+        exploration decays over ``total_steps`` (default: the first call's steps), so
+        ``learn(k); learn(k)`` equals ``learn(2k)`` with ``total_steps=2k``."""
         n = int(self.hparams.get("n_envs", 8))
         alpha = float(self.hparams.get("alpha", 0.1))
-        vec = self.scenario.vector(n, seed=self.seed)
-        obs, _ = vec.reset()
-        s = np.asarray(obs[AGENT], dtype=np.int64)
-        a = self.explorer.select(self.q[s], self.rng, 0.0)
+        if self.hparams.get("total_steps") is None:
+            self.hparams["total_steps"] = self.steps_trained + steps
+        budget = max(int(self.hparams["total_steps"]), 1)
+        if self._vec is None:
+            self._vec = self.scenario.vector(n, seed=self.seed)
+            obs, _ = self._vec.reset()
+            self._s = np.asarray(obs[AGENT], dtype=np.int64)
+            self._a = self.explorer.select(self.q[self._s], self.rng, 0.0)
+        vec, s, a = self._vec, self._s, self._a
         done_steps = 0
         while done_steps < steps:
-            frac = done_steps / max(steps, 1)
+            frac = min(1.0, (self.steps_trained + done_steps) / budget)
             obs, rew, term, trunc, infos = vec.step({AGENT: a})
             nxt = np.asarray(obs[AGENT], dtype=np.int64)
             r, terminated = rew[AGENT], term[AGENT]
@@ -199,8 +214,8 @@ class _TemporalDifference(TabularAgent):
             done_steps += n
             if progress:
                 progress(min(done_steps, steps), steps)
+        self._s, self._a = s, a
         self.steps_trained += done_steps
-        vec.close()
 
 
 def td_capabilities(on_policy_target: bool) -> Capabilities:

@@ -31,7 +31,8 @@ from agents.checkpoint import save_meta
 from scenarios import Scenario, UserError
 from agents.observations import accepts_unbatched
 
-DEFAULTS: dict[str, Any] = {"alpha": 0.1, "temperature": 10.0, "temperature_end": 0.01, "opponent_decay": 0.99}
+DEFAULTS: dict[str, Any] = {"alpha": 0.1, "temperature": 10.0, "temperature_end": 0.01, "opponent_decay": 0.99,
+                            "total_steps": None}
 
 
 def boltzmann(values: np.ndarray, temperature: float, rng: np.random.Generator) -> int:
@@ -74,6 +75,7 @@ class MatrixLearner:
         self.rng = np.random.default_rng(seed)
         self.steps_trained = 0
         self.temperature = float(self.hparams["temperature_end"])
+        self._vec: Any = None  # the game, kept across learn() calls
 
     def values(self, k: int) -> np.ndarray:
         """Agent ``k``'s value of each of its actions (EV under its opponent model for JAL)."""
@@ -100,14 +102,22 @@ class MatrixLearner:
         return out
 
     def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
-        """Play ``steps`` rounds, updating after each."""
+        """Play ``steps`` rounds, updating after each. The temperature anneals over ``total_steps``
+        (default: the first call's steps) and a second call continues the first's game, so
+        ``learn(k); learn(k)`` equals ``learn(2k)`` with ``total_steps=2k``."""
         h = self.hparams
         t0, t1, alpha = float(h["temperature"]), float(h["temperature_end"]), float(h["alpha"])
         decay = float(h["opponent_decay"])
-        vec = self.scenario.vector(1, seed=self.seed)
-        vec.reset()
+        if h.get("total_steps") is None:
+            h["total_steps"] = self.steps_trained + steps
+        budget = int(h["total_steps"])
+        if self._vec is None:
+            self._vec = self.scenario.vector(1, seed=self.seed)
+            self._vec.reset()
+        vec = self._vec
         for t in range(steps):
-            self.temperature = t0 * (t1 / t0) ** (t / max(1, steps - 1))
+            done = min(self.steps_trained + t, budget - 1)
+            self.temperature = t0 * (t1 / t0) ** (done / max(1, budget - 1))
             choice = [boltzmann(self.values(k), self.temperature, self.rng) for k in range(2)]
             _, rew, _, _, _ = vec.step({a: np.array([choice[k]]) for k, a in enumerate(self.agents)})
             for k, a in enumerate(self.agents):
@@ -119,7 +129,6 @@ class MatrixLearner:
             if progress and (t % 1000 == 0 or t == steps - 1):
                 progress(t + 1, steps)
         self.steps_trained += steps
-        vec.close()
 
     def save(self, path: str | Path) -> Path:
         """Write ``tables.npz`` and ``agent.json``."""

@@ -88,6 +88,7 @@ class MADDPG:
         self.rng = np.random.default_rng(seed)
         self.steps_trained = 0
         self.history: list[dict[str, Any]] = []
+        self._recent: list = []
 
     # ----- action encodings -----------------------------------------------------------------------
     def _encoded(self, gi: int, x: torch.Tensor, explore: bool) -> torch.Tensor:
@@ -156,7 +157,7 @@ class MADDPG:
         vec, obs, buffer = self._rollout
         agents_order = [a for g in self.groups for a in g.agents]
         done_steps = 0
-        recent: list[dict[str, float]] = []
+        recent = self._recent  # episodes since the last history entry, carried across learn() calls
         while done_steps < steps:
             if self.steps_trained + done_steps < int(h["learning_starts"]):
                 encs = [self._uniform(g, n) for g in self.groups]
@@ -181,7 +182,7 @@ class MADDPG:
             if len(recent) >= 4 * n:
                 self.history.append({"steps": self.steps_trained + done_steps,
                                      **{a: float(np.mean([r[a] for r in recent])) for a in agents_order}})
-                recent = []
+                recent.clear()
             if progress:
                 progress(min(done_steps, steps), steps)
         self.steps_trained += done_steps

@@ -102,6 +102,7 @@ class MultiAgentPPO:
         self.opts = [torch.optim.Adam(n.parameters(), lr=float(h["learning_rate"]), eps=1e-5, fused=True) for n in self.nets]
         self.steps_trained = 0
         self.history: list[dict[str, Any]] = []
+        self._recent: list = []
         self.live_fraction = 1.0
         """Share of agent-steps in the last rollout whose agent was live (the rest are masked out)."""
         self._memory: dict[int, torch.Tensor] = {}
@@ -191,7 +192,7 @@ class MultiAgentPPO:
             hc = [net.critic.initial(n * len(g.agents)) for g, net in zip(self.groups, self.nets)]
             self._rollout = (vec, obs, ha, hc, np.ones(n, np.float32))
         vec, obs, ha, hc, starts = self._rollout
-        recent: list[dict[str, float]] = []
+        recent = self._recent  # episodes since the last history entry, carried across learn() calls
         done_steps = 0
         while done_steps < steps:
             buf: list[dict[str, list]] = [{k: [] for k in ("x", "c", "a", "logp", "v", "vraw", "r", "done", "mask", "start")} for _ in range(G)]
@@ -248,7 +249,7 @@ class MultiAgentPPO:
                 self._update(gi, buf[gi], last_v[gi], h0[gi])
             if recent:
                 self.history.append({"steps": self.steps_trained + done_steps, **_mean(recent)})
-                recent = []
+                recent.clear()
             if progress:
                 progress(min(done_steps, steps), steps)
         self.steps_trained += done_steps

@@ -120,6 +120,7 @@ class ValueDecomposition:
         self.steps_trained = 0
         self.updates = 0
         self.history: list[dict[str, Any]] = []
+        self._recent: list = []
 
     def _state(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         return np.concatenate([encode(obs[a], self.obs_spaces[a]) for a in self.scenario.possible_agents], axis=1)
@@ -152,7 +153,7 @@ class ValueDecomposition:
             self._rollout = (vec, vec.reset()[0], JointReplay(int(h["buffer_size"])))
         vec, obs, buffer = self._rollout
         done_steps = 0
-        recent: list[float] = []
+        recent = self._recent  # episodes since the last history entry, carried across learn() calls
         while done_steps < steps:
             frac = min(1.0, (self.steps_trained + done_steps) / budget)
             actions: dict[str, np.ndarray] = {}
@@ -184,7 +185,7 @@ class ValueDecomposition:
                     self._update(buffer.sample(int(h["batch_size"]), self.rng))
             if recent and len(recent) >= 4 * n:
                 self.history.append({"steps": self.steps_trained + done_steps, "team_return_sum": float(np.mean(recent))})
-                recent = []
+                recent.clear()
             if progress:
                 progress(min(done_steps, steps), steps)
         self.steps_trained += done_steps
