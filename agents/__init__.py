@@ -19,9 +19,10 @@ _LAZY = {
     "load": "agents.registry",
     "make": "agents.registry",
     "register": "agents.registry",
+    "save": "agents.registry",
 }
 
 
 __getattr__ = lazy_attributes("agents", _LAZY, globals())
 
-__all__ = ["Agent", "Capabilities", "ProgressFn", "agent_class", "list_names", "load", "make", "register"]
+__all__ = ["Agent", "Capabilities", "ProgressFn", "agent_class", "list_names", "load", "make", "register", "save"]

@@ -11,7 +11,8 @@ from agents.fast_ppo import FastPPO
 from agents.fast_sac import FastSAC
 from agents.adversarial.adv_training import AdversarialPPO
 from agents.adversarial.rarl import RARL
-from agents import config, hyperparams
+from agents import config, hyperparams, private_rng
+from agents import training_state as state
 from agents.base import check_support
 from agents.checkpoint import check_compatible, read_meta
 from agents.imitation.bc import BehaviouralCloning
@@ -91,14 +92,35 @@ def make(name: str, scenario: Scenario | str | dict | ScenarioSpec, seed: int | 
     if defaults is not None:
         merged = {**defaults(), **hyperparams.tuned_defaults(name, sc.id), **hparams}
         config.check_pairs(name, merged, cls.capabilities.learning)
-    return cls(sc, seed=seed, **hparams)
+    return private_rng.build(lambda: cls(sc, seed=seed, **hparams), seed)
 
 
-def load(path: str | Path, scenario: Scenario | str | dict | ScenarioSpec | None = None) -> Any:
-    """Restore a checkpoint; with ``scenario`` given, refuse it if its spaces differ."""
+def save(agent: Any, path: str | Path, training_state: bool = False) -> Path:
+    """Write ``agent``'s checkpoint folder; with ``training_state`` also everything training needs to go
+    on exactly where it stopped (optimizers, replay buffers, environment copies mid-episode, random
+    generators: ``agents.training_state``), so that ``load(path).learn(k)`` equals training on without
+    the interruption."""
+    out = Path(agent.save(path))
+    if training_state:
+        rng = private_rng.states_of(agent)
+        if rng is not None and rng.depth:
+            raise UserError("agents.save(training_state=True) cannot run inside the agent's own call")
+        state.save(agent, out)
+    return out
+
+
+def load(path: str | Path, scenario: Scenario | str | dict | ScenarioSpec | None = None, resume: bool = False) -> Any:
+    """Restore a checkpoint; with ``scenario`` given, refuse it if its spaces differ. With ``resume``,
+    also its training state (``save(..., training_state=True)``), so ``learn`` goes on exactly where
+    the saved agent stopped; a checkpoint without one is refused for ``resume``."""
     path = Path(path)
     meta = read_meta(path)
     cls = agent_class(meta["agent"])
     sc = _scenario(scenario if scenario is not None else ScenarioSpec.model_validate(meta["scenario"]))
     check_compatible(meta, sc, str(path))
-    return cls.load(path, sc, meta)
+    agent = private_rng.build(lambda: cls.load(path, sc, meta), meta.get("seed"))
+    if resume:
+        if not state.exists(path):
+            raise UserError(f"checkpoint {path} has no training state to resume from (save it with training_state=True)")
+        state.load(agent, path)
+    return agent

@@ -196,6 +196,10 @@ def train(
     config: Path = typer.Option(None, help="YAML config of hyperparameters (e.g. from 'testbed tune'); --set overrides it."),
     overwrite: bool = typer.Option(False, help="Replace an existing checkpoint in --out."),
     address: str = typer.Option(None, help="Ray cluster address for a learner on Ray (impala); default: a local instance."),
+    training_state: bool = typer.Option(False, "--training-state", help="Also save everything training needs to go on "
+                                        "exactly where it stopped (optimizers, replay buffer, environments, generators)."),
+    resume: Path = typer.Option(None, help="Go on training the checkpoint in this folder (saved with --training-state) "
+                                "for --steps more; the result goes to --out, the folder itself is left as it is."),
 ) -> None:
     """Train an agent on a scenario and save a checkpoint folder."""
     from agents import index
@@ -222,14 +226,36 @@ def train(
     scenarios.resolve_spec(scenario)
     import agents
 
-    ag = agents.make(agent, scenario, seed=seed, **hparams)
+    if resume is not None:
+        ag = _resumed(resume, agent, scenario, hparams)
+    else:
+        ag = agents.make(agent, scenario, seed=seed, **hparams)
     with _progress() as bar:
         task = bar.add_task(f"training {agent} on {ag.scenario.id}", total=steps)
         # a method whose work is not counted in environment steps (bc: gradient steps) reports its own total
         ag.learn(steps, progress=lambda done, total: bar.update(task, completed=done, total=total))
         bar.update(task, completed=bar.tasks[0].total)
-    path = ag.save(out_dir)
-    out.print(f"saved {agent} checkpoint to {path}")
+    path = agents.save(ag, out_dir, training_state=training_state)
+    out.print(f"saved {agent} checkpoint to {path}" + (" (with its training state)" if training_state else ""))
+
+
+def _resumed(folder: Path, agent: str, scenario: str, hparams: dict[str, Any]) -> Any:
+    """The agent of checkpoint ``folder`` with its training state, refused in one line where it is not
+    the agent asked for, has no training state, or would take new hyperparameters."""
+    import agents
+    import scenarios
+    from agents.checkpoint import read_meta
+    from scenarios import UserError
+
+    meta = read_meta(folder)
+    trained_on = meta["scenario"].get("id")
+    if scenarios.resolve_spec(scenario).id != trained_on:
+        raise UserError(f"--resume {folder} was trained on {trained_on}, not {scenario} (its environments are {trained_on}'s)")
+    if meta["agent"] != agent:
+        raise UserError(f"--resume {folder} holds a {meta['agent']} checkpoint, not {agent}")
+    if hparams:
+        raise UserError(f"--resume goes on with the checkpoint's own hyperparameters; drop --set/--config ({', '.join(sorted(hparams))})")
+    return agents.load(folder, scenario, resume=True)
 
 
 @app.command()
