@@ -49,5 +49,5 @@ def test_methods_built_on_ppo_take_every_ppo_argument(name):
 def test_a_ppo_argument_reaches_the_players_of_rarl():
     rarl = agents.make("rarl", "mujoco/InvertedPendulum-v5", seed=0, adversary_bodies=["pole"], clip_range=0.1, vf_coef=0.7)
     rarl._models()
-    for model in (rarl.protagonist, rarl.adversary):
-        assert model.clip_range(1.0) == 0.1 and model.vf_coef == 0.7
+    for player in (rarl.protagonist, rarl.adversary):
+        assert player.model.clip_range(1.0) == 0.1 and player.model.vf_coef == 0.7
