@@ -203,8 +203,6 @@ class SB3Agent:
     capabilities: ClassVar[Capabilities]
     extra_keys: ClassVar[set[str]] = set()
     """Hyperparameters a subclass adds on top of the algorithm's and ``OWN_KEYS``."""
-    defaults_from: ClassVar[str | None] = None
-    """Read tuned defaults from another agent's file (``adv_ppo`` uses ``ppo.yaml``)."""
 
     @classmethod
     def valid_hyperparameters(cls) -> set[str]:
@@ -229,8 +227,7 @@ class SB3Agent:
         self.seed = seed
         self.spaces = spaces
         """(observation, action) spaces of a part of another method (``part``); None: the scenario's own."""
-        tuned = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())
-        self.hparams = {**hyperparams.tuned_defaults(self.defaults_from, scenario.id), **tuned} if self.defaults_from else tuned
+        self.hparams = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())
         self.steps_trained = 0
         self.history: list[dict[str, Any]] = []
         """Training curve rows (steps, mean episode return of the last 100 episodes), this process only."""
@@ -616,13 +613,3 @@ def part_values(part: SB3Agent) -> dict[str, Any]:
     entry nor an override set one): what the method it belongs to records as its own."""
     merged = {**type(part).default_hyperparameters(), **part.hparams}
     return {k: merged[k] for k in PART_KEYS}
-
-
-def ppo_arguments(hparams: dict[str, Any], n_actions: int) -> dict[str, Any]:
-    """SB3 PPO constructor arguments from a PPO-based method's hyperparameters: every PPO argument it
-    holds (``None`` meaning SB3's default), converted by ``sb3_arguments``.
-
-    >>> sorted(ppo_arguments({"n_steps": 64, "clip_range": 0.1, "force_scale": 3.0, "target_kl": None}, 1))
-    ['clip_range', 'n_steps']
-    """
-    return sb3_arguments({k: hparams[k] for k in PPO_ARGUMENTS if hparams.get(k) is not None}, n_actions)
