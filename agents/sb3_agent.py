@@ -18,6 +18,17 @@ the algorithm's own constructor. Extra keys we add:
   agent id appended) or ``none`` (one model per agent); the last two train
   every model at once in lockstep (``agents.marl.sb3_groups``).
 
+Methods built on PPO (``rarl``'s two players, ``adr``'s learner, ``gail``/``airl``'s
+generator, ``adv_ppo``, the learned observation adversary) compose the ``ppo`` agent
+itself: ``PPOAgent.part(scenario, observation_space, action_space, seed, **overrides)``
+resolves its config as ``agents.make("ppo", scenario, **overrides)`` does (typed
+defaults, ``ppo.yaml``'s entry for the scenario, overrides), ``attach(env)`` gives it
+the VecEnv it trains on (a role env, a discriminator-reward env, a chunk of
+randomized copies), and ``learn`` (over the declared budget ``total_steps``),
+``write_model``/``read_model`` (checkpoint files as data), ``policy_distribution``
+and ``value`` are the agent's own. ``ppo_part`` builds one from a method's
+hyperparameters (the ``PART_KEYS`` it shares with ``ppo``).
+
 ``learning_rate: lin_3e-4`` (any float) gives a linear schedule to zero, as in
 rl-zoo; ``policy_kwargs.activation_fn`` may be ``tanh``, ``relu``, ``elu`` or
 ``leaky_relu``; ``action_noise: {type: normal, std: 0.1}`` (or ``ornstein_uhlenbeck``)
@@ -192,8 +203,6 @@ class SB3Agent:
     capabilities: ClassVar[Capabilities]
     extra_keys: ClassVar[set[str]] = set()
     """Hyperparameters a subclass adds on top of the algorithm's and ``OWN_KEYS``."""
-    defaults_from: ClassVar[str | None] = None
-    """Read tuned defaults from another agent's file (``adv_ppo`` uses ``ppo.yaml``)."""
 
     @classmethod
     def valid_hyperparameters(cls) -> set[str]:
@@ -212,11 +221,13 @@ class SB3Agent:
         out.update({k: v for k, v in HER_DEFAULTS.items() if k in cls.extra_keys})
         return out
 
-    def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
+    def __init__(self, scenario: Scenario, seed: int | None = None, *, spaces: tuple[spaces.Space, spaces.Space] | None = None,
+                 **overrides: Any) -> None:
         self.scenario = scenario
         self.seed = seed
-        tuned = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())
-        self.hparams = {**hyperparams.tuned_defaults(self.defaults_from, scenario.id), **tuned} if self.defaults_from else tuned
+        self.spaces = spaces
+        """(observation, action) spaces of a part of another method (``part``); None: the scenario's own."""
+        self.hparams = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())
         self.steps_trained = 0
         self.history: list[dict[str, Any]] = []
         """Training curve rows (steps, mean episode return of the last 100 episodes), this process only."""
@@ -235,10 +246,44 @@ class SB3Agent:
                 raise UserError(f"{self.name}: normalize needs sharing=full (valid with sharing={sharing}: normalize=false)")
             self.groups = make_groups(scenario, sharing, agent_id=True)
 
+    @classmethod
+    def part(cls, scenario: Scenario, observation_space: spaces.Space, action_space: spaces.Space, seed: int | None = None,
+             **overrides: Any) -> SB3Agent:
+        """This agent as a part of another method (RARL's players, ADR's learner, GAIL's generator...).
+
+        Its config is the one ``agents.make(cls.name, scenario, **overrides)`` resolves (typed
+        defaults, the tuned YAML entry for ``scenario``, then ``overrides``, values checked the
+        same way); its model is built on ``observation_space`` / ``action_space`` and trains on
+        the VecEnv that ``attach`` gives it. ``learn``, ``write_model`` / ``read_model``,
+        ``policy_distribution`` and ``value`` are the agent's own (``act`` too, where the spaces
+        are the scenario's: a protagonist, a generator).
+
+        >>> from gymnasium import spaces
+        >>> import numpy as np, scenarios
+        >>> box = spaces.Box(-1.0, 1.0, (3,), np.float32)
+        >>> part = PPOAgent.part(scenarios.make("mujoco/InvertedPendulum-v5"), box, box, seed=0, clip_range=0.1)
+        >>> part.hparams["learning_rate"], part.hparams["clip_range"]  # ppo.yaml's entry for the scenario, the override
+        (0.001, 0.1)
+        """
+        overrides = hyperparams.check_values(cls.name, overrides, cls.default_hyperparameters())
+        return cls(scenario, seed, spaces=(observation_space, action_space), **overrides)
+
+    def attach(self, env: Any) -> None:
+        """Train on the SB3 VecEnv ``env`` from now on: the first call builds the model on it, a later
+        one replaces the model's env (its episodes start anew, as SB3's ``set_env`` does). With
+        ``normalize`` the env is wrapped in the agent's VecNormalize."""
+        if self.groups is not None:
+            raise UserError(f"{self.name} with one model per group steps its scenario itself (attach needs sharing=full)")
+        env = self._normalized(env)
+        if self.model is None:
+            self.model = self._build(env)
+        else:
+            self.model.set_env(env)
+
     def _check_spaces(self) -> None:
-        if str(self.hparams.get("sharing", "full")) != "full" and self.scenario.num_agents > 1:
+        if self.spaces is None and str(self.hparams.get("sharing", "full")) != "full" and self.scenario.num_agents > 1:
             return  # per-group spaces; action kinds are checked by agents.base.check_support
-        _, act = shared_spaces(self.scenario)
+        act = self.spaces[1] if self.spaces is not None else shared_spaces(self.scenario)[1]
         caps = self.capabilities
         discrete = act.__class__.__name__ in ("Discrete", "MultiDiscrete", "MultiBinary")
         if (discrete and not caps.discrete_actions) or (not discrete and not caps.continuous_actions):
@@ -259,8 +304,13 @@ class SB3Agent:
             raise UserError(f"{self.name}: unknown goal_selection_strategy '{strategy}' (valid: future, final, episode)")
 
     def _env(self) -> Any:
+        if self.spaces is not None:
+            raise UserError(f"{self.name} is a part of another method and trains on the env it is given: call attach(env) first")
         vec = self.scenario.vector(int(self.hparams.get("n_envs", 8)), seed=self.seed, backend=self.hparams.get("backend", "auto"))
-        env: Any = self._vecenv(vec)
+        return self._normalized(self._vecenv(vec))
+
+    def _normalized(self, env: Any) -> Any:
+        """``env`` in the agent's VecNormalize when ``normalize`` is set (statistics kept across envs)."""
         if self.hparams.get("normalize"):
             if self.vecnorm is None:
                 self.vecnorm = VecNormalize(env, gamma=float(self.hparams.get("gamma", 0.99)))
@@ -276,7 +326,8 @@ class SB3Agent:
     def _sb3_kwargs(self, space: Any = None) -> dict[str, Any]:
         """The SB3 constructor arguments from our hyperparameters (``space``: the model's action space)."""
         kwargs = {k: v for k, v in self.hparams.items() if k not in OWN_KEYS | self.extra_keys}
-        space = space if space is not None else self.scenario.action_space(self.scenario.possible_agents[0])
+        if space is None:
+            space = self.spaces[1] if self.spaces is not None else self.scenario.action_space(self.scenario.possible_agents[0])
         if self.hparams.get("her"):
             kwargs["replay_buffer_class"] = HerReplayBuffer
             kwargs["replay_buffer_kwargs"] = {**(kwargs.get("replay_buffer_kwargs") or {}),
@@ -287,7 +338,7 @@ class SB3Agent:
     def _policy(self) -> str:
         """The SB3 policy name: ``MultiInputPolicy`` for Dict observations where the default ``MlpPolicy`` is set."""
         policy = str(self.hparams.get("policy", "MlpPolicy"))
-        obs = self.scenario.observation_space(self.scenario.possible_agents[0])
+        obs = self.spaces[0] if self.spaces is not None else self.scenario.observation_space(self.scenario.possible_agents[0])
         return "MultiInputPolicy" if policy == "MlpPolicy" and isinstance(obs, spaces.Dict) else policy
 
     def _build(self, env: Any = None, space: Any = None, seed: int | None = None) -> BaseAlgorithm:
@@ -297,7 +348,9 @@ class SB3Agent:
         )
 
     def _model_spaces(self) -> tuple[Any, Any]:
-        """The observation and action spaces the single model is built on (from a one-copy view)."""
+        """The observation and action spaces the single model is built on (a part's own, or from a one-copy view)."""
+        if self.spaces is not None:
+            return self.spaces
         vec = self.scenario.vector(1, backend=self.hparams.get("backend", "auto"))
         try:
             env = self._vecenv(vec)
@@ -324,10 +377,13 @@ class SB3Agent:
         learn_in_lockstep(self.models, self._genvs, self._lock, steps, calls)
         self.steps_trained += steps
 
-    def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
+    def learn(self, steps: int, progress: ProgressFn | None = None, callback: BaseCallback | None = None) -> None:
         """Train for ``steps`` SB3 timesteps (agent-steps when parameters are shared; scenario
-        steps with ``sharing`` group/none)."""
+        steps with ``sharing`` group/none). ``callback``: an SB3 callback of the method this agent
+        is a part of (GAIL's discriminator update at each rollout end); single-model agents only."""
         if self.groups is not None:
+            if callback is not None:
+                raise UserError(f"{self.name} with one model per group takes no SB3 callback (valid: sharing=full)")
             self._learn_groups(steps, progress)
             return
         if self.model is None:
@@ -340,6 +396,8 @@ class SB3Agent:
         callbacks: list[BaseCallback] = [_Budget(budget), _History(self.history, max(1000, budget // 100))]
         if progress:
             callbacks.append(_Progress(progress, self.model.num_timesteps, steps))
+        if callback is not None:
+            callbacks.append(callback)
         quiet(self.model).learn(total_timesteps=steps, callback=CallbackList(callbacks), reset_num_timesteps=False)
         self.steps_trained += steps
 
@@ -388,15 +446,30 @@ class SB3Agent:
                 model.save(path / f"model_{k}.zip")
             save_meta(self, path)
             return path
-        if self.model is None:
-            raise UserError(f"{self.name} has nothing to save: call learn() first")
         path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        self.model.save(path / "model.zip")
-        if self.vecnorm is not None:
-            save_normalizer(self.vecnorm, path)
+        self.write_model(path)
         save_meta(self, path)
         return path
+
+    def write_model(self, folder: Path, stem: str = "model") -> None:
+        """Write ``<stem>.zip`` and, when normalizing, the normalization statistics as arrays
+        (``agents.sb3_checkpoint``) into ``folder``: a checkpoint's model files without its
+        ``agent.json`` (a method this agent is a part of writes its own)."""
+        if self.model is None:
+            raise UserError(f"{self.name} has nothing to save: call learn() first")
+        folder.mkdir(parents=True, exist_ok=True)
+        self.model.save(folder / f"{stem}.zip")
+        if self.vecnorm is not None:
+            save_normalizer(self.vecnorm, folder)
+
+    def read_model(self, folder: Path, stem: str = "model") -> None:
+        """Restore ``<stem>.zip`` (and the normalization statistics, if saved) from ``folder`` as data:
+        nothing is unpickled (``agents.sb3_checkpoint.load_model``)."""
+        obs_space, act_space = self._model_spaces()
+        self.vecnorm = load_normalizer(folder, obs_space, act_space)
+        env = self._env() if self.hparams.get("her") else None  # SB3 builds a HerReplayBuffer around its env
+        self.model = load_model(self.algorithm, folder / f"{stem}.zip", self._policy(), self._sb3_kwargs(act_space),
+                                obs_space, act_space, env)
 
     @classmethod
     def load(cls, path: Path, scenario: Scenario, meta: dict[str, Any]) -> SB3Agent:
@@ -410,10 +483,7 @@ class SB3Agent:
                 for k, g in enumerate(agent.groups)]
             agent.steps_trained = int(meta.get("steps", 0))
             return agent
-        obs_space, act_space = agent._model_spaces()
-        agent.vecnorm = load_normalizer(path, obs_space, act_space)
-        env = agent._env() if agent.hparams.get("her") else None  # SB3 builds a HerReplayBuffer around its env
-        agent.model = load_model(cls.algorithm, path / "model.zip", policy, agent._sb3_kwargs(act_space), obs_space, act_space, env)
+        agent.read_model(path)
         agent.steps_trained = int(meta.get("steps", 0))
         return agent
 
@@ -508,11 +578,38 @@ def ppo_defaults() -> dict[str, Any]:
     return {k: v for k, v in PPOAgent.default_hyperparameters().items() if k in PPO_ARGUMENTS}
 
 
-def ppo_arguments(hparams: dict[str, Any], n_actions: int) -> dict[str, Any]:
-    """SB3 PPO constructor arguments from a PPO-based method's hyperparameters: every PPO argument it
-    holds (``None`` meaning SB3's default), converted by ``sb3_arguments``.
+PART_KEYS: tuple[str, ...] = (*PPO_ARGUMENTS, "n_envs", "torch_threads", "total_steps")
+"""The hyperparameters a method built on the ``ppo`` agent shares with it: every PPO argument, the
+copies stepped (``n_envs``), torch threads and the declared budget (``total_steps``). The method lists
+them under these names, so ``--set clip_range=0.1`` reaches its PPO parts."""
 
-    >>> sorted(ppo_arguments({"n_steps": 64, "clip_range": 0.1, "force_scale": 3.0, "target_kl": None}, 1))
-    ['clip_range', 'n_steps']
+
+def ppo_part_defaults() -> dict[str, Any]:
+    """The defaults a method built on ``ppo`` shows for ``PART_KEYS``: ppo's typed defaults under
+    ``ppo.yaml``'s ``default:`` entry (what a scenario without an entry of its own gets; a scenario's
+    entry applies when the part is built for it)."""
+    merged = {**PPOAgent.default_hyperparameters(), **hyperparams.tuned_defaults("ppo", "default")}
+    return {k: merged[k] for k in PART_KEYS}
+
+
+def ppo_part(scenario: Scenario, observation_space: spaces.Space, action_space: spaces.Space, seed: int | None,
+             hparams: dict[str, Any]) -> SB3Agent:
+    """The ``ppo`` agent as a part of a method (``PPOAgent.part``) whose overrides are ``hparams``: the
+    ``PART_KEYS`` among them are passed on, everything else of its config is ppo's for ``scenario``.
+    No normalization: those methods step their own envs and act on raw observations.
+
+    >>> import scenarios
+    >>> sc = scenarios.make("mujoco/InvertedPendulum-v5")
+    >>> part = ppo_part(sc, sc.observation_space("agent_0"), sc.action_space("agent_0"), 0, {"n_steps": 64, "rounds": 2})
+    >>> part_values(part)["n_steps"], part_values(part)["batch_size"]  # the override, ppo.yaml's entry
+    (64, 256)
     """
-    return sb3_arguments({k: hparams[k] for k in PPO_ARGUMENTS if hparams.get(k) is not None}, n_actions)
+    shared = {k: v for k, v in hparams.items() if k in PART_KEYS}
+    return PPOAgent.part(scenario, observation_space, action_space, seed, normalize=False, **shared)
+
+
+def part_values(part: SB3Agent) -> dict[str, Any]:
+    """The ``PART_KEYS`` values of a part's resolved config (its typed defaults where neither the tuned
+    entry nor an override set one): what the method it belongs to records as its own."""
+    merged = {**type(part).default_hyperparameters(), **part.hparams}
+    return {k: merged[k] for k in PART_KEYS}

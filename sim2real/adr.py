@@ -1,4 +1,4 @@
-"""Automatic domain randomization (ADR, OpenAI et al. 2019) around an SB3 PPO learner.
+"""Automatic domain randomization (ADR, OpenAI et al. 2019): a curriculum around the ``ppo`` agent.
 
 Each randomized parameter (``body_mass:<body>``, ``friction:<geom>``,
 ``damping:<joint>``, ``armature:<joint>``, ``frictionloss:<joint>``,
@@ -13,6 +13,11 @@ pinned at the boundary (the others drawn uniformly). A boundary whose mean retur
 moves outwards by ``delta`` (within ``limits``); one below ``t_low`` moves
 inwards (never past the initial range). The ranges are saved with the
 checkpoint (``adr.json``) and in its ``agent.json``.
+
+The learner is the ``ppo`` agent itself (``agents.sb3_agent.ppo_part``): its config is
+``ppo``'s for the scenario (defaults, ``agents/defaults/ppo.yaml``'s entry) with any
+override of a PPO key, and ADR only changes the scenario it trains on between chunks
+(``attach``); its schedules run over the declared budget ``total_steps``.
 """
 
 from __future__ import annotations
@@ -22,17 +27,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from stable_baselines3 import PPO
-
 import torch
 
-from agents.sb3_views import require_trained, sb3_distribution, sb3_value
 from agents import hyperparams
 from agents.base import Capabilities, ProgressFn, require_single_agent
 from agents.checkpoint import save_meta
-from agents.sb3_agent import ppo_arguments, ppo_defaults
-from agents.sb3_checkpoint import load_model
-from agents.sb3_logging import quiet
+from agents.sb3_agent import PART_KEYS, part_values, ppo_part, ppo_part_defaults
 from agents.sb3_vecenv import SB3VecEnv
 from scenarios import Scenario, UserError
 from scenarios import make as make_scenario
@@ -41,10 +41,9 @@ from agents.observations import accepts_unbatched
 AGENT = "agent_0"
 DEFAULTS: dict[str, Any] = {
     "parameters": ["body_mass:torso"], "initial": [1.0, 1.0], "limits": [0.2, 3.0], "delta": 0.1, "t_low": 0.0,
-    "t_high": 0.0, "chunk": 10_000, "boundary_episodes": 5, "boundary_prob": 0.5, "n_envs": 8, "n_steps": 256, "batch_size": 64,
-    "n_epochs": 10, "learning_rate": 3e-4, "gamma": 0.99, "ent_coef": 0.0, "policy_kwargs": None, "torch_threads": 1,
+    "t_high": 0.0, "chunk": 10_000, "boundary_episodes": 5, "boundary_prob": 0.5,
 }
-DEFAULTS = {**ppo_defaults(), **DEFAULTS}  # every PPO argument is a hyperparameter (the one PPO key list)
+"""ADR's own fields; the PPO ones (``PART_KEYS``) are the ``ppo`` agent's."""
 
 
 def dynamics_entry(name: str, low: float, high: float, boundary_prob: float = 0.0) -> dict[str, Any]:
@@ -71,18 +70,19 @@ class ADR:
 
     @classmethod
     def valid_hyperparameters(cls) -> set[str]:
-        """Names accepted by ``agents.make`` and ``--set``."""
-        return set(DEFAULTS)
+        """Names accepted by ``agents.make`` and ``--set``: ADR's own and every ``PART_KEYS`` name."""
+        return set(DEFAULTS) | set(PART_KEYS)
 
     @classmethod
     def default_hyperparameters(cls) -> dict[str, Any]:
-        """Every hyperparameter's default; its type is the one ``agents.make`` checks values against."""
-        return dict(DEFAULTS)
+        """Every hyperparameter's default (the PPO ones from ``ppo``); its type is the one ``agents.make`` checks values against."""
+        return {**ppo_part_defaults(), **DEFAULTS}
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         require_single_agent(self.name, scenario)
         self.scenario, self.seed = scenario, seed
-        self.hparams = h = {**DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
+        resolved = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())
+        self.hparams = h = {**DEFAULTS, **{k: v for k, v in resolved.items() if k not in PART_KEYS}}
         lo, hi = (float(x) for x in h["initial"])
         self.limits = tuple(float(x) for x in h["limits"])
         if not (0 < self.limits[0] <= lo <= hi <= self.limits[1]):
@@ -91,7 +91,8 @@ class ADR:
             raise UserError(f"adr boundary_prob must be in [0, 1] (got {h['boundary_prob']})")
         self.ranges: dict[str, list[float]] = {str(p): [lo, hi] for p in h["parameters"]}
         self._spec(self.ranges)  # unknown bodies or kinds fail here
-        self.model: PPO | None = None
+        self.ppo = ppo_part(scenario, scenario.observation_space(AGENT), scenario.action_space(AGENT), seed, resolved)
+        h.update(part_values(self.ppo))
         self.steps_trained = 0
         self.history: list[dict[str, Any]] = []
 
@@ -119,20 +120,19 @@ class ADR:
         trains on copies of the current training scenario seeded by the steps trained before it, so
         a second call continues the sequence of chunks instead of replaying the first's."""
         h = self.hparams
+        if h.get("total_steps") is None:  # the first call declares the budget (saved with the checkpoint)
+            h["total_steps"] = self.steps_trained + steps
+        self.ppo.hparams["total_steps"] = int(h["total_steps"])
         done = 0
         while done < steps:
             chunk = min(int(h["chunk"]), steps - done)
             at = self.steps_trained + done
             vec = self.training_scenario().vector(int(h["n_envs"]), seed=None if self.seed is None else self.seed + at)
-            if self.model is None:
-                n_act = int(np.prod(self.scenario.action_space(AGENT).shape))
-                self.model = PPO("MlpPolicy", SB3VecEnv(vec), seed=self.seed, device="cpu", **ppo_arguments(h, n_act))
-            else:
-                previous = self.model.get_env()
-                self.model.set_env(SB3VecEnv(vec))
-                if previous is not None:
-                    previous.close()  # the last chunk's copies
-            quiet(self.model).learn(chunk, reset_num_timesteps=False)
+            previous = self.ppo.model.get_env() if self.ppo.model is not None else None
+            self.ppo.attach(SB3VecEnv(vec))
+            if previous is not None:
+                previous.close()  # the last chunk's copies
+            self.ppo.learn(chunk)
             done += chunk
             self._update_ranges(self.steps_trained + done)
             if progress:
@@ -160,29 +160,33 @@ class ADR:
         row["ranges"] = {k: list(v) for k, v in self.ranges.items()}
         self.history.append(row)
 
+    def _require_trained(self) -> None:
+        if self.ppo.model is None:
+            raise UserError(f"{self.name} has not been trained or loaded: call learn() first")
+
     def policy_distribution(self, agent: str, obs: torch.Tensor) -> torch.distributions.Distribution:
         """The differentiable action distribution of ``agent`` at raw observations ``obs`` (N, d)."""
-        return sb3_distribution(require_trained(self.model, self.name), None, obs)
+        self._require_trained()
+        return self.ppo.policy_distribution(agent, obs)
 
     def value(self, agent: str, obs: torch.Tensor) -> torch.Tensor:
         """The critic's differentiable estimate for ``agent`` at raw observations ``obs`` (N, d)."""
-        return sb3_value(require_trained(self.model, self.name), None, obs)
+        self._require_trained()
+        return self.ppo.value(agent, obs)
 
     @accepts_unbatched
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
         """The PPO policy's actions."""
-        if self.model is None:
-            raise UserError(f"{self.name} has not been trained or loaded: call learn() first")
-        a, _ = self.model.predict(np.asarray(obs[AGENT]), deterministic=deterministic)
+        self._require_trained()
+        a = self.ppo.act({AGENT: np.asarray(obs[AGENT])}, deterministic=deterministic)[AGENT]
         return {AGENT: np.asarray(a, np.float32)}
 
     def save(self, path: str | Path) -> Path:
         """Write ``model.zip``, ``adr.json`` (the ranges and their history) and ``agent.json``."""
-        if self.model is None:
+        if self.ppo.model is None:
             raise UserError(f"{self.name} has nothing to save: call learn() first")
         path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        self.model.save(path / "model.zip")
+        self.ppo.write_model(path)
         (path / "adr.json").write_text(json.dumps({"ranges": self.ranges, "history": self.history}, indent=2))
         save_meta(self, path)
         meta = json.loads((path / "agent.json").read_text())
@@ -194,9 +198,7 @@ class ADR:
     def load(cls, path: Path, scenario: Scenario, meta: dict[str, Any]) -> ADR:
         """Restore the policy and the ranges."""
         agent = cls(scenario, seed=meta.get("seed"), **meta["hparams"])
-        h, obs, act = agent.hparams, scenario.observation_space(AGENT), scenario.action_space(AGENT)
-        kwargs = ppo_arguments(h, int(np.prod(act.shape)))
-        agent.model = load_model(PPO, path / "model.zip", "MlpPolicy", kwargs, obs, act)
+        agent.ppo.read_model(path)
         saved = json.loads((path / "adr.json").read_text())
         agent.ranges, agent.history = saved["ranges"], saved["history"]
         agent.steps_trained = int(meta.get("steps", 0))

@@ -49,5 +49,42 @@ def test_methods_built_on_ppo_take_every_ppo_argument(name):
 def test_a_ppo_argument_reaches_the_players_of_rarl():
     rarl = agents.make("rarl", "mujoco/InvertedPendulum-v5", seed=0, adversary_bodies=["pole"], clip_range=0.1, vf_coef=0.7)
     rarl._models()
-    for model in (rarl.protagonist, rarl.adversary):
-        assert model.clip_range(1.0) == 0.1 and model.vf_coef == 0.7
+    for player in (rarl.protagonist, rarl.adversary):
+        assert player.model.clip_range(1.0) == 0.1 and player.model.vf_coef == 0.7
+
+
+IP = "mujoco/InvertedPendulum-v5"
+OWN = {"rarl": {"adversary_bodies": ["pole"]}, "adr": {"parameters": ["body_mass:pole"]}}  # fields IP needs
+
+
+def _ppo_parts(agent):
+    """The PPO agents a method built on PPO holds."""
+    return [agent.protagonist, agent.adversary] if agent.name == "rarl" else [agent.ppo]
+
+
+@pytest.mark.parametrize("name", ["adv_ppo", "rarl", "adr", "gail", "airl"])
+def test_methods_built_on_ppo_hold_the_ppo_agent_and_take_its_tuned_entry_unless_overridden(name):
+    from agents.hyperparams import tuned_defaults
+    from agents.sb3_agent import PPOAgent
+
+    tuned = tuned_defaults("ppo", IP)  # ppo.yaml's InvertedPendulum entry: learning_rate 1e-3, n_steps 128
+    assert tuned["learning_rate"] != agents.agent_class(name).default_hyperparameters()["learning_rate"]
+    for overrides, expected in (({}, tuned["learning_rate"]), ({"learning_rate": 5e-4}, 5e-4)):
+        ag = agents.make(name, IP, seed=0, **OWN.get(name, {}), **overrides)
+        for part in _ppo_parts(ag):
+            assert type(part) is PPOAgent and part.spaces is not None
+            assert part.hparams["learning_rate"] == expected and part.hparams["n_steps"] == tuned["n_steps"]
+        assert ag.hparams["learning_rate"] == expected  # what the checkpoint records
+
+
+def test_the_learned_adversary_trains_the_ppo_agent_with_its_tuned_entry():
+    import numpy as np
+    import scenarios
+    from agents.adversarial.learned_attack import LearnedPerturber
+    from agents.hyperparams import tuned_defaults
+    from agents.sb3_agent import PPOAgent
+
+    sc = scenarios.make(IP)
+    adversary = LearnedPerturber(agents.make("random", sc, seed=0), sc, ["agent_0"], {"agent_0": np.ones(4)}, 0.5, steps=1)
+    assert type(adversary.ppo) is PPOAgent and adversary.ppo.model is not None
+    assert adversary.ppo.hparams["learning_rate"] == tuned_defaults("ppo", IP)["learning_rate"]

@@ -99,6 +99,15 @@ def test_two_calls_equal_one(name):
     assert _continue_equals_uninterrupted(name, *CASES[name])
 
 
+@pytest.mark.parametrize("name", ["gail", "airl"])
+def test_two_calls_equal_one_for_adversarial_imitation(name, tmp_path):
+    from agents.imitation import dataset
+
+    sc = scenarios.make(IP)
+    demos = dataset.record(agents.make("random", sc, seed=0), sc, episodes=2, seed=0).save(tmp_path / "demos.npz")
+    assert _continue_equals_uninterrupted(name, IP, 128, {**ROLLOUT, "dataset": str(demos), "learning_rate": "lin_1e-3"})
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(NOT_YET))
 @pytest.mark.xfail(strict=True, raises=AssertionError,  # any other error is a real failure

@@ -9,26 +9,30 @@ that ramps linearly from 0 to ``attack_eps`` over the first half of training
 (SA-PPO's schedule). Budget units are the running per-dimension standard
 deviation of the clean observations seen so far. The policy therefore learns
 to act well from perturbed inputs; the value bootstrap uses clean terminal
-observations. Everything else is SB3's PPO, with its hyperparameters and
-``ppo``'s tuned defaults (``agents/defaults/ppo.yaml``).
+observations. Everything else is the ``ppo`` agent itself (``PPOAgent.part``: every
+``ppo`` hyperparameter under its name, ``ppo``'s defaults and ``agents/defaults/ppo.yaml``'s
+entry for the scenario), trained on the attacked copies of the scenario.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecEnvWrapper
 
+from agents import hyperparams
 from agents.adversarial.attacks import gradient_delta
 from agents.adversarial.victim import Victim
-from agents.base import Capabilities
-from agents.sb3_agent import SB3Agent
+from agents.base import Capabilities, ProgressFn, require_single_agent
+from agents.checkpoint import save_meta
+from agents.observations import accepts_unbatched
+from agents.sb3_agent import PPOAgent
 from agents.sb3_views import sb3_distribution
 from agents.sb3_vecenv import SB3VecEnv
-from scenarios import UserError
+from scenarios import Scenario, UserError
 
 ATTACK_KEYS = {"attack_eps", "attack_prob", "attack_steps"}
 
@@ -57,7 +61,7 @@ class PerturbedObservations(VecEnvWrapper):
 
     def _perturb(self, obs: np.ndarray) -> np.ndarray:
         self._track(obs)
-        model = self.owner.model
+        model = self.owner.ppo.model
         self.seen += len(obs)
         if model is None or self.count < 2:
             return obs
@@ -86,28 +90,84 @@ class PerturbedObservations(VecEnvWrapper):
         return self._perturb(obs), rew, dones, infos
 
 
-class AdversarialPPO(SB3Agent):
+class AdversarialPPO:
     """PPO trained on PGD-attacked observations (adversarial training)."""
 
-    name = "adv_ppo"
-    algorithm = PPO
+    name: ClassVar[str] = "adv_ppo"
     capabilities = Capabilities(multi_agent="single", learning="on-policy")
-    extra_keys = ATTACK_KEYS
-    defaults_from = "ppo"  # PPO's tuned settings: without them SB3's 2048-step rollouts leave ~12 updates in 200k steps
 
-    def __init__(self, scenario: Any, seed: int | None = None, **overrides: Any) -> None:
-        super().__init__(scenario, seed, **overrides)
-        if scenario.num_agents != 1:
-            raise UserError(f"{self.name} is single-agent; {scenario.id} has {scenario.num_agents} agents")
-        if self.hparams.get("normalize"):
+    @classmethod
+    def valid_hyperparameters(cls) -> set[str]:
+        """Names accepted by ``agents.make`` and ``--set``: every ``ppo`` hyperparameter and the attack's."""
+        return PPOAgent.valid_hyperparameters() | ATTACK_KEYS
+
+    @classmethod
+    def default_hyperparameters(cls) -> dict[str, Any]:
+        """``ppo``'s defaults and the attack's (``None``: 0.1, 0.5 and 5, as ``PerturbedObservations`` reads them)."""
+        return {**PPOAgent.default_hyperparameters(), **{k: None for k in sorted(ATTACK_KEYS)}}
+
+    def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
+        require_single_agent(self.name, scenario)
+        self.scenario, self.seed = scenario, seed
+        resolved = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())
+        agent = scenario.possible_agents[0]
+        self.ppo = PPOAgent.part(scenario, scenario.observation_space(agent), scenario.action_space(agent), seed,
+                                 **{k: v for k, v in resolved.items() if k not in ATTACK_KEYS})
+        if self.ppo.hparams.get("normalize"):
             raise UserError(f"{self.name}: normalize is not supported (the attack budget uses its own running std)")
+        self.hparams = {**self.ppo.hparams, **{k: v for k, v in resolved.items() if k in ATTACK_KEYS}}
+        self.history = self.ppo.history
+        """The PPO agent's training curve rows."""
+        self.steps_trained = 0
         self.planned_steps = 1
 
-    def _vecenv(self, vec: Any) -> Any:
-        return PerturbedObservations(SB3VecEnv(vec), self)
-
-    def learn(self, steps: int, progress: Any = None) -> None:
+    def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
         """Train, ramping the attack budget over the first half of the declared budget (``total_steps``,
         default the first call's steps), so a second call continues the ramp instead of restarting it."""
-        self.planned_steps = int(self.hparams.get("total_steps") or (self.steps_trained + steps))
-        super().learn(steps, progress)
+        h = self.hparams
+        if h.get("total_steps") is None:  # the first call declares the budget (saved with the checkpoint)
+            h["total_steps"] = self.steps_trained + steps
+        self.ppo.hparams["total_steps"] = self.planned_steps = int(h["total_steps"])
+        if self.ppo.model is None or self.ppo.model.get_env() is None:  # the first call, or the first after loading
+            ppo = self.ppo.hparams
+            vec = self.scenario.vector(int(ppo.get("n_envs", 8)), seed=self.seed, backend=ppo.get("backend", "auto"))
+            self.ppo.attach(PerturbedObservations(SB3VecEnv(vec), self))
+        self.ppo.learn(steps, progress)
+        self.steps_trained += steps
+
+    @accepts_unbatched
+    def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
+        """The PPO policy's actions on clean observations."""
+        self._require_trained()
+        return self.ppo.act(obs, deterministic=deterministic)
+
+    def _require_trained(self) -> None:
+        if self.ppo.model is None:
+            raise UserError(f"{self.name} has not been trained or loaded: call learn() first")
+
+    def policy_distribution(self, agent: str, obs: torch.Tensor) -> torch.distributions.Distribution:
+        """The differentiable action distribution of ``agent`` at raw observations ``obs`` (N, d)."""
+        self._require_trained()
+        return self.ppo.policy_distribution(agent, obs)
+
+    def value(self, agent: str, obs: torch.Tensor) -> torch.Tensor:
+        """The critic's differentiable estimate for ``agent`` at raw observations ``obs`` (N, d)."""
+        self._require_trained()
+        return self.ppo.value(agent, obs)
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``model.zip`` and ``agent.json``."""
+        if self.ppo.model is None:
+            raise UserError(f"{self.name} has nothing to save: call learn() first")
+        path = Path(path)
+        self.ppo.write_model(path)
+        save_meta(self, path)
+        return path
+
+    @classmethod
+    def load(cls, path: Path, scenario: Scenario, meta: dict[str, Any]) -> AdversarialPPO:
+        """Restore the policy."""
+        agent = cls(scenario, seed=meta.get("seed"), **meta["hparams"])
+        agent.ppo.read_model(path)
+        agent.steps_trained = int(meta.get("steps", 0))
+        return agent

@@ -4,8 +4,8 @@ evaluates against; the SA-PPO code's ``advpolicy``).
 
 For a fixed victim, the state-adversarial MDP's optimal attack is itself an MDP policy:
 observe the true state, choose a perturbation, receive the negative of the victim's
-reward. This module trains that policy with SB3 PPO (SB3 has the learner; what is ours
-is the environment around the frozen victim):
+reward. This module trains that policy with the ``ppo`` agent (``agents.sb3_agent.ppo_part``:
+the learner is ours already; what this module adds is the environment around the frozen victim):
 
 - the adversary observes the clean observations of the targeted agents, each divided
   by its budget std (scale-free), concatenated;
@@ -14,8 +14,8 @@ is the environment around the frozen victim):
 - its reward is the negative team reward (the sum over agents); the victim acts as it
   is evaluated (deterministically unless told), on the perturbed observations.
 
-At evaluation the adversary acts deterministically. PPO takes ``ppo``'s tuned settings
-for the scenario (``agents/defaults/ppo.yaml``) when it has them. Training costs
+At evaluation the adversary acts deterministically. The PPO agent takes ``ppo``'s config
+for the scenario (its defaults and ``agents/defaults/ppo.yaml``'s entry). Training costs
 ``steps`` environment steps per (victim, eps).
 """
 
@@ -25,15 +25,18 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
-from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecEnv
 
-from agents import hyperparams
-from agents.sb3_agent import PPO_ARGUMENTS, ppo_arguments
-from agents.sb3_logging import quiet
+from agents.sb3_agent import part_values, ppo_part
 from agents.sb3_vecenv import ScenarioCopies
 from scenarios import Scenario
 
+
+def perturber_spaces(std: dict[str, np.ndarray], targets: list[str]) -> tuple[spaces.Box, spaces.Box]:
+    """The adversary's observation space (the targets' scaled observations, concatenated) and action
+    space (the perturbation in budget units, ``[-1, 1]`` per dimension)."""
+    d = sum(int(np.asarray(std[a]).size) for a in targets)
+    return spaces.Box(-np.inf, np.inf, (d,), np.float32), spaces.Box(-1.0, 1.0, (d,), np.float32)
 
 
 class PerturberVecEnv(ScenarioCopies, VecEnv):
@@ -46,8 +49,7 @@ class PerturberVecEnv(ScenarioCopies, VecEnv):
         self.std = {a: np.asarray(std[a], np.float32).ravel() for a in targets}
         self.bound = {a: eps * self.std[a] for a in targets}
         self.sizes = [self.std[a].size for a in targets]
-        d = sum(self.sizes)
-        super().__init__(vec.num_envs, spaces.Box(-np.inf, np.inf, (d,), np.float32), spaces.Box(-1.0, 1.0, (d,), np.float32))
+        super().__init__(vec.num_envs, *perturber_spaces(std, targets))
         self.obs: dict[str, np.ndarray] = {}
         self._actions: np.ndarray | None = None
 
@@ -104,14 +106,15 @@ class LearnedPerturber:
 
     def __init__(self, victim: Any, scenario: Scenario, targets: list[str], std: dict[str, np.ndarray], eps: float,
                  steps: int = 50_000, seed: int = 0, deterministic: bool = True) -> None:
-        tuned = {k: v for k, v in hyperparams.tuned_defaults("ppo", scenario.id).items() if k in (*PPO_ARGUMENTS, "n_envs")}
-        n_envs = int(tuned.pop("n_envs", 8))
+        self.ppo = ppo_part(scenario, *perturber_spaces(std, targets), seed, {})
+        n_envs = int(part_values(self.ppo)["n_envs"])
         self.env = PerturberVecEnv(scenario.vector(n_envs, seed=seed), victim, targets, std, eps, deterministic)
-        self.model = PPO("MlpPolicy", self.env, seed=seed, device="cpu", **ppo_arguments(tuned, self.env.action_space.shape[0]))
-        quiet(self.model).learn(max(1, int(steps)))
+        self.ppo.attach(self.env)
+        self.ppo.learn(max(1, int(steps)))
         self.env.close()
 
     def perturb(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The deterministic adversary's perturbation per targeted agent (flat rows)."""
-        action, _ = self.model.predict(self.env.features(obs), deterministic=True)
+        assert self.ppo.model is not None
+        action, _ = self.ppo.model.predict(self.env.features(obs), deterministic=True)
         return self.env.perturbation(action)

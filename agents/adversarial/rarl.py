@@ -1,19 +1,19 @@
 """RARL: robust adversarial reinforcement learning (Pinto et al. 2017).
 
-A protagonist and an adversary, both SB3 PPO, are trained in alternation on
+A protagonist and an adversary, both the ``ppo`` agent (``PPOAgent.part``), are trained in alternation on
 one vectorized MuJoCo scenario: the adversary observes what the protagonist
 observes and applies forces (``force_scale`` newtons per unit action, x/y/z) to
 the centres of mass of ``adversary_bodies`` through ``data.xfrc_applied``; its
 reward is the negative of the protagonist's. Each round trains the
 protagonist for ``total_steps / rounds`` steps (the declared budget) against the frozen (sampling)
 adversary, then the adversary for as many steps against the frozen protagonist.
-Both players take ``ppo``'s tuned settings for the scenario
-(``agents/defaults/ppo.yaml``, as nominal PPO does, so a comparison isolates
-the adversary; ``DEFAULTS`` fill what that file leaves out), then any
-overrides. Acting (and evaluation) uses the protagonist alone; the trained adversary is
+Both players take ``ppo``'s config for the scenario (its defaults and
+``agents/defaults/ppo.yaml``'s entry, as nominal PPO does, so a comparison
+isolates the adversary), then any overrides of a PPO key (``PART_KEYS``), which
+reach both players; ``DEFAULTS`` holds RARL's own fields. Acting (and evaluation) uses the protagonist alone; the trained adversary is
 available in evaluation as the ``adversary_forces`` layer
 (``scenarios.layers.adversary_policy``). SB3 has no two-player training loop,
-hence this ~150-line driver over two SB3 models.
+hence this ~150-line driver over two PPO agents.
 """
 
 from __future__ import annotations
@@ -24,28 +24,20 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from gymnasium import spaces
-from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecEnv
 
 from agents import hyperparams
-from agents.sb3_views import require_trained, sb3_distribution, sb3_value
 from agents.base import Capabilities, ProgressFn, require_single_agent
 from agents.checkpoint import save_meta
-from agents.sb3_agent import PPO_ARGUMENTS, ppo_arguments, ppo_defaults
-from agents.sb3_checkpoint import load_model
-from agents.sb3_logging import quiet
+from agents.sb3_agent import PART_KEYS, part_values, ppo_part, ppo_part_defaults
 from agents.sb3_vecenv import ScenarioCopies
 from scenarios import Scenario, UserError
 from scenarios.layers.mujoco_model import require_mujoco
 from agents.observations import accepts_unbatched
 
 AGENT = "agent_0"
-DEFAULTS: dict[str, Any] = {
-    "adversary_bodies": ["torso"], "force_scale": 3.0, "rounds": 10, "n_envs": 8, "n_steps": 256, "batch_size": 64,
-    "n_epochs": 10, "learning_rate": 3e-4, "gamma": 0.99, "gae_lambda": 0.95, "ent_coef": 0.0, "policy_kwargs": None,
-    "torch_threads": 1, "total_steps": None,
-}
-DEFAULTS = {**ppo_defaults(), **DEFAULTS}  # every PPO argument is a hyperparameter of both players (the one PPO key list)
+DEFAULTS: dict[str, Any] = {"adversary_bodies": ["torso"], "force_scale": 3.0, "rounds": 10}
+"""RARL's own fields; the PPO ones (``PART_KEYS``) are the ``ppo`` agent's."""
 
 
 class TwoPlayer:
@@ -120,48 +112,44 @@ class RARL:
 
     @classmethod
     def valid_hyperparameters(cls) -> set[str]:
-        """Names accepted by ``agents.make`` and ``--set``."""
-        return set(DEFAULTS)
+        """Names accepted by ``agents.make`` and ``--set``: RARL's own and every ``PART_KEYS`` name."""
+        return set(DEFAULTS) | set(PART_KEYS)
 
     @classmethod
     def default_hyperparameters(cls) -> dict[str, Any]:
-        """Every hyperparameter's default; its type is the one ``agents.make`` checks values against."""
-        return dict(DEFAULTS)
+        """Every hyperparameter's default (the PPO ones from ``ppo``); its type is the one ``agents.make`` checks values against."""
+        return {**ppo_part_defaults(), **DEFAULTS}
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         require_single_agent(self.name, scenario)
         self.scenario, self.seed = scenario, seed
-        ppo = {k: v for k, v in hyperparams.tuned_defaults("ppo", scenario.id).items() if k in (*PPO_ARGUMENTS, "n_envs")}
         resolved = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())
-        self.hparams = h = {**DEFAULTS, **ppo, **resolved}
-        torch.set_num_threads(int(h["torch_threads"]))
+        own = {k: v for k, v in resolved.items() if k not in PART_KEYS}
+        self.hparams = h = {**DEFAULTS, **own}
         handle = require_mujoco(scenario, self.name)
         bodies = [str(b) for b in h["adversary_bodies"]]
         self.body_ids = [int(i) for i in handle.ids("body", bodies, "rarl adversary_bodies")]
         if float(h["force_scale"]) <= 0:
             raise UserError(f"force_scale must be > 0 (got {h['force_scale']})")
         self.adv_space = spaces.Box(-1.0, 1.0, (3 * len(bodies),), np.float32)
-        self.protagonist: PPO | None = None
-        self.adversary: PPO | None = None
+        obs_space = scenario.observation_space(AGENT)
+        self.protagonist = ppo_part(scenario, obs_space, scenario.action_space(AGENT), seed, resolved)
+        self.adversary = ppo_part(scenario, obs_space, self.adv_space, None if seed is None else seed + 1, resolved)
+        h.update(part_values(self.protagonist))  # both players hold the same config
         self.steps_trained = 0
         self._game: TwoPlayer | None = None
 
     def _models(self) -> tuple[RoleVecEnv, RoleVecEnv]:
+        """Start the two-player game and attach each player's role env (building the models on the first call)."""
         h = self.hparams
         vec = self.scenario.vector(int(h["n_envs"]), seed=self.seed, backend="gymnasium")
         self._game = TwoPlayer(vec, self.body_ids, float(h["force_scale"]))
         obs_space, act_space = self.scenario.observation_space(AGENT), self.scenario.action_space(AGENT)
         penv = RoleVecEnv(self._game, "protagonist", obs_space, act_space)
         aenv = RoleVecEnv(self._game, "adversary", obs_space, self.adv_space)
-        seed = self.seed
-        if self.protagonist is None:
-            self.protagonist = PPO("MlpPolicy", penv, seed=seed, device="cpu", **ppo_arguments(h, act_space.shape[0]))
-            self.adversary = PPO("MlpPolicy", aenv, seed=None if seed is None else seed + 1, device="cpu",
-                                 **ppo_arguments(h, self.adv_space.shape[0]))
-        else:
-            self.protagonist.set_env(penv)
-            self.adversary.set_env(aenv)
-        penv.other, aenv.other = self.adversary, self.protagonist
+        self.protagonist.attach(penv)
+        self.adversary.attach(aenv)
+        penv.other, aenv.other = self.adversary.model, self.protagonist.model
         return penv, aenv
 
     def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
@@ -170,16 +158,17 @@ class RARL:
         second call continues the alternation where the first stopped."""
         if self._game is None:
             self._models()
-        assert self.protagonist is not None and self.adversary is not None
         h = self.hparams
         if h.get("total_steps") is None:
             h["total_steps"] = self.steps_trained + steps
+        for player in (self.protagonist, self.adversary):  # each trains total_steps: its schedules run over them
+            player.hparams["total_steps"] = int(h["total_steps"])
         per = max(1, int(h["total_steps"]) // int(h["rounds"]))
         done = 0
         while done < steps:
             chunk = min(per, steps - done)
-            quiet(self.protagonist).learn(chunk, reset_num_timesteps=False)
-            quiet(self.adversary).learn(chunk, reset_num_timesteps=False)
+            self.protagonist.learn(chunk)
+            self.adversary.learn(chunk)
             done += chunk
             if progress:
                 progress(done, steps)
@@ -187,28 +176,32 @@ class RARL:
 
     def policy_distribution(self, agent: str, obs: torch.Tensor) -> torch.distributions.Distribution:
         """The differentiable action distribution of ``agent`` at raw observations ``obs`` (N, d). (the protagonist's)."""
-        return sb3_distribution(require_trained(self.protagonist, self.name), None, obs)
+        self._require_trained()
+        return self.protagonist.policy_distribution(agent, obs)
 
     def value(self, agent: str, obs: torch.Tensor) -> torch.Tensor:
         """The critic's differentiable estimate for ``agent`` at raw observations ``obs`` (N, d). (the protagonist's)."""
-        return sb3_value(require_trained(self.protagonist, self.name), None, obs)
+        self._require_trained()
+        return self.protagonist.value(agent, obs)
+
+    def _require_trained(self) -> None:
+        if self.protagonist.model is None:
+            raise UserError(f"{self.name} has not been trained or loaded: call learn() first")
 
     @accepts_unbatched
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
         """The protagonist's actions."""
-        if self.protagonist is None:
-            raise UserError(f"{self.name} has not been trained or loaded: call learn() first")
-        a, _ = self.protagonist.predict(np.asarray(obs[AGENT]), deterministic=deterministic)
+        self._require_trained()
+        a = self.protagonist.act({AGENT: np.asarray(obs[AGENT])}, deterministic=deterministic)[AGENT]
         return {AGENT: np.asarray(a, np.float32)}
 
     def save(self, path: str | Path) -> Path:
         """Write ``model.zip`` (protagonist), ``adversary.zip`` and ``agent.json``."""
-        if self.protagonist is None or self.adversary is None:
+        if self.protagonist.model is None or self.adversary.model is None:
             raise UserError(f"{self.name} has nothing to save: call learn() first")
         path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        self.protagonist.save(path / "model.zip")
-        self.adversary.save(path / "adversary.zip")
+        self.protagonist.write_model(path, "model")
+        self.adversary.write_model(path, "adversary")
         save_meta(self, path)
         return path
 
@@ -216,9 +209,7 @@ class RARL:
     def load(cls, path: Path, scenario: Scenario, meta: dict[str, Any]) -> RARL:
         """Restore both players."""
         agent = cls(scenario, seed=meta.get("seed"), **meta["hparams"])
-        h, obs, act = agent.hparams, scenario.observation_space(AGENT), scenario.action_space(AGENT)
-        agent.protagonist = load_model(PPO, path / "model.zip", "MlpPolicy", ppo_arguments(h, act.shape[0]), obs, act)
-        agent.adversary = load_model(PPO, path / "adversary.zip", "MlpPolicy",
-                                     ppo_arguments(h, agent.adv_space.shape[0]), obs, agent.adv_space)
+        agent.protagonist.read_model(path, "model")
+        agent.adversary.read_model(path, "adversary")
         agent.steps_trained = int(meta.get("steps", 0))
         return agent

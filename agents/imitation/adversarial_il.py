@@ -1,8 +1,10 @@
 """Adversarial imitation: ``gail`` (Ho & Ermon 2016) and ``airl`` (Fu, Luo & Levine 2018)
-with a Stable-Baselines3 PPO generator.
+with the ``ppo`` agent as generator.
 
-The generator is SB3's PPO on our VecEnv adapter, wrapped so that the reward it
-sees is the discriminator's. After every PPO rollout, the discriminator takes
+The generator is the ``ppo`` agent (``agents.sb3_agent.ppo_part``: ``ppo``'s config for
+the scenario, its defaults and ``agents/defaults/ppo.yaml``'s entry, with any override of
+a PPO key) trained on our VecEnv adapter, wrapped so that the reward it sees is the
+discriminator's. After every PPO rollout, the discriminator takes
 ``disc_updates`` Adam steps separating expert transitions (from ``dataset``)
 from the rollout's:
 
@@ -38,33 +40,27 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecEnvWrapper
 from torch import nn
 
 from agents import hyperparams
-from agents.sb3_views import require_trained, sb3_distribution, sb3_value
 from agents.base import Capabilities, ProgressFn, require_single_agent
 from agents.checkpoint import save_meta
 from agents.imitation import dataset as demos
 from agents.marl.nets import mlp
-from agents.sb3_agent import ppo_arguments, ppo_defaults
-from agents.sb3_checkpoint import load_model
-from agents.sb3_logging import quiet
+from agents.sb3_agent import PART_KEYS, part_values, ppo_part, ppo_part_defaults
 from agents.sb3_vecenv import SB3VecEnv
 from scenarios import Scenario, UserError
 from agents.observations import accepts_unbatched
 
 AGENT = "agent_0"
 DEFAULTS: dict[str, Any] = {
-    "dataset": None, "n_envs": 8, "n_steps": 256, "batch_size": 64, "n_epochs": 10, "learning_rate": 3e-4,
-    "gamma": 0.99, "gae_lambda": 0.95, "ent_coef": 0.0, "disc_learning_rate": 3e-4, "disc_updates": 4,
-    "disc_batch_size": 512, "disc_net_arch": [64, 64], "policy_kwargs": None, "torch_threads": 1,
+    "dataset": None, "disc_learning_rate": 3e-4, "disc_updates": 4, "disc_batch_size": 512, "disc_net_arch": [64, 64],
     "generator_reward": "positive",
 }
+"""GAIL's and AIRL's own fields; the PPO ones (``PART_KEYS``) are the ``ppo`` agent's."""
 REWARDS = ("positive", "logit")
-DEFAULTS = {**ppo_defaults(), **DEFAULTS}  # every PPO argument is a hyperparameter of the generator (the one PPO key list)
 
 
 class Discriminator(nn.Module):
@@ -140,16 +136,13 @@ class DiscriminatorReward(VecEnvWrapper):
 
 
 class _UpdateDiscriminator(BaseCallback):
-    def __init__(self, owner: AdversarialImitation, progress: ProgressFn | None, total: int) -> None:
-        super().__init__()
-        self.owner, self.progress, self.total, self.start = owner, progress, total, None
+    """The generator's SB3 callback: a discriminator update at each rollout end."""
 
-    def _on_training_start(self) -> None:
-        self.start = self.model.num_timesteps
+    def __init__(self, owner: AdversarialImitation) -> None:
+        super().__init__()
+        self.owner = owner
 
     def _on_step(self) -> bool:
-        if self.progress:
-            self.progress(min(self.model.num_timesteps - (self.start or 0), self.total), self.total)
         return True
 
     def _on_rollout_end(self) -> None:
@@ -165,25 +158,27 @@ class AdversarialImitation:
 
     @classmethod
     def valid_hyperparameters(cls) -> set[str]:
-        """Names accepted by ``agents.make`` and ``--set``."""
-        return set(DEFAULTS)
+        """Names accepted by ``agents.make`` and ``--set``: the method's own and every ``PART_KEYS`` name."""
+        return set(DEFAULTS) | set(PART_KEYS)
 
     @classmethod
     def default_hyperparameters(cls) -> dict[str, Any]:
-        """Every hyperparameter's default; its type is the one ``agents.make`` checks values against."""
-        return dict(DEFAULTS)
+        """Every hyperparameter's default (the PPO ones from ``ppo``); its type is the one ``agents.make`` checks values against."""
+        return {**ppo_part_defaults(), **DEFAULTS}
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         require_single_agent(self.name, scenario)
         self.scenario, self.seed = scenario, seed
-        self.hparams = h = {**DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
+        resolved = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())
+        self.hparams = h = {**DEFAULTS, **{k: v for k, v in resolved.items() if k not in PART_KEYS}}
         if h["generator_reward"] not in REWARDS:
             raise UserError(f"unknown generator_reward '{h['generator_reward']}' (valid: {', '.join(REWARDS)})")
-        torch.set_num_threads(int(h["torch_threads"]))
+        self.obs_space, self.act_space = scenario.observation_space(AGENT), scenario.action_space(AGENT)
+        self.ppo = ppo_part(scenario, self.obs_space, self.act_space, seed, resolved)  # the generator
+        h.update(part_values(self.ppo))
         if seed is not None:
             torch.manual_seed(seed)
         self.rng = np.random.default_rng(seed)
-        self.obs_space, self.act_space = scenario.observation_space(AGENT), scenario.action_space(AGENT)
         self.discrete = self.act_space.__class__.__name__ == "Discrete"
         obs_dim = int(np.prod(self.obs_space.shape))
         self.act_dim = int(self.act_space.n) if self.discrete else int(np.prod(self.act_space.shape))
@@ -196,7 +191,6 @@ class AdversarialImitation:
             self.expert = tuple(torch.as_tensor(np.asarray(x, np.float32)) for x in (o.reshape(len(o), -1), a, o2.reshape(len(o2), -1), d))
             self.disc.mean.copy_(self.expert[0].mean(0))
             self.disc.std.copy_(self.expert[0].std(0) + 1e-6)
-        self.model: PPO | None = None
         self.reward_env: DiscriminatorReward | None = None
         self.steps_trained = 0
         self.disc_accuracy: list[float] = []
@@ -207,10 +201,10 @@ class AdversarialImitation:
         return actions.float().reshape(len(actions), -1)
 
     def _log_pi(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor | None:
-        if not self.airl or self.model is None:
+        if not self.airl or self.ppo.model is None:
             return None
         with torch.no_grad():
-            _, log_prob, _ = self.model.policy.evaluate_actions(obs, actions)
+            _, log_prob, _ = self.ppo.model.policy.evaluate_actions(obs, actions)
         return log_prob
 
     def score(self, obs: np.ndarray, actions: np.ndarray, next_obs: np.ndarray, done: np.ndarray) -> np.ndarray:
@@ -255,37 +249,42 @@ class AdversarialImitation:
         if self.expert is None:
             raise UserError(f"{self.name} needs demonstrations: --set dataset=PATH (from 'testbed demos record')")
         h = self.hparams
-        if self.model is None:
+        if self.reward_env is None:  # the first call, or the first after loading
             vec = self.scenario.vector(int(h["n_envs"]), seed=self.seed)
-            env = self.reward_env = DiscriminatorReward(SB3VecEnv(vec), self)
-            kwargs = ppo_arguments(h, self.act_dim)
-            self.model = PPO("MlpPolicy", env, seed=self.seed, device="cpu", verbose=0, **kwargs)
-        quiet(self.model).learn(steps, callback=_UpdateDiscriminator(self, progress, steps), reset_num_timesteps=False)
+            self.reward_env = DiscriminatorReward(SB3VecEnv(vec), self)
+            self.ppo.attach(self.reward_env)
+        if h.get("total_steps") is None:  # the first call declares the budget (saved with the checkpoint)
+            h["total_steps"] = self.steps_trained + steps
+        self.ppo.hparams["total_steps"] = int(h["total_steps"])
+        self.ppo.learn(steps, progress, callback=_UpdateDiscriminator(self))
         self.steps_trained += steps
+
+    def _require_trained(self) -> None:
+        if self.ppo.model is None:
+            raise UserError(f"{self.name} has not been trained or loaded: call learn() first")
 
     def policy_distribution(self, agent: str, obs: torch.Tensor) -> torch.distributions.Distribution:
         """The differentiable action distribution of ``agent`` at raw observations ``obs`` (N, d)."""
-        return sb3_distribution(require_trained(self.model, self.name), None, obs)
+        self._require_trained()
+        return self.ppo.policy_distribution(agent, obs)
 
     def value(self, agent: str, obs: torch.Tensor) -> torch.Tensor:
         """The critic's differentiable estimate for ``agent`` at raw observations ``obs`` (N, d)."""
-        return sb3_value(require_trained(self.model, self.name), None, obs)
+        self._require_trained()
+        return self.ppo.value(agent, obs)
 
     @accepts_unbatched
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
         """The generator's actions."""
-        if self.model is None:
-            raise UserError(f"{self.name} has not been trained or loaded: call learn() first")
-        a, _ = self.model.predict(np.asarray(obs[AGENT]), deterministic=deterministic)
-        return {AGENT: np.asarray(a)}
+        self._require_trained()
+        return {AGENT: np.asarray(self.ppo.act({AGENT: np.asarray(obs[AGENT])}, deterministic=deterministic)[AGENT])}
 
     def save(self, path: str | Path) -> Path:
         """Write ``model.zip`` (generator), ``discriminator.pt`` and ``agent.json``."""
-        if self.model is None:
+        if self.ppo.model is None:
             raise UserError(f"{self.name} has nothing to save: call learn() first")
         path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        self.model.save(path / "model.zip")
+        self.ppo.write_model(path)
         torch.save(self.disc.state_dict(), path / "discriminator.pt")
         save_meta(self, path)
         return path
@@ -295,9 +294,7 @@ class AdversarialImitation:
         """Restore generator and discriminator."""
         agent = cls(scenario, seed=meta.get("seed"), **{**meta["hparams"], "dataset": None})
         agent.hparams["dataset"] = meta["hparams"].get("dataset")
-        h, obs, act = agent.hparams, scenario.observation_space(AGENT), scenario.action_space(AGENT)
-        kwargs = ppo_arguments(h, agent.act_dim)
-        agent.model = load_model(PPO, path / "model.zip", "MlpPolicy", kwargs, obs, act)
+        agent.ppo.read_model(path)
         agent.disc.load_state_dict(torch.load(path / "discriminator.pt", weights_only=True))
         agent.steps_trained = int(meta.get("steps", 0))
         return agent
