@@ -21,6 +21,6 @@ def quiet(model: BaseAlgorithm) -> BaseAlgorithm:
     >>> quiet(PPO("MlpPolicy", "CartPole-v1", n_steps=64, batch_size=64)).logger.output_formats
     []
     """
-    if not getattr(model, "_custom_logger", False):
+    if not getattr(model, "_custom_logger", False) or not hasattr(model, "_logger"):  # (a restored flag, no logger yet)
         model.set_logger(Logger(folder=None, output_formats=[]))
     return model

@@ -137,6 +137,9 @@ class ADR:
             self._update_ranges(self.steps_trained + done)
             if progress:
                 progress(done, steps)
+        if self.ppo.model is not None and self.ppo.model.get_env() is not None:
+            self.ppo.model.get_env().close()  # the next chunk trains on fresh copies: nothing to keep (or save)
+            self.ppo.model.env = None
         self.steps_trained += done
 
     def _update_ranges(self, steps: int) -> None:

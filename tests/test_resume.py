@@ -50,9 +50,13 @@ UNUSED = "/attrs/scenario/attrs/source/"  # the agent's own scenario: agents tra
 def _compared(path):
     if any(w in path for w in NOT_COMPARED) or path.startswith(UNUSED):
         return False
-    # the spaces of the environment copies: their generators draw only for whoever samples the space
-    # (SB3 samples the model's space, which is the first copy's in one process and a copy after a load)
-    return not ("/copies/" in path and "_space/attrs/_np_random" in path)
+    # a particle batch's ``world``: the template's mpe2 world it reads shapes from (its copies are arrays)
+    if "/attrs/world/" in path and "/source/" not in path:
+        return False
+    # spaces' own generators draw only for whoever samples the space; one space object is shared by
+    # model, buffer and the first copy in one process and is three objects after a load (where such
+    # samples matter, SB3's random warm-up actions, they reach the buffers and weights compared here)
+    return "_space/attrs/_np_random" not in path and "_spaces/dict" not in path or "_np_random" not in path
 
 
 @pytest.fixture(scope="module")
@@ -64,26 +68,47 @@ def demos(tmp_path_factory):
 
 
 def _state(agent):
-    """Every array and number of the agent's training state by path (wall-clock readings left out)."""
+    """Every array and number of the agent's training state by path (wall-clock readings left out);
+    an object met twice (saved once, then as a reference) is listed under both paths."""
     tree, arrays = training_state.capture(agent)
-    out = {}
+    out, where, refs = {}, {}, []
 
-    def walk(node, path):
+    def walk(node, path, cap):
         if isinstance(node, dict):
+            where[cap] = path
+            if "ref" in node:
+                refs.append((path, node["ref"]))
             for k, v in node.items():
                 if k in ("np", "nd", "t", "tgen") and isinstance(v, str):
                     out[path] = arrays[v]
                 elif k == "legacy":
                     out[path] = arrays[v[1]]
+                elif k == "attrs":
+                    for name, child in v.items():
+                        walk(child, f"{path}/attrs/{name}", f"{cap}.{name}")
+                elif k == "dict":
+                    for i, (key, child) in enumerate(v):
+                        walk(key, f"{path}/dict[{i}][0]", None)
+                        key = tuple(key[1]) if key[0] == "tuple" else key[1]
+                        walk(child, f"{path}/dict[{i}][1]", f"{cap}[{key!r}]")
+                elif k == "list":
+                    for i, child in enumerate(v):
+                        walk(child, f"{path}/list[{i}]", f"{cap}[{i}]")
+                elif k == "opt":
+                    walk(v, f"{path}/opt", f"{cap}.state_dict")
                 elif k not in ("ref", "kind", "maxlen", "obj"):
-                    walk(v, f"{path}/{k}")
+                    walk(v, f"{path}/{k}", None)
         elif isinstance(node, list):
             for i, v in enumerate(node):
-                walk(v, f"{path}[{i}]")
+                walk(v, f"{path}[{i}]", None)
         elif isinstance(node, (int, float)) and not isinstance(node, bool):
             out[path] = node
 
-    walk(tree, "")
+    walk(tree, "", "agent")
+    for path, target in refs:
+        base = where.get(target)
+        if base is not None:
+            out.update({path + k[len(base):]: v for k, v in list(out.items()) if k.startswith(base + "/")})
     return {k: v for k, v in out.items() if _compared(k)}
 
 
