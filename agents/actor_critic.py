@@ -139,7 +139,8 @@ class LanePolicy:
     def _setup(self, scenario: Any, seed: int | None, overrides: dict[str, Any]) -> dict[str, Any]:
         """Resolve and check the hyperparameters, build the lanes and the network; returns them."""
         self.scenario, self.seed = scenario, seed
-        self.hparams = h = {**self.DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
+        self.hparams = h = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(),
+                                               self.DEFAULTS)
         if h["optimizer"] not in OPTIMIZERS:
             raise UserError(f"{self.name}: unknown optimizer '{h['optimizer']}' (valid: {', '.join(OPTIMIZERS)})")
         for key in self.POSITIVE:

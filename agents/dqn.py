@@ -131,8 +131,8 @@ class QAgent:
         if not isinstance(act_space, spaces.Discrete):
             raise UserError(f"{self.name} needs discrete actions; {scenario.id} has {act_space}")
         self.scenario, self.seed = scenario, seed
-        tuned = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())
-        self.hparams = {**DEFAULTS, **self.flags, **tuned}
+        self.hparams = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(),
+                                           {**DEFAULTS, **self.flags})
         h = self.hparams
         torch.set_num_threads(int(h["torch_threads"]))
         if seed is not None:

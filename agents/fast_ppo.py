@@ -88,9 +88,8 @@ class FastPPO:
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         self.scenario, self.seed = scenario, seed
-        tuned = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())
-        self.hparams = h = {**self.default_hyperparameters(), **hyperparams.tuned_defaults(self.defaults_from, scenario.id),
-                            **tuned}
+        base = {**self.default_hyperparameters(), **hyperparams.tuned_defaults(self.defaults_from, scenario.id)}
+        self.hparams = h = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(), base)
         for key, default in UNSUPPORTED.items():
             if h.get(key) != default:
                 raise UserError(f"fast_ppo does not implement {key}={h[key]!r} (use the SB3-backed ppo for it)")

@@ -67,7 +67,7 @@ class I2A:
             raise UserError(f"{self.name} needs vector observations and discrete actions; {scenario.id} has "
                             f"{obs_space} / {act_space}")
         self.scenario, self.seed = scenario, seed
-        self.hparams = {**DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
+        self.hparams = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(), DEFAULTS)
         h = self.hparams
         torch.set_num_threads(int(h["torch_threads"]))
         self.obs_dim, self.n_actions = int(np.prod(obs_space.shape)), int(act_space.n)

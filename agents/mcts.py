@@ -59,7 +59,7 @@ class MCTS(NoTraining):
         if not isinstance(space, spaces.Discrete):
             raise UserError(f"{self.name} needs discrete actions; {scenario.id} has {space}")
         self.scenario, self.seed = scenario, seed
-        self.hparams = {**DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
+        self.hparams = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(), DEFAULTS)
         self.n_actions = int(space.n)
         self.rng = np.random.default_rng(seed)
 

@@ -59,7 +59,8 @@ class ModelActorCritic:
         if not isinstance(act_space, spaces.Box) or not isinstance(obs_space, spaces.Box):
             raise UserError(f"{self.name} needs continuous (Box) observations and actions; {scenario.id} has {obs_space} / {act_space}")
         self.scenario, self.seed = scenario, seed
-        self.hparams = {**self.defaults, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
+        self.hparams = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(),
+                                           self.defaults)
         h = self.hparams
         torch.set_num_threads(int(h["torch_threads"]))
         self.obs_dim, self.act_dim = int(np.prod(obs_space.shape)), int(np.prod(act_space.shape))

@@ -89,7 +89,7 @@ class PETS:
         if not isinstance(act_space, spaces.Box) or not isinstance(obs_space, spaces.Box):
             raise UserError(f"{self.name} needs continuous (Box) observations and actions; {scenario.id} has {obs_space} / {act_space}")
         self.scenario, self.seed = scenario, seed
-        self.hparams = {**DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
+        self.hparams = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(), DEFAULTS)
         h = self.hparams
         if int(h["particles"]) % int(h["ensemble_size"]):
             raise UserError(f"{self.name}: particles {h['particles']} must be a multiple of ensemble_size "

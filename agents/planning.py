@@ -59,7 +59,7 @@ class SamplingPlanner(NoTraining, ABC):
             usable = sorted(k for k, t in TASKS.items() if not t.outputs and not t.needs_rne)
             raise UserError(f"{self.name} plans on MuJoCo tasks scored from qpos/qvel ({', '.join(usable)}), not {scenario.id}")
         self.scenario, self.seed = scenario, seed
-        self.hparams = {**DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
+        self.hparams = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(), DEFAULTS)
         nominal = Scenario(scenario.spec.model_copy(update={"layers": []}))  # plan on the nominal model
         env = nominal.unwrapped
         self.task, self.p = task, prepare(task, env)

@@ -75,7 +75,7 @@ class Reinforce:
         if not self.discrete and not isinstance(self.act_space, spaces.Box):
             raise UserError(f"{self.name} needs Discrete or Box actions; {scenario.id} has {self.act_space}")
         self.scenario, self.seed = scenario, seed
-        self.hparams = {**DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
+        self.hparams = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(), DEFAULTS)
         h = self.hparams
         torch.set_num_threads(int(h["torch_threads"]))
         if seed is not None:

@@ -215,8 +215,8 @@ class SB3Agent:
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         self.scenario = scenario
         self.seed = seed
-        tuned = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())
-        self.hparams = {**hyperparams.tuned_defaults(self.defaults_from, scenario.id), **tuned} if self.defaults_from else tuned
+        base = hyperparams.tuned_defaults(self.defaults_from, scenario.id) if self.defaults_from else None
+        self.hparams = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(), base)
         self.steps_trained = 0
         self.history: list[dict[str, Any]] = []
         """Training curve rows (steps, mean episode return of the last 100 episodes), this process only."""

@@ -82,7 +82,8 @@ class ADR:
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         require_single_agent(self.name, scenario)
         self.scenario, self.seed = scenario, seed
-        self.hparams = h = {**DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
+        self.hparams = h = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(),
+                                               DEFAULTS)
         lo, hi = (float(x) for x in h["initial"])
         self.limits = tuple(float(x) for x in h["limits"])
         if not (0 < self.limits[0] <= lo <= hi <= self.limits[1]):

@@ -132,8 +132,8 @@ class RARL:
         require_single_agent(self.name, scenario)
         self.scenario, self.seed = scenario, seed
         ppo = {k: v for k, v in hyperparams.tuned_defaults("ppo", scenario.id).items() if k in (*PPO_ARGUMENTS, "n_envs")}
-        resolved = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())
-        self.hparams = h = {**DEFAULTS, **ppo, **resolved}
+        self.hparams = h = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(),
+                                               {**DEFAULTS, **ppo})
         torch.set_num_threads(int(h["torch_threads"]))
         handle = require_mujoco(scenario, self.name)
         bodies = [str(b) for b in h["adversary_bodies"]]

@@ -176,7 +176,8 @@ class AdversarialImitation:
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         require_single_agent(self.name, scenario)
         self.scenario, self.seed = scenario, seed
-        self.hparams = h = {**DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
+        self.hparams = h = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(),
+                                               DEFAULTS)
         if h["generator_reward"] not in REWARDS:
             raise UserError(f"unknown generator_reward '{h['generator_reward']}' (valid: {', '.join(REWARDS)})")
         torch.set_num_threads(int(h["torch_threads"]))

@@ -64,7 +64,8 @@ class DAgger:
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         self.scenario, self.seed = scenario, seed
-        self.hparams = h = {**DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
+        self.hparams = h = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(),
+                                               DEFAULTS)
         bc_keys = {k: h[k] for k in BC_DEFAULTS if k != "epochs"}
         self.bc = BehaviouralCloning(scenario, seed=seed, **{**bc_keys, "epochs": h["epochs"]})
         self.rng = np.random.default_rng(seed)

@@ -62,7 +62,7 @@ class MatrixLearner:
         if not scenario.spec.source.startswith("matrix:"):
             raise UserError(f"{self.name} plays the matrix/ games; {scenario.id} is not one")
         self.scenario, self.seed = scenario, seed
-        self.hparams = {**DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
+        self.hparams = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(), DEFAULTS)
         self.agents = list(scenario.possible_agents)
         self.sizes = [int(scenario.action_space(a).n) for a in self.agents]
         n0, n1 = self.sizes

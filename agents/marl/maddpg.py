@@ -66,7 +66,8 @@ class MADDPG:
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         self.scenario, self.seed = scenario, seed
-        self.hparams = h = {**DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
+        self.hparams = h = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(),
+                                               DEFAULTS)
         if h["target_actions"] not in TARGET_ACTIONS:
             raise UserError(f"unknown target_actions '{h['target_actions']}' (valid: {', '.join(TARGET_ACTIONS)})")
         torch.set_num_threads(int(h["torch_threads"]))

@@ -85,8 +85,8 @@ class MultiAgentPPO:
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         self.scenario, self.seed = scenario, seed
-        tuned = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())
-        self.hparams = h = {**DEFAULTS, "critic": self.critic_default, **tuned}
+        self.hparams = h = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(),
+                                               {**DEFAULTS, "critic": self.critic_default})
         if h["critic"] not in CRITICS:
             raise UserError(f"unknown critic '{h['critic']}' (valid: {', '.join(CRITICS)})")
         torch.set_num_threads(int(h["torch_threads"]))
