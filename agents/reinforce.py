@@ -77,7 +77,7 @@ class Reinforce:
         self.scenario, self.seed = scenario, seed
         self.hparams = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(), DEFAULTS)
         h = self.hparams
-        torch.set_num_threads(int(h["torch_threads"]))
+        torch.set_num_threads(h["torch_threads"])
         if seed is not None:
             torch.manual_seed(seed)
         n_in = int(np.prod(obs_space.shape))
@@ -86,8 +86,8 @@ class Reinforce:
         self.log_std = nn.Parameter(torch.zeros(n_out)) if not self.discrete else None
         self.value_net = mlp(n_in, 1, list(h["net_arch"]))
         params = list(self.policy.parameters()) + ([self.log_std] if self.log_std is not None else [])
-        self.pi_opt = torch.optim.Adam(params, lr=float(h["learning_rate"]))
-        self.v_opt = torch.optim.Adam(self.value_net.parameters(), lr=float(h["value_learning_rate"]))
+        self.pi_opt = torch.optim.Adam(params, lr=h["learning_rate"])
+        self.v_opt = torch.optim.Adam(self.value_net.parameters(), lr=h["value_learning_rate"])
         self.steps_trained = 0
 
     def _dist(self, obs: torch.Tensor) -> torch.distributions.Distribution:
@@ -122,7 +122,7 @@ class Reinforce:
     def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
         """Collect whole trajectories and take one policy-gradient step per ``steps_per_update`` steps."""
         h = self.hparams
-        n, gamma = int(h["n_envs"]), float(h["gamma"])
+        n, gamma = h["n_envs"], h["gamma"]
         vec = self.scenario.vector(n, seed=self.seed)
         obs, _ = vec.reset()
         traj: list[list[tuple]] = [[] for _ in range(n)]
@@ -146,7 +146,7 @@ class Reinforce:
                     collected += len(traj[i])
                     traj[i] = []
             t += n
-            if collected >= int(h["steps_per_update"]) or (t >= steps and finished):
+            if collected >= h["steps_per_update"] or (t >= steps and finished):
                 self._update(finished)
                 finished, collected = [], 0
                 traj = [[] for _ in range(n)]  # steps of the previous policy are not used on-policy
@@ -180,11 +180,11 @@ class Reinforce:
         if not self.discrete:
             logp = logp.sum(dim=1)
         entropy = dist.entropy().mean() if self.discrete else dist.entropy().sum(dim=1).mean()
-        loss = -(logp * adv).mean() - float(h["entropy_coef"]) * entropy
+        loss = -(logp * adv).mean() - h["entropy_coef"] * entropy
         self.pi_opt.zero_grad()
         loss.backward()
         self.pi_opt.step()
-        for _ in range(int(h["value_epochs"])):
+        for _ in range(h["value_epochs"]):
             v_loss = nn.functional.mse_loss(self.value_net(obs)[:, 0], returns)
             self.v_opt.zero_grad()
             v_loss.backward()

@@ -88,7 +88,7 @@ class ADR:
         self.limits = tuple(float(x) for x in h["limits"])
         if not (0 < self.limits[0] <= lo <= hi <= self.limits[1]):
             raise UserError(f"adr needs 0 < limits[0] <= initial low <= initial high <= limits[1] (got initial {h['initial']}, limits {h['limits']})")
-        if not 0.0 <= float(h["boundary_prob"]) <= 1.0:
+        if not 0.0 <= h["boundary_prob"] <= 1.0:
             raise UserError(f"adr boundary_prob must be in [0, 1] (got {h['boundary_prob']})")
         self.ranges: dict[str, list[float]] = {str(p): [lo, hi] for p in h["parameters"]}
         self._spec(self.ranges)  # unknown bodies or kinds fail here
@@ -99,7 +99,7 @@ class ADR:
     def _spec(self, ranges: dict[str, list[float]], pinned: tuple[str, float] | None = None) -> Scenario:
         """The scenario with ``ranges``: for training (boundary sampling) or with one parameter ``pinned``."""
         params = []
-        share = 0.0 if pinned is not None else float(self.hparams["boundary_prob"]) / len(ranges)
+        share = 0.0 if pinned is not None else self.hparams["boundary_prob"] / len(ranges)
         for name, (lo, hi) in ranges.items():
             if pinned is not None and pinned[0] == name:
                 lo = hi = pinned[1]
@@ -122,9 +122,9 @@ class ADR:
         h = self.hparams
         done = 0
         while done < steps:
-            chunk = min(int(h["chunk"]), steps - done)
+            chunk = min(h["chunk"], steps - done)
             at = self.steps_trained + done
-            vec = self.training_scenario().vector(int(h["n_envs"]), seed=None if self.seed is None else self.seed + at)
+            vec = self.training_scenario().vector(h["n_envs"], seed=None if self.seed is None else self.seed + at)
             if self.model is None:
                 n_act = int(np.prod(self.scenario.action_space(AGENT).shape))
                 self.model = PPO("MlpPolicy", SB3VecEnv(vec), seed=self.seed, device="cpu", **ppo_arguments(h, n_act))
@@ -144,14 +144,14 @@ class ADR:
         from testbed.harness import evaluate  # testbed imports agents, which registers this class
 
         h = self.hparams
-        delta, t_low, t_high = float(h["delta"]), float(h["t_low"]), float(h["t_high"])
+        delta, t_low, t_high = h["delta"], h["t_low"], h["t_high"]
         lo0, hi0 = (float(x) for x in h["initial"])
         row: dict[str, Any] = {"steps": steps}
         for name in list(self.ranges):
             for side in (0, 1):
                 value = self.ranges[name][side]
                 sc = self._spec(self.ranges, pinned=(name, value))
-                perf = float(np.mean([r.team_return for r in evaluate(self, sc, episodes=int(h["boundary_episodes"]), seed=7_000)]))
+                perf = float(np.mean([r.team_return for r in evaluate(self, sc, episodes=h["boundary_episodes"], seed=7_000)]))
                 row[f"{name}[{side}]"] = perf
                 step = delta if perf >= t_high else (-delta if perf < t_low else 0.0)
                 if side == 0:  # rounded: repeated +-delta must land on 0.7, not 0.7000000000000001

@@ -134,11 +134,11 @@ class RARL:
         ppo = {k: v for k, v in hyperparams.tuned_defaults("ppo", scenario.id).items() if k in (*PPO_ARGUMENTS, "n_envs")}
         self.hparams = h = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(),
                                                {**DEFAULTS, **ppo})
-        torch.set_num_threads(int(h["torch_threads"]))
+        torch.set_num_threads(h["torch_threads"])
         handle = require_mujoco(scenario, self.name)
         bodies = [str(b) for b in h["adversary_bodies"]]
         self.body_ids = [int(i) for i in handle.ids("body", bodies, "rarl adversary_bodies")]
-        if float(h["force_scale"]) <= 0:
+        if h["force_scale"] <= 0:
             raise UserError(f"force_scale must be > 0 (got {h['force_scale']})")
         self.adv_space = spaces.Box(-1.0, 1.0, (3 * len(bodies),), np.float32)
         self.protagonist: PPO | None = None
@@ -148,8 +148,8 @@ class RARL:
 
     def _models(self) -> tuple[RoleVecEnv, RoleVecEnv]:
         h = self.hparams
-        vec = self.scenario.vector(int(h["n_envs"]), seed=self.seed, backend="gymnasium")
-        self._game = TwoPlayer(vec, self.body_ids, float(h["force_scale"]))
+        vec = self.scenario.vector(h["n_envs"], seed=self.seed, backend="gymnasium")
+        self._game = TwoPlayer(vec, self.body_ids, h["force_scale"])
         obs_space, act_space = self.scenario.observation_space(AGENT), self.scenario.action_space(AGENT)
         penv = RoleVecEnv(self._game, "protagonist", obs_space, act_space)
         aenv = RoleVecEnv(self._game, "adversary", obs_space, self.adv_space)
@@ -173,8 +173,8 @@ class RARL:
         assert self.protagonist is not None and self.adversary is not None
         h = self.hparams
         if h.get("total_steps") is None:
-            h["total_steps"] = self.steps_trained + steps
-        per = max(1, int(h["total_steps"]) // int(h["rounds"]))
+            h["total_steps"] = int(self.steps_trained + steps)
+        per = max(1, h["total_steps"] // h["rounds"])
         done = 0
         while done < steps:
             chunk = min(per, steps - done)

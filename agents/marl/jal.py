@@ -73,7 +73,7 @@ class MatrixLearner:
         self.counts = [np.ones(n1), np.ones(n0)]  # agent k's counts of the other's actions (Laplace prior)
         self.rng = np.random.default_rng(seed)
         self.steps_trained = 0
-        self.temperature = float(self.hparams["temperature_end"])
+        self.temperature = self.hparams["temperature_end"]
 
     def values(self, k: int) -> np.ndarray:
         """Agent ``k``'s value of each of its actions (EV under its opponent model for JAL)."""
@@ -102,8 +102,8 @@ class MatrixLearner:
     def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
         """Play ``steps`` rounds, updating after each."""
         h = self.hparams
-        t0, t1, alpha = float(h["temperature"]), float(h["temperature_end"]), float(h["alpha"])
-        decay = float(h["opponent_decay"])
+        t0, t1, alpha = h["temperature"], h["temperature_end"], h["alpha"]
+        decay = h["opponent_decay"]
         vec = self.scenario.vector(1, seed=self.seed)
         vec.reset()
         for t in range(steps):
