@@ -93,12 +93,12 @@ def _worker(rank: int, scenario: Scenario, seed: int, h: dict[str, Any], shared:
             counter: Any, total: int, episodes: Any, parent: int) -> None:
     """One actor-learner: roll out ``n_steps``, compute the loss on a local copy, apply its gradient to ``shared``."""
     die_with_parent(parent)
-    torch.set_num_threads(int(h["torch_threads"]))
+    torch.set_num_threads(h["torch_threads"])
     torch.manual_seed(seed * 1000 + rank)
-    lanes = Lanes(scenario, "a3c", bool(h["agent_id"]))
+    lanes = Lanes(scenario, "a3c", h["agent_id"])
     ent_coef = entropy_coef(h["ent_coef"], lanes.discrete, "a3c")
-    local = ActorCritic(lanes.n_in, lanes.action_space, list(h["net_arch"]), float(h["log_std_init"]))
-    n, gamma, n_steps = int(h["n_envs"]), float(h["gamma"]), int(h["n_steps"])
+    local = ActorCritic(lanes.n_in, lanes.action_space, list(h["net_arch"]), h["log_std_init"])
+    n, gamma, n_steps = h["n_envs"], h["gamma"], h["n_steps"]
     vec = scenario.vector(n, seed=seed + 10_007 * (rank + 1))
     obs, _ = vec.reset()
     while counter.value < total:
@@ -126,11 +126,11 @@ def _worker(rank: int, scenario: Scenario, seed: int, h: dict[str, Any], shared:
         x_all, a_all = torch.cat(xs), torch.cat(acts)
         dist, values = local.dist(x_all), local.value(x_all)
         advantages = (returns - values).detach()
-        loss = (-(dist.log_prob(a_all) * advantages).mean() + float(h["vf_coef"]) * 0.5 * ((returns - values) ** 2).mean()
+        loss = (-(dist.log_prob(a_all) * advantages).mean() + h["vf_coef"] * 0.5 * ((returns - values) ** 2).mean()
                 - ent_coef * dist.entropy().mean())
         local.zero_grad()
         loss.backward()
-        nn.utils.clip_grad_norm_(local.parameters(), float(h["max_grad_norm"]))
+        nn.utils.clip_grad_norm_(local.parameters(), h["max_grad_norm"])
         for lp, sp in zip(local.parameters(), shared.parameters()):
             sp.grad = lp.grad
         opt.step()
@@ -149,8 +149,8 @@ class A3C(LanePolicy):
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         h = self._setup(scenario, seed, overrides)
         self.model.share_memory()
-        self.optimizer = shared_optimizer(list(self.model.parameters()), str(h["optimizer"]), float(h["learning_rate"]),
-                                          float(h["optimizer_eps"]))
+        self.optimizer = shared_optimizer(list(self.model.parameters()), h["optimizer"], h["learning_rate"],
+                                          h["optimizer_eps"])
 
     def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
         """Run ``n_workers`` asynchronous actor-learners until ``steps`` environment steps in total."""
@@ -162,7 +162,7 @@ class A3C(LanePolicy):
         # a continued run (also after save/load) draws new episodes: its seeds follow the steps already trained
         base = (0 if self.seed is None else int(self.seed)) * 1_000_003 + self.steps_trained
         procs = [ctx.Process(target=_worker, args=(k, self.scenario, base, h, self.model, self.optimizer, counter, steps,
-                                                   episodes, os.getpid()), daemon=True) for k in range(int(h["n_workers"]))]
+                                                   episodes, os.getpid()), daemon=True) for k in range(h["n_workers"])]
         for p in procs:
             p.start()
         try:

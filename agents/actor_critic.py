@@ -139,18 +139,19 @@ class LanePolicy:
     def _setup(self, scenario: Any, seed: int | None, overrides: dict[str, Any]) -> dict[str, Any]:
         """Resolve and check the hyperparameters, build the lanes and the network; returns them."""
         self.scenario, self.seed = scenario, seed
-        self.hparams = h = {**self.DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
+        self.hparams = h = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(),
+                                               self.DEFAULTS)
         if h["optimizer"] not in OPTIMIZERS:
             raise UserError(f"{self.name}: unknown optimizer '{h['optimizer']}' (valid: {', '.join(OPTIMIZERS)})")
         for key in self.POSITIVE:
-            if int(h[key]) < 1:
+            if h[key] < 1:
                 raise UserError(f"{self.name}: {key} must be >= 1, got {h[key]}")
-        self.lanes = Lanes(scenario, self.name, bool(h["agent_id"]))
+        self.lanes = Lanes(scenario, self.name, h["agent_id"])
         self.ent_coef = entropy_coef(h["ent_coef"], self.lanes.discrete, self.name)
-        torch.set_num_threads(int(h["torch_threads"]))
+        torch.set_num_threads(h["torch_threads"])
         if seed is not None:
             torch.manual_seed(seed)
-        self.model = ActorCritic(self.lanes.n_in, self.lanes.action_space, list(h["net_arch"]), float(h["log_std_init"]))
+        self.model = ActorCritic(self.lanes.n_in, self.lanes.action_space, list(h["net_arch"]), h["log_std_init"])
         self.steps_trained = 0
         self.history: list[dict[str, float]] = []
         return h

@@ -7,6 +7,9 @@ agent has one without an entry. From it:
 - ``check(agent, values)`` refuses a value outside its type or range in one line naming
   the field, the value and what is valid (``agents.make``, ``--set``, experiment specs and
   the tuned YAML defaults all pass through it);
+- ``typed(agent, values)`` checks values and returns them in their declared types (ints for
+  integer fields, floats for number fields): ``hyperparams.resolve`` gives every learner its
+  merged hyperparameters through it, so a learner reads each value as it is, without a cast;
 - ``check_pairs(agent, config, learning)`` refuses an inconsistent pair in the merged
   config (a minibatch larger than the rollout, a final epsilon above the initial one...);
 - ``config_model(agent)`` is the agent's pydantic model (typed, documented fields with
@@ -138,6 +141,26 @@ def check(agent: str, values: dict[str, Any]) -> None:
         s = spec(agent, name)
         if s is not None and problem(s, value):
             raise UserError(f"{agent}: hyperparameter {name} must be {valid_text(s)}, got {value!r}")
+
+
+def typed(agent: str, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` in their declared types, after ``check``: an integral number where an integer is
+    declared becomes an int, an integer where a number is declared a float. Schedules (``lin_<x>``),
+    accepted strings (``auto``), lists (``[4, episode]``), mappings, booleans, None and names
+    without an entry stay as they are. A value outside its field is one UserError line.
+
+    >>> typed("ppo", {"gamma": 1, "n_steps": 256.0, "learning_rate": "lin_3e-4", "target_kl": None})
+    {'gamma': 1.0, 'n_steps': 256, 'learning_rate': 'lin_3e-4', 'target_kl': None}
+    """
+    check(agent, values)
+    out = dict(values)
+    for name, value in values.items():
+        kind = (spec(agent, name) or {}).get("type")
+        if kind == "integer" and isinstance(value, float):
+            out[name] = int(value)  # integral: ``check`` refuses 2.5
+        elif kind == "number" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[name] = float(value)  # a Python float, also from numpy's float64
+    return out
 
 
 def _number(x: Any) -> float | None:

@@ -131,26 +131,26 @@ class QAgent:
         if not isinstance(act_space, spaces.Discrete):
             raise UserError(f"{self.name} needs discrete actions; {scenario.id} has {act_space}")
         self.scenario, self.seed = scenario, seed
-        tuned = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())
-        self.hparams = {**DEFAULTS, **self.flags, **tuned}
+        self.hparams = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(),
+                                           {**DEFAULTS, **self.flags})
         h = self.hparams
-        torch.set_num_threads(int(h["torch_threads"]))
+        torch.set_num_threads(h["torch_threads"])
         if seed is not None:
             torch.manual_seed(seed)
         self.rng = np.random.default_rng(seed)
         self.discrete_obs = isinstance(obs_space, spaces.Discrete)
         self.n_in = int(obs_space.n) if self.discrete_obs else int(np.prod(obs_space.shape))
         self.n_actions = int(act_space.n)
-        self.distributional, self.noisy = bool(h["distributional"]), bool(h["noisy"])
-        atoms = int(h["atoms"]) if self.distributional else 1
-        if self.distributional and not float(h["v_min"]) < float(h["v_max"]):
+        self.distributional, self.noisy = h["distributional"], h["noisy"]
+        atoms = h["atoms"] if self.distributional else 1
+        if self.distributional and not h["v_min"] < h["v_max"]:
             raise UserError(f"{self.name}: v_min {h['v_min']} must be below v_max {h['v_max']}")
-        self.z = support(atoms, float(h["v_min"]), float(h["v_max"])) if self.distributional else None
+        self.z = support(atoms, h["v_min"], h["v_max"]) if self.distributional else None
         # the noise has its own generator (seeded from the agent's), so a seed fixes it and evaluating does not move it
         self.noise_gen = torch.Generator().manual_seed(int(self.rng.integers(2**63))) if self.noisy else None
-        net = dict(atoms=atoms, noisy=self.noisy, sigma0=float(h["sigma0"]), generator=self.noise_gen)
-        self.online = QNetwork(self.n_in, self.n_actions, list(h["net_arch"]), bool(h["dueling"]), **net)
-        self.target = QNetwork(self.n_in, self.n_actions, list(h["net_arch"]), bool(h["dueling"]), **net)
+        net = dict(atoms=atoms, noisy=self.noisy, sigma0=h["sigma0"], generator=self.noise_gen)
+        self.online = QNetwork(self.n_in, self.n_actions, list(h["net_arch"]), h["dueling"], **net)
+        self.target = QNetwork(self.n_in, self.n_actions, list(h["net_arch"]), h["dueling"], **net)
         self.target.load_state_dict(self.online.state_dict())
         self.online.eval()  # noisy layers use their mean weights except where training switches the noise on
         self.target.eval()
@@ -160,7 +160,7 @@ class QAgent:
         self.optimizer = torch.optim.Adam(self.online.parameters(), lr=self.lr, fused=True)
         self.params = list(self.online.parameters())
         self.target_params = list(self.target.parameters())
-        self.tau = float(h["tau"])
+        self.tau = h["tau"]
         if not 0.0 < self.tau <= 1.0:
             raise UserError(f"tau must be in (0, 1] (got {self.tau}); 1 means hard target copies")
         self.explorer = Explorer(h["exploration"], h["eps_start"], h["eps_end"], h["eps_fraction"], h["temperature"])
@@ -221,7 +221,7 @@ class QAgent:
     def update(self, buffer: ReplayBuffer, beta: float) -> float:
         """One gradient step on a sampled minibatch; returns the loss."""
         h = self.hparams
-        b = buffer.sample(int(h["batch_size"]), self.rng, beta)
+        b = buffer.sample(h["batch_size"], self.rng, beta)
         obs, next_obs = self._tensor(b.obs), self._tensor(b.next_obs)
         actions = torch.as_tensor(b.actions)
         if self.noisy:
@@ -234,7 +234,7 @@ class QAgent:
             self._noise_on(False)
         self.optimizer.zero_grad()
         loss.backward()
-        clip_gradients(self.params, float(h["max_grad_norm"]))
+        clip_gradients(self.params, h["max_grad_norm"])
         self.optimizer.step()
         if buffer.prioritized:
             buffer.update_priorities(b.indices, td.detach().numpy())
@@ -289,14 +289,14 @@ class QAgent:
         ``total_steps`` (default: the first call's steps), so ``learn(k); learn(k)`` equals
         ``learn(2k)`` with ``total_steps=2k``."""
         h = self.hparams
-        n = int(h["n_envs"])
+        n = h["n_envs"]
         if h.get("total_steps") is None:
-            h["total_steps"] = self.steps_trained + steps
-        budget = max(int(h["total_steps"]), 1)
+            h["total_steps"] = int(self.steps_trained + steps)
+        budget = max(h["total_steps"], 1)
         space = self.scenario.observation_space(AGENT)
         buffer = getattr(self, "buffer", None) or ReplayBuffer(
-            int(h["buffer_size"]), space.shape, space.dtype, n, float(h["gamma"]), int(h["n_step"]),
-            bool(h["prioritized"]), float(h["alpha"]))
+            h["buffer_size"], space.shape, space.dtype, n, h["gamma"], h["n_step"],
+            h["prioritized"], h["alpha"])
         self.buffer = buffer
         if self._vec is None:
             self._vec = self.scenario.vector(n, seed=self.seed)
@@ -305,7 +305,7 @@ class QAgent:
         t = 0
         while t < steps:
             frac = min(1.0, (self.steps_trained + t) / budget)
-            if self.steps_trained + t < int(h["learning_starts"]):
+            if self.steps_trained + t < h["learning_starts"]:
                 a = self.rng.integers(0, self.n_actions, n)
             elif self.noisy:
                 a = self.act({AGENT: o}, deterministic=False)[AGENT]
@@ -322,13 +322,13 @@ class QAgent:
             t += n
             self._calls += 1
             total = self.steps_trained + t
-            if total >= int(h["learning_starts"]) and self._calls % int(h["train_freq"]) == 0 and len(buffer) >= int(h["batch_size"]):
-                beta = float(h["beta_start"]) + (1.0 - float(h["beta_start"])) * frac
+            if total >= h["learning_starts"] and self._calls % h["train_freq"] == 0 and len(buffer) >= h["batch_size"]:
+                beta = h["beta_start"] + (1.0 - h["beta_start"]) * frac
                 if self.lr_linear:
                     self.optimizer.param_groups[0]["lr"] = self.lr * (1.0 - frac)
-                for _ in range(int(h["gradient_steps"])):
+                for _ in range(h["gradient_steps"]):
                     self.update(buffer, beta)
-            if self.tau == 1.0 and (total // n) % max(1, int(h["target_update_interval"]) // n) == 0:
+            if self.tau == 1.0 and (total // n) % max(1, h["target_update_interval"] // n) == 0:
                 self.target.load_state_dict(self.online.state_dict())
             if progress:
                 progress(min(t, steps), steps)

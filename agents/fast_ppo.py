@@ -88,14 +88,13 @@ class FastPPO:
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         self.scenario, self.seed = scenario, seed
-        tuned = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())
-        self.hparams = h = {**self.default_hyperparameters(), **hyperparams.tuned_defaults(self.defaults_from, scenario.id),
-                            **tuned}
+        base = {**self.default_hyperparameters(), **hyperparams.tuned_defaults(self.defaults_from, scenario.id)}
+        self.hparams = h = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(), base)
         for key, default in UNSUPPORTED.items():
             if h.get(key) != default:
                 raise UserError(f"fast_ppo does not implement {key}={h[key]!r} (use the SB3-backed ppo for it)")
         self.lanes = Lanes(scenario, self.name, agent_id=False)
-        torch.set_num_threads(int(h["torch_threads"]))
+        torch.set_num_threads(h["torch_threads"])
         self.rng = np.random.default_rng(seed)
         pk = dict(h.get("policy_kwargs") or {})
         unknown = sorted(set(pk) - {"net_arch", "activation_fn", "log_std_init", "ortho_init"})
@@ -169,7 +168,7 @@ class FastPPO:
 
     def _start(self) -> None:
         h = self.hparams
-        self._vec = self.scenario.vector(int(h["n_envs"]), seed=self.seed, backend=h.get("backend", "auto"))
+        self._vec = self.scenario.vector(h["n_envs"], seed=self.seed, backend=h.get("backend", "auto"))
         obs, _ = self._vec.reset()
         self._obs = self._rows(obs, update=True)
         lanes = self._obs.shape[0]
@@ -184,7 +183,7 @@ class FastPPO:
             h["total_steps"] = int(self.steps_trained + steps)
         if self._vec is None:
             self._start()
-        n, T = int(h["n_envs"]), int(h["n_steps"])
+        n, T = h["n_envs"], h["n_steps"]
         done = 0
         while done < steps:
             self._rollout(T)
@@ -196,7 +195,7 @@ class FastPPO:
 
     def _rollout(self, T: int) -> None:
         h, vec, lanes, model = self.hparams, self._vec, self.lanes, self.model
-        gamma = float(h["gamma"])
+        gamma = h["gamma"]
         L, d = self._obs.shape
         act_shape = () if lanes.discrete else (model.n_out,)
         if self.buf is None:  # preallocated once: every rollout overwrites every slot
@@ -223,7 +222,7 @@ class FastPPO:
             self._obs = self._rows(nxt, update=True)
             self._starts = ended.astype(np.float32)
         last = model.forward(self._obs)[1]
-        lam = float(h["gae_lambda"])
+        lam = h["gae_lambda"]
         adv = buf["adv"]
         gae = np.zeros(L, np.float32)
         for t in range(T - 1, -1, -1):  # SB3's compute_returns_and_advantage
@@ -247,7 +246,7 @@ class FastPPO:
         """VecNormalize's reward scaling: divide by the running std of the discounted return."""
         if self.ret_stats is None:
             return r.copy()
-        self._ret = self._ret * float(self.hparams["gamma"]) + r
+        self._ret = self._ret * self.hparams["gamma"] + r
         self.ret_stats.update(self._ret)
         self._ret[ended] = 0.0
         return np.clip(r / np.sqrt(self.ret_stats.var + 1e-8), -CLIP, CLIP)
@@ -260,13 +259,13 @@ class FastPPO:
         clip_vf = None if self.clip_vf is None else self.clip_vf[0] * (remaining if self.clip_vf[1] else 1.0)
         T, L = buf["val"].shape
         flat = {k: v.reshape(T * L, *v.shape[2:]) for k, v in buf.items()}
-        size, batch = T * L, int(h["batch_size"])
-        ent_coef, vf_coef, max_norm = float(h["ent_coef"]), float(h["vf_coef"]), float(h["max_grad_norm"])
+        size, batch = T * L, h["batch_size"]
+        ent_coef, vf_coef, max_norm = h["ent_coef"], h["vf_coef"], h["max_grad_norm"]
         target_kl = h.get("target_kl")
         stats = {"policy_loss": 0.0, "value_loss": 0.0, "approx_kl": 0.0, "clip_fraction": 0.0}
         updates = 0
         stop = False
-        for _ in range(int(h["n_epochs"])):
+        for _ in range(h["n_epochs"]):
             order = self.rng.permutation(size)
             for start in range(0, size, batch):
                 idx = order[start : start + batch]

@@ -82,16 +82,15 @@ class FastSAC:
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         self.scenario, self.seed = scenario, seed
-        tuned = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())
-        self.hparams = h = {**self.default_hyperparameters(), **hyperparams.tuned_defaults(self.defaults_from, scenario.id),
-                            **tuned}
+        base = {**self.default_hyperparameters(), **hyperparams.tuned_defaults(self.defaults_from, scenario.id)}
+        self.hparams = h = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(), base)
         for key, default in UNSUPPORTED.items():
             if h.get(key) != default:
                 raise UserError(f"fast_sac does not implement {key}={h[key]!r} (use the SB3-backed sac for it)")
         self.lanes = Lanes(scenario, self.name, agent_id=False)
         if self.lanes.discrete:
             raise UserError(f"fast_sac supports continuous actions only; {scenario.id} has discrete actions")
-        torch.set_num_threads(int(h["torch_threads"]))
+        torch.set_num_threads(h["torch_threads"])
         self.rng = np.random.default_rng(seed)
         self.train_freq = self._train_freq(h["train_freq"])
         pk = dict(h.get("policy_kwargs") or {})
@@ -114,7 +113,7 @@ class FastSAC:
         self.lr, self.lr_linear = schedule(h["learning_rate"], "learning_rate", self.name)
         self.actor_opt = FusedAdam(self.actor.flat, self.actor.grad)
         self.critic_opt = FusedAdam(self.critic.flat, self.critic.grad)
-        self.target_entropy = -float(self.n_act) if h["target_entropy"] == "auto" else float(h["target_entropy"])
+        self.target_entropy = -float(self.n_act) if h["target_entropy"] == "auto" else h["target_entropy"]
         ent = h["ent_coef"]
         self.learn_alpha = isinstance(ent, str) and ent.startswith("auto")
         if isinstance(ent, str) and not self.learn_alpha:
@@ -200,13 +199,13 @@ class FastSAC:
     # -- collection -------------------------------------------------------
     def _start(self) -> None:
         h = self.hparams
-        self._vec = self.scenario.vector(int(h["n_envs"]), seed=self.seed, backend=h.get("backend", "auto"))
+        self._vec = self.scenario.vector(h["n_envs"], seed=self.seed, backend=h.get("backend", "auto"))
         obs, _ = self._vec.reset()
         self._obs = self._observe(obs)
         lanes = len(self._obs)
         self._ret, self._raw = np.zeros(lanes), np.zeros(lanes)
         self._ou = np.zeros((lanes, self.n_act), np.float32)
-        size = max(1, int(h["buffer_size"]) // lanes) * lanes
+        size = max(1, h["buffer_size"] // lanes) * lanes
         d = self.lanes.n_in
         self.replay = {"obs": np.zeros((size, d), np.float32), "next": np.zeros((size, d), np.float32),
                        "act": np.zeros((size, self.n_act), np.float32), "rew": np.zeros(size, np.float32),
@@ -221,7 +220,7 @@ class FastSAC:
     def _explore(self) -> np.ndarray:
         """Actions in [-1, 1] for every lane: uniform before ``learning_starts``, else the policy (plus noise)."""
         lanes = len(self._obs)
-        if self.steps_trained < int(self.hparams["learning_starts"]):
+        if self.steps_trained < self.hparams["learning_starts"]:
             return self.rng.uniform(-1.0, 1.0, (lanes, self.n_act)).astype(np.float32)
         mean, log_std, _, _ = self._heads(self._norm(self._obs))
         a = np.tanh(mean + np.exp(log_std) * self.rng.standard_normal(mean.shape).astype(np.float32))
@@ -263,7 +262,7 @@ class FastSAC:
         """Raw episode returns per lane (for ``history``), and VecNormalize's discounted return statistics."""
         self._raw += r
         if self.ret_stats is not None:
-            self._ret = self._ret * float(self.hparams["gamma"]) + r
+            self._ret = self._ret * self.hparams["gamma"] + r
             self.ret_stats.update(self._ret)
             self._ret[ended] = 0.0
         for i in np.flatnonzero(ended):
@@ -278,13 +277,13 @@ class FastSAC:
             h["total_steps"] = int(self.steps_trained + steps)
         if self._vec is None:
             self._start()
-        n_envs = int(h["n_envs"])
+        n_envs = h["n_envs"]
         start = self.steps_trained
-        gradient_steps = int(h["gradient_steps"])
+        gradient_steps = h["gradient_steps"]
         while self.steps_trained - start < steps:
             for _ in range(self.train_freq):
                 self._collect()
-            if self.steps_trained > int(h["learning_starts"]):
+            if self.steps_trained > h["learning_starts"]:
                 count = gradient_steps if gradient_steps >= 0 else self.train_freq * n_envs
                 for g in range(count):
                     self._update(g)
@@ -298,7 +297,7 @@ class FastSAC:
     def _sample(self) -> tuple[np.ndarray, ...]:
         rp = self.replay
         upper = len(rp["rew"]) if self.full else self.pos
-        idx = self.rng.integers(0, upper, int(self.hparams["batch_size"]))
+        idx = self.rng.integers(0, upper, self.hparams["batch_size"])
         obs, nxt, rew = rp["obs"][idx], rp["next"][idx], rp["rew"][idx]
         if self.obs_stats is not None:
             obs, nxt = self._norm(obs), self._norm(nxt)
@@ -325,7 +324,7 @@ class FastSAC:
         # critics: the soft clipped double-Q target from the targets at (next, a')
         q_next, _ = self.target.forward(np.concatenate([nxt, a_all[B:]], axis=1))
         soft = q_next[:, :, 0].min(axis=0) - alpha * logp_all[B:]
-        y = rew + (1.0 - term) * float(h["gamma"]) * soft
+        y = rew + (1.0 - term) * h["gamma"] * soft
         q, cache = self.critic.forward(np.concatenate([obs, act], axis=1))
         err = q[:, :, 0] - y  # loss 0.5 * sum over critics of mean squared error
         self.critic.backward(cache, (err / B)[:, :, None])
@@ -342,8 +341,8 @@ class FastSAC:
         d_out[0, :, A:] = d_log_std * ((raw[:B] >= LOG_STD_MIN) & (raw[:B] <= LOG_STD_MAX))
         self.actor.backward([x[:, :B] for x in hs], d_out)
         self.actor_opt.step(lr)
-        if g % int(h["target_update_interval"]) == 0:  # SB3 counts the gradient steps of one collection
-            tau = float(h["tau"])
+        if g % h["target_update_interval"] == 0:  # SB3 counts the gradient steps of one collection
+            tau = h["tau"]
             self.target.flat *= 1.0 - tau
             self.target.flat += tau * self.critic.flat
         self.updates += 1

@@ -35,10 +35,21 @@ def tuned_defaults(agent: str, scenario_id: str) -> dict[str, Any]:
     return copy.deepcopy({**data.get("default", {}), **data.get(scenario_id, {})})
 
 
-def resolve(agent: str, scenario_id: str, overrides: dict[str, Any], valid: set[str]) -> dict[str, Any]:
-    """Merge tuned defaults with overrides, refusing unknown names with the valid ones listed."""
+def resolve(agent: str, scenario_id: str, overrides: dict[str, Any], valid: set[str],
+            base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The hyperparameters a learner reads: ``base`` (the learner's own defaults), then the tuned
+    defaults for ``scenario_id``, then ``overrides`` (unknown names refused with the valid ones
+    listed), every value in its declared type (``config.typed``: ints for integer fields, floats
+    for number fields, schedules, lists and None as they are). Every learner merges here, once.
+
+    >>> h = resolve("mappo", "mpe/simple_spread-v3", {"n_envs": 4.0}, {"n_envs"}, base={"gamma": 1})
+    >>> h["gamma"], h["n_envs"]
+    (1.0, 4)
+    """
+    from agents import config
+
     check_names(agent, overrides, valid)
-    return {**tuned_defaults(agent, scenario_id), **overrides}
+    return config.typed(agent, {**(base or {}), **tuned_defaults(agent, scenario_id), **overrides})
 
 
 def check_names(agent: str, overrides: dict[str, Any], valid: set[str]) -> None:

@@ -67,19 +67,19 @@ class I2A:
             raise UserError(f"{self.name} needs vector observations and discrete actions; {scenario.id} has "
                             f"{obs_space} / {act_space}")
         self.scenario, self.seed = scenario, seed
-        self.hparams = {**DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
+        self.hparams = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(), DEFAULTS)
         h = self.hparams
-        torch.set_num_threads(int(h["torch_threads"]))
+        torch.set_num_threads(h["torch_threads"])
         self.obs_dim, self.n_actions = int(np.prod(obs_space.shape)), int(act_space.n)
         self.rng = np.random.default_rng(seed)
         torch.manual_seed(int(self.rng.integers(2**31)))  # the initial weights
-        self.net = I2ANet(self.obs_dim, self.n_actions, list(h["net_arch"]), int(h["encoder_size"]),
-                          int(h["imagination_depth"]), bool(h["imagination"]))
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=float(h["learning_rate"]))
+        self.net = I2ANet(self.obs_dim, self.n_actions, list(h["net_arch"]), h["encoder_size"],
+                          h["imagination_depth"], h["imagination"])
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=h["learning_rate"])
         self.model = build_model(h, self.obs_dim, self.n_actions, int(self.rng.integers(2**31)))
         self.gen = torch.Generator().manual_seed(int(self.rng.integers(2**63)))
         self.act_gen = torch.Generator().manual_seed(int(self.rng.integers(2**63)))
-        self.data = Transitions(self.obs_dim, self.n_actions, stride=int(h["n_envs"]))
+        self.data = Transitions(self.obs_dim, self.n_actions, stride=h["n_envs"])
         self.history: list[dict[str, float]] = []
         self.steps_trained = 0
         self._vec: Any = None
@@ -113,7 +113,7 @@ class I2A:
     def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
         """A2C on rollouts of ``n_steps`` x ``n_envs`` steps, refitting the model every ``round_steps``."""
         h = self.hparams
-        n, horizon = int(h["n_envs"]), int(h["n_steps"])
+        n, horizon = h["n_envs"], h["n_steps"]
         if self._vec is None:
             self._vec = self.scenario.vector(n, seed=self.seed)
             self._obs = self._vec.reset()[0][AGENT]
@@ -127,7 +127,7 @@ class I2A:
 
     def _rollout_and_update(self, n: int, horizon: int) -> None:
         h = self.hparams
-        gamma, eye = float(h["gamma"]), np.eye(self.n_actions, dtype=np.float32)
+        gamma, eye = h["gamma"], np.eye(self.n_actions, dtype=np.float32)
         obs_b, act_b, rew_b, end_b, term_b = [], [], [], [], []
         o = self._obs
         for _ in range(horizon):
@@ -152,9 +152,9 @@ class I2A:
             o = nxt
             before = len(self.data) - n  # environment steps before this one (one row each, never dropped)
             after = before + n
-            if (self.net.imagination and after >= int(h["learning_starts"])
-                    and after // int(h["round_steps"]) > before // int(h["round_steps"])):
-                fit_and_log(self.model, self.data, int(h["model_updates"]), self.rng, self.history, after)
+            if (self.net.imagination and after >= h["learning_starts"]
+                    and after // h["round_steps"] > before // h["round_steps"]):
+                fit_and_log(self.model, self.data, h["model_updates"], self.rng, self.history, after)
         self._obs = o
         x = self._rows(np.concatenate(obs_b))
         logits, values = self.net(x, self.model)
@@ -167,20 +167,20 @@ class I2A:
             nxt_v = last if t == horizon - 1 else v[t + 1]
             keep = 1.0 - end_b[t].astype(np.float32)
             delta = rew_b[t] + gamma * keep * nxt_v - v[t]
-            gae = delta + gamma * float(h["gae_lambda"]) * keep * gae
+            gae = delta + gamma * h["gae_lambda"] * keep * gae
             adv[t] = gae
         adv_t = torch.as_tensor(adv.reshape(-1))
         returns = adv_t + values.detach()
         dist = torch.distributions.Categorical(logits=logits)
         actions = torch.as_tensor(np.concatenate(act_b))
-        loss = (-(dist.log_prob(actions) * adv_t).mean() + float(h["vf_coef"]) * ((returns - values) ** 2).mean()
-                - float(h["ent_coef"]) * dist.entropy().mean())
+        loss = (-(dist.log_prob(actions) * adv_t).mean() + h["vf_coef"] * ((returns - values) ** 2).mean()
+                - h["ent_coef"] * dist.entropy().mean())
         if self.net.imagination:  # distil the policy into the rollout policy
             target = torch.softmax(logits.detach(), dim=1)
-            loss = loss - float(h["distill_coef"]) * (target * torch.log_softmax(self.net.rollout_policy(x), dim=1)).sum(1).mean()
+            loss = loss - h["distill_coef"] * (target * torch.log_softmax(self.net.rollout_policy(x), dim=1)).sum(1).mean()
         self.optimizer.zero_grad()
         loss.backward()
-        nn.utils.clip_grad_norm_(self.net.parameters(), float(h["max_grad_norm"]))
+        nn.utils.clip_grad_norm_(self.net.parameters(), h["max_grad_norm"])
         self.optimizer.step()
 
     # ----- checkpoints ------------------------------------------------------------------------------

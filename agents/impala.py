@@ -62,10 +62,10 @@ class RolloutWorker:
     def __init__(self, scenario: Scenario, seed: int, h: dict[str, Any]) -> None:
         torch.set_num_threads(1)
         torch.manual_seed(seed)
-        self.h, self.gamma = h, float(h["gamma"])
-        self.lanes = Lanes(scenario, "impala", bool(h["agent_id"]))
-        self.model = ActorCritic(self.lanes.n_in, self.lanes.action_space, list(h["net_arch"]), float(h["log_std_init"]))
-        self.n = int(h["n_envs"])
+        self.h, self.gamma = h, h["gamma"]
+        self.lanes = Lanes(scenario, "impala", h["agent_id"])
+        self.model = ActorCritic(self.lanes.n_in, self.lanes.action_space, list(h["net_arch"]), h["log_std_init"])
+        self.n = h["n_envs"]
         self.vec = scenario.vector(self.n, seed=seed)
         self.obs, _ = self.vec.reset()
 
@@ -78,7 +78,7 @@ class RolloutWorker:
         log-probs, rewards, episode ends, and the true last observation of every truncated lane."""
         self.model.load_state_dict(weights)
         xs, acts, logps, rews, dones, cuts, episodes = [], [], [], [], [], [], []
-        for t in range(int(self.h["unroll_length"])):
+        for t in range(self.h["unroll_length"]):
             x = self.lanes.obs(self.obs)
             with torch.no_grad():
                 dist = self.model.dist(x)
@@ -94,7 +94,7 @@ class RolloutWorker:
             episodes += [float(sum(i["episode"]["returns"].values())) for i in infos if "episode" in i]
         return {"obs": torch.stack(xs), "last_obs": self.lanes.obs(self.obs), "actions": torch.stack(acts),
                 "behaviour_logp": torch.stack(logps), "rewards": torch.stack(rews), "dones": torch.stack(dones),
-                "cuts": cuts, "version": version, "steps": int(self.h["unroll_length"]) * self.n, "episodes": episodes}
+                "cuts": cuts, "version": version, "steps": self.h["unroll_length"] * self.n, "episodes": episodes}
 
 
 class IMPALA(LanePolicy):
@@ -109,7 +109,7 @@ class IMPALA(LanePolicy):
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         require_ray(self.name)  # before anything is built: Ray is the ray extra
         h = self._setup(scenario, seed, overrides)
-        lr, eps = float(h["learning_rate"]), float(h["optimizer_eps"])
+        lr, eps = h["learning_rate"], h["optimizer_eps"]
         self.optimizer = (torch.optim.Adam(self.model.parameters(), lr=lr, eps=eps) if h["optimizer"] == "adam"
                           else torch.optim.RMSprop(self.model.parameters(), lr=lr, eps=eps, alpha=0.99))
         self.version = 0
@@ -121,10 +121,10 @@ class IMPALA(LanePolicy):
         if steps <= 0:
             return
         h = self.hparams
-        ray, started_here = start_ray(int(h["n_workers"]) + 1, h["ray_address"], needed_by="impala")
+        ray, started_here = start_ray(h["n_workers"] + 1, h["ray_address"], needed_by="impala")
         RayActorError = ray.exceptions.RayActorError  # noqa: N806
 
-        remote = ray.remote(num_cpus=float(h["worker_cpus"]))(RolloutWorker)
+        remote = ray.remote(num_cpus=h["worker_cpus"])(RolloutWorker)
         base = (0 if self.seed is None else int(self.seed)) * 1_000_003 + 7919 * self.version
         incarnation = 0
 
@@ -133,7 +133,7 @@ class IMPALA(LanePolicy):
             incarnation += 1
             return remote.remote(self.scenario, base + 10_007 * incarnation, h)
 
-        workers: dict[int, Any] = {k: spawn() for k in range(int(h["n_workers"]))}
+        workers: dict[int, Any] = {k: spawn() for k in range(h["n_workers"])}
         weights = ray.put(self._weights())
         inflight = {w.rollout.remote(weights, self.version): k for k, w in workers.items()}
         received, batch, start = 0, [], time.perf_counter()
@@ -146,7 +146,7 @@ class IMPALA(LanePolicy):
                 try:
                     traj = ray.get(ready[0])
                 except RayActorError:  # the worker died with its rollout: nothing of it is counted
-                    if self.worker_restarts >= int(h["max_worker_restarts"]):
+                    if self.worker_restarts >= h["max_worker_restarts"]:
                         workers.pop(k)
                         continue
                     self.worker_restarts += 1
@@ -155,7 +155,7 @@ class IMPALA(LanePolicy):
                     continue
                 received += traj["steps"]
                 batch.append(traj)
-                if len(batch) >= int(h["batch_rollouts"]):
+                if len(batch) >= h["batch_rollouts"]:
                     row = self._update(batch)
                     row.update(steps=self.steps_trained + received, steps_per_second=received / (time.perf_counter() - start),
                                worker_restarts=self.worker_restarts)
@@ -179,7 +179,7 @@ class IMPALA(LanePolicy):
 
     def _update(self, batch: list[dict[str, Any]]) -> dict[str, float]:
         """One V-trace actor-critic step on trajectories concatenated along the lane axis."""
-        h, gamma = self.hparams, float(self.hparams["gamma"])
+        h, gamma = self.hparams, self.hparams["gamma"]
         obs = torch.cat([b["obs"] for b in batch], dim=1)  # (T, B, n_in)
         T, B = obs.shape[:2]
         actions = torch.cat([b["actions"] for b in batch], dim=1)
@@ -200,15 +200,15 @@ class IMPALA(LanePolicy):
         flat_actions = actions.reshape(T * B, *actions.shape[2:])
         target = dist.log_prob(flat_actions).reshape(T, B)
         values = self.model.value(flat).reshape(T, B)
-        vt = vtrace(behaviour, target.detach(), rewards, discounts, values.detach(), bootstrap, float(h["rho_bar"]),
-                    float(h["c_bar"]), float(h["pg_rho_bar"]), float(h["vtrace_lambda"]))
+        vt = vtrace(behaviour, target.detach(), rewards, discounts, values.detach(), bootstrap, h["rho_bar"],
+                    h["c_bar"], h["pg_rho_bar"], h["vtrace_lambda"])
         pg_loss = -(target * vt.pg_advantages).mean()
         v_loss = 0.5 * ((vt.vs - values) ** 2).mean()
         entropy = dist.entropy().mean()
-        loss = pg_loss + float(h["vf_coef"]) * v_loss - self.ent_coef * entropy
+        loss = pg_loss + h["vf_coef"] * v_loss - self.ent_coef * entropy
         self.optimizer.zero_grad()
         loss.backward()
-        nn.utils.clip_grad_norm_(self.model.parameters(), float(h["max_grad_norm"]))
+        nn.utils.clip_grad_norm_(self.model.parameters(), h["max_grad_norm"])
         self.optimizer.step()
         lag = float(np.mean([self.version - b["version"] for b in batch]))
         self.version += 1

@@ -36,12 +36,12 @@ class MBPO(ModelActorCritic):
     def after_fit(self) -> None:
         """Branch ``rollout_batch`` model rollouts of ``rollout_length`` steps from real states."""
         h = self.hparams
-        e = int(h["ensemble_size"])
-        obs = self.real_batch(int(h["rollout_batch"]))[0]
+        e = h["ensemble_size"]
+        obs = self.real_batch(h["rollout_batch"])[0]
         alive = torch.ones(len(obs), dtype=torch.bool)
         rows: dict[str, list[torch.Tensor]] = {f: [] for f in FIELDS}
         with torch.no_grad():
-            for _ in range(int(h["rollout_length"])):
+            for _ in range(h["rollout_length"]):
                 act, _ = self.sac.sample(obs, self.gen)
                 member = torch.randint(0, e, (len(obs),), generator=self.gen)
                 nxt, rew, p_end = self.model.predict(obs.expand(e, *obs.shape), act.expand(e, *act.shape), self.gen)
@@ -59,9 +59,9 @@ class MBPO(ModelActorCritic):
     def train_step(self) -> None:
         """One SAC update on a minibatch of ``real_ratio`` real and imagined rows."""
         h = self.hparams
-        size = int(h["batch_size"])
+        size = h["batch_size"]
         n_img = len(self.imagined["obs"])
-        n_real = size if n_img == 0 else max(0, min(size, round(float(h["real_ratio"]) * size)))
+        n_real = size if n_img == 0 else max(0, min(size, round(h["real_ratio"] * size)))
         real = self.real_batch(n_real)
         idx = torch.randint(0, max(n_img, 1), (size - n_real,), generator=self.gen)
         batch = [torch.cat([r, self.imagined[f][idx] if n_img else r[:0]]) for r, f in zip(real, FIELDS)]

@@ -30,15 +30,15 @@ class MBVE(ModelActorCritic):
 
     def needs_model(self) -> bool:
         """The model is used only for a positive horizon."""
-        return int(self.hparams["expansion_horizon"]) > 0
+        return self.hparams["expansion_horizon"] > 0
 
     def expanded_target(self, rew: torch.Tensor, next_obs: torch.Tensor, term: torch.Tensor) -> torch.Tensor:
         """The H-step model-expanded soft target of real transitions (no gradient)."""
-        sac, gamma = self.sac, float(self.hparams["gamma"])
-        e = int(self.hparams["ensemble_size"])
+        sac, gamma = self.sac, self.hparams["gamma"]
+        e = self.hparams["ensemble_size"]
         with torch.no_grad():
             y, alive, s, discount = rew.clone(), 1.0 - term, next_obs, gamma
-            for _ in range(int(self.hparams["expansion_horizon"])):
+            for _ in range(self.hparams["expansion_horizon"]):
                 a, logp = sac.sample(s, self.gen)
                 nxt, r, p_end = self.model.predict(s.expand(e, *s.shape), a.expand(e, *a.shape))
                 nxt, r, p_end = nxt.mean(0), r.mean(0), p_end.mean(0)
@@ -49,6 +49,6 @@ class MBVE(ModelActorCritic):
 
     def train_step(self) -> None:
         """One SAC update on real data with the expanded critic target."""
-        obs, act, rew, next_obs, term = self.real_batch(int(self.hparams["batch_size"]))
+        obs, act, rew, next_obs, term = self.real_batch(self.hparams["batch_size"])
         target = self.expanded_target(rew, next_obs, term) if self.needs_model() else None
         self.sac.update(obs, act, rew, next_obs, term, self.gen, target=target)

@@ -59,7 +59,7 @@ class MCTS(NoTraining):
         if not isinstance(space, spaces.Discrete):
             raise UserError(f"{self.name} needs discrete actions; {scenario.id} has {space}")
         self.scenario, self.seed = scenario, seed
-        self.hparams = {**DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
+        self.hparams = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(), DEFAULTS)
         self.n_actions = int(space.n)
         self.rng = np.random.default_rng(seed)
 
@@ -68,7 +68,7 @@ class MCTS(NoTraining):
         env = copy.deepcopy(root_env)
         env.np_random = np.random.default_rng(int(self.rng.integers(2**63)))
         path, rewards, node, done = [root], [], root, False
-        for _ in range(int(h["depth"])):
+        for _ in range(h["depth"]):
             untried = [a for a in range(self.n_actions) if a not in node.children]
             if untried:
                 a = int(self.rng.choice(untried))
@@ -86,7 +86,7 @@ class MCTS(NoTraining):
                 break
         tail, discount = 0.0, 1.0
         if not done:
-            for _ in range(int(h["rollout_depth"])):
+            for _ in range(h["rollout_depth"]):
                 _, r, term, trunc, _ = env.step(int(self.rng.integers(self.n_actions)))
                 tail += discount * float(r)
                 discount *= h["gamma"]
@@ -108,7 +108,7 @@ class MCTS(NoTraining):
         actions = np.zeros(len(states), np.int64)
         for i, env in enumerate(states):
             root = _Node()
-            for _ in range(int(self.hparams["simulations"])):
+            for _ in range(self.hparams["simulations"]):
                 self._simulate(env, root)
             actions[i] = max(root.children, key=lambda a: root.children[a].visits)
         return {AGENT: actions}

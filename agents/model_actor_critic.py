@@ -59,14 +59,15 @@ class ModelActorCritic:
         if not isinstance(act_space, spaces.Box) or not isinstance(obs_space, spaces.Box):
             raise UserError(f"{self.name} needs continuous (Box) observations and actions; {scenario.id} has {obs_space} / {act_space}")
         self.scenario, self.seed = scenario, seed
-        self.hparams = {**self.defaults, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
+        self.hparams = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(),
+                                           self.defaults)
         h = self.hparams
-        torch.set_num_threads(int(h["torch_threads"]))
+        torch.set_num_threads(h["torch_threads"])
         self.obs_dim, self.act_dim = int(np.prod(obs_space.shape)), int(np.prod(act_space.shape))
         self.low, self.high = act_space.low.astype(np.float32), act_space.high.astype(np.float32)
         self.rng = np.random.default_rng(seed)
-        self.sac = SACCore(self.obs_dim, self.act_dim, list(h["net_arch"]), float(h["learning_rate"]), float(h["gamma"]),
-                           float(h["tau"]), seed=int(self.rng.integers(2**31)))
+        self.sac = SACCore(self.obs_dim, self.act_dim, list(h["net_arch"]), h["learning_rate"], h["gamma"],
+                           h["tau"], seed=int(self.rng.integers(2**31)))
         self.model = build_model(h, self.obs_dim, self.act_dim, int(self.rng.integers(2**31)))
         self.gen = torch.Generator().manual_seed(int(self.rng.integers(2**63)))
         self.act_gen = torch.Generator().manual_seed(int(self.rng.integers(2**63)))
@@ -126,7 +127,7 @@ class ModelActorCritic:
             self._vec = self.scenario.vector(1, seed=self.seed)
             self._obs = self._vec.reset()[0][AGENT]
         vec, o = self._vec, self._obs
-        starts, round_steps = int(h["learning_starts"]), int(h["round_steps"])
+        starts, round_steps = h["learning_starts"], h["round_steps"]
         for t in range(steps):
             total = self.steps_trained + t
             if total < starts:
@@ -143,11 +144,11 @@ class ModelActorCritic:
             self.data.add(o.reshape(1, -1), a, rew[AGENT], final.reshape(1, -1), term[AGENT], ended)
             o = nxt
             if self.needs_model() and total + 1 >= starts and (total + 1) % round_steps == 0:
-                fit_and_log(self.model, self.data, int(h["model_updates"]), self.rng, self.history, total + 1)
+                fit_and_log(self.model, self.data, h["model_updates"], self.rng, self.history, total + 1)
                 self.fitted = True
                 self.after_fit()
             if total + 1 >= starts and (self.fitted or not self.needs_model()):
-                for _ in range(int(h["gradient_steps"])):
+                for _ in range(h["gradient_steps"]):
                     self.train_step()
                     self.updates += 1
             if progress:

@@ -35,10 +35,10 @@ def action_dim(space: spaces.Space) -> int:
 
 def build_model(h: dict[str, Any], obs_dim: int, act_dim: int, seed: int) -> DynamicsModel:
     """The ensemble configured by hyperparameters ``h``."""
-    return DynamicsModel(obs_dim, act_dim, members=int(h["ensemble_size"]), hidden=list(h["model_arch"]),
-                         learning_rate=float(h["model_lr"]), weight_decay=float(h["model_weight_decay"]),
-                         batch_size=int(h["model_batch_size"]), holdout=float(h["holdout"]),
-                         horizon=int(h["error_horizon"]), seed=seed)
+    return DynamicsModel(obs_dim, act_dim, members=h["ensemble_size"], hidden=list(h["model_arch"]),
+                         learning_rate=h["model_lr"], weight_decay=h["model_weight_decay"],
+                         batch_size=h["model_batch_size"], holdout=h["holdout"],
+                         horizon=h["error_horizon"], seed=seed)
 
 
 def fit_and_log(model: DynamicsModel, data: Transitions, updates: int, rng: np.random.Generator,

@@ -89,14 +89,14 @@ class PETS:
         if not isinstance(act_space, spaces.Box) or not isinstance(obs_space, spaces.Box):
             raise UserError(f"{self.name} needs continuous (Box) observations and actions; {scenario.id} has {obs_space} / {act_space}")
         self.scenario, self.seed = scenario, seed
-        self.hparams = {**DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
+        self.hparams = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(), DEFAULTS)
         h = self.hparams
-        if int(h["particles"]) % int(h["ensemble_size"]):
+        if h["particles"] % h["ensemble_size"]:
             raise UserError(f"{self.name}: particles {h['particles']} must be a multiple of ensemble_size "
                             f"{h['ensemble_size']} (each member carries the same number of particles)")
         if h["planner"] not in ("cem", "mppi"):
             raise UserError(f"{self.name}: planner must be cem or mppi, got {h['planner']!r}")
-        torch.set_num_threads(int(h["torch_threads"]))
+        torch.set_num_threads(h["torch_threads"])
         self.obs_dim, self.act_dim = int(np.prod(obs_space.shape)), int(np.prod(act_space.shape))
         self.low = torch.as_tensor(act_space.low, dtype=torch.float32).reshape(-1)
         self.high = torch.as_tensor(act_space.high, dtype=torch.float32).reshape(-1)
@@ -119,8 +119,8 @@ class PETS:
     def returns(self, obs: torch.Tensor, cand: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         """Mean predicted return over particles of candidates ``cand`` (n, K, H, a) from ``obs`` (n, d)."""
         n, k, horizon, a = cand.shape
-        e = int(self.hparams["ensemble_size"])
-        per = int(self.hparams["particles"]) // e  # particles per member
+        e = self.hparams["ensemble_size"]
+        per = self.hparams["particles"] // e  # particles per member
         rows = n * k * per
         state = obs[None, :, None, None, :].expand(e, n, k, per, self.obs_dim).reshape(e, rows, self.obs_dim)
         acts = cand[None, :, :, None].expand(e, n, k, per, horizon, a).reshape(e, rows, horizon, a)
@@ -137,9 +137,9 @@ class PETS:
         """One planning step for every copy: the first action of each refined plan (the plan shifts)."""
         started = time.perf_counter()
         h = self.hparams
-        n, horizon, a = len(obs), int(h["horizon"]), self.act_dim
+        n, horizon, a = len(obs), h["horizon"], self.act_dim
         half = (self.high - self.low) / 2
-        std0 = float(h["noise_std"]) * half
+        std0 = h["noise_std"] * half
         if state.mean is None or len(state.mean) != n:
             state.mean = torch.zeros(n, horizon, a) + (self.low + self.high) / 2
             state.std = std0.expand(n, horizon, a).clone()
@@ -147,22 +147,22 @@ class PETS:
         state.mean[fresh] = (self.low + self.high) / 2
         state.std[fresh] = std0
         o = torch.as_tensor(np.asarray(obs, np.float32).reshape(n, -1))
-        k = int(h["samples"])
+        k = h["samples"]
         with torch.no_grad():
-            for _ in range(int(h["iterations"]) if h["planner"] == "cem" else 1):
+            for _ in range(h["iterations"] if h["planner"] == "cem" else 1):
                 noise = torch.randn((n, k, horizon, a), generator=gen) * state.std[:, None]
                 cand = torch.clamp(state.mean[:, None] + noise, self.low, self.high)
                 cand[:, 0] = state.mean  # the incumbent plan stays a candidate
                 ret = self.returns(o, cand, gen)
                 if h["planner"] == "cem":
-                    n_elite = max(1, int(round(float(h["elite_fraction"]) * k)))
+                    n_elite = max(1, int(round(h["elite_fraction"] * k)))
                     elite = torch.gather(cand, 1, ret.argsort(dim=1, descending=True)[:, :n_elite, None, None]
                                          .expand(n, n_elite, horizon, a))
                     state.mean = elite.mean(dim=1)
                     state.std = torch.maximum(elite.std(dim=1, correction=0), 0.05 * std0)
                 else:
                     w = torch.softmax((ret - ret.max(dim=1, keepdim=True).values)
-                                      / (float(h["temperature"]) * (ret.std(dim=1, keepdim=True) + 1e-8)), dim=1)
+                                      / (h["temperature"] * (ret.std(dim=1, keepdim=True) + 1e-8)), dim=1)
                     state.mean = torch.einsum("nk,nkha->nha", w, cand)
         action = state.mean[:, 0].clone()
         state.mean = torch.cat([state.mean[:, 1:], ((self.low + self.high) / 2).expand(n, 1, a)], dim=1)
@@ -197,7 +197,7 @@ class PETS:
         vec, o = self._vec, self._obs
         for t in range(steps):
             total = self.steps_trained + t
-            if total < int(h["learning_starts"]) or not self.fitted:
+            if total < h["learning_starts"] or not self.fitted:
                 a = self.rng.uniform(self.low.numpy(), self.high.numpy(), (1, self.act_dim)).astype(np.float32)
             else:
                 a = self.plan(o, self._train_plan, self.train_gen)
@@ -210,8 +210,8 @@ class PETS:
                 self._train_plan.reset([int(i)])
             self.data.add(o.reshape(1, -1), a, rew[AGENT], final.reshape(1, -1), term[AGENT], ended)
             o = nxt
-            if (total + 1) >= int(h["learning_starts"]) and (total + 1) % int(h["round_steps"]) == 0:
-                fit_and_log(self.model, self.data, int(h["model_updates"]), self.rng, self.history, total + 1)
+            if (total + 1) >= h["learning_starts"] and (total + 1) % h["round_steps"] == 0:
+                fit_and_log(self.model, self.data, h["model_updates"], self.rng, self.history, total + 1)
                 self.fitted = True
             if progress:
                 progress(t + 1, steps)

@@ -59,7 +59,7 @@ class SamplingPlanner(NoTraining, ABC):
             usable = sorted(k for k, t in TASKS.items() if not t.outputs and not t.needs_rne)
             raise UserError(f"{self.name} plans on MuJoCo tasks scored from qpos/qvel ({', '.join(usable)}), not {scenario.id}")
         self.scenario, self.seed = scenario, seed
-        self.hparams = {**DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
+        self.hparams = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(), DEFAULTS)
         nominal = Scenario(scenario.spec.model_copy(update={"layers": []}))  # plan on the nominal model
         env = nominal.unwrapped
         self.task, self.p = task, prepare(task, env)
@@ -67,7 +67,7 @@ class SamplingPlanner(NoTraining, ABC):
         self.nq, self.nv = self.model.nq, self.model.nv
         space = scenario.action_space(AGENT)
         self.low, self.high = space.low.astype(np.float64), space.high.astype(np.float64)
-        nthread = int(self.hparams["nthread"])
+        nthread = self.hparams["nthread"]
         self.datas = [mujoco.MjData(self.model) for _ in range(max(nthread, 1))]
         self.pool = mjrollout.Rollout(nthread=nthread if nthread > 1 else 0)
         self.rng = np.random.default_rng(seed)
@@ -96,15 +96,15 @@ class SamplingPlanner(NoTraining, ABC):
         return (r * alive).sum(axis=1)
 
     def _prepare(self, states: np.ndarray) -> None:
-        n, h, nu = len(states), int(self.hparams["horizon"]), len(self.low)
+        n, h, nu = len(states), self.hparams["horizon"], len(self.low)
         time = states[:, 0]
         if self.plan is None or len(self.plan) != n:
             self.plan = np.zeros((n, h, nu))
-            self.std = np.full((n, h, nu), float(self.hparams["noise_std"]))
+            self.std = np.full((n, h, nu), self.hparams["noise_std"])
         else:
             fresh = time <= self.last_time  # a copy started a new episode
             self.plan[fresh] = 0.0
-            self.std[fresh] = float(self.hparams["noise_std"])
+            self.std[fresh] = self.hparams["noise_std"]
         self.last_time = time
 
     @accepts_unbatched
@@ -113,9 +113,9 @@ class SamplingPlanner(NoTraining, ABC):
         if states is None:
             raise UserError(f"{self.name} plans from the simulator state: evaluate it through testbed.evaluate")
         self._prepare(states)
-        n, k = len(states), int(self.hparams["samples"])
+        n, k = len(states), self.hparams["samples"]
         h, nu = self.plan.shape[1:]
-        for _ in range(int(self.hparams["iterations"])):
+        for _ in range(self.hparams["iterations"]):
             noise = self.rng.standard_normal((n, k, h, nu)) * self.std[:, None]
             cand = np.clip(self.plan[:, None] + noise, self.low, self.high)
             cand[:, 0] = self.plan  # keep the incumbent plan among the candidates
@@ -123,7 +123,7 @@ class SamplingPlanner(NoTraining, ABC):
             self.update(cand, ret)
         action = self.plan[:, 0].copy()
         self.plan = np.concatenate([self.plan[:, 1:], np.zeros((n, 1, nu))], axis=1)
-        self.std = np.concatenate([self.std[:, 1:], np.full((n, 1, nu), float(self.hparams["noise_std"]))], axis=1)
+        self.std = np.concatenate([self.std[:, 1:], np.full((n, 1, nu), self.hparams["noise_std"])], axis=1)
         return {AGENT: action.astype(np.float32)}
 
     @abstractmethod
@@ -138,7 +138,7 @@ class MPPI(SamplingPlanner):
 
     def update(self, cand: np.ndarray, ret: np.ndarray) -> None:
         """Softmax-weighted average of the candidates."""
-        scale = float(self.hparams["temperature"]) * (ret.std(axis=1, keepdims=True) + 1e-8)
+        scale = self.hparams["temperature"] * (ret.std(axis=1, keepdims=True) + 1e-8)
         w = np.exp((ret - ret.max(axis=1, keepdims=True)) / scale)
         w /= w.sum(axis=1, keepdims=True)
         self.plan = np.einsum("nk,nkhu->nhu", w, cand)
@@ -151,10 +151,10 @@ class CEM(SamplingPlanner):
 
     def update(self, cand: np.ndarray, ret: np.ndarray) -> None:
         """Mean and std of the elite candidates."""
-        n_elite = max(1, int(round(float(self.hparams["elite_fraction"]) * cand.shape[1])))
+        n_elite = max(1, int(round(self.hparams["elite_fraction"] * cand.shape[1])))
         elite = np.take_along_axis(cand, np.argsort(-ret, axis=1)[:, :n_elite, None, None], axis=1)
         self.plan = elite.mean(axis=1)
-        self.std = np.maximum(elite.std(axis=1), 0.05 * float(self.hparams["noise_std"]))
+        self.std = np.maximum(elite.std(axis=1), 0.05 * self.hparams["noise_std"])
 
 
 PLANNERS = (MPPI, CEM)

@@ -75,9 +75,9 @@ class Reinforce:
         if not self.discrete and not isinstance(self.act_space, spaces.Box):
             raise UserError(f"{self.name} needs Discrete or Box actions; {scenario.id} has {self.act_space}")
         self.scenario, self.seed = scenario, seed
-        self.hparams = {**DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
+        self.hparams = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(), DEFAULTS)
         h = self.hparams
-        torch.set_num_threads(int(h["torch_threads"]))
+        torch.set_num_threads(h["torch_threads"])
         if seed is not None:
             torch.manual_seed(seed)
         n_in = int(np.prod(obs_space.shape))
@@ -86,8 +86,8 @@ class Reinforce:
         self.log_std = nn.Parameter(torch.zeros(n_out)) if not self.discrete else None
         self.value_net = mlp(n_in, 1, list(h["net_arch"]))
         params = list(self.policy.parameters()) + ([self.log_std] if self.log_std is not None else [])
-        self.pi_opt = torch.optim.Adam(params, lr=float(h["learning_rate"]))
-        self.v_opt = torch.optim.Adam(self.value_net.parameters(), lr=float(h["value_learning_rate"]))
+        self.pi_opt = torch.optim.Adam(params, lr=h["learning_rate"])
+        self.v_opt = torch.optim.Adam(self.value_net.parameters(), lr=h["value_learning_rate"])
         self.steps_trained = 0
         self._vec: Any = None  # the training copies, their observations and trajectories, kept across learn() calls
         self._last: dict[str, np.ndarray] = {}
@@ -131,7 +131,7 @@ class Reinforce:
         trajectories and the finished ones not yet used, so ``learn(k); learn(k)`` equals
         ``learn(2k)`` (an update happens only once ``steps_per_update`` steps are collected)."""
         h = self.hparams
-        n, gamma = int(h["n_envs"]), float(h["gamma"])
+        n, gamma = h["n_envs"], h["gamma"]
         if self._vec is None:
             self._vec = self.scenario.vector(n, seed=self.seed)
             self._last = self._vec.reset()[0]
@@ -156,7 +156,7 @@ class Reinforce:
                     self._collected += len(traj[i])
                     traj[i] = []
             t += n
-            if self._collected >= int(h["steps_per_update"]):
+            if self._collected >= h["steps_per_update"]:
                 self._update(finished)
                 finished.clear()
                 self._collected = 0
@@ -192,11 +192,11 @@ class Reinforce:
         if not self.discrete:
             logp = logp.sum(dim=1)
         entropy = dist.entropy().mean() if self.discrete else dist.entropy().sum(dim=1).mean()
-        loss = -(logp * adv).mean() - float(h["entropy_coef"]) * entropy
+        loss = -(logp * adv).mean() - h["entropy_coef"] * entropy
         self.pi_opt.zero_grad()
         loss.backward()
         self.pi_opt.step()
-        for _ in range(int(h["value_epochs"])):
+        for _ in range(h["value_epochs"]):
             v_loss = nn.functional.mse_loss(self.value_net(obs)[:, 0], returns)
             self.v_opt.zero_grad()
             v_loss.backward()

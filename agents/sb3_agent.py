@@ -231,7 +231,7 @@ class SB3Agent:
         self.steps_trained = 0
         self.history: list[dict[str, Any]] = []
         """Training curve rows (steps, mean episode return of the last 100 episodes), this process only."""
-        torch.set_num_threads(int(self.hparams.get("torch_threads", 1)))
+        torch.set_num_threads(self.hparams.get("torch_threads", 1))
         self._check_spaces()
         self._check_her()
         self.vecnorm: VecNormalize | None = None
@@ -240,7 +240,7 @@ class SB3Agent:
         self.models: list[BaseAlgorithm] = []
         self._lock: Lockstep | None = None
         self._genvs: list[GroupVecEnv] = []
-        sharing = str(self.hparams.get("sharing", "full"))
+        sharing = self.hparams.get("sharing", "full")
         if sharing != "full" and scenario.num_agents > 1:
             if self.hparams.get("normalize"):
                 raise UserError(f"{self.name}: normalize needs sharing=full (valid with sharing={sharing}: normalize=false)")
@@ -313,7 +313,7 @@ class SB3Agent:
         """``env`` in the agent's VecNormalize when ``normalize`` is set (statistics kept across envs)."""
         if self.hparams.get("normalize"):
             if self.vecnorm is None:
-                self.vecnorm = VecNormalize(env, gamma=float(self.hparams.get("gamma", 0.99)))
+                self.vecnorm = VecNormalize(env, gamma=self.hparams.get("gamma", 0.99))
             else:
                 self.vecnorm.set_venv(env)
             env = self.vecnorm
@@ -331,8 +331,8 @@ class SB3Agent:
         if self.hparams.get("her"):
             kwargs["replay_buffer_class"] = HerReplayBuffer
             kwargs["replay_buffer_kwargs"] = {**(kwargs.get("replay_buffer_kwargs") or {}),
-                                              "n_sampled_goal": int(self.hparams.get("n_sampled_goal", 4)),
-                                              "goal_selection_strategy": str(self.hparams.get("goal_selection_strategy", "future"))}
+                                              "n_sampled_goal": self.hparams.get("n_sampled_goal", 4),
+                                              "goal_selection_strategy": self.hparams.get("goal_selection_strategy", "future")}
         return sb3_arguments(kwargs, int(np.prod(space.shape or (1,))))
 
     def _policy(self) -> str:
@@ -361,7 +361,7 @@ class SB3Agent:
     def _learn_groups(self, steps: int, progress: ProgressFn | None) -> None:
         assert self.groups is not None
         if self._lock is None:
-            vec = self.scenario.vector(int(self.hparams.get("n_envs", 8)), seed=self.seed, backend=self.hparams.get("backend", "auto"))
+            vec = self.scenario.vector(self.hparams.get("n_envs", 8), seed=self.seed, backend=self.hparams.get("backend", "auto"))
             self._lock = Lockstep(vec, self.groups)
             self._genvs = [GroupVecEnv(self._lock, g) for g in range(len(self.groups))]
             if self.models:
@@ -392,7 +392,7 @@ class SB3Agent:
             self.model.set_env(self._env())
         if self.hparams.get("total_steps") is None:  # the first call declares the budget (saved with the checkpoint)
             self.hparams["total_steps"] = int(self.model.num_timesteps + steps)
-        budget = int(self.hparams["total_steps"])
+        budget = self.hparams["total_steps"]
         callbacks: list[BaseCallback] = [_Budget(budget), _History(self.history, max(1000, budget // 100))]
         if progress:
             callbacks.append(_Progress(progress, self.model.num_timesteps, steps))

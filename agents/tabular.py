@@ -54,7 +54,7 @@ class TabularAgent:
             raise UserError(f"{self.name} needs discrete observations and actions; {scenario.id} has {obs} and {act}")
         self.scenario, self.seed = scenario, seed
         self.hparams = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())
-        self.gamma = float(self.hparams.get("gamma", 0.99))
+        self.gamma = self.hparams.get("gamma", 0.99)
         self.n_states, self.n_actions = int(obs.n), int(act.n)
         self.q = np.zeros((self.n_states, self.n_actions))
         self.rng = np.random.default_rng(seed)
@@ -106,8 +106,8 @@ class _ModelBased(TabularAgent):
                     self.R[s, a] += prob * reward
                     if not terminated:
                         self.T[s, a, nxt] += prob
-        self.tolerance = float(self.hparams.get("tolerance", 1e-12))
-        self.max_iterations = int(self.hparams.get("max_iterations", 100_000))
+        self.tolerance = self.hparams.get("tolerance", 1e-12)
+        self.max_iterations = self.hparams.get("max_iterations", 100_000)
         self.v = np.zeros(self.n_states)
 
     def q_from(self, v: np.ndarray) -> np.ndarray:
@@ -183,7 +183,7 @@ class _TemporalDifference(TabularAgent):
         alpha = float(self.hparams.get("alpha", 0.1))
         if self.hparams.get("total_steps") is None:
             self.hparams["total_steps"] = self.steps_trained + steps
-        budget = max(int(self.hparams["total_steps"]), 1)
+        budget = max(self.hparams["total_steps"], 1)
         if self._vec is None:
             self._vec = self.scenario.vector(n, seed=self.seed)
             obs, _ = self._vec.reset()

@@ -81,13 +81,13 @@ class ADR:
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         require_single_agent(self.name, scenario)
         self.scenario, self.seed = scenario, seed
-        resolved = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())
+        resolved = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(), DEFAULTS)
         self.hparams = h = {**DEFAULTS, **{k: v for k, v in resolved.items() if k not in PART_KEYS}}
         lo, hi = (float(x) for x in h["initial"])
         self.limits = tuple(float(x) for x in h["limits"])
         if not (0 < self.limits[0] <= lo <= hi <= self.limits[1]):
             raise UserError(f"adr needs 0 < limits[0] <= initial low <= initial high <= limits[1] (got initial {h['initial']}, limits {h['limits']})")
-        if not 0.0 <= float(h["boundary_prob"]) <= 1.0:
+        if not 0.0 <= h["boundary_prob"] <= 1.0:
             raise UserError(f"adr boundary_prob must be in [0, 1] (got {h['boundary_prob']})")
         self.ranges: dict[str, list[float]] = {str(p): [lo, hi] for p in h["parameters"]}
         self._spec(self.ranges)  # unknown bodies or kinds fail here
@@ -99,7 +99,7 @@ class ADR:
     def _spec(self, ranges: dict[str, list[float]], pinned: tuple[str, float] | None = None) -> Scenario:
         """The scenario with ``ranges``: for training (boundary sampling) or with one parameter ``pinned``."""
         params = []
-        share = 0.0 if pinned is not None else float(self.hparams["boundary_prob"]) / len(ranges)
+        share = 0.0 if pinned is not None else self.hparams["boundary_prob"] / len(ranges)
         for name, (lo, hi) in ranges.items():
             if pinned is not None and pinned[0] == name:
                 lo = hi = pinned[1]
@@ -122,12 +122,12 @@ class ADR:
         h = self.hparams
         if h.get("total_steps") is None:  # the first call declares the budget (saved with the checkpoint)
             h["total_steps"] = self.steps_trained + steps
-        self.ppo.hparams["total_steps"] = int(h["total_steps"])
+        self.ppo.hparams["total_steps"] = h["total_steps"]
         done = 0
         while done < steps:
-            chunk = min(int(h["chunk"]), steps - done)
+            chunk = min(h["chunk"], steps - done)
             at = self.steps_trained + done
-            vec = self.training_scenario().vector(int(h["n_envs"]), seed=None if self.seed is None else self.seed + at)
+            vec = self.training_scenario().vector(h["n_envs"], seed=None if self.seed is None else self.seed + at)
             previous = self.ppo.model.get_env() if self.ppo.model is not None else None
             self.ppo.attach(SB3VecEnv(vec))
             if previous is not None:
@@ -146,14 +146,14 @@ class ADR:
         from testbed.harness import evaluate  # testbed imports agents, which registers this class
 
         h = self.hparams
-        delta, t_low, t_high = float(h["delta"]), float(h["t_low"]), float(h["t_high"])
+        delta, t_low, t_high = h["delta"], h["t_low"], h["t_high"]
         lo0, hi0 = (float(x) for x in h["initial"])
         row: dict[str, Any] = {"steps": steps}
         for name in list(self.ranges):
             for side in (0, 1):
                 value = self.ranges[name][side]
                 sc = self._spec(self.ranges, pinned=(name, value))
-                perf = float(np.mean([r.team_return for r in evaluate(self, sc, episodes=int(h["boundary_episodes"]), seed=7_000)]))
+                perf = float(np.mean([r.team_return for r in evaluate(self, sc, episodes=h["boundary_episodes"], seed=7_000)]))
                 row[f"{name}[{side}]"] = perf
                 step = delta if perf >= t_high else (-delta if perf < t_low else 0.0)
                 if side == 0:  # rounded: repeated +-delta must land on 0.7, not 0.7000000000000001

@@ -166,6 +166,18 @@ def test_adversarially_trained_ppo_learns():
     assert np.mean([r.team_return for r in testbed.evaluate(ag, episodes=5, seed=3)]) > 10 * rnd
 
 
+def test_a_null_attack_setting_means_the_default_attack():
+    from agents.adversarial.adv_training import ATTACK_DEFAULTS, PerturbedObservations
+
+    ag = agents.make("adv_ppo", IP, seed=0, attack_eps=None, attack_prob=0.25, attack_steps=None, n_envs=2, n_steps=32,
+                     batch_size=32)
+    ag.learn(64)
+    wrapper = ag.model.get_env()
+    while not isinstance(wrapper, PerturbedObservations):
+        wrapper = wrapper.venv
+    assert (wrapper.eps, wrapper.prob, wrapper.steps) == (ATTACK_DEFAULTS["attack_eps"], 0.25, ATTACK_DEFAULTS["attack_steps"])
+
+
 def test_rarl_players_take_ppos_tuned_settings_unless_overridden():
     from agents.hyperparams import tuned_defaults
 

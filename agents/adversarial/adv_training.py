@@ -34,7 +34,9 @@ from agents.sb3_views import sb3_distribution
 from agents.sb3_vecenv import SB3VecEnv
 from scenarios import Scenario, UserError
 
-ATTACK_KEYS = {"attack_eps", "attack_prob", "attack_steps"}
+ATTACK_DEFAULTS = {"attack_eps": 0.1, "attack_prob": 0.5, "attack_steps": 5}
+"""The training attack where a value is not given (or given as null, "the agent's default")."""
+ATTACK_KEYS = set(ATTACK_DEFAULTS)
 
 
 class PerturbedObservations(VecEnvWrapper):
@@ -44,7 +46,8 @@ class PerturbedObservations(VecEnvWrapper):
         super().__init__(venv)
         self.owner = owner
         h = owner.hparams
-        self.eps, self.prob, self.steps = float(h.get("attack_eps", 0.1)), float(h.get("attack_prob", 0.5)), int(h.get("attack_steps", 5))
+        attack = {k: default if h.get(k) is None else h[k] for k, default in ATTACK_DEFAULTS.items()}
+        self.eps, self.prob, self.steps = attack["attack_eps"], attack["attack_prob"], attack["attack_steps"]
         self.rng = np.random.default_rng(owner.seed)
         self.count, self.mean, self.m2 = 0, None, None
         self.seen = 0

@@ -123,13 +123,13 @@ class RARL:
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         require_single_agent(self.name, scenario)
         self.scenario, self.seed = scenario, seed
-        resolved = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())
+        resolved = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(), DEFAULTS)
         own = {k: v for k, v in resolved.items() if k not in PART_KEYS}
         self.hparams = h = {**DEFAULTS, **own}
         handle = require_mujoco(scenario, self.name)
         bodies = [str(b) for b in h["adversary_bodies"]]
         self.body_ids = [int(i) for i in handle.ids("body", bodies, "rarl adversary_bodies")]
-        if float(h["force_scale"]) <= 0:
+        if h["force_scale"] <= 0:
             raise UserError(f"force_scale must be > 0 (got {h['force_scale']})")
         self.adv_space = spaces.Box(-1.0, 1.0, (3 * len(bodies),), np.float32)
         obs_space = scenario.observation_space(AGENT)
@@ -142,8 +142,8 @@ class RARL:
     def _models(self) -> tuple[RoleVecEnv, RoleVecEnv]:
         """Start the two-player game and attach each player's role env (building the models on the first call)."""
         h = self.hparams
-        vec = self.scenario.vector(int(h["n_envs"]), seed=self.seed, backend="gymnasium")
-        self._game = TwoPlayer(vec, self.body_ids, float(h["force_scale"]))
+        vec = self.scenario.vector(h["n_envs"], seed=self.seed, backend="gymnasium")
+        self._game = TwoPlayer(vec, self.body_ids, h["force_scale"])
         obs_space, act_space = self.scenario.observation_space(AGENT), self.scenario.action_space(AGENT)
         penv = RoleVecEnv(self._game, "protagonist", obs_space, act_space)
         aenv = RoleVecEnv(self._game, "adversary", obs_space, self.adv_space)
@@ -162,8 +162,8 @@ class RARL:
         if h.get("total_steps") is None:
             h["total_steps"] = self.steps_trained + steps
         for player in (self.protagonist, self.adversary):  # each trains total_steps: its schedules run over them
-            player.hparams["total_steps"] = int(h["total_steps"])
-        per = max(1, int(h["total_steps"]) // int(h["rounds"]))
+            player.hparams["total_steps"] = h["total_steps"]
+        per = max(1, h["total_steps"] // h["rounds"])
         done = 0
         while done < steps:
             chunk = min(per, steps - done)

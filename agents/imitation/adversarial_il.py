@@ -169,7 +169,7 @@ class AdversarialImitation:
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         require_single_agent(self.name, scenario)
         self.scenario, self.seed = scenario, seed
-        resolved = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())
+        resolved = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(), DEFAULTS)
         self.hparams = h = {**DEFAULTS, **{k: v for k, v in resolved.items() if k not in PART_KEYS}}
         if h["generator_reward"] not in REWARDS:
             raise UserError(f"unknown generator_reward '{h['generator_reward']}' (valid: {', '.join(REWARDS)})")
@@ -182,8 +182,8 @@ class AdversarialImitation:
         self.discrete = self.act_space.__class__.__name__ == "Discrete"
         obs_dim = int(np.prod(self.obs_space.shape))
         self.act_dim = int(self.act_space.n) if self.discrete else int(np.prod(self.act_space.shape))
-        self.disc = Discriminator(obs_dim, self.act_dim, list(h["disc_net_arch"]), self.airl, float(h["gamma"]))
-        self.disc_opt = torch.optim.Adam(self.disc.parameters(), lr=float(h["disc_learning_rate"]))
+        self.disc = Discriminator(obs_dim, self.act_dim, list(h["disc_net_arch"]), self.airl, h["gamma"])
+        self.disc_opt = torch.optim.Adam(self.disc.parameters(), lr=h["disc_learning_rate"])
         self.expert: tuple[torch.Tensor, ...] | None = None
         if h["dataset"]:
             ds = demos.load(h["dataset"], scenario)
@@ -214,7 +214,7 @@ class AdversarialImitation:
         with torch.no_grad():
             logit = self.disc.logit(o, self._act_features(a), torch.as_tensor(np.asarray(next_obs, np.float32).reshape(len(obs), -1)),
                                     torch.as_tensor(done), self._log_pi(o, a))
-            return self.disc.reward(logit, str(self.hparams["generator_reward"])).numpy().astype(np.float32)
+            return self.disc.reward(logit, self.hparams["generator_reward"]).numpy().astype(np.float32)
 
     def update_discriminator(self, transitions: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> None:
         """Adam steps on binary cross-entropy: expert transitions 1, generator transitions 0.
@@ -228,8 +228,8 @@ class AdversarialImitation:
         acts = torch.as_tensor(np.asarray(a).reshape(len(o), -1))
         nxt = torch.as_tensor(np.asarray(o2, np.float32).reshape(len(o), -1))
         gen_done = torch.as_tensor(np.asarray(d, np.float32))
-        n = min(int(h["disc_batch_size"]), len(obs))
-        for _ in range(int(h["disc_updates"])):
+        n = min(h["disc_batch_size"], len(obs))
+        for _ in range(h["disc_updates"]):
             gi = torch.as_tensor(self.rng.integers(0, len(obs), n))
             ei = torch.as_tensor(self.rng.integers(0, len(self.expert[0]), n))
             ga = acts[gi] if not self.discrete else acts[gi].reshape(-1)
@@ -250,12 +250,12 @@ class AdversarialImitation:
             raise UserError(f"{self.name} needs demonstrations: --set dataset=PATH (from 'testbed demos record')")
         h = self.hparams
         if self.reward_env is None:  # the first call, or the first after loading
-            vec = self.scenario.vector(int(h["n_envs"]), seed=self.seed)
+            vec = self.scenario.vector(h["n_envs"], seed=self.seed)
             self.reward_env = DiscriminatorReward(SB3VecEnv(vec), self)
             self.ppo.attach(self.reward_env)
         if h.get("total_steps") is None:  # the first call declares the budget (saved with the checkpoint)
             h["total_steps"] = self.steps_trained + steps
-        self.ppo.hparams["total_steps"] = int(h["total_steps"])
+        self.ppo.hparams["total_steps"] = h["total_steps"]
         self.ppo.learn(steps, progress, callback=_UpdateDiscriminator(self))
         self.steps_trained += steps
 

@@ -76,14 +76,15 @@ class BehaviouralCloning:
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         self.scenario, self.seed = scenario, seed
-        self.hparams = h = {**DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
-        torch.set_num_threads(int(h["torch_threads"]))
+        self.hparams = h = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(),
+                                               DEFAULTS)
+        torch.set_num_threads(h["torch_threads"])
         if seed is not None:
             torch.manual_seed(seed)
         self.rng = np.random.default_rng(seed)
-        self.groups = make_groups(scenario, str(h["sharing"]), agent_id=True)
+        self.groups = make_groups(scenario, h["sharing"], agent_id=True)
         self.nets = nn.ModuleList(PolicyNet(g, list(h["net_arch"])) for g in self.groups)
-        self.opts = [torch.optim.Adam(n.parameters(), lr=float(h["learning_rate"]), weight_decay=float(h["weight_decay"]))
+        self.opts = [torch.optim.Adam(n.parameters(), lr=h["learning_rate"], weight_decay=h["weight_decay"])
                      for n in self.nets]
         self.steps_trained = 0
         self.data: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -114,10 +115,10 @@ class BehaviouralCloning:
         if not self.data:
             raise UserError(f"{self.name} needs demonstrations: --set dataset=PATH (from 'testbed demos record')")
         h = self.hparams
-        bs = int(h["batch_size"])
+        bs = h["batch_size"]
         for g, net, opt in zip(self.groups, self.nets, self.opts):
             x, y = self._inputs(g)
-            total = steps or max(1, int(h["epochs"]) * int(np.ceil(len(x) / bs)))
+            total = steps or max(1, h["epochs"] * int(np.ceil(len(x) / bs)))
             xt, yt = torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y)
             yt = yt.long() if g.discrete else yt.float().reshape(len(yt), -1)
             for k in range(total):

@@ -64,7 +64,8 @@ class DAgger:
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         self.scenario, self.seed = scenario, seed
-        self.hparams = h = {**DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
+        self.hparams = h = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(),
+                                               DEFAULTS)
         bc_keys = {k: h[k] for k in BC_DEFAULTS if k != "epochs"}
         self.bc = BehaviouralCloning(scenario, seed=seed, **{**bc_keys, "epochs": h["epochs"]})
         self.rng = np.random.default_rng(seed)
@@ -93,20 +94,20 @@ class DAgger:
         h = self.hparams
         if self.expert is None:
             self.expert = load_expert(h["expert"], self.scenario, dict(h["expert_hparams"] or {}), self.seed)
-        n, rounds = int(h["n_envs"]), int(h["rounds"])
+        n, rounds = h["n_envs"], h["rounds"]
         agents_ = list(self.scenario.possible_agents)
         obs_buf = {a: [self.bc.data[a][0]] if a in self.bc.data else [] for a in agents_}
         act_buf = {a: [self.bc.data[a][1]] if a in self.bc.data else [] for a in agents_}
         if h.get("total_steps") is None:
-            h["total_steps"] = self.steps_trained + steps
+            h["total_steps"] = int(self.steps_trained + steps)
         if getattr(self, "_rollout", None) is None:
             vec = self.scenario.vector(n, seed=self.seed)
             self._rollout = (vec, vec.reset()[0])
         vec, obs = self._rollout
-        per_round = max(n, int(h["total_steps"]) // rounds)
+        per_round = max(n, h["total_steps"] // rounds)
         done = 0
         while done < steps:
-            beta = float(h["beta"]) * float(h["decay"]) ** self.round
+            beta = h["beta"] * h["decay"] ** self.round
             returns: list[float] = []
             for _t in range(max(1, min(per_round, steps - done) // n)):
                 expert = _expert_actions(self.expert, vec, obs, deterministic=True)
@@ -124,7 +125,7 @@ class DAgger:
                 returns += [sum(i["episode"]["returns"].values()) for i in infos if "episode" in i]
                 done += n
             self.bc.set_data({a: np.concatenate(obs_buf[a]) for a in agents_}, {a: np.concatenate(act_buf[a]) for a in agents_})
-            self.bc.learn(int(h["bc_steps"]))
+            self.bc.learn(h["bc_steps"])
             self.history.append({"round": self.round, "beta": beta, "samples": len(self.bc.data[agents_[0]][0]),
                                  "rollout_return": float(np.mean(returns)) if returns else None})
             self.round += 1

@@ -63,7 +63,7 @@ class MatrixLearner:
         if not scenario.spec.source.startswith("matrix:"):
             raise UserError(f"{self.name} plays the matrix/ games; {scenario.id} is not one")
         self.scenario, self.seed = scenario, seed
-        self.hparams = {**DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
+        self.hparams = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(), DEFAULTS)
         self.agents = list(scenario.possible_agents)
         self.sizes = [int(scenario.action_space(a).n) for a in self.agents]
         n0, n1 = self.sizes
@@ -74,7 +74,7 @@ class MatrixLearner:
         self.counts = [np.ones(n1), np.ones(n0)]  # agent k's counts of the other's actions (Laplace prior)
         self.rng = np.random.default_rng(seed)
         self.steps_trained = 0
-        self.temperature = float(self.hparams["temperature_end"])
+        self.temperature = self.hparams["temperature_end"]
         self._vec: Any = None  # the game, kept across learn() calls
 
     def values(self, k: int) -> np.ndarray:
@@ -106,11 +106,11 @@ class MatrixLearner:
         (default: the first call's steps) and a second call continues the first's game, so
         ``learn(k); learn(k)`` equals ``learn(2k)`` with ``total_steps=2k``."""
         h = self.hparams
-        t0, t1, alpha = float(h["temperature"]), float(h["temperature_end"]), float(h["alpha"])
-        decay = float(h["opponent_decay"])
+        t0, t1, alpha = h["temperature"], h["temperature_end"], h["alpha"]
+        decay = h["opponent_decay"]
         if h.get("total_steps") is None:
             h["total_steps"] = self.steps_trained + steps
-        budget = int(h["total_steps"])
+        budget = h["total_steps"]
         if self._vec is None:
             self._vec = self.scenario.vector(1, seed=self.seed)
             self._vec.reset()

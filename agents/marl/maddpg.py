@@ -66,13 +66,14 @@ class MADDPG:
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         self.scenario, self.seed = scenario, seed
-        self.hparams = h = {**DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
+        self.hparams = h = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(),
+                                               DEFAULTS)
         if h["target_actions"] not in TARGET_ACTIONS:
             raise UserError(f"unknown target_actions '{h['target_actions']}' (valid: {', '.join(TARGET_ACTIONS)})")
-        torch.set_num_threads(int(h["torch_threads"]))
+        torch.set_num_threads(h["torch_threads"])
         if seed is not None:
             torch.manual_seed(seed)
-        self.groups = make_groups(scenario, str(h["sharing"]), bool(h["agent_id"]))
+        self.groups = make_groups(scenario, h["sharing"], h["agent_id"])
         self.obs_spaces = {a: scenario.observation_space(a) for a in scenario.possible_agents}
         self.state_dim = sum(obs_dim(s) for s in self.obs_spaces.values())
         self.joint_act_dim = sum(g.act_dim * len(g.agents) for g in self.groups)
@@ -83,8 +84,8 @@ class MADDPG:
             for g in self.groups
         )
         self.actors_t, self.critics_t = copy.deepcopy(self.actors), copy.deepcopy(self.critics)
-        self.actor_opts = [torch.optim.Adam(a.parameters(), lr=float(h["actor_lr"]), fused=True) for a in self.actors]
-        self.critic_opts = [torch.optim.Adam(c.parameters(), lr=float(h["critic_lr"]), fused=True) for c in self.critics]
+        self.actor_opts = [torch.optim.Adam(a.parameters(), lr=h["actor_lr"], fused=True) for a in self.actors]
+        self.critic_opts = [torch.optim.Adam(c.parameters(), lr=h["critic_lr"], fused=True) for c in self.critics]
         self.rng = np.random.default_rng(seed)
         self.steps_trained = 0
         self.history: list[dict[str, Any]] = []
@@ -97,7 +98,7 @@ class MADDPG:
         out = self.actors[gi](x)
         if g.discrete:
             if explore:
-                return nn.functional.gumbel_softmax(out, tau=float(self.hparams["gumbel_temperature"]), hard=True)
+                return nn.functional.gumbel_softmax(out, tau=self.hparams["gumbel_temperature"], hard=True)
             return nn.functional.one_hot(out.argmax(-1), g.act_dim).float()
         return torch.tanh(out)
 
@@ -108,7 +109,7 @@ class MADDPG:
         if not g.discrete:
             return torch.tanh(out)
         if self.hparams["target_actions"] == "sample":
-            return nn.functional.gumbel_softmax(out, tau=float(self.hparams["gumbel_temperature"]), hard=False)
+            return nn.functional.gumbel_softmax(out, tau=self.hparams["gumbel_temperature"], hard=False)
         return nn.functional.one_hot(out.argmax(-1), g.act_dim).float()
 
     def _to_env(self, g: Group, enc: np.ndarray) -> np.ndarray:
@@ -131,7 +132,7 @@ class MADDPG:
     def _explore(self, obs: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], list[np.ndarray]]:
         out: dict[str, np.ndarray] = {}
         encs = []
-        std = float(self.hparams["noise_std"])
+        std = self.hparams["noise_std"]
         with torch.no_grad():
             for gi, g in enumerate(self.groups):
                 enc = self._encoded(gi, torch.as_tensor(g.inputs(obs)), explore=True).numpy()
@@ -150,16 +151,16 @@ class MADDPG:
         """Collect with exploration into a joint replay; update critics, then actors, then targets.
         A second call continues the first's copies, episodes and replay."""
         h = self.hparams
-        n = int(h["n_envs"])
+        n = h["n_envs"]
         if getattr(self, "_rollout", None) is None:
-            vec = self.scenario.vector(n, seed=self.seed, backend=str(h["backend"]))
-            self._rollout = (vec, vec.reset()[0], JointReplay(int(h["buffer_size"])))
+            vec = self.scenario.vector(n, seed=self.seed, backend=h["backend"])
+            self._rollout = (vec, vec.reset()[0], JointReplay(h["buffer_size"]))
         vec, obs, buffer = self._rollout
         agents_order = [a for g in self.groups for a in g.agents]
         done_steps = 0
         recent = self._recent  # episodes since the last history entry, carried across learn() calls
         while done_steps < steps:
-            if self.steps_trained + done_steps < int(h["learning_starts"]):
+            if self.steps_trained + done_steps < h["learning_starts"]:
                 encs = [self._uniform(g, n) for g in self.groups]
                 actions = {a: self._to_env(g, encs[gi][:, j]) for gi, g in enumerate(self.groups) for j, a in enumerate(g.agents)}
             else:
@@ -176,9 +177,9 @@ class MADDPG:
             obs = new_obs
             done_steps += n
             total = self.steps_trained + done_steps
-            if total >= int(h["learning_starts"]) and (total // n) % int(h["train_freq"]) == 0:
-                for _ in range(int(h["gradient_steps"])):
-                    self._update(buffer.sample(int(h["batch_size"]), self.rng))
+            if total >= h["learning_starts"] and (total // n) % h["train_freq"] == 0:
+                for _ in range(h["gradient_steps"]):
+                    self._update(buffer.sample(h["batch_size"], self.rng))
             if len(recent) >= 4 * n:
                 self.history.append({"steps": self.steps_trained + done_steps,
                                      **{a: float(np.mean([r[a] for r in recent])) for a in agents_order}})
@@ -210,7 +211,7 @@ class MADDPG:
     def _update(self, b: dict[str, np.ndarray]) -> None:
         h = self.hparams
         t = {k: torch.as_tensor(v) for k, v in b.items()}
-        G, gamma, tau = len(self.groups), float(h["gamma"]), float(h["tau"])
+        G, gamma, tau = len(self.groups), h["gamma"], h["tau"]
         offsets = np.cumsum([0] + [len(g.agents) for g in self.groups])
         joint = torch.cat([t[f"a{gi}"].flatten(1) for gi in range(G)], 1)
         with torch.no_grad():
@@ -222,16 +223,16 @@ class MADDPG:
             loss = ((self._q(self.critics, gi, t["state"], joint) - y) ** 2).mean()
             self.critic_opts[gi].zero_grad()
             loss.backward()
-            clip_gradients(self.critics[gi].parameters(), float(h["max_grad_norm"]))
+            clip_gradients(self.critics[gi].parameters(), h["max_grad_norm"])
             self.critic_opts[gi].step()
         for gi, g in enumerate(self.groups):
             logits = self.actors[gi](t[f"x{gi}"])
-            mine = (nn.functional.gumbel_softmax(logits, tau=float(h["gumbel_temperature"]), hard=True)
+            mine = (nn.functional.gumbel_softmax(logits, tau=h["gumbel_temperature"], hard=True)
                     if g.discrete else torch.tanh(logits))
             loss = -self._q(self.critics, gi, t["state"], self.actor_joint(gi, mine, t)).mean() + 1e-3 * (logits**2).mean()
             self.actor_opts[gi].zero_grad()
             loss.backward()
-            clip_gradients(self.actors[gi].parameters(), float(h["max_grad_norm"]))
+            clip_gradients(self.actors[gi].parameters(), h["max_grad_norm"])
             self.actor_opts[gi].step()
         with torch.no_grad():
             for src, dst in ((self.actors, self.actors_t), (self.critics, self.critics_t)):

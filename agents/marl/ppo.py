@@ -85,21 +85,21 @@ class MultiAgentPPO:
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         self.scenario, self.seed = scenario, seed
-        tuned = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())
-        self.hparams = h = {**DEFAULTS, "critic": self.critic_default, **tuned}
+        self.hparams = h = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(),
+                                               {**DEFAULTS, "critic": self.critic_default})
         if h["critic"] not in CRITICS:
             raise UserError(f"unknown critic '{h['critic']}' (valid: {', '.join(CRITICS)})")
-        torch.set_num_threads(int(h["torch_threads"]))
+        torch.set_num_threads(h["torch_threads"])
         if seed is not None:
             torch.manual_seed(seed)
-        self.groups = make_groups(scenario, str(h["sharing"]), bool(h["agent_id"]))
+        self.groups = make_groups(scenario, h["sharing"], h["agent_id"])
         self.agents = list(scenario.possible_agents)
         self.obs_spaces = {a: scenario.observation_space(a) for a in self.agents}
         self.state_dim = sum(obs_dim(s) for s in self.obs_spaces.values())
         self.nets = nn.ModuleList(
-            GroupNets(g, self._critic_dim(g), list(h["net_arch"]), bool(h["recurrent"])) for g in self.groups
+            GroupNets(g, self._critic_dim(g), list(h["net_arch"]), h["recurrent"]) for g in self.groups
         )
-        self.opts = [torch.optim.Adam(n.parameters(), lr=float(h["learning_rate"]), eps=1e-5, fused=True) for n in self.nets]
+        self.opts = [torch.optim.Adam(n.parameters(), lr=h["learning_rate"], eps=1e-5, fused=True) for n in self.nets]
         self.steps_trained = 0
         self.history: list[dict[str, Any]] = []
         self._recent: list = []
@@ -183,10 +183,10 @@ class MultiAgentPPO:
         """Collect ``n_steps`` per copy, update every group, repeat until ``steps`` environment steps;
         a second call continues the first's copies, episodes and recurrent states."""
         h = self.hparams
-        n, T, gamma = int(h["n_envs"]), int(h["n_steps"]), float(h["gamma"])
+        n, T, gamma = h["n_envs"], h["n_steps"], h["gamma"]
         G = len(self.groups)
         if getattr(self, "_rollout", None) is None:  # kept across calls: a second learn() continues the episodes
-            vec = self.scenario.vector(n, seed=self.seed, backend=str(h["backend"]))
+            vec = self.scenario.vector(n, seed=self.seed, backend=h["backend"])
             obs, _ = vec.reset()
             ha = [net.actor.initial(n * len(g.agents)) for g, net in zip(self.groups, self.nets)]
             hc = [net.critic.initial(n * len(g.agents)) for g, net in zip(self.groups, self.nets)]
@@ -281,7 +281,7 @@ class MultiAgentPPO:
         """Per-sample value loss (MAPPO's ``cal_value_loss``): Huber or squared error / 2 of the
         error, and with ``value_clip`` the larger of it and the clipped prediction's error."""
         h = self.hparams
-        delta = float(h["huber_delta"])
+        delta = h["huber_delta"]
 
         def per_sample(err: torch.Tensor) -> torch.Tensor:
             if h["huber_loss"]:
@@ -290,7 +290,7 @@ class MultiAgentPPO:
 
         loss = per_sample(target - pred)
         if h["value_clip"]:
-            clip = float(h["clip_range"])
+            clip = h["clip_range"]
             clipped = old_pred + (pred - old_pred).clamp(-clip, clip)
             loss = torch.max(loss, per_sample(target - clipped))
         return loss
@@ -298,7 +298,7 @@ class MultiAgentPPO:
     def _update(self, gi: int, b: dict[str, list], last_v: np.ndarray, h0: tuple[torch.Tensor, torch.Tensor]) -> None:
         h = self.hparams
         g, net, opt = self.groups[gi], self.nets[gi], self.opts[gi]
-        gamma, lam = float(h["gamma"]), float(h["gae_lambda"])
+        gamma, lam = h["gamma"], h["gae_lambda"]
         T = len(b["r"])
         r, done, v = (np.stack(b[k]) for k in ("r", "done", "v"))  # (T, B)
         adv = np.zeros_like(r)
@@ -326,9 +326,9 @@ class MultiAgentPPO:
             target = net.value_norm.normalize(ret)
         else:
             target = ret
-        clip = float(h["clip_range"])
-        chunks = max(1, min(int(h["minibatches"]), B))
-        for _ in range(int(h["epochs"])):
+        clip = h["clip_range"]
+        chunks = max(1, min(h["minibatches"], B))
+        for _ in range(h["epochs"]):
             for cols in torch.randperm(B).chunk(chunks):
                 m = mask[:, cols]
                 za = net.actor.sequence(x[:, cols], h0[0][cols], starts[:, cols])
@@ -341,10 +341,10 @@ class MultiAgentPPO:
                 vloss = self.value_loss(net.value(zc)[..., 0], old_v[:, cols], target[:, cols])
                 ent = net.head.entropy(dist)
                 denom = m.sum().clamp(min=1.0)
-                loss = ((pg + float(h["vf_coef"]) * vloss - float(h["ent_coef"]) * ent) * m).sum() / denom
+                loss = ((pg + h["vf_coef"] * vloss - h["ent_coef"] * ent) * m).sum() / denom
                 opt.zero_grad()
                 loss.backward()
-                clip_gradients(net.parameters(), float(h["max_grad_norm"]))
+                clip_gradients(net.parameters(), h["max_grad_norm"])
                 opt.step()
 
     # ----- checkpoints --------------------------------------------------------------------------

@@ -96,11 +96,12 @@ class ValueDecomposition:
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         self.scenario, self.seed = scenario, seed
-        self.hparams = h = {**DEFAULTS, **hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())}
-        torch.set_num_threads(int(h["torch_threads"]))
+        self.hparams = h = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(),
+                                               DEFAULTS)
+        torch.set_num_threads(h["torch_threads"])
         if seed is not None:
             torch.manual_seed(seed)
-        self.groups = make_groups(scenario, str(h["sharing"]), bool(h["agent_id"]))
+        self.groups = make_groups(scenario, h["sharing"], h["agent_id"])
         for g in self.groups:
             if not g.discrete:
                 raise UserError(f"{self.name} needs discrete actions; {g.agents[0]} of {scenario.id} has {g.act_space}")
@@ -109,13 +110,13 @@ class ValueDecomposition:
         self.state_dim = sum(obs_dim(s) for s in self.obs_spaces.values())
         widths = list(h["net_arch"])
         self.q = nn.ModuleList(nn.Sequential(mlp(g.in_dim, widths, nn.ReLU)[0], nn.Linear(widths[-1], g.act_dim)) for g in self.groups)
-        self.mix = QMixer(len(self.agents), self.state_dim, int(h["mixing_embed"])) if self.mixer == "qmix" else None
+        self.mix = QMixer(len(self.agents), self.state_dim, h["mixing_embed"]) if self.mixer == "qmix" else None
         params = list(self.q.parameters()) + (list(self.mix.parameters()) if self.mix is not None else [])
-        self.opt = torch.optim.Adam(params, lr=float(h["learning_rate"]), fused=True)
+        self.opt = torch.optim.Adam(params, lr=h["learning_rate"], fused=True)
         self.q_target = copy.deepcopy(self.q)
         self.mix_target = copy.deepcopy(self.mix)
-        self.explorer = Explorer(str(h["exploration"]), float(h["eps_start"]), float(h["eps_end"]),
-                                 float(h["eps_fraction"]), float(h["temperature"]))
+        self.explorer = Explorer(h["exploration"], h["eps_start"], h["eps_end"],
+                                 h["eps_fraction"], h["temperature"])
         self.rng = np.random.default_rng(seed)
         self.steps_trained = 0
         self.updates = 0
@@ -144,13 +145,13 @@ class ValueDecomposition:
         continues the first's copies, episodes and replay; epsilon decays over ``total_steps``
         (default: the first call's steps)."""
         h = self.hparams
-        n = int(h["n_envs"])
+        n = h["n_envs"]
         if h.get("total_steps") is None:
-            h["total_steps"] = self.steps_trained + steps
-        budget = max(1, int(h["total_steps"]))
+            h["total_steps"] = int(self.steps_trained + steps)
+        budget = max(1, h["total_steps"])
         if getattr(self, "_rollout", None) is None:
-            vec = self.scenario.vector(n, seed=self.seed, backend=str(h["backend"]))
-            self._rollout = (vec, vec.reset()[0], JointReplay(int(h["buffer_size"])))
+            vec = self.scenario.vector(n, seed=self.seed, backend=h["backend"])
+            self._rollout = (vec, vec.reset()[0], JointReplay(h["buffer_size"]))
         vec, obs, buffer = self._rollout
         done_steps = 0
         recent = self._recent  # episodes since the last history entry, carried across learn() calls
@@ -180,9 +181,9 @@ class ValueDecomposition:
             obs = new_obs
             done_steps += n
             total = self.steps_trained + done_steps
-            if total >= int(h["learning_starts"]) and (total // n) % int(h["train_freq"]) == 0:
-                for _ in range(int(h["gradient_steps"])):
-                    self._update(buffer.sample(int(h["batch_size"]), self.rng))
+            if total >= h["learning_starts"] and (total // n) % h["train_freq"] == 0:
+                for _ in range(h["gradient_steps"]):
+                    self._update(buffer.sample(h["batch_size"], self.rng))
             if recent and len(recent) >= 4 * n:
                 self.history.append({"steps": self.steps_trained + done_steps, "team_return_sum": float(np.mean(recent))})
                 recent.clear()
@@ -193,7 +194,7 @@ class ValueDecomposition:
 
     def _update(self, b: dict[str, np.ndarray]) -> None:
         h = self.hparams
-        gamma = float(h["gamma"])
+        gamma = h["gamma"]
         t = {k: torch.as_tensor(v) for k, v in b.items()}
         G = len(self.groups)
         q = self._qvalues(self.q, [t[f"x{gi}"] for gi in range(G)])
@@ -222,10 +223,10 @@ class ValueDecomposition:
         self.opt.zero_grad()
         loss.backward()
         params = [p for grp in self.opt.param_groups for p in grp["params"]]
-        clip_gradients(params, float(h["max_grad_norm"]))
+        clip_gradients(params, h["max_grad_norm"])
         self.opt.step()
         self.updates += 1
-        if self.updates % int(h["target_update_interval"]) == 0:
+        if self.updates % h["target_update_interval"] == 0:
             self.q_target.load_state_dict(self.q.state_dict())
             if self.mix is not None:
                 self.mix_target.load_state_dict(self.mix.state_dict())
