@@ -172,7 +172,7 @@ def test_a_null_attack_setting_means_the_default_attack():
     ag = agents.make("adv_ppo", IP, seed=0, attack_eps=None, attack_prob=0.25, attack_steps=None, n_envs=2, n_steps=32,
                      batch_size=32)
     ag.learn(64)
-    wrapper = ag.model.get_env()
+    wrapper = ag.ppo.model.get_env()
     while not isinstance(wrapper, PerturbedObservations):
         wrapper = wrapper.venv
     assert (wrapper.eps, wrapper.prob, wrapper.steps) == (ATTACK_DEFAULTS["attack_eps"], 0.25, ATTACK_DEFAULTS["attack_steps"])

@@ -130,7 +130,7 @@ class AdversarialPPO:
         h = self.hparams
         if h.get("total_steps") is None:  # the first call declares the budget (saved with the checkpoint)
             h["total_steps"] = self.steps_trained + steps
-        self.ppo.hparams["total_steps"] = self.planned_steps = int(h["total_steps"])
+        self.ppo.hparams["total_steps"] = self.planned_steps = h["total_steps"]
         if self.ppo.model is None or self.ppo.model.get_env() is None:  # the first call, or the first after loading
             ppo = self.ppo.hparams
             vec = self.scenario.vector(int(ppo.get("n_envs", 8)), seed=self.seed, backend=ppo.get("backend", "auto"))
