@@ -38,6 +38,7 @@ import torch
 import torch.multiprocessing as mp
 from torch import nn
 
+from agents import training_state
 from agents.actor_critic import ActorCritic, LanePolicy, Lanes, entropy_coef
 from agents.base import Capabilities, ProgressFn
 from agents.checkpoint import save_meta
@@ -90,8 +91,13 @@ def n_step_returns(rewards: np.ndarray, dones: np.ndarray, bootstrap: np.ndarray
 
 
 def _worker(rank: int, scenario: Scenario, seed: int, h: dict[str, Any], shared: ActorCritic, opt: torch.optim.Optimizer,
-            counter: Any, total: int, episodes: Any, parent: int) -> None:
-    """One actor-learner: roll out ``n_steps``, compute the loss on a local copy, apply its gradient to ``shared``."""
+            counter: Any, total: int, episodes: Any, parent: int, resume: tuple[dict, dict] | None = None,
+            results: Any = None) -> None:
+    """One actor-learner: roll out ``n_steps``, compute the loss on a local copy, apply its gradient to ``shared``.
+
+    ``resume`` is the state this worker sent at the end of the previous call (its copies mid-episode,
+    their observations, its generator), as ``agents.training_state`` data; at the end it sends its
+    state to ``results``, so the next call goes on with the same episodes and streams."""
     die_with_parent(parent)
     torch.set_num_threads(h["torch_threads"])
     torch.manual_seed(seed * 1000 + rank)
@@ -101,6 +107,11 @@ def _worker(rank: int, scenario: Scenario, seed: int, h: dict[str, Any], shared:
     n, gamma, n_steps = h["n_envs"], h["gamma"], h["n_steps"]
     vec = scenario.vector(n, seed=seed + 10_007 * (rank + 1))
     obs, _ = vec.reset()
+    mine: dict[str, Any] = {"vec": vec, "obs": obs, "rng": torch.get_rng_state()}
+    if resume is not None:
+        training_state.restore(mine, *resume)
+        obs = mine["obs"]
+        torch.set_rng_state(mine["rng"])
     while counter.value < total:
         local.load_state_dict(shared.state_dict())
         xs, acts, rews, dones = [], [], [], []
@@ -134,7 +145,19 @@ def _worker(rank: int, scenario: Scenario, seed: int, h: dict[str, Any], shared:
         for lp, sp in zip(local.parameters(), shared.parameters()):
             sp.grad = lp.grad
         opt.step()
+    if results is not None:
+        results.put((rank, training_state.capture({"vec": vec, "obs": obs, "rng": torch.get_rng_state()})))
     vec.close()
+
+
+def _take(results: Any, states: dict[int, Any]) -> None:
+    """Move the worker states waiting in ``results`` into ``states``."""
+    while True:
+        try:
+            k, state = results.get_nowait()
+        except queue.Empty:
+            return
+        states[k] = state
 
 
 class A3C(LanePolicy):
@@ -151,6 +174,9 @@ class A3C(LanePolicy):
         self.model.share_memory()
         self.optimizer = shared_optimizer(list(self.model.parameters()), h["optimizer"], h["learning_rate"],
                                           h["optimizer_eps"])
+        self._workers: list[list[Any]] = []
+        """Each worker's state at the end of the last call (copies, observations, generator) as
+        ``agents.training_state`` data, handed back to it on the next call."""
 
     def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
         """Run ``n_workers`` asynchronous actor-learners until ``steps`` environment steps in total."""
@@ -158,16 +184,21 @@ class A3C(LanePolicy):
             return
         h = self.hparams
         ctx = mp.get_context("spawn")
-        counter, episodes = ctx.Value("q", 0), ctx.Queue()
-        # a continued run (also after save/load) draws new episodes: its seeds follow the steps already trained
-        base = (0 if self.seed is None else int(self.seed)) * 1_000_003 + self.steps_trained
+        counter, episodes, results = ctx.Value("q", 0), ctx.Queue(), ctx.Queue()
+        resume = self._workers if len(self._workers) == h["n_workers"] else [None] * h["n_workers"]
+        # without the workers' state (a checkpoint without training state) a continued run draws new
+        # episodes: its seeds follow the steps already trained; with it, the workers go on where they were
+        base = (0 if self.seed is None else int(self.seed)) * 1_000_003 + (0 if self._workers else self.steps_trained)
         procs = [ctx.Process(target=_worker, args=(k, self.scenario, base, h, self.model, self.optimizer, counter, steps,
-                                                   episodes, os.getpid()), daemon=True) for k in range(h["n_workers"])]
+                                                   episodes, os.getpid(), resume[k], results), daemon=True)
+                 for k in range(h["n_workers"])]
         for p in procs:
             p.start()
+        states: dict[int, Any] = {}
         try:
             while any(p.is_alive() for p in procs):
                 self._drain(episodes)
+                _take(results, states)  # read while they run: a worker exits only once its state is read
                 if progress:
                     progress(min(counter.value, steps), steps)
                 if any(p.exitcode not in (None, 0) for p in procs):
@@ -182,6 +213,10 @@ class A3C(LanePolicy):
         failed = [p.exitcode for p in procs if p.exitcode not in (0, None)]
         if failed:
             raise RuntimeError(f"a3c: {len(failed)} worker(s) failed (exit codes {failed})")
+        while len(states) < len(procs):
+            k, state = results.get(timeout=60)
+            states[k] = state
+        self._workers = [list(states[k]) for k in range(h["n_workers"])]
         self.steps_trained += int(counter.value)
         if progress:
             progress(steps, steps)

@@ -41,6 +41,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from agents import training_state
 from agents.actor_critic import ActorCritic, LanePolicy, Lanes
 from agents.base import Capabilities, ProgressFn
 from agents.checkpoint import save_meta
@@ -72,6 +73,17 @@ class RolloutWorker:
     def pid(self) -> int:
         """This worker's process id (tests kill it)."""
         return os.getpid()
+
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The copies mid-episode, their observations and the sampling generator, as data."""
+        return training_state.capture({"vec": self.vec, "obs": self.obs, "rng": torch.get_rng_state()})
+
+    def set_state(self, tree: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        """Go on from ``state()``'s data (of a worker built with the same scenario and settings)."""
+        mine = {"vec": self.vec, "obs": self.obs, "rng": torch.get_rng_state()}
+        training_state.restore(mine, tree, arrays)
+        self.obs = mine["obs"]
+        torch.set_rng_state(mine["rng"])
 
     def rollout(self, weights: dict[str, torch.Tensor], version: int) -> dict[str, Any]:
         """``unroll_length`` steps with ``weights``: time-major observations, actions, behaviour
@@ -115,6 +127,9 @@ class IMPALA(LanePolicy):
         self.version = 0
         self.worker_restarts = 0
         self.on_rollout: Any = None  # test hook: called with (learner, workers) after each received rollout
+        self._workers: list[Any] = []
+        """Each worker's state at the end of the last call and the rollout it had in flight then
+        (``[state, trajectory]``, as data), so the next call goes on where this one stopped."""
 
     def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
         """Train from ``n_workers`` Ray rollout actors until ``steps`` environment steps have been received."""
@@ -134,17 +149,26 @@ class IMPALA(LanePolicy):
             return remote.remote(self.scenario, base + 10_007 * incarnation, h)
 
         workers: dict[int, Any] = {k: spawn() for k in range(h["n_workers"])}
+        carried = self._workers if len(self._workers) == h["n_workers"] else []
+        if carried:  # the workers go on where the last call's stopped, their rollouts in flight first
+            ray.get([workers[k].set_state.remote(*state) for k, (state, _) in enumerate(carried)])
+        arrived = [(k, traj) for k, (_, traj) in enumerate(carried)]
+        self._workers = []
         weights = ray.put(self._weights())
-        inflight = {w.rollout.remote(weights, self.version): k for k, w in workers.items()}
+        inflight = {w.rollout.remote(weights, self.version): k for k, w in workers.items() if not carried}
         received, batch, start = 0, [], time.perf_counter()
+        finished = False
         try:
             while received < steps:
-                if not inflight:
+                if not inflight and not arrived:
                     raise RuntimeError("impala: every rollout worker failed and no restarts are left")
-                ready, _ = ray.wait(list(inflight), num_returns=1)
-                k = inflight.pop(ready[0])
                 try:
-                    traj = ray.get(ready[0])
+                    if arrived:
+                        k, traj = arrived.pop(0)
+                    else:
+                        ready, _ = ray.wait(list(inflight), num_returns=1)
+                        k = inflight.pop(ready[0])
+                        traj = ray.get(ready[0])
                 except RayActorError:  # the worker died with its rollout: nothing of it is counted
                     if self.worker_restarts >= h["max_worker_restarts"]:
                         workers.pop(k)
@@ -167,7 +191,13 @@ class IMPALA(LanePolicy):
                     self.on_rollout(self, workers)
                 if progress:
                     progress(min(received, steps), steps)
+            finished = True
         finally:
+            if finished and len(inflight) == len(workers) == h["n_workers"]:
+                # what the workers hold now, and the rollouts they were asked for, carry to the next call
+                trajs = {inflight[ref]: traj for ref, traj in zip(inflight, ray.get(list(inflight)))}
+                states = ray.get([workers[k].state.remote() for k in range(h["n_workers"])])
+                self._workers = [[list(states[k]), trajs[k]] for k in range(h["n_workers"])]
             for w in workers.values():
                 ray.kill(w)
             if started_here:

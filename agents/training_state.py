@@ -308,13 +308,13 @@ class _Reader:
             for k, child in node["attrs"].items():
                 cur = fields.get(k)
                 new = self.value(cur, child, f"{path}.{k}")
-                if new is not cur and not _same_leaf(new, cur):
+                if k not in fields or (new is not cur and not _same_leaf(new, cur)):
                     try:
                         setattr(old, k, new)
                     except (AttributeError, TypeError):
                         object.__setattr__(old, k, new)
             return old
-        raise UserError(f"training state: unreadable node at {path}")
+        raise UserError(f"training state: unreadable node at {path}: {str(node)[:120]}")
 
     def _dict(self, old: Any, node: dict[str, Any], path: str) -> Any:
         target = old if isinstance(old, dict) else ({} if node["kind"] != "ordered" else collections.OrderedDict())
@@ -329,7 +329,7 @@ class _Reader:
             cur = target.get(key) if isinstance(target, dict) and not isinstance(target, collections.defaultdict) else (
                 target[key] if key in target else None)
             new = self.value(cur, child, f"{path}[{key!r}]")
-            if new is not cur and not _same_leaf(new, cur):
+            if key not in target or (new is not cur and not _same_leaf(new, cur)):
                 target[key] = new
         for key in [k for k in target if _key(k) is not None and k not in keep]:
             del target[key]

@@ -37,7 +37,6 @@ MORE = {  # agents that the two-calls test does not cover
     "policy_iteration": (LAKE, 10, {}),
 }
 ALL = {**CASES, **MORE}
-NOT_RESUMABLE = {"a3c", "impala"}  # worker processes hold their own streams (issue: agent contract)
 NOT_COMPARED = (
     "_t0", "ep_info_buffer", "start_time", "_start_time", "time_elapsed",  # wall-clock readings
     "_num_timesteps_at_start",  # SB3's per-call bookkeeping (its frames-per-second log)
@@ -137,6 +136,8 @@ def test_saved_loaded_and_trained_on_equals_the_uninterrupted_run(name, demos, t
         return
     resumed.learn(steps)
     a, b = _state(resumed), _state(whole)
+    if name == "impala":  # Ray's start-up (once per learn call) draws names from Python's random module
+        a, b = ({k: v for k, v in x.items() if "python_state" not in k} for x in (a, b))
     differ = [k for k in b if k not in a or not np.array_equal(np.asarray(a[k]), np.asarray(b[k]))]
     assert not differ, f"{name}: {len(differ)} parts of the training state differ, e.g. {differ[:3]}"
     x, y = _acts(resumed, sc), _acts(whole, sc)
