@@ -306,6 +306,8 @@ class _Reader:
             self.done.add(id(old))
             fields = _fields(old) or {}
             for k, child in node["attrs"].items():
+                if child is None:  # not state (a logger, a lock...): the fresh agent's own stays
+                    continue
                 cur = fields.get(k)
                 new = self.value(cur, child, f"{path}.{k}")
                 if k not in fields or (new is not cur and not _same_leaf(new, cur)):
@@ -326,6 +328,8 @@ class _Reader:
         for k, child in node["dict"]:
             key = _unkey(k)
             keep.add(key)
+            if child is None:
+                continue
             cur = target.get(key) if isinstance(target, dict) and not isinstance(target, collections.defaultdict) else (
                 target[key] if key in target else None)
             new = self.value(cur, child, f"{path}[{key!r}]")

@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from agents.ppo_views import PPOViews
 from agents import hyperparams
 from agents.base import Capabilities, ProgressFn, require_single_agent
 from agents.checkpoint import save_meta
@@ -62,7 +63,7 @@ def dynamics_entry(name: str, low: float, high: float, boundary_prob: float = 0.
     return entry
 
 
-class ADR:
+class ADR(PPOViews):
     """PPO trained under automatically widening (or narrowing) domain randomization."""
 
     name: ClassVar[str] = "adr"
@@ -162,20 +163,6 @@ class ADR:
                     self.ranges[name][1] = round(float(np.clip(value + step, hi0, self.limits[1])), 9)
         row["ranges"] = {k: list(v) for k, v in self.ranges.items()}
         self.history.append(row)
-
-    def _require_trained(self) -> None:
-        if self.ppo.model is None:
-            raise UserError(f"{self.name} has not been trained or loaded: call learn() first")
-
-    def policy_distribution(self, agent: str, obs: torch.Tensor) -> torch.distributions.Distribution:
-        """The differentiable action distribution of ``agent`` at raw observations ``obs`` (N, d)."""
-        self._require_trained()
-        return self.ppo.policy_distribution(agent, obs)
-
-    def value(self, agent: str, obs: torch.Tensor) -> torch.Tensor:
-        """The critic's differentiable estimate for ``agent`` at raw observations ``obs`` (N, d)."""
-        self._require_trained()
-        return self.ppo.value(agent, obs)
 
     @accepts_unbatched
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:

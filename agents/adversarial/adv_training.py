@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from stable_baselines3.common.vec_env import VecEnvWrapper
 
+from agents.ppo_views import PPOViews
 from agents import hyperparams
 from agents.adversarial.attacks import gradient_delta
 from agents.adversarial.victim import Victim
@@ -93,7 +94,7 @@ class PerturbedObservations(VecEnvWrapper):
         return self._perturb(obs), rew, dones, infos
 
 
-class AdversarialPPO:
+class AdversarialPPO(PPOViews):
     """PPO trained on PGD-attacked observations (adversarial training)."""
 
     name: ClassVar[str] = "adv_ppo"
@@ -143,20 +144,6 @@ class AdversarialPPO:
         """The PPO policy's actions on clean observations."""
         self._require_trained()
         return self.ppo.act(obs, deterministic=deterministic)
-
-    def _require_trained(self) -> None:
-        if self.ppo.model is None:
-            raise UserError(f"{self.name} has not been trained or loaded: call learn() first")
-
-    def policy_distribution(self, agent: str, obs: torch.Tensor) -> torch.distributions.Distribution:
-        """The differentiable action distribution of ``agent`` at raw observations ``obs`` (N, d)."""
-        self._require_trained()
-        return self.ppo.policy_distribution(agent, obs)
-
-    def value(self, agent: str, obs: torch.Tensor) -> torch.Tensor:
-        """The critic's differentiable estimate for ``agent`` at raw observations ``obs`` (N, d)."""
-        self._require_trained()
-        return self.ppo.value(agent, obs)
 
     def save(self, path: str | Path) -> Path:
         """Write ``model.zip`` and ``agent.json``."""

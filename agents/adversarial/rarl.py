@@ -26,6 +26,7 @@ import torch
 from gymnasium import spaces
 from stable_baselines3.common.vec_env import VecEnv
 
+from agents.ppo_views import PPOViews
 from agents import hyperparams
 from agents.base import Capabilities, ProgressFn, require_single_agent
 from agents.checkpoint import save_meta
@@ -104,7 +105,7 @@ class RoleVecEnv(ScenarioCopies, VecEnv):
         """The driver closes the scenario."""
 
 
-class RARL:
+class RARL(PPOViews):
     """Robust adversarial RL: PPO protagonist vs a PPO adversary applying forces to bodies."""
 
     name: ClassVar[str] = "rarl"
@@ -174,19 +175,10 @@ class RARL:
                 progress(done, steps)
         self.steps_trained += steps
 
-    def policy_distribution(self, agent: str, obs: torch.Tensor) -> torch.distributions.Distribution:
-        """The differentiable action distribution of ``agent`` at raw observations ``obs`` (N, d). (the protagonist's)."""
-        self._require_trained()
-        return self.protagonist.policy_distribution(agent, obs)
-
-    def value(self, agent: str, obs: torch.Tensor) -> torch.Tensor:
-        """The critic's differentiable estimate for ``agent`` at raw observations ``obs`` (N, d). (the protagonist's)."""
-        self._require_trained()
-        return self.protagonist.value(agent, obs)
-
-    def _require_trained(self) -> None:
-        if self.protagonist.model is None:
-            raise UserError(f"{self.name} has not been trained or loaded: call learn() first")
+    @property
+    def ppo(self) -> Any:
+        """The protagonist: the policy RARL trains for (attacks and evaluation see it)."""
+        return self.protagonist
 
     @accepts_unbatched
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:

@@ -44,6 +44,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecEnvWrapper
 from torch import nn
 
+from agents.ppo_views import PPOViews
 from agents import hyperparams
 from agents.base import Capabilities, ProgressFn, require_single_agent
 from agents.checkpoint import save_meta
@@ -149,7 +150,7 @@ class _UpdateDiscriminator(BaseCallback):
         self.owner.update_discriminator(self.owner.reward_env.take())
 
 
-class AdversarialImitation:
+class AdversarialImitation(PPOViews):
     """GAIL or AIRL: a PPO generator against a discriminator of expert transitions."""
 
     name: ClassVar[str] = "gail"
@@ -258,20 +259,6 @@ class AdversarialImitation:
         self.ppo.hparams["total_steps"] = h["total_steps"]
         self.ppo.learn(steps, progress, callback=_UpdateDiscriminator(self))
         self.steps_trained += steps
-
-    def _require_trained(self) -> None:
-        if self.ppo.model is None:
-            raise UserError(f"{self.name} has not been trained or loaded: call learn() first")
-
-    def policy_distribution(self, agent: str, obs: torch.Tensor) -> torch.distributions.Distribution:
-        """The differentiable action distribution of ``agent`` at raw observations ``obs`` (N, d)."""
-        self._require_trained()
-        return self.ppo.policy_distribution(agent, obs)
-
-    def value(self, agent: str, obs: torch.Tensor) -> torch.Tensor:
-        """The critic's differentiable estimate for ``agent`` at raw observations ``obs`` (N, d)."""
-        self._require_trained()
-        return self.ppo.value(agent, obs)
 
     @accepts_unbatched
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
