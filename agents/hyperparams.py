@@ -30,9 +30,29 @@ def _defaults_file(agent: str) -> dict[str, Any]:
 
 
 def tuned_defaults(agent: str, scenario_id: str) -> dict[str, Any]:
-    """The agent's defaults merged with its entry for ``scenario_id`` (if any); a fresh dict each call."""
+    """The agent's defaults merged with its entry for ``scenario_id`` (if any); a fresh dict each call.
+    A method built around another agent (RARL, ADR, GAIL/AIRL, adv_ppo around ``ppo``: the index's
+    ``composes``) starts from that agent's tuned values for the names it shares with it.
+
+    >>> tuned_defaults("rarl", "mujoco/InvertedPendulum-v5")["batch_size"]  # ppo.yaml's entry
+    256
+    """
     data = _defaults_file(agent)
-    return copy.deepcopy({**data.get("default", {}), **data.get(scenario_id, {})})
+    own = {**data.get("default", {}), **data.get(scenario_id, {})}
+    base = _composes(agent)
+    if base:
+        from agents import index
+
+        names = set(index.entry(agent)["hyperparameters"])
+        own = {**{k: v for k, v in tuned_defaults(base, scenario_id).items() if k in names}, **own}
+    return copy.deepcopy(own)
+
+
+@functools.cache
+def _composes(agent: str) -> str | None:
+    from agents import index
+
+    return index.read().get(agent, {}).get("composes")
 
 
 def resolve(agent: str, scenario_id: str, overrides: dict[str, Any], valid: set[str],

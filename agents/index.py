@@ -53,6 +53,8 @@ def build() -> dict[str, dict[str, Any]]:
             "hyperparameters": valid,
             "defaults": {k: _as_data(v) for k, v in sorted(defaults.items())},
         }
+        if getattr(cls, "composes", None):  # built around another agent: its tuned entries apply too
+            out[name]["composes"] = cls.composes
     return out
 
 

@@ -16,6 +16,9 @@ class PPOViews:
 
     name: str
     ppo: Any
+    composes = "ppo"
+    """The agent this method is built around: ``ppo.yaml``'s entry for a scenario is its default
+    there too (``hyperparams.tuned_defaults``), so ``describe`` and the pair checks see what it trains with."""
 
     def _require_trained(self) -> None:
         if self.ppo.model is None:

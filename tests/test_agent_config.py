@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import agents
 from agents import config, hyperparams, index
 from scenarios import UserError
 from scenarios import yaml_loader
@@ -132,3 +133,15 @@ def test_experiment_specs_check_ranges_and_pairs(tmp_path):
         spec.write_text(f"name: x\nagents: [{{name: ppo, hparams: {hparams}}}]\nscenarios: [classic/CartPole-v1]\n")
         with pytest.raises(UserError, match=pattern):
             load_experiment(spec)
+
+
+@pytest.mark.parametrize("name", ["rarl", "adr", "gail", "airl", "adv_ppo"])
+def test_a_method_built_around_ppo_shows_and_checks_ppos_tuned_entry(name):
+    from agents import config
+
+    ip = "mujoco/InvertedPendulum-v5"  # ppo.yaml: n_steps 128, batch_size 256, learning_rate 1e-3
+    cfg = config.config(name, ip)
+    assert (cfg.n_steps, cfg.batch_size, cfg.learning_rate) == (128, 256, 1e-3)
+    assert config.config(name, ip, {"learning_rate": 5e-4}).learning_rate == 5e-4
+    with pytest.raises(UserError, match="batch_size 256 is larger than the rollout"):
+        agents.make(name, ip, n_envs=1)  # 128 x 1 < the tuned minibatch of 256
