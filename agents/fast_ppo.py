@@ -46,6 +46,7 @@ from stable_baselines3.common.running_mean_std import RunningMeanStd
 
 from agents import hyperparams
 from agents.actor_critic import Lanes
+from agents.advantages import gae
 from agents.base import Capabilities, ProgressFn
 from agents.checkpoint import load_generator, restore_stats, save_generator, save_meta, stats_arrays
 from agents.numpy_policy import ACTIVATIONS, Adam, NumpyPolicy, clip_grad_norm
@@ -222,17 +223,8 @@ class FastPPO:
             self._obs = self._rows(nxt, update=True)
             self._starts = ended.astype(np.float32)
         last = model.forward(self._obs)[1]
-        lam = h["gae_lambda"]
-        adv = buf["adv"]
-        gae = np.zeros(L, np.float32)
-        for t in range(T - 1, -1, -1):  # SB3's compute_returns_and_advantage
-            if t == T - 1:
-                non_terminal, next_v = 1.0 - self._starts, last
-            else:
-                non_terminal, next_v = 1.0 - buf["start"][t + 1], buf["val"][t + 1]
-            delta = buf["rew"][t] + gamma * next_v * non_terminal - buf["val"][t]
-            gae = delta + gamma * lam * non_terminal * gae
-            adv[t] = gae
+        ended = np.concatenate([buf["start"][1:], self._starts[None]])  # a lane's episode ended at step t
+        adv = gae(buf["rew"], buf["val"], last, ended, gamma, h["gae_lambda"], out=buf["adv"])
         np.add(adv, buf["val"], out=buf["ret"])
 
     def _track(self, r: np.ndarray, ended: np.ndarray) -> None:

@@ -27,6 +27,7 @@ from gymnasium import spaces
 from torch import nn
 
 from agents import hyperparams
+from agents.advantages import gae
 from agents.base import Capabilities, ProgressFn, require_single_agent
 from agents.checkpoint import save_meta
 from agents.imagination import I2ANet
@@ -161,14 +162,7 @@ class I2A:
         with torch.no_grad():
             last = self.net(self._rows(o), self.model)[1].numpy()
         v = values.detach().numpy().reshape(horizon, n)
-        adv = np.zeros((horizon, n), np.float32)
-        gae = np.zeros(n, np.float32)
-        for t in reversed(range(horizon)):
-            nxt_v = last if t == horizon - 1 else v[t + 1]
-            keep = 1.0 - end_b[t].astype(np.float32)
-            delta = rew_b[t] + gamma * keep * nxt_v - v[t]
-            gae = delta + gamma * h["gae_lambda"] * keep * gae
-            adv[t] = gae
+        adv = gae(np.asarray(rew_b, np.float32), v, last, np.asarray(end_b, np.float32), gamma, h["gae_lambda"])
         adv_t = torch.as_tensor(adv.reshape(-1))
         returns = adv_t + values.detach()
         dist = torch.distributions.Categorical(logits=logits)

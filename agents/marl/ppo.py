@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from agents import hyperparams
+from agents.advantages import gae
 from agents.base import Capabilities, ProgressFn
 from agents.checkpoint import save_meta
 from agents.marl.groups import Group, encode, make_groups, obs_dim
@@ -301,14 +302,7 @@ class MultiAgentPPO:
         gamma, lam = h["gamma"], h["gae_lambda"]
         T = len(b["r"])
         r, done, v = (np.stack(b[k]) for k in ("r", "done", "v"))  # (T, B)
-        adv = np.zeros_like(r)
-        last = np.zeros(r.shape[1], np.float32)
-        for t in range(T - 1, -1, -1):
-            nxt = last_v if t == T - 1 else v[t + 1]
-            nonterminal = 1.0 - done[t]
-            delta = r[t] + gamma * nxt * nonterminal - v[t]
-            last = delta + gamma * lam * nonterminal * last
-            adv[t] = last
+        adv = gae(r, v, last_v, done, gamma, lam)
         ret = torch.as_tensor(adv + v)
         B = r.shape[1]
         x = torch.as_tensor(np.stack(b["x"])).reshape(T, B, -1)
