@@ -126,6 +126,7 @@ def test_the_kinds_come_from_the_catalog():
 @pytest.mark.parametrize("agent,scenario,values,match", [
     ("a3c", "classic/CartPole-v1", {"learning_rate": "lin_7e-4"}, "learning_rate must be a number > 0, got 'lin_7e-4'"),
     ("impala", "classic/CartPole-v1", {"max_grad_norm": None}, "max_grad_norm must be a number > 0, got None"),
+    ("trpo", "classic/CartPole-v1", {"target_kl": None}, "target_kl must be a number > 0, got None"),
     ("mappo", "mpe/simple_spread-v3", {"clip_range": "lin_0.2"}, "clip_range must be a number > 0, got 'lin_0.2'"),
     ("qmix", "mpe/simple_spread-v3", {"train_freq": [1, "episode"]}, r"train_freq must be an integer >= 1 \(or a list \[N, step\]\)"),
     ("joint_q", "matrix/climbing-v0", {"train_freq": [1, "episode"], "n_envs": 2}, "train_freq .* needs one copy"),
