@@ -138,3 +138,28 @@ def test_a_form_the_learner_cannot_take_is_refused_by_make_in_one_line(agent, sc
     with pytest.raises(scenarios.UserError, match=rf"^{agent}: .*{match}") as e:
         agents.make(agent, scenario, seed=0, **values)
     assert "\n" not in str(e.value)
+
+
+def test_a_lin_learning_rate_of_qmix_decays_to_zero_over_total_steps():
+    ag = agents.make("qmix", "mpe/simple_spread-v3", seed=0, n_envs=2, learning_starts=50, learning_rate="lin_1e-3")
+    ag.learn(200)
+    assert ag.opt.param_groups[0]["lr"] == pytest.approx(1e-3 * (1 - 198 / 200))  # the last round starts at step 198
+
+
+def test_max_grad_norm_null_trains_saves_and_loads_with_sb3(tmp_path):
+    ag = agents.make("ppo", "classic/CartPole-v1", seed=0, max_grad_norm=None, n_envs=2, n_steps=32, batch_size=32)
+    ag.learn(64)
+    loaded = agents.load(ag.save(tmp_path / "ppo"), "classic/CartPole-v1")
+    assert loaded.hparams["max_grad_norm"] is None
+
+
+def test_a_lin_learning_rate_of_qmix_continues_across_learn_calls():
+    import torch
+
+    hp = dict(seed=0, n_envs=2, learning_starts=50, learning_rate="lin_1e-3", total_steps=200)
+    whole, parts = agents.make("qmix", "mpe/simple_spread-v3", **hp), agents.make("qmix", "mpe/simple_spread-v3", **hp)
+    whole.learn(200)
+    parts.learn(100)
+    parts.learn(100)
+    for a, b in zip(whole.q.parameters(), parts.q.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
