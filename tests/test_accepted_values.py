@@ -11,7 +11,7 @@ refuses it with one ``UserError`` line; a traceback from inside the learner is a
 The default run (about 20 s) holds the kinds whose support lives in the learners (null, lists,
 schedules, accepted strings, mappings) for the agents that train in about a second; everything
 else (every choice and boolean, range bounds, the off-policy SB3, model-based, imitation,
-adversarial and parallel agents: about 800 cases, 15-20 minutes on 2 cores) is marked ``slow``:
+adversarial and parallel agents: about 800 cases, 9 minutes with two workers) is marked ``slow``:
 ``pytest -m '' -n 2 tests/test_accepted_values.py``.
 """
 
