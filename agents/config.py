@@ -88,12 +88,18 @@ def valid_text(s: dict[str, Any]) -> str:
     if s.get("strings"):
         extras.append(s.get("strings_text") or s["strings"].strip("^$").split("(")[0])
     if s.get("lists"):
-        extras.append("a list such as [4, episode]")
+        extras.append(f"a list [N, {'|'.join(_units(s))}]")
     if s.get("mappings"):
         extras.append("a mapping")
     if s.get("nullable"):
         extras.append("null")
     return text + (f" (or {', '.join(extras)})" if extras else "")
+
+
+def _units(s: dict[str, Any]) -> list[str]:
+    """The units a list form ``[N, unit]`` may name: ``lists: true`` is SB3's step and episode,
+    ``lists: [step]`` narrows it (a learner that trains on step counts only)."""
+    return list(s["lists"]) if isinstance(s.get("lists"), list) else ["step", "episode"]
 
 
 def _in_range(s: dict[str, Any], x: float) -> bool:
@@ -115,7 +121,8 @@ def problem(s: dict[str, Any], value: Any) -> bool:
             return "choices" in s and value not in s["choices"]
         return kind != "any"
     if isinstance(value, (list, tuple)) and s.get("lists"):
-        return False
+        return not (len(value) == 2 and isinstance(value[0], int) and not isinstance(value[0], bool)
+                    and value[0] >= 1 and value[1] in _units(s))
     if isinstance(value, dict) and s.get("mappings"):
         return False
     if kind == "boolean":
@@ -196,6 +203,15 @@ def check_pairs(agent: str, config: dict[str, Any], learning: str | None = None)
                             f"{config['n_steps']} x {config['n_envs']} = {rollout:g} (valid: batch_size <= {rollout:g})")
         if has("minibatches") and n["minibatches"] > rollout:  # type: ignore[operator]
             raise UserError(f"{agent}: minibatches {config['minibatches']} exceeds the rollout's {rollout:g} steps")
+    freq = config.get("train_freq")
+    if isinstance(freq, (list, tuple)) and len(freq) == 2 and freq[1] == "episode" and has("n_envs") and n["n_envs"] > 1:
+        raise UserError(f"{agent}: train_freq {list(freq)} trains after whole episodes, which needs one copy, but n_envs "
+                        f"is {config['n_envs']} (valid: n_envs 1, or train_freq N or [N, step])")
+    kwargs = config.get("replay_buffer_kwargs") or {}
+    if config.get("optimize_memory_usage") is True and kwargs.get("handle_timeout_termination", True):
+        raise UserError(f"{agent}: optimize_memory_usage true needs replay_buffer_kwargs {{handle_timeout_termination: "
+                        "false}, which SB3 requires for it (and which bootstraps no time-limit truncation) "
+                        "(valid: optimize_memory_usage false)")
     pairs = [("batch_size", "buffer_size", "a batch larger than the replay buffer"),
              ("eps_end", "eps_start", "epsilon would grow"),
              ("exploration_final_eps", "exploration_initial_eps", "epsilon would grow"),

@@ -63,17 +63,6 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def _learning_rate(value: float | str) -> tuple[float, bool]:
-    """A constant rate, or ``lin_X``: X decayed linearly to zero (returns the start and whether it decays)."""
-    if not isinstance(value, str):
-        return float(value), False
-    linear = value.startswith("lin_")
-    try:
-        return float(value[4:] if linear else value), linear
-    except ValueError:
-        raise UserError(f"learning_rate '{value}' is neither a number nor lin_<number> (e.g. lin_2.3e-3)") from None
-
-
 class QNetwork(nn.Module):
     """An MLP Q-function, optionally with a dueling head (Q = V + A - mean(A)), ``atoms`` outputs
     per action (logits of a return distribution; 1: plain Q-values) and noisy linear layers."""
@@ -156,11 +145,12 @@ class QAgent:
         self.target.eval()
         self._noisy_online, self._noisy_target = noisy_layers(self.online), noisy_layers(self.target)
         # fused Adam: ~4x faster a step than the default on CPU for networks this small
-        self.lr, self.lr_linear = _learning_rate(h["learning_rate"])
+        self.lr, self.lr_linear = hyperparams.schedule(h["learning_rate"], "learning_rate", self.name)
         self.optimizer = torch.optim.Adam(self.online.parameters(), lr=self.lr, fused=True)
         self.params = list(self.online.parameters())
         self.target_params = list(self.target.parameters())
         self.tau = h["tau"]
+        hyperparams.every_steps(h["train_freq"], self.name)  # [N, step] is N steps; refuses another list
         if not 0.0 < self.tau <= 1.0:
             raise UserError(f"tau must be in (0, 1] (got {self.tau}); 1 means hard target copies")
         self.explorer = Explorer(h["exploration"], h["eps_start"], h["eps_end"], h["eps_fraction"], h["temperature"])
@@ -293,6 +283,7 @@ class QAgent:
         if h.get("total_steps") is None:
             h["total_steps"] = int(self.steps_trained + steps)
         budget = max(h["total_steps"], 1)
+        every = hyperparams.every_steps(h["train_freq"], self.name)
         space = self.scenario.observation_space(AGENT)
         buffer = getattr(self, "buffer", None) or ReplayBuffer(
             h["buffer_size"], space.shape, space.dtype, n, h["gamma"], h["n_step"],
@@ -322,7 +313,7 @@ class QAgent:
             t += n
             self._calls += 1
             total = self.steps_trained + t
-            if total >= h["learning_starts"] and self._calls % h["train_freq"] == 0 and len(buffer) >= h["batch_size"]:
+            if total >= h["learning_starts"] and self._calls % every == 0 and len(buffer) >= h["batch_size"]:
                 beta = h["beta_start"] + (1.0 - h["beta_start"]) * frac
                 if self.lr_linear:
                     self.optimizer.param_groups[0]["lr"] = self.lr * (1.0 - frac)

@@ -61,15 +61,6 @@ UNSUPPORTED = {"use_sde": False, "sde_sample_freq": -1, "rollout_buffer_class": 
 CLIP = 10.0
 
 
-def schedule(value: Any, name: str, agent: str = "fast_ppo") -> tuple[float, bool]:
-    """(start, linear) of a number or a ``lin_<x>`` schedule; ``agent`` names the learner in a refusal."""
-    if isinstance(value, str) and value.startswith("lin_"):
-        return float(value[4:]), True
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value), False
-    raise UserError(f"{agent}: {name} must be a number or lin_<number>, got {value!r}")
-
-
 class FastPPO:
     """PPO on the vectorized face: preallocated rollouts, NumPy networks with closed-form gradients, lean minibatches."""
 
@@ -110,9 +101,10 @@ class FastPPO:
         n_out = int(space.n) if self.lanes.discrete else int(np.prod(space.shape))
         self.model = NumpyPolicy(self.lanes.n_in, n_out, self.lanes.discrete, pi_arch, vf_arch, activation,
                                  float(pk.get("log_std_init", 0.0)), bool(pk.get("ortho_init", True)), self.rng)
-        self.lr, self.lr_linear = schedule(h["learning_rate"], "learning_rate")
-        self.clip, self.clip_linear = schedule(h["clip_range"], "clip_range")
-        self.clip_vf = None if h.get("clip_range_vf") is None else schedule(h["clip_range_vf"], "clip_range_vf")
+        self.lr, self.lr_linear = hyperparams.schedule(h["learning_rate"], "learning_rate", self.name)
+        self.clip, self.clip_linear = hyperparams.schedule(h["clip_range"], "clip_range", self.name)
+        vf = h.get("clip_range_vf")
+        self.clip_vf = None if vf is None else hyperparams.schedule(vf, "clip_range_vf", self.name)
         self.optimizer = Adam(self.model.flat.size, eps=1e-5)
         self.obs_stats = RunningMeanStd(shape=(self.lanes.n_in,)) if h["normalize"] else None
         self.ret_stats = RunningMeanStd(shape=()) if h["normalize"] else None

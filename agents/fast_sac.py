@@ -48,7 +48,7 @@ from agents import hyperparams
 from agents.actor_critic import Lanes
 from agents.base import Capabilities, ProgressFn
 from agents.checkpoint import load_generator, restore_stats, save_generator, save_meta, stats_arrays
-from agents.fast_ppo import CLIP, schedule
+from agents.fast_ppo import CLIP
 from agents.numpy_mlp import FusedAdam, MLPStack
 from agents.numpy_policy import ACTIVATIONS
 from agents.observations import accepts_unbatched
@@ -110,7 +110,7 @@ class FastSAC:
         self.critic = MLPStack([n_in + self.n_act, *qf_arch, 1], int(pk.get("n_critics", 2)), activation, self.rng)
         self.target = MLPStack([n_in + self.n_act, *qf_arch, 1], self.critic.members, activation, self.rng)
         self.target.flat[:] = self.critic.flat
-        self.lr, self.lr_linear = schedule(h["learning_rate"], "learning_rate", self.name)
+        self.lr, self.lr_linear = hyperparams.schedule(h["learning_rate"], "learning_rate", self.name)
         self.actor_opt = FusedAdam(self.actor.flat, self.actor.grad)
         self.critic_opt = FusedAdam(self.critic.flat, self.critic.grad)
         self.target_entropy = -float(self.n_act) if h["target_entropy"] == "auto" else h["target_entropy"]
@@ -140,13 +140,7 @@ class FastSAC:
     # -- settings ---------------------------------------------------------
     @staticmethod
     def _train_freq(value: Any) -> int:
-        if isinstance(value, (list, tuple)):
-            if len(value) != 2 or value[1] != "step":
-                raise UserError(f"fast_sac implements train_freq in steps only, got {value!r} (use the SB3-backed sac)")
-            value = value[0]
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise UserError(f"fast_sac: train_freq must be a positive integer, got {value!r}")
-        return value
+        return hyperparams.every_steps(value, "fast_sac")  # steps only ([N, episode]: the SB3-backed sac)
 
     def _noise(self, spec: Any) -> tuple[str, float] | None:
         if spec is None:

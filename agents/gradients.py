@@ -12,9 +12,12 @@ from collections.abc import Iterable
 import torch
 
 
-def clip_gradients(params: Iterable[torch.Tensor], max_norm: float) -> None:
+def clip_gradients(params: Iterable[torch.Tensor], max_norm: float | None) -> None:
     """Scale every gradient by ``max_norm / (norm + 1e-6)`` when the global norm exceeds ``max_norm``
-    (torch's factor; below it torch multiplies by 1, a no-op)."""
+    (torch's factor; below it torch multiplies by 1, a no-op). ``max_norm=None`` (the catalog's
+    ``max_grad_norm: null``) is no clipping."""
+    if max_norm is None:
+        return
     grads = [p.grad for p in params if p.grad is not None]
     total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
     if total > max_norm:

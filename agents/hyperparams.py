@@ -72,6 +72,36 @@ def resolve(agent: str, scenario_id: str, overrides: dict[str, Any], valid: set[
     return config.typed(agent, {**(base or {}), **tuned_defaults(agent, scenario_id), **overrides})
 
 
+def schedule(value: Any, name: str, agent: str) -> tuple[float, bool]:
+    """(start, linear) of a number or a ``lin_<x>`` schedule (x decayed linearly to 0 over the
+    budget); ``agent`` names the learner in a refusal. Every own learner that takes a schedule
+    reads it here.
+
+    >>> schedule("lin_3e-4", "learning_rate", "ppo"), schedule(0.2, "clip_range", "ppo")
+    ((0.0003, True), (0.2, False))
+    """
+    if isinstance(value, str) and value.startswith("lin_"):
+        return float(value[4:]), True
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value), False
+    raise UserError(f"{agent}: {name} must be a number or lin_<number>, got {value!r}")
+
+
+def every_steps(value: Any, agent: str) -> int:
+    """``train_freq`` in environment steps: an integer, or SB3's list form ``[N, step]``. The own
+    learners train on a step count; ``[N, episode]`` is refused there by the catalog
+    (``lists: [step]``) before this is reached, and here in one line otherwise.
+
+    >>> every_steps(4, "qmix"), every_steps([2, "step"], "qmix")
+    (4, 2)
+    """
+    if isinstance(value, (list, tuple)):
+        if len(value) == 2 and value[1] == "step" and isinstance(value[0], int) and value[0] >= 1:
+            return value[0]
+        raise UserError(f"{agent}: hyperparameter train_freq must be an integer >= 1 (or a list [N, step]), got {list(value)!r}")
+    return value
+
+
 def check_names(agent: str, overrides: dict[str, Any], valid: set[str]) -> None:
     """Refuse an override whose name is not in ``valid``, in one line listing the valid ones."""
     for key in overrides:

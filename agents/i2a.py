@@ -174,7 +174,8 @@ class I2A:
             loss = loss - h["distill_coef"] * (target * torch.log_softmax(self.net.rollout_policy(x), dim=1)).sum(1).mean()
         self.optimizer.zero_grad()
         loss.backward()
-        nn.utils.clip_grad_norm_(self.net.parameters(), h["max_grad_norm"])
+        if h["max_grad_norm"] is not None:  # null: no clipping
+            nn.utils.clip_grad_norm_(self.net.parameters(), h["max_grad_norm"])
         self.optimizer.step()
 
     # ----- checkpoints ------------------------------------------------------------------------------

@@ -214,9 +214,12 @@ class Adam:
         params -= (lr / c1) * self.m / (np.sqrt(self.v) / math.sqrt(c2) + self.eps)
 
 
-def clip_grad_norm(grad: np.ndarray, max_norm: float) -> float:
-    """torch's ``clip_grad_norm_`` on one vector; returns the norm before clipping."""
+def clip_grad_norm(grad: np.ndarray, max_norm: float | None) -> float:
+    """torch's ``clip_grad_norm_`` on one vector; returns the norm before clipping. ``max_norm=None``
+    (``max_grad_norm: null``) is no clipping."""
     norm = float(np.sqrt(np.dot(grad, grad)))
+    if max_norm is None:
+        return norm
     coef = max_norm / (norm + 1e-6)
     if coef < 1:
         grad *= coef

@@ -77,6 +77,24 @@ def _scenario(scenario: Scenario | str | dict | ScenarioSpec) -> Scenario:
     return scenario if isinstance(scenario, Scenario) else make_scenario(scenario)
 
 
+def check_for_scenario(name: str, config: dict[str, Any], sc: Scenario) -> None:
+    """Refuse, in one line, a value the catalog accepts but ``sc`` cannot take: ``backend: batch`` where no
+    batched backend runs the scenario, ``use_sde: true`` (gSDE) where an agent's actions are not continuous."""
+    from gymnasium import spaces
+
+    if config.get("backend") == "batch":
+        from scenarios.batch import batch_unsupported
+
+        reason = batch_unsupported(sc.spec)
+        if reason is not None:
+            raise UserError(f"{name}: backend batch does not run {sc.id} (valid here: auto, gymnasium): {reason}")
+    if config.get("use_sde") is True:
+        discrete = [a for a in sc.possible_agents if not isinstance(sc.action_space(a), spaces.Box)]
+        if discrete:
+            raise UserError(f"{name}: use_sde true (gSDE) needs continuous actions, but {discrete[0]} of {sc.id} has "
+                            f"{sc.action_space(discrete[0])} (valid here: use_sde false)")
+
+
 def make(name: str, scenario: Scenario | str | dict | ScenarioSpec, seed: int | None = None, **hparams: Any) -> Any:
     """Build agent ``name`` for ``scenario`` with tuned defaults overridden by ``hparams``.
 
@@ -92,6 +110,7 @@ def make(name: str, scenario: Scenario | str | dict | ScenarioSpec, seed: int | 
     if defaults is not None:
         merged = {**defaults(), **hyperparams.tuned_defaults(name, sc.id), **hparams}
         config.check_pairs(name, merged, cls.capabilities.learning)
+        check_for_scenario(name, merged, sc)
     return private_rng.build(lambda: cls(sc, seed=seed, **hparams), seed)
 
 

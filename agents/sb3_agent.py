@@ -48,6 +48,7 @@ with ``Scenario.compute_reward``.
 from __future__ import annotations
 
 import inspect
+import math
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -93,8 +94,9 @@ def _linear(start: float) -> Any:
 
 def sb3_arguments(kwargs: dict[str, Any], n_actions: int) -> dict[str, Any]:
     """Our hyperparameter values as SB3 constructor arguments: action noise objects from
-    ``{type, std}``, ``train_freq`` lists as tuples, ``lin_<x>`` linear schedules, activation
-    functions from their names (every PPO-based learner of ours builds SB3 models with it).
+    ``{type, std}``, ``train_freq`` lists as tuples, ``lin_<x>`` linear schedules, ``max_grad_norm: null``
+    as no clipping (inf), activation functions from their names (every PPO-based learner of ours
+    builds SB3 models with it).
 
     >>> sb3_arguments({"learning_rate": "lin_0.001", "train_freq": [1, "episode"]}, 2)["train_freq"]
     (1, 'episode')
@@ -107,9 +109,11 @@ def sb3_arguments(kwargs: dict[str, Any], n_actions: int) -> dict[str, Any]:
         if cls is None:
             raise UserError(f"unknown action_noise type '{kind}' (valid: normal, ornstein_uhlenbeck)")
         out["action_noise"] = cls(mean=np.zeros(n_actions), sigma=std * np.ones(n_actions))
+    if "max_grad_norm" in out and out["max_grad_norm"] is None:
+        out["max_grad_norm"] = math.inf  # null: no clipping (SB3 clips to a number; inf scales by 1)
     if isinstance(out.get("train_freq"), list):
         out["train_freq"] = tuple(out["train_freq"])
-    for key in ("learning_rate", "clip_range"):
+    for key in ("learning_rate", "clip_range", "clip_range_vf"):
         if isinstance(out.get(key), str) and out[key].startswith("lin_"):
             out[key] = _linear(float(out[key][4:]))
     pk = dict(out.get("policy_kwargs") or {})

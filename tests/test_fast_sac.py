@@ -135,7 +135,7 @@ def test_takes_the_sb3_sacs_config_and_refuses_what_it_does_not_implement():
     assert {k: fast.hparams[k] for k in sac.hparams} == sac.hparams
     assert type(fast).default_hyperparameters() == type(sac).default_hyperparameters()
     for bad, match in (({"use_sde": True}, "does not implement use_sde"), ({"n_steps": 3}, "does not implement n_steps"),
-                       ({"train_freq": [1, "episode"]}, "train_freq in steps only"),
+                       ({"train_freq": [1, "episode"]}, r"train_freq must be an integer >= 1 \(or a list \[N, step\]\)"),
                        ({"ent_coef": "fixed"}, "ent_coef"), ({"her": True}, "does not implement her")):
         with pytest.raises(UserError, match=match):
             agents.make("fast_sac", PEND, **bad)

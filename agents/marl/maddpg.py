@@ -70,6 +70,7 @@ class MADDPG:
                                                DEFAULTS)
         if h["target_actions"] not in TARGET_ACTIONS:
             raise UserError(f"unknown target_actions '{h['target_actions']}' (valid: {', '.join(TARGET_ACTIONS)})")
+        hyperparams.every_steps(h["train_freq"], self.name)  # [N, step] is N steps; refuses another list
         torch.set_num_threads(h["torch_threads"])
         if seed is not None:
             torch.manual_seed(seed)
@@ -152,6 +153,7 @@ class MADDPG:
         A second call continues the first's copies, episodes and replay."""
         h = self.hparams
         n = h["n_envs"]
+        every = hyperparams.every_steps(h["train_freq"], self.name)
         if getattr(self, "_rollout", None) is None:
             vec = self.scenario.vector(n, seed=self.seed, backend=h["backend"])
             self._rollout = (vec, vec.reset()[0], JointReplay(h["buffer_size"]))
@@ -177,7 +179,7 @@ class MADDPG:
             obs = new_obs
             done_steps += n
             total = self.steps_trained + done_steps
-            if total >= h["learning_starts"] and (total // n) % h["train_freq"] == 0:
+            if total >= h["learning_starts"] and (total // n) % every == 0:
                 for _ in range(h["gradient_steps"]):
                     self._update(buffer.sample(h["batch_size"], self.rng))
             if len(recent) >= 4 * n:

@@ -112,7 +112,9 @@ class ValueDecomposition:
         self.q = nn.ModuleList(nn.Sequential(mlp(g.in_dim, widths, nn.ReLU)[0], nn.Linear(widths[-1], g.act_dim)) for g in self.groups)
         self.mix = QMixer(len(self.agents), self.state_dim, h["mixing_embed"]) if self.mixer == "qmix" else None
         params = list(self.q.parameters()) + (list(self.mix.parameters()) if self.mix is not None else [])
-        self.opt = torch.optim.Adam(params, lr=h["learning_rate"], fused=True)
+        self.opt = torch.optim.Adam(params, lr=hyperparams.schedule(h["learning_rate"], "learning_rate", self.name)[0],
+                                    fused=True)
+        hyperparams.every_steps(h["train_freq"], self.name)  # [N, step] is N steps; refuses another list
         self.q_target = copy.deepcopy(self.q)
         self.mix_target = copy.deepcopy(self.mix)
         self.explorer = Explorer(h["exploration"], h["eps_start"], h["eps_end"],
@@ -142,13 +144,15 @@ class ValueDecomposition:
 
     def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
         """Collect with exploration, replay joint transitions, update Q (and the mixer). A second call
-        continues the first's copies, episodes and replay; epsilon decays over ``total_steps``
-        (default: the first call's steps)."""
+        continues the first's copies, episodes and replay; epsilon (and a ``lin_<x>`` learning rate)
+        decays over ``total_steps`` (default: the first call's steps)."""
         h = self.hparams
         n = h["n_envs"]
         if h.get("total_steps") is None:
             h["total_steps"] = int(self.steps_trained + steps)
         budget = max(1, h["total_steps"])
+        every = hyperparams.every_steps(h["train_freq"], self.name)
+        lr, lr_linear = hyperparams.schedule(h["learning_rate"], "learning_rate", self.name)  # lin_<x>: x to 0
         if getattr(self, "_rollout", None) is None:
             vec = self.scenario.vector(n, seed=self.seed, backend=h["backend"])
             self._rollout = (vec, vec.reset()[0], JointReplay(h["buffer_size"]))
@@ -181,7 +185,9 @@ class ValueDecomposition:
             obs = new_obs
             done_steps += n
             total = self.steps_trained + done_steps
-            if total >= h["learning_starts"] and (total // n) % h["train_freq"] == 0:
+            if total >= h["learning_starts"] and (total // n) % every == 0:
+                if lr_linear:
+                    self.opt.param_groups[0]["lr"] = lr * (1.0 - frac)
                 for _ in range(h["gradient_steps"]):
                     self._update(buffer.sample(h["batch_size"], self.rng))
             if recent and len(recent) >= 4 * n:
