@@ -225,3 +225,29 @@ def test_cli_trains_on_from_a_checkpoint_and_refuses_what_does_not_fit(tmp_path)
     assert_user_error(run("train", "dqn", CP, "--resume", str(tmp_path / "half"), "--set", "gamma=0.9", "--out", str(tmp_path / "x")),
                       "own hyperparameters")
     assert not (tmp_path / "x").exists()
+
+
+NOTHING_TO_LEARN = sorted(n for n in agents.list_names() if not agents.agent_class(n).capabilities.needs_training)
+
+
+def test_every_registered_agent_is_covered():
+    assert set(agents.list_names()) == set(ALL) | set(NOTHING_TO_LEARN)
+
+
+@pytest.mark.parametrize("name", NOTHING_TO_LEARN)
+def test_an_agent_with_nothing_to_learn_resumes_to_the_same_actions(name, tmp_path):
+    import testbed
+    from test_agents_catalog import _tiny
+
+    sc, _, hp = _tiny(name) if name != "random" else (scenarios.make(CP), 0, {})
+    agent = agents.make(name, sc, seed=3, **hp)
+    agent.learn(0)
+    agents.save(agent, tmp_path / "ckpt", training_state=True)
+    resumed = agents.load(tmp_path / "ckpt", resume=True)  # its own scenario (random seeds the spaces it holds)
+    if agent.capabilities.needs_state:  # planners act through the harness, which hands them the simulator
+        a, b = ([r.team_return for r in testbed.evaluate(x, sc, episodes=1, seed=5)] for x in (agent, resumed))
+        assert a == b
+        return
+    obs, _ = sc.vector(2, seed=11).reset()
+    a, b = agent.act(obs, deterministic=False), resumed.act(obs, deterministic=False)  # their generators too
+    assert all(np.array_equal(np.asarray(a[k]), np.asarray(b[k])) for k in a)
