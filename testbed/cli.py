@@ -227,7 +227,9 @@ def train(
     import agents
 
     if resume is not None:
-        ag = _resumed(resume, agent, scenario, hparams)
+        from testbed.agent_source import resumed_checkpoint
+
+        ag = resumed_checkpoint(resume, agent, scenario, hparams)
     else:
         ag = agents.make(agent, scenario, seed=seed, **hparams)
     with _progress() as bar:
@@ -237,25 +239,6 @@ def train(
         bar.update(task, completed=bar.tasks[0].total)
     path = agents.save(ag, out_dir, training_state=training_state)
     out.print(f"saved {agent} checkpoint to {path}" + (" (with its training state)" if training_state else ""))
-
-
-def _resumed(folder: Path, agent: str, scenario: str, hparams: dict[str, Any]) -> Any:
-    """The agent of checkpoint ``folder`` with its training state, refused in one line where it is not
-    the agent asked for, has no training state, or would take new hyperparameters."""
-    import agents
-    import scenarios
-    from agents.checkpoint import read_meta
-    from scenarios import UserError
-
-    meta = read_meta(folder)
-    trained_on = meta["scenario"].get("id")
-    if scenarios.resolve_spec(scenario).id != trained_on:
-        raise UserError(f"--resume {folder} was trained on {trained_on}, not {scenario} (its environments are {trained_on}'s)")
-    if meta["agent"] != agent:
-        raise UserError(f"--resume {folder} holds a {meta['agent']} checkpoint, not {agent}")
-    if hparams:
-        raise UserError(f"--resume goes on with the checkpoint's own hyperparameters; drop --set/--config ({', '.join(sorted(hparams))})")
-    return agents.load(folder, scenario, resume=True)
 
 
 @app.command()
