@@ -11,7 +11,8 @@ module walks the agent's object graph as ``torch.nn.Module.state_dict`` walks mo
   (into one ``.npz``), NumPy/torch/``random`` generator states, MuJoCo ``MjData`` through
   ``mj_getState`` (the integration state MuJoCo documents as sufficient to continue a
   simulation exactly) and the ``MjModel`` parameter arrays that layers change (masses,
-  frictions, gains...), optimizers through their own ``state_dict``;
+  frictions, gains...), a ``mujoco.batch.Batch`` as its state rows and its per-simulation
+  model fields, optimizers through their own ``state_dict``;
 - containers (dicts, lists, tuples, deques) and plain objects are walked by position
   and attribute name; functions, classes, modules, loggers, locks, threads, files and
   processes are not state and are skipped;
@@ -54,6 +55,20 @@ _MODEL_FIELDS = ("body_mass", "body_inertia", "body_ipos", "body_pos", "geom_fri
                  "opt.density", "opt.viscosity", "body_subtreemass")
 
 
+def _constructible(name: str | None) -> type | None:
+    """The class ``"module:qualname"`` if its module is already imported and the class opts in with
+    ``training_state_constructible = True`` (a plain holder of data, e.g. a layer's block of pre-drawn
+    numbers created on its first draw), so a restore may create it empty and fill its attributes.
+    Nothing is imported and no other class is ever constructed from a saved tree."""
+    import sys
+
+    module, _, qualname = (name or "").partition(":")
+    cls: Any = sys.modules.get(module)
+    for part in qualname.split(".") if cls is not None else ():
+        cls = getattr(cls, part, None)
+    return cls if isinstance(cls, type) and getattr(cls, "training_state_constructible", False) else None
+
+
 def _skipped(x: Any) -> bool:
     if isinstance(x, _SKIP_TYPES) or isinstance(x, (bytes, bytearray, memoryview)):
         return True
@@ -81,6 +96,10 @@ class _Writer:
             return {"np": self.array(np.asarray(x))}
         if isinstance(x, enum.Enum):
             return {"enum": self.node(x.value, path)}
+        if isinstance(x, np.dtype):
+            return {"npdtype": x.str}
+        if isinstance(x, type) and issubclass(x, np.generic):
+            return {"npdtype": np.dtype(x).str, "scalar_type": True}
         if x is None or isinstance(x, (bool, str)):
             return {"v": x}
         if isinstance(x, int):
@@ -128,7 +147,8 @@ class _Writer:
         fields = _fields(x)
         if fields is None:
             return None
-        return {"obj": type(x).__qualname__, "attrs": {k: self.node(v, f"{path}.{k}") for k, v in fields.items()}}
+        return {"obj": type(x).__qualname__, "cls": f"{type(x).__module__}:{type(x).__qualname__}",
+                "attrs": {k: self.node(v, f"{path}.{k}") for k, v in fields.items()}}
 
 
 def _fields(x: Any) -> dict[str, Any] | None:
@@ -167,6 +187,11 @@ def _unkey(k: list) -> Any:
     return None if kind == "NoneType" else {"str": str, "bool": bool, "int": int, "float": float}[kind](v)
 
 
+BATCH_STATE = ("time", "qpos", "qvel", "act", "history", "qacc_warmstart", "ctrl", "qfrc_applied", "xfrc_applied",
+               "eq_active", "mocap_pos", "mocap_quat", "userdata", "plugin_state", "plastic")
+"""``mujoco.batch``'s state fields (mjtState's integration state, one row per simulation)."""
+
+
 def _mujoco_node(w: _Writer, x: Any) -> dict[str, Any] | None:
     mod = type(x).__module__ or ""
     if not mod.startswith("mujoco"):
@@ -186,6 +211,16 @@ def _mujoco_node(w: _Writer, x: Any) -> dict[str, Any] | None:
             if value is not None:
                 fields[name] = w.array(np.array(value))
         return {"mjmodel": fields}
+    from mujoco import batch as mjbatch
+
+    if isinstance(x, mjbatch.Batch):  # N simulations: their state rows and the per-simulation model fields
+        state = {name: w.array(np.array(x.bind(name))) for name in BATCH_STATE}
+        expanded = {}
+        for name in sorted(mjbatch.MODEL_FIELDS):
+            values = x.expanded(name)
+            if values is not None:
+                expanded[name] = w.array(np.array(values))
+        return {"mjbatch": state, "expanded": expanded}
     return {"skip": type(x).__qualname__}  # renderers, contexts: not state
 
 
@@ -225,6 +260,8 @@ class _Reader:
 
         if "v" in node:
             return node["v"]
+        if "npdtype" in node:
+            return np.dtype(node["npdtype"]).type if node.get("scalar_type") else np.dtype(node["npdtype"])
         if "enum" in node:
             value = self.value(None, node["enum"], path)
             return type(old)(value) if isinstance(old, enum.Enum) else value
@@ -279,6 +316,12 @@ class _Reader:
 
             mujoco.mj_setState(old.model, old, np.array(self.arrays[node["mjdata"]]), mujoco.mjtState.mjSTATE_INTEGRATION)
             return old
+        if "mjbatch" in node:
+            for name, key in node["expanded"].items():
+                old.expand(name)[...] = self.arrays[key]
+            for name, key in node["mjbatch"].items():
+                old.bind(name)[...] = self.arrays[key]
+            return old
         if "mjmodel" in node:
             for name, key in node["mjmodel"].items():
                 owner, _, attr = name.rpartition(".")
@@ -295,6 +338,9 @@ class _Reader:
         if "list" in node:
             return self._list(old, node, path)
         if "obj" in node:
+            made = _constructible(node.get("cls")) if old is None else None
+            if made is not None:  # a plain holder of data built after training started
+                old = made.__new__(made)
             if (old is None or type(old).__qualname__ != node["obj"]) and not self.strict:
                 return old
             if old is None or type(old).__qualname__ != node["obj"]:

@@ -251,3 +251,22 @@ def test_an_agent_with_nothing_to_learn_resumes_to_the_same_actions(name, tmp_pa
     obs, _ = sc.vector(2, seed=11).reset()
     a, b = agent.act(obs, deterministic=False), resumed.act(obs, deterministic=False)  # their generators too
     assert all(np.array_equal(np.asarray(a[k]), np.asarray(b[k])) for k in a)
+
+
+@pytest.mark.parametrize("name, sid, hp", [
+    # the batched MuJoCo backend with contacts (the solver's warm start is state) and a preset's layers
+    # (dynamics rows per simulation, blocks of pre-drawn noise created on the first draw)
+    ("fast_ppo", "mujoco/Hopper-medium-v0", {"n_envs": 2, "n_steps": 64, "batch_size": 64, "total_steps": 256}),
+    pytest.param("sac", "mujoco/Hopper-v5", {"learning_starts": 50, "total_steps": 200}, marks=pytest.mark.slow),
+])
+def test_resume_is_exact_on_contact_physics_and_layered_batches(name, sid, hp, tmp_path):
+    sc, half = scenarios.make(sid), hp["total_steps"] // 2
+    whole = agents.make(name, sc, seed=1, **hp)
+    whole.learn(2 * half)
+    split = agents.make(name, sc, seed=1, **hp)
+    split.learn(half)
+    agents.save(split, tmp_path / "ckpt", training_state=True)
+    resumed = agents.load(tmp_path / "ckpt", sc, resume=True)
+    resumed.learn(half)
+    a, b = _state(resumed), _state(whole)
+    assert not [k for k in b if k not in a or not np.array_equal(np.asarray(a[k]), np.asarray(b[k]))]

@@ -24,6 +24,7 @@ BLOCK = 256
 
 class _Block:
     __slots__ = ("arr", "pos", "bound", "shape", "kind", "scale", "dtype", "pos0")
+    training_state_constructible = True  # plain data: a checkpoint's training state may recreate it
 
     def __init__(self, n: int, shape: tuple[int, ...], kind: str, scale: float, dtype: Any) -> None:
         self.shape, self.kind, self.scale, self.dtype = shape, kind, scale, dtype
