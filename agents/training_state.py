@@ -10,8 +10,8 @@ module walks the agent's object graph as ``torch.nn.Module.state_dict`` walks mo
 - leaves are written as data: numbers, strings, ``None``, NumPy arrays and torch tensors
   (into one ``.npz``), NumPy/torch/``random`` generator states, MuJoCo ``MjData`` through
   ``mj_getState`` (the integration state MuJoCo documents as sufficient to continue a
-  simulation exactly) and the ``MjModel`` parameter arrays that layers change (masses,
-  frictions, gains...), a ``mujoco.batch.Batch`` as its state rows and its per-simulation
+  simulation exactly) and every ``MjModel`` field (layers change masses, frictions, gains;
+  ``mj_setConst`` derives the constants that follow from them), a ``mujoco.batch.Batch`` as its state rows and its per-simulation
   model fields, optimizers through their own ``state_dict``;
 - containers (dicts, lists, tuples, deques) and plain objects are walked by position
   and attribute name; functions, classes, modules, loggers, locks, threads, files and
@@ -48,11 +48,8 @@ _SKIP_MODULES = ("threading", "queue", "logging", "multiprocessing", "subprocess
                  "torch.distributions")  # distributions: rebuilt by every forward pass
 _SKIP_TYPES = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, types.ModuleType, type,
                io.IOBase, types.GeneratorType, types.CodeType, types.FrameType, property, staticmethod, classmethod)
-_MODEL_FIELDS = ("body_mass", "body_inertia", "body_ipos", "body_pos", "geom_friction", "geom_size", "geom_rbound",
-                 "geom_solref", "geom_solimp", "geom_margin", "dof_damping", "dof_armature", "dof_frictionloss",
-                 "jnt_stiffness", "jnt_range", "actuator_gear", "actuator_gainprm", "actuator_biasprm",
-                 "actuator_ctrlrange", "actuator_forcerange", "opt.gravity", "opt.timestep", "opt.wind",
-                 "opt.density", "opt.viscosity", "body_subtreemass")
+_MODEL_STAT = ("stat.meaninertia", "stat.meanmass", "stat.meansize", "stat.extent", "stat.center")
+"""``mj_setConst``'s statistics, beside ``mujoco.batch.MODEL_FIELDS`` (every MjModel array and option)."""
 
 
 def _constructible(name: str | None) -> type | None:
@@ -203,11 +200,13 @@ def _mujoco_node(w: _Writer, x: Any) -> dict[str, Any] | None:
         state = np.empty(mujoco.mj_stateSize(x.model, spec))
         mujoco.mj_getState(x.model, x, state, spec)
         return {"mjdata": w.array(state)}
-    if isinstance(x, mujoco.MjModel):
+    if isinstance(x, mujoco.MjModel):  # every field (10-40 kB): layers change some, mj_setConst derives others
+        from mujoco import batch as mjbatch
+
         fields = {}
-        for name in _MODEL_FIELDS:
+        for name in (*sorted(mjbatch.MODEL_FIELDS), *_MODEL_STAT):
             owner, _, attr = name.rpartition(".")
-            value = getattr(x.opt if owner else x, attr, None)
+            value = getattr(getattr(x, owner) if owner else x, attr, None)
             if value is not None:
                 fields[name] = w.array(np.array(value))
         return {"mjmodel": fields}
@@ -325,7 +324,7 @@ class _Reader:
         if "mjmodel" in node:
             for name, key in node["mjmodel"].items():
                 owner, _, attr = name.rpartition(".")
-                target = old.opt if owner else old
+                target = getattr(old, owner) if owner else old
                 value = np.array(self.arrays[key])
                 current = getattr(target, attr)
                 if isinstance(current, np.ndarray):

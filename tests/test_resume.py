@@ -258,6 +258,10 @@ def test_an_agent_with_nothing_to_learn_resumes_to_the_same_actions(name, tmp_pa
     # (dynamics rows per simulation, blocks of pre-drawn noise created on the first draw)
     ("fast_ppo", "mujoco/Hopper-medium-v0", {"n_envs": 2, "n_steps": 64, "batch_size": 64, "total_steps": 256}),
     pytest.param("sac", "mujoco/Hopper-v5", {"learning_starts": 50, "total_steps": 200}, marks=pytest.mark.slow),
+    # Gymnasium's MuJoCo envs: MjData's integration state, and the model's fields, masses and the
+    # constants mj_setConst derives from them (a dynamics layer changes both mid-run)
+    ("ppo", "mujoco/Hopper-medium-v0", {"n_envs": 2, "n_steps": 64, "batch_size": 64, "total_steps": 256,
+                                        "backend": "gymnasium"}),
 ])
 def test_resume_is_exact_on_contact_physics_and_layered_batches(name, sid, hp, tmp_path):
     sc, half = scenarios.make(sid), hp["total_steps"] // 2
