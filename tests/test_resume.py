@@ -253,6 +253,11 @@ def test_an_agent_with_nothing_to_learn_resumes_to_the_same_actions(name, tmp_pa
     assert all(np.array_equal(np.asarray(a[k]), np.asarray(b[k])) for k in a)
 
 
+NOISY_SPREAD = {"id": "local/spread-noisy-v0", "source": "pettingzoo:mpe2.simple_spread_v3", "time_limit": 25,
+                "setting": "cooperative", "layers": [{"type": "obs_gaussian_noise", "params": {"std": 0.1}},
+                                                     {"type": "action_dropout", "params": {"probability": 0.1}}]}
+
+
 @pytest.mark.parametrize("name, sid, hp", [
     # the batched MuJoCo backend with contacts (the solver's warm start is state) and a preset's layers
     # (dynamics rows per simulation, blocks of pre-drawn noise created on the first draw)
@@ -262,9 +267,17 @@ def test_an_agent_with_nothing_to_learn_resumes_to_the_same_actions(name, tmp_pa
     # constants mj_setConst derives from them (a dynamics layer changes both mid-run)
     ("ppo", "mujoco/Hopper-medium-v0", {"n_envs": 2, "n_steps": 64, "batch_size": 64, "total_steps": 256,
                                         "backend": "gymnasium"}),
+    # particle worlds with per-copy layers, MaMuJoCo, goal-conditioned robotics with HER, a maze
+    ("qmix", NOISY_SPREAD, {"n_envs": 2, "learning_starts": 50, "total_steps": 200}),
+    pytest.param("mappo", "mamujoco/HalfCheetah-2x3-v1", {"n_envs": 2, "n_steps": 50},
+                 marks=pytest.mark.slow),
+    pytest.param("sac", "robotics/FetchReach-medium-v0", {"learning_starts": 50, "total_steps": 200, "her": True},
+                 marks=pytest.mark.slow),
+    pytest.param("ppo", "robotics/PointMaze_UMaze-easy-v0", {"n_envs": 2, "n_steps": 64, "batch_size": 64,
+                                                             "total_steps": 256}, marks=pytest.mark.slow),
 ])
-def test_resume_is_exact_on_contact_physics_and_layered_batches(name, sid, hp, tmp_path):
-    sc, half = scenarios.make(sid), hp["total_steps"] // 2
+def test_resume_is_exact_across_scenario_families(name, sid, hp, tmp_path):
+    sc, half = scenarios.make(sid), hp.get("total_steps", 200) // 2  # (mappo's schedules are constant)
     whole = agents.make(name, sc, seed=1, **hp)
     whole.learn(2 * half)
     split = agents.make(name, sc, seed=1, **hp)
