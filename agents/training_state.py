@@ -11,8 +11,9 @@ module walks the agent's object graph as ``torch.nn.Module.state_dict`` walks mo
   (into one ``.npz``), NumPy/torch/``random`` generator states, MuJoCo ``MjData`` through
   ``mj_getState`` (the integration state MuJoCo documents as sufficient to continue a
   simulation exactly) and every ``MjModel`` field (layers change masses, frictions, gains;
-  ``mj_setConst`` derives the constants that follow from them), a ``mujoco.batch.Batch`` as its state rows and its per-simulation
-  model fields, optimizers through their own ``state_dict``;
+  ``mj_setConst`` derives the constants that follow from them), a ``mujoco.batch.Batch`` as
+  its state rows and its per-simulation model fields, optimizers through their own
+  ``state_dict``;
 - containers (dicts, lists, tuples, deques) and plain objects are walked by position
   and attribute name; functions, classes, modules, loggers, locks, threads, files and
   processes are not state and are skipped;
@@ -23,7 +24,11 @@ module walks the agent's object graph as ``torch.nn.Module.state_dict`` walks mo
 
 Nothing is unpickled: the structure is JSON, the arrays are read with ``allow_pickle=False``.
 An object the walk meets only in the saved tree (a list grown with objects the fresh agent
-has not built) is refused on load with the path named, never silently dropped.
+has not built) is refused on load with the path named, unless its class opts in as plain
+data (``training_state_constructible``). Not state here, by design: what is skipped above,
+and dict entries keyed by objects rather than plain values (optimizers, the one such case
+among our learners, go through their ``state_dict``). ``tests/test_resume.py`` checks the
+result against the uninterrupted run for every registered agent.
 """
 
 from __future__ import annotations
