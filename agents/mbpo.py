@@ -9,7 +9,9 @@ termination (probability above 0.5). These imagined transitions replace the prev
 (the official code's ``model_retain_epochs: 1``). Each SAC minibatch then takes the fraction
 ``real_ratio`` of its rows from the real data and the rest from the imagined ones, with
 ``gradient_steps`` updates per real step (MBPO's update-to-data ratio; the paper used 20-40,
-the default here is lower for a CPU). Reward and termination are the model's, learned.
+the default here is lower for a CPU). The reward is the model's, learned; so is termination
+with ``termination: learned``, while ``known`` (the default where ``scenarios.termination`` has
+a function) ends a branch where the task's own function of the predicted observation does.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import torch
 
 from agents.model_actor_critic import AC_DEFAULTS, ModelActorCritic
+from agents.model_based import known_end
 
 FIELDS = ("obs", "actions", "rewards", "next_obs", "terminated")
 
@@ -47,6 +50,8 @@ class MBPO(ModelActorCritic):
                 nxt, rew, p_end = self.model.predict(obs.expand(e, *obs.shape), act.expand(e, *act.shape), self.gen)
                 pick = torch.arange(len(obs))
                 nxt, rew, done = nxt[member, pick], rew[member, pick], (p_end[member, pick] > 0.5).float()
+                if self.termination_fn is not None:
+                    done = known_end(self.termination_fn, obs, act, nxt)
                 ok = alive & torch.isfinite(nxt).all(dim=1) & torch.isfinite(rew)
                 for f, v in zip(FIELDS, (obs, act, rew, nxt, done)):
                     rows[f].append(v[ok])

@@ -11,8 +11,9 @@ current actor picks ``a_k`` and the model (the mean over its members' means) pre
 with ``m_k`` zero from the first (real or predicted) termination on. ``H = 0`` is exactly
 the soft SAC target: the model-free base at the same settings (``--set expansion_horizon=0``;
 the model is then never fitted). Actor and entropy updates are SAC's on real data. The model
-is refitted in rounds as in ``agents.model_actor_critic``; its reward and termination are
-learned.
+is refitted in rounds as in ``agents.model_actor_critic``; its reward is learned, and so is
+termination with ``termination: learned`` (``known``, the default where ``scenarios.termination``
+has a function: the task's own termination of the predicted mean observation).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import torch
 
 from agents.model_actor_critic import AC_DEFAULTS, ModelActorCritic
+from agents.model_based import known_end
 
 
 class MBVE(ModelActorCritic):
@@ -42,6 +44,8 @@ class MBVE(ModelActorCritic):
                 a, logp = sac.sample(s, self.gen)
                 nxt, r, p_end = self.model.predict(s.expand(e, *s.shape), a.expand(e, *a.shape))
                 nxt, r, p_end = nxt.mean(0), r.mean(0), p_end.mean(0)
+                if self.termination_fn is not None:
+                    p_end = known_end(self.termination_fn, s, a, nxt)
                 y += discount * alive * (r - sac.alpha * logp)
                 alive = alive * (p_end <= 0.5).float()
                 s, discount = nxt, discount * gamma

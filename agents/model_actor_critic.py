@@ -7,7 +7,10 @@ The loop, one real step at a time on one scenario copy: uniform random actions f
 are rows of ``history``) and ``after_fit`` runs (MBPO branches its model rollouts there); once
 ready, ``gradient_steps`` updates (``train_step``, the method's own) follow every real step.
 Actions are stored and modelled in [-1, 1] and scaled to the bounds when stepped. Time-limit
-truncations are not terminations. ``learn(k); learn(k)`` equals ``learn(2k)``.
+truncations are not terminations. ``learn(k); learn(k)`` equals ``learn(2k)``. ``termination``
+(``agents.model_based.resolve_termination``) picks the learned head or the task's known function
+of the observations for the model's rollouts (the function is given actions in [-1, 1]; none of
+``scenarios.termination``'s reads them).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from gymnasium import spaces
 from agents import hyperparams
 from agents.base import Capabilities, ProgressFn, require_single_agent
 from agents.checkpoint import save_meta
-from agents.model_based import MODEL_DEFAULTS, build_model, fit_and_log, load_model, save_model
+from agents.model_based import MODEL_DEFAULTS, build_model, fit_and_log, load_model, resolve_termination, save_model
 from agents.observations import accepts_unbatched
 from agents.sac_core import SACCore
 from agents.sb3_views import DETERMINISTIC_STD
@@ -32,7 +35,8 @@ from scenarios import Scenario, UserError
 AGENT = "agent_0"
 AC_DEFAULTS: dict[str, Any] = {
     "learning_rate": 3e-4, "gamma": 0.99, "tau": 0.005, "net_arch": [256, 256], "batch_size": 256,
-    "learning_starts": 1000, "round_steps": 250, "gradient_steps": 1, "torch_threads": 1, **MODEL_DEFAULTS,
+    "learning_starts": 1000, "round_steps": 250, "gradient_steps": 1, "torch_threads": 1, "termination": None,
+    **MODEL_DEFAULTS,
 }
 
 
@@ -62,6 +66,7 @@ class ModelActorCritic:
         self.hparams = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(),
                                            self.defaults)
         h = self.hparams
+        self.termination_fn = resolve_termination(self.name, scenario, h["termination"])
         torch.set_num_threads(h["torch_threads"])
         self.obs_dim, self.act_dim = int(np.prod(obs_space.shape)), int(np.prod(act_space.shape))
         self.low, self.high = act_space.low.astype(np.float32), act_space.high.astype(np.float32)

@@ -2,10 +2,11 @@
 model's hyperparameters, building it, refitting it on the agent's real data and logging the
 fit, and reading and writing the model and data with a checkpoint.
 
-Everything the model predicts is learned from the agent's own real transitions: the
-next-observation delta, the reward and the termination probability (no reward or termination
-function of the task is given to it), so the agents work where the simulator is unknown or
-wrong. A model fitted in one world can be evaluated in another (``testbed.evaluate`` on a
+The model learns from the agent's own real transitions the next-observation delta, the reward
+and the termination probability, so the agents work where the simulator is unknown or wrong.
+With ``termination: known`` (``resolve_termination``) the agent replaces the learned
+termination by the task's own function of the observations (``scenarios.termination``), as
+mbrl-lib's PETS results do. A model fitted in one world can be evaluated in another (``testbed.evaluate`` on a
 perturbed scenario), which measures what model error under perturbation costs.
 """
 
@@ -20,12 +21,34 @@ from gymnasium import spaces
 
 from agents.dynamics_model import DynamicsModel
 from agents.transitions import Transitions
+from scenarios import Scenario, UserError
+from scenarios.termination import TransitionFn, termination_function
 
 MODEL_DEFAULTS: dict[str, Any] = {
     "ensemble_size": 5, "model_arch": [200, 200, 200], "model_lr": 1e-3, "model_weight_decay": 5e-5,
     "model_batch_size": 256, "model_updates": 500, "holdout": 0.1, "error_horizon": 10,
 }
 """The dynamics model's hyperparameters (``agents/fields.yaml`` documents each)."""
+
+
+def resolve_termination(agent: str, scenario: Scenario, choice: str | None) -> TransitionFn | None:
+    """The known termination function for ``termination: choice`` (``known``, ``learned``, or
+    ``None``: known where ``scenario`` has one), or ``None`` to use the learned head; ``known`` on
+    a scenario without one is refused."""
+    if choice not in (None, "known", "learned"):
+        raise UserError(f"{agent}: termination must be known or learned, got {choice!r}")
+    fn = None if choice == "learned" else termination_function(scenario)
+    if choice == "known" and fn is None:
+        raise UserError(f"{agent}: termination: known, but {scenario.id} has no known termination function "
+                        "(scenarios.termination: unlisted task, or layers change its observations); use learned")
+    return fn
+
+
+def known_end(fn: TransitionFn, obs: torch.Tensor, actions: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
+    """``fn``'s termination of model transitions as a float tensor of 0/1 (the learned
+    ``p_end``'s shape)."""
+    ended = fn(obs.detach().numpy(), actions.detach().numpy(), next_obs.detach().numpy())
+    return torch.as_tensor(np.asarray(ended), dtype=torch.float32)
 
 
 def action_dim(space: spaces.Space) -> int:

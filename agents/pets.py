@@ -13,9 +13,10 @@ over ``iterations`` rounds; ``planner: mppi`` averages the candidates with weigh
 when an episode starts. All candidates, particles and members are evaluated in one batched
 torch pass per step of the horizon.
 
-What is learned: the next-observation delta, the reward and termination (no reward or
-termination function of the task is given to the agent). Data is collected in rounds:
-uniform random actions for ``learning_starts`` steps, then every ``round_steps`` steps the
+What is learned: the next-observation delta, the reward and termination. ``termination: known``
+(the default where ``scenarios.termination`` has a function for the scenario) uses the task's own
+termination of the predicted observations instead of the learned head (``learned``: the head).
+Data is collected in rounds: uniform random actions for ``learning_starts`` steps, then every ``round_steps`` steps the
 model is refitted on all data (``model_updates`` gradient steps) and collection continues
 with the planner; each fit's losses and held-out one-step and ``error_horizon``-step errors
 are rows of ``history``. ``learn(k); learn(k)`` equals ``learn(2k)``.
@@ -38,7 +39,8 @@ from gymnasium import spaces
 from agents import hyperparams
 from agents.base import Capabilities, ProgressFn, require_single_agent
 from agents.checkpoint import save_meta
-from agents.model_based import MODEL_DEFAULTS, build_model, fit_and_log, load_model, save_model
+from agents.model_based import (MODEL_DEFAULTS, build_model, fit_and_log, known_end, load_model,
+                                resolve_termination, save_model)
 from agents.observations import accepts_unbatched
 from agents.transitions import Transitions
 from scenarios import Scenario, UserError
@@ -47,6 +49,7 @@ AGENT = "agent_0"
 DEFAULTS: dict[str, Any] = {
     "planner": "cem", "horizon": 15, "samples": 200, "iterations": 3, "elite_fraction": 0.1, "particles": 5,
     "noise_std": 0.5, "temperature": 0.1, "learning_starts": 500, "round_steps": 250, "torch_threads": 1,
+    "termination": None,
     **MODEL_DEFAULTS,
 }
 
@@ -96,6 +99,7 @@ class PETS:
                             f"{h['ensemble_size']} (each member carries the same number of particles)")
         if h["planner"] not in ("cem", "mppi"):
             raise UserError(f"{self.name}: planner must be cem or mppi, got {h['planner']!r}")
+        self.termination_fn = resolve_termination(self.name, scenario, h["termination"])
         torch.set_num_threads(h["torch_threads"])
         self.obs_dim, self.act_dim = int(np.prod(obs_space.shape)), int(np.prod(act_space.shape))
         self.low = torch.as_tensor(act_space.low, dtype=torch.float32).reshape(-1)
@@ -127,7 +131,10 @@ class PETS:
         total = torch.zeros(e, rows)
         alive = torch.ones(e, rows)
         for t in range(horizon):
+            prev = state
             state, reward, p_end = self.model.predict(state, acts[:, :, t], gen)
+            if self.termination_fn is not None:
+                p_end = known_end(self.termination_fn, prev, acts[:, :, t], state)
             total += alive * reward
             alive = alive * (1.0 - p_end)  # the probability the particle is still running
         total = torch.nan_to_num(total, nan=-1e6, posinf=-1e6, neginf=-1e6)

@@ -14,7 +14,7 @@ TINY = {"model_arch": [8], "net_arch": [8], "ensemble_size": 2}
 
 
 def test_pets_particles_spread_over_members_and_stop_at_predicted_termination(monkeypatch):
-    ag = agents.make("pets", IP, seed=0, model_arch=[8], ensemble_size=2, particles=4, horizon=3)
+    ag = agents.make("pets", IP, seed=0, model_arch=[8], ensemble_size=2, particles=4, horizon=3, termination="learned")
 
     def predict(obs, act, gen=None):  # member m earns m + 1 a step; a state whose first entry passes 2 ends
         e = obs.shape[0]
@@ -36,8 +36,24 @@ def test_pets_particles_spread_over_members_and_stop_at_predicted_termination(mo
         agents.make("pets", IP, ensemble_size=2, particles=3)
 
 
+def test_pets_known_termination_replaces_the_learned_head_where_the_scenario_has_one(monkeypatch):
+    ag = agents.make("pets", IP, seed=0, model_arch=[8], ensemble_size=2, particles=4, horizon=3)
+    assert ag.termination_fn is not None  # the default on a scenario with a known function
+    # the model moves the pole angle (entry 1) by 0.15 a step and says nothing ends (p_end 0): the
+    # known function ends a particle once |angle| > 0.2, i.e. after its second step
+    monkeypatch.setattr(ag.model, "predict", lambda obs, act, gen=None: (
+        obs + torch.tensor([0.0, 0.15, 0, 0]), torch.ones(obs.shape[:2]), torch.zeros(obs.shape[:2])))
+    torch.testing.assert_close(ag.returns(torch.zeros(1, 4), torch.zeros(1, 2, 3, 1), None), torch.full((1, 2), 2.0))
+    assert agents.make("pets", "mujoco/HalfCheetah-v5", model_arch=[8]).termination_fn is None  # learned
+    assert agents.make("pets", IP, model_arch=[8], termination="learned").termination_fn is None
+    with pytest.raises(scenarios.UserError, match="has no known termination function"):
+        agents.make("pets", "mujoco/HalfCheetah-v5", termination="known")
+    with pytest.raises(scenarios.UserError, match="termination"):
+        agents.make("pets", IP, termination="sometimes")
+
+
 def test_mbve_target_expands_through_the_model_and_h0_is_the_soft_target(monkeypatch):
-    ag = agents.make("mbve", IP, seed=0, **TINY, expansion_horizon=2, gamma=0.5)
+    ag = agents.make("mbve", IP, seed=0, **TINY, expansion_horizon=2, gamma=0.5, termination="learned")
     with torch.no_grad():
         ag.sac.log_alpha.fill_(-100.0)  # no entropy terms: the expansion's arithmetic alone
 
@@ -60,7 +76,7 @@ def test_mbve_target_expands_through_the_model_and_h0_is_the_soft_target(monkeyp
 
 
 def test_mbpo_branches_rollouts_from_real_states_and_stops_them_at_termination(monkeypatch):
-    ag = agents.make("mbpo", IP, seed=0, **TINY, rollout_batch=64, rollout_length=3)
+    ag = agents.make("mbpo", IP, seed=0, **TINY, rollout_batch=64, rollout_length=3, termination="learned")
     real = np.random.default_rng(0).normal(size=(50, 4)).astype(np.float32)
     ag.data.add(real, np.zeros((50, 1), np.float32), np.zeros(50, np.float32), real, np.zeros(50, bool), np.zeros(50, bool))
 
@@ -76,6 +92,28 @@ def test_mbpo_branches_rollouts_from_real_states_and_stops_them_at_termination(m
     assert len(im["obs"]) == 64 + int((s0 <= 0).sum()) + int((s0 <= -1).sum())  # a branch stops where it ended
     torch.testing.assert_close(im["terminated"][:64], (first[:, 0] > 0).float())
     assert im["actions"].abs().max() <= 1.0
+
+
+def test_mbpo_and_mbve_end_model_rollouts_with_the_known_termination(monkeypatch):
+    # the model tilts the pole (entry 1) by 0.15 a step and never predicts an end (p_end 0)
+    step = lambda obs, act, gen=None: (obs + torch.tensor([0.0, 0.15, 0, 0]), torch.ones(obs.shape[:2]),
+                                       torch.zeros(obs.shape[:2]))
+    mbpo = agents.make("mbpo", IP, seed=0, **TINY, rollout_batch=8, rollout_length=3)
+    mbpo.data.add(np.zeros((8, 4), np.float32), np.zeros((8, 1), np.float32), np.zeros(8, np.float32),
+                  np.zeros((8, 4), np.float32), np.zeros(8, bool), np.zeros(8, bool))
+    monkeypatch.setattr(mbpo.model, "predict", step)
+    mbpo.after_fit()  # angle 0.15 goes on, 0.30 ends (|angle| > 0.2): two steps per branch
+    assert len(mbpo.imagined["obs"]) == 16
+    torch.testing.assert_close(mbpo.imagined["terminated"], torch.tensor([0.0] * 8 + [1.0] * 8))
+    mbve = agents.make("mbve", IP, seed=0, **TINY, expansion_horizon=3, gamma=0.5)
+    with torch.no_grad():
+        mbve.sac.log_alpha.fill_(-100.0)
+    monkeypatch.setattr(mbve.model, "predict", step)
+    monkeypatch.setattr(mbve.sac, "soft_value", lambda s, gen: torch.full(s.shape[:1], 100.0))
+    y = mbve.expanded_target(torch.ones(1), torch.zeros(1, 4), torch.zeros(1))
+    torch.testing.assert_close(y, torch.tensor([1.0 + 0.5 + 0.25]))  # ends at the second model step
+    with pytest.raises(scenarios.UserError, match="mbpo: termination: known"):
+        agents.make("mbpo", "mujoco/HalfCheetah-v5", termination="known")
 
 
 def test_i2a_imagines_one_rollout_per_action_zeroed_after_predicted_termination(monkeypatch):

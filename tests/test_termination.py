@@ -1,0 +1,105 @@
+"""scenarios.termination against the environments themselves: over random-action rollouts with
+resets, every known termination (and reward) function equals the scenario's own ``terminated``
+flag (and reward) at every step; every single-agent scenario without one is listed here with why."""
+
+import numpy as np
+import pytest
+
+import scenarios
+from scenarios.termination import reward_function, termination_function
+
+AGENT = "agent_0"
+WITH_TERMINATION = {"mujoco/InvertedPendulum-v5", "mujoco/InvertedDoublePendulum-v5", "mujoco/Hopper-v5",
+                    "mujoco/Walker2d-v5", "mujoco/Ant-v5", "mujoco/Humanoid-v5", "classic/CartPole-v1",
+                    "sim2real/Hopper-real-dyn-v0"}  # a dynamics layer only: the observation still decides
+WITH_REWARD = {"mujoco/InvertedPendulum-v5", "classic/CartPole-v1"}
+# Tasks with a function whose scenarios return None: their layers change observations.
+OBS_LAYERS = {f"mujoco/{task}-{level}-v0" for task in ("InvertedPendulum", "InvertedDoublePendulum", "Hopper",
+                                                        "Walker2d", "Ant", "Humanoid")
+              for level in ("easy", "medium", "hard")} | {"sim2real/Hopper-real-v0"}
+# Source classes with no known termination function (never terminate, or end on a condition
+# not listed in scenarios.termination).
+NO_FUNCTION = {
+    "AcrobotEnv": "ends on the tip height from two angles; not added (discrete, classic)",
+    "MountainCarEnv": "ends at the goal position; not added",
+    "Continuous_MountainCarEnv": "ends at the goal position; not added",
+    "PendulumEnv": "never terminates (time limit only)",
+    "HalfCheetahEnv": "never terminates",
+    "SwimmerEnv": "never terminates",
+    "ReacherEnv": "never terminates",
+    "PusherEnv": "never terminates",
+    "HumanoidStandupEnv": "never terminates",
+    "AdroitHandDoorEnv": "goal-conditioned robotics task, never terminates",
+    "AdroitHandHammerEnv": "goal-conditioned robotics task, never terminates",
+    "AdroitHandPenEnv": "goal-conditioned robotics task, never terminates",
+    "AdroitHandRelocateEnv": "goal-conditioned robotics task, never terminates",
+    "AntMazeEnv": "dict observation; ends at the goal (continuing_task option)",
+    "PointMazeEnv": "dict observation; ends at the goal (continuing_task option)",
+    "MujocoFetchPickAndPlaceEnv": "dict observation, never terminates",
+    "MujocoFetchPushEnv": "dict observation, never terminates",
+    "MujocoFetchReachEnv": "dict observation, never terminates",
+    "MujocoFetchSlideEnv": "dict observation, never terminates",
+    "CliffWalkingEnv": "discrete observation; not added",
+    "FrozenLakeEnv": "discrete observation (hole map); not added",
+    "TaxiEnv": "discrete observation; not added",
+}
+
+
+def single_agent_ids() -> list[str]:
+    return [sid for sid in scenarios.list_ids() if not sid.startswith(("mpe/", "sisl/", "matrix/", "mamujoco/"))]
+
+
+def test_every_single_agent_scenario_has_a_function_or_a_listed_reason():
+    seen = set()
+    for sid in single_agent_ids():
+        sc = scenarios.make(sid)
+        if sc.num_agents != 1:
+            continue
+        seen.add(sid)
+        fn, cls = termination_function(sc), type(sc.unwrapped).__name__
+        if sid in WITH_TERMINATION:
+            assert fn is not None, sid
+        else:
+            assert fn is None, sid
+            assert sid in OBS_LAYERS or cls in NO_FUNCTION, f"{sid} ({cls}) returns None without a listed reason"
+        assert (reward_function(sc) is not None) == (sid in WITH_REWARD), sid
+        sc.close()
+    assert WITH_TERMINATION | OBS_LAYERS <= seen
+
+
+@pytest.mark.parametrize("sid", sorted(WITH_TERMINATION))
+def test_known_termination_equals_the_env_flag_over_random_rollouts(sid):
+    sc = scenarios.make(sid, seed=0)
+    fn, rf = termination_function(sc), reward_function(sc)
+    space = sc.action_space(AGENT)
+    space.seed(0)
+    obs, _ = sc.reset(seed=0)
+    ends = 0
+    for _ in range(2000):
+        a = space.sample()
+        nxt, rew, term, trunc, _ = sc.step({AGENT: a})
+        o, o2 = obs[AGENT], nxt[AGENT]
+        assert bool(fn(o, a, o2)) == bool(term[AGENT]), (sid, o2)
+        batch = fn(o[None, None], np.asarray(a)[None, None], o2[None, None])  # batched over leading dims
+        assert batch.shape == (1, 1) and bool(batch[0, 0]) == bool(term[AGENT])
+        if rf is not None:
+            assert float(rf(o, a, o2)) == pytest.approx(float(rew[AGENT]))
+        ends += bool(term[AGENT])
+        obs = nxt
+        if term[AGENT] or trunc[AGENT]:
+            obs, _ = sc.reset()
+    assert ends >= 3, f"{sid}: too few terminations ({ends}) in the rollout to test the function"
+
+
+def test_kwargs_the_function_reads_from_the_env():
+    sc = scenarios.make({"id": "test/Hopper-pos-v0", "source": "gymnasium:Hopper-v5",
+                         "kwargs": {"exclude_current_positions_from_observation": False, "healthy_z_range": [1.0, 2.0]}})
+    fn = termination_function(sc)
+    state = np.zeros(12)
+    state[1] = 1.5  # qpos[1], the height, now at index 1 (index 0 is x)
+    assert not fn(None, None, state)
+    state[1] = 0.9
+    assert fn(None, None, state)
+    never = scenarios.make({"id": "test/Walker-free-v0", "source": "gymnasium:Walker2d-v5",
+                            "kwargs": {"terminate_when_unhealthy": False}})
+    assert not termination_function(never)(None, None, np.zeros((3, 17))).any()
