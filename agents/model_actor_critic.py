@@ -35,7 +35,7 @@ from scenarios import Scenario, UserError
 AGENT = "agent_0"
 AC_DEFAULTS: dict[str, Any] = {
     "learning_rate": 3e-4, "gamma": 0.99, "tau": 0.005, "net_arch": [256, 256], "batch_size": 256,
-    "learning_starts": 1000, "round_steps": 250, "gradient_steps": 1, "torch_threads": 1, "termination": None,
+    "learning_starts": 1000, "round_steps": 250, "gradient_steps": 1, "torch_threads": 1, "termination": "learned",
     **MODEL_DEFAULTS,
 }
 

@@ -49,7 +49,7 @@ AGENT = "agent_0"
 DEFAULTS: dict[str, Any] = {
     "planner": "cem", "horizon": 15, "samples": 200, "iterations": 3, "elite_fraction": 0.1, "particles": 5,
     "noise_std": 0.5, "temperature": 0.1, "learning_starts": 500, "round_steps": 250, "torch_threads": 1,
-    "termination": None,
+    "termination": "learned",
     **MODEL_DEFAULTS,
 }
 

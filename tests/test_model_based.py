@@ -37,8 +37,10 @@ def test_pets_particles_spread_over_members_and_stop_at_predicted_termination(mo
 
 
 def test_pets_known_termination_replaces_the_learned_head_where_the_scenario_has_one(monkeypatch):
-    ag = agents.make("pets", IP, seed=0, model_arch=[8], ensemble_size=2, particles=4, horizon=3)
-    assert ag.termination_fn is not None  # the default on a scenario with a known function
+    ag = agents.make("pets", IP, seed=0, model_arch=[8], ensemble_size=2, particles=4, horizon=3, termination="known")
+    assert ag.termination_fn is not None
+    assert agents.make("pets", IP, model_arch=[8]).termination_fn is None  # the default: learned
+    assert agents.make("pets", IP, model_arch=[8], termination=None).termination_fn is not None  # null: known where there is one
     # the model moves the pole angle (entry 1) by 0.15 a step and says nothing ends (p_end 0): the
     # known function ends a particle once |angle| > 0.2, i.e. after its second step
     monkeypatch.setattr(ag.model, "predict", lambda obs, act, gen=None: (
@@ -98,14 +100,14 @@ def test_mbpo_and_mbve_end_model_rollouts_with_the_known_termination(monkeypatch
     # the model tilts the pole (entry 1) by 0.15 a step and never predicts an end (p_end 0)
     step = lambda obs, act, gen=None: (obs + torch.tensor([0.0, 0.15, 0, 0]), torch.ones(obs.shape[:2]),
                                        torch.zeros(obs.shape[:2]))
-    mbpo = agents.make("mbpo", IP, seed=0, **TINY, rollout_batch=8, rollout_length=3)
+    mbpo = agents.make("mbpo", IP, seed=0, **TINY, rollout_batch=8, rollout_length=3, termination="known")
     mbpo.data.add(np.zeros((8, 4), np.float32), np.zeros((8, 1), np.float32), np.zeros(8, np.float32),
                   np.zeros((8, 4), np.float32), np.zeros(8, bool), np.zeros(8, bool))
     monkeypatch.setattr(mbpo.model, "predict", step)
     mbpo.after_fit()  # angle 0.15 goes on, 0.30 ends (|angle| > 0.2): two steps per branch
     assert len(mbpo.imagined["obs"]) == 16
     torch.testing.assert_close(mbpo.imagined["terminated"], torch.tensor([0.0] * 8 + [1.0] * 8))
-    mbve = agents.make("mbve", IP, seed=0, **TINY, expansion_horizon=3, gamma=0.5)
+    mbve = agents.make("mbve", IP, seed=0, **TINY, expansion_horizon=3, gamma=0.5, termination="known")
     with torch.no_grad():
         mbve.sac.log_alpha.fill_(-100.0)
     monkeypatch.setattr(mbve.model, "predict", step)
