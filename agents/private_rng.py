@@ -11,7 +11,10 @@ consume each other's streams, and building agent B would change what agent A lea
 runs on the agent's own states and restores the caller's afterwards: global state is the same
 before and after any call of an agent, and an agent's results depend on its seed alone. The
 states are plain arrays and tuples, so they travel in the training state of a checkpoint.
-Switching costs ~20 µs a call (three state copies each way), small beside a network forward.
+Switching torch's state costs ~1 µs; NumPy's legacy state ~90 µs each way (measured here), so
+NumPy's and Python's states are switched only where something of ours or SB3's may draw from
+them: building, ``learn``, ``save`` and a stochastic ``act`` (SB3's epsilon-greedy ``predict``);
+a deterministic ``act``, ``policy_distribution`` and ``value`` switch torch's alone.
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ from typing import Any
 import numpy as np
 import torch
 
-WRAPPED = ("learn", "act", "policy_distribution", "value", "save", "evaluate_policy")
+WRAPPED = ("learn", "act", "policy_distribution", "value", "save")
 """The agent methods that run on the agent's own generator states."""
+TORCH_ONLY = ("policy_distribution", "value")
+"""Of those, the ones that draw nothing from NumPy's or Python's global generators."""
 
 
 class PrivateRandomState:
@@ -53,8 +58,9 @@ class PrivateRandomState:
         self.depth = 0
 
     @contextmanager
-    def active(self) -> Iterator[None]:
-        """Run the block on this agent's states; the caller's come back afterwards (nesting is a no-op)."""
+    def active(self, full: bool = True) -> Iterator[None]:
+        """Run the block on this agent's states (torch's alone unless ``full``); the caller's come back
+        afterwards (nesting is a no-op)."""
         if self.depth:
             self.depth += 1
             try:
@@ -62,25 +68,35 @@ class PrivateRandomState:
             finally:
                 self.depth -= 1
             return
-        outer = (torch.get_rng_state(), np.random.get_state(), random.getstate())
+        outer_torch = torch.get_rng_state()
         torch.set_rng_state(self.torch_state)
-        np.random.set_state(self.numpy_state)
-        random.setstate(self.python_state)
+        if full:
+            outer = (np.random.get_state(), random.getstate())
+            np.random.set_state(self.numpy_state)
+            random.setstate(self.python_state)
         self.depth = 1
         try:
             yield
         finally:
             self.depth = 0
-            self.torch_state, self.numpy_state, self.python_state = torch.get_rng_state(), np.random.get_state(), random.getstate()
-            torch.set_rng_state(outer[0])
-            np.random.set_state(outer[1])
-            random.setstate(outer[2])
+            self.torch_state = torch.get_rng_state()
+            torch.set_rng_state(outer_torch)
+            if full:
+                self.numpy_state, self.python_state = np.random.get_state(), random.getstate()
+                np.random.set_state(outer[0])
+                random.setstate(outer[1])
 
 
-def _wrap(method: Callable[..., Any], rng: PrivateRandomState) -> Callable[..., Any]:
+def _wrap(method: Callable[..., Any], rng: PrivateRandomState, name: str) -> Callable[..., Any]:
     @functools.wraps(method)
     def call(*args: Any, **kwargs: Any) -> Any:
-        with rng.active():
+        if name in TORCH_ONLY:
+            full = False
+        elif name == "act":
+            full = not kwargs.get("deterministic", args[1] if len(args) > 1 else True)
+        else:
+            full = True
+        with rng.active(full):
             return method(*args, **kwargs)
 
     call.__private_rng__ = True  # type: ignore[attr-defined]
@@ -104,7 +120,7 @@ def attach(agent: Any, rng: PrivateRandomState) -> None:
         method = getattr(agent, name, None)
         if callable(method) and not getattr(method, "__private_rng__", False):
             try:
-                setattr(agent, name, _wrap(method, rng))
+                setattr(agent, name, _wrap(method, rng, name))
             except AttributeError:  # a class that refuses instance attributes keeps the global streams
                 pass
 
