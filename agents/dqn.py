@@ -47,9 +47,11 @@ from agents.base import Capabilities, ProgressFn, require_single_agent
 from agents.checkpoint import save_meta
 from agents.distributional import project, support
 from agents.exploration import Explorer
+from agents.hindsight import STRATEGIES, Hindsight
 from agents.noisy import NoisyLinear, noisy_layers, set_noise
 from agents.replay import ReplayBuffer
 from scenarios import Scenario, UserError
+from scenarios.goals import flatten, flatten_space, is_goal_space
 from agents.observations import accepts_unbatched
 
 AGENT = "agent_0"
@@ -60,6 +62,7 @@ DEFAULTS: dict[str, Any] = {
     "double": False, "dueling": False, "prioritized": False, "n_step": 1, "alpha": 0.6, "beta_start": 0.4,
     "max_grad_norm": 10.0, "torch_threads": 1, "tau": 1.0, "total_steps": None,
     "distributional": False, "atoms": 51, "v_min": -10.0, "v_max": 10.0, "noisy": False, "sigma0": 0.5,
+    "her": False, "n_sampled_goal": 4, "goal_selection_strategy": "future",
 }
 
 
@@ -101,7 +104,7 @@ class QAgent:
 
     name: ClassVar[str] = "dqn_core"
     flags: ClassVar[dict[str, Any]] = {}
-    capabilities = Capabilities(continuous_actions=False, multi_agent="single", learning="off-policy")
+    capabilities = Capabilities(continuous_actions=False, multi_agent="single", learning="off-policy", goal_observations=True)
 
     @classmethod
     def valid_hyperparameters(cls) -> set[str]:
@@ -128,7 +131,17 @@ class QAgent:
             torch.manual_seed(seed)
         self.rng = np.random.default_rng(seed)
         self.discrete_obs = isinstance(obs_space, spaces.Discrete)
-        self.n_in = int(obs_space.n) if self.discrete_obs else int(np.prod(obs_space.shape))
+        self.goal_space = obs_space if is_goal_space(obs_space) else None
+        if isinstance(obs_space, spaces.Dict) and self.goal_space is None:
+            raise UserError(f"{self.name} takes array observations or goal-conditioned Dicts; {scenario.id} has {obs_space}")
+        if h["her"] and self.goal_space is None:
+            raise UserError(f"{self.name}: her needs a goal-conditioned scenario (Dict observations with observation, "
+                            f"achieved_goal, desired_goal, e.g. goals/BitFlipping-v0); {scenario.id} has {obs_space}")
+        if h["goal_selection_strategy"] not in STRATEGIES:
+            raise UserError(f"{self.name}: unknown goal_selection_strategy '{h['goal_selection_strategy']}' "
+                            f"(valid: {', '.join(STRATEGIES)})")
+        self.flat_space = flatten_space(obs_space) if self.goal_space is not None else obs_space
+        self.n_in = int(obs_space.n) if self.discrete_obs else int(np.prod(self.flat_space.shape))
         self.n_actions = int(act_space.n)
         self.distributional, self.noisy = h["distributional"], h["noisy"]
         atoms = h["atoms"] if self.distributional else 1
@@ -160,7 +173,12 @@ class QAgent:
         self._obs: np.ndarray | None = None
         self._calls = 0
 
-    def _tensor(self, obs: np.ndarray) -> torch.Tensor:
+    def _flat(self, obs: Any) -> np.ndarray:
+        """Observations as the network's rows: a goal Dict's keys concatenated (``goals.flatten``)."""
+        return flatten(self.goal_space, obs) if isinstance(obs, dict) and self.goal_space is not None else obs
+
+    def _tensor(self, obs: Any) -> torch.Tensor:
+        obs = self._flat(obs)
         if self.discrete_obs:
             out = torch.zeros(len(obs), self.n_in)
             out[torch.arange(len(obs)), torch.as_tensor(np.asarray(obs, dtype=np.int64))] = 1.0
@@ -284,11 +302,14 @@ class QAgent:
             h["total_steps"] = int(self.steps_trained + steps)
         budget = max(h["total_steps"], 1)
         every = hyperparams.every_steps(h["train_freq"], self.name)
-        space = self.scenario.observation_space(AGENT)
+        space = self.flat_space
         buffer = getattr(self, "buffer", None) or ReplayBuffer(
             h["buffer_size"], space.shape, space.dtype, n, h["gamma"], h["n_step"],
             h["prioritized"], h["alpha"])
         self.buffer = buffer
+        if h["her"] and getattr(self, "hindsight", None) is None:
+            self.hindsight = Hindsight(self.goal_space, self.scenario.compute_reward, n, self.rng, h["n_sampled_goal"],
+                                       h["goal_selection_strategy"], h["gamma"], h["n_step"])
         if self._vec is None:
             self._vec = self.scenario.vector(n, seed=self.seed)
             self._obs = self._vec.reset()[0][AGENT]
@@ -305,10 +326,18 @@ class QAgent:
             obs, rew, term, trunc, infos = vec.step({AGENT: a})
             nxt = obs[AGENT]
             ended = term[AGENT] | trunc[AGENT]
-            final = nxt.copy()
+            final = self._flat(nxt).copy()
+            achieved = nxt["achieved_goal"].copy() if self.goal_space is not None else None
             for i in np.flatnonzero(ended):
-                final[i] = infos[i]["final_observation"][AGENT]
-            buffer.add(o, a, rew[AGENT], final, term[AGENT], ended)
+                last = infos[i]["final_observation"][AGENT]
+                final[i] = self._flat(last)
+                if achieved is not None:
+                    achieved[i] = last["achieved_goal"]
+            flat = self._flat(o)
+            buffer.add(flat, a, rew[AGENT], final, term[AGENT], ended)
+            if h["her"]:
+                source_infos = [infos[i].get("agents", {}).get(AGENT, {}) for i in range(n)]
+                self.hindsight.add(flat, a, achieved, source_infos, ended, buffer, final, term[AGENT])
             o = nxt
             t += n
             self._calls += 1

@@ -53,7 +53,8 @@ class ReplayBuffer:
     def __len__(self) -> int:
         return self.size
 
-    def _put(self, obs: np.ndarray, action: int, reward: float, next_obs: np.ndarray, discount: float) -> None:
+    def put(self, obs: np.ndarray, action: int, reward: float, next_obs: np.ndarray, discount: float) -> None:
+        """Store one finished transition (``discount``: the bootstrap's factor, 0 at a termination)."""
         i = self.pos
         self.obs[i], self.actions[i], self.rewards[i], self.next_obs[i], self.discounts[i] = obs, action, reward, next_obs, discount
         self.priorities[i] = self.max_priority
@@ -66,7 +67,7 @@ class ReplayBuffer:
         for k, (_, _, r) in enumerate(window):
             ret += (self.gamma**k) * r
         obs, action, _ = window[0]
-        self._put(obs, action, ret, next_obs, 0.0 if terminated else self.gamma ** len(window))
+        self.put(obs, action, ret, next_obs, 0.0 if terminated else self.gamma ** len(window))
         window.popleft()
 
     def add(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray,

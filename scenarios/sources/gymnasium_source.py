@@ -32,6 +32,18 @@ def _register_robotics() -> None:
         import gymnasium_robotics  # noqa: F401
 
 
+EXTRA_ENVS = {"BitFlippingEnv-v0": "stable_baselines3.common.envs:BitFlippingEnv"}
+"""Envs a well-kept library ships without registering them in Gymnasium: registered on first use."""
+
+
+def _register_extras(env_id: str) -> None:
+    """Register ``env_id`` if it is one of ``EXTRA_ENVS``, else Gymnasium-Robotics' envs."""
+    if env_id in EXTRA_ENVS:
+        gym.register(env_id, entry_point=EXTRA_ENVS[env_id])
+    else:
+        _register_robotics()
+
+
 class GymnasiumSource:
     """One Gymnasium env behind a single-agent parallel API (agent id ``agent_0``)."""
 
@@ -39,7 +51,7 @@ class GymnasiumSource:
 
     def __init__(self, env_id: str, kwargs: dict[str, Any], time_limit: int | None) -> None:
         if env_id not in gym.registry:
-            _register_robotics()
+            _register_extras(env_id)
         if env_id not in gym.registry:
             raise UserError(f"unknown Gymnasium env '{env_id}'{suggest(env_id, gym.registry)}")
         from scenarios.sources.robotics_compat import fetch_on_mujoco4

@@ -1,0 +1,130 @@
+"""Hindsight experience replay for our replay buffer (Andrychowicz et al. 2017).
+
+SB3's ``HerReplayBuffer`` serves the SB3-backed learners; our DQN family has its own
+buffer (prioritized, n-step: ``agents.replay``), which SB3's cannot stand in for, hence
+this relabeller beside it. It follows the paper's Algorithm 1: every real transition is
+stored as it happens, and when a copy's episode ends, ``n_sampled_goal`` relabelled
+transitions per step join the buffer, each with a goal the episode achieved:
+
+- ``future``: the achieved goal after a uniformly drawn step ``f`` in ``[t, T-1]`` of the
+  same episode (SB3's and the paper's ``future``);
+- ``final``: the achieved goal at the episode's end;
+- ``episode``: the achieved goal after any step of the episode.
+
+A relabelled transition replaces ``desired_goal`` in the flat observation (``goals.flatten``
+order) of both ends, and its reward is the source's ``compute_reward(achieved, goal, info)``
+on each step of its n-step window (window, truncation and discount as ``agents.replay``
+cuts real ones). Termination keeps the stored flag, as SB3's buffer does; reward layers are
+not applied to relabelled rewards (the source's reward function is the one known). The
+buffer then holds one real transition for each ``n_sampled_goal`` relabelled ones, the
+ratio SB3 samples (0.8 relabelled at 4). Episodes in flight are kept across ``learn()``
+calls, so relabelling continues where training stopped.
+
+>>> import numpy as np
+>>> from gymnasium import spaces
+>>> from agents.replay import ReplayBuffer
+>>> bits = spaces.MultiBinary(2)
+>>> space = spaces.Dict({"achieved_goal": bits, "desired_goal": bits, "observation": bits})
+>>> reward = lambda ag, g, info: -(np.abs(ag - g).sum(-1) > 0).astype(np.float32)
+>>> buf = ReplayBuffer(100, (6,), np.float32, 1)
+>>> her = Hindsight(space, reward, 1, np.random.default_rng(0), n_sampled_goal=2, strategy="final", gamma=0.9)
+>>> o = lambda s: np.array([s + [1, 1] + s], np.float32)   # achieved = observation = s, desired = [1, 1]
+>>> her.add(o([0, 0]), np.array([0]), np.array([[1, 0]]), [{}], np.array([False]), buf)
+>>> her.add(o([1, 0]), np.array([1]), np.array([[1, 1]]), [{}], np.array([True]), buf, o([1, 1]), np.array([True]))
+>>> len(buf)   # 2 steps x 2 relabelled
+4
+>>> buf.obs[0, 2:4].tolist(), float(buf.rewards[0])   # goal: the final achieved [1, 1]
+([1.0, 1.0], -1.0)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+from gymnasium import spaces
+
+from agents.replay import ReplayBuffer
+from scenarios import UserError
+
+STRATEGIES = ("future", "final", "episode")
+
+
+def goal_slice(space: spaces.Dict) -> slice:
+    """Where ``desired_goal`` sits in the flat observation of a goal-conditioned Dict."""
+    start = 0
+    for key, sub in space.spaces.items():
+        width = spaces.flatdim(sub)
+        if key == "desired_goal":
+            return slice(start, start + width)
+        start += width
+    raise UserError(f"no desired_goal in {space}")
+
+
+class Hindsight:
+    """Per-copy episode records and their relabelling into a ``ReplayBuffer`` at each episode's end."""
+
+    def __init__(self, space: spaces.Dict, compute_reward: Callable[[np.ndarray, np.ndarray, Any], np.ndarray],
+                 n_envs: int, rng: np.random.Generator, n_sampled_goal: int = 4, strategy: str = "future",
+                 gamma: float = 0.99, n_step: int = 1) -> None:
+        if strategy not in STRATEGIES:
+            raise UserError(f"unknown goal_selection_strategy '{strategy}' (valid: {', '.join(STRATEGIES)})")
+        self.goal = goal_slice(space)
+        self.compute_reward, self.k, self.strategy = compute_reward, int(n_sampled_goal), strategy
+        self.gamma, self.n_step, self.rng = float(gamma), int(n_step), rng
+        self.episodes: list[dict[str, list]] = [self._empty() for _ in range(n_envs)]
+
+    @staticmethod
+    def _empty() -> dict[str, list]:
+        return {"obs": [], "actions": [], "achieved": [], "infos": []}
+
+    def add(self, obs: np.ndarray, actions: np.ndarray, achieved: np.ndarray, infos: list[dict],
+            ended: np.ndarray, buffer: ReplayBuffer, final_obs: np.ndarray | None = None,
+            terminated: np.ndarray | None = None) -> None:
+        """Record one vectorized step: flat observations ``obs`` (N, d) before it, the actions,
+        the achieved goals after it (N, g), each copy's source info (``compute_reward``'s third
+        argument); where a copy's episode ``ended``,
+        relabel it into ``buffer`` (``final_obs``: the flat final observations, ``terminated``:
+        which of them ended by termination)."""
+        for i, ep in enumerate(self.episodes):
+            ep["obs"].append(np.array(obs[i]))
+            ep["actions"].append(int(actions[i]))
+            ep["achieved"].append(np.array(achieved[i]))
+            ep["infos"].append(dict(infos[i]))
+            if ended[i]:
+                assert final_obs is not None and terminated is not None
+                self._relabel(ep, final_obs[i], bool(terminated[i]), buffer)
+                self.episodes[i] = self._empty()
+
+    def _goals(self, T: int, achieved: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """The step of each relabelled transition and its new goal (``k`` per step)."""
+        t = np.repeat(np.arange(T), self.k)
+        if self.strategy == "future":
+            f = rng.integers(t, T)
+        elif self.strategy == "final":
+            f = np.full_like(t, T - 1)
+        else:
+            f = rng.integers(0, T, len(t))
+        return t, achieved[f]
+
+    def _relabel(self, ep: dict[str, list], final_obs: np.ndarray, terminated: bool, buffer: ReplayBuffer) -> None:
+        T = len(ep["actions"])
+        obs = np.stack([*ep["obs"], np.asarray(final_obs, dtype=ep["obs"][0].dtype)])  # (T + 1, d)
+        achieved = np.stack(ep["achieved"])
+        infos = np.array(ep["infos"] + [{}], dtype=object)[:T]
+        t, goals = self._goals(T, achieved, self.rng)
+        ret = np.zeros(len(t))
+        for u in range(self.n_step):
+            step = t + u
+            inside = step < T
+            s = np.minimum(step, T - 1)
+            r = np.asarray(self.compute_reward(achieved[s], goals, infos[s]), dtype=np.float64).reshape(len(t))
+            ret += np.where(inside, self.gamma**u * r, 0.0)
+        m = np.minimum(self.n_step, T - t)
+        discount = np.where((t + m == T) & terminated, 0.0, self.gamma**m)
+        first, last = obs[t].copy(), obs[t + m].copy()
+        first[:, self.goal] = goals.reshape(len(t), -1)
+        last[:, self.goal] = goals.reshape(len(t), -1)
+        actions = np.asarray(ep["actions"])[t]
+        for j in range(len(t)):
+            buffer.put(first[j], int(actions[j]), float(ret[j]), last[j], float(discount[j]))
