@@ -197,3 +197,50 @@ def test_dqn_takes_her_on_a_discrete_goal_task():
                         buffer_size=200, n_envs=1, policy_kwargs={"net_arch": [8]})
     agent.learn(40)
     assert isinstance(agent.model.replay_buffer, HerReplayBuffer)
+
+
+ADROIT = {"Door": ("door", "door_hinge", 2.435), "Hammer": ("Object", "nail_dir", 0.253), "Pen": ("Object", None, 0.182),
+          "Relocate": ("Object", None, 0.18)}
+
+
+@pytest.mark.parametrize("task", sorted(ADROIT))
+def test_adroit_presets_perturb_the_object_and_what_resists_the_task(task):
+    import scenarios
+
+    body, joint, mass = ADROIT[task]
+    nominal = scenarios.make(f"robotics/AdroitHand{task}-v1", seed=0).unwrapped.model
+    sc = scenarios.make(f"robotics/AdroitHand{task}-hard-v0", seed=0)
+    draws = []
+    for seed in range(3):
+        _, infos = sc.reset(seed=seed)
+        params = infos["agent_0"]["layers"]
+        model = sc.unwrapped.model
+        b = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, body)
+        assert model.body_mass[b] == pytest.approx(params[f"body_mass.{body}"])
+        assert 0.4 * mass * 0.99 <= model.body_mass[b] <= 1.6 * mass * 1.01  # x(0.4, 1.6) of the nominal mass
+        if joint:
+            dof = model.jnt_dofadr[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, joint)]
+            ratio = model.dof_frictionloss[dof] / nominal.dof_frictionloss[dof]
+            assert 0.4 <= ratio <= 1.6 and model.dof_frictionloss[dof] == pytest.approx(params[f"dof_frictionloss.dof{dof}"])
+        draws.append(float(model.body_mass[b]))
+    assert len(set(draws)) == 3  # a new draw each episode
+
+
+def test_a_push_moves_the_adroit_object():
+    import scenarios
+
+    def speed(layers):
+        spec = {"id": "robotics/RelocatePush-v0", "source": "gymnasium:AdroitHandRelocate-v1", "layers": layers}
+        sc = scenarios.make(spec, seed=0)
+        sc.reset(seed=0)
+        zero = {"agent_0": np.zeros(sc.action_space("agent_0").shape, np.float32)}
+        model, d = sc.unwrapped.model, sc.unwrapped.data
+        ball = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, "Object")
+        start = d.xpos[ball].copy()
+        for _ in range(5):
+            sc.step(zero)
+        return float(d.xpos[ball][0] - start[0])
+
+    push = [{"type": "push", "params": {"body": "Object", "probability": 1.0, "impulse": [0.05, 0.05], "direction": [1, 0, 0]}}]
+    moved, still = speed(push), speed([])
+    assert moved > abs(still) + 0.005, (moved, still)  # pushed along +x every step (0.05 N*s on 0.18 kg)
