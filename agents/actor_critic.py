@@ -18,6 +18,7 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
+from agents.base import TableHyperparameters
 from agents import hyperparams
 from agents.observations import accepts_unbatched
 from agents.reinforce import mlp
@@ -118,23 +119,13 @@ class Lanes:
         return rows[[(int(lane) // n) * m + j for j, lane in enumerate(lanes)]]
 
 
-class LanePolicy:
+class LanePolicy(TableHyperparameters):
     """Set-up, acting and the differentiable views of a learner whose one ``ActorCritic``
     acts for every lane (the base of ``a3c`` and ``impala``; their ``DEFAULTS`` differ)."""
 
     name: str
     DEFAULTS: dict[str, Any]
     POSITIVE: tuple[str, ...] = ()
-
-    @classmethod
-    def valid_hyperparameters(cls) -> set[str]:
-        """Names accepted by ``agents.make`` and ``--set``."""
-        return set(cls.DEFAULTS)
-
-    @classmethod
-    def default_hyperparameters(cls) -> dict[str, Any]:
-        """Every hyperparameter's default; its type is the one ``agents.make`` checks values against."""
-        return dict(cls.DEFAULTS)
 
     def _setup(self, scenario: Any, seed: int | None, overrides: dict[str, Any]) -> dict[str, Any]:
         """Resolve and check the hyperparameters, build the lanes and the network; returns them."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import ClassVar, TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -120,6 +120,24 @@ class Agent(Protocol):
     @classmethod
     def default_hyperparameters(cls) -> dict[str, Any]:
         """Every hyperparameter's default (the typed config's defaults)."""
+
+
+class TableHyperparameters:
+    """The hyperparameter surface of a learner whose hyperparameters are one table, the class's
+    ``DEFAULTS`` (name -> default; ``agents.make`` checks each value against its default's type):
+    the names ``make`` and ``--set`` accept are the table's keys."""
+
+    DEFAULTS: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def valid_hyperparameters(cls) -> set[str]:
+        """The names ``make`` and ``--set`` accept: the keys of ``default_hyperparameters``."""
+        return set(cls.default_hyperparameters())
+
+    @classmethod
+    def default_hyperparameters(cls) -> dict[str, Any]:
+        """Every hyperparameter's default (a copy of ``DEFAULTS``)."""
+        return dict(cls.DEFAULTS)
 
 
 def require_single_agent(name: str, scenario: Scenario) -> None:

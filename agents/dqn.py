@@ -43,7 +43,7 @@ from torch import nn
 
 from agents import hyperparams
 from agents.gradients import clip_gradients
-from agents.base import Capabilities, ProgressFn, require_single_agent
+from agents.base import Capabilities, ProgressFn, TableHyperparameters, require_single_agent
 from agents.checkpoint import save_meta
 from agents.distributional import project, support
 from agents.exploration import Explorer
@@ -99,17 +99,13 @@ class QNetwork(nn.Module):
         return v + adv - adv.mean(dim=1, keepdim=True)
 
 
-class QAgent:
+class QAgent(TableHyperparameters):
     """Deep Q-learning with optional double targets, dueling head, prioritized replay and n-step returns."""
 
+    DEFAULTS = DEFAULTS
     name: ClassVar[str] = "dqn_core"
     flags: ClassVar[dict[str, Any]] = {}
     capabilities = Capabilities(continuous_actions=False, multi_agent="single", learning="off-policy", goal_observations=True)
-
-    @classmethod
-    def valid_hyperparameters(cls) -> set[str]:
-        """Names accepted by ``agents.make`` and ``--set``."""
-        return set(DEFAULTS)
 
     @classmethod
     def default_hyperparameters(cls) -> dict[str, Any]:

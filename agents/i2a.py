@@ -28,7 +28,7 @@ from torch import nn
 
 from agents import hyperparams
 from agents.advantages import gae
-from agents.base import Capabilities, ProgressFn, require_single_agent
+from agents.base import Capabilities, ProgressFn, require_single_agent, TableHyperparameters
 from agents.checkpoint import save_meta
 from agents.imagination import I2ANet
 from agents.model_based import MODEL_DEFAULTS, build_model, fit_and_log, load_model, save_model
@@ -45,21 +45,13 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-class I2A:
+class I2A(TableHyperparameters):
     """Imagination-augmented actor-critic (A2C) with a learned environment model."""
+
+    DEFAULTS = DEFAULTS
 
     name: ClassVar[str] = "i2a"
     capabilities = Capabilities(continuous_actions=False, multi_agent="single", learning="on-policy")
-
-    @classmethod
-    def valid_hyperparameters(cls) -> set[str]:
-        """Names accepted by ``agents.make`` and ``--set``."""
-        return set(DEFAULTS)
-
-    @classmethod
-    def default_hyperparameters(cls) -> dict[str, Any]:
-        """Every hyperparameter's default."""
-        return dict(DEFAULTS)
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         require_single_agent(self.name, scenario)

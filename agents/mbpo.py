@@ -30,7 +30,7 @@ class MBPO(ModelActorCritic):
     """SAC on branched model rollouts."""
 
     name = "mbpo"
-    defaults = {**AC_DEFAULTS, "rollout_length": 1, "rollout_batch": 5000, "real_ratio": 0.05, "gradient_steps": 10}
+    DEFAULTS = {**AC_DEFAULTS, "rollout_length": 1, "rollout_batch": 5000, "real_ratio": 0.05, "gradient_steps": 10}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -28,7 +28,7 @@ class MBVE(ModelActorCritic):
     """SAC whose critic targets expand H steps through the learned model."""
 
     name = "mbve"
-    defaults = {**AC_DEFAULTS, "expansion_horizon": 3}
+    DEFAULTS = {**AC_DEFAULTS, "expansion_horizon": 3}
 
     def needs_model(self) -> bool:
         """The model is used only for a positive horizon."""

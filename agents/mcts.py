@@ -19,7 +19,7 @@ import numpy as np
 from gymnasium import spaces
 
 from agents import hyperparams
-from agents.base import Capabilities, NoTraining, require_single_agent
+from agents.base import Capabilities, NoTraining, require_single_agent, TableHyperparameters
 from scenarios import Scenario, UserError
 from agents.observations import accepts_unbatched
 
@@ -36,22 +36,14 @@ class _Node:
         self.value = 0.0
 
 
-class MCTS(NoTraining):
+class MCTS(TableHyperparameters, NoTraining):
     """UCT planning on copies of the live environment (discrete actions, one agent)."""
+
+    DEFAULTS = DEFAULTS
 
     name: ClassVar[str] = "mcts"
     capabilities = Capabilities(continuous_actions=False, multi_agent="single", needs_training=False, learning="planning",
                                 needs_state="snapshot")
-
-    @classmethod
-    def valid_hyperparameters(cls) -> set[str]:
-        """Names accepted by ``agents.make`` and ``--set``."""
-        return set(DEFAULTS)
-
-    @classmethod
-    def default_hyperparameters(cls) -> dict[str, Any]:
-        """Every hyperparameter's default; its type is the one ``agents.make`` checks values against."""
-        return dict(DEFAULTS)
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         require_single_agent(self.name, scenario)

@@ -23,7 +23,7 @@ import torch
 from gymnasium import spaces
 
 from agents import hyperparams
-from agents.base import Capabilities, ProgressFn, require_single_agent
+from agents.base import Capabilities, ProgressFn, require_single_agent, TableHyperparameters
 from agents.checkpoint import save_meta
 from agents.model_based import MODEL_DEFAULTS, build_model, fit_and_log, load_model, resolve_termination, save_model
 from agents.observations import accepts_unbatched
@@ -40,22 +40,12 @@ AC_DEFAULTS: dict[str, Any] = {
 }
 
 
-class ModelActorCritic:
+class ModelActorCritic(TableHyperparameters):
     """Real collection, model refits in rounds and SAC acting; subclasses define ``train_step``."""
 
     name: ClassVar[str]
-    defaults: ClassVar[dict[str, Any]] = AC_DEFAULTS
+    DEFAULTS: ClassVar[dict[str, Any]] = AC_DEFAULTS
     capabilities = Capabilities(discrete_actions=False, multi_agent="single", learning="off-policy")
-
-    @classmethod
-    def valid_hyperparameters(cls) -> set[str]:
-        """Names accepted by ``agents.make`` and ``--set``."""
-        return set(cls.defaults)
-
-    @classmethod
-    def default_hyperparameters(cls) -> dict[str, Any]:
-        """Every hyperparameter's default."""
-        return dict(cls.defaults)
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         require_single_agent(self.name, scenario)
@@ -64,7 +54,7 @@ class ModelActorCritic:
             raise UserError(f"{self.name} needs continuous (Box) observations and actions; {scenario.id} has {obs_space} / {act_space}")
         self.scenario, self.seed = scenario, seed
         self.hparams = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(),
-                                           self.defaults)
+                                           self.DEFAULTS)
         h = self.hparams
         self.termination_fn = resolve_termination(self.name, scenario, h["termination"])
         torch.set_num_threads(h["torch_threads"])

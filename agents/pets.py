@@ -37,7 +37,7 @@ import torch
 from gymnasium import spaces
 
 from agents import hyperparams
-from agents.base import Capabilities, ProgressFn, require_single_agent
+from agents.base import Capabilities, ProgressFn, require_single_agent, TableHyperparameters
 from agents.checkpoint import save_meta
 from agents.model_based import (MODEL_DEFAULTS, build_model, fit_and_log, known_end, load_model,
                                 resolve_termination, save_model)
@@ -70,21 +70,13 @@ class PlanState:
             self.std[rows] = -1.0  # re-initialized at the next plan
 
 
-class PETS:
+class PETS(TableHyperparameters):
     """Model-predictive control (CEM or MPPI) over a learned probabilistic ensemble, with TS-inf."""
+
+    DEFAULTS = DEFAULTS
 
     name: ClassVar[str] = "pets"
     capabilities = Capabilities(discrete_actions=False, multi_agent="single", learning="off-policy")
-
-    @classmethod
-    def valid_hyperparameters(cls) -> set[str]:
-        """Names accepted by ``agents.make`` and ``--set``."""
-        return set(DEFAULTS)
-
-    @classmethod
-    def default_hyperparameters(cls) -> dict[str, Any]:
-        """Every hyperparameter's default."""
-        return dict(DEFAULTS)
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         require_single_agent(self.name, scenario)

@@ -24,7 +24,7 @@ import numpy as np
 from mujoco import rollout as mjrollout
 
 from agents import hyperparams
-from agents.base import Capabilities, NoTraining
+from agents.base import Capabilities, NoTraining, TableHyperparameters
 from scenarios import Scenario, UserError
 from agents.observations import accepts_unbatched
 
@@ -33,22 +33,14 @@ DEFAULTS: dict[str, Any] = {"horizon": 30, "samples": 128, "noise_std": 0.5, "te
                             "elite_fraction": 0.1, "nthread": 2}
 
 
-class SamplingPlanner(NoTraining, ABC):
+class SamplingPlanner(TableHyperparameters, NoTraining, ABC):
     """Shared rollout and scoring for MPPI and CEM (``update`` differs)."""
+
+    DEFAULTS = DEFAULTS
 
     name: ClassVar[str]
     capabilities = Capabilities(discrete_actions=False, multi_agent="single", needs_training=False, learning="planning",
                                 needs_state="physics")
-
-    @classmethod
-    def valid_hyperparameters(cls) -> set[str]:
-        """Names accepted by ``agents.make`` and ``--set``."""
-        return set(DEFAULTS)
-
-    @classmethod
-    def default_hyperparameters(cls) -> dict[str, Any]:
-        """Every hyperparameter's default; its type is the one ``agents.make`` checks values against."""
-        return dict(DEFAULTS)
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         from scenarios.batch.tasks import TASKS, prepare

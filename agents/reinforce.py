@@ -30,7 +30,7 @@ from gymnasium import spaces
 from torch import nn
 
 from agents import hyperparams
-from agents.base import Capabilities, ProgressFn, require_single_agent
+from agents.base import Capabilities, ProgressFn, require_single_agent, TableHyperparameters
 from agents.checkpoint import save_meta
 from scenarios import Scenario, UserError
 from agents.observations import accepts_unbatched
@@ -50,21 +50,13 @@ def mlp(n_in: int, n_out: int, net_arch: list[int]) -> nn.Sequential:
     return nn.Sequential(*layers, nn.Linear(n_in, n_out))
 
 
-class Reinforce:
+class Reinforce(TableHyperparameters):
     """REINFORCE with a learned state-value baseline, discrete or continuous actions."""
+
+    DEFAULTS = DEFAULTS
 
     name: ClassVar[str] = "reinforce"
     capabilities = Capabilities(multi_agent="single", learning="on-policy")
-
-    @classmethod
-    def valid_hyperparameters(cls) -> set[str]:
-        """Names accepted by ``agents.make`` and ``--set``."""
-        return set(DEFAULTS)
-
-    @classmethod
-    def default_hyperparameters(cls) -> dict[str, Any]:
-        """Every hyperparameter's default; its type is the one ``agents.make`` checks values against."""
-        return dict(DEFAULTS)
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         require_single_agent(self.name, scenario)

@@ -24,7 +24,7 @@ from torch import nn
 
 from agents import hyperparams
 from agents.sb3_views import DETERMINISTIC_STD
-from agents.base import Capabilities, ProgressFn
+from agents.base import Capabilities, ProgressFn, TableHyperparameters
 from agents.checkpoint import save_meta
 from agents.imitation import dataset as demos
 from agents.marl.groups import Group, make_groups
@@ -58,21 +58,13 @@ class PolicyNet(nn.Module):
         return self.low + (torch.tanh(out) + 1) * 0.5 * (self.high - self.low)
 
 
-class BehaviouralCloning:
+class BehaviouralCloning(TableHyperparameters):
     """Behavioural cloning of a demonstration dataset (discrete or continuous; per-agent groups)."""
+
+    DEFAULTS = DEFAULTS
 
     name: ClassVar[str] = "bc"
     capabilities = Capabilities(multi_agent="any", learning="offline")
-
-    @classmethod
-    def valid_hyperparameters(cls) -> set[str]:
-        """Names accepted by ``agents.make`` and ``--set``."""
-        return set(DEFAULTS)
-
-    @classmethod
-    def default_hyperparameters(cls) -> dict[str, Any]:
-        """Every hyperparameter's default; its type is the one ``agents.make`` checks values against."""
-        return dict(DEFAULTS)
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         self.scenario, self.seed = scenario, seed

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from agents import hyperparams
-from agents.base import Capabilities, ProgressFn
+from agents.base import Capabilities, ProgressFn, TableHyperparameters
 from agents.checkpoint import save_meta
 from agents.imitation.bc import DEFAULTS as BC_DEFAULTS
 from agents.imitation.bc import BehaviouralCloning
@@ -46,21 +46,13 @@ def load_expert(expert: Any, scenario: Scenario, expert_hparams: dict[str, Any],
     return agents.make(str(expert), scenario, seed=seed, **(expert_hparams or {}))
 
 
-class DAgger:
+class DAgger(TableHyperparameters):
     """Dataset Aggregation with any agent or planner as the queried expert."""
+
+    DEFAULTS = DEFAULTS
 
     name: ClassVar[str] = "dagger"
     capabilities = Capabilities(multi_agent="any", learning="interactive")
-
-    @classmethod
-    def valid_hyperparameters(cls) -> set[str]:
-        """Names accepted by ``agents.make`` and ``--set``."""
-        return set(DEFAULTS)
-
-    @classmethod
-    def default_hyperparameters(cls) -> dict[str, Any]:
-        """Every hyperparameter's default; its type is the one ``agents.make`` checks values against."""
-        return dict(DEFAULTS)
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         self.scenario, self.seed = scenario, seed

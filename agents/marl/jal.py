@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from agents import hyperparams
-from agents.base import Capabilities, ProgressFn
+from agents.base import Capabilities, ProgressFn, TableHyperparameters
 from agents.checkpoint import save_meta
 from scenarios import Scenario, UserError
 from agents.observations import accepts_unbatched
@@ -42,22 +42,14 @@ def boltzmann(values: np.ndarray, temperature: float, rng: np.random.Generator) 
     return int(rng.choice(len(values), p=p / p.sum()))
 
 
-class MatrixLearner:
+class MatrixLearner(TableHyperparameters):
     """Independent or joint-action tabular learners for two-player repeated matrix games."""
+
+    DEFAULTS = DEFAULTS
 
     name: ClassVar[str] = "jal"
     joint: ClassVar[bool] = True
     capabilities = Capabilities(continuous_actions=False, multi_agent="any", learning="off-policy")
-
-    @classmethod
-    def valid_hyperparameters(cls) -> set[str]:
-        """Names accepted by ``agents.make`` and ``--set``."""
-        return set(DEFAULTS)
-
-    @classmethod
-    def default_hyperparameters(cls) -> dict[str, Any]:
-        """Every hyperparameter's default; its type is the one ``agents.make`` checks values against."""
-        return dict(DEFAULTS)
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         if not scenario.spec.source.startswith("matrix:"):

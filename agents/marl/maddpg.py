@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from agents import hyperparams
-from agents.base import Capabilities, ProgressFn
+from agents.base import Capabilities, ProgressFn, TableHyperparameters
 from agents.checkpoint import save_meta
 from agents.marl.groups import Group, encode, make_groups, obs_dim
 from agents.marl.joint_replay import JointReplay, next_observations
@@ -48,21 +48,13 @@ DEFAULTS: dict[str, Any] = {
 TARGET_ACTIONS = ("sample", "greedy")
 
 
-class MADDPG:
+class MADDPG(TableHyperparameters):
     """MADDPG with continuous actions, or Gumbel-softmax for discrete actions."""
+
+    DEFAULTS = DEFAULTS
 
     name: ClassVar[str] = "maddpg"
     capabilities = Capabilities(multi_agent="any", learning="off-policy")
-
-    @classmethod
-    def valid_hyperparameters(cls) -> set[str]:
-        """Names accepted by ``agents.make`` and ``--set``."""
-        return set(DEFAULTS)
-
-    @classmethod
-    def default_hyperparameters(cls) -> dict[str, Any]:
-        """Every hyperparameter's default; its type is the one ``agents.make`` checks values against."""
-        return dict(DEFAULTS)
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         self.scenario, self.seed = scenario, seed

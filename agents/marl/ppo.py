@@ -36,7 +36,7 @@ from torch import nn
 
 from agents import hyperparams
 from agents.advantages import gae
-from agents.base import Capabilities, ProgressFn
+from agents.base import Capabilities, ProgressFn, TableHyperparameters
 from agents.checkpoint import save_meta
 from agents.marl.groups import Group, encode, make_groups, obs_dim
 from agents.gradients import clip_gradients
@@ -67,22 +67,14 @@ class GroupNets(nn.Module):
         self.value_norm = ValueNorm()
 
 
-class MultiAgentPPO:
+class MultiAgentPPO(TableHyperparameters):
     """PPO for any number of agents and groups, with a local or centralized critic."""
+
+    DEFAULTS = DEFAULTS
 
     name: ClassVar[str] = "mappo"
     critic_default: ClassVar[str] = "central"
     capabilities = Capabilities(multi_agent="any", learning="on-policy")
-
-    @classmethod
-    def valid_hyperparameters(cls) -> set[str]:
-        """Names accepted by ``agents.make`` and ``--set``."""
-        return set(DEFAULTS)
-
-    @classmethod
-    def default_hyperparameters(cls) -> dict[str, Any]:
-        """Every hyperparameter's default; its type is the one ``agents.make`` checks values against."""
-        return dict(DEFAULTS)
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         self.scenario, self.seed = scenario, seed

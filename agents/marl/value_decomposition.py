@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from agents import hyperparams
-from agents.base import Capabilities, ProgressFn
+from agents.base import Capabilities, ProgressFn, TableHyperparameters
 from agents.checkpoint import save_meta
 from agents.exploration import Explorer
 from agents.marl.groups import encode, make_groups, obs_dim
@@ -77,22 +77,14 @@ class QMixer(nn.Module):
         return (hidden * w2).sum(1) + self.b2(state)[:, 0]
 
 
-class ValueDecomposition:
+class ValueDecomposition(TableHyperparameters):
     """IQL / VDN / QMIX over parameter-sharing groups with discrete actions."""
+
+    DEFAULTS = DEFAULTS
 
     name: ClassVar[str] = "qmix"
     mixer: ClassVar[str] = "qmix"
     capabilities = Capabilities(continuous_actions=False, multi_agent="any", learning="off-policy")
-
-    @classmethod
-    def valid_hyperparameters(cls) -> set[str]:
-        """Names accepted by ``agents.make`` and ``--set``."""
-        return set(DEFAULTS)
-
-    @classmethod
-    def default_hyperparameters(cls) -> dict[str, Any]:
-        """Every hyperparameter's default; its type is the one ``agents.make`` checks values against."""
-        return dict(DEFAULTS)
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         self.scenario, self.seed = scenario, seed
