@@ -31,12 +31,29 @@ OUT = Path(__file__).parent / "results"
 RUNS = Path(__file__).parents[1] / "runs"
 """Trained policies kept for the grid (``--save``; ignored by git)."""
 
+BITFLIP = {"learning_starts": 1000, "gamma": 0.98, "eps_fraction": 0.3, "target_update_interval": 500, "train_freq": 1,
+           "batch_size": 128, "net_arch": [256]}
+"""Our DQN family on 15-bit flipping: one 256-unit layer and gamma 0.98 as in the HER paper's bit-flipping runs."""
+
 # name -> (agent, scenario, budget, overrides, target)
 EXPERIMENTS = {
     "sac_her_fetchreach": ("sac", "robotics/FetchReach-v4", 20_000, {}, ">= 0.95 (rl-zoo's budget, 20k)"),
     "sac_her_fetchpush": ("sac", "robotics/FetchPush-v4", 10_000,
                           {"batch_size": 256, "policy_kwargs": {"net_arch": [64, 64], "n_critics": 1}},
                           "report: what fits this machine (rl-zoo trains 1M steps with 3x256 nets)"),
+    "sac_her_fetchpush_100k": ("sac", "robotics/FetchPush-v4", 100_000,
+                               {"batch_size": 256, "policy_kwargs": {"net_arch": [256, 256], "n_critics": 2},
+                                "train_freq": 5, "gradient_steps": 2},
+                               "report: 100k steps at the HER paper's 0.4 updates per step (what fits one core)"),
+    "sac_her_fetchpush_300k": ("sac", "robotics/FetchPush-v4", 300_000,
+                               {"batch_size": 256, "policy_kwargs": {"net_arch": [256, 256], "n_critics": 2},
+                                "train_freq": 5, "gradient_steps": 2},
+                               "report: success after every 100k steps (one seed: ~1 h of one core)"),
+    "double_dqn_her_bitflip": ("double_dqn", "goals/BitFlipping-v0", 20_000, {**BITFLIP, "her": True},
+                               "report: HER in our DQN family"),
+    "double_dqn_bitflip": ("double_dqn", "goals/BitFlipping-v0", 20_000, BITFLIP, "report (the same without HER)"),
+    "rainbow_her_bitflip": ("rainbow", "goals/BitFlipping-v0", 20_000, {**BITFLIP, "her": True, "v_min": -15.0, "v_max": 0.0},
+                            "report: HER with n-step, prioritized, C51 and noisy nets"),
     "sac_her_pointmaze": ("sac", "robotics/PointMaze_UMaze-v3", 10_000, {"her": True, "n_sampled_goal": 4}, "report"),
     "sac_pointmaze": ("sac", "robotics/PointMaze_UMaze-v3", 10_000, {}, "report (the same budget without HER)"),
 }
@@ -46,24 +63,45 @@ def _path(name: str, seed: int, kind: str = "run") -> Path:
     return OUT / f"robotics_{name}_{kind}_seed{seed}.json"
 
 
-def train(name: str, seed: int) -> tuple[object, float]:
-    """Train one run; returns the agent and its wall time."""
+STAGE = 100_000
+"""Runs longer than this are evaluated after every ``STAGE`` steps too (``learn`` continues exactly)."""
+
+
+def _success(ag: object) -> float:
+    recs = testbed.evaluate(ag, episodes=100, seed=1000, num_envs=8)
+    return float(np.mean([bool(r.success) for r in recs]))
+
+
+def train(name: str, seed: int) -> tuple[object, float, dict[int, float]]:
+    """Train one run; returns the agent, its wall time (training only) and the success rate after
+    each ``STAGE`` steps of runs longer than one stage."""
     algo, sc_id, budget, hp, _ = EXPERIMENTS[name]
-    t0 = time.perf_counter()
+    if budget > STAGE and "total_steps" in agents.agent_class(algo).valid_hyperparameters():
+        hp = {**hp, "total_steps": budget}  # schedules run over the whole budget, not the first chunk
     ag = agents.make(algo, sc_id, seed=seed, **hp)
-    ag.learn(budget)
-    return ag, time.perf_counter() - t0
+    wall, done, stages = 0.0, 0, {}
+    while done < budget:
+        chunk = min(STAGE, budget - done) if budget > STAGE else budget
+        t0 = time.perf_counter()
+        ag.learn(chunk)
+        wall += time.perf_counter() - t0
+        done += chunk
+        if budget > STAGE and done < budget:
+            stages[done] = _success(ag)
+            print(json.dumps({"steps": done, "success_rate": stages[done]}), flush=True)
+    return ag, wall, stages
 
 
 def run(name: str, seed: int, save: bool) -> dict:
     """Train and evaluate one seed; writes its JSON file."""
     algo, sc_id, budget, hp, target = EXPERIMENTS[name]
-    ag, wall = train(name, seed)
+    ag, wall, stages = train(name, seed)
     recs = testbed.evaluate(ag, episodes=100, seed=1000, num_envs=8)
     out = {"experiment": name, "agent": algo, "scenario": sc_id, "budget": budget, "overrides": hp, "seed": seed,
            "success_rate": float(np.mean([bool(r.success) for r in recs])),
            "mean_return": float(np.mean([r.team_return for r in recs])), "wall_s": round(wall, 1),
-           "torch_threads": torch.get_num_threads(), "target": target}
+           "torch_threads": torch.get_num_threads(), "target": target,
+           **({"success_by_steps": stages} if stages else {})}
     OUT.mkdir(exist_ok=True)
     _path(name, seed).write_text(json.dumps(out, indent=1))
     if save:
