@@ -81,11 +81,11 @@ class Hindsight:
     def add(self, obs: np.ndarray, actions: np.ndarray, achieved: np.ndarray, infos: list[dict],
             ended: np.ndarray, buffer: ReplayBuffer, final_obs: np.ndarray | None = None,
             terminated: np.ndarray | None = None) -> None:
-        """Record one vectorized step: flat observations ``obs`` (N, d) before it, the actions,
-        the achieved goals after it (N, g), each copy's source info (``compute_reward``'s third
-        argument); where a copy's episode ``ended``,
-        relabel it into ``buffer`` (``final_obs``: the flat final observations, ``terminated``:
-        which of them ended by termination)."""
+        """Record one vectorized step: the flat observations ``obs`` (N, d) before it, the
+        actions, the achieved goals after it (N, g) and each copy's source info
+        (``compute_reward``'s third argument). Where a copy's episode ``ended``, relabel that
+        episode into ``buffer`` (``final_obs``: the flat final observations; ``terminated``:
+        which copies ended by termination rather than truncation)."""
         for i, ep in enumerate(self.episodes):
             ep["obs"].append(np.array(obs[i]))
             ep["actions"].append(int(actions[i]))
@@ -111,7 +111,8 @@ class Hindsight:
         T = len(ep["actions"])
         obs = np.stack([*ep["obs"], np.asarray(final_obs, dtype=ep["obs"][0].dtype)])  # (T + 1, d)
         achieved = np.stack(ep["achieved"])
-        infos = np.array(ep["infos"] + [{}], dtype=object)[:T]
+        infos = np.empty(T, dtype=object)  # one info dict per step, indexed like the other arrays
+        infos[:] = ep["infos"]
         t, goals = self._goals(T, achieved, self.rng)
         ret = np.zeros(len(t))
         for u in range(self.n_step):
