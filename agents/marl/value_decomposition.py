@@ -13,6 +13,19 @@ ends, every live agent terminated, not when one agent does); target networks are
 updates. Feed-forward agents with transition replay, as EPyMARL's
 non-recurrent configurations; ours because EPyMARL cannot load the current
 MPE tasks (see ``agents.marl.ppo``).
+
+Two of EPyMARL's settings are options here: ``standardise_rewards`` divides the
+learned reward (the team's for ``vdn``/``qmix``, each agent's for ``iql``) by a
+running standard deviation after subtracting a running mean (statistics over
+every collected step, kept across ``learn`` calls and in the training state), and
+``bootstrap_truncation: false`` ends the bootstrap at time limits as at
+terminations (EPyMARL's gym wrapper reports MPE's time limit as an episode end).
+QMIX needs both on MPE (``agents/defaults/qmix.yaml``): with bootstrapped 25-step
+episodes and raw rewards its mixer's weights grow without bound - the greedy
+next-state value runs ahead of the chosen one by the agents' greedy margin times
+the mixer's gain, which lifts the targets, which grow the weights - and Q_tot
+diverged upwards (to +27,000 where the true value is about -250) while the score
+fell below random (RESULTS.md, issue #18).
 """
 
 from __future__ import annotations
@@ -23,6 +36,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from stable_baselines3.common.running_mean_std import RunningMeanStd
 from torch import nn
 
 from agents import hyperparams
@@ -43,6 +57,7 @@ DEFAULTS: dict[str, Any] = {
     "exploration": "epsilon", "eps_start": 1.0, "eps_end": 0.05, "eps_fraction": 0.3, "temperature": 1.0,
     "net_arch": [64, 64], "mixing_embed": 32, "sharing": "group", "agent_id": True, "max_grad_norm": 10.0,
     "torch_threads": 1, "backend": "auto", "total_steps": None,
+    "standardise_rewards": False, "bootstrap_truncation": True,
 }
 
 
@@ -112,6 +127,7 @@ class ValueDecomposition(TableHyperparameters):
         self.explorer = Explorer(h["exploration"], h["eps_start"], h["eps_end"],
                                  h["eps_fraction"], h["temperature"])
         self.rng = np.random.default_rng(seed)
+        self.reward_stats = RunningMeanStd(shape=()) if h["standardise_rewards"] else None
         self.steps_trained = 0
         self.updates = 0
         self.history: list[dict[str, Any]] = []
@@ -162,10 +178,11 @@ class ValueDecomposition(TableHyperparameters):
             alive = {a: vec.active[a].copy() for a in self.agents}
             new_obs, rew, term, trunc, infos = vec.step(actions)
             nxt = next_observations(new_obs, infos)
+            ends = term if h["bootstrap_truncation"] else {a: term[a] | trunc[a] for a in self.agents}
             batch: dict[str, np.ndarray] = {
                 "state": self._state(obs), "next_state": self._state(nxt),
                 "reward": np.stack([rew[a] for a in self.agents], 1).astype(np.float32),
-                "term": np.stack([term[a] for a in self.agents], 1).astype(np.float32),
+                "term": np.stack([ends[a] for a in self.agents], 1).astype(np.float32),
                 "mask": np.stack([alive[a] for a in self.agents], 1).astype(np.float32),
             }
             for gi, g in enumerate(self.groups):
@@ -173,6 +190,9 @@ class ValueDecomposition(TableHyperparameters):
                 batch[f"nx{gi}"] = g.inputs(nxt)
                 batch[f"a{gi}"] = np.stack([actions[a] for a in g.agents], 1).astype(np.int64)
             buffer.add(**batch)
+            if self.reward_stats is not None:  # the reward the learner fits: the team's, or each agent's (iql)
+                live = batch["reward"] * batch["mask"]
+                self.reward_stats.update(live.sum(1) if self.mixer != "none" else live[batch["mask"] > 0])
             recent += [sum(info["episode"]["returns"].values()) for info in infos if "episode" in info]
             obs = new_obs
             done_steps += n
@@ -204,11 +224,14 @@ class ValueDecomposition(TableHyperparameters):
                 q_next_target[gi].gather(2, q_next_online[gi].argmax(2, keepdim=True)).squeeze(2) for gi in range(G)
             ], 1)  # double Q: online argmax, target value
         mask = t["mask"]
+        shift, scale = 0.0, 1.0
+        if self.reward_stats is not None:
+            shift, scale = float(self.reward_stats.mean), float(np.sqrt(self.reward_stats.var + 1e-8))
         if self.mixer == "none":
-            target = t["reward"] + gamma * (1 - t["term"]) * nxt
+            target = (t["reward"] - shift) / scale + gamma * (1 - t["term"]) * nxt
             loss = (((chosen - target) ** 2) * mask).sum() / mask.sum().clamp(min=1)
         else:
-            team_r = (t["reward"] * mask).sum(1)
+            team_r = ((t["reward"] * mask).sum(1) - shift) / scale
             ended, next_live = team_episode_end(t["term"], mask)
             if self.mixer == "vdn":
                 q_tot, next_tot = (chosen * mask).sum(1), (nxt * next_live).sum(1)

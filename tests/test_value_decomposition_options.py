@@ -1,0 +1,39 @@
+"""QMIX/VDN/IQL's EPyMARL options: ``standardise_rewards`` fits the reward scaled by running
+statistics of every collected step, and ``bootstrap_truncation: false`` ends the bootstrap at
+time limits (what keeps QMIX's mixer bounded on MPE, issue #18)."""
+
+import numpy as np
+import pytest
+
+import agents
+
+SPREAD = "mpe/simple_spread-v3"
+
+
+def _trained(name, **hp):
+    agent = agents.make(name, SPREAD, seed=0, n_envs=2, learning_starts=50, **hp)
+    agent.learn(100)  # 50 team steps of 2 copies: two 25-step episodes each
+    return agent, agent._rollout[2]
+
+
+@pytest.mark.parametrize("name", ["qmix", "iql"])
+def test_reward_statistics_are_those_of_the_fitted_reward(name):
+    agent, buf = _trained(name, standardise_rewards=True)
+    r, mask = buf.fields["reward"][: len(buf)], buf.fields["mask"][: len(buf)]
+    seen = (r * mask).sum(1) if name == "qmix" else r[mask > 0]
+    assert agent.reward_stats.mean == pytest.approx(seen.mean(), rel=1e-4)
+    assert agent.reward_stats.var == pytest.approx(seen.var(), rel=1e-3)
+
+
+def test_time_limits_end_the_bootstrap_only_when_asked():
+    for bootstrap, ends in ((True, 0), (False, 4)):  # 2 copies x 2 episodes reached the 25-step limit
+        agent, buf = _trained("vdn", bootstrap_truncation=bootstrap)
+        term = buf.fields["term"][: len(buf)]
+        assert int(term.all(axis=1).sum()) == ends
+        assert not term[~term.all(axis=1)].any()  # and nothing else ended
+
+
+def test_qmix_defaults_carry_the_options():
+    assert agents.make("qmix", SPREAD).hparams["standardise_rewards"] is True
+    assert agents.make("qmix", SPREAD).hparams["bootstrap_truncation"] is False
+    assert agents.make("vdn", SPREAD).hparams["standardise_rewards"] is False
