@@ -8,7 +8,10 @@ member's Gaussian at every step (trajectory sampling TS-inf); a candidate's scor
 over particles of the summed predicted rewards, each weighted by the predicted probability that
 the particle is still running (the product of one minus the termination probabilities before
 it: a rare termination the model gives 0.2 still counts, where a 0.5 threshold would ignore it). ``planner: cem`` refits a Gaussian to the elite fraction
-over ``iterations`` rounds; ``planner: mppi`` averages the candidates with weights
+over ``iterations`` rounds (mbrl-lib's CEM: each step starts from the shifted mean with the
+full ``noise_std`` spread, the standard deviation capped at half the distance to the nearer
+action bound and samples cut at two standard deviations, so they stay inside the bounds; the
+mean and variance move ``1 - cem_alpha`` of the way to the elites' each round); ``planner: mppi`` averages the candidates with weights
 ``exp(R / (temperature * std R))``. The plan is warm-started (shifted) between steps and reset
 when an episode starts. All candidates, particles and members are evaluated in one batched
 torch pass per step of the horizon.
@@ -48,7 +51,7 @@ from scenarios import Scenario, UserError
 AGENT = "agent_0"
 DEFAULTS: dict[str, Any] = {
     "planner": "cem", "horizon": 15, "samples": 200, "iterations": 3, "elite_fraction": 0.1, "particles": 5,
-    "noise_std": 0.5, "temperature": 0.1, "learning_starts": 500, "round_steps": 250, "torch_threads": 1,
+    "noise_std": 0.5, "cem_alpha": 0.1, "temperature": 0.1, "learning_starts": 500, "round_steps": 250, "torch_threads": 1,
     "termination": "learned",
     **MODEL_DEFAULTS,
 }
@@ -147,9 +150,16 @@ class PETS(TableHyperparameters):
         state.std[fresh] = std0
         o = torch.as_tensor(np.asarray(obs, np.float32).reshape(n, -1))
         k = h["samples"]
+        if h["planner"] == "cem":  # every step searches afresh around the shifted mean
+            state.std = std0.expand(n, horizon, a).clone()
         with torch.no_grad():
             for _ in range(h["iterations"] if h["planner"] == "cem" else 1):
-                noise = torch.randn((n, k, horizon, a), generator=gen) * state.std[:, None]
+                noise = torch.randn((n, k, horizon, a), generator=gen)
+                if h["planner"] == "cem":
+                    room = torch.minimum(state.mean - self.low, self.high - state.mean) / 2
+                    noise = noise.clamp(-2.0, 2.0) * torch.minimum(state.std, room.clamp(min=0))[:, None]
+                else:
+                    noise = noise * state.std[:, None]
                 cand = torch.clamp(state.mean[:, None] + noise, self.low, self.high)
                 cand[:, 0] = state.mean  # the incumbent plan stays a candidate
                 ret = self.returns(o, cand, gen)
@@ -157,8 +167,10 @@ class PETS(TableHyperparameters):
                     n_elite = max(1, int(round(h["elite_fraction"] * k)))
                     elite = torch.gather(cand, 1, ret.argsort(dim=1, descending=True)[:, :n_elite, None, None]
                                          .expand(n, n_elite, horizon, a))
-                    state.mean = elite.mean(dim=1)
-                    state.std = torch.maximum(elite.std(dim=1, correction=0), 0.05 * std0)
+                    alpha = h["cem_alpha"]
+                    state.mean = alpha * state.mean + (1 - alpha) * elite.mean(dim=1)
+                    var = alpha * state.std ** 2 + (1 - alpha) * elite.var(dim=1, correction=0)
+                    state.std = var.sqrt()
                 else:
                     w = torch.softmax((ret - ret.max(dim=1, keepdim=True).values)
                                       / (h["temperature"] * (ret.std(dim=1, keepdim=True) + 1e-8)), dim=1)

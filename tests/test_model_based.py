@@ -137,3 +137,28 @@ def test_i2a_imagines_one_rollout_per_action_zeroed_after_predicted_termination(
     plain = agents.make("i2a", "classic/CartPole-v1", seed=0, imagination=False)
     assert not hasattr(plain.net, "encoder") and plain.net.policy.in_features == 64
     assert ag.net.policy.in_features == 64 + 2 * ag.hparams["encoder_size"]
+
+
+def test_pets_cem_searches_each_step_afresh_inside_the_action_bounds(monkeypatch):
+    """Each planning step samples around the shifted mean with the full noise_std spread (the
+    elites' narrow spread of the previous step is not carried over), within the action bounds."""
+    ag = agents.make("pets", IP, seed=0, model_arch=[8], ensemble_size=1, particles=1, horizon=4, samples=50,
+                     iterations=3, termination="known")
+    ag.fitted = True
+    seen: list[torch.Tensor] = []
+
+    def returns(obs, cand, gen):  # prefers sequences near 0.5 everywhere: the elites narrow fast
+        seen.append(cand.clone())
+        return -((cand - 0.5) ** 2).sum(dim=(2, 3))
+
+    monkeypatch.setattr(ag, "returns", returns)
+    obs = np.zeros((1, 4), np.float32)
+    ag.plan(obs, ag._train_plan, ag.train_gen)
+    seen.clear()
+    ag.plan(obs, ag._train_plan, ag.train_gen)
+    first = seen[0][0, 1:, :3]  # the second step's first round (sample 0 is the incumbent)
+    std0 = 0.5 * 3.0  # noise_std x half the range of [-3, 3]
+    assert float(first.std(dim=0).min()) > 0.5 * std0
+    low, high = float(ag.low[0]), float(ag.high[0])
+    assert all(float(c.min()) >= low and float(c.max()) <= high for c in seen)
+    assert float((seen[0] == high).float().mean()) < 0.05  # hardly any sample is clipped to a bound
