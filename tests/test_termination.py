@@ -42,6 +42,7 @@ NO_FUNCTION = {
     "CliffWalkingEnv": "discrete observation; not added",
     "FrozenLakeEnv": "discrete observation (hole map); not added",
     "TaxiEnv": "discrete observation; not added",
+    "BitFlippingEnv": "goal-conditioned Dict of bits; terminates when the goal is reached (goals/ is for HER)",
 }
 
 
