@@ -95,6 +95,7 @@ def test_a3c_continuous_and_cooperative_multi_agent_run():
     assert set(acts) == set(team.scenario.possible_agents) and all(len(a) == 3 for a in acts.values())
 
 
+@pytest.mark.slow  # 15 s; the default run keeps a3c's save/load round trip in tests/test_agents_catalog.py
 def test_a3c_checkpoint_restores_policy_and_optimizer(tmp_path):
     ag = agents.make("a3c", "classic/CartPole-v1", seed=1, n_envs=2)
     ag.learn(3_000)
@@ -172,6 +173,7 @@ def test_impala_survives_a_killed_worker_and_counts_each_trajectory_once(ray_ins
     assert ag.history[-1]["worker_restarts"] == restarts
 
 
+@pytest.mark.slow  # 17 s; the default run keeps impala's save/load round trip in tests/test_agents_catalog.py
 def test_impala_checkpoint_continues_training(ray_instance, tmp_path):
     ag = agents.make("impala", "classic/CartPole-v1", seed=2, n_envs=4)
     ag.learn(2_000)
