@@ -205,6 +205,7 @@ def test_an_agent_leaves_the_global_generators_and_other_agents_alone(name, sid,
     assert all(np.array_equal(np.asarray(a[k]), np.asarray(b[k])) for k in b)
 
 
+@pytest.mark.slow  # 27 s; the Python resume of every agent stays in the default run
 def test_cli_trains_on_from_a_checkpoint_and_refuses_what_does_not_fit(tmp_path):
     from test_cli import assert_user_error, run
 

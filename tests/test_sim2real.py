@@ -47,6 +47,7 @@ def test_sysid_finds_the_action_delay():
 FAST_DROPO = {"samples": 6, "max_evaluations": 100, "max_transitions": 250}
 
 
+@pytest.mark.slow  # 17 s; DROPO's spread fit stays in the default run
 def test_dropo_recovers_a_fixed_target_with_a_narrow_distribution(target_data):
     res = identify_distribution("mujoco/Hopper-v5", target_data, ["body_mass:torso", "friction:*"], **FAST_DROPO)
     assert res.scales["body_mass:torso"] == pytest.approx(1.3, rel=0.05)
