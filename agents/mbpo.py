@@ -10,8 +10,8 @@ termination (probability above 0.5). These imagined transitions replace the prev
 ``real_ratio`` of its rows from the real data and the rest from the imagined ones, with
 ``gradient_steps`` updates per real step (MBPO's update-to-data ratio; the paper used 20-40,
 the default here is lower for a CPU). The reward is the model's, learned; so is termination
-with ``termination: learned``, while ``known`` (the default where ``scenarios.termination`` has
-a function) ends a branch where the task's own function of the predicted observation does.
+with ``termination: learned`` (the default), while ``known`` ends a branch where the task's own
+function of the predicted observation does (``scenarios.termination``).
 """
 
 from __future__ import annotations

@@ -17,8 +17,9 @@ when an episode starts. All candidates, particles and members are evaluated in o
 torch pass per step of the horizon.
 
 What is learned: the next-observation delta, the reward and termination. ``termination: known``
-(the default where ``scenarios.termination`` has a function for the scenario) uses the task's own
-termination of the predicted observations instead of the learned head (``learned``: the head).
+(or ``null``: known where ``scenarios.termination`` has a function for the scenario) uses the
+task's own termination of the predicted observations instead of the learned head
+(``learned``, the default).
 Data is collected in rounds: uniform random actions for ``learning_starts`` steps, then every ``round_steps`` steps the
 model is refitted on all data (``model_updates`` gradient steps) and collection continues
 with the planner; each fit's losses and held-out one-step and ``error_horizon``-step errors
