@@ -47,7 +47,7 @@ from agents.base import Capabilities, ProgressFn, TableHyperparameters, require_
 from agents.checkpoint import save_meta
 from agents.distributional import project, support
 from agents.exploration import Explorer
-from agents.hindsight import STRATEGIES, Hindsight
+from agents.hindsight import Hindsight
 from agents.noisy import NoisyLinear, noisy_layers, set_noise
 from agents.replay import ReplayBuffer
 from scenarios import Scenario, UserError
@@ -133,9 +133,6 @@ class QAgent(TableHyperparameters):
         if h["her"] and self.goal_space is None:
             raise UserError(f"{self.name}: her needs a goal-conditioned scenario (Dict observations with observation, "
                             f"achieved_goal, desired_goal, e.g. goals/BitFlipping-v0); {scenario.id} has {obs_space}")
-        if h["goal_selection_strategy"] not in STRATEGIES:
-            raise UserError(f"{self.name}: unknown goal_selection_strategy '{h['goal_selection_strategy']}' "
-                            f"(valid: {', '.join(STRATEGIES)})")
         self.flat_space = flatten_space(obs_space) if self.goal_space is not None else obs_space
         self.n_in = int(obs_space.n) if self.discrete_obs else int(np.prod(self.flat_space.shape))
         self.n_actions = int(act_space.n)
@@ -310,31 +307,32 @@ class QAgent(TableHyperparameters):
             self._vec = self.scenario.vector(n, seed=self.seed)
             self._obs = self._vec.reset()[0][AGENT]
         vec, o = self._vec, self._obs
+        flat = self._flat(o)  # the network's rows of ``o``: flattened once per step (goal Dicts)
         t = 0
         while t < steps:
             frac = min(1.0, (self.steps_trained + t) / budget)
             if self.steps_trained + t < h["learning_starts"]:
                 a = self.rng.integers(0, self.n_actions, n)
             elif self.noisy:
-                a = self.act({AGENT: o}, deterministic=False)[AGENT]
+                a = self.act({AGENT: flat}, deterministic=False)[AGENT]
             else:
-                a = self.explorer.select(self.q_values(o), self.rng, frac)
+                a = self.explorer.select(self.q_values(flat), self.rng, frac)
             obs, rew, term, trunc, infos = vec.step({AGENT: a})
             nxt = obs[AGENT]
             ended = term[AGENT] | trunc[AGENT]
-            final = self._flat(nxt).copy()
+            nxt_flat = self._flat(nxt)
+            final = nxt_flat.copy()
             achieved = nxt["achieved_goal"].copy() if self.goal_space is not None else None
             for i in np.flatnonzero(ended):
                 last = infos[i]["final_observation"][AGENT]
                 final[i] = self._flat(last)
                 if achieved is not None:
                     achieved[i] = last["achieved_goal"]
-            flat = self._flat(o)
             buffer.add(flat, a, rew[AGENT], final, term[AGENT], ended)
             if h["her"]:
                 source_infos = [infos[i].get("agents", {}).get(AGENT, {}) for i in range(n)]
                 self.hindsight.add(flat, a, achieved, source_infos, ended, buffer, final, term[AGENT])
-            o = nxt
+            o, flat = nxt, nxt_flat
             t += n
             self._calls += 1
             total = self.steps_trained + t

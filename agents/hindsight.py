@@ -96,15 +96,15 @@ class Hindsight:
                 self._relabel(ep, final_obs[i], bool(terminated[i]), buffer)
                 self.episodes[i] = self._empty()
 
-    def _goals(self, T: int, achieved: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def _goals(self, T: int, achieved: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The step of each relabelled transition and its new goal (``k`` per step)."""
         t = np.repeat(np.arange(T), self.k)
         if self.strategy == "future":
-            f = rng.integers(t, T)
+            f = self.rng.integers(t, T)
         elif self.strategy == "final":
             f = np.full_like(t, T - 1)
         else:
-            f = rng.integers(0, T, len(t))
+            f = self.rng.integers(0, T, len(t))
         return t, achieved[f]
 
     def _relabel(self, ep: dict[str, list], final_obs: np.ndarray, terminated: bool, buffer: ReplayBuffer) -> None:
@@ -113,7 +113,7 @@ class Hindsight:
         achieved = np.stack(ep["achieved"])
         infos = np.empty(T, dtype=object)  # one info dict per step, indexed like the other arrays
         infos[:] = ep["infos"]
-        t, goals = self._goals(T, achieved, self.rng)
+        t, goals = self._goals(T, achieved)
         ret = np.zeros(len(t))
         for u in range(self.n_step):
             step = t + u

@@ -11,7 +11,7 @@ consume each other's streams, and building agent B would change what agent A lea
 runs on the agent's own states and restores the caller's afterwards: global state is the same
 before and after any call of an agent, and an agent's results depend on its seed alone. The
 states are plain arrays and tuples, so they travel in the training state of a checkpoint.
-Switching torch's state costs ~1 µs; NumPy's legacy state ~90 µs each way (measured here), so
+Switching torch's state costs ~6 µs in and out; NumPy's legacy state ~90 µs each way (both measured here), so
 NumPy's and Python's states are switched only where something of ours or SB3's may draw from
 them: building, ``learn``, ``save`` and a stochastic ``act`` (SB3's epsilon-greedy ``predict``);
 a deterministic ``act``, ``policy_distribution`` and ``value`` switch torch's alone.
