@@ -76,6 +76,7 @@ def test_a3c_learns_cartpole_on_a_tiny_budget():
     assert _mean_return(ag, "classic/CartPole-v1") > 100  # random: ~22
 
 
+@pytest.mark.slow  # 11 s; a3c's tiny-budget learning test and catalog round trip stay in the default run
 def test_a3c_workers_share_one_optimizer_state():
     ag = agents.make("a3c", "classic/CartPole-v1", seed=0, n_workers=2, n_envs=2, n_steps=5)
     ag.learn(4_000)
@@ -173,7 +174,7 @@ def test_impala_survives_a_killed_worker_and_counts_each_trajectory_once(ray_ins
     assert ag.history[-1]["worker_restarts"] == restarts
 
 
-@pytest.mark.slow  # 17 s; the default run keeps impala's save/load round trip in tests/test_agents_catalog.py
+@pytest.mark.slow  # 17 s; the default run keeps impala's tiny-budget learning and killed-worker tests
 def test_impala_checkpoint_continues_training(ray_instance, tmp_path):
     ag = agents.make("impala", "classic/CartPole-v1", seed=2, n_envs=4)
     ag.learn(2_000)
