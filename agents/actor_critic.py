@@ -23,6 +23,7 @@ from agents import hyperparams
 from agents.observations import accepts_unbatched
 from agents.reinforce import mlp
 from scenarios import UserError
+from scenarios.goals import flatten, flatten_space, is_goal_space
 
 OPTIMIZERS = ("adam", "rmsprop")
 
@@ -73,6 +74,10 @@ class Lanes:
         obs_spaces = {a: scenario.observation_space(a) for a in self.agents}
         act_spaces = {a: scenario.action_space(a) for a in self.agents}
         first = self.agents[0]
+        # goal-conditioned Dicts become flat rows (``scenarios.goals.flatten``); check_support admits
+        # them only for learners that declare ``goal_observations``
+        self.goal_spaces = {a: s for a, s in obs_spaces.items() if is_goal_space(s)}
+        obs_spaces = {a: flatten_space(s) if a in self.goal_spaces else s for a, s in obs_spaces.items()}
         for a in self.agents:
             if not isinstance(obs_spaces[a], spaces.Box):
                 raise UserError(f"{name} needs Box observations; {scenario.id} {a} has {obs_spaces[a]}")
@@ -90,7 +95,8 @@ class Lanes:
         """(A * N, n_in) float32 rows, agent-major, with the agent's one-hot id if asked for."""
         rows = []
         for k, a in enumerate(self.agents):
-            x = np.asarray(obs[a], np.float32).reshape(len(obs[a]), -1)
+            value = flatten(self.goal_spaces[a], obs[a]) if a in self.goal_spaces else obs[a]
+            x = np.asarray(value, np.float32).reshape(len(value), -1)
             if self.agent_id:
                 hot = np.zeros((len(x), len(self.agents)), np.float32)
                 hot[:, k] = 1.0
@@ -114,9 +120,16 @@ class Lanes:
         if m == 0:
             return torch.zeros((0, self.n_in))
         copies = [int(lane) % n for lane in lanes]
-        per_agent = {a: np.stack([np.asarray(infos[i]["final_observation"][a]) for i in copies]) for a in self.agents}
+        per_agent = {a: self._stack([infos[i]["final_observation"][a] for i in copies]) for a in self.agents}
         rows = self.obs(per_agent)  # agent-major over the m copies: keep each lane's own agent
         return rows[[(int(lane) // n) * m + j for j, lane in enumerate(lanes)]]
+
+    @staticmethod
+    def _stack(values: list[Any]) -> Any:
+        """One observation per copy as a batch (a dict of batches for goal Dicts)."""
+        if isinstance(values[0], dict):
+            return {k: np.stack([np.asarray(v[k]) for v in values]) for k in values[0]}
+        return np.stack([np.asarray(v) for v in values])
 
 
 class LanePolicy(TableHyperparameters):

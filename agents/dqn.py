@@ -47,7 +47,7 @@ from agents.base import Capabilities, ProgressFn, TableHyperparameters, require_
 from agents.checkpoint import save_meta
 from agents.distributional import project, support
 from agents.exploration import Explorer
-from agents.hindsight import Hindsight
+from agents.hindsight import Hindsight, buffer_store
 from agents.noisy import NoisyLinear, noisy_layers, set_noise
 from agents.replay import ReplayBuffer
 from scenarios import Scenario, UserError
@@ -331,7 +331,7 @@ class QAgent(TableHyperparameters):
             buffer.add(flat, a, rew[AGENT], final, term[AGENT], ended)
             if h["her"]:
                 source_infos = [infos[i].get("agents", {}).get(AGENT, {}) for i in range(n)]
-                self.hindsight.add(flat, a, achieved, source_infos, ended, buffer, final, term[AGENT])
+                self.hindsight.add(flat, a, achieved, source_infos, ended, buffer_store(buffer), final, term[AGENT])
             o, flat = nxt, nxt_flat
             t += n
             self._calls += 1

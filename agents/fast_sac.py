@@ -28,6 +28,14 @@ normalized when sampled). Hyperparameter names and defaults are the ``sac`` agen
 implement (gSDE, n-step returns, episode train frequencies, custom replay buffers) are
 refused in one line if set.
 
+Goal-conditioned scenarios (``robotics/Fetch*``, the mazes) are read as ``goals.flatten``
+rows, and ``her: true`` adds hindsight experience replay with ``n_sampled_goal`` and
+``goal_selection_strategy``, the ``sac`` agent's names. Where SB3's ``HerReplayBuffer``
+relabels at sampling time (with 1 - 1/(k+1) of each batch relabelled), this learner uses
+``agents.hindsight``: each finished episode adds ``n_sampled_goal`` relabelled transitions
+per step to the same replay, rewarded by the source's ``compute_reward``, so a uniform
+sample holds the same share of them. Termination keeps the stored flag, as in SB3.
+
 Multi-agent scenarios with matching spaces run with one shared actor and critic, every
 (agent, copy) pair a lane, as the SB3-backed ``sac`` does with ``sharing: full``. Randomness
 comes from the agent's own NumPy generator, and the collection state and replay persist
@@ -49,6 +57,7 @@ from agents.actor_critic import Lanes
 from agents.base import Capabilities, ProgressFn
 from agents.checkpoint import load_generator, restore_stats, save_generator, save_meta, stats_arrays
 from agents.fast_ppo import CLIP
+from agents.hindsight import Hindsight
 from agents.numpy_mlp import FusedAdam, MLPStack
 from agents.numpy_policy import ACTIVATIONS
 from agents.observations import accepts_unbatched
@@ -60,7 +69,7 @@ LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
 LOG_2PI = math.log(2 * math.pi)
 UNSUPPORTED = {"use_sde": False, "use_sde_at_warmup": False, "sde_sample_freq": -1, "replay_buffer_class": None,
                "replay_buffer_kwargs": None, "optimize_memory_usage": False, "n_steps": 1, "policy": "MlpPolicy",
-               "sharing": "full", "her": False}
+               "sharing": "full"}
 
 
 class FastSAC:
@@ -68,7 +77,8 @@ class FastSAC:
 
     name: ClassVar[str] = "fast_sac"
     defaults_from: ClassVar[str] = "sac"
-    capabilities = Capabilities(discrete_actions=False, multi_agent="any", learning="off-policy", competitive=False)
+    capabilities = Capabilities(discrete_actions=False, multi_agent="any", learning="off-policy", competitive=False,
+                                goal_observations=True)
 
     @classmethod
     def valid_hyperparameters(cls) -> set[str]:
@@ -90,6 +100,11 @@ class FastSAC:
         self.lanes = Lanes(scenario, self.name, agent_id=False)
         if self.lanes.discrete:
             raise UserError(f"fast_sac supports continuous actions only; {scenario.id} has discrete actions")
+        self.goal_space = next(iter(self.lanes.goal_spaces.values()), None)
+        if h["her"] and (self.goal_space is None or len(self.lanes.agents) != 1):
+            raise UserError(f"fast_sac: her needs a one-agent goal-conditioned scenario (Dict observations with "
+                            f"observation, achieved_goal, desired_goal, e.g. robotics/FetchPush-v4); {scenario.id} is not one")
+        self.hindsight: Hindsight | None = None
         torch.set_num_threads(h["torch_threads"])
         self.rng = np.random.default_rng(seed)
         self.train_freq = self._train_freq(h["train_freq"])
@@ -204,6 +219,9 @@ class FastSAC:
         self.replay = {"obs": np.zeros((size, d), np.float32), "next": np.zeros((size, d), np.float32),
                        "act": np.zeros((size, self.n_act), np.float32), "rew": np.zeros(size, np.float32),
                        "term": np.zeros(size, np.float32)}
+        if h["her"]:
+            self.hindsight = Hindsight(self.goal_space, self.scenario.compute_reward, lanes, self.rng,
+                                       h["n_sampled_goal"], h["goal_selection_strategy"], h["gamma"])
 
     def _observe(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         x = self.lanes.obs(obs).numpy()
@@ -242,15 +260,27 @@ class FastSAC:
         if len(idx):
             final[idx] = lanes.final_obs(infos, idx).numpy()
             self._ou[idx] = 0.0
-        n = len(a)
-        rows = slice(self.pos, self.pos + n)
-        rp["obs"][rows], rp["next"][rows], rp["act"][rows] = self._obs, final, a
-        rp["rew"][rows], rp["term"][rows] = r, terminal
-        self.pos += n
-        if self.pos >= len(rp["rew"]):
-            self.pos, self.full = 0, True
+        self._store(self._obs, a, r, final, np.where(terminal, 0.0, 1.0))
+        if self.hindsight is not None:
+            agent = lanes.agents[0]
+            achieved = np.array(nxt[agent]["achieved_goal"], np.float64)
+            for i in idx:
+                achieved[i] = infos[i]["final_observation"][agent]["achieved_goal"]
+            source = [info.get("agents", {}).get(agent, {}) for info in infos]
+            self.hindsight.add(self._obs, a, achieved, source, ended, self._store, final, terminal)
         self._obs = new
-        self.steps_trained += n // len(lanes.agents)
+        self.steps_trained += len(a) // len(lanes.agents)
+
+    def _store(self, obs: np.ndarray, act: np.ndarray, rew: np.ndarray, nxt: np.ndarray, discount: np.ndarray) -> None:
+        """Rows into the circular replay (real transitions, and relabelled ones from ``hindsight``);
+        a zero ``discount`` marks a termination (the 1-step discount is ``gamma``, applied in the update)."""
+        rp, n = self.replay, len(rew)
+        size = len(rp["rew"])
+        rows = (self.pos + np.arange(n)) % size
+        rp["obs"][rows], rp["next"][rows], rp["act"][rows] = obs, nxt, act
+        rp["rew"][rows], rp["term"][rows] = rew, discount == 0.0
+        self.full = self.full or self.pos + n >= size
+        self.pos = int((self.pos + n) % size)
 
     def _track(self, r: np.ndarray, ended: np.ndarray) -> None:
         """Raw episode returns per lane (for ``history``), and VecNormalize's discounted return statistics."""

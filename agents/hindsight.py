@@ -11,7 +11,8 @@ transitions per step join the buffer, each with a goal the episode achieved:
 - ``final``: the achieved goal at the episode's end;
 - ``episode``: the achieved goal after any step of the episode.
 
-A relabelled transition replaces ``desired_goal`` in the flat observation (``goals.flatten``
+Relabelled rows go to a ``Store``: ``buffer_store(ReplayBuffer)`` for the DQN family,
+``fast_sac``'s own writer for its replay (continuous actions). A relabelled transition replaces ``desired_goal`` in the flat observation (``goals.flatten``
 order) of both ends, and its reward is the source's ``compute_reward(achieved, goal, info)``
 on each step of its n-step window (window, truncation and discount as ``agents.replay``
 cuts real ones). Termination keeps the stored flag, as SB3's buffer does; reward layers are
@@ -29,8 +30,9 @@ calls, so relabelling continues where training stopped.
 >>> buf = ReplayBuffer(100, (6,), np.float32, 1)
 >>> her = Hindsight(space, reward, 1, np.random.default_rng(0), n_sampled_goal=2, strategy="final", gamma=0.9)
 >>> o = lambda s: np.array([s + [1, 1] + s], np.float32)   # achieved = observation = s, desired = [1, 1]
->>> her.add(o([0, 0]), np.array([0]), np.array([[1, 0]]), [{}], np.array([False]), buf)
->>> her.add(o([1, 0]), np.array([1]), np.array([[1, 1]]), [{}], np.array([True]), buf, o([1, 1]), np.array([True]))
+>>> store = buffer_store(buf)
+>>> her.add(o([0, 0]), np.array([0]), np.array([[1, 0]]), [{}], np.array([False]), store)
+>>> her.add(o([1, 0]), np.array([1]), np.array([[1, 1]]), [{}], np.array([True]), store, o([1, 1]), np.array([True]))
 >>> len(buf)   # 2 steps x 2 relabelled
 4
 >>> buf.obs[0, 2:4].tolist(), float(buf.rewards[0])   # goal: the final achieved [1, 1]
@@ -39,15 +41,33 @@ calls, so relabelling continues where training stopped.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import numpy as np
 from gymnasium import spaces
 
-from agents.replay import ReplayBuffer
 from scenarios import UserError
 
 STRATEGIES = ("future", "final", "episode")
+
+
+class Store(Protocol):
+    """Where relabelled transitions go: rows of (observation, action, n-step reward, the
+    observation it bootstraps from, the bootstrap's discount: 0 at a termination)."""
+
+    def __call__(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray,
+                 discounts: np.ndarray) -> None: ...
+
+
+def buffer_store(buffer: Any) -> Store:
+    """A ``Store`` that puts each row into an ``agents.replay.ReplayBuffer`` (integer actions)."""
+
+    def put(obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray,
+            discounts: np.ndarray) -> None:
+        for j in range(len(rewards)):
+            buffer.put(obs[j], int(actions[j]), float(rewards[j]), next_obs[j], float(discounts[j]))
+
+    return put
 
 
 def goal_slice(space: spaces.Dict) -> slice:
@@ -79,21 +99,21 @@ class Hindsight:
         return {"obs": [], "actions": [], "achieved": [], "infos": []}
 
     def add(self, obs: np.ndarray, actions: np.ndarray, achieved: np.ndarray, infos: list[dict],
-            ended: np.ndarray, buffer: ReplayBuffer, final_obs: np.ndarray | None = None,
+            ended: np.ndarray, store: Store, final_obs: np.ndarray | None = None,
             terminated: np.ndarray | None = None) -> None:
         """Record one vectorized step: the flat observations ``obs`` (N, d) before it, the
         actions, the achieved goals after it (N, g) and each copy's source info
         (``compute_reward``'s third argument). Where a copy's episode ``ended``, relabel that
-        episode into ``buffer`` (``final_obs``: the flat final observations; ``terminated``:
+        episode into ``store`` (``final_obs``: the flat final observations; ``terminated``:
         which copies ended by termination rather than truncation)."""
         for i, ep in enumerate(self.episodes):
             ep["obs"].append(np.array(obs[i]))
-            ep["actions"].append(int(actions[i]))
+            ep["actions"].append(np.array(actions[i]))
             ep["achieved"].append(np.array(achieved[i]))
             ep["infos"].append(dict(infos[i]))
             if ended[i]:
                 assert final_obs is not None and terminated is not None
-                self._relabel(ep, final_obs[i], bool(terminated[i]), buffer)
+                self._relabel(ep, final_obs[i], bool(terminated[i]), store)
                 self.episodes[i] = self._empty()
 
     def _goals(self, T: int, achieved: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -107,7 +127,7 @@ class Hindsight:
             f = self.rng.integers(0, T, len(t))
         return t, achieved[f]
 
-    def _relabel(self, ep: dict[str, list], final_obs: np.ndarray, terminated: bool, buffer: ReplayBuffer) -> None:
+    def _relabel(self, ep: dict[str, list], final_obs: np.ndarray, terminated: bool, store: Store) -> None:
         T = len(ep["actions"])
         obs = np.stack([*ep["obs"], np.asarray(final_obs, dtype=ep["obs"][0].dtype)])  # (T + 1, d)
         achieved = np.stack(ep["achieved"])
@@ -126,6 +146,4 @@ class Hindsight:
         first, last = obs[t].copy(), obs[t + m].copy()
         first[:, self.goal] = goals.reshape(len(t), -1)
         last[:, self.goal] = goals.reshape(len(t), -1)
-        actions = np.asarray(ep["actions"])[t]
-        for j in range(len(t)):
-            buffer.put(first[j], int(actions[j]), float(ret[j]), last[j], float(discount[j]))
+        store(first, np.stack(ep["actions"])[t], ret, last, discount)

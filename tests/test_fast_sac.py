@@ -136,7 +136,8 @@ def test_takes_the_sb3_sacs_config_and_refuses_what_it_does_not_implement():
     assert type(fast).default_hyperparameters() == type(sac).default_hyperparameters()
     for bad, match in (({"use_sde": True}, "does not implement use_sde"), ({"n_steps": 3}, "does not implement n_steps"),
                        ({"train_freq": [1, "episode"]}, r"train_freq must be an integer >= 1 \(or a list \[N, step\]\)"),
-                       ({"ent_coef": "fixed"}, "ent_coef"), ({"her": True}, "does not implement her")):
+                       ({"ent_coef": "fixed"}, "ent_coef"),
+                       ({"her": True}, "her needs a one-agent goal-conditioned scenario")):
         with pytest.raises(UserError, match=match):
             agents.make("fast_sac", PEND, **bad)
     with pytest.raises(UserError, match="continuous actions only"):
@@ -164,3 +165,46 @@ def test_multi_agent_scenarios_share_one_network():
 def test_an_experiment_spec_trains_it_and_logs_to_tensorboard(tmp_path):
     tags = run_spec(tmp_path, "fast_sac", {**SMALL, "learning_starts": 200}, scenario=PEND, steps=1200)
     assert {"train/episode_return", "eval/mean_team_return"} <= tags
+
+
+REACH = "robotics/FetchReach-v4"
+
+
+def test_her_on_a_goal_task_relabels_with_the_sources_reward_and_learns():
+    """FetchReach (sac.yaml's rl-zoo settings): every stored row's reward is the source's
+    ``compute_reward`` at its own goal, 4 relabelled rows join each real one, and it learns."""
+    from agents.hindsight import goal_slice
+
+    ag = agents.make("fast_sac", REACH, seed=0, her=True)
+    ag.learn(5000)
+    assert ag.pos == 5000 * 5 and not ag.full  # 1 real + n_sampled_goal relabelled per step
+    space = ag.goal_space
+    g = goal_slice(space)
+    start = sum(int(np.prod(s.shape)) for k, s in space.spaces.items() if k < "achieved_goal")
+    a = slice(start, start + 3)
+    rp = ag.replay
+    want = ag.scenario.compute_reward(rp["next"][: ag.pos, a], rp["next"][: ag.pos, g], {})
+    np.testing.assert_array_equal(rp["rew"][: ag.pos], want)
+    relabelled = rp["next"][: ag.pos, g]
+    assert len(np.unique(relabelled.round(5), axis=0)) > 1000  # goals the episodes achieved, not the 60 desired ones
+    assert (rp["rew"][: ag.pos] == 0).mean() > 0.1  # hindsight successes, where real ones are rare at first
+    recs = testbed.evaluate(ag, REACH, episodes=20, seed=1000, num_envs=4)
+    assert np.mean([bool(r.success) for r in recs]) >= 0.8  # 1.0 for seeds 0 and 1; random: 0.0-0.1
+
+
+def test_her_training_continues_exactly_and_refuses_bad_settings():
+    h = {"her": True, "learning_starts": 100, "batch_size": 32, "policy_kwargs": {"net_arch": [32]}, "n_envs": 2}
+    whole = agents.make("fast_sac", REACH, seed=1, **h)
+    whole.learn(240)
+    parts = agents.make("fast_sac", REACH, seed=1, **h)
+    parts.learn(130)  # mid-episode: the episodes in flight are relabelled when they end, in the next call
+    parts.learn(110)
+    for x, y in ((whole.actor, parts.actor), (whole.critic, parts.critic)):
+        np.testing.assert_array_equal(x.flat, y.flat)
+    np.testing.assert_array_equal(whole.replay["next"], parts.replay["next"])
+    for bad, match in (({"n_sampled_goal": 0}, "n_sampled_goal must be an integer >= 1"),
+                       ({"goal_selection_strategy": "past"}, "goal_selection_strategy must be one of future, final, episode, got 'past'")):
+        with pytest.raises(UserError, match=match):
+            agents.make("fast_sac", REACH, her=True, **bad)
+    with pytest.raises(UserError, match="needs flat observations"):  # the other lane learners keep refusing Dicts
+        agents.make("fast_ppo", REACH)

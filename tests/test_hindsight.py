@@ -9,7 +9,7 @@ from gymnasium import spaces
 import agents
 import scenarios
 import testbed
-from agents.hindsight import Hindsight, goal_slice
+from agents.hindsight import Hindsight, buffer_store, goal_slice
 from agents.replay import ReplayBuffer
 from scenarios import UserError
 
@@ -39,7 +39,7 @@ def test_relabelled_n_step_transitions_are_the_papers():
     path = [0.0, 1.0, 2.0, 3.0, 4.0]
     for t in range(4):
         last = t == 3
-        her.add(row(path[t]), np.array([t]), np.array([[path[t + 1]]]), [{}], np.array([last]), buf,
+        her.add(row(path[t]), np.array([t]), np.array([[path[t + 1]]]), [{}], np.array([last]), buffer_store(buf),
                 row(path[t + 1]) if last else None, np.array([True]) if last else None)
     assert len(buf) == 4 * 3  # only the relabelled ones: the real ones go through buf.add
     for j in range(len(buf)):
@@ -61,7 +61,7 @@ def test_the_other_strategies_draw_their_goals(strategy):
     her = Hindsight(space, _reward, 1, np.random.default_rng(0), n_sampled_goal=4, strategy=strategy)
     for t in range(3):
         her.add(np.array([[t, 9.0, t]], np.float32), np.array([t]), np.array([[t + 1.0]]), [{}],
-                np.array([t == 2]), buf, np.array([[3.0, 9.0, 3.0]], np.float32), np.array([False]))
+                np.array([t == 2]), buffer_store(buf), np.array([[3.0, 9.0, 3.0]], np.float32), np.array([False]))
     goals = set(buf.obs[: len(buf), 1].tolist())
     assert goals == ({3.0} if strategy == "final" else {1.0, 2.0, 3.0})
 
