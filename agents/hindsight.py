@@ -1,8 +1,8 @@
-"""Hindsight experience replay for our replay buffer (Andrychowicz et al. 2017).
+"""Hindsight experience replay for our own replay buffers (Andrychowicz et al. 2017).
 
 SB3's ``HerReplayBuffer`` serves the SB3-backed learners; our DQN family has its own
-buffer (prioritized, n-step: ``agents.replay``), which SB3's cannot stand in for, hence
-this relabeller beside it. It follows the paper's Algorithm 1: every real transition is
+buffer (prioritized, n-step: ``agents.replay``) and ``fast_sac`` its preallocated arrays,
+which SB3's cannot stand in for, hence this relabeller beside them. It follows the paper's Algorithm 1: every real transition is
 stored as it happens, and when a copy's episode ends, ``n_sampled_goal`` relabelled
 transitions per step join the buffer, each with a goal the episode achieved:
 
