@@ -70,6 +70,7 @@ from agents.imitation.dataset import Dataset
 from scenarios import Scenario, ScenarioSpec, UserError
 from scenarios import make as make_scenario
 from scenarios.layers.mujoco_model import MujocoHandle
+from scenarios.layers.physics import set_const
 from scenarios.registry import resolve_spec
 from sim2real.adapter import STATE_SPEC
 
@@ -230,7 +231,7 @@ class _Model:
             if kind == "body_mass":
                 m.body_inertia[:] = self.nominal["inertia"] * f[:, None]
         if self.needs_const:  # as the dynamics layer does, so the replay matches a layer-changed target
-            mujoco.mj_setConst(m, self.data)
+            set_const(m, self.data)
 
 
 def _copy(model: mujoco.MjModel) -> mujoco.MjModel:

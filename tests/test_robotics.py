@@ -244,3 +244,46 @@ def test_a_push_moves_the_adroit_object():
     push = [{"type": "push", "params": {"body": "Object", "probability": 1.0, "impulse": [0.05, 0.05], "direction": [1, 0, 0]}}]
     moved, still = speed(push), speed([])
     assert moved > abs(still) + 0.005, (moved, still)  # pushed along +x every step (0.05 N*s on 0.18 kg)
+
+
+def _equality_scenarios() -> list[str]:
+    """Every registered MuJoCo scenario whose model has equality constraints (the Fetch arms' mocap weld)."""
+    import scenarios
+    from scenarios.registry import list_ids
+
+    found = []
+    for sid in list_ids():
+        if sid.split("/")[0] not in ("robotics", "mujoco", "mamujoco", "sim2real") or sid.endswith(("easy-v0", "medium-v0", "hard-v0")):
+            continue
+        model = getattr(scenarios.make(sid).unwrapped, "model", None)
+        if model is not None and model.neq and "Dense" not in sid:  # Dense: the same arm, another reward
+            found.append(sid)
+    return found
+
+
+def test_recomputing_mass_constants_keeps_the_equality_constraints():
+    """A dynamics layer that scales every mass by 1 changes nothing: mj_setConst alone recomputes a
+    weld's relative pose from the data's mocap poses, which moved the Fetch gripper off its target
+    (a policy with 0.93 success fell to 0.03), so ``set_const`` keeps ``eq_data``."""
+    import scenarios
+    from scenarios.registry import get_spec
+
+    ids = _equality_scenarios()
+    assert {"robotics/FetchPush-v4", "robotics/FetchReach-v4"} <= set(ids)
+    for sid in ids:
+        layer = {"type": "dynamics", "params": {"mode": "reset", "parameters": [
+            {"field": "body_mass", "distribution": "constant", "value": 1.0}]}}
+        spec = {**get_spec(sid).model_dump(), "id": sid.replace("-v", "Mass1-v"), "layers": [layer]}
+        runs = []
+        for s in (sid, spec):
+            sc = scenarios.make(s, seed=0)
+            obs, _ = sc.reset(seed=3)
+            eq = sc.unwrapped.model.eq_data.copy()
+            rng = np.random.default_rng(0)
+            trace = [obs["agent_0"]["observation"]]
+            for _ in range(10):
+                a = rng.uniform(-1, 1, sc.action_space("agent_0").shape).astype(np.float32)
+                trace.append(sc.step({"agent_0": a})[0]["agent_0"]["observation"])
+            runs.append((eq, np.array(trace)))
+        np.testing.assert_array_equal(runs[0][0], runs[1][0], err_msg=sid)
+        np.testing.assert_allclose(runs[0][1], runs[1][1], atol=1e-6, err_msg=sid)  # mj_setConst: ~1e-9 noise

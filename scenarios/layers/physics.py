@@ -46,6 +46,20 @@ class Physics(Protocol):
         """``qpos``, ``qvel`` or ``xpos`` rows of these copies, ``(len(ids), ...)``."""
 
 
+def set_const(m: mujoco.MjModel, d: mujoco.MjData) -> None:
+    """``mj_setConst`` for changed masses or sizes, keeping ``eq_data``.
+
+    ``mj_setConst`` also recomputes the equality constraints' data (a weld's relative pose, a
+    connect's anchor) from the reference configuration and the data's current mocap poses. On
+    the Fetch arms that moves the weld which holds the gripper to its mocap target (by 1.4 in
+    ``eq_data``), and a trained policy no longer reaches anything. Masses and sizes do not
+    change those poses, so the compiled ones are kept. Leaves ``d`` at the reference
+    configuration, as ``mj_setConst`` does."""
+    eq_data = m.eq_data.copy()
+    mujoco.mj_setConst(m, d)
+    m.eq_data[:] = eq_data
+
+
 class SinglePhysics:
     """One Gymnasium MuJoCo env (copy 0)."""
 
@@ -60,10 +74,10 @@ class SinglePhysics:
         return self.handle.model
 
     def set_const(self, ids: np.ndarray) -> None:
-        """``mj_setConst`` without disturbing the simulation state."""
+        """``set_const`` (``mj_setConst`` keeping the equality constraints) without disturbing the simulation state."""
         m, d = self.handle.model, self.handle.data
         saved = (d.qpos.copy(), d.qvel.copy(), d.act.copy(), d.ctrl.copy(), d.qacc_warmstart.copy(), d.time)
-        mujoco.mj_setConst(m, d)
+        set_const(m, d)
         d.qpos[:], d.qvel[:], d.act[:], d.ctrl[:], d.qacc_warmstart[:] = saved[:5]
         d.time = saved[5]
         mujoco.mj_forward(m, d)
