@@ -1,4 +1,4 @@
-"""Reference results for the robotics family: success rates of SAC + HER, 5 seeds.
+"""Reference results for the robotics family: success rates of SAC (SB3's and ``fast_sac``) + HER, 5 seeds.
 
 Each experiment trains with seeds 0-4 at its budget with the tuned defaults of
 ``agents/defaults/sac.yaml`` (rl-baselines3-zoo's HER settings; ``--set`` style
@@ -10,7 +10,8 @@ core; ``--summary`` pools the per-seed JSON files.
 
     .venv/bin/python benchmarks/robotics_reference.py --only sac_her_fetchreach --seed 0
     .venv/bin/python benchmarks/robotics_reference.py --only sac_her_fetchreach --summary
-    .venv/bin/python benchmarks/robotics_reference.py --grid sac_her_fetchpush --seed 0   # mass x friction grid
+    .venv/bin/python benchmarks/robotics_reference.py --only fast_sac_her_fetchpush --seed 1 --save   # ~20 min
+    .venv/bin/python benchmarks/robotics_reference.py --grid fast_sac_her_fetchpush --seed 1   # mass x friction grid
 """
 
 from __future__ import annotations
