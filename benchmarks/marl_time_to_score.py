@@ -8,6 +8,10 @@ each chunk the policy is evaluated (evaluation time is not counted) until the sc
 ``--target`` or the training time reaches ``--budget`` seconds. Printed per seed: the training
 seconds and team steps at which the target was first reached (or the best score if never), and the
 IQM of the time over the seeds that reached it. Runs on the default (batched) vectorized face.
+The budget is wall time, so the number of steps is not known in advance: ``--total-steps``
+gives the learners that take ``total_steps`` the span of their schedules (epsilon, linear
+learning rates); without it, such a learner fixes the span at its first ``learn`` call, one
+``--chunk`` (for qmix/vdn/iql, epsilon then anneals over the first chunk's exploration fraction).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/marl_time_to_score.py --method mappo --seeds 5 --budget 600
     (or one process per core: ``--seeds 3`` and ``--first-seed 3 --seeds 2``, each with its own ``--out``)
@@ -51,6 +55,9 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=600.0, help="training seconds per seed")
     parser.add_argument("--chunk", type=int, default=50_000, help="team steps between evaluations")
     parser.add_argument("--set", nargs="*", default=[], help="hyperparameter overrides KEY=VALUE")
+    parser.add_argument("--total-steps", type=int, default=None,
+                        help="team steps the schedules (learning rate, exploration) run over; without it a learner "
+                             "that takes total_steps fixes it at its first learn() call, i.e. one --chunk")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     sid, heuristic = TASKS[args.task]
@@ -58,6 +65,8 @@ def main() -> None:
     r_best = team_return(agents.make(heuristic, sid), sid)
     print(f"{sid}: random {r_random:.1f}, {heuristic} {r_best:.1f}", flush=True)
     overrides = parse_assignments(args.set)
+    if args.total_steps is not None and "total_steps" in agents.agent_class(args.method).valid_hyperparameters():
+        overrides.setdefault("total_steps", args.total_steps)
     rows = []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         agent = agents.make(args.method, sid, seed=seed, **overrides)
