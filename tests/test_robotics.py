@@ -287,3 +287,18 @@ def test_recomputing_mass_constants_keeps_the_equality_constraints():
             runs.append((eq, np.array(trace)))
         np.testing.assert_array_equal(runs[0][0], runs[1][0], err_msg=sid)
         np.testing.assert_allclose(runs[0][1], runs[1][1], atol=1e-6, err_msg=sid)  # mj_setConst: ~1e-9 noise
+
+
+def test_the_batched_backend_keeps_the_equality_constraints_too():
+    """``mujoco.batch``'s ``set_const`` recomputes the weld as ``mj_setConst`` does; ``BatchPhysics`` keeps it."""
+    import scenarios
+    from mujoco.batch import Batch
+
+    from scenarios.layers.physics import BatchPhysics
+
+    handle = scenarios.make("robotics/FetchPush-v4").physics.handle
+    ph = BatchPhysics(Batch(handle.model, 2, 1, persistent=True), handle)
+    ph.expand({"body_mass"})
+    ph.set_const(np.array([0, 1]))
+    for i in range(2):
+        np.testing.assert_array_equal(ph.batch.get_model(i).eq_data, handle.model.eq_data)

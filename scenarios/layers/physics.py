@@ -50,11 +50,11 @@ def set_const(m: mujoco.MjModel, d: mujoco.MjData) -> None:
     """``mj_setConst`` for changed masses or sizes, keeping ``eq_data``.
 
     ``mj_setConst`` also recomputes the equality constraints' data (a weld's relative pose, a
-    connect's anchor) from the reference configuration and the data's current mocap poses. On
-    the Fetch arms that moves the weld which holds the gripper to its mocap target (by 1.4 in
-    ``eq_data``), and a trained policy no longer reaches anything. Masses and sizes do not
-    change those poses, so the compiled ones are kept. Leaves ``d`` at the reference
-    configuration, as ``mj_setConst`` does."""
+    connect's anchor). On the Fetch arms the recomputed weld differs from the compiled one by
+    up to 1.41 (``mujoco.batch``'s ``set_const`` gives the same), which pulls the gripper off
+    its mocap target: a FetchPush policy with 0.93 success fell to 0.03 under a mass layer at
+    scale 1. Masses and sizes do not change those poses, so the compiled ones are kept.
+    Leaves ``d`` at the reference configuration, as ``mj_setConst`` does."""
     eq_data = m.eq_data.copy()
     mujoco.mj_setConst(m, d)
     m.eq_data[:] = eq_data
@@ -143,9 +143,16 @@ class BatchPhysics:
         return self._rows[i]
 
     def set_const(self, ids: np.ndarray) -> None:
-        """``Batch.set_const`` for these simulations."""
-        if len(ids):
-            self.batch.set_const(np.unique(np.asarray(ids)))
+        """``Batch.set_const`` for these simulations, keeping the compiled ``eq_data`` (as ``set_const``)."""
+        if not len(ids):
+            return
+        ids = np.unique(np.asarray(ids))
+        keep = self.handle.model.neq > 0
+        if keep:  # per simulation, so the rows written back are each simulation's own
+            self.expand({"eq_data"})
+        self.batch.set_const(ids)
+        if keep:
+            self._expanded["eq_data"][ids] = self.handle.model.eq_data
 
     def add_xfrc(self, ids: np.ndarray, body: int, wrench: np.ndarray) -> None:
         """Add to the bound ``xfrc_applied`` rows."""
