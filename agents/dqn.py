@@ -322,16 +322,11 @@ class QAgent(TableHyperparameters):
             ended = term[AGENT] | trunc[AGENT]
             nxt_flat = self._flat(nxt)
             final = nxt_flat.copy()
-            achieved = nxt["achieved_goal"].copy() if self.goal_space is not None else None
             for i in np.flatnonzero(ended):
-                last = infos[i]["final_observation"][AGENT]
-                final[i] = self._flat(last)
-                if achieved is not None:
-                    achieved[i] = last["achieved_goal"]
+                final[i] = self._flat(infos[i]["final_observation"][AGENT])
             buffer.add(flat, a, rew[AGENT], final, term[AGENT], ended)
             if h["her"]:
-                source_infos = [infos[i].get("agents", {}).get(AGENT, {}) for i in range(n)]
-                self.hindsight.add(flat, a, achieved, source_infos, ended, buffer_store(buffer), final, term[AGENT])
+                self.hindsight.add_step(flat, a, nxt, infos, AGENT, ended, buffer_store(buffer), final, term[AGENT])
             o, flat = nxt, nxt_flat
             t += n
             self._calls += 1

@@ -263,11 +263,7 @@ class FastSAC:
         self._store(self._obs, a, r, final, np.where(terminal, 0.0, 1.0))
         if self.hindsight is not None:
             agent = lanes.agents[0]
-            achieved = np.array(nxt[agent]["achieved_goal"], np.float64)
-            for i in idx:
-                achieved[i] = infos[i]["final_observation"][agent]["achieved_goal"]
-            source = [info.get("agents", {}).get(agent, {}) for info in infos]
-            self.hindsight.add(self._obs, a, achieved, source, ended, self._store, final, terminal)
+            self.hindsight.add_step(self._obs, a, nxt[agent], infos, agent, ended, self._store, final, terminal)
         self._obs = new
         self.steps_trained += len(a) // len(lanes.agents)
 

@@ -70,15 +70,15 @@ def buffer_store(buffer: Any) -> Store:
     return put
 
 
-def goal_slice(space: spaces.Dict) -> slice:
-    """Where ``desired_goal`` sits in the flat observation of a goal-conditioned Dict."""
+def goal_slice(space: spaces.Dict, key: str = "desired_goal") -> slice:
+    """Where ``key`` (by default ``desired_goal``) sits in the flat observation of a goal-conditioned Dict."""
     start = 0
-    for key, sub in space.spaces.items():
+    for name, sub in space.spaces.items():
         width = spaces.flatdim(sub)
-        if key == "desired_goal":
+        if name == key:
             return slice(start, start + width)
         start += width
-    raise UserError(f"no desired_goal in {space}")
+    raise UserError(f"no {key} in {space}")
 
 
 class Hindsight:
@@ -115,6 +115,17 @@ class Hindsight:
                 assert final_obs is not None and terminated is not None
                 self._relabel(ep, final_obs[i], bool(terminated[i]), store)
                 self.episodes[i] = self._empty()
+
+    def add_step(self, obs: np.ndarray, actions: np.ndarray, nxt: dict[str, np.ndarray], infos: list[dict], agent: str,
+                 ended: np.ndarray, store: Store, final_obs: np.ndarray, terminated: np.ndarray) -> None:
+        """``add`` from what the vectorized face returned for ``agent``: its next goal Dict batch
+        ``nxt`` (whose copies that ended were reset: their achieved goals come from
+        ``infos[i]["final_observation"]``) and the per-copy infos (the source's, under ``agents``)."""
+        achieved = np.array(nxt["achieved_goal"])
+        for i in np.flatnonzero(ended):
+            achieved[i] = infos[i]["final_observation"][agent]["achieved_goal"]
+        source = [info.get("agents", {}).get(agent, {}) for info in infos]
+        self.add(obs, actions, achieved, source, ended, store, final_obs, terminated)
 
     def _goals(self, T: int, achieved: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The step of each relabelled transition and its new goal (``k`` per step)."""

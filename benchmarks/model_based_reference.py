@@ -22,8 +22,8 @@ PETS results use, 10,000 steps evaluated on 5 episodes every 2,500; ``pets_ip_kn
 30 steps ahead instead of 15 (mbrl-lib's InvertedPendulum configuration plans 45).
 ``pets_reacher`` and ``sac_reacher``: the issue's Reacher comparison at 20,000 steps, PETS at the
 InvertedPendulum settings (termination learned: Reacher never terminates) beside the
-SB3-backed ``sac`` at ``sac.yaml``'s defaults; -5 (the "first step at target") is a reaching
-policy's return, about what rl-zoo's tuned agents score.
+SB3-backed ``sac`` at ``sac.yaml``'s defaults; -5 (the "first step at target") is a marker
+for a policy that reaches (the random policy scores about -43), not a published figure.
 """
 
 from __future__ import annotations
