@@ -52,6 +52,7 @@ class MBPO(ModelActorCritic):
                 nxt, rew, done = nxt[member, pick], rew[member, pick], (p_end[member, pick] > 0.5).float()
                 if self.termination_fn is not None:
                     done = known_end(self.termination_fn, obs, act, nxt)
+                rew = self.model_reward(obs, act, nxt, rew)
                 ok = alive & torch.isfinite(nxt).all(dim=1) & torch.isfinite(rew)
                 for f, v in zip(FIELDS, (obs, act, rew, nxt, done)):
                     rows[f].append(v[ok])

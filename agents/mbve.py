@@ -46,6 +46,7 @@ class MBVE(ModelActorCritic):
                 nxt, r, p_end = nxt.mean(0), r.mean(0), p_end.mean(0)
                 if self.termination_fn is not None:
                     p_end = known_end(self.termination_fn, s, a, nxt)
+                r = self.model_reward(s, a, nxt, r)
                 y += discount * alive * (r - sac.alpha * logp)
                 alive = alive * (p_end <= 0.5).float()
                 s, discount = nxt, discount * gamma

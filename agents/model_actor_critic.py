@@ -10,7 +10,9 @@ Actions are stored and modelled in [-1, 1] and scaled to the bounds when stepped
 truncations are not terminations. ``learn(k); learn(k)`` equals ``learn(2k)``. ``termination``
 (``agents.model_based.resolve_termination``) picks the learned head or the task's known function
 of the observations for the model's rollouts (the function is given actions in [-1, 1]; none of
-``scenarios.termination``'s reads them).
+``scenarios.termination``'s reads them); ``reward`` (``resolve_reward``) likewise the learned
+reward or the task's known one (``model_reward``: given the actions scaled to the bounds, since
+control costs read them).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from gymnasium import spaces
 from agents import hyperparams
 from agents.base import Capabilities, ProgressFn, require_single_agent, TableHyperparameters
 from agents.checkpoint import save_meta
-from agents.model_based import MODEL_DEFAULTS, build_model, fit_and_log, load_model, resolve_termination, save_model
+from agents.model_based import (MODEL_DEFAULTS, build_model, fit_and_log, known_reward, load_model, resolve_reward,
+                                resolve_termination, save_model)
 from agents.observations import accepts_unbatched
 from agents.sac_core import SACCore
 from agents.sb3_views import DETERMINISTIC_STD
@@ -36,6 +39,7 @@ AGENT = "agent_0"
 AC_DEFAULTS: dict[str, Any] = {
     "learning_rate": 3e-4, "gamma": 0.99, "tau": 0.005, "net_arch": [256, 256], "batch_size": 256,
     "learning_starts": 1000, "round_steps": 250, "gradient_steps": 1, "torch_threads": 1, "termination": "learned",
+    "reward": "learned",
     **MODEL_DEFAULTS,
 }
 
@@ -57,6 +61,7 @@ class ModelActorCritic(TableHyperparameters):
                                            self.DEFAULTS)
         h = self.hparams
         self.termination_fn = resolve_termination(self.name, scenario, h["termination"])
+        self.reward_fn = resolve_reward(self.name, scenario, h["reward"])
         torch.set_num_threads(h["torch_threads"])
         self.obs_dim, self.act_dim = int(np.prod(obs_space.shape)), int(np.prod(act_space.shape))
         self.low, self.high = act_space.low.astype(np.float32), act_space.high.astype(np.float32)
@@ -77,6 +82,13 @@ class ModelActorCritic(TableHyperparameters):
     # ----- acting -----------------------------------------------------------------------------------
     def _unscale(self, a: np.ndarray) -> np.ndarray:
         return self.low + 0.5 * (a + 1.0) * (self.high - self.low)
+
+    def model_reward(self, obs: torch.Tensor, act: torch.Tensor, nxt: torch.Tensor, learned: torch.Tensor) -> torch.Tensor:
+        """The reward of model transitions: ``learned`` (the model's), or with ``reward: known`` the
+        task's own function of ``(obs, act scaled to the bounds, nxt)``."""
+        if self.reward_fn is None:
+            return learned
+        return known_reward(self.reward_fn, obs, torch.as_tensor(self._unscale(act.numpy())), nxt)
 
     @accepts_unbatched
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:

@@ -6,12 +6,15 @@ The model learns from the agent's own real transitions the next-observation delt
 and the termination probability, so the agents work where the simulator is unknown or wrong.
 With ``termination: known`` (``resolve_termination``) the agent replaces the learned
 termination by the task's own function of the observations (``scenarios.termination``), as
-mbrl-lib's PETS results do. A model fitted in one world can be evaluated in another (``testbed.evaluate`` on a
+mbrl-lib's PETS results do; ``reward: known`` (``resolve_reward``) likewise replaces the learned
+reward where the observation and action determine it (Reacher, Pusher, Pendulum, the +1-alive
+tasks), as mbrl-lib's PETS examples do on Reacher and Pusher. A model fitted in one world can be evaluated in another (``testbed.evaluate`` on a
 perturbed scenario), which measures what model error under perturbation costs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +25,7 @@ from gymnasium import spaces
 from agents.dynamics_model import DynamicsModel
 from agents.transitions import Transitions
 from scenarios import Scenario, UserError
-from scenarios.termination import TransitionFn, termination_function
+from scenarios.termination import TransitionFn, reward_function, termination_function
 
 MODEL_DEFAULTS: dict[str, Any] = {
     "ensemble_size": 5, "model_arch": [200, 200, 200], "model_lr": 1e-3, "model_weight_decay": 5e-5,
@@ -35,12 +38,23 @@ def resolve_termination(agent: str, scenario: Scenario, choice: str | None) -> T
     """The known termination function for ``termination: choice`` (``known``, ``learned``, or
     ``None``: known where ``scenario`` has one), or ``None`` to use the learned head; ``known`` on
     a scenario without one is refused."""
+    return _resolve(agent, scenario, "termination", choice, termination_function)
+
+
+def resolve_reward(agent: str, scenario: Scenario, choice: str | None) -> TransitionFn | None:
+    """The known reward function for ``reward: choice`` (as ``resolve_termination``), or ``None``
+    to use the model's learned reward."""
+    return _resolve(agent, scenario, "reward", choice, reward_function)
+
+
+def _resolve(agent: str, scenario: Scenario, field: str, choice: str | None,
+             known: Callable[[Scenario], TransitionFn | None]) -> TransitionFn | None:
     if choice not in (None, "known", "learned"):
-        raise UserError(f"{agent}: termination must be known or learned, got {choice!r}")
-    fn = None if choice == "learned" else termination_function(scenario)
+        raise UserError(f"{agent}: {field} must be known or learned, got {choice!r}")
+    fn = None if choice == "learned" else known(scenario)
     if choice == "known" and fn is None:
-        raise UserError(f"{agent}: termination: known, but {scenario.id} has no known termination function "
-                        "(scenarios.termination: unlisted task, or layers change its observations); use learned")
+        raise UserError(f"{agent}: {field}: known, but {scenario.id} has no known {field} function "
+                        "(scenarios.termination: unlisted task, or layers change what it depends on); use learned")
     return fn
 
 
@@ -49,6 +63,12 @@ def known_end(fn: TransitionFn, obs: torch.Tensor, actions: torch.Tensor, next_o
     ``p_end``'s shape)."""
     ended = fn(obs.detach().numpy(), actions.detach().numpy(), next_obs.detach().numpy())
     return torch.as_tensor(np.asarray(ended), dtype=torch.float32)
+
+
+def known_reward(fn: TransitionFn, obs: torch.Tensor, actions: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
+    """``fn``'s reward of model transitions (actions in the env's units) as a float tensor."""
+    r = fn(obs.detach().numpy(), actions.detach().numpy(), next_obs.detach().numpy())
+    return torch.as_tensor(np.asarray(r), dtype=torch.float32)
 
 
 def action_dim(space: spaces.Space) -> int:

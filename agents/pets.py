@@ -19,7 +19,8 @@ torch pass per step of the horizon.
 What is learned: the next-observation delta, the reward and termination. ``termination: known``
 (or ``null``: known where ``scenarios.termination`` has a function for the scenario) uses the
 task's own termination of the predicted observations instead of the learned head
-(``learned``, the default).
+(``learned``, the default); ``reward: known`` likewise the task's own reward
+(``scenarios.termination.reward_function``).
 Data is collected in rounds: uniform random actions for ``learning_starts`` steps, then every ``round_steps`` steps the
 model is refitted on all data (``model_updates`` gradient steps) and collection continues
 with the planner; each fit's losses and held-out one-step and ``error_horizon``-step errors
@@ -43,8 +44,8 @@ from gymnasium import spaces
 from agents import hyperparams
 from agents.base import Capabilities, ProgressFn, require_single_agent, TableHyperparameters
 from agents.checkpoint import save_meta
-from agents.model_based import (MODEL_DEFAULTS, build_model, fit_and_log, known_end, load_model,
-                                resolve_termination, save_model)
+from agents.model_based import (MODEL_DEFAULTS, build_model, fit_and_log, known_end, known_reward, load_model,
+                                resolve_reward, resolve_termination, save_model)
 from agents.observations import accepts_unbatched
 from agents.transitions import Transitions
 from scenarios import Scenario, UserError
@@ -53,7 +54,7 @@ AGENT = "agent_0"
 DEFAULTS: dict[str, Any] = {
     "planner": "cem", "horizon": 15, "samples": 200, "iterations": 3, "elite_fraction": 0.1, "particles": 5,
     "noise_std": 0.5, "cem_alpha": 0.1, "temperature": 0.1, "learning_starts": 500, "round_steps": 250, "torch_threads": 1,
-    "termination": "learned",
+    "termination": "learned", "reward": "learned",
     **MODEL_DEFAULTS,
 }
 
@@ -96,6 +97,7 @@ class PETS(TableHyperparameters):
         if h["planner"] not in ("cem", "mppi"):
             raise UserError(f"{self.name}: planner must be cem or mppi, got {h['planner']!r}")
         self.termination_fn = resolve_termination(self.name, scenario, h["termination"])
+        self.reward_fn = resolve_reward(self.name, scenario, h["reward"])
         torch.set_num_threads(h["torch_threads"])
         self.obs_dim, self.act_dim = int(np.prod(obs_space.shape)), int(np.prod(act_space.shape))
         self.low = torch.as_tensor(act_space.low, dtype=torch.float32).reshape(-1)
@@ -131,6 +133,8 @@ class PETS(TableHyperparameters):
             state, reward, p_end = self.model.predict(state, acts[:, :, t], gen)
             if self.termination_fn is not None:
                 p_end = known_end(self.termination_fn, prev, acts[:, :, t], state)
+            if self.reward_fn is not None:
+                reward = known_reward(self.reward_fn, prev, acts[:, :, t], state)
             total += alive * reward
             alive = alive * (1.0 - p_end)  # the probability the particle is still running
         total = torch.nan_to_num(total, nan=-1e6, posinf=-1e6, neginf=-1e6)

@@ -79,6 +79,7 @@ def main() -> None:
             steps += args.chunk
             score = (team_return(agent, sid) - r_random) / (r_best - r_random)
             curve.append((steps, trained, score))
+            print(f"  seed {seed}: {steps:,} team steps, {trained:.0f} s of training: score {score:.2f}", flush=True)
             best = max(best, score)
             if score >= args.target:
                 reached = (trained, steps)

@@ -4,9 +4,9 @@ determines them (model-based agents plan with these instead of learning them).
 ``termination_function(scenario)`` returns ``fn(obs, action, next_obs) -> bool array`` (batched
 over leading dimensions, numpy arrays) equal to the scenario's ``terminated`` flag for the step
 ``obs --action--> next_obs``, or ``None`` where the observation does not determine it.
-``reward_function(scenario)`` does the same for the reward where it is trivially known (+1 per
-step alive). Each is derived from the Gymnasium source of its task (v5 MuJoCo, classic CartPole)
-and reads the healthy ranges, ``terminate_when_unhealthy`` and
+``reward_function(scenario)`` does the same for the reward where the observation and action
+determine it (+1 per step alive; Reacher-v5, Pusher-v5 and Pendulum-v1). Each is derived from
+the Gymnasium source of its task (v5 MuJoCo, classic CartPole and Pendulum) and reads the healthy ranges, ``terminate_when_unhealthy`` and
 ``exclude_current_positions_from_observation`` from the env's own attributes:
 
 - InvertedPendulum-v5: ``not isfinite(next_obs).all() or |next_obs[1]| > 0.2``; reward
@@ -19,11 +19,15 @@ and reads the healthy ranges, ``terminate_when_unhealthy`` and
 - Ant-v5: the torso height outside ``healthy_z_range`` (inclusive) or a non-finite observation.
 - Humanoid-v5: the torso height outside ``healthy_z_range``.
 - CartPole-v1: cart position or pole angle beyond the env's thresholds; reward 1 every step.
+- Rewards only: Reacher-v5 and Pusher-v5 (distances between bodies the observation holds after
+  the step, and the control cost, with the env's weights), Pendulum-v1 (the cost of the state
+  before the step and of the clipped torque).
 
 ``None`` is returned where the scenario's layers or kwargs make the observation not determine
 the flag: any layer that changes observations (noise, bias, delay, dropout...); for
 InvertedDoublePendulum any layer at all (physics layers may change the link geometry the tip
-height is computed from); for the reward, any layer that changes rewards; a task not listed.
+height is computed from); for the reward, any layer that changes rewards, and for a reward with
+a control cost any layer that changes actions; a task not listed.
 Physics layers (mass, friction, forces) do not change the other tasks' termination as a function
 of the observation. ``terminate_when_unhealthy: false`` gives a function that is always False.
 
@@ -149,10 +153,55 @@ def termination_function(scenario: Scenario) -> TransitionFn | None:
     return None
 
 
+def _reacher(env: Any) -> TransitionFn:
+    """Reacher-v5 (reward after the physics step): ``-w_dist * |fingertip - target| - w_ctrl * |a|^2``,
+    the distance from the observation's last two entries (the bodies' heights are equal)."""
+    w_dist, w_ctrl = float(env._reward_dist_weight), float(env._reward_control_weight)
+
+    def fn(obs: Any, action: Any, next_obs: np.ndarray) -> np.ndarray:
+        dist = np.linalg.norm(np.asarray(next_obs)[..., 8:10], axis=-1)
+        return -w_dist * dist - w_ctrl * np.square(action).sum(axis=-1)
+
+    return fn
+
+
+def _pusher(env: Any) -> TransitionFn:
+    """Pusher-v5 (after the step): the object's distances to the arm's tip and to the goal, read
+    from the observation's last nine entries (tip, object and goal positions), and the control cost."""
+    w_near, w_dist, w_ctrl = (float(env._reward_near_weight), float(env._reward_dist_weight),
+                              float(env._reward_control_weight))
+
+    def fn(obs: Any, action: Any, next_obs: np.ndarray) -> np.ndarray:
+        o = np.asarray(next_obs)
+        tip, obj, goal = o[..., 14:17], o[..., 17:20], o[..., 20:23]
+        return (-w_near * np.linalg.norm(obj - tip, axis=-1) - w_dist * np.linalg.norm(obj - goal, axis=-1)
+                - w_ctrl * np.square(action).sum(axis=-1))
+
+    return fn
+
+
+def _pendulum(env: Any) -> TransitionFn:
+    """Pendulum-v1 (cost of the state before the step): ``-(theta^2 + 0.1 thetadot^2 + 0.001 u^2)``,
+    ``theta`` in [-pi, pi] from the observed cosine and sine, ``u`` clipped to ``max_torque``."""
+    limit = float(env.max_torque)
+
+    def fn(obs: Any, action: Any, next_obs: np.ndarray) -> np.ndarray:
+        o = np.asarray(obs)
+        theta = np.arctan2(o[..., 1], o[..., 0])
+        u = np.clip(np.asarray(action), -limit, limit)[..., 0]
+        return -(theta**2 + 0.1 * o[..., 2] ** 2 + 0.001 * u**2)
+
+    return fn
+
+
 def reward_function(scenario: Scenario) -> TransitionFn | None:
-    """The known reward of ``scenario`` where it is +1 per step alive (InvertedPendulum-v5: 0 on
-    the terminating step; CartPole-v1 without the Sutton-Barto reward: 1 on every step), else
-    ``None`` (also where a layer changes rewards or observations)."""
+    """The known reward of ``scenario`` as a function of ``(obs, action, next_obs)``, or ``None``.
+
+    Known: +1 per step alive (InvertedPendulum-v5: 0 on the terminating step; CartPole-v1 without
+    the Sutton-Barto reward: 1 on every step), Reacher-v5, Pusher-v5 and Pendulum-v1 (their
+    weights read from the env). ``None`` for other tasks, where a layer changes rewards or
+    observations, and for the rewards with a control cost where a layer changes actions (the cost
+    is of the applied action, which the agent's action no longer is)."""
     name, env = _task(scenario)
     if env is None or _overrides(scenario, "reward") or _overrides(scenario, "observe"):
         return None
@@ -160,4 +209,12 @@ def reward_function(scenario: Scenario) -> TransitionFn | None:
         return lambda obs, action, next_obs: 1.0 - _inverted_pendulum(obs, action, next_obs)
     if name == "gymnasium.envs.classic_control.cartpole.CartPoleEnv" and not getattr(env, "_sutton_barto_reward", False):
         return lambda obs, action, next_obs: np.ones(np.shape(next_obs)[:-1])
+    if _overrides(scenario, "act"):
+        return None
+    if name == _MUJOCO + "reacher_v5.ReacherEnv":
+        return _reacher(env)
+    if name == _MUJOCO + "pusher_v5.PusherEnv":
+        return _pusher(env)
+    if name == "gymnasium.envs.classic_control.pendulum.PendulumEnv":
+        return _pendulum(env)
     return None

@@ -210,3 +210,23 @@ def test_mappo_masks_agents_that_left_the_episode():
     ag.learn(400)
     assert 0.2 < ag.live_fraction < 1.0  # fallen walkers are removed and their steps masked
     assert all(np.isfinite(p.detach()).all() for p in ag.nets.parameters())
+
+
+def test_mappo_reference_torso_options():
+    """``layer_norm`` normalizes the input features (an actor's logits do not change when the whole
+    observation is scaled and shifted), ``orthogonal_init`` gives orthogonal hidden weights with
+    the activation's gain, ``activation`` picks the nonlinearity; a bad value is refused in one line."""
+    sid = "mpe/simple_spread-v3"
+    ag = agents.make("mappo", sid, seed=0, activation="relu", layer_norm=True, orthogonal_init=True, net_arch=[16, 16])
+    body = ag.nets[0].actor.body
+    assert isinstance(body[0], torch.nn.LayerNorm) and any(isinstance(m, torch.nn.ReLU) for m in body)
+    first = next(m for m in body if isinstance(m, torch.nn.Linear))
+    w = first.weight.detach()  # (16, in): orthogonal rows, scaled by relu's gain sqrt(2)
+    torch.testing.assert_close(w @ w.T, 2.0 * torch.eye(16), atol=1e-5, rtol=0)
+    x = torch.randn(8, body[0].normalized_shape[0])
+    with torch.no_grad():
+        torch.testing.assert_close(body(x), body(3.0 * x + 5.0), atol=1e-4, rtol=1e-4)
+        plain = agents.make("mappo", sid, seed=0, net_arch=[16, 16]).nets[0].actor.body
+        assert not torch.allclose(plain(x), plain(3.0 * x + 5.0))
+    with pytest.raises(UserError, match="activation must be one of tanh, relu"):
+        agents.make("mappo", sid, activation="sigmoid")

@@ -162,3 +162,42 @@ def test_pets_cem_searches_each_step_afresh_inside_the_action_bounds(monkeypatch
     low, high = float(ag.low[0]), float(ag.high[0])
     assert all(float(c.min()) >= low and float(c.max()) <= high for c in seen)
     assert float((seen[0] == high).float().mean()) < 0.05  # hardly any sample is clipped to a bound
+
+
+def test_known_reward_replaces_the_learned_one_in_plans_and_model_rollouts(monkeypatch):
+    # the model moves Reacher's fingertip-target vector (entries 8, 9) to (0.3, 0.4) and predicts a
+    # learned reward of 100 every step: with reward: known a plan scores -|(0.3, 0.4)| - w |a|^2 a step
+    reacher = "mujoco/Reacher-v5"
+    ag = agents.make("pets", reacher, seed=0, model_arch=[8], ensemble_size=2, particles=2, horizon=2, reward="known")
+    w = scenarios.make(reacher).unwrapped._reward_control_weight
+    far = torch.zeros(10)
+    far[8:10] = torch.tensor([0.3, 0.4])
+    monkeypatch.setattr(ag.model, "predict", lambda obs, act, gen=None: (
+        far.expand(obs.shape).clone(), torch.full(obs.shape[:2], 100.0), torch.zeros(obs.shape[:2])))
+    cand = torch.full((1, 2, 2, 2), 0.5)
+    cand[0, 1] = 0.0
+    torch.testing.assert_close(ag.returns(torch.zeros(1, 10), cand, None),
+                               torch.tensor([[2 * (-0.5 - w * 0.5), 2 * -0.5]]))
+    assert agents.make("pets", reacher, model_arch=[8]).reward_fn is None  # the default: learned
+    assert agents.make("pets", reacher, model_arch=[8], reward=None).reward_fn is not None  # null: known where there is one
+    with pytest.raises(scenarios.UserError, match="pets: reward: known, but mujoco/HalfCheetah-v5 has no known reward"):
+        agents.make("pets", "mujoco/HalfCheetah-v5", reward="known")
+    with pytest.raises(scenarios.UserError, match="hyperparameter reward must be one of known, learned"):
+        agents.make("pets", reacher, reward="exact")
+    # MBPO's actions are in [-1, 1]: the known reward sees them scaled to Pendulum's +-2 torque
+    mbpo = agents.make("mbpo", "classic/Pendulum-v1", seed=0, **TINY, rollout_batch=8, rollout_length=1, reward="known")
+    start = np.tile(np.array([[np.cos(0.5), np.sin(0.5), 1.0]], np.float32), (8, 1))
+    mbpo.data.add(start, np.zeros((8, 1), np.float32), np.zeros(8, np.float32), start, np.zeros(8, bool), np.zeros(8, bool))
+    monkeypatch.setattr(mbpo.model, "predict", lambda obs, act, gen=None: (obs, torch.full(obs.shape[:2], 100.0),
+                                                                           torch.zeros(obs.shape[:2])))
+    mbpo.after_fit()
+    u = 2.0 * mbpo.imagined["actions"][:, 0]
+    torch.testing.assert_close(mbpo.imagined["rewards"], -(0.25 + 0.1 + 0.001 * u**2))
+    mbve = agents.make("mbve", "classic/Pendulum-v1", seed=0, **TINY, expansion_horizon=1, gamma=0.5, reward="known")
+    with torch.no_grad():
+        mbve.sac.log_alpha.fill_(-100.0)
+    monkeypatch.setattr(mbve.model, "predict", lambda obs, act, gen=None: (obs, torch.full(obs.shape[:2], 100.0),
+                                                                           torch.zeros(obs.shape[:2])))
+    monkeypatch.setattr(mbve.sac, "soft_value", lambda s, gen: torch.zeros(s.shape[:1]))
+    y = mbve.expanded_target(torch.zeros(8), torch.as_tensor(start), torch.zeros(8))
+    assert (y < -0.5 * 0.35 + 1e-6).all() and (y >= -0.5 * (0.35 + 0.004) - 1e-6).all()  # the known cost, not 100

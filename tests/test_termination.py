@@ -4,6 +4,7 @@ flag (and reward) at every step; every single-agent scenario without one is list
 
 import numpy as np
 import pytest
+from gymnasium import spaces
 
 import scenarios
 from scenarios.termination import reward_function, termination_function
@@ -12,7 +13,8 @@ AGENT = "agent_0"
 WITH_TERMINATION = {"mujoco/InvertedPendulum-v5", "mujoco/InvertedDoublePendulum-v5", "mujoco/Hopper-v5",
                     "mujoco/Walker2d-v5", "mujoco/Ant-v5", "mujoco/Humanoid-v5", "classic/CartPole-v1",
                     "sim2real/Hopper-real-dyn-v0"}  # a dynamics layer only: the observation still decides
-WITH_REWARD = {"mujoco/InvertedPendulum-v5", "classic/CartPole-v1"}
+WITH_REWARD = {"mujoco/InvertedPendulum-v5", "classic/CartPole-v1", "mujoco/Reacher-v5", "mujoco/Pusher-v5",
+               "classic/Pendulum-v1"}
 # Tasks with a function whose scenarios return None: their layers change observations.
 OBS_LAYERS = {f"mujoco/{task}-{level}-v0" for task in ("InvertedPendulum", "InvertedDoublePendulum", "Hopper",
                                                         "Walker2d", "Ant", "Humanoid")
@@ -107,3 +109,49 @@ def test_kwargs_the_function_reads_from_the_env():
     never = scenarios.make({"id": "test/Walker-free-v0", "source": "gymnasium:Walker2d-v5",
                             "kwargs": {"terminate_when_unhealthy": False}})
     assert not termination_function(never)(None, None, np.zeros((3, 17))).any()
+
+
+@pytest.mark.parametrize("sid", sorted(WITH_REWARD))
+def test_known_reward_equals_the_env_reward_over_random_rollouts(sid):
+    """Every known reward (the termination test checks those of terminating tasks too) equals the
+    env's reward at every step of random rollouts with resets, alone and batched."""
+    sc = scenarios.make(sid, seed=1)
+    rf = reward_function(sc)
+    space = sc.action_space(AGENT)
+    space.seed(1)
+    obs, _ = sc.reset(seed=1)
+    rows = []
+    for _ in range(300):
+        a = space.sample()
+        nxt, rew, term, trunc, _ = sc.step({AGENT: a})
+        assert float(rf(obs[AGENT], a, nxt[AGENT])) == pytest.approx(float(rew[AGENT]), rel=1e-6, abs=1e-7), sid  # Pendulum observes float32
+        rows.append((obs[AGENT], np.asarray(a, np.float64).reshape(-1), nxt[AGENT], float(rew[AGENT])))
+        obs = nxt
+        if term[AGENT] or trunc[AGENT]:
+            obs, _ = sc.reset()
+    o, a, o2, r = (np.stack([row[i] for row in rows]) for i in range(4))
+    if isinstance(sc.action_space(AGENT), spaces.Discrete):
+        a = a[:, 0]
+    batched = rf(o.reshape(20, 15, -1), a.reshape(20, 15, *a.shape[1:]), o2.reshape(20, 15, -1))
+    assert np.allclose(np.asarray(batched, np.float64).reshape(-1), r, rtol=1e-6, atol=1e-7)
+    assert np.ptp(r) > 0 or sid in {"mujoco/InvertedPendulum-v5", "classic/CartPole-v1"}
+
+
+def test_a_control_cost_with_an_action_layer_has_no_known_reward():
+    """The env charges the applied action: with an action layer the agent's action is not it."""
+    for sid in ("mujoco/Reacher-v5", "mujoco/Pusher-v5", "classic/Pendulum-v1"):
+        spec = scenarios.get_spec(sid).model_dump() | {
+            "id": f"test/{sid.split('/')[1]}-noisy-act-v0",
+            "layers": [{"type": "action_gaussian_noise", "params": {"std": 0.1}}]}
+        assert reward_function(scenarios.make(spec)) is None, sid
+    pole = scenarios.get_spec("mujoco/InvertedPendulum-v5").model_dump() | {
+        "id": "test/InvertedPendulum-noisy-act-v0", "layers": [{"type": "action_gaussian_noise", "params": {"std": 0.1}}]}
+    assert reward_function(scenarios.make(pole)) is not None  # +1 per step alive: the action does not enter
+
+
+def test_reward_weights_are_read_from_the_env():
+    sc = scenarios.make({"id": "test/Reacher-w-v0", "source": "gymnasium:Reacher-v5",
+                         "kwargs": {"reward_dist_weight": 2.0, "reward_control_weight": 0.5}})
+    nxt = np.zeros(10)
+    nxt[8:10] = [0.3, 0.4]
+    assert reward_function(sc)(None, np.array([1.0, 1.0]), nxt) == pytest.approx(-2.0 * 0.5 - 0.5 * 2.0)

@@ -13,11 +13,22 @@ import torch
 from torch import nn
 
 
-def mlp(n_in: int, widths: list[int], act: type[nn.Module] = nn.Tanh) -> tuple[nn.Sequential, int]:
-    """An MLP trunk and its output width."""
-    layers: list[nn.Module] = []
+ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
+
+
+def mlp(n_in: int, widths: list[int], act: type[nn.Module] = nn.Tanh, layer_norm: bool = False,
+        orthogonal: bool = False) -> tuple[nn.Sequential, int]:
+    """An MLP trunk and its output width. ``layer_norm``: the MAPPO reference's MLPBase (a
+    LayerNorm of the input features, and one after every hidden layer's activation);
+    ``orthogonal``: its initialization (orthogonal weights with the activation's gain, zero biases)."""
+    layers: list[nn.Module] = [nn.LayerNorm(n_in)] if layer_norm else []
+    gain = nn.init.calculate_gain("relu" if act is nn.ReLU else "tanh")
     for w in widths:
-        layers += [nn.Linear(n_in, w), act()]
+        linear = nn.Linear(n_in, w)
+        if orthogonal:
+            nn.init.orthogonal_(linear.weight, gain)
+            nn.init.zeros_(linear.bias)
+        layers += [linear, act()] + ([nn.LayerNorm(w)] if layer_norm else [])
         n_in = w
     return nn.Sequential(*layers), n_in
 
@@ -25,9 +36,10 @@ def mlp(n_in: int, widths: list[int], act: type[nn.Module] = nn.Tanh) -> tuple[n
 class Torso(nn.Module):
     """MLP, optionally followed by a GRU cell (``recurrent``)."""
 
-    def __init__(self, n_in: int, widths: list[int], recurrent: bool = False, act: type[nn.Module] = nn.Tanh) -> None:
+    def __init__(self, n_in: int, widths: list[int], recurrent: bool = False, act: type[nn.Module] = nn.Tanh,
+                 layer_norm: bool = False, orthogonal: bool = False) -> None:
         super().__init__()
-        self.body, self.out_dim = mlp(n_in, widths, act)
+        self.body, self.out_dim = mlp(n_in, widths, act, layer_norm, orthogonal)
         self.gru = nn.GRUCell(self.out_dim, self.out_dim) if recurrent else None
 
     @property

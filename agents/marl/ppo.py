@@ -20,6 +20,8 @@ The loop follows MAPPO (Yu et al. 2022) and reads top to bottom:
   (squared error / 2 below it); both off gives the plain squared error / 2;
 - a time-limit truncation bootstraps from V(final observation); a termination
   does not; steps of agents that are no longer live are masked out;
+- the torsos: ``activation`` (tanh / relu), ``layer_norm`` (the reference's feature normalization
+  and a LayerNorm after every hidden layer) and ``orthogonal_init`` (its initialization);
 - ``recurrent: true`` gives GRU actors and critics trained on whole rollout
   chunks (hidden state reset at episode starts);
 - execution uses the actor alone, on each agent's own observation.
@@ -40,7 +42,7 @@ from agents.base import Capabilities, ProgressFn, TableHyperparameters
 from agents.checkpoint import save_meta
 from agents.marl.groups import Group, encode, make_groups, obs_dim
 from agents.gradients import clip_gradients
-from agents.marl.nets import PolicyHead, Torso, ValueNorm
+from agents.marl.nets import ACTIVATIONS, PolicyHead, Torso, ValueNorm
 from scenarios import Scenario, UserError
 from scenarios.teams import team_returns
 from agents.observations import accepts_unbatched
@@ -52,17 +54,20 @@ DEFAULTS: dict[str, Any] = {
     "net_arch": [64, 64], "sharing": "group", "agent_id": True, "critic": "central", "value_norm": True,
     "recurrent": False, "torch_threads": 1, "backend": "auto",
     "value_clip": True, "huber_loss": True, "huber_delta": 10.0,
+    "activation": "tanh", "layer_norm": False, "orthogonal_init": False,
 }
 
 
 class GroupNets(nn.Module):
     """Actor and critic of one parameter-sharing group."""
 
-    def __init__(self, group: Group, critic_dim: int, net_arch: list[int], recurrent: bool) -> None:
+    def __init__(self, group: Group, critic_dim: int, net_arch: list[int], recurrent: bool,
+                 activation: str = "tanh", layer_norm: bool = False, orthogonal: bool = False) -> None:
         super().__init__()
-        self.actor = Torso(group.in_dim, net_arch, recurrent)
+        act = ACTIVATIONS[activation]
+        self.actor = Torso(group.in_dim, net_arch, recurrent, act, layer_norm, orthogonal)
         self.head = PolicyHead(self.actor.out_dim, group.act_dim, group.discrete)
-        self.critic = Torso(critic_dim, net_arch, recurrent)
+        self.critic = Torso(critic_dim, net_arch, recurrent, act, layer_norm, orthogonal)
         self.value = nn.Linear(self.critic.out_dim, 1)
         self.value_norm = ValueNorm()
 
@@ -90,7 +95,8 @@ class MultiAgentPPO(TableHyperparameters):
         self.obs_spaces = {a: scenario.observation_space(a) for a in self.agents}
         self.state_dim = sum(obs_dim(s) for s in self.obs_spaces.values())
         self.nets = nn.ModuleList(
-            GroupNets(g, self._critic_dim(g), list(h["net_arch"]), h["recurrent"]) for g in self.groups
+            GroupNets(g, self._critic_dim(g), list(h["net_arch"]), h["recurrent"], h["activation"], h["layer_norm"],
+                      h["orthogonal_init"]) for g in self.groups
         )
         self.opts = [torch.optim.Adam(n.parameters(), lr=h["learning_rate"], eps=1e-5, fused=True) for n in self.nets]
         self.steps_trained = 0
