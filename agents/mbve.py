@@ -11,9 +11,10 @@ current actor picks ``a_k`` and the model (the mean over its members' means) pre
 with ``m_k`` zero from the first (real or predicted) termination on. ``H = 0`` is exactly
 the soft SAC target: the model-free base at the same settings (``--set expansion_horizon=0``;
 the model is then never fitted). Actor and entropy updates are SAC's on real data. The model
-is refitted in rounds as in ``agents.model_actor_critic``; its reward is learned, and so is
-termination with ``termination: learned``, the default (``known``: the task's own termination
-of the predicted mean observation, ``scenarios.termination``).
+is refitted in rounds as in ``agents.model_actor_critic``; its reward is learned (``reward:
+known``: the task's own, ``scenarios.termination.reward_function``), and so is termination with
+``termination: learned``, the default (``known``: the task's own termination of the predicted
+mean observation, ``scenarios.termination``).
 """
 
 from __future__ import annotations

@@ -24,6 +24,9 @@ PETS results use, 10,000 steps evaluated on 5 episodes every 2,500; ``pets_ip_kn
 InvertedPendulum settings (termination learned: Reacher never terminates) beside the
 SB3-backed ``sac`` at ``sac.yaml``'s defaults; -5 (the "first step at target") is a marker
 for a policy that reaches (the random policy scores about -43), not a published figure.
+``mbve_hopper`` and ``mbve_h0_hopper``: MBVE (H = 3) against its model-free base (H = 0) on
+Hopper-v5 at 30,000 steps, SAC 256 x 256 with the known termination; target 1,000 (a hopping
+gait), the first evaluation at or above it per run is the comparison.
 ``pets_reacher_known`` is ``pets_reacher`` with the task's known reward (``reward: known``), as
 mbrl-lib's and the PETS paper's Reacher runs plan with the true reward.
 """
@@ -44,11 +47,13 @@ import testbed
 from testbed.grid import evaluate_grid, parse_axis
 from testbed.metrics import bootstrap_ci, iqm
 
-IP, CP, REACHER = "mujoco/InvertedPendulum-v5", "classic/CartPole-v1", "mujoco/Reacher-v5"
+IP, CP, REACHER, HOPPER = "mujoco/InvertedPendulum-v5", "classic/CartPole-v1", "mujoco/Reacher-v5", "mujoco/Hopper-v5"
 PETS_IP = dict(planner="cem", samples=100, particles=5, horizon=15, iterations=3, learning_starts=250, round_steps=250,
                model_arch=[64, 64], model_updates=300, termination="learned")  # 200x3 members planned at 0.22 s a step here: too slow
 SAC_IP = dict(learning_starts=500, round_steps=250, net_arch=[64, 64], batch_size=128, gradient_steps=1,
               model_arch=[200, 200], model_updates=200, termination="learned")
+SAC_HOPPER = dict(learning_starts=1000, round_steps=250, net_arch=[256, 256], batch_size=256, gradient_steps=1,
+                  model_arch=[200, 200, 200], model_updates=200, termination="known")  # Hopper's termination is known
 # name -> (agent, scenario, budget, chunk, overrides, eval episodes, target return)
 EXPERIMENTS: dict[str, tuple] = {
     "pets_ip": ("pets", IP, 2_000, 500, PETS_IP, 2, 1000.0),
@@ -56,6 +61,8 @@ EXPERIMENTS: dict[str, tuple] = {
     "pets_ip_known_h30": ("pets", IP, 10_000, 2_500, {**PETS_IP, "termination": "known", "horizon": 30}, 5, 1000.0),
     "mbve_ip": ("mbve", IP, 5_000, 1_000, {**SAC_IP, "expansion_horizon": 3}, 5, 1000.0),
     "mbve_h0_ip": ("mbve", IP, 5_000, 1_000, {**SAC_IP, "expansion_horizon": 0}, 5, 1000.0),
+    "mbve_hopper": ("mbve", HOPPER, 30_000, 5_000, {**SAC_HOPPER, "expansion_horizon": 3}, 5, 1000.0),
+    "mbve_h0_hopper": ("mbve", HOPPER, 30_000, 5_000, {**SAC_HOPPER, "expansion_horizon": 0}, 5, 1000.0),
     "mbpo_ip": ("mbpo", IP, 5_000, 1_000, {**SAC_IP, "rollout_batch": 2000, "rollout_length": 1, "gradient_steps": 1}, 5,
                 1000.0),
     "pets_reacher": ("pets", REACHER, 20_000, 5_000, PETS_IP, 10, -5.0),
