@@ -8,7 +8,7 @@ With ``termination: known`` (``resolve_termination``) the agent replaces the lea
 termination by the task's own function of the observations (``scenarios.termination``), as
 mbrl-lib's PETS results do; ``reward: known`` (``resolve_reward``) likewise replaces the learned
 reward where the observation and action determine it (Reacher, Pusher, Pendulum, the +1-alive
-tasks), as mbrl-lib's PETS examples do on Reacher and Pusher. A model fitted in one world can be evaluated in another (``testbed.evaluate`` on a
+tasks), as the PETS paper's code plans with each task's cost function. A model fitted in one world can be evaluated in another (``testbed.evaluate`` on a
 perturbed scenario), which measures what model error under perturbation costs.
 """
 

@@ -28,7 +28,7 @@ for a policy that reaches (the random policy scores about -43), not a published 
 Hopper-v5 at 30,000 steps, SAC 256 x 256 with the known termination; target 1,000 (a hopping
 gait), the first evaluation at or above it per run is the comparison.
 ``pets_reacher_known`` is ``pets_reacher`` with the task's known reward (``reward: known``), as
-mbrl-lib's and the PETS paper's Reacher runs plan with the true reward.
+the PETS paper's code plans with each task's cost function.
 """
 
 from __future__ import annotations
