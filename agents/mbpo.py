@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from agents.model_actor_critic import AC_DEFAULTS, ModelActorCritic
-from agents.model_based import known_end
+from agents.model_based import known
 
 FIELDS = ("obs", "actions", "rewards", "next_obs", "terminated")
 
@@ -51,7 +51,7 @@ class MBPO(ModelActorCritic):
                 pick = torch.arange(len(obs))
                 nxt, rew, done = nxt[member, pick], rew[member, pick], (p_end[member, pick] > 0.5).float()
                 if self.termination_fn is not None:
-                    done = known_end(self.termination_fn, obs, act, nxt)
+                    done = known(self.termination_fn, obs, act, nxt)
                 rew = self.model_reward(obs, act, nxt, rew)
                 ok = alive & torch.isfinite(nxt).all(dim=1) & torch.isfinite(rew)
                 for f, v in zip(FIELDS, (obs, act, rew, nxt, done)):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 
 from agents.model_actor_critic import AC_DEFAULTS, ModelActorCritic
-from agents.model_based import known_end
+from agents.model_based import known
 
 
 class MBVE(ModelActorCritic):
@@ -46,7 +46,7 @@ class MBVE(ModelActorCritic):
                 nxt, r, p_end = self.model.predict(s.expand(e, *s.shape), a.expand(e, *a.shape))
                 nxt, r, p_end = nxt.mean(0), r.mean(0), p_end.mean(0)
                 if self.termination_fn is not None:
-                    p_end = known_end(self.termination_fn, s, a, nxt)
+                    p_end = known(self.termination_fn, s, a, nxt)
                 r = self.model_reward(s, a, nxt, r)
                 y += discount * alive * (r - sac.alpha * logp)
                 alive = alive * (p_end <= 0.5).float()

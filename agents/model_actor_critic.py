@@ -27,7 +27,7 @@ from gymnasium import spaces
 from agents import hyperparams
 from agents.base import Capabilities, ProgressFn, require_single_agent, TableHyperparameters
 from agents.checkpoint import save_meta
-from agents.model_based import (MODEL_DEFAULTS, build_model, fit_and_log, known_reward, load_model, resolve_reward,
+from agents.model_based import (MODEL_DEFAULTS, build_model, fit_and_log, known, load_model, resolve_reward,
                                 resolve_termination, save_model)
 from agents.observations import accepts_unbatched
 from agents.sac_core import SACCore
@@ -88,7 +88,7 @@ class ModelActorCritic(TableHyperparameters):
         task's own function of ``(obs, act scaled to the bounds, nxt)``."""
         if self.reward_fn is None:
             return learned
-        return known_reward(self.reward_fn, obs, torch.as_tensor(self._unscale(act.numpy())), nxt)
+        return known(self.reward_fn, obs, torch.as_tensor(self._unscale(act.numpy())), nxt)
 
     @accepts_unbatched
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:

@@ -8,8 +8,9 @@ With ``termination: known`` (``resolve_termination``) the agent replaces the lea
 termination by the task's own function of the observations (``scenarios.termination``), as
 mbrl-lib's PETS results do; ``reward: known`` (``resolve_reward``) likewise replaces the learned
 reward where the observation and action determine it (Reacher, Pusher, Pendulum, the +1-alive
-tasks), as the PETS paper's code plans with each task's cost function. A model fitted in one world can be evaluated in another (``testbed.evaluate`` on a
-perturbed scenario), which measures what model error under perturbation costs.
+tasks), as the PETS paper's code plans with each task's cost function. A model fitted in one
+world can be evaluated in another (``testbed.evaluate`` on a perturbed scenario), which measures
+what model error under perturbation costs.
 """
 
 from __future__ import annotations
@@ -58,17 +59,11 @@ def _resolve(agent: str, scenario: Scenario, field: str, choice: str | None,
     return fn
 
 
-def known_end(fn: TransitionFn, obs: torch.Tensor, actions: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
-    """``fn``'s termination of model transitions as a float tensor of 0/1 (the learned
-    ``p_end``'s shape)."""
-    ended = fn(obs.detach().numpy(), actions.detach().numpy(), next_obs.detach().numpy())
-    return torch.as_tensor(np.asarray(ended), dtype=torch.float32)
-
-
-def known_reward(fn: TransitionFn, obs: torch.Tensor, actions: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
-    """``fn``'s reward of model transitions (actions in the env's units) as a float tensor."""
-    r = fn(obs.detach().numpy(), actions.detach().numpy(), next_obs.detach().numpy())
-    return torch.as_tensor(np.asarray(r), dtype=torch.float32)
+def known(fn: TransitionFn, obs: torch.Tensor, actions: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
+    """A known function of model transitions (``scenarios.termination``'s termination, 0/1, or
+    reward; numpy inside) as a float tensor of the learned head's shape."""
+    out = fn(obs.detach().numpy(), actions.detach().numpy(), next_obs.detach().numpy())
+    return torch.as_tensor(np.asarray(out), dtype=torch.float32)
 
 
 def action_dim(space: spaces.Space) -> int:

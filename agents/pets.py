@@ -44,7 +44,7 @@ from gymnasium import spaces
 from agents import hyperparams
 from agents.base import Capabilities, ProgressFn, require_single_agent, TableHyperparameters
 from agents.checkpoint import save_meta
-from agents.model_based import (MODEL_DEFAULTS, build_model, fit_and_log, known_end, known_reward, load_model,
+from agents.model_based import (MODEL_DEFAULTS, build_model, fit_and_log, known, load_model,
                                 resolve_reward, resolve_termination, save_model)
 from agents.observations import accepts_unbatched
 from agents.transitions import Transitions
@@ -132,9 +132,9 @@ class PETS(TableHyperparameters):
             prev = state
             state, reward, p_end = self.model.predict(state, acts[:, :, t], gen)
             if self.termination_fn is not None:
-                p_end = known_end(self.termination_fn, prev, acts[:, :, t], state)
+                p_end = known(self.termination_fn, prev, acts[:, :, t], state)
             if self.reward_fn is not None:
-                reward = known_reward(self.reward_fn, prev, acts[:, :, t], state)
+                reward = known(self.reward_fn, prev, acts[:, :, t], state)
             total += alive * reward
             alive = alive * (1.0 - p_end)  # the probability the particle is still running
         total = torch.nan_to_num(total, nan=-1e6, posinf=-1e6, neginf=-1e6)

@@ -24,11 +24,11 @@ PETS results use, 10,000 steps evaluated on 5 episodes every 2,500; ``pets_ip_kn
 InvertedPendulum settings (termination learned: Reacher never terminates) beside the
 SB3-backed ``sac`` at ``sac.yaml``'s defaults; -5 (the "first step at target") is a marker
 for a policy that reaches (the random policy scores about -43), not a published figure.
+``pets_reacher_known`` is ``pets_reacher`` with the task's known reward (``reward: known``), as
+the PETS paper's code plans with each task's cost function.
 ``mbve_hopper`` and ``mbve_h0_hopper``: MBVE (H = 3) against its model-free base (H = 0) on
 Hopper-v5 at 30,000 steps, SAC 256 x 256 with the known termination; target 1,000 (a hopping
 gait), the first evaluation at or above it per run is the comparison.
-``pets_reacher_known`` is ``pets_reacher`` with the task's known reward (``reward: known``), as
-the PETS paper's code plans with each task's cost function.
 """
 
 from __future__ import annotations

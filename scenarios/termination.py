@@ -6,8 +6,9 @@ over leading dimensions, numpy arrays) equal to the scenario's ``terminated`` fl
 ``obs --action--> next_obs``, or ``None`` where the observation does not determine it.
 ``reward_function(scenario)`` does the same for the reward where the observation and action
 determine it (+1 per step alive; Reacher-v5, Pusher-v5 and Pendulum-v1). Each is derived from
-the Gymnasium source of its task (v5 MuJoCo, classic CartPole and Pendulum) and reads the healthy ranges, ``terminate_when_unhealthy`` and
-``exclude_current_positions_from_observation`` from the env's own attributes:
+the Gymnasium source of its task (v5 MuJoCo, classic CartPole and Pendulum) and reads the
+healthy ranges, ``terminate_when_unhealthy``, ``exclude_current_positions_from_observation`` and
+the reward weights from the env's own attributes:
 
 - InvertedPendulum-v5: ``not isfinite(next_obs).all() or |next_obs[1]| > 0.2``; reward
   ``1 - terminated``.
