@@ -10,14 +10,21 @@ current actor picks ``a_k`` and the model (the mean over its members' means) pre
 
 with ``m_k`` zero from the first (real or predicted) termination on. ``H = 0`` is exactly
 the soft SAC target: the model-free base at the same settings (``--set expansion_horizon=0``;
-the model is then never fitted). Actor and entropy updates are SAC's on real data. The model
-is refitted in rounds as in ``agents.model_actor_critic``; its reward is learned (``reward:
-known``: the task's own, ``scenarios.termination.reward_function``), and so is termination with
-``termination: learned``, the default (``known``: the task's own termination of the predicted
-mean observation, ``scenarios.termination``).
+the model is then never fitted). With ``td_k: true`` the critic is also fitted on the imagined
+pairs ``(s_k, a_k)``, ``k = 1..H``, each towards its own tail of the same expansion
+(``r_k + sum_(j>k) gamma^(j-k) (r_j - alpha log pi_j) + gamma^(H+1-k) V'(s_(H+1))``): Feinberg et
+al.'s TD-k trick, which trains the critic on the states its expanded targets read (the paper's
+remedy for the distribution mismatch that otherwise makes expansion hurt); the loss averages the
+real and the still-running imagined rows alike. Actor and entropy updates are SAC's on real data.
+The model is refitted in rounds as in ``agents.model_actor_critic``; its reward is learned
+(``reward: known``: the task's own, ``scenarios.termination.reward_function``), and so is
+termination with ``termination: learned``, the default (``known``: the task's own termination of
+the predicted mean observation, ``scenarios.termination``).
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import torch
 
@@ -25,36 +32,73 @@ from agents.model_actor_critic import AC_DEFAULTS, ModelActorCritic
 from agents.model_based import known
 
 
+class Expansion(NamedTuple):
+    """An expansion of a batch of real transitions: the real pairs' targets, and the imagined
+    pairs (rows ``k * B + i`` for model step ``k + 1`` of transition ``i``) with their targets and
+    weights (1 while the branch is still running, else 0)."""
+
+    target: torch.Tensor
+    obs: torch.Tensor
+    actions: torch.Tensor
+    targets: torch.Tensor
+    weights: torch.Tensor
+
+
 class MBVE(ModelActorCritic):
     """SAC whose critic targets expand H steps through the learned model."""
 
     name = "mbve"
-    DEFAULTS = {**AC_DEFAULTS, "expansion_horizon": 3}
+    DEFAULTS = {**AC_DEFAULTS, "expansion_horizon": 3, "td_k": False}
 
     def needs_model(self) -> bool:
         """The model is used only for a positive horizon."""
         return self.hparams["expansion_horizon"] > 0
 
-    def expanded_target(self, rew: torch.Tensor, next_obs: torch.Tensor, term: torch.Tensor) -> torch.Tensor:
-        """The H-step model-expanded soft target of real transitions (no gradient)."""
+    def expand(self, rew: torch.Tensor, next_obs: torch.Tensor, term: torch.Tensor) -> Expansion:
+        """Roll the model H steps from the real next states and compute every target (no gradient)."""
         sac, gamma = self.sac, self.hparams["gamma"]
         e = self.hparams["ensemble_size"]
+        states, actions, rewards, logps, conts = [], [], [], [], []
         with torch.no_grad():
-            y, alive, s, discount = rew.clone(), 1.0 - term, next_obs, gamma
+            s, alive = next_obs, 1.0 - term
+            running = [alive]  # running[k]: whether model step k + 1 starts before any termination
             for _ in range(self.hparams["expansion_horizon"]):
                 a, logp = sac.sample(s, self.gen)
                 nxt, r, p_end = self.model.predict(s.expand(e, *s.shape), a.expand(e, *a.shape))
                 nxt, r, p_end = nxt.mean(0), r.mean(0), p_end.mean(0)
                 if self.termination_fn is not None:
                     p_end = known(self.termination_fn, s, a, nxt)
-                r = self.model_reward(s, a, nxt, r)
-                y += discount * alive * (r - sac.alpha * logp)
-                alive = alive * (p_end <= 0.5).float()
-                s, discount = nxt, discount * gamma
-            return y + discount * alive * sac.soft_value(s, self.gen)
+                states.append(s)
+                actions.append(a)
+                rewards.append(self.model_reward(s, a, nxt, r))
+                logps.append(logp)
+                conts.append((p_end <= 0.5).float())
+                running.append(running[-1] * conts[-1])
+                s = nxt
+            soft = sac.soft_value(s, self.gen)  # soft value of the last state, then back to the first
+            tails = []
+            for k in reversed(range(len(states))):
+                y_k = rewards[k] + gamma * conts[k] * soft
+                tails.append(y_k)
+                soft = y_k - sac.alpha * logps[k]
+            target = rew + gamma * (1.0 - term) * soft
+            if not states:
+                empty = next_obs[:0]
+                return Expansion(target, empty, torch.zeros(0, self.act_dim), rew[:0], rew[:0])
+            return Expansion(target, torch.cat(states), torch.cat(actions), torch.cat(tails[::-1]),
+                             torch.cat(running[:-1]))
+
+    def expanded_target(self, rew: torch.Tensor, next_obs: torch.Tensor, term: torch.Tensor) -> torch.Tensor:
+        """The H-step model-expanded soft target of real transitions (no gradient)."""
+        return self.expand(rew, next_obs, term).target
 
     def train_step(self) -> None:
-        """One SAC update on real data with the expanded critic target."""
+        """One SAC update on real data with the expanded critic target (and, with ``td_k``, the
+        imagined pairs as extra critic rows)."""
         obs, act, rew, next_obs, term = self.real_batch(self.hparams["batch_size"])
-        target = self.expanded_target(rew, next_obs, term) if self.needs_model() else None
-        self.sac.update(obs, act, rew, next_obs, term, self.gen, target=target)
+        if not self.needs_model():
+            self.sac.update(obs, act, rew, next_obs, term, self.gen)
+            return
+        ex = self.expand(rew, next_obs, term)
+        extra = (ex.obs, ex.actions, ex.targets, ex.weights) if self.hparams["td_k"] else None
+        self.sac.update(obs, act, rew, next_obs, term, self.gen, target=ex.target, extra=extra)

@@ -76,8 +76,11 @@ class SACCore:
         return self.q_min(self.targets, obs, a) - self.alpha * logp
 
     def update(self, obs: torch.Tensor, act: torch.Tensor, rew: torch.Tensor, next_obs: torch.Tensor,
-               term: torch.Tensor, gen: torch.Generator, target: torch.Tensor | None = None) -> dict[str, float]:
-        """One SAC step on a batch; ``target`` replaces the one-step soft target where given."""
+               term: torch.Tensor, gen: torch.Generator, target: torch.Tensor | None = None,
+               extra: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> dict[str, float]:
+        """One SAC step on a batch; ``target`` replaces the one-step soft target where given, and
+        ``extra`` = (observations, actions, targets, weights) adds critic rows: the critic loss is
+        then the weighted mean over the batch's rows (weight 1) and these."""
         a_pi, logp = self.sample(obs, gen)
         alpha_loss = -(self.log_alpha * (logp.detach() + self.target_entropy)).mean()
         self.alpha_opt.zero_grad()
@@ -87,7 +90,14 @@ class SACCore:
             with torch.no_grad():
                 target = rew + self.gamma * (1.0 - term) * self.soft_value(next_obs, gen)
         x = torch.cat([obs, act], dim=1)
-        critic_loss = 0.5 * sum(((c(x)[:, 0] - target) ** 2).mean() for c in self.critics)
+        weights = None
+        if extra is not None:
+            x = torch.cat([x, torch.cat([extra[0], extra[1]], dim=1)])
+            target = torch.cat([target, extra[2]])
+            weights = torch.cat([torch.ones(len(obs)), extra[3]])
+            weights = weights / weights.sum()
+        critic_loss = 0.5 * sum((((c(x)[:, 0] - target) ** 2).mean() if weights is None
+                                 else (weights * (c(x)[:, 0] - target) ** 2).sum()) for c in self.critics)
         self.critic_opt.zero_grad()
         critic_loss.backward()
         self.critic_opt.step()

@@ -28,7 +28,9 @@ for a policy that reaches (the random policy scores about -43), not a published 
 the PETS paper's code plans with each task's cost function.
 ``mbve_hopper`` and ``mbve_h0_hopper``: MBVE (H = 3) against its model-free base (H = 0) on
 Hopper-v5 at 30,000 steps, SAC 256 x 256 with the known termination; target 1,000 (a hopping
-gait), the first evaluation at or above it per run is the comparison.
+gait), the first evaluation at or above it per run is the comparison. ``mbve_tdk_hopper`` is
+``mbve_hopper`` with ``td_k`` (the critic also fitted on the imagined pairs).
+``pets_ip_known_h45`` plans 45 steps ahead, mbrl-lib's horizon for this task.
 """
 
 from __future__ import annotations
@@ -59,9 +61,11 @@ EXPERIMENTS: dict[str, tuple] = {
     "pets_ip": ("pets", IP, 2_000, 500, PETS_IP, 2, 1000.0),
     "pets_ip_known": ("pets", IP, 10_000, 2_500, {**PETS_IP, "termination": "known"}, 5, 1000.0),
     "pets_ip_known_h30": ("pets", IP, 10_000, 2_500, {**PETS_IP, "termination": "known", "horizon": 30}, 5, 1000.0),
+    "pets_ip_known_h45": ("pets", IP, 10_000, 2_500, {**PETS_IP, "termination": "known", "horizon": 45}, 5, 1000.0),
     "mbve_ip": ("mbve", IP, 5_000, 1_000, {**SAC_IP, "expansion_horizon": 3}, 5, 1000.0),
     "mbve_h0_ip": ("mbve", IP, 5_000, 1_000, {**SAC_IP, "expansion_horizon": 0}, 5, 1000.0),
     "mbve_hopper": ("mbve", HOPPER, 30_000, 5_000, {**SAC_HOPPER, "expansion_horizon": 3}, 5, 1000.0),
+    "mbve_tdk_hopper": ("mbve", HOPPER, 30_000, 5_000, {**SAC_HOPPER, "expansion_horizon": 3, "td_k": True}, 5, 1000.0),
     "mbve_h0_hopper": ("mbve", HOPPER, 30_000, 5_000, {**SAC_HOPPER, "expansion_horizon": 0}, 5, 1000.0),
     "mbpo_ip": ("mbpo", IP, 5_000, 1_000, {**SAC_IP, "rollout_batch": 2000, "rollout_length": 1, "gradient_steps": 1}, 5,
                 1000.0),

@@ -77,6 +77,50 @@ def test_mbve_target_expands_through_the_model_and_h0_is_the_soft_target(monkeyp
     assert not ag.needs_model()
 
 
+def test_mbve_td_k_fits_the_critic_on_the_imagined_pairs_towards_their_own_tails(monkeypatch):
+    ag = agents.make("mbve", IP, seed=0, **TINY, expansion_horizon=2, gamma=0.5, termination="learned", td_k=True)
+    with torch.no_grad():
+        ag.sac.log_alpha.fill_(-100.0)
+
+    def predict(obs, act, gen=None):  # next = s + 1, reward 2, termination where s[0] reaches 10
+        nxt = obs + 1.0
+        return nxt, torch.full(obs.shape[:2], 2.0), (nxt[..., 0] >= 10).float()
+
+    monkeypatch.setattr(ag.model, "predict", predict)
+    monkeypatch.setattr(ag.sac, "soft_value", lambda s, gen: s[:, 0])
+    rew, term = torch.ones(3), torch.tensor([0.0, 1.0, 0.0])
+    nxt = torch.tensor([[0.0] * 4, [0.0] * 4, [8.0, 0, 0, 0]])
+    ex = ag.expand(rew, nxt, term)
+    torch.testing.assert_close(ex.target, torch.tensor([2.75, 1.0, 2.5]))  # as without td_k
+    torch.testing.assert_close(ex.obs[:, 0], torch.tensor([0.0, 0.0, 8.0, 1.0, 1.0, 9.0]))  # s_1 rows, then s_2 rows
+    # s_2 = 1: 2 + 0.5 V(2) = 3; s_1 = 0: 2 + 0.5 * 3 = 3.5; row 2: s_2 = 9 steps to 10, which ends: 2; s_1 = 8: 3
+    torch.testing.assert_close(ex.targets, torch.tensor([3.5, 3.5, 3.0, 3.0, 3.0, 2.0]))
+    torch.testing.assert_close(ex.weights, torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0, 1.0]))  # row 1 ended for real
+    seen = {}
+    monkeypatch.setattr(ag.sac, "update", lambda *args, **kw: seen.update(kw))
+    monkeypatch.setattr(ag, "real_batch", lambda size: (torch.zeros(3, 4), torch.zeros(3, 1), rew, nxt, term))
+    ag.train_step()
+    torch.testing.assert_close(seen["extra"][2], ex.targets)
+    ag.hparams["td_k"] = False
+    ag.train_step()
+    assert seen["extra"] is None
+
+
+def test_sac_core_extra_critic_rows_count_by_weight():
+    from agents.sac_core import SACCore
+    rows = [torch.randn(16, 3), torch.rand(16, 1) * 2 - 1, torch.randn(16), torch.randn(16, 3), torch.zeros(16)]
+    x_obs, x_act, x_target = torch.randn(8, 3), torch.rand(8, 1) * 2 - 1, torch.full((8,), 50.0)
+
+    def critic_after(extra):
+        core = SACCore(3, 1, [8], seed=0)
+        core.update(*rows, torch.Generator().manual_seed(0), target=rows[2], extra=extra)
+        return torch.cat([p.detach().reshape(-1) for p in core.critics.parameters()])
+
+    plain = critic_after(None)
+    torch.testing.assert_close(critic_after((x_obs, x_act, x_target, torch.zeros(8))), plain)  # weight 0: no effect
+    assert not torch.allclose(critic_after((x_obs, x_act, x_target, torch.ones(8))), plain)
+
+
 def test_mbpo_branches_rollouts_from_real_states_and_stops_them_at_termination(monkeypatch):
     ag = agents.make("mbpo", IP, seed=0, **TINY, rollout_batch=64, rollout_length=3, termination="learned")
     real = np.random.default_rng(0).normal(size=(50, 4)).astype(np.float32)
