@@ -135,6 +135,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", default=[*EXPERIMENTS, "pets_grid"])
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     parser.add_argument("--budget", type=int, default=None, help="another budget (evaluated after each quarter)")
     parser.add_argument("--list", action="store_true")
     args = parser.parse_args()
@@ -143,7 +144,7 @@ def main() -> None:
         return
     torch.set_num_threads(1)
     for name in args.only:
-        out = pets_grid() if name == "pets_grid" else run(name, list(range(args.seeds)), args.budget)
+        out = pets_grid() if name == "pets_grid" else run(name, list(range(args.first_seed, args.first_seed + args.seeds)), args.budget)
         print(json.dumps(out), flush=True)
 
 
