@@ -24,24 +24,15 @@ the predicted mean observation, ``scenarios.termination``).
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import torch
 
 from agents.model_actor_critic import AC_DEFAULTS, ModelActorCritic
 from agents.model_based import known
 
 
-class Expansion(NamedTuple):
-    """An expansion of a batch of real transitions: the real pairs' targets, and the imagined
-    pairs (rows ``k * B + i`` for model step ``k + 1`` of transition ``i``) with their targets and
-    weights (1 while the branch is still running, else 0)."""
-
-    target: torch.Tensor
-    obs: torch.Tensor
-    actions: torch.Tensor
-    targets: torch.Tensor
-    weights: torch.Tensor
+Rows = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+"""Imagined critic rows: observations, actions, targets and weights (1 while the branch is still
+running, else 0); row ``k * B + i`` is model step ``k + 1`` of real transition ``i``."""
 
 
 class MBVE(ModelActorCritic):
@@ -54,14 +45,16 @@ class MBVE(ModelActorCritic):
         """The model is used only for a positive horizon."""
         return self.hparams["expansion_horizon"] > 0
 
-    def expand(self, rew: torch.Tensor, next_obs: torch.Tensor, term: torch.Tensor) -> Expansion:
-        """Roll the model H steps from the real next states and compute every target (no gradient)."""
+    def expand(self, rew: torch.Tensor, next_obs: torch.Tensor, term: torch.Tensor,
+               rows: bool) -> tuple[torch.Tensor, Rows | None]:
+        """Roll the model H steps from the real next states: the real pairs' expanded targets and,
+        with ``rows`` (and H > 0), the imagined pairs with their own targets (no gradient)."""
         sac, gamma = self.sac, self.hparams["gamma"]
         e = self.hparams["ensemble_size"]
         states, actions, rewards, logps, conts = [], [], [], [], []
         with torch.no_grad():
-            s, alive = next_obs, 1.0 - term
-            running = [alive]  # running[k]: whether model step k + 1 starts before any termination
+            s = next_obs
+            running = [1.0 - term]  # running[k]: whether model step k + 1 starts before any termination
             for _ in range(self.hparams["expansion_horizon"]):
                 a, logp = sac.sample(s, self.gen)
                 nxt, r, p_end = self.model.predict(s.expand(e, *s.shape), a.expand(e, *a.shape))
@@ -78,19 +71,16 @@ class MBVE(ModelActorCritic):
             soft = sac.soft_value(s, self.gen)  # soft value of the last state, then back to the first
             tails = []
             for k in reversed(range(len(states))):
-                y_k = rewards[k] + gamma * conts[k] * soft
-                tails.append(y_k)
-                soft = y_k - sac.alpha * logps[k]
+                tails.append(rewards[k] + gamma * conts[k] * soft)
+                soft = tails[-1] - sac.alpha * logps[k]
             target = rew + gamma * (1.0 - term) * soft
-            if not states:
-                empty = next_obs[:0]
-                return Expansion(target, empty, torch.zeros(0, self.act_dim), rew[:0], rew[:0])
-            return Expansion(target, torch.cat(states), torch.cat(actions), torch.cat(tails[::-1]),
-                             torch.cat(running[:-1]))
+            if not (rows and states):
+                return target, None
+            return target, (torch.cat(states), torch.cat(actions), torch.cat(tails[::-1]), torch.cat(running[:-1]))
 
     def expanded_target(self, rew: torch.Tensor, next_obs: torch.Tensor, term: torch.Tensor) -> torch.Tensor:
         """The H-step model-expanded soft target of real transitions (no gradient)."""
-        return self.expand(rew, next_obs, term).target
+        return self.expand(rew, next_obs, term, rows=False)[0]
 
     def train_step(self) -> None:
         """One SAC update on real data with the expanded critic target (and, with ``td_k``, the
@@ -99,6 +89,5 @@ class MBVE(ModelActorCritic):
         if not self.needs_model():
             self.sac.update(obs, act, rew, next_obs, term, self.gen)
             return
-        ex = self.expand(rew, next_obs, term)
-        extra = (ex.obs, ex.actions, ex.targets, ex.weights) if self.hparams["td_k"] else None
-        self.sac.update(obs, act, rew, next_obs, term, self.gen, target=ex.target, extra=extra)
+        target, extra = self.expand(rew, next_obs, term, rows=self.hparams["td_k"])
+        self.sac.update(obs, act, rew, next_obs, term, self.gen, target=target, extra=extra)

@@ -96,8 +96,8 @@ class SACCore:
             target = torch.cat([target, extra[2]])
             weights = torch.cat([torch.ones(len(obs)), extra[3]])
             weights = weights / weights.sum()
-        critic_loss = 0.5 * sum((((c(x)[:, 0] - target) ** 2).mean() if weights is None
-                                 else (weights * (c(x)[:, 0] - target) ** 2).sum()) for c in self.critics)
+        errors = [(c(x)[:, 0] - target) ** 2 for c in self.critics]
+        critic_loss = 0.5 * sum(e.mean() if weights is None else (weights * e).sum() for e in errors)
         self.critic_opt.zero_grad()
         critic_loss.backward()
         self.critic_opt.step()

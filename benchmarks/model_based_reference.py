@@ -65,7 +65,8 @@ EXPERIMENTS: dict[str, tuple] = {
     "mbve_ip": ("mbve", IP, 5_000, 1_000, {**SAC_IP, "expansion_horizon": 3}, 5, 1000.0),
     "mbve_h0_ip": ("mbve", IP, 5_000, 1_000, {**SAC_IP, "expansion_horizon": 0}, 5, 1000.0),
     "mbve_hopper": ("mbve", HOPPER, 30_000, 5_000, {**SAC_HOPPER, "expansion_horizon": 3}, 5, 1000.0),
-    "mbve_tdk_hopper": ("mbve", HOPPER, 30_000, 5_000, {**SAC_HOPPER, "expansion_horizon": 3, "td_k": True}, 5, 1000.0),
+    "mbve_tdk_hopper": ("mbve", HOPPER, 30_000, 5_000, {**SAC_HOPPER, "expansion_horizon": 3, "td_k": True}, 5,
+                        1000.0),
     "mbve_h0_hopper": ("mbve", HOPPER, 30_000, 5_000, {**SAC_HOPPER, "expansion_horizon": 0}, 5, 1000.0),
     "mbpo_ip": ("mbpo", IP, 5_000, 1_000, {**SAC_IP, "rollout_batch": 2000, "rollout_length": 1, "gradient_steps": 1}, 5,
                 1000.0),
@@ -144,7 +145,8 @@ def main() -> None:
         return
     torch.set_num_threads(1)
     for name in args.only:
-        out = pets_grid() if name == "pets_grid" else run(name, list(range(args.first_seed, args.first_seed + args.seeds)), args.budget)
+        seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+        out = pets_grid() if name == "pets_grid" else run(name, seeds, args.budget)
         print(json.dumps(out), flush=True)
 
 

@@ -8,6 +8,7 @@ import torch
 
 import agents
 import scenarios
+from agents.sac_core import SACCore
 
 IP = "mujoco/InvertedPendulum-v5"
 TINY = {"model_arch": [8], "net_arch": [8], "ensemble_size": 2}
@@ -90,24 +91,25 @@ def test_mbve_td_k_fits_the_critic_on_the_imagined_pairs_towards_their_own_tails
     monkeypatch.setattr(ag.sac, "soft_value", lambda s, gen: s[:, 0])
     rew, term = torch.ones(3), torch.tensor([0.0, 1.0, 0.0])
     nxt = torch.tensor([[0.0] * 4, [0.0] * 4, [8.0, 0, 0, 0]])
-    ex = ag.expand(rew, nxt, term)
-    torch.testing.assert_close(ex.target, torch.tensor([2.75, 1.0, 2.5]))  # as without td_k
-    torch.testing.assert_close(ex.obs[:, 0], torch.tensor([0.0, 0.0, 8.0, 1.0, 1.0, 9.0]))  # s_1 rows, then s_2 rows
+    target, (obs, _, targets, weights) = ag.expand(rew, nxt, term, rows=True)
+    torch.testing.assert_close(target, torch.tensor([2.75, 1.0, 2.5]))  # as without td_k
+    torch.testing.assert_close(obs[:, 0], torch.tensor([0.0, 0.0, 8.0, 1.0, 1.0, 9.0]))  # s_1 rows, then s_2 rows
     # s_2 = 1: 2 + 0.5 V(2) = 3; s_1 = 0: 2 + 0.5 * 3 = 3.5; row 2: s_2 = 9 steps to 10, which ends: 2; s_1 = 8: 3
-    torch.testing.assert_close(ex.targets, torch.tensor([3.5, 3.5, 3.0, 3.0, 3.0, 2.0]))
-    torch.testing.assert_close(ex.weights, torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0, 1.0]))  # row 1 ended for real
+    torch.testing.assert_close(targets, torch.tensor([3.5, 3.5, 3.0, 3.0, 3.0, 2.0]))
+    torch.testing.assert_close(weights, torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0, 1.0]))  # row 1 ended for real
     seen = {}
     monkeypatch.setattr(ag.sac, "update", lambda *args, **kw: seen.update(kw))
     monkeypatch.setattr(ag, "real_batch", lambda size: (torch.zeros(3, 4), torch.zeros(3, 1), rew, nxt, term))
     ag.train_step()
-    torch.testing.assert_close(seen["extra"][2], ex.targets)
+    torch.testing.assert_close(seen["extra"][2], targets)
+    torch.testing.assert_close(seen["target"], target)
     ag.hparams["td_k"] = False
     ag.train_step()
     assert seen["extra"] is None
+    torch.testing.assert_close(seen["target"], target)
 
 
 def test_sac_core_extra_critic_rows_count_by_weight():
-    from agents.sac_core import SACCore
     rows = [torch.randn(16, 3), torch.rand(16, 1) * 2 - 1, torch.randn(16), torch.randn(16, 3), torch.zeros(16)]
     x_obs, x_act, x_target = torch.randn(8, 3), torch.rand(8, 1) * 2 - 1, torch.full((8,), 50.0)
 

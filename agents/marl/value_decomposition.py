@@ -20,12 +20,12 @@ running standard deviation after subtracting a running mean (statistics over
 every collected step, kept across ``learn`` calls and in the training state), and
 ``bootstrap_truncation: false`` ends the bootstrap at time limits as at
 terminations (EPyMARL's gym wrapper reports MPE's time limit as an episode end).
-QMIX and VDN default to both (``agents/defaults/{qmix,vdn}.yaml``; VDN without them collapsed
-far below random on simple_spread in 2 of 3 seeds); QMIX on simple_spread needed both, measured: with bootstrapped 25-step
-episodes and raw rewards its mixer's weights grow without bound - the greedy
-next-state value runs ahead of the chosen one by the agents' greedy margin times
-the mixer's gain, which lifts the targets, which grow the weights - and Q_tot
-diverged upwards (to +27,000 where the true value is about -250) while the score
+QMIX and VDN default to both (``agents/defaults/{qmix,vdn}.yaml``; VDN without them
+collapsed far below random on simple_spread in 3 of 4 seeds); QMIX on simple_spread needed
+both, measured: with bootstrapped 25-step episodes and raw rewards its mixer's weights grow
+without bound - the greedy next-state value runs ahead of the chosen one by the agents'
+greedy margin times the mixer's gain, which lifts the targets, which grow the weights - and
+Q_tot diverged upwards (to +27,000 where the true value is about -250) while the score
 fell below random (RESULTS.md, issue #18).
 """
 
