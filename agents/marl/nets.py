@@ -9,14 +9,17 @@ ignores the hidden state, so one code path serves both.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
+from agents.activations import Tanh
 
-ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
+ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": Tanh, "relu": nn.ReLU}
 
 
-def mlp(n_in: int, widths: list[int], act: type[nn.Module] = nn.Tanh, layer_norm: bool = False,
+def mlp(n_in: int, widths: list[int], act: type[nn.Module] = Tanh, layer_norm: bool = False,
         orthogonal: bool = False) -> tuple[nn.Sequential, int]:
     """An MLP trunk and its output width. ``layer_norm``: the MAPPO reference's MLPBase (a
     LayerNorm of the input features, and one after every hidden layer's activation);
@@ -36,7 +39,7 @@ def mlp(n_in: int, widths: list[int], act: type[nn.Module] = nn.Tanh, layer_norm
 class Torso(nn.Module):
     """MLP, optionally followed by a GRU cell (``recurrent``)."""
 
-    def __init__(self, n_in: int, widths: list[int], recurrent: bool = False, act: type[nn.Module] = nn.Tanh,
+    def __init__(self, n_in: int, widths: list[int], recurrent: bool = False, act: type[nn.Module] = Tanh,
                  layer_norm: bool = False, orthogonal: bool = False) -> None:
         super().__init__()
         self.body, self.out_dim = mlp(n_in, widths, act, layer_norm, orthogonal)
@@ -89,6 +92,21 @@ class PolicyHead(nn.Module):
         if self.discrete:
             return torch.distributions.Categorical(logits=out, validate_args=False)
         return torch.distributions.Normal(out, self.log_std.exp().expand_as(out), validate_args=False)
+
+    def log_prob_entropy(self, z: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``log_prob(dist(z), a)`` and ``entropy(dist(z))`` in closed form, without building a
+        ``torch.distributions`` object (the learners' update: the same values and gradients in a few
+        elementwise kernels; ``Categorical``'s normalization and ``probs`` were a tenth of MAPPO's time)."""
+        out = self.linear(z)
+        if self.discrete:
+            top = out.detach().amax(-1, keepdim=True)  # the log-sum-exp's gradient does not depend on it
+            logp_all = out - ((out - top).exp().sum(-1, keepdim=True).log() + top)
+            logp = logp_all.gather(-1, a.long().unsqueeze(-1)).squeeze(-1)
+            return logp, -(logp_all.exp() * logp_all).sum(-1)
+        log_std = self.log_std.expand_as(out)
+        half_log_2pi = 0.5 * math.log(2 * math.pi)
+        logp = (-0.5 * ((a - out) * (-log_std).exp()) ** 2 - log_std - half_log_2pi).sum(-1)
+        return logp, (0.5 + half_log_2pi + log_std).sum(-1)
 
     def log_prob(self, dist: torch.distributions.Distribution, a: torch.Tensor) -> torch.Tensor:
         """Joint log-probability of an action (summed over Box dimensions)."""

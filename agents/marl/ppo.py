@@ -320,18 +320,18 @@ class MultiAgentPPO(TableHyperparameters):
             target = ret
         clip = h["clip_range"]
         chunks = max(1, min(h["minibatches"], B))
+        steps = (x, c, a, old_logp, old_v, target, adv_t, mask, starts)  # (T, B, ...): columns are sequences
         for _ in range(h["epochs"]):
-            for cols in torch.randperm(B).chunk(chunks):
-                m = mask[:, cols]
-                za = net.actor.sequence(x[:, cols], h0[0][cols], starts[:, cols])
-                zc = net.critic.sequence(c[:, cols], h0[1][cols], starts[:, cols])
-                dist = net.head.dist(za)
-                logp = net.head.log_prob(dist, a[:, cols])
-                ratio = (logp - old_logp[:, cols]).exp()
-                A = adv_t[:, cols]
+            # one minibatch is the whole rollout: its order does not matter, so it is not copied
+            parts = [(*steps, *h0)] if chunks == 1 else [
+                (*(t[:, cols] for t in steps), h0[0][cols], h0[1][cols]) for cols in torch.randperm(B).chunk(chunks)]
+            for xs, cs, acts, olp, ov, tgt, A, m, st, ha0, hc0 in parts:
+                za = net.actor.sequence(xs, ha0, st)
+                zc = net.critic.sequence(cs, hc0, st)
+                logp, ent = net.head.log_prob_entropy(za, acts)
+                ratio = (logp - olp).exp()
                 pg = -torch.min(ratio * A, ratio.clamp(1 - clip, 1 + clip) * A)
-                vloss = self.value_loss(net.value(zc)[..., 0], old_v[:, cols], target[:, cols])
-                ent = net.head.entropy(dist)
+                vloss = self.value_loss(net.value(zc)[..., 0], ov, tgt)
                 denom = m.sum().clamp(min=1.0)
                 loss = ((pg + h["vf_coef"] * vloss - h["ent_coef"] * ent) * m).sum() / denom
                 opt.zero_grad()
