@@ -33,12 +33,12 @@ def test_time_limits_end_the_bootstrap_only_when_asked():
         assert not term[~term.all(axis=1)].any()  # and nothing else ended
 
 
-@pytest.mark.parametrize("name", ["qmix", "vdn"])
-def test_mixing_learners_default_to_the_options(name):
+@pytest.mark.parametrize("name", ["qmix", "vdn", "iql"])
+def test_value_learners_default_to_the_options(name):
     assert agents.make(name, SPREAD).hparams["standardise_rewards"] is True
     assert agents.make(name, SPREAD).hparams["bootstrap_truncation"] is False
 
 
-def test_iql_keeps_raw_rewards_and_truncation_bootstrap():
-    assert agents.make("iql", SPREAD).hparams["standardise_rewards"] is False
-    assert agents.make("iql", SPREAD).hparams["bootstrap_truncation"] is True
+def test_the_options_stay_switchable():
+    hp = agents.make("iql", SPREAD, standardise_rewards=False, bootstrap_truncation=True).hparams
+    assert hp["standardise_rewards"] is False and hp["bootstrap_truncation"] is True
