@@ -12,6 +12,8 @@ The budget is wall time, so the number of steps is not known in advance: ``--tot
 gives the learners that take ``total_steps`` the span of their schedules (epsilon, linear
 learning rates); without it, such a learner fixes the span at its first ``learn`` call, one
 ``--chunk`` (for qmix/vdn/iql, epsilon then anneals over the first chunk's exploration fraction).
+The JSON is rewritten after every evaluation (a seed still training has ``"finished": false``), so
+a stopped run keeps what it measured.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/marl_time_to_score.py --method mappo --seeds 5 --budget 600
     (or one process per core: ``--seeds 3`` and ``--first-seed 3 --seeds 2``, each with its own ``--out``)
@@ -67,11 +69,19 @@ def main() -> None:
     overrides = parse_assignments(args.set)
     if args.total_steps is not None and "total_steps" in agents.agent_class(args.method).valid_hyperparameters():
         overrides.setdefault("total_steps", args.total_steps)
-    rows = []
+    out = args.out or Path(f"benchmarks/results/time_to_score-{args.method}-{args.task}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rows: list[dict] = []
+
+    def write(current: dict | None = None) -> None:
+        out.write_text(json.dumps({"method": args.method, "task": sid, "target": args.target, "budget": args.budget,
+                                   "random": r_random, "heuristic": r_best, "overrides": overrides,
+                                   "runs": rows + ([current] if current else [])}))
+
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         agent = agents.make(args.method, sid, seed=seed, **overrides)
         trained, steps, reached, best = 0.0, 0, None, -np.inf
-        curve = []
+        curve: list[tuple[int, float, float]] = []
         while trained < args.budget:
             t0 = time.perf_counter()
             agent.learn(args.chunk)
@@ -84,17 +94,15 @@ def main() -> None:
             if score >= args.target:
                 reached = (trained, steps)
                 break
-        rows.append({"seed": seed, "reached": reached, "best": best, "curve": curve})
+            write({"seed": seed, "reached": None, "best": best, "curve": curve, "finished": False})
+        rows.append({"seed": seed, "reached": reached, "best": best, "curve": curve, "finished": True})
+        write()
         said = (f"reached {args.target} after {reached[0]:.0f} s of training ({reached[1]:,} team steps)" if reached
                 else f"did not reach {args.target} in {args.budget:.0f} s (best {best:.2f} at {steps:,} team steps)")
         print(f"{args.method} seed {seed}: {said}", flush=True)
     times = [r["reached"][0] for r in rows if r["reached"]]
     summary = f"IQM {iqm_text(times, 0)} s over the {len(times)} of {len(rows)} seeds that reached it" if times else "no seed reached it"
     print(f"{args.method} on {args.task}: {summary}")
-    out = args.out or Path(f"benchmarks/results/time_to_score-{args.method}-{args.task}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"method": args.method, "task": sid, "target": args.target, "budget": args.budget,
-                               "random": r_random, "heuristic": r_best, "overrides": overrides, "runs": rows}))
 
 
 if __name__ == "__main__":

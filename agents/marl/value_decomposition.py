@@ -21,8 +21,8 @@ every collected step, kept across ``learn`` calls and in the training state), an
 ``bootstrap_truncation: false`` ends the bootstrap at time limits as at
 terminations (EPyMARL's gym wrapper reports MPE's time limit as an episode end).
 All three default to both (``agents/defaults/{qmix,vdn,iql}.yaml``; VDN without them
-collapsed far below random on simple_spread in 3 of 4 seeds, IQL declined after ~150k team
-steps in the 3 seeds probed); QMIX on simple_spread needed
+collapsed far below random on simple_spread in 3 of 4 seeds, IQL declined after its peak at
+100k-300k team steps in the 3 seeds probed); QMIX on simple_spread needed
 both, measured: with bootstrapped 25-step episodes and raw rewards its mixer's weights grow
 without bound - the greedy next-state value runs ahead of the chosen one by the agents'
 greedy margin times the mixer's gain, which lifts the targets, which grow the weights - and
