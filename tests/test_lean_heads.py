@@ -42,3 +42,19 @@ def test_log_prob_entropy_matches_the_distribution(discrete: bool) -> None:
     grads = torch.autograd.grad((lp * 0.7 + ent).sum(), list(head.parameters()))
     for g, r in zip(grads, ref_grads):
         assert torch.allclose(g, r, atol=1e-4)
+
+
+@pytest.mark.parametrize("discrete", [True, False])
+def test_sample_draws_as_the_distribution_does(discrete: bool) -> None:
+    torch.manual_seed(1)
+    head = PolicyHead(8, 5, discrete)
+    with torch.no_grad():
+        head.linear.weight.normal_()
+    z = torch.randn(64, 8)
+    with torch.no_grad():
+        torch.manual_seed(7)
+        ref = head.dist(z).sample()
+        torch.manual_seed(7)
+        a, logp = head.sample(z)
+    assert torch.equal(a, ref)
+    assert torch.allclose(logp, head.log_prob(head.dist(z), a), atol=1e-5)

@@ -75,6 +75,21 @@ class Torso(nn.Module):
         return torch.stack(out)
 
 
+HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def _log_softmax(logits: torch.Tensor) -> torch.Tensor:
+    """``log_softmax`` over the last axis in elementwise kernels (torch's own is slow on a last
+    axis of a few actions here)."""
+    top = logits.detach().amax(-1, keepdim=True)  # the log-sum-exp's gradient does not depend on it
+    return logits - ((logits - top).exp().sum(-1, keepdim=True).log() + top)
+
+
+def _normal_log_prob(a: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
+    """Log-density of a diagonal Gaussian, summed over the last axis."""
+    return (-0.5 * ((a - mean) * (-log_std).exp()) ** 2 - log_std - HALF_LOG_2PI).sum(-1)
+
+
 class PolicyHead(nn.Module):
     """Categorical logits or a diagonal Gaussian (state-independent log std)."""
 
@@ -99,14 +114,24 @@ class PolicyHead(nn.Module):
         elementwise kernels; ``Categorical``'s normalization and ``probs`` were a tenth of MAPPO's time)."""
         out = self.linear(z)
         if self.discrete:
-            top = out.detach().amax(-1, keepdim=True)  # the log-sum-exp's gradient does not depend on it
-            logp_all = out - ((out - top).exp().sum(-1, keepdim=True).log() + top)
+            logp_all = _log_softmax(out)
             logp = logp_all.gather(-1, a.long().unsqueeze(-1)).squeeze(-1)
             return logp, -(logp_all.exp() * logp_all).sum(-1)
         log_std = self.log_std.expand_as(out)
-        half_log_2pi = 0.5 * math.log(2 * math.pi)
-        logp = (-0.5 * ((a - out) * (-log_std).exp()) ** 2 - log_std - half_log_2pi).sum(-1)
-        return logp, (0.5 + half_log_2pi + log_std).sum(-1)
+        return _normal_log_prob(a, out, log_std), (0.5 + HALF_LOG_2PI + log_std).sum(-1)
+
+    def sample(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """An action drawn from ``dist(z)`` (rows ``z`` (B, d)) and its log-probability: the same
+        draw from torch's generator as ``dist(z).sample()`` (``multinomial`` over the probabilities,
+        or ``normal``), without the distribution object (the rollouts' hot path)."""
+        out = self.linear(z)
+        if self.discrete:
+            logp_all = _log_softmax(out)
+            a = torch.multinomial(logp_all.exp(), 1, True)[:, 0]
+            return a, logp_all.gather(-1, a.unsqueeze(-1)).squeeze(-1)
+        log_std = self.log_std.expand_as(out)
+        a = torch.normal(out, log_std.exp())
+        return a, _normal_log_prob(a, out, log_std)
 
     def log_prob(self, dist: torch.distributions.Distribution, a: torch.Tensor) -> torch.Tensor:
         """Joint log-probability of an action (summed over Box dimensions)."""

@@ -208,13 +208,12 @@ class MultiAgentPPO(TableHyperparameters):
                         s = st.repeat_interleave(k)
                         za, ha[gi] = net.actor.step(torch.as_tensor(x).reshape(n * k, -1), ha[gi], s)
                         zc, hc[gi] = net.critic.step(torch.as_tensor(c).reshape(n * k, -1), hc[gi], s)
-                        dist = net.head.dist(za)
-                        a = dist.sample()
+                        a, logp = net.head.sample(za)
                         b = buf[gi]
                         b["x"].append(x)
                         b["c"].append(c)
                         b["a"].append(a.numpy())
-                        b["logp"].append(net.head.log_prob(dist, a).numpy())
+                        b["logp"].append(logp.numpy())
                         raw = net.value(zc)[:, 0]
                         b["vraw"].append(raw.numpy())
                         b["v"].append(self._denormalize(net, raw).numpy())
