@@ -18,12 +18,16 @@ import torch
 from torch import nn
 
 
+def _sigmoid_tanh(x: torch.Tensor) -> torch.Tensor:
+    return torch.sigmoid(x * 2).mul_(2).sub_(1)
+
+
 class _SigmoidTanh(torch.autograd.Function):
     """tanh through sigmoid, differentiated by ``tanh_backward`` from the output."""
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:  # noqa: D102 - autograd protocol
-        y = torch.sigmoid(x * 2).mul_(2).sub_(1)
+        y = _sigmoid_tanh(x)
         ctx.save_for_backward(y)
         return y
 
@@ -37,7 +41,7 @@ def tanh(x: torch.Tensor) -> torch.Tensor:
     """``torch.tanh(x)`` to within 2e-7 (float32), about twice as fast on these CPUs; differentiable."""
     if torch.is_grad_enabled() and x.requires_grad:
         return _SigmoidTanh.apply(x)
-    return torch.sigmoid(x * 2).mul_(2).sub_(1)
+    return _sigmoid_tanh(x)  # nothing to differentiate: without autograd's bookkeeping
 
 
 class Tanh(nn.Module):

@@ -9,12 +9,11 @@ ignores the hidden state, so one code path serves both.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
 from agents.activations import Tanh
+from agents.numpy_policy import LOG_2PI
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": Tanh, "relu": nn.ReLU}
 
@@ -75,19 +74,9 @@ class Torso(nn.Module):
         return torch.stack(out)
 
 
-HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
-
-
-def _log_softmax(logits: torch.Tensor) -> torch.Tensor:
-    """``log_softmax`` over the last axis in elementwise kernels (torch's own is slow on a last
-    axis of a few actions here)."""
-    top = logits.detach().amax(-1, keepdim=True)  # the log-sum-exp's gradient does not depend on it
-    return logits - ((logits - top).exp().sum(-1, keepdim=True).log() + top)
-
-
 def _normal_log_prob(a: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
     """Log-density of a diagonal Gaussian, summed over the last axis."""
-    return (-0.5 * ((a - mean) * (-log_std).exp()) ** 2 - log_std - HALF_LOG_2PI).sum(-1)
+    return (-0.5 * ((a - mean) * (-log_std).exp()) ** 2 - log_std - 0.5 * LOG_2PI).sum(-1)
 
 
 class PolicyHead(nn.Module):
@@ -114,11 +103,11 @@ class PolicyHead(nn.Module):
         elementwise kernels; ``Categorical``'s normalization and ``probs`` were a tenth of MAPPO's time)."""
         out = self.linear(z)
         if self.discrete:
-            logp_all = _log_softmax(out)
+            logp_all = torch.log_softmax(out, -1)
             logp = logp_all.gather(-1, a.long().unsqueeze(-1)).squeeze(-1)
             return logp, -(logp_all.exp() * logp_all).sum(-1)
         log_std = self.log_std.expand_as(out)
-        return _normal_log_prob(a, out, log_std), (0.5 + HALF_LOG_2PI + log_std).sum(-1)
+        return _normal_log_prob(a, out, log_std), (0.5 + 0.5 * LOG_2PI + log_std).sum(-1)
 
     def sample(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """An action drawn from ``dist(z)`` (rows ``z`` (B, d)) and its log-probability: the same
@@ -126,22 +115,12 @@ class PolicyHead(nn.Module):
         or ``normal``), without the distribution object (the rollouts' hot path)."""
         out = self.linear(z)
         if self.discrete:
-            logp_all = _log_softmax(out)
+            logp_all = torch.log_softmax(out, -1)
             a = torch.multinomial(logp_all.exp(), 1, True)[:, 0]
             return a, logp_all.gather(-1, a.unsqueeze(-1)).squeeze(-1)
         log_std = self.log_std.expand_as(out)
         a = torch.normal(out, log_std.exp())
         return a, _normal_log_prob(a, out, log_std)
-
-    def log_prob(self, dist: torch.distributions.Distribution, a: torch.Tensor) -> torch.Tensor:
-        """Joint log-probability of an action (summed over Box dimensions)."""
-        lp = dist.log_prob(a)
-        return lp if self.discrete else lp.sum(-1)
-
-    def entropy(self, dist: torch.distributions.Distribution) -> torch.Tensor:
-        """Entropy (summed over Box dimensions)."""
-        e = dist.entropy()
-        return e if self.discrete else e.sum(-1)
 
     def mode(self, dist: torch.distributions.Distribution) -> torch.Tensor:
         """The most likely action."""
