@@ -4,6 +4,10 @@
 per core), then ``--compare A.json B.json`` prints IQM [95% bootstrap CI over seeds] of each.
 The JSON is rewritten after every seed (a stopped run keeps its finished seeds); ``--first-seed``
 continues a run in another process or session (join the files' ``returns`` by ``seeds``).
+``--checkpoint-every K`` trains in chunks of K steps and saves the agent with its whole training
+state after each (``<out>.ckpt/seed<S>``); a later run with the same arguments resumes a seed from
+its last chunk (``agents.load(..., resume=True)``: the same run as one uninterrupted ``learn``, as
+``tests/test_resume.py`` checks), so a seed longer than one session still finishes.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/fast_ppo_returns.py --learner ppo --steps 100000 --out results/ppo.json
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/fast_ppo_returns.py --learner fast_ppo --steps 100000 --out results/fast.json
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -28,6 +33,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--checkpoint-every", type=int, default=0, help="save a resumable checkpoint every K steps")
     parser.add_argument("--compare", nargs=2, type=Path, default=None)
     args = parser.parse_args()
     if args.compare:
@@ -47,15 +53,41 @@ def main() -> None:
     seconds: list[float] = []
     seeds: list[int] = []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
-        agent = agents.make(args.learner, args.task, seed=seed)
-        t0 = time.perf_counter()
-        agent.learn(args.steps)
-        seconds.append(time.perf_counter() - t0)
+        agent, spent = _train(args, seed, out.with_name(out.name + ".ckpt") / f"seed{seed}")
+        seconds.append(spent)
         returns.append(float(np.mean([r.team_return for r in testbed.evaluate(agent, episodes=10, seed=1000)])))
         seeds.append(seed)
         print(f"{args.learner} seed {seed}: {returns[-1]:.1f} ({seconds[-1]:.1f} s)", flush=True)
         out.write_text(json.dumps({"learner": args.learner, "task": args.task, "steps": args.steps, "seeds": seeds,
                                    "returns": returns, "seconds": seconds}))
+        shutil.rmtree(out.with_name(out.name + ".ckpt") / f"seed{seed}", ignore_errors=True)
+
+
+def _train(args: argparse.Namespace, seed: int, ckpt: Path) -> tuple[object, float]:
+    """Train one seed for ``args.steps`` steps (resuming from ``ckpt`` where a chunked run left one);
+    returns the agent and the training seconds summed over every chunk and session."""
+    import agents
+
+    chunk = args.checkpoint_every or args.steps
+    spent_file = ckpt / "seconds.json"
+    if args.checkpoint_every and spent_file.is_file():
+        agent = agents.load(ckpt, resume=True)
+        spent = json.loads(spent_file.read_text())["seconds"]
+        print(f"{args.learner} seed {seed}: resumed at {agent.steps_trained} steps", flush=True)
+    else:
+        agent, spent = agents.make(args.learner, args.task, seed=seed), 0.0
+    while agent.steps_trained < args.steps:
+        t0 = time.perf_counter()
+        agent.learn(min(chunk, args.steps - agent.steps_trained))
+        spent += time.perf_counter() - t0
+        if args.checkpoint_every and agent.steps_trained < args.steps:
+            tmp = ckpt.with_name(ckpt.name + ".tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            agents.save(agent, tmp, training_state=True)
+            (tmp / "seconds.json").write_text(json.dumps({"seconds": spent}))
+            shutil.rmtree(ckpt, ignore_errors=True)
+            tmp.rename(ckpt)
+    return agent, spent
 
 
 if __name__ == "__main__":
