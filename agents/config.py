@@ -28,6 +28,7 @@ scenarios.errors.UserError: ppo: hyperparameter gamma must be a number in [0, 1]
 from __future__ import annotations
 
 import functools
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -114,7 +115,7 @@ def problem(s: dict[str, Any], value: Any) -> bool:
     kind = s.get("type", "any")
     if isinstance(value, str):
         if s.get("schedule") and (m := _SCHEDULE.match(value)):
-            return not _in_range(s, float(m.group(1)))
+            return not (math.isfinite(float(m.group(1))) and _in_range(s, float(m.group(1))))
         if s.get("strings") and re.match(s["strings"], value):
             return False
         if kind == "string":
@@ -130,8 +131,8 @@ def problem(s: dict[str, Any], value: Any) -> bool:
     if kind in ("integer", "number"):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return True
-        if kind == "integer" and not float(value).is_integer():
-            return True
+        if not math.isfinite(value) or kind == "integer" and not float(value).is_integer():
+            return True  # NaN passes every comparison of a range; infinities are never a setting (null is)
         return not _in_range(s, float(value))
     if kind == "list":
         return not isinstance(value, (list, tuple))
@@ -268,7 +269,7 @@ def config_model(agent: str) -> type[BaseModel]:
             check(agent, data)
         return data
 
-    return create_model(f"{agent.title().replace('_', '')}Config", __config__=ConfigDict(extra="forbid"),
+    return create_model(f"{agent.title().replace('_', '')}Config", __config__=ConfigDict(extra="forbid", allow_inf_nan=False),
                         __validators__={"_check": model_validator(mode="before")(classmethod(validate))}, **fields)
 
 

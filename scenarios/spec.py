@@ -21,7 +21,7 @@ ID_PATTERN = r"^[a-z0-9_]+/[A-Za-z0-9_.\-]+-v[0-9]+$"
 class LayerSpec(BaseModel):
     """One layer of the perturbation stack: its type, parameters and target agents."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     type: str = Field(description="Registered layer type, e.g. 'obs_noise'.")
     params: dict[str, Any] = Field(default_factory=dict, description="The layer's own parameters.")
@@ -31,7 +31,7 @@ class LayerSpec(BaseModel):
 class ScenarioSpec(BaseModel):
     """A complete, validated scenario definition."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     id: str = Field(pattern=ID_PATTERN, description="Versioned id, 'family/name-vN'.")
     source: str = Field(description="Source env, 'kind:name', e.g. 'gymnasium:HalfCheetah-v5'.")

@@ -46,7 +46,7 @@ from scenarios.spec import load_yaml
 class AgentEntry(BaseModel):
     """One method of the study."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: str
     label: str | None = Field(default=None, description="Name in results and folders (default: the agent name).")
     hparams: dict[str, Any] = Field(default_factory=dict)
@@ -60,7 +60,7 @@ class AgentEntry(BaseModel):
 class AttackEntry(BaseModel):
     """An observation attack evaluated at several budgets."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     kind: str = Field(description="An attack name, or 'all' (every attack that applies, and the worst of them).")
     eps: list[float] = Field(min_length=1)
     steps: int = Field(default=10, ge=1)
@@ -72,7 +72,7 @@ class AttackEntry(BaseModel):
 class WorstCaseEntry(BaseModel):
     """A worst-case search over a box of physical parameters (``testbed.worst_case``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     box: list[str] = Field(min_length=1, description="Axes FIELD[.NAME][@OP]=LOW:HIGH, e.g. body_mass.torso=0.5:2.")
     method: str = Field(default="cmaes", description="cmaes, bayes (needs optuna) or random.")
     evaluations: int = Field(default=24, ge=1, description="Points evaluated besides the nominal.")
@@ -82,7 +82,7 @@ class EvaluationTarget(BaseModel):
     """A scenario a trained policy is evaluated on besides its training scenario, with its own grids,
     worst-case searches and attacks."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     scenario: str | dict[str, Any] = Field(description="A registered id, a spec file, or an inline definition.")
     grids: list[list[str]] = Field(default_factory=list)
     attacks: list[AttackEntry] = Field(default_factory=list)
@@ -92,7 +92,7 @@ class EvaluationTarget(BaseModel):
 class Evaluation(BaseModel):
     """Episodes per evaluation and the first reset seed."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     episodes: int = Field(default=10, ge=1)
     seed: int = 1000
 
@@ -100,7 +100,7 @@ class Evaluation(BaseModel):
 class ExperimentSpec(BaseModel):
     """A study: what to train, where, with which seeds, and how to evaluate it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     agents: list[AgentEntry] = Field(min_length=1)
     scenarios: list[str | dict[str, Any]] = Field(min_length=1)

@@ -57,7 +57,7 @@ EVAL_SEED = 10_000
 class SearchParam(BaseModel):
     """One key's search range: ``low``/``high`` (``log`` for a log scale), or ``choices``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     low: float | None = None
     high: float | None = None
     log: bool = False

@@ -68,6 +68,23 @@ def test_out_of_range_values_are_refused_naming_the_field_and_the_range(agent):
     assert tried or not info["hyperparameters"]
 
 
+@pytest.mark.parametrize("agent", AGENTS)
+def test_nan_and_infinities_are_refused_for_every_numeric_field(agent):
+    """NaN passes every comparison of a range check, so it needs its own refusal (found training NaN
+    policies with ``gamma: .nan``); an infinity is never a setting (null means none)."""
+    info = index.entry(agent)
+    numeric = [n for n in info["hyperparameters"] or info["defaults"]
+               if (config.spec(agent, n) or {}).get("type") in ("integer", "number")]
+    for name in numeric:
+        for bad in (float("nan"), float("inf"), float("-inf")):
+            with pytest.raises(UserError, match=rf"^{agent}: hyperparameter {name} must be .*, got -?(nan|inf)( \(a number; default .*\))?$"):
+                index.check_overrides(agent, {name: bad})
+        if (config.spec(agent, name) or {}).get("schedule"):
+            with pytest.raises(UserError, match=rf"hyperparameter {name} must be"):
+                index.check_overrides(agent, {name: "lin_1e999"})
+    assert numeric or not info["hyperparameters"]
+
+
 @pytest.mark.parametrize("agent, overrides, pattern", [
     ("ppo", {"batch_size": 4096}, "larger than the rollout"),
     ("ppo", {"n_steps": 1, "n_envs": 1}, "at least 2 steps"),

@@ -48,7 +48,7 @@ HOOKS = ("before_reset", "start_episode", "observe", "act", "reward", "before_st
 class LayerParams(BaseModel):
     """Base of every layer's typed parameters (unknown fields are refused)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Layer:

@@ -65,7 +65,7 @@ def step(t: Any, values: list[float], boundaries: list[int]) -> Any:
 class Schedule(BaseModel):
     """A scheduled value: kind plus the fields that kind uses."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     kind: Literal["constant", "uniform", "random_walk", "drift", "sine", "saw", "step"]
     value: float | None = None
