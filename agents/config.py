@@ -83,6 +83,8 @@ def valid_text(s: dict[str, Any]) -> str:
                 "list": "a list", "mapping": "a mapping", "any": "any value"}[kind] + _bounds(s)
         if s.get("exclude"):
             text += " other than " + ", ".join(map(str, s["exclude"]))
+        if kind == "list" and "items" in s:
+            text += ", each item " + valid_text(s["items"])
     extras = []
     if s.get("schedule"):
         extras.append("lin_<start> for a linear schedule")
@@ -135,7 +137,7 @@ def problem(s: dict[str, Any], value: Any) -> bool:
             return True  # NaN passes every comparison of a range; infinities are never a setting (null is)
         return not _in_range(s, float(value))
     if kind == "list":
-        return not isinstance(value, (list, tuple))
+        return not isinstance(value, (list, tuple)) or ("items" in s and any(problem(s["items"], x) for x in value))
     if kind == "mapping":
         return not isinstance(value, dict)
     if "choices" in s:
@@ -163,8 +165,11 @@ def typed(agent: str, values: dict[str, Any]) -> dict[str, Any]:
     check(agent, values)
     out = dict(values)
     for name, value in values.items():
-        kind = (spec(agent, name) or {}).get("type")
-        if kind == "integer" and isinstance(value, float):
+        s = spec(agent, name) or {}
+        kind = s.get("type")
+        if kind == "list" and (s.get("items") or {}).get("type") == "integer" and isinstance(value, (list, tuple)):
+            out[name] = [int(x) for x in value]  # widths: ``check`` refuses 2.5
+        elif kind == "integer" and isinstance(value, float):
             out[name] = int(value)  # integral: ``check`` refuses 2.5
         elif kind == "number" and isinstance(value, (int, float)) and not isinstance(value, bool):
             out[name] = float(value)  # a Python float, also from numpy's float64

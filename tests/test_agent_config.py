@@ -162,3 +162,17 @@ def test_a_method_built_around_ppo_shows_and_checks_ppos_tuned_entry(name):
     assert config.config(name, ip, {"learning_rate": 5e-4}).learning_rate == 5e-4
     with pytest.raises(UserError, match="batch_size 256 is larger than the rollout"):
         agents.make(name, ip, n_envs=1)  # 128 x 1 < the tuned minibatch of 256
+
+
+ARCH = sorted((agent, name) for agent in AGENTS for name in ("net_arch", "model_arch", "disc_net_arch")
+              if name in (index.entry(agent)["hyperparameters"] or index.entry(agent)["defaults"]))
+assert len(ARCH) >= 20, ARCH  # every learner with its own networks (23 fields when written)
+
+
+@pytest.mark.parametrize("agent,name", ARCH)
+def test_layer_widths_are_checked_item_by_item(agent, name):
+    """A width of 0 built a zero-width network (pets and mbpo ended in ZeroDivisionError)."""
+    for bad in ([0], [64, -1], [64, 2.5], [64, "a"]):
+        with pytest.raises(UserError, match=rf"^{agent}: hyperparameter {name} must be a list, each item an integer >= 1, got "):
+            index.check_overrides(agent, {name: bad})
+    assert config.typed(agent, {name: [64.0, 32]}) == {name: [64, 32]}
