@@ -1,0 +1,129 @@
+"""Training that diverged says so in one line instead of a traceback or a silent NaN policy.
+
+A learning rate inside its valid range (``> 0``) can still be too large for a task: the weights
+overflow, and then either a library raises from deep inside the update (torch's distributions:
+``Expected parameter loc ... to satisfy the constraint Real()``, a traceback through SB3) or
+nothing is raised at all and a checkpoint of NaN weights is saved and evaluated (NumPy networks
+propagate NaN quietly). ``guard(agent)`` wraps the agent's ``learn``: after each call, and when
+the call raised, it looks for a non-finite network parameter (every ``torch.nn.Module`` the agent
+holds, and our NumPy networks' parameter vectors); if it finds one it raises ``Diverged``, a
+``UserError`` naming the agent, the parameter, the steps trained and the learning rate, so the
+command line prints one line and exits with status 2. An exception with finite weights is not a
+divergence and propagates unchanged.
+
+The search walks the agent's attributes as ``agents.training_state`` does (dicts, lists, objects),
+but reads no array contents other than the parameters, so it costs milliseconds per ``learn``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+
+from agents.numpy_mlp import MLPStack
+from agents.numpy_policy import NumpyPolicy
+from agents.training_state import _skipped
+from scenarios import UserError
+
+_DEPTH = 8
+_INVALID_DISTRIBUTION = re.compile(r"Expected parameter \w+ .* to satisfy the constraint .* but found invalid values", re.S)
+"""torch.distributions' check of its parameters: finite weights can still give an infinite scale
+(``exp`` of a huge log-std), which only this error reports."""
+_WIDTH = 256
+"""Containers longer than this are data (episode lists, buffers), not where networks live: not walked."""
+_WORLDS = ("scenarios", "mujoco", "gymnasium", "pettingzoo", "mpe2")
+"""The environments an agent trains on hold no learner's networks (an adversary layer's policy is not
+the learner's): not walked."""
+
+
+class Diverged(UserError):
+    """Training produced non-finite network parameters."""
+
+
+def _parameters(root: Any) -> Iterator[tuple[str, Any]]:
+    """(path, parameter) for every torch parameter and NumPy network vector reachable from ``root``."""
+    seen: set[int] = set()
+    todo: list[tuple[Any, str, int]] = [(root, "", 0)]
+    while todo:
+        x, path, depth = todo.pop()
+        if id(x) in seen or depth > _DEPTH or x is None or isinstance(x, (str, bytes, int, float, bool, np.ndarray)):
+            continue
+        seen.add(id(x))
+        if isinstance(x, torch.nn.Module):
+            for name, p in x.named_parameters():
+                yield f"{path}.{name}".lstrip("."), p
+            continue
+        if isinstance(x, (MLPStack, NumpyPolicy)):
+            yield path.lstrip(".") or type(x).__name__, x.flat
+            continue
+        if isinstance(x, torch.Tensor) or _skipped(x) or (type(x).__module__ or "").split(".")[0] in _WORLDS:
+            continue
+        if isinstance(x, (dict, list, tuple)) and len(x) > _WIDTH:
+            continue
+        if isinstance(x, dict):
+            items = [(f"{path}[{k!r}]", v) for k, v in x.items() if isinstance(k, (str, int))]
+        elif isinstance(x, (list, tuple)):
+            items = [(f"{path}[{i}]", v) for i, v in enumerate(x)]
+        else:
+            attrs = getattr(x, "__dict__", None)
+            if not isinstance(attrs, dict):
+                continue
+            items = [(f"{path}.{k}", v) for k, v in attrs.items()]
+        todo += [(v, p, depth + 1) for p, v in reversed(items)]
+
+
+def nonfinite_parameter(agent: Any) -> str | None:
+    """The path of the agent's first network parameter holding NaN or an infinity, or None."""
+    for path, p in _parameters(agent):
+        finite = torch.isfinite(p).all().item() if isinstance(p, torch.Tensor) else np.isfinite(p).all()
+        if not finite:
+            return path
+    return None
+
+
+def _message(agent: Any, where: str, steps: int) -> str:
+    name = getattr(agent, "name", type(agent).__name__)
+    hparams = getattr(agent, "hparams", None) or {}
+    lr = hparams.get("learning_rate")
+    hint = f"learning_rate {lr!r} is likely too large for this task; lower it" if lr is not None else "lower its step sizes"
+    if "max_grad_norm" in hparams:
+        hint += ", or clip gradients with max_grad_norm"
+    return f"{name} diverged during training: non-finite values in {where} within its first {steps} steps ({hint})"
+
+
+def guard(agent: Any) -> Any:
+    """Wrap ``agent.learn`` so that a divergence raises ``Diverged`` (one line) after the call, or in
+    place of the exception it caused; returns the agent."""
+    learn: Callable[..., Any] | None = getattr(agent, "learn", None)
+    if learn is None or getattr(learn, "__divergence_guard__", False):
+        return agent
+
+    @functools.wraps(learn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        requested = args[0] if args else kwargs.get("steps", 0)
+        steps = int(getattr(agent, "steps_trained", 0) or 0) + int(requested or 0)
+        try:
+            out = learn(*args, **kwargs)
+        except (ValueError, RuntimeError, FloatingPointError, OverflowError) as exc:
+            where = nonfinite_parameter(agent)
+            if where is None and _INVALID_DISTRIBUTION.search(str(exc)):
+                where = "the outputs of its networks (a distribution's parameters)"
+            if where is None:
+                raise
+            raise Diverged(_message(agent, where, steps)) from exc
+        where = nonfinite_parameter(agent)
+        if where is not None:
+            raise Diverged(_message(agent, where, steps))
+        return out
+
+    call.__divergence_guard__ = True  # type: ignore[attr-defined]
+    try:
+        agent.learn = call
+    except AttributeError:  # a class that refuses instance attributes goes unguarded
+        pass
+    return agent
