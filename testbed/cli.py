@@ -37,7 +37,8 @@ err = Console(stderr=True, width=_WIDTH)
 
 
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a UserError into one stderr line and exit status 2."""
+    """Turn a UserError, or a MemoryError from settings too large for the machine, into one stderr line and
+    exit status 2."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -45,7 +46,10 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except Exception as exc:
             errors = sys.modules.get("scenarios.errors")  # not imported: no UserError can have been raised
-            if errors is None or not isinstance(exc, errors.UserError):
+            if isinstance(exc, MemoryError):  # settings that ask for more memory than the machine has
+                exc = Exception(f"out of memory: {exc or 'an allocation failed'} (lower the sizes asked for: "
+                                "n_envs, buffer_size, batch_size, network widths, episodes or grid points)")
+            elif errors is None or not isinstance(exc, errors.UserError):
                 raise
             from rich.markup import escape
 

@@ -114,3 +114,13 @@ def test_grid_evaluation_and_robustness_report(tmp_path):
                       r"no body named polo in the model \(valid: world, cart, pole\)")
     assert_user_error(run("evaluate", "random", "mujoco/InvertedPendulum-v5", "--db", str(db), "--grid", "body_mass=1:2"),
                       "bad --grid")
+
+
+def test_settings_too_large_for_memory_are_one_line(tmp_path):
+    """A replay buffer of 10^12 steps: NumPy's MemoryError becomes one line naming the sizes to lower."""
+    r = run("train", "dqn", "classic/CartPole-v1", "--steps", "10", "--out", str(tmp_path / "m"),
+            "--set", "buffer_size=1000000000000", cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    line = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert len(line) == 1 and "out of memory: Unable to allocate" in line[0] and "buffer_size" in line[0]
+    assert not (tmp_path / "m").exists()
