@@ -34,8 +34,9 @@ class I2ANet(nn.Module):
                  imagination: bool) -> None:
         super().__init__()
         self.obs_dim, self.n_actions, self.depth, self.imagination = obs_dim, n_actions, depth, imagination
-        self.model_free = nn.Sequential(mlp([obs_dim, *net_arch]), nn.ReLU())
-        width = net_arch[-1]
+        # net_arch []: the heads read the observation itself (no ReLU of raw features)
+        self.model_free = nn.Sequential(mlp([obs_dim, *net_arch]), nn.ReLU()) if net_arch else nn.Identity()
+        width = net_arch[-1] if net_arch else obs_dim
         if imagination:
             self.encoder = nn.GRU(obs_dim + 2, encoder_size, batch_first=True)
             self.rollout_policy = mlp([obs_dim, 32, n_actions])

@@ -176,3 +176,14 @@ def test_layer_widths_are_checked_item_by_item(agent, name):
         with pytest.raises(UserError, match=rf"^{agent}: hyperparameter {name} must be a list, each item an integer >= 1, got "):
             index.check_overrides(agent, {name: bad})
     assert config.typed(agent, {name: [64.0, 32]}) == {name: [64, 32]}
+
+
+@pytest.mark.parametrize("agent,name", [pytest.param(a, n, marks=[pytest.mark.slow] if a in ("a3c", "impala") else [])
+                                        for a, n in ARCH])
+def test_no_hidden_layers_trains_a_linear_network(agent, name):
+    """``[]`` is accepted (a list whose every item is valid) and means no hidden layer: qmix, vdn, iql, maddpg,
+    i2a, bc, dagger, gail and airl indexed ``widths[-1]`` and ended in IndexError."""
+    from tests.test_agents_catalog import _tiny
+
+    scenario, steps, hp = _tiny(agent)
+    agents.make(agent, scenario, seed=0, **{**hp, name: []}).learn(min(steps, 300))

@@ -49,7 +49,7 @@ from agents import hyperparams
 from agents.base import Capabilities, ProgressFn, require_single_agent
 from agents.checkpoint import save_meta
 from agents.imitation import dataset as demos
-from agents.marl.nets import mlp
+from agents.marl.nets import mlp_head
 from agents.sb3_agent import PART_KEYS, part_values, ppo_part, ppo_part_defaults
 from agents.sb3_vecenv import SB3VecEnv
 from scenarios import Scenario, UserError
@@ -73,10 +73,10 @@ class Discriminator(nn.Module):
         self.register_buffer("mean", torch.zeros(obs_dim))
         self.register_buffer("std", torch.ones(obs_dim))
         if airl:
-            self.g = nn.Sequential(mlp(obs_dim, widths, nn.ReLU)[0], nn.Linear(widths[-1], 1))
-            self.h = nn.Sequential(mlp(obs_dim, widths, nn.ReLU)[0], nn.Linear(widths[-1], 1))
+            self.g = mlp_head(obs_dim, widths, 1, nn.ReLU)
+            self.h = mlp_head(obs_dim, widths, 1, nn.ReLU)
         else:
-            self.d = nn.Sequential(mlp(obs_dim + act_dim, widths, nn.Tanh)[0], nn.Linear(widths[-1], 1))
+            self.d = mlp_head(obs_dim + act_dim, widths, 1, nn.Tanh)
 
     def logit(self, obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor, done: torch.Tensor,
               log_pi: torch.Tensor | None) -> torch.Tensor:

@@ -28,7 +28,7 @@ from agents.base import Capabilities, ProgressFn, TableHyperparameters
 from agents.checkpoint import save_meta
 from agents.imitation import dataset as demos
 from agents.marl.groups import Group, make_groups
-from agents.marl.nets import mlp
+from agents.marl.nets import mlp_head
 from scenarios import Scenario, UserError
 from agents.observations import accepts_unbatched
 
@@ -42,7 +42,7 @@ class PolicyNet(nn.Module):
     def __init__(self, g: Group, net_arch: list[int]) -> None:
         super().__init__()
         self.discrete = g.discrete
-        self.body = nn.Sequential(mlp(g.in_dim, net_arch, nn.ReLU)[0], nn.Linear(net_arch[-1], g.act_dim))
+        self.body = mlp_head(g.in_dim, net_arch, g.act_dim, nn.ReLU)
         self.register_buffer("mean", torch.zeros(g.in_dim))
         self.register_buffer("std", torch.ones(g.in_dim))
         low = torch.zeros(g.act_dim) if g.discrete else torch.as_tensor(np.asarray(g.act_space.low, np.float32).ravel())

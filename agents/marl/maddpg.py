@@ -35,7 +35,7 @@ from agents.checkpoint import save_meta
 from agents.marl.groups import Group, encode, make_groups, obs_dim
 from agents.marl.joint_replay import JointReplay, next_observations
 from agents.gradients import clip_gradients
-from agents.marl.nets import mlp
+from agents.marl.nets import mlp_head
 from scenarios import Scenario, UserError
 from agents.observations import accepts_unbatched
 
@@ -71,9 +71,9 @@ class MADDPG(TableHyperparameters):
         self.state_dim = sum(obs_dim(s) for s in self.obs_spaces.values())
         self.joint_act_dim = sum(g.act_dim * len(g.agents) for g in self.groups)
         w = list(h["net_arch"])
-        self.actors = nn.ModuleList(nn.Sequential(mlp(g.in_dim, w, nn.ReLU)[0], nn.Linear(w[-1], g.act_dim)) for g in self.groups)
+        self.actors = nn.ModuleList(mlp_head(g.in_dim, w, g.act_dim, nn.ReLU) for g in self.groups)
         self.critics = nn.ModuleList(
-            nn.Sequential(mlp(self.state_dim + self.joint_act_dim + (len(g.agents) if g.use_id else 0), w, nn.ReLU)[0], nn.Linear(w[-1], 1))
+            mlp_head(self.state_dim + self.joint_act_dim + (len(g.agents) if g.use_id else 0), w, 1, nn.ReLU)
             for g in self.groups
         )
         self.actors_t, self.critics_t = copy.deepcopy(self.actors), copy.deepcopy(self.critics)

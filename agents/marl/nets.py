@@ -35,6 +35,13 @@ def mlp(n_in: int, widths: list[int], act: type[nn.Module] = Tanh, layer_norm: b
     return nn.Sequential(*layers), n_in
 
 
+def mlp_head(n_in: int, widths: list[int], n_out: int, act: type[nn.Module] = Tanh) -> nn.Sequential:
+    """``mlp``'s trunk and a linear output layer of ``n_out`` from its last width (no hidden layers,
+    ``widths = []``: one linear layer from the input)."""
+    trunk, width = mlp(n_in, widths, act)
+    return nn.Sequential(trunk, nn.Linear(width, n_out))
+
+
 class Torso(nn.Module):
     """MLP, optionally followed by a GRU cell (``recurrent``)."""
 

@@ -48,7 +48,7 @@ from agents.exploration import Explorer
 from agents.marl.groups import encode, make_groups, obs_dim
 from agents.marl.joint_replay import JointReplay, next_observations
 from agents.gradients import clip_gradients
-from agents.marl.nets import mlp
+from agents.marl.nets import mlp_head
 from scenarios import Scenario, UserError
 from agents.observations import accepts_unbatched
 
@@ -118,7 +118,7 @@ class ValueDecomposition(TableHyperparameters):
         self.obs_spaces = {a: scenario.observation_space(a) for a in scenario.possible_agents}
         self.state_dim = sum(obs_dim(s) for s in self.obs_spaces.values())
         widths = list(h["net_arch"])
-        self.q = nn.ModuleList(nn.Sequential(mlp(g.in_dim, widths, nn.ReLU)[0], nn.Linear(widths[-1], g.act_dim)) for g in self.groups)
+        self.q = nn.ModuleList(mlp_head(g.in_dim, widths, g.act_dim, nn.ReLU) for g in self.groups)
         self.mix = QMixer(len(self.agents), self.state_dim, h["mixing_embed"]) if self.mixer == "qmix" else None
         params = list(self.q.parameters()) + (list(self.mix.parameters()) if self.mix is not None else [])
         self.opt = torch.optim.Adam(params, lr=hyperparams.schedule(h["learning_rate"], "learning_rate", self.name)[0],
