@@ -204,13 +204,18 @@ class QAgent(TableHyperparameters):
     @accepts_unbatched
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
         """Greedy actions (or the exploration strategy's at its final setting)."""
-        if self.noisy and not deterministic:  # a noisy network explores through a fresh noise sample
-            self._noise_on(True, target=False)
-            q = self.q_values(obs[AGENT])
-            self._noise_on(False, target=False)
-            return {AGENT: q.argmax(axis=1)}
+        if self.noisy and not deterministic:
+            return {AGENT: self._noisy_actions(obs[AGENT])}
         q = self.q_values(obs[AGENT])
         return {AGENT: q.argmax(axis=1) if deterministic else self.explorer.select(q, self.rng, 1.0)}
+
+    def _noisy_actions(self, rows: Any) -> np.ndarray:
+        """Greedy actions under a fresh noise sample of the online network (a noisy network's
+        exploration), for observations as ``q_values`` takes them (a goal Dict or its flat rows)."""
+        self._noise_on(True, target=False)
+        q = self.q_values(rows)
+        self._noise_on(False, target=False)
+        return q.argmax(axis=1)
 
     def _noise_on(self, on: bool, target: bool = True) -> None:
         """Noisy layers: draw fresh noise and use it (on), or use the mean weights (off); the
@@ -313,8 +318,8 @@ class QAgent(TableHyperparameters):
             frac = min(1.0, (self.steps_trained + t) / budget)
             if self.steps_trained + t < h["learning_starts"]:
                 a = self.rng.integers(0, self.n_actions, n)
-            elif self.noisy:
-                a = self.act({AGENT: flat}, deterministic=False)[AGENT]
+            elif self.noisy:  # ``flat`` are the network's rows: not the public act's (Dict) observations
+                a = self._noisy_actions(flat)
             else:
                 a = self.explorer.select(self.q_values(flat), self.rng, frac)
             obs, rew, term, trunc, infos = vec.step({AGENT: a})

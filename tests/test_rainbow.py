@@ -78,3 +78,15 @@ def test_rainbow_learns_cartpole_beyond_random_on_a_tiny_budget():
     learned = np.mean([r.team_return for r in testbed.evaluate(ag, sc, episodes=5, seed=100)])
     rand = np.mean([r.team_return for r in testbed.evaluate(agents.make("random", sc, seed=0), sc, episodes=5, seed=100)])
     assert learned > 3 * rand
+
+
+@pytest.mark.parametrize("her", [False, True])
+def test_noisy_exploration_on_goal_dict_observations(her):
+    """Noisy exploration (Rainbow's default) on a goal task: the training loop handed its flattened rows
+    to the public ``act``, which expects the goal Dict, and every run past ``learning_starts`` stopped."""
+    agent = agents.make("rainbow", "goals/BitFlipping-v0", seed=0, learning_starts=50, buffer_size=2000,
+                        batch_size=32, her=her)
+    assert agent.noisy
+    agent.learn(300)
+    explored = agent.act(agent.scenario.vector(4, seed=1).reset()[0], deterministic=False)
+    assert np.asarray(next(iter(explored.values()))).shape == (4,)
