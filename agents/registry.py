@@ -119,12 +119,15 @@ def save(agent: Any, path: str | Path, training_state: bool = False) -> Path:
     on exactly where it stopped (optimizers, replay buffers, environment copies mid-episode, random
     generators: ``agents.training_state``), so that ``load(path).learn(k)`` equals training on without
     the interruption."""
-    out = Path(agent.save(path))
+    captured = None
     if training_state:
         rng = private_rng.states_of(agent)
         if rng is not None and rng.depth:
             raise UserError("agents.save(training_state=True) cannot run inside the agent's own call")
-        state.save(agent, out)
+        captured = state.capture(agent)  # first: a state that cannot be saved is refused before anything is written
+    out = Path(agent.save(path))
+    if captured is not None:
+        state.save(agent, out, captured)
     return out
 
 

@@ -71,10 +71,17 @@ def _constructible(name: str | None) -> type | None:
     return cls if isinstance(cls, type) and getattr(cls, "training_state_constructible", False) else None
 
 
+def _unsaveable(x: Any) -> bool:
+    """A Box2D object (SISL's multiwalker, Gymnasium's box2d tasks): SWIG wrappers of C++ state with no
+    state API, where a restored run could not continue the same simulation."""
+    mod = getattr(type(x), "__module__", None) or ""
+    return mod == "Box2D" or mod.startswith("Box2D.") or type(x).__name__ == "SwigPyObject"
+
+
 def _skipped(x: Any) -> bool:
     if isinstance(x, _SKIP_TYPES) or isinstance(x, (bytes, bytearray, memoryview)):
         return True
-    mod = type(x).__module__ or ""
+    mod = getattr(type(x), "__module__", None) or ""  # SWIG's types (Box2D's) have no __module__
     return any(mod == m or mod.startswith(m + ".") for m in _SKIP_MODULES)
 
 
@@ -108,6 +115,10 @@ class _Writer:
             return {"v": x}
         if isinstance(x, float):
             return {"f": repr(x)}
+        if _unsaveable(x):
+            raise UserError(f"the training state cannot be saved: {path.lstrip('.')} is a Box2D simulation, which has "
+                            "no API to save and restore its state (save the agent without training_state: its weights "
+                            "and settings are kept, a continued run starts new episodes)")
         if _skipped(x):
             return None
         if id(x) in self.seen:  # the same object again (a view held twice): restored where first met
@@ -428,10 +439,11 @@ def restore(root: Any, tree: dict[str, Any], arrays: Any, strict: bool = True) -
     _Reader(arrays, strict).value(root, tree, "agent")
 
 
-def save(agent: Any, path: str | Path) -> None:
-    """Write ``agent``'s training state into its checkpoint folder ``path`` (beside ``agent.save``'s files)."""
+def save(agent: Any, path: str | Path, captured: tuple[dict[str, Any], dict[str, np.ndarray]] | None = None) -> None:
+    """Write ``agent``'s training state (or ``captured``, its ``capture`` taken just before) into its
+    checkpoint folder ``path`` (beside ``agent.save``'s files)."""
     path = Path(path)
-    tree, arrays = capture(agent)
+    tree, arrays = captured if captured is not None else capture(agent)
     np.savez(path / ARRAYS, **arrays)
     (path / TREE).write_text(json.dumps(tree))
 

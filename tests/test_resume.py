@@ -288,3 +288,17 @@ def test_resume_is_exact_across_scenario_families(name, sid, hp, tmp_path):
     resumed.learn(half)
     a, b = _state(resumed), _state(whole)
     assert not [k for k in b if k not in a or not np.array_equal(np.asarray(a[k]), np.asarray(b[k]))]
+
+
+def test_a_box2d_world_is_refused_in_one_line_before_anything_is_written(tmp_path):
+    """SISL's multiwalker runs on Box2D, whose SWIG objects have no ``__module__`` (the state walk
+    crashed with AttributeError) and no API to save a simulation: refused, naming where, and the
+    checkpoint folder is not started (the CLI refuses before training)."""
+    agent = agents.make("maddpg", "sisl/multiwalker-v9", seed=0, n_envs=1, learning_starts=50, buffer_size=1000,
+                        batch_size=32)
+    agent.learn(20)
+    with pytest.raises(UserError, match=r"^the training state cannot be saved: .*world is a Box2D simulation") as e:
+        agents.save(agent, tmp_path / "ck", training_state=True)
+    assert "\n" not in str(e.value) and not (tmp_path / "ck").exists()
+    agents.save(agent, tmp_path / "weights")  # without the training state it saves
+    assert agents.load(tmp_path / "weights").act is not None
