@@ -46,7 +46,8 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except Exception as exc:
             errors = sys.modules.get("scenarios.errors")  # not imported: no UserError can have been raised
-            if isinstance(exc, MemoryError):  # settings that ask for more memory than the machine has
+            if isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc)):
+                # settings that ask for more memory than the machine has (NumPy's MemoryError, torch's RuntimeError)
                 exc = Exception(f"out of memory: {exc or 'an allocation failed'} (lower the sizes asked for: "
                                 "n_envs, buffer_size, batch_size, network widths, episodes or grid points)")
             elif errors is None or not isinstance(exc, errors.UserError):
@@ -236,6 +237,10 @@ def train(
         ag = resumed_checkpoint(resume, agent, scenario, hparams)
     else:
         ag = agents.make(agent, scenario, seed=seed, **hparams)
+    if training_state:  # a state that cannot be saved (a Box2D world) is refused before training, not after
+        from agents import training_state as state
+
+        state.capture(ag)
     with _progress() as bar:
         task = bar.add_task(f"training {agent} on {ag.scenario.id}", total=steps)
         # a method whose work is not counted in environment steps (bc: gradient steps) reports its own total
@@ -699,8 +704,28 @@ def sim2real(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    sys.exit(app())
+    """Console-script entry point. A usage error (an unknown option, ``--steps -5``) is one ``error:`` line
+    and exit status 2 like every other bad input, instead of click's usage line and boxed message."""
+    try:
+        code = app(standalone_mode=False)
+    except typer.Abort:  # Ctrl-C at a prompt
+        sys.exit(130)
+    except Exception as exc:
+        # click's UsageError family (typer vendors click, so matched by its exit code and message method)
+        if getattr(exc, "exit_code", None) != 2 or not hasattr(exc, "format_message"):
+            raise
+        ctx = getattr(exc, "ctx", None)
+        where = f"; see '{ctx.command_path} --help'" if ctx is not None else ""
+        err.print(f"[bold red]error:[/] {escape_markup(exc.format_message().rstrip('.'))}{where}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def escape_markup(text: str) -> str:
+    """``text`` with rich's markup brackets escaped (an option's value may contain ``[``)."""
+    from rich.markup import escape
+
+    return escape(text)
 
 
 if __name__ == "__main__":

@@ -124,3 +124,22 @@ def test_settings_too_large_for_memory_are_one_line(tmp_path):
     line = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
     assert len(line) == 1 and "out of memory: Unable to allocate" in line[0] and "buffer_size" in line[0]
     assert not (tmp_path / "m").exists()
+    # torch reports the same as a RuntimeError (a GRU of 10^7 units)
+    r = run("train", "i2a", "classic/CartPole-v1", "--steps", "10", "--out", str(tmp_path / "g"),
+            "--set", "encoder_size=10000000", cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert [ln for ln in r.stderr.splitlines() if ln.startswith("error:")][0].startswith("error: out of memory:")
+
+
+@pytest.mark.parametrize("args,message", [
+    (["train", "fast_ppo", "classic/CartPole-v1", "--steps", "-5"],
+     "Invalid value for '--steps': Input should be greater than or equal to 0"),
+    (["train", "fast_ppo", "classic/CartPole-v1", "--bogus", "1"], "No such option: --bogus"),
+    (["train"], "Missing argument 'agent'"),
+    (["bogus"], "No such command 'bogus'"),
+])
+def test_usage_errors_are_one_line_too(args, message, tmp_path):
+    """click's usage errors (typer's own checks) printed a usage line and a boxed message; now one line."""
+    r = run(*args, cwd=tmp_path)
+    assert r.returncode == 2 and r.stdout == "", (r.stdout, r.stderr)
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith(f"error: {message}") and "--help'" in r.stderr, r.stderr

@@ -64,13 +64,11 @@ def test_a_nan_network_is_found_by_its_path():
 
 def test_cli_train_exits_2_in_one_line_and_keeps_what_was_stored(tmp_path):
     out = tmp_path / "run"
-    ok = run("train", "fast_sac", PEND, "--steps", "200", "--seed", "0",
-                         "--out", str(out), "--set", "learning_starts=50", "--set", "batch_size=32", cwd=tmp_path)
+    common = ["--seed", "0", "--out", str(out), "--set", "learning_starts=50", "--set", "batch_size=32"]
+    ok = run("train", "fast_sac", PEND, "--steps", "200", *common, cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
     before = (out / "agent.json").read_text()
-    bad = run("train", "fast_sac", PEND, "--steps", "300", "--seed", "0",
-                          "--out", str(out), "--set", "learning_starts=50", "--set", "batch_size=32", "--set", "learning_rate=1e9",
-              "--overwrite",
+    bad = run("train", "fast_sac", PEND, "--steps", "300", *common, "--set", "learning_rate=1e9", "--overwrite",
               cwd=tmp_path)
     assert bad.returncode == 2, bad.stderr
     assert "Traceback" not in bad.stderr
