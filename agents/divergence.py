@@ -79,11 +79,20 @@ def _parameters(root: Any) -> Iterator[tuple[str, Any]]:
 
 def nonfinite_parameter(agent: Any) -> str | None:
     """The path of the agent's first network parameter holding NaN or an infinity, or None."""
-    for path, p in _parameters(agent):
-        finite = torch.isfinite(p).all().item() if isinstance(p, torch.Tensor) else np.isfinite(p).all()
-        if not finite:
-            return path
+    with torch.no_grad():
+        for path, p in _parameters(agent):
+            if not _finite(p):
+                return path
     return None
+
+
+def _finite(p: Any) -> bool:
+    """Whether every entry of ``p`` is finite: a sum first (no array the size of ``p``), the exact
+    test only where the sum is not (huge finite entries can overflow it)."""
+    if isinstance(p, torch.Tensor):
+        return bool(torch.isfinite(p.sum())) or bool(torch.isfinite(p).all())
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(p.sum())) or bool(np.isfinite(p).all())
 
 
 def _message(agent: Any, where: str, steps: int) -> str:
