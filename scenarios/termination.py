@@ -20,6 +20,12 @@ the reward weights from the env's own attributes:
 - Ant-v5: the torso height outside ``healthy_z_range`` (inclusive) or a non-finite observation.
 - Humanoid-v5: the torso height outside ``healthy_z_range``.
 - CartPole-v1: cart position or pole angle beyond the env's thresholds; reward 1 every step.
+- Acrobot-v1: the tip above the bar, ``-cos(a) - cos(a + b) > 1`` from the observation's cosines
+  and sines; MountainCar-v0 and MountainCarContinuous-v0: position and velocity at or past the
+  env's goal (``goal_position``, ``goal_velocity``).
+- Tasks that never terminate (their episodes end at the time limit only): HalfCheetah, Swimmer,
+  Reacher, Pusher and HumanoidStandup (v5), Pendulum-v1: always False, whatever the layers (no
+  layer ends an episode).
 - Rewards only: Reacher-v5 and Pusher-v5 (distances between bodies the observation holds after
   the step, and the control cost, with the env's weights), Pendulum-v1 (the cost of the state
   before the step and of the clipped torque).
@@ -129,11 +135,36 @@ def _cartpole(env: Any) -> TransitionFn:
     return fn
 
 
+_NEVER = {_MUJOCO + "half_cheetah_v5.HalfCheetahEnv", _MUJOCO + "swimmer_v5.SwimmerEnv", _MUJOCO + "reacher_v5.ReacherEnv",
+          _MUJOCO + "pusher_v5.PusherEnv", _MUJOCO + "humanoidstandup_v5.HumanoidStandupEnv",
+          "gymnasium.envs.classic_control.pendulum.PendulumEnv"}
+"""Source classes whose ``terminated`` is always False (the time limit alone ends an episode)."""
+
+
+def _acrobot(obs: Any, action: Any, next_obs: np.ndarray) -> np.ndarray:
+    """``-cos(a) - cos(a + b) > 1`` from ``[cos a, sin a, cos b, sin b, ...]``."""
+    c1, s1, c2, s2 = (next_obs[..., i] for i in range(4))
+    return -c1 - (c1 * c2 - s1 * s2) > 1.0
+
+
+def _mountain_car(env: Any) -> TransitionFn:
+    goal_position, goal_velocity = float(env.goal_position), float(env.goal_velocity)
+
+    def fn(obs: Any, action: Any, next_obs: np.ndarray) -> np.ndarray:
+        return (next_obs[..., 0] >= goal_position) & (next_obs[..., 1] >= goal_velocity)
+
+    return fn
+
+
 def termination_function(scenario: Scenario) -> TransitionFn | None:
     """The known ``terminated`` of ``scenario`` as a function of ``(obs, action, next_obs)``, or
     ``None`` where its observation does not determine it (see the module docstring)."""
     name, env = _task(scenario)
-    if env is None or _overrides(scenario, "observe"):
+    if env is None:
+        return None
+    if name in _NEVER:
+        return _never
+    if _overrides(scenario, "observe"):
         return None
     if name == _MUJOCO + "inverted_pendulum_v5.InvertedPendulumEnv":
         return _inverted_pendulum
@@ -151,6 +182,11 @@ def termination_function(scenario: Scenario) -> TransitionFn | None:
         return _healthy(env, spatial, angle=False, state=False, inclusive=False, finite=False)
     if name == "gymnasium.envs.classic_control.cartpole.CartPoleEnv":
         return _cartpole(env)
+    if name == "gymnasium.envs.classic_control.acrobot.AcrobotEnv":
+        return _acrobot
+    if name in ("gymnasium.envs.classic_control.mountain_car.MountainCarEnv",
+                "gymnasium.envs.classic_control.continuous_mountain_car.Continuous_MountainCarEnv"):
+        return _mountain_car(env)
     return None
 
 

@@ -21,16 +21,13 @@ OBS_LAYERS = {f"mujoco/{task}-{level}-v0" for task in ("InvertedPendulum", "Inve
               for level in ("easy", "medium", "hard")} | {"sim2real/Hopper-real-v0"}
 # Source classes with no known termination function (never terminate, or end on a condition
 # not listed in scenarios.termination).
+NEVER = {"PendulumEnv", "HalfCheetahEnv", "SwimmerEnv", "ReacherEnv", "PusherEnv", "HumanoidStandupEnv"}
+"""Never terminate (time limit only): their function is always False, with any layers."""
+SET_STATE = {"classic/Acrobot-v1": lambda rng: rng.uniform([-np.pi, -np.pi, -1, -1], [np.pi, np.pi, 1, 1]),
+             "classic/MountainCar-v0": lambda rng: rng.uniform([0.3, -0.07], [0.6, 0.07]),
+             "classic/MountainCarContinuous-v0": lambda rng: rng.uniform([0.3, -0.07], [0.6, 0.07])}
+"""Terminating tasks random play rarely ends: tested from states set near their goal."""
 NO_FUNCTION = {
-    "AcrobotEnv": "ends on the tip height from two angles; not added (discrete, classic)",
-    "MountainCarEnv": "ends at the goal position; not added",
-    "Continuous_MountainCarEnv": "ends at the goal position; not added",
-    "PendulumEnv": "never terminates (time limit only)",
-    "HalfCheetahEnv": "never terminates",
-    "SwimmerEnv": "never terminates",
-    "ReacherEnv": "never terminates",
-    "PusherEnv": "never terminates",
-    "HumanoidStandupEnv": "never terminates",
     "AdroitHandDoorEnv": "goal-conditioned robotics task, never terminates",
     "AdroitHandHammerEnv": "goal-conditioned robotics task, never terminates",
     "AdroitHandPenEnv": "goal-conditioned robotics task, never terminates",
@@ -63,7 +60,7 @@ def test_every_single_agent_scenario_has_a_function_or_a_listed_reason():
             continue
         seen.add(sid)
         fn, cls = termination_function(sc), type(sc.unwrapped).__name__
-        if sid in WITH_TERMINATION:
+        if sid in WITH_TERMINATION or sid in SET_STATE or cls in NEVER:
             assert fn is not None, sid
         else:
             assert fn is None, sid
@@ -95,6 +92,36 @@ def test_known_termination_equals_the_env_flag_over_random_rollouts(sid):
         if term[AGENT] or trunc[AGENT]:
             obs, _ = sc.reset()
     assert ends >= 3, f"{sid}: too few terminations ({ends}) in the rollout to test the function"
+
+
+@pytest.mark.parametrize("sid", sorted(SET_STATE))
+def test_known_termination_equals_the_env_flag_from_states_near_the_goal(sid):
+    sc = scenarios.make(sid, seed=0)
+    fn, rng, space = termination_function(sc), np.random.default_rng(0), sc.action_space(AGENT)
+    space.seed(0)
+    ends = 0
+    for _ in range(400):
+        sc.reset()
+        sc.unwrapped.state = SET_STATE[sid](rng)
+        a = space.sample()
+        nxt, _, term, _, _ = sc.step({AGENT: a})
+        assert bool(fn(None, a, nxt[AGENT])) == bool(term[AGENT]), (sid, nxt[AGENT])
+        ends += bool(term[AGENT])
+    assert 40 <= ends <= 360, f"{sid}: {ends} of 400 steps ended; the states do not straddle the goal"
+
+
+def test_tasks_that_never_terminate_have_an_always_false_function_whatever_the_layers():
+    ids = [sid for sid in single_agent_ids() if type(scenarios.make(sid).unwrapped).__name__ in NEVER]
+    assert {"mujoco/HalfCheetah-v5", "mujoco/HalfCheetah-hard-v0", "classic/Pendulum-v1"} <= set(ids), ids
+    for sid in ids:
+        sc = scenarios.make(sid, seed=0)
+        fn = termination_function(sc)
+        assert fn is not None and not fn(None, None, np.ones((4, 3, sc.observation_space(AGENT).shape[0]))).any(), sid
+    sc = scenarios.make("mujoco/HalfCheetah-hard-v0", seed=0)  # observation layers: still never terminates
+    sc.reset(seed=0)
+    for _ in range(200):
+        _, _, term, trunc, _ = sc.step({AGENT: sc.action_space(AGENT).sample()})
+        assert not term[AGENT]
 
 
 def test_kwargs_the_function_reads_from_the_env():
