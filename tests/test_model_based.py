@@ -49,8 +49,9 @@ def test_pets_known_termination_replaces_the_learned_head_where_the_scenario_has
     torch.testing.assert_close(ag.returns(torch.zeros(1, 4), torch.zeros(1, 2, 3, 1), None), torch.full((1, 2), 2.0))
     assert agents.make("pets", "mujoco/HalfCheetah-v5", model_arch=[8]).termination_fn is None  # learned
     assert agents.make("pets", IP, model_arch=[8], termination="learned").termination_fn is None
-    with pytest.raises(scenarios.UserError, match="has no known termination function"):
-        agents.make("pets", "mujoco/HalfCheetah-v5", termination="known")
+    with pytest.raises(scenarios.UserError, match="has no known termination function"):  # observation layers
+        agents.make("pets", "mujoco/Hopper-hard-v0", termination="known")
+    assert agents.make("pets", "mujoco/HalfCheetah-v5", model_arch=[8], termination="known").termination_fn is not None
     with pytest.raises(scenarios.UserError, match="termination"):
         agents.make("pets", IP, termination="sometimes")
 
@@ -161,7 +162,7 @@ def test_mbpo_and_mbve_end_model_rollouts_with_the_known_termination(monkeypatch
     y = mbve.expanded_target(torch.ones(1), torch.zeros(1, 4), torch.zeros(1))
     torch.testing.assert_close(y, torch.tensor([1.0 + 0.5 + 0.25]))  # ends at the second model step
     with pytest.raises(scenarios.UserError, match="mbpo: termination: known"):
-        agents.make("mbpo", "mujoco/HalfCheetah-v5", termination="known")
+        agents.make("mbpo", "mujoco/Hopper-hard-v0", termination="known")
 
 
 def test_i2a_imagines_one_rollout_per_action_zeroed_after_predicted_termination(monkeypatch):
