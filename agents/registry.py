@@ -38,7 +38,7 @@ from agents.pets import PETS
 from agents.tabular import TABULAR_AGENTS
 from scenarios import Scenario, ScenarioSpec, UserError
 from scenarios import make as make_scenario
-from scenarios.errors import suggest
+from scenarios.errors import check_seed, suggest
 
 AGENTS: dict[str, Any] = {cls.name: cls for cls in (RandomAgent, *SB3_AGENTS, *TABULAR_AGENTS, *DQN_AGENTS, Reinforce, *PLANNERS, MCTS, *PPO_AGENTS, *VALUE_AGENTS, *HEURISTICS, MADDPG, *JOINT_AGENTS, *MATRIX_AGENTS, BehaviouralCloning, DAgger, *ADVERSARIAL_IL, AdversarialPPO, RARL, A3C, IMPALA, FastPPO, FastSAC, PETS, MBPO, MBVE, I2A)}
 
@@ -102,6 +102,7 @@ def make(name: str, scenario: Scenario | str | dict | ScenarioSpec, seed: int | 
     >>> agent = agents.make("random", "classic/CartPole-v1", seed=0)
     """
     cls = agent_class(name)
+    check_seed(seed)
     defaults = getattr(cls, "default_hyperparameters", None)
     if defaults is not None:
         hparams = hyperparams.check_values(name, hparams, defaults())

@@ -27,3 +27,18 @@ def suggest(name: str, choices: Iterable[str], n: int = 3) -> str:
     if not close:
         return ""
     return "; did you mean: " + ", ".join(lowered[c] for c in close) + "?"
+
+
+MAX_SEED = 2**63 - 1
+"""The largest seed every generator here takes (torch's reads a signed 64-bit integer)."""
+
+
+def check_seed(seed: object, what: str = "seed") -> None:
+    """Refuse a seed that is not an integer in ``[0, MAX_SEED]`` (None, fresh entropy, passes) in one line:
+    Gymnasium raised its own error for a negative seed, torch an OverflowError for a huge one."""
+    import numbers
+
+    if seed is None:
+        return
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= int(seed) <= MAX_SEED:
+        raise UserError(f"{what} must be an integer from 0 to {MAX_SEED} (2**63 - 1), got {seed!r}")

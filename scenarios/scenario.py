@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 
-from scenarios.errors import UserError
+from scenarios.errors import UserError, check_seed
 import numpy as np
 
 from scenarios.layers import build_layers
@@ -39,6 +39,7 @@ class Scenario:
     """
 
     def __init__(self, spec: ScenarioSpec, seed: int | None = None) -> None:
+        check_seed(seed)
         layers = build_layers(spec.layers)
         self.spec = spec
         self.id = spec.id
@@ -117,6 +118,7 @@ class Scenario:
 
     def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
         """Start an episode; the first reset without a seed uses the scenario's seed."""
+        check_seed(seed)
         if seed is None and not self._seeded:
             seed = self.seed
         stack = self.stack
@@ -228,6 +230,7 @@ class Scenario:
         if backend not in ("auto", "batch", "gymnasium"):
             raise UserError(f"unknown backend '{backend}' (valid: auto, batch, gymnasium)")
         seed = self.seed if seed is None else seed
+        check_seed(seed)
         if backend == "batch" or (backend == "auto" and batch_unsupported(self.spec) is None):
             return make_batch(self.spec, num_envs, seed=seed, autoreset=autoreset)
         return VectorScenario(self.spec, num_envs, seed=seed, autoreset=autoreset)

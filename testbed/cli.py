@@ -31,6 +31,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+MAX_SEED = 2**63 - 1  # scenarios.errors.MAX_SEED (not imported here: the CLI starts without the packages)
 _WIDTH = None if sys.stdout.isatty() else 140  # piped output (make, CI logs) gets full rows, not 80 columns
 out = Console(width=_WIDTH)
 err = Console(stderr=True, width=_WIDTH)
@@ -50,6 +51,8 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
                 # settings that ask for more memory than the machine has (NumPy's MemoryError, torch's RuntimeError)
                 exc = Exception(f"out of memory: {exc or 'an allocation failed'} (lower the sizes asked for: "
                                 "n_envs, buffer_size, batch_size, network widths, episodes or grid points)")
+            elif isinstance(exc, OSError) and exc.filename is not None:  # a path that cannot be read or written
+                exc = Exception(f"{exc.filename}: {exc.strerror or exc} (choose another path)")
             elif errors is None or not isinstance(exc, errors.UserError):
                 raise
             from rich.markup import escape
@@ -194,7 +197,7 @@ def train(
     agent: str = typer.Argument(..., help="Agent name ('testbed list agents')."),
     scenario: str = typer.Argument(..., help="Scenario id or YAML file."),
     steps: int = typer.Option(100_000, min=0, help="Environment steps to train for (0 for planners and model-based methods)."),
-    seed: int = typer.Option(0, help="Seed for the agent and the scenario copies."),
+    seed: int = typer.Option(0, min=0, max=MAX_SEED, help="Seed for the agent and the scenario copies."),
     out_dir: Path = typer.Option(None, "--out", help="Checkpoint folder to write (default: runs/<agent>-<scenario>-seed<k>; "
                                  "must not hold a checkpoint already)."),
     set_: list[str] = typer.Option([], "--set", help="Hyperparameter override key=value (repeatable)."),
@@ -256,7 +259,7 @@ def evaluate(
     checkpoint: str = typer.Argument(..., help="Checkpoint folder, or the name of an agent that needs no training ('random')."),
     scenario: str = typer.Argument(..., help="Scenario id or YAML file to evaluate on."),
     episodes: int = typer.Option(10, min=1, help="Episodes to run."),
-    seed: int = typer.Option(0, help="Episode k is reset with seed + k."),
+    seed: int = typer.Option(0, min=0, max=MAX_SEED, help="Episode k is reset with seed + k."),
     db: Path = typer.Option(Path("results.db"), help="SQLite results database to append to."),
     envs: int = typer.Option(8, min=1, help="Scenario copies stepped together."),
     stochastic: bool = typer.Option(False, help="Sample actions instead of acting deterministically."),
@@ -516,7 +519,7 @@ def tune(
     steps: int = typer.Option(50_000, min=1, help="Training budget per seed, in environment steps."),
     storage: str = typer.Option("sqlite:///tune.db", help="Optuna storage URL (the study resumes from it); 'memory' keeps it in memory."),
     study_name: str = typer.Option(None, help="Study name in the storage (default: <agent>-<scenario>)."),
-    seed: int = typer.Option(0, help="First training seed and the sampler's seed."),
+    seed: int = typer.Option(0, min=0, max=MAX_SEED, help="First training seed and the sampler's seed."),
     evals: int = typer.Option(4, min=1, help="Intermediate evaluations per trial (the median pruner reads them)."),
     eval_episodes: int = typer.Option(10, min=1, help="Deterministic episodes per evaluation (reset seeds from 10,000)."),
     space: Path = typer.Option(None, help="Search-space YAML (default: the 'search:' entry of agents/defaults/<agent>.yaml)."),
@@ -601,7 +604,7 @@ def demos_record(
     scenario: str = typer.Argument(..., help="Scenario id or YAML file."),
     episodes: int = typer.Option(10, min=1, help="Episodes to record."),
     out_file: Path = typer.Option(None, "--out", help="Dataset file to write (.npz; default: runs/demos-<expert>-<scenario>-seed<k>.npz)."),
-    seed: int = typer.Option(0, help="Episode k is reset with seed + k."),
+    seed: int = typer.Option(0, min=0, max=MAX_SEED, help="Episode k is reset with seed + k."),
     set_: list[str] = typer.Option([], "--set", help="Hyperparameter of an expert built by name, key=value (repeatable)."),
     stochastic: bool = typer.Option(False, help="Sample the expert's actions instead of acting deterministically."),
     overwrite: bool = typer.Option(False, help="Replace an existing dataset file."),
@@ -673,7 +676,7 @@ def sim2real(
     agent: str = typer.Option("ppo", help="Agent to train, nominal and randomized ('testbed list agents')."),
     steps: int = typer.Option(200_000, min=0, help="Training steps for each of the two policies."),
     set_: list[str] = typer.Option([], "--set", help="Hyperparameter override key=value for both policies (repeatable)."),
-    seed: int = typer.Option(0, help="Seed for recording, identification and training."),
+    seed: int = typer.Option(0, min=0, max=MAX_SEED, help="Seed for recording, identification and training."),
     eval_episodes: int = typer.Option(20, min=1, help="Evaluation episodes per policy and world."),
     state: bool = typer.Option(True, help="Use the target's simulator state where it has one (--no-state: observations "
                                "only, with a fitted sensor bias)."),

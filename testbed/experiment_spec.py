@@ -34,11 +34,12 @@ import hashlib
 import importlib.util
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from scenarios import UserError
+from scenarios.errors import MAX_SEED
 from scenarios.registry import resolve_spec
 from scenarios.spec import load_yaml
 
@@ -104,7 +105,7 @@ class ExperimentSpec(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     agents: list[AgentEntry] = Field(min_length=1)
     scenarios: list[str | dict[str, Any]] = Field(min_length=1)
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    seeds: list[Annotated[int, Field(ge=0, le=MAX_SEED)]] = Field(default_factory=lambda: [0], min_length=1)
     train_steps: int = Field(default=10_000, ge=0)
     evaluation: Evaluation = Field(default_factory=Evaluation)
     grids: list[list[str]] = Field(default_factory=list)
@@ -118,6 +119,16 @@ def targets_of(spec: ExperimentSpec, entry: AgentEntry) -> list[EvaluationTarget
     return spec.evaluate_on if entry.evaluate_on is None else entry.evaluate_on
 
 
+def _distinct(path: str | Path, field: str, values: list[Any]) -> None:
+    """Refuse a repeated entry: each seed and scenario is one set of runs, and a repeat would run (and
+    store) the same jobs twice under one key."""
+    seen: set[Any] = set()
+    for v in values:
+        if v in seen:
+            raise UserError(f"{path}: field '{field}': {v} is given twice (valid: distinct {field})")
+        seen.add(v)
+
+
 def load_experiment(path: str | Path) -> ExperimentSpec:
     """Read and validate an experiment YAML; one UserError line on any problem."""
     data = load_yaml(path)
@@ -129,6 +140,8 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
         raise UserError(f"{path}: field '{loc}': {err['msg']}") from None
+    _distinct(path, "seeds", spec.seeds)
+    _distinct(path, "scenarios", [json.dumps(s, sort_keys=True) if isinstance(s, dict) else s for s in spec.scenarios])
     from testbed.tuning import read_config
 
     for entry in spec.agents:
