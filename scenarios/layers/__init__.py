@@ -20,6 +20,19 @@ LAYERS: dict[str, type[Layer]] = {
 }
 
 
+def _most_telling(errors: list[dict]) -> dict:
+    """The error to report: a union (``std: 0.1`` or a schedule mapping) fails in every branch, and
+    the branches the input was not meant for only say their type does not fit (``float_type`` for a
+    mapping); the first error of another kind says what is wrong with the branch meant."""
+    return next((e for e in errors if not str(e.get("type", "")).endswith("_type")), errors[0])
+
+
+def _branch(part: object) -> bool:
+    """A union branch's label in an error location (``float``, ``function-after[_needs(), Schedule]``),
+    not a field the user wrote."""
+    return isinstance(part, str) and ("[" in part or part in ("float", "int", "str", "bool", "Schedule"))
+
+
 def build_layers(specs: list[LayerSpec]) -> list[Layer]:
     """Validate layer specs into layer objects (unbound)."""
     out = []
@@ -30,8 +43,8 @@ def build_layers(specs: list[LayerSpec]) -> list[Layer]:
         try:
             params = cls.Params.model_validate(spec.params)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            loc = ".".join(str(p) for p in err["loc"]) or "params"
+            err = _most_telling(exc.errors())
+            loc = ".".join(str(p) for p in err["loc"] if not _branch(p)) or "params"
             raise UserError(f"layer {i} ({spec.type}): '{loc}': {err['msg']}") from None
         out.append(cls(params, spec.agents))
     return out

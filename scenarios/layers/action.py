@@ -169,7 +169,13 @@ class ActionGain(Layer):
         self.gain = {a: np.ones((self.n, *s.shape)) for a, s in self.space.items()}
         if self.p.value is not None:
             for a, s in self.space.items():
-                self.gain[a][:] = np.broadcast_to(np.asarray(self.p.value, float), s.shape)
+                value = np.asarray(self.p.value, float)
+                if value.ndim and value.shape != s.shape:
+                    from scenarios.errors import UserError
+
+                    raise UserError(f"layer {self.type}: {value.size} gains given but {a}'s actions have shape "
+                                    f"{s.shape} (valid: one gain, or one per action dimension)")
+                self.gain[a][:] = np.broadcast_to(value, s.shape)
 
     def hooks(self) -> set[str]:
         return super().hooks() - ({"start_episode"} if self.p.value is not None else set())

@@ -25,7 +25,8 @@ class ParamRange(LayerParams):
     """One randomized physical parameter."""
 
     field: str = Field(description="What to change, e.g. body_mass, geom_friction, gravity, mass (MPE).")
-    names: list[str] | None = Field(default=None, description="Elements (bodies, geoms, joints, actuators, entities); None: all.")
+    names: list[str] | None = Field(default=None, min_length=1,
+                                    description="Elements (bodies, geoms, joints, actuators, entities); None: all.")
     component: int | None = Field(default=None, ge=0, description="Column of a multi-valued field (friction: 0 sliding, 1 torsional, 2 rolling; gravity/wind: 0 x, 1 y, 2 z).")
     operation: Literal["scale", "add", "set"] = Field(default="scale", description="new = nominal * x, nominal + x, or x.")
     distribution: Literal["uniform", "log_uniform", "gaussian", "log_normal", "constant"] = Field(default="uniform")
