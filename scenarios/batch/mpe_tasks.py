@@ -357,7 +357,7 @@ class WorldComm(ParticleTask):
         return [], np.concatenate([agents, landmarks])
 
     def observe(self, w: ParticleWorlds) -> list[np.ndarray]:
-        agents, forests = np.array(self.agents), np.array(self.forests)
+        agents, forests = np.array(self.agents, np.intp), np.array(self.forests, np.intp)  # none: an empty index
         inside = w.colliding(agents[:, None], forests[None, :])  # (N, agents, forests)
         anywhere = inside.any(axis=2)
         leader_c = w.c[:, 0]
@@ -380,7 +380,7 @@ class WorldComm(ParticleTask):
 
     def agent_rewards(self, w: ParticleWorlds) -> np.ndarray:
         adv, good = np.flatnonzero(self.adversary), np.flatnonzero(~self.adversary)
-        food = np.array(self.food)
+        food = np.array(self.food, np.intp)
         caught = w.colliding(adv[:, None], good[None, :])  # (N, adversaries, good)
         out = np.zeros((w.n, len(self.agents)))
         to_good = w.distance(adv[:, None], good[None, :])  # (N, adversaries, good)

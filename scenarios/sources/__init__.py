@@ -45,5 +45,7 @@ def build_source(source: str, kwargs: dict[str, Any], time_limit: int | None) ->
 
 
 def rejected_kwargs(source: str, kwargs: dict[str, Any], exc: Exception) -> UserError:
-    """Turn a constructor's TypeError about keyword arguments into one UserError line."""
-    return UserError(f"source '{source}' rejected kwargs {sorted(kwargs)}: {str(exc).splitlines()[0]}")
+    """Turn a constructor's error (a TypeError about keyword arguments, or the library's own check of
+    their values: an AssertionError, ValueError, IndexError...) into one UserError line."""
+    text = (str(exc).splitlines() or [""])[0] or type(exc).__name__
+    return UserError(f"source '{source}' rejected kwargs {kwargs}: {text}")

@@ -59,7 +59,9 @@ class GymnasiumSource:
         try:
             with fetch_on_mujoco4(env_id):  # Gymnasium-Robotics' Fetch on MuJoCo 4 (see its docstring)
                 self.env = gym.make(env_id, max_episode_steps=time_limit, disable_env_checker=True, **kwargs)
-        except TypeError as exc:
+        except Exception as exc:  # the library's own checks of the values too
+            if isinstance(exc, UserError):
+                raise
             from scenarios.sources import rejected_kwargs
 
             raise rejected_kwargs(f"gymnasium:{env_id}", kwargs, exc) from None

@@ -28,7 +28,9 @@ def make_pettingzoo(module: str, kwargs: dict[str, Any], time_limit: int | None)
         kw.setdefault("max_cycles", time_limit)
     try:
         env = mod.parallel_env(**kw)
-    except TypeError as exc:
+    except Exception as exc:  # the library's own checks of the values too
+        if isinstance(exc, UserError):
+            raise
         from scenarios.sources import rejected_kwargs
 
         raise rejected_kwargs(f"pettingzoo:{module}", kwargs, exc) from None
@@ -47,7 +49,7 @@ def make_mamujoco(name: str, kwargs: dict[str, Any], time_limit: int | None) -> 
         kw.setdefault("max_episode_steps", time_limit)
     try:
         env = mamujoco_v1.parallel_env(scenario, conf or None, **kw)
-    except (TypeError, ValueError, KeyError) as exc:
+    except Exception as exc:  # e.g. an unknown agent_conf: MaMuJoCo raises a bare Exception
         raise UserError(f"MaMuJoCo rejected '{name}' with kwargs {sorted(kwargs)}: {exc}") from None
     env.default_time_limit = kw.get("max_episode_steps", 1000)
     return env
