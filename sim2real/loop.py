@@ -82,6 +82,8 @@ def load_target(target: str) -> tuple[RealSystem, str, str | None]:
             cls = getattr(importlib.import_module(module), name)
         except (ImportError, AttributeError) as exc:
             raise UserError(f"cannot load RealSystem '{target}' ({exc}); give module:Class or a scenario id") from None
+        if not isinstance(cls, type):
+            raise UserError(f"{target} is not a class (a {type(cls).__name__}); give module:Class of a RealSystem")
         system = cls()
         if not isinstance(system, RealSystem):
             raise UserError(f"{target} does not implement the RealSystem protocol (reset, step, close, spaces)")

@@ -205,8 +205,10 @@ def open_study(storage: str | None, name: str, seed: int) -> Any:
     try:
         return optuna.create_study(study_name=name, storage=storage, direction="maximize", sampler=sampler,
                                    pruner=pruner, load_if_exists=True)
-    except (ValueError, ImportError) as exc:
-        raise UserError(f"cannot open the study storage '{storage}': {exc}") from None
+    except Exception as exc:  # ValueError, ImportError, SQLAlchemy's errors for an unknown dialect or a bad URL
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise UserError(f"cannot open the study storage '{storage}': {first} (valid: an RDB URL such as "
+                        "sqlite:///tune.db)") from None
 
 
 def counted(study: Any) -> int:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from gymnasium import spaces
 
 from agents.base import ProgressFn
 from agents.checkpoint import scenario_signature
@@ -188,6 +189,11 @@ def record(expert: Any, scenario: Scenario | str | dict | ScenarioSpec | None = 
     if episodes < 1:
         raise UserError(f"episodes must be at least 1 (got {episodes})")
     sc = expert.scenario if scenario is None else (scenario if isinstance(scenario, Scenario) else make_scenario(scenario))
+    keyed = [a for a in sc.possible_agents if isinstance(sc.observation_space(a), spaces.Dict)]
+    if keyed:
+        raise UserError(f"{sc.id} has goal-conditioned (Dict) observations ({keyed[0]}): demonstration datasets hold "
+                        "array observations, as the imitation learners read them (valid: a task with Box or "
+                        "Discrete observations)")
     vec = sc.vector(1, autoreset=False)
     names = list(sc.possible_agents)
     buf: dict[str, dict[str, list]] = {a: {k: [] for k in ("obs", "actions", "rewards", "term", "trunc")} for a in names}
@@ -248,6 +254,15 @@ def to_minari(ds: Dataset, dataset_id: str, root: str | Path | None = None) -> P
 
     import minari
     from minari.data_collector.episode_buffer import EpisodeBuffer
+
+    try:
+        from minari.dataset.minari_dataset import parse_dataset_id
+
+        parse_dataset_id(dataset_id)
+    except ImportError:  # another Minari layout: its own check at creation stays
+        pass
+    except ValueError as exc:
+        raise UserError(f"Minari refuses the dataset id '{dataset_id}': {exc} (valid: [namespace/]name-v<N>)") from None
 
     if len(ds.agents) != 1:
         raise UserError(f"Minari datasets are single-agent; this dataset has agents {ds.agents}")

@@ -1,0 +1,112 @@
+"""Inputs nobody tuned for, found by sweeping every layer, family and command: each is refused in
+one line naming the problem (or, where it is valid, works) instead of ending in a traceback."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import agents
+import scenarios
+from scenarios import UserError
+from tests.test_cli import run
+
+HOPPER = "mujoco/Hopper-v5"
+
+
+@pytest.mark.parametrize("call", [
+    lambda: scenarios.make("classic/CartPole-v1", seed=-1),
+    lambda: scenarios.make("classic/CartPole-v1").reset(seed=-1),
+    lambda: scenarios.make("classic/CartPole-v1").vector(2, seed=2**70),
+    lambda: agents.make("random", "classic/CartPole-v1", seed=-1),
+    lambda: agents.make("random", "classic/CartPole-v1", seed=1.5),
+])
+def test_a_seed_outside_0_to_2_63_is_refused(call):
+    """Gymnasium raised its own error for a negative seed, torch an OverflowError for a huge one."""
+    with pytest.raises(UserError, match=r"^seed must be an integer from 0 to 9223372036854775807"):
+        call()
+
+
+@pytest.mark.parametrize("layer,match", [
+    ({"type": "action_gain", "params": {"value": [1, 2]}}, r"2 gains given but agent_0's actions have shape \(3,\)"),
+    ({"type": "dynamics", "params": {"parameters": [{"field": "body_mass", "names": [], "low": 0.5, "high": 1}]}},
+     r"'parameters.0.names': List should have at least 1 item"),
+    ({"type": "obs_gaussian_noise", "params": {"std": {"kind": "sine", "low": 0, "high": 0.2, "period": 0}}},
+     r"'std.period': Input should be greater than 0"),
+    ({"type": "obs_gaussian_noise", "params": {"std": {"kind": "random_walk", "low": 0, "high": 1}}},
+     r"'std': Value error, schedule 'random_walk' needs step_std"),  # was hidden behind 'std.float'
+])
+def test_layer_parameters_that_do_not_fit_are_refused_in_one_line(layer, match):
+    with pytest.raises(UserError, match=match) as e:
+        scenarios.make(HOPPER, layers=[layer]).reset()
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("sid,kwargs,match", [
+    ("mpe/simple_spread-v3", {"local_ratio": 2}, "local_ratio is a proportion"),  # mpe2's AssertionError
+    ("mpe/simple_spread-v3", {"N": 0}, "zero-size array"),  # NumPy's ValueError inside mpe2
+    ("sisl/pursuit-v5", {"n_pursuers": 0}, "list index out of range"),
+])
+def test_a_source_rejecting_its_kwargs_values_is_one_line(sid, kwargs, match):
+    with pytest.raises(UserError, match=rf"^source '.+' rejected kwargs .*{match}"):
+        scenarios.make(sid, **kwargs)
+
+
+def test_world_comm_without_forests_steps_on_both_faces_alike():
+    """The batched backend indexed with an empty float array (no forests) and crashed."""
+    out = {}
+    for backend in ("batch", "gymnasium"):
+        vec = scenarios.make("mpe/simple_world_comm-v3", num_forests=0).vector(2, seed=0, backend=backend)
+        obs, _ = vec.reset()
+        rewards = [vec.step({a: np.zeros(2, np.int64) for a in obs})[1] for _ in range(5)]
+        out[backend] = np.array([[r[a] for a in sorted(r)] for r in rewards])
+    np.testing.assert_allclose(out["batch"], out["gymnasium"], atol=1e-6)
+
+
+def test_experiment_specs_refuse_repeated_and_negative_seeds_and_repeated_scenarios(tmp_path):
+    for name, body, match in [
+        ("dup", "seeds: [3, 3]\nscenarios: [classic/CartPole-v1]", "field 'seeds': 3 is given twice"),
+        ("neg", "seeds: [-1]\nscenarios: [classic/CartPole-v1]", "field 'seeds.0': Input should be greater than or equal to 0"),
+        ("scn", "seeds: [0]\nscenarios: [classic/CartPole-v1, classic/CartPole-v1]", "field 'scenarios': .* is given twice"),
+    ]:
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(f"name: {name}\nagents: [{{name: random}}]\ntrain_steps: 0\n{body}\n")
+        r = run("run", str(path), "--db", str(tmp_path / "x.db"), cwd=tmp_path)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert __import__("re").search(match, r.stderr), r.stderr
+
+
+def test_a_path_that_cannot_be_written_is_one_line(tmp_path):
+    db = tmp_path / "good.db"
+    assert run("evaluate", "random", "classic/CartPole-v1", "--episodes", "2", "--db", str(db), cwd=tmp_path).returncode == 0
+    r = run("report", str(db), "--out", str(db), cwd=tmp_path)  # an existing file where a folder goes
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "(choose another path)" in r.stderr, r.stderr
+    r = run("evaluate", "random", "classic/CartPole-v1", "--seed", "-5", cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.startswith("error: Invalid value for '--seed'"), r.stderr
+
+
+def test_recording_demonstrations_on_a_goal_task_is_refused_in_one_line():
+    """The recorder indexed the goal Dict as an array (KeyError: 0) on every goal-conditioned task."""
+    from agents.imitation import dataset
+
+    with pytest.raises(UserError, match=r"^goals/BitFlipping-v0 has goal-conditioned \(Dict\) observations"):
+        dataset.record(agents.make("random", "goals/BitFlipping-v0", seed=0), episodes=1)
+
+
+@pytest.mark.parametrize("args,match", [
+    (["tune", "ppo", "classic/CartPole-v1", "--storage", "bogus://x", "--trials", "1", "--steps", "100"],
+     "cannot open the study storage 'bogus://x': Can't load plugin"),  # SQLAlchemy's NoSuchModuleError
+    (["sim2real", "os:path", "--episodes", "1", "--steps", "0", "--agent", "random"], "os:path is not a class"),
+])
+def test_commands_refuse_a_wrong_kind_of_target_in_one_line(args, match, tmp_path):
+    r = run(*args, cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and match in r.stderr, r.stderr
+
+
+def test_a_malformed_minari_id_is_refused_in_one_line():
+    pytest.importorskip("minari")
+    from agents.imitation import dataset
+
+    ds = dataset.record(agents.make("random", "classic/CartPole-v1", seed=0), episodes=1)
+    with pytest.raises(UserError, match=r"^Minari refuses the dataset id 'bad name'"):
+        dataset.to_minari(ds, "bad name")
