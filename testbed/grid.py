@@ -82,8 +82,23 @@ def parse_axis(text: str) -> GridAxis:
     return GridAxis(text.split("=")[0], _LAYER[field], field, name, component, op, values)
 
 
+MAX_POINTS = 100_000
+"""More grid points than any evaluation here could run (every point's copies are built up front)."""
+
+
 def grid_points(axes: list[GridAxis]) -> list[dict[str, float]]:
-    """Every point of the Cartesian product, as ``{axis label: value}``."""
+    """Every point of the Cartesian product, as ``{axis label: value}``. The same parameter on two axes
+    (labels collide: the points would silently merge) and grids beyond ``MAX_POINTS`` are refused."""
+    seen: dict[tuple[Any, ...], str] = {}
+    for a in axes:
+        key = (a.field, a.name, a.component)
+        if key in seen or a.label in seen.values():
+            raise UserError(f"--grid {a.label} and {seen.get(key, a.label)} set the same parameter (valid: one axis per "
+                            "parameter)")
+        seen[key] = a.label
+    total = int(np.prod([len(a.values) for a in axes])) if axes else 0
+    if total > MAX_POINTS:
+        raise UserError(f"the grid has {total} points, more than {MAX_POINTS} (valid: fewer values per axis)")
     return [dict(zip([a.label for a in axes], combo)) for combo in itertools.product(*[a.values for a in axes])]
 
 

@@ -110,3 +110,15 @@ def test_a_malformed_minari_id_is_refused_in_one_line():
     ds = dataset.record(agents.make("random", "classic/CartPole-v1", seed=0), episodes=1)
     with pytest.raises(UserError, match=r"^Minari refuses the dataset id 'bad name'"):
         dataset.to_minari(ds, "bad name")
+
+
+def test_a_grid_with_one_parameter_on_two_axes_or_too_many_points_is_refused():
+    """Two axes on one parameter reported an N x M grid whose points had merged (their labels collide);
+    a 10^6-point grid was killed for memory after minutes, printing nothing."""
+    from testbed.grid import grid_points, parse_axis
+
+    with pytest.raises(UserError, match=r"set the same parameter"):
+        grid_points([parse_axis("body_mass.pole=0.5:3:2"), parse_axis("body_mass.pole=1:2:2")])
+    with pytest.raises(UserError, match=r"the grid has 1000000 points, more than 100000"):
+        grid_points([parse_axis("body_mass.pole=0.5:3:1000"), parse_axis("geom_friction=0.5:2:1000")])
+    assert len(grid_points([parse_axis("body_mass.pole=0.5:3:2"), parse_axis("geom_friction=0.5:2:3")])) == 6
