@@ -364,8 +364,8 @@ def _attack_budgets(kind: str, eps: str, std_source: str) -> list[float]:
         budgets = [float(x) for x in eps.split(",") if x.strip()]
     except ValueError:
         raise UserError(f"--eps expects comma-separated numbers, got '{eps}'") from None
-    if not budgets or min(budgets) < 0:
-        raise UserError(f"--eps needs one or more budgets >= 0, got '{eps}'")
+    if not budgets or not all(0 <= b <= 1e6 for b in budgets):  # agents.adversarial.attacks.MAX_EPS; NaN fails
+        raise UserError(f"--eps needs one or more budgets from 0 to 1e6 (observation standard deviations), got '{eps}'")
     return budgets
 
 

@@ -129,8 +129,9 @@ def test_planners_and_bad_attacks_are_refused(victim, wide_std):
     ppo, _ = victim
     with pytest.raises(UserError, match="unknown attack"):
         ObservationAttack("cw", 0.1, ppo, wide_std)
-    with pytest.raises(UserError, match="eps must be >= 0"):
-        ObservationAttack("pgd", -0.1, ppo, wide_std)
+    for eps in (-0.1, float("nan"), 1e300):  # 1e300 overflowed the observations: NaN logits, a torch traceback
+        with pytest.raises(UserError, match="eps must be a number from 0 to 1e[+]?0?6 observation standard deviations"):
+            ObservationAttack("pgd", eps, ppo, wide_std)
     with pytest.raises(UserError, match="nothing to attack"):
         ObservationAttack("pgd", 0.1, agents.make("mppi", IP), wide_std)
     with pytest.raises(UserError, match="needs a value function"):

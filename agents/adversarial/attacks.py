@@ -117,6 +117,12 @@ def fit_sarsa(agent: Any, scenario: Scenario, targets: list[str], std: dict[str,
     return out
 
 
+MAX_EPS = 1e6
+"""The largest budget, in observation standard deviations: far past any meaningful attack, and small
+enough that the perturbed observations stay finite in float32 (an eps of 1e300 made the victim's
+logits NaN, a torch traceback)."""
+
+
 class ObservationAttack:
     """An L-infinity-bounded observation attack on one or more agents of a victim policy."""
 
@@ -125,8 +131,8 @@ class ObservationAttack:
                  sarsa: dict[str, RobustSarsa] | None = None) -> None:
         if kind not in ATTACKS:
             raise UserError(f"unknown attack '{kind}' (valid: {', '.join(ATTACKS)}, or all)")
-        if eps < 0:
-            raise UserError(f"attack eps must be >= 0 (got {eps})")
+        if not 0 <= eps <= MAX_EPS:  # NaN fails both; beyond the cap the perturbed observations overflow
+            raise UserError(f"attack eps must be a number from 0 to {MAX_EPS:g} observation standard deviations (got {eps})")
         if steps < 1:
             raise UserError(f"attack steps must be >= 1 (got {steps})")
         if train_steps is not None and train_steps < 1:
