@@ -241,3 +241,20 @@ def test_mamujoco_runs_on_the_batch_with_the_gymnasium_faces_episodes(sid):
     (kb, batched), (kg, plain) = _multi_rollout(spec, "auto", 3, 11, 70), _multi_rollout(spec, "gymnasium", 3, 11, 70)
     assert (kb, kg) == ("batch", "gymnasium")
     _close(batched, plain, sid, 1e-7)
+
+
+@pytest.mark.parametrize("sid", ["mujoco/Ant-v5", "mujoco/Humanoid-v5", "mamujoco/Ant-2x4-v1"])
+def test_interval_mass_redraws_leave_the_steps_reward_as_the_batchs(sid):
+    """A mid-episode mass redraw (``set_const``) must not refresh the env's derived fields: Ant's torso
+    ``xpos`` and Humanoid's ``xipos`` before the step are as the last ``mj_step`` (RK4's final stage) left
+    them, on both faces; a refresh (``mj_forward``) shifted the redraw step's forward reward by ~1e-4.
+    Humanoid's control cost squares ``data.ctrl`` (float64), not the float32 action."""
+    layers = [{"type": "dynamics", "params": {"mode": "interval", "interval": 7, "parameters": [
+        {"field": "body_mass", "low": 0.5, "high": 1.5}]}}]
+    spec = scenarios.get_spec(sid).model_dump() | {"id": "test/mass-interval-v0", "layers": layers, "time_limit": 40}
+    (_, batched), (_, plain) = _multi_rollout(spec, "batch", 2, 5, 30), _multi_rollout(spec, "gymnasium", 2, 5, 30)
+    for k, (b, g) in enumerate(zip(batched[1:], plain[1:]), 1):
+        for a in b[1]:
+            np.testing.assert_allclose(b[1][a], g[1][a], rtol=0, atol=1e-12, err_msg=f"{sid}: reward of step {k}")
+    _close(batched, plain, sid, 1e-12)
+    assert any(x[4][0][a] for x in batched[1:] for a in x[4][0])  # redraws were reported at steps 7, 14, ...

@@ -55,6 +55,12 @@ def _ctrl(p: Any, action: np.ndarray) -> np.ndarray:
     return p._ctrl_cost_weight * np.square(action).sum(axis=1)  # the method: np.sum's dispatch costs ~1 us at N=1
 
 
+def _ctrl_data(p: Any, action: np.ndarray) -> np.ndarray:
+    """Humanoid's and HumanoidStandup's control cost: Gymnasium squares ``data.ctrl`` (float64), not the action
+    (float32 from a policy, whose squares round differently by ~1e-8)."""
+    return p._ctrl_cost_weight * np.square(action, dtype=np.float64).sum(axis=1)
+
+
 def _uniform_reset(p: Any, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     s = p._reset_noise_scale
     qpos = p.init_qpos + rng.uniform(low=-s, high=s, size=p.model.nq)
@@ -254,13 +260,13 @@ def _humanoid_reward(p: Any, f: Fields, before: np.ndarray, action: np.ndarray) 
     healthy = (lo < f.qpos[:, 2]) & (f.qpos[:, 2] < hi)
     contact = p._contact_cost_weight * np.square(f.cfrc_ext).reshape(len(healthy), -1).sum(axis=1)
     contact = np.clip(contact, *p._contact_cost_range)
-    r = p._forward_reward_weight * x_velocity + healthy * p._healthy_reward - (_ctrl(p, action) + contact)
+    r = p._forward_reward_weight * x_velocity + healthy * p._healthy_reward - (_ctrl_data(p, action) + contact)
     return r, (~healthy) & bool(p._terminate_when_unhealthy)
 
 
 def _standup_reward(p: Any, f: Fields, before: Any, action: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     uph = (f.qpos[:, 2] - 0) / p.model.opt.timestep
-    ctrl = p._ctrl_cost_weight * np.square(action).sum(axis=1)
+    ctrl = _ctrl_data(p, action)
     impact = p._impact_cost_weight * np.square(f.cfrc_ext).reshape(len(uph), -1).sum(axis=1)
     impact = np.clip(impact, *p._impact_cost_range)
     return uph - ctrl - impact + 1, np.zeros(len(uph), bool)

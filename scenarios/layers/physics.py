@@ -74,13 +74,17 @@ class SinglePhysics:
         return self.handle.model
 
     def set_const(self, ids: np.ndarray) -> None:
-        """``set_const`` (``mj_setConst`` keeping the equality constraints) without disturbing the simulation state."""
+        """``set_const`` (``mj_setConst`` keeping the equality constraints) on a copy of the env's data.
+
+        The env's ``MjData`` is left untouched, derived fields included: the task's next step reads them
+        as the last ``mj_step`` left them (Ant's torso ``xpos``, Humanoid's ``xipos`` before the step), as
+        the batch does and as a redraw of fields without derived constants (damping, friction) does.
+        Recomputing them here (``mj_forward``) would shift that step's forward reward (under RK4 the
+        last ``mj_step``'s positions are those of its final stage, not of the new ``qpos``)."""
         m, d = self.handle.model, self.handle.data
-        saved = (d.qpos.copy(), d.qvel.copy(), d.act.copy(), d.ctrl.copy(), d.qacc_warmstart.copy(), d.time)
-        set_const(m, d)
-        d.qpos[:], d.qvel[:], d.act[:], d.ctrl[:], d.qacc_warmstart[:] = saved[:5]
-        d.time = saved[5]
-        mujoco.mj_forward(m, d)
+        scratch = mujoco.MjData(m)  # not kept: it would be one more simulation in a saved training state
+        mujoco.mj_copyData(scratch, m, d)  # the same inputs (mocap poses included) as on the env's data
+        set_const(m, scratch)
 
     def add_xfrc(self, ids: np.ndarray, body: int, wrench: np.ndarray) -> None:
         """Add to ``data.xfrc_applied``."""
