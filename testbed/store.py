@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from scenarios import UserError
 from testbed.records import EpisodeRecord
 
@@ -67,6 +69,10 @@ class ResultsStore:
             cur.execute("CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, experiment TEXT, description TEXT, "
                         "checkpoint TEXT, episodes INTEGER, wall_time_s REAL, finished_at TEXT)")
             cur.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            version = cur.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+            if not str(version).isdigit() or int(version) > SCHEMA_VERSION:
+                raise UserError(f"{self.path} was written by a newer testbed (results schema {version}; this one reads "
+                                f"up to {SCHEMA_VERSION}): upgrade to read it")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Cursor]:
@@ -134,8 +140,21 @@ class ResultsStore:
         sql = f"SELECT {', '.join(_COLUMNS)} FROM episodes" + (f" WHERE {clause}" if clause else "") + " ORDER BY row_id"
         out = []
         for row in self.conn.execute(sql, tuple(where.values())):
-            data = {c: json.loads(v) if c in _JSON else bool(int(v)) if c in _BOOL else v for c, v in zip(_COLUMNS, row)}
-            out.append(EpisodeRecord.model_validate(data))
+            data = {}
+            for c, v in zip(_COLUMNS, row):
+                if v is None and (c in _JSON or c in _BOOL):
+                    continue  # a column an older version did not write (NULL there): the record's default
+                try:
+                    data[c] = json.loads(v) if c in _JSON else bool(int(v)) if c in _BOOL else v
+                except (ValueError, TypeError) as exc:
+                    raise UserError(f"{self.path}: an episode's '{c}' column is not readable ({exc}); the file was "
+                                    "changed outside the testbed") from None
+            try:
+                out.append(EpisodeRecord.model_validate(data))
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                raise UserError(f"{self.path}: an episode's '{'.'.join(map(str, err['loc']))}' is not valid "
+                                f"({err['msg']}); the file was changed outside the testbed") from None
         return out
 
     def close(self) -> None:

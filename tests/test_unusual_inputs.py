@@ -122,3 +122,28 @@ def test_a_grid_with_one_parameter_on_two_axes_or_too_many_points_is_refused():
     with pytest.raises(UserError, match=r"the grid has 1000000 points, more than 100000"):
         grid_points([parse_axis("body_mass.pole=0.5:3:1000"), parse_axis("geom_friction=0.5:2:1000")])
     assert len(grid_points([parse_axis("body_mass.pole=0.5:3:2"), parse_axis("geom_friction=0.5:2:3")])) == 6
+
+
+def test_a_results_store_changed_outside_the_testbed_is_read_or_refused_in_one_line(tmp_path):
+    """NULL in a JSON column (what the schema migration writes for a column an older store lacked)
+    and hand-edited JSON ended in TypeError/JSONDecodeError in ``results`` and ``report``."""
+    import sqlite3
+
+    from testbed.store import ResultsStore
+
+    db = tmp_path / "r.db"
+    assert run("evaluate", "random", "classic/CartPole-v1", "--episodes", "2", "--db", str(db), cwd=tmp_path).returncode == 0
+    con = sqlite3.connect(db)
+    con.execute("UPDATE episodes SET params = NULL")
+    con.commit()
+    assert len(ResultsStore(db).records()) == 2  # the record's default
+    con.execute("UPDATE episodes SET params = '{bad' WHERE row_id = 1")
+    con.commit()
+    with pytest.raises(UserError, match=r"an episode's 'params' column is not readable"):
+        ResultsStore(db).records()
+    r = run("report", str(db), "--out", str(tmp_path / "rep"), cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    con.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
+    con.commit()
+    with pytest.raises(UserError, match=r"written by a newer testbed \(results schema 999"):
+        ResultsStore(db)
