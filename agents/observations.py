@@ -46,8 +46,12 @@ def _kind(space: spaces.Space, x: Any) -> str | None:
 
 
 def _expected(obs_spaces: dict[str, spaces.Space]) -> str:
-    return "; ".join(f"{a}: {tuple(s.shape or ())} or (N, {', '.join(map(str, s.shape or ()))})"
-                     for a, s in obs_spaces.items())
+    def one(s: spaces.Space) -> str:
+        if isinstance(s, spaces.Dict):  # goal-conditioned: a dict of the keys' shapes
+            return "{" + ", ".join(f"{k}: {one(v)}" for k, v in s.spaces.items()) + "}"
+        return f"{tuple(s.shape or ())} or (N, {', '.join(map(str, s.shape or ()))})"
+
+    return "; ".join(f"{a}: {one(s)}" for a, s in obs_spaces.items())
 
 
 def as_batch(obs_spaces: dict[str, spaces.Space], obs: Any, name: str) -> tuple[dict[str, np.ndarray], Unbatch]:
