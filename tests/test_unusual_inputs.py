@@ -147,3 +147,16 @@ def test_a_results_store_changed_outside_the_testbed_is_read_or_refused_in_one_l
     con.commit()
     with pytest.raises(UserError, match=r"written by a newer testbed \(results schema 999"):
         ResultsStore(db)
+
+
+@pytest.mark.parametrize("sid", ["mpe/simple_spread-v3", HOPPER])
+def test_a_batch_stepped_with_missing_or_mis_sized_actions_says_so(sid):
+    """A missing agent was a KeyError deep in the batch, a wrong batch size NumPy's broadcast error."""
+    vec = scenarios.make(sid).vector(4, seed=0)
+    obs, _ = vec.reset()
+    with pytest.raises(UserError, match=r"^step: no actions for agent_0"):
+        vec.step({})
+    space = vec.action_space(next(iter(obs))) if hasattr(vec, "action_space") else None
+    bad = {a: np.zeros((3, *np.shape(space.sample() if space is not None else 0))) for a in obs}
+    with pytest.raises(UserError, match=r"the batch has 4 copies"):
+        vec.step(bad)
