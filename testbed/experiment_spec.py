@@ -85,7 +85,7 @@ class EvaluationTarget(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     scenario: str | dict[str, Any] = Field(description="A registered id, a spec file, or an inline definition.")
-    grids: list[list[str]] = Field(default_factory=list)
+    grids: list[Annotated[list[str], Field(min_length=1)]] = Field(default_factory=list)  # [] would be a 0-axis grid
     attacks: list[AttackEntry] = Field(default_factory=list)
     worst_case: list[WorstCaseEntry] = Field(default_factory=list)
 
@@ -108,7 +108,7 @@ class ExperimentSpec(BaseModel):
     seeds: list[Annotated[int, Field(ge=0, le=MAX_SEED)]] = Field(default_factory=lambda: [0], min_length=1)
     train_steps: int = Field(default=10_000, ge=0)
     evaluation: Evaluation = Field(default_factory=Evaluation)
-    grids: list[list[str]] = Field(default_factory=list)
+    grids: list[Annotated[list[str], Field(min_length=1)]] = Field(default_factory=list)  # [] would be a 0-axis grid
     attacks: list[AttackEntry] = Field(default_factory=list)
     worst_case: list[WorstCaseEntry] = Field(default_factory=list)
     evaluate_on: list[EvaluationTarget] = Field(default_factory=list)

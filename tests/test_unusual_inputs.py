@@ -68,6 +68,7 @@ def test_experiment_specs_refuse_repeated_and_negative_seeds_and_repeated_scenar
         ("dup", "seeds: [3, 3]\nscenarios: [classic/CartPole-v1]", "field 'seeds': 3 is given twice"),
         ("neg", "seeds: [-1]\nscenarios: [classic/CartPole-v1]", "field 'seeds.0': Input should be greater than or equal to 0"),
         ("scn", "seeds: [0]\nscenarios: [classic/CartPole-v1, classic/CartPole-v1]", "field 'scenarios': .* is given twice"),
+        ("grid", "seeds: [0]\nscenarios: [classic/CartPole-v1]\ngrids: [[]]", "field 'grids.0': List should have at least 1"),
     ]:
         path = tmp_path / f"{name}.yaml"
         path.write_text(f"name: {name}\nagents: [{{name: random}}]\ntrain_steps: 0\n{body}\n")
