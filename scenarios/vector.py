@@ -142,6 +142,7 @@ class VectorScenario:
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray], list[dict]]:
         """Step every running copy with row ``i`` of each agent's action array."""
         n = self.num_envs
+        _check_actions(actions, self.agents, n)  # before any copy steps (a failure half-way would split the batch)
         rewards = {a: np.zeros(n, np.float64) for a in self.agents}
         terminated = {a: np.zeros(n, bool) for a in self.agents}
         truncated = {a: np.zeros(n, bool) for a in self.agents}
@@ -200,3 +201,16 @@ class VectorScenario:
         """Close every copy."""
         for copy in self.copies:
             copy.close()
+
+
+def _check_actions(actions: Any, agents: list[str], n: int) -> None:
+    """Refuse, in one line, actions that are not one ``(n, ...)`` array per agent (the batched faces say the same)."""
+    if not isinstance(actions, dict):
+        raise UserError(f"step takes a dict of agent -> (N, ...) actions, got {type(actions).__name__}")
+    missing = [a for a in agents if a not in actions]
+    if missing:
+        raise UserError(f"step: no actions for {', '.join(missing)} (valid: one array per agent: {', '.join(agents)})")
+    for a in agents:
+        if np.shape(actions[a])[:1] != (n,):
+            raise UserError(f"step: {a}'s actions have shape {np.shape(actions[a])}; the batch has {n} copies "
+                            f"(valid: ({n}, ...))")

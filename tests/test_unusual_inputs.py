@@ -150,10 +150,12 @@ def test_a_results_store_changed_outside_the_testbed_is_read_or_refused_in_one_l
         ResultsStore(db)
 
 
+@pytest.mark.parametrize("backend", ["auto", "gymnasium"])
 @pytest.mark.parametrize("sid", ["mpe/simple_spread-v3", HOPPER])
-def test_a_batch_stepped_with_missing_or_mis_sized_actions_says_so(sid):
-    """A missing agent was a KeyError deep in the batch, a wrong batch size NumPy's broadcast error."""
-    vec = scenarios.make(sid).vector(4, seed=0)
+def test_a_batch_stepped_with_missing_or_mis_sized_actions_says_so(sid, backend):
+    """A missing agent was a KeyError deep in the batch, a wrong batch size NumPy's broadcast error (on
+    the per-copy face: an IndexError after the first copies had stepped)."""
+    vec = scenarios.make(sid).vector(4, seed=0, backend=backend)
     obs, _ = vec.reset()
     with pytest.raises(UserError, match=r"^step: no actions for agent_0"):
         vec.step({})
