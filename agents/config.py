@@ -117,7 +117,8 @@ def problem(s: dict[str, Any], value: Any) -> bool:
     kind = s.get("type", "any")
     if isinstance(value, str):
         if s.get("schedule") and (m := _SCHEDULE.match(value)):
-            return not (math.isfinite(float(m.group(1))) and _in_range(s, float(m.group(1))))
+            start = float(m.group(1))
+            return not (math.isfinite(start) and _in_range(s, start))
         if s.get("strings") and re.match(s["strings"], value):
             return False
         if kind == "string":

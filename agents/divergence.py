@@ -27,7 +27,7 @@ import torch
 
 from agents.numpy_mlp import MLPStack
 from agents.numpy_policy import NumpyPolicy
-from agents.training_state import _skipped
+from agents.training_state import not_state
 from scenarios import UserError
 
 _DEPTH = 8
@@ -61,7 +61,8 @@ def _parameters(root: Any) -> Iterator[tuple[str, Any]]:
         if isinstance(x, (MLPStack, NumpyPolicy)):
             yield path.lstrip(".") or type(x).__name__, x.flat
             continue
-        if isinstance(x, torch.Tensor) or _skipped(x) or (type(x).__module__ or "").split(".")[0] in _WORLDS:
+        module = getattr(type(x), "__module__", None) or ""  # SWIG's types (Box2D's) have none
+        if isinstance(x, torch.Tensor) or not_state(x) or module.split(".")[0] in _WORLDS:
             continue
         if isinstance(x, (dict, list, tuple)) and len(x) > _WIDTH:
             continue

@@ -78,7 +78,9 @@ def _unsaveable(x: Any) -> bool:
     return mod == "Box2D" or mod.startswith("Box2D.") or type(x).__name__ == "SwigPyObject"
 
 
-def _skipped(x: Any) -> bool:
+def not_state(x: Any) -> bool:
+    """Whether the walk skips ``x``: functions, classes, modules, files, processes, loggers... (the module
+    docstring's list); ``agents.divergence`` walks past the same objects."""
     if isinstance(x, _SKIP_TYPES) or isinstance(x, (bytes, bytearray, memoryview)):
         return True
     mod = getattr(type(x), "__module__", None) or ""  # SWIG's types (Box2D's) have no __module__
@@ -119,7 +121,7 @@ class _Writer:
             raise UserError(f"the training state cannot be saved: {path.lstrip('.')} is a Box2D simulation, which has "
                             "no API to save and restore its state (save the agent without training_state: its weights "
                             "and settings are kept, a continued run starts new episodes)")
-        if _skipped(x):
+        if not_state(x):
             return None
         if id(x) in self.seen:  # the same object again (a view held twice): restored where first met
             return {"ref": self.seen[id(x)]}

@@ -142,7 +142,9 @@ class VectorScenario:
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray], list[dict]]:
         """Step every running copy with row ``i`` of each agent's action array."""
         n = self.num_envs
-        _check_actions(actions, self.agents, n)  # before any copy steps (a failure half-way would split the batch)
+        problem = action_problem(actions, self.agents, n)  # before any copy steps: a failure half-way
+        if problem is not None:  # would leave the batch split
+            raise problem
         rewards = {a: np.zeros(n, np.float64) for a in self.agents}
         terminated = {a: np.zeros(n, bool) for a in self.agents}
         truncated = {a: np.zeros(n, bool) for a in self.agents}
@@ -203,14 +205,17 @@ class VectorScenario:
             copy.close()
 
 
-def _check_actions(actions: Any, agents: list[str], n: int) -> None:
-    """Refuse, in one line, actions that are not one ``(n, ...)`` array per agent (the batched faces say the same)."""
+
+def action_problem(actions: Any, agents: Sequence[str], n: int) -> UserError | None:
+    """What makes ``actions`` not one ``(n, ...)`` array per agent, as one line, or None (every
+    vectorized face refuses the same way)."""
     if not isinstance(actions, dict):
-        raise UserError(f"step takes a dict of agent -> (N, ...) actions, got {type(actions).__name__}")
+        return UserError(f"step takes a dict of agent -> (N, ...) actions, got {type(actions).__name__}")
     missing = [a for a in agents if a not in actions]
     if missing:
-        raise UserError(f"step: no actions for {', '.join(missing)} (valid: one array per agent: {', '.join(agents)})")
+        return UserError(f"step: no actions for {', '.join(missing)} (valid: one array per agent: {', '.join(agents)})")
     for a in agents:
         if np.shape(actions[a])[:1] != (n,):
-            raise UserError(f"step: {a}'s actions have shape {np.shape(actions[a])}; the batch has {n} copies "
-                            f"(valid: ({n}, ...))")
+            return UserError(f"step: {a}'s actions have shape {np.shape(actions[a])}; the batch has {n} copies "
+                             f"(valid: ({n}, ...))")
+    return None

@@ -21,6 +21,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -38,8 +39,8 @@ err = Console(stderr=True, width=_WIDTH)
 
 
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a UserError, or a MemoryError from settings too large for the machine, into one stderr line and
-    exit status 2."""
+    """Turn a UserError, an out-of-memory error from settings too large for the machine, or an OSError on a
+    path, into one stderr line and exit status 2."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -55,8 +56,6 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
                 exc = Exception(f"{exc.filename}: {exc.strerror or exc} (choose another path)")
             elif errors is None or not isinstance(exc, errors.UserError):
                 raise
-            from rich.markup import escape
-
             err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)  # "[ray]" is text
             raise typer.Exit(2) from None
 
@@ -118,8 +117,6 @@ def describe(
     from agents import index
     import scenarios
     if name in index.names():
-        from rich.markup import escape
-
         from agents import config
 
         info = index.entry(name)
@@ -353,7 +350,7 @@ def _evaluate_worst_case(ag: Any, sc: Any, label: str | None, axes: list, method
 
 def _attack_budgets(kind: str, eps: str, std_source: str) -> list[float]:
     """Check the attack flags (before anything heavy loads) and return the budgets."""
-    from agents.adversarial.attack_kinds import ALL, ATTACKS
+    from agents.adversarial.attack_kinds import ALL, ATTACKS, MAX_EPS
     from scenarios import UserError
 
     if kind not in ATTACKS and kind != ALL:
@@ -364,8 +361,9 @@ def _attack_budgets(kind: str, eps: str, std_source: str) -> list[float]:
         budgets = [float(x) for x in eps.split(",") if x.strip()]
     except ValueError:
         raise UserError(f"--eps expects comma-separated numbers, got '{eps}'") from None
-    if not budgets or not all(0 <= b <= 1e6 for b in budgets):  # agents.adversarial.attacks.MAX_EPS; NaN fails
-        raise UserError(f"--eps needs one or more budgets from 0 to 1e6 (observation standard deviations), got '{eps}'")
+    if not budgets or not all(0 <= b <= MAX_EPS for b in budgets):  # NaN fails both
+        raise UserError(f"--eps needs one or more budgets from 0 to {MAX_EPS:g} (observation standard deviations), "
+                        f"got '{eps}'")
     return budgets
 
 
@@ -389,8 +387,6 @@ def _evaluate_attack(ag: Any, sc: Any, label: str | None, kind: str, budgets: li
                             train_steps=train_steps, skipped=skipped,
                             progress=lambda done, total: bar.update(task, completed=done, total=total))
     out.print(attack_table(recs, f"{ag.name} on {sc.id} under {kind} (eps in std units)"))
-    from rich.markup import escape
-
     for name, why in skipped.items():
         out.print(f"[dim]not run: {name}: {escape(why)}[/]")
     out.print(f"stored {len(recs)} episodes in {db} ({store.count()} in total)")
@@ -501,8 +497,6 @@ def run(
     if mine:  # the experiment's own episodes (the database may hold others)
         _print_tables(mine)
     if counts["failures"]:
-        from rich.markup import escape
-
         for line in counts["failures"]:
             err.print(f"[bold red]failed:[/] {escape(line)}", highlight=False)
         raise typer.Exit(1)
@@ -719,16 +713,9 @@ def main() -> None:
             raise
         ctx = getattr(exc, "ctx", None)
         where = f"; see '{ctx.command_path} --help'" if ctx is not None else ""
-        err.print(f"[bold red]error:[/] {escape_markup(exc.format_message().rstrip('.'))}{where}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(exc.format_message().rstrip('.'))}{where}", highlight=False, soft_wrap=True)
         sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)
-
-
-def escape_markup(text: str) -> str:
-    """``text`` with rich's markup brackets escaped (an option's value may contain ``[``)."""
-    from rich.markup import escape
-
-    return escape(text)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ scenario is evaluated too. All episodes share one ``run_id`` and carry
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import uuid
 from collections.abc import Callable
@@ -92,11 +93,10 @@ def grid_points(axes: list[GridAxis]) -> list[dict[str, float]]:
     seen: dict[tuple[Any, ...], str] = {}
     for a in axes:
         key = (a.field, a.name, a.component)
-        if key in seen or a.label in seen.values():
-            raise UserError(f"--grid {a.label} and {seen.get(key, a.label)} set the same parameter (valid: one axis per "
-                            "parameter)")
+        if key in seen:
+            raise UserError(f"--grid {a.label} and {seen[key]} set the same parameter (valid: one axis per parameter)")
         seen[key] = a.label
-    total = int(np.prod([len(a.values) for a in axes])) if axes else 0
+    total = math.prod(len(a.values) for a in axes)  # Python's integers: NumPy's product could wrap past the cap
     if total > MAX_POINTS:
         raise UserError(f"the grid has {total} points, more than {MAX_POINTS} (valid: fewer values per axis)")
     return [dict(zip([a.label for a in axes], combo)) for combo in itertools.product(*[a.values for a in axes])]

@@ -19,14 +19,13 @@ WITH_REWARD = {"mujoco/InvertedPendulum-v5", "classic/CartPole-v1", "mujoco/Reac
 OBS_LAYERS = {f"mujoco/{task}-{level}-v0" for task in ("InvertedPendulum", "InvertedDoublePendulum", "Hopper",
                                                         "Walker2d", "Ant", "Humanoid")
               for level in ("easy", "medium", "hard")} | {"sim2real/Hopper-real-v0"}
-# Source classes with no known termination function (never terminate, or end on a condition
-# not listed in scenarios.termination).
 NEVER = {"PendulumEnv", "HalfCheetahEnv", "SwimmerEnv", "ReacherEnv", "PusherEnv", "HumanoidStandupEnv"}
 """Never terminate (time limit only): their function is always False, with any layers."""
 SET_STATE = {"classic/Acrobot-v1": lambda rng: rng.uniform([-np.pi, -np.pi, -1, -1], [np.pi, np.pi, 1, 1]),
              "classic/MountainCar-v0": lambda rng: rng.uniform([0.3, -0.07], [0.6, 0.07]),
              "classic/MountainCarContinuous-v0": lambda rng: rng.uniform([0.3, -0.07], [0.6, 0.07])}
 """Terminating tasks random play rarely ends: tested from states set near their goal."""
+# Source classes with no known termination function (goal-conditioned or discrete observations).
 NO_FUNCTION = {
     "AdroitHandDoorEnv": "goal-conditioned robotics task, never terminates",
     "AdroitHandHammerEnv": "goal-conditioned robotics task, never terminates",

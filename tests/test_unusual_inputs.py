@@ -27,6 +27,14 @@ def test_a_seed_outside_0_to_2_63_is_refused(call):
         call()
 
 
+def test_the_cli_refuses_the_seeds_the_packages_refuse():
+    """The CLI declares its --seed bound without importing the packages (start-up time): the same number."""
+    from scenarios.errors import MAX_SEED
+    from testbed import cli
+
+    assert cli.MAX_SEED == MAX_SEED
+
+
 @pytest.mark.parametrize("layer,match", [
     ({"type": "action_gain", "params": {"value": [1, 2]}}, r"2 gains given but agent_0's actions have shape \(3,\)"),
     ({"type": "dynamics", "params": {"parameters": [{"field": "body_mass", "names": [], "low": 0.5, "high": 1}]}},

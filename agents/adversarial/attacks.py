@@ -44,7 +44,7 @@ import torch
 
 from gymnasium import spaces
 
-from agents.adversarial.attack_kinds import ATTACKS, TRAIN_STEPS
+from agents.adversarial.attack_kinds import ATTACKS, MAX_EPS, TRAIN_STEPS
 from agents.adversarial.robust_sarsa import RobustSarsa, collect
 from agents.adversarial.victim import Victim, victim_of
 from scenarios import Scenario, UserError
@@ -115,12 +115,6 @@ def fit_sarsa(agent: Any, scenario: Scenario, targets: list[str], std: dict[str,
         critic.fit(data[a], seed=seed)
         out[a] = critic
     return out
-
-
-MAX_EPS = 1e6
-"""The largest budget, in observation standard deviations: far past any meaningful attack, and small
-enough that the perturbed observations stay finite in float32 (an eps of 1e300 made the victim's
-logits NaN, a torch traceback)."""
 
 
 class ObservationAttack:

@@ -31,12 +31,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from gymnasium import spaces
 
 from agents.base import ProgressFn
 from agents.checkpoint import scenario_signature
 from scenarios import Scenario, ScenarioSpec, UserError
 from scenarios import make as make_scenario
+from scenarios.goals import is_goal_space
 
 FORMAT = "testbed-demos-1"
 
@@ -189,7 +189,7 @@ def record(expert: Any, scenario: Scenario | str | dict | ScenarioSpec | None = 
     if episodes < 1:
         raise UserError(f"episodes must be at least 1 (got {episodes})")
     sc = expert.scenario if scenario is None else (scenario if isinstance(scenario, Scenario) else make_scenario(scenario))
-    keyed = [a for a in sc.possible_agents if isinstance(sc.observation_space(a), spaces.Dict)]
+    keyed = [a for a in sc.possible_agents if is_goal_space(sc.observation_space(a))]
     if keyed:
         raise UserError(f"{sc.id} has goal-conditioned (Dict) observations ({keyed[0]}): demonstration datasets hold "
                         "array observations, as the imitation learners read them (valid: a task with Box or "

@@ -25,7 +25,7 @@ from scenarios.errors import UserError
 from scenarios.layers import build_layers
 from scenarios.layers.stack import LayerStack
 from scenarios.spec import LayerSpec, ScenarioSpec
-from scenarios.vector import episode_summary, reset_seeds
+from scenarios.vector import action_problem, episode_summary, reset_seeds
 
 
 class Context:
@@ -233,20 +233,6 @@ class LayeredBatch(ABC):
                 reward = self._rows(lambda r, d, loc=loc, stack=stack: stack.reward(r, d, loc), reward, pos, done)
         return obs, reward
 
-    def _bad_actions(self, actions: Any) -> UserError | None:
-        """What is wrong with ``actions`` for this batch (a missing agent, a batch of the wrong size), or None."""
-        if not isinstance(actions, dict):
-            return UserError(f"step takes a dict of agent -> (N, ...) actions, got {type(actions).__name__}")
-        missing = [a for a in self.agents if a not in actions]
-        if missing:
-            return UserError(f"step: no actions for {', '.join(missing)} (valid: one array per agent: {', '.join(self.agents)})")
-        for a in self.agents:
-            rows = np.shape(actions[a])[:1]
-            if rows != (self.num_envs,):
-                return UserError(f"step: {a}'s actions have shape {np.shape(actions[a])}; the batch has {self.num_envs} "
-                                 f"copies (valid: ({self.num_envs}, ...))")
-        return None
-
     def step(self, actions: dict[str, np.ndarray]) -> tuple[dict, dict, dict, dict, list[dict]]:
         """Step every running copy with row ``i`` of each agent's action array."""
         n = self.num_envs
@@ -268,8 +254,7 @@ class LayeredBatch(ABC):
                 applied = self._before(stacks, ids, t, applied, agent_infos)
             obs_ids, rew_ids, term_ids = self._advance(ids, applied, all_running)
         except (KeyError, IndexError, ValueError) as exc:
-            raise self._bad_actions(actions) or exc
-
+            raise action_problem(actions, self.agents, self.num_envs) or exc
         self.episode_lengths[ids] += 1
         terminated = np.zeros(n, bool)
         terminated[ids] = term_ids

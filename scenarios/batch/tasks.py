@@ -51,14 +51,10 @@ class Task:
     zero_at_reset: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _ctrl(p: Any, action: np.ndarray) -> np.ndarray:
-    return p._ctrl_cost_weight * np.square(action).sum(axis=1)  # the method: np.sum's dispatch costs ~1 us at N=1
-
-
-def _ctrl_data(p: Any, action: np.ndarray) -> np.ndarray:
-    """Humanoid's and HumanoidStandup's control cost: Gymnasium squares ``data.ctrl`` (float64), not the action
-    (float32 from a policy, whose squares round differently by ~1e-8)."""
-    return p._ctrl_cost_weight * np.square(action, dtype=np.float64).sum(axis=1)
+def _ctrl(p: Any, action: np.ndarray, dtype: Any = None) -> np.ndarray:
+    """The control cost of the action's squares (``dtype``: square in it, as Humanoid and HumanoidStandup
+    square ``data.ctrl``, float64, where a policy's float32 action rounds differently by ~1e-8)."""
+    return p._ctrl_cost_weight * np.square(action, dtype=dtype).sum(axis=1)  # the method: np.sum's dispatch costs ~1 us at N=1
 
 
 def _uniform_reset(p: Any, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -260,13 +256,13 @@ def _humanoid_reward(p: Any, f: Fields, before: np.ndarray, action: np.ndarray) 
     healthy = (lo < f.qpos[:, 2]) & (f.qpos[:, 2] < hi)
     contact = p._contact_cost_weight * np.square(f.cfrc_ext).reshape(len(healthy), -1).sum(axis=1)
     contact = np.clip(contact, *p._contact_cost_range)
-    r = p._forward_reward_weight * x_velocity + healthy * p._healthy_reward - (_ctrl_data(p, action) + contact)
+    r = p._forward_reward_weight * x_velocity + healthy * p._healthy_reward - (_ctrl(p, action, np.float64) + contact)
     return r, (~healthy) & bool(p._terminate_when_unhealthy)
 
 
 def _standup_reward(p: Any, f: Fields, before: Any, action: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     uph = (f.qpos[:, 2] - 0) / p.model.opt.timestep
-    ctrl = _ctrl_data(p, action)
+    ctrl = _ctrl(p, action, np.float64)
     impact = p._impact_cost_weight * np.square(f.cfrc_ext).reshape(len(uph), -1).sum(axis=1)
     impact = np.clip(impact, *p._impact_cost_range)
     return uph - ctrl - impact + 1, np.zeros(len(uph), bool)
