@@ -7,7 +7,8 @@ continues a run in another process or session (join the files' ``returns`` by ``
 ``--checkpoint-every K`` trains in chunks of K steps and saves the agent with its whole training
 state after each (``<out>.ckpt/seed<S>``); a later run with the same arguments resumes a seed from
 its last chunk (``agents.load(..., resume=True)``: the same run as one uninterrupted ``learn``, as
-``tests/test_resume.py`` checks), so a seed longer than one session still finishes.
+``tests/test_resume.py`` checks), so a seed longer than one session still finishes; with it, seeds
+already recorded in ``--out`` (same learner, task and steps) are kept and not run again.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/fast_ppo_returns.py --learner ppo --steps 100000 --out results/ppo.json
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/fast_ppo_returns.py --learner fast_ppo --steps 100000 --out results/fast.json
@@ -52,7 +53,14 @@ def main() -> None:
     returns: list[float] = []
     seconds: list[float] = []
     seeds: list[int] = []
+    if args.checkpoint_every and out.is_file():
+        done = json.loads(out.read_text())
+        if (done["learner"], done["task"], done["steps"]) == (args.learner, args.task, args.steps):
+            returns, seconds, seeds = done["returns"], done["seconds"], done["seeds"]
+            print(f"{args.learner}: seeds {seeds} already in {out}", flush=True)
     for seed in range(args.first_seed, args.first_seed + args.seeds):
+        if seed in seeds:
+            continue
         agent, spent = _train(args, seed, out.with_name(out.name + ".ckpt") / f"seed{seed}")
         seconds.append(spent)
         returns.append(float(np.mean([r.team_return for r in testbed.evaluate(agent, episodes=10, seed=1000)])))
