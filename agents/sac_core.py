@@ -8,6 +8,14 @@ with Polyak-averaged targets (``tau``); the entropy coefficient learned on its l
 ``-dim(A)``. One ``update`` steps, in SB3's order, the entropy coefficient, the critics on a
 given target (by default the soft clipped-double-Q target), then the actor against the updated
 critics. Randomness comes from the generator the caller passes, so a seed fixes it.
+
+Two shortcuts that leave the arithmetic of every step as it was (same losses, same parameters
+after each update): the entropy coefficient's gradient is set in closed form
+(``-(log pi + target).mean()``) instead of backpropagated, and the critics' weights stop
+requiring gradients while the actor's loss is backpropagated through them (it needs dQ/da
+only). Together 11.6 -> 9.8 ms an update at 256 x 256, batch 256, on Hopper's sizes, one
+thread (``benchmarks/RESULTS.md``). Stacking the twin critics into batched products was
+measured slower on this CPU (3.6 against 3.1-3.5 ms for their forward and backward).
 """
 
 from __future__ import annotations
@@ -82,9 +90,8 @@ class SACCore:
         ``extra`` = (observations, actions, targets, weights) adds critic rows: the critic loss is
         then the weighted mean over the batch's rows (weight 1) and these."""
         a_pi, logp = self.sample(obs, gen)
-        alpha_loss = -(self.log_alpha * (logp.detach() + self.target_entropy)).mean()
-        self.alpha_opt.zero_grad()
-        alpha_loss.backward()
+        # the loss -(log_alpha * (logp + target)).mean() has the gradient -(logp + target).mean(): set, not backpropagated
+        self.log_alpha.grad = -(logp.detach() + self.target_entropy).mean().reshape(1)
         self.alpha_opt.step()
         if target is None:
             with torch.no_grad():
@@ -101,9 +108,13 @@ class SACCore:
         self.critic_opt.zero_grad()
         critic_loss.backward()
         self.critic_opt.step()
+        for p in self._critic_params:  # the actor's loss needs dQ/da, not the critics' weight gradients
+            p.requires_grad_(False)
         actor_loss = (self.alpha * logp - self.q_min(self.critics, obs, a_pi)).mean()
         self.actor_opt.zero_grad()
         actor_loss.backward()
+        for p in self._critic_params:
+            p.requires_grad_(True)
         self.actor_opt.step()
         with torch.no_grad():
             torch._foreach_lerp_(self._target_params, self._critic_params, self.tau)
