@@ -8,11 +8,13 @@ continues a run in another process or session (join the files' ``returns`` by ``
 state after each (``<out>.ckpt/seed<S>``); a later run with the same arguments resumes a seed from
 its last chunk (``agents.load(..., resume=True)``: the same run as one uninterrupted ``learn``, as
 ``tests/test_resume.py`` checks), so a seed longer than one session still finishes; with it, seeds
-already recorded in ``--out`` (same learner, task and steps) are kept and not run again.
+already recorded in ``--out`` (same learner, task, steps and ``--set`` overrides) are kept and not run again.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/fast_ppo_returns.py --learner ppo --steps 100000 --out results/ppo.json
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/fast_ppo_returns.py --learner fast_ppo --steps 100000 --out results/fast.json
     .venv/bin/python benchmarks/fast_ppo_returns.py --compare results/ppo.json results/fast.json
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/fast_ppo_returns.py --learner mbpo --steps 100000 \
+        --set termination=known --checkpoint-every 10000 --out results/mbpo.json
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--checkpoint-every", type=int, default=0, help="save a resumable checkpoint every K steps")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="hyperparameter override (repeatable; recorded in the JSON)")
     parser.add_argument("--compare", nargs=2, type=Path, default=None)
     args = parser.parse_args()
     if args.compare:
@@ -52,50 +56,65 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     returns: list[float] = []
     seconds: list[float] = []
+    cpu: list[float | None] = []
     seeds: list[int] = []
     if args.checkpoint_every and out.is_file():
         done = json.loads(out.read_text())
-        if (done["learner"], done["task"], done["steps"]) == (args.learner, args.task, args.steps):
+        if (done["learner"], done["task"], done["steps"], done.get("overrides", {})) == (
+                args.learner, args.task, args.steps, _overrides(args)):
             returns, seconds, seeds = done["returns"], done["seconds"], done["seeds"]
+            cpu = done.get("cpu_seconds", [None] * len(seeds))
             print(f"{args.learner}: seeds {seeds} already in {out}", flush=True)
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         if seed in seeds:
             continue
-        agent, spent = _train(args, seed, out.with_name(out.name + ".ckpt") / f"seed{seed}")
+        agent, spent, spent_cpu = _train(args, seed, out.with_name(out.name + ".ckpt") / f"seed{seed}")
         seconds.append(spent)
+        cpu.append(spent_cpu)
         returns.append(float(np.mean([r.team_return for r in testbed.evaluate(agent, episodes=10, seed=1000)])))
         seeds.append(seed)
         print(f"{args.learner} seed {seed}: {returns[-1]:.1f} ({seconds[-1]:.1f} s)", flush=True)
         out.write_text(json.dumps({"learner": args.learner, "task": args.task, "steps": args.steps, "seeds": seeds,
-                                   "returns": returns, "seconds": seconds}))
+                                   "returns": returns, "seconds": seconds, "cpu_seconds": cpu, "overrides": _overrides(args)}))
         shutil.rmtree(out.with_name(out.name + ".ckpt") / f"seed{seed}", ignore_errors=True)
 
 
-def _train(args: argparse.Namespace, seed: int, ckpt: Path) -> tuple[object, float]:
+def _overrides(args: argparse.Namespace) -> dict:
+    """The ``--set`` overrides as a dict (values read as YAML)."""
+    from agents.hyperparams import parse_assignments
+
+    return parse_assignments(args.set)
+
+
+def _train(args: argparse.Namespace, seed: int, ckpt: Path) -> tuple[object, float, float | None]:
     """Train one seed for ``args.steps`` steps (resuming from ``ckpt`` where a chunked run left one);
-    returns the agent and the training seconds summed over every chunk and session."""
+    returns the agent and the training seconds summed over every chunk and session: wall and this
+    process's CPU time (single-threaded runs: the second is not inflated by a paused process or a
+    busy machine; None where a checkpoint from before it was counted was resumed)."""
     import agents
 
     chunk = args.checkpoint_every or args.steps
     spent_file = ckpt / "seconds.json"
     if args.checkpoint_every and spent_file.is_file():
         agent = agents.load(ckpt, resume=True)
-        spent = json.loads(spent_file.read_text())["seconds"]
+        tally = json.loads(spent_file.read_text())
+        spent, spent_cpu = tally["seconds"], tally.get("cpu_seconds")
         print(f"{args.learner} seed {seed}: resumed at {agent.steps_trained} steps", flush=True)
     else:
-        agent, spent = agents.make(args.learner, args.task, seed=seed), 0.0
+        agent, spent, spent_cpu = agents.make(args.learner, args.task, seed=seed, **_overrides(args)), 0.0, 0.0
     while agent.steps_trained < args.steps:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         agent.learn(min(chunk, args.steps - agent.steps_trained))
         spent += time.perf_counter() - t0
+        spent_cpu = None if spent_cpu is None else spent_cpu + time.process_time() - c0
         if args.checkpoint_every and agent.steps_trained < args.steps:
             tmp = ckpt.with_name(ckpt.name + ".tmp")
             shutil.rmtree(tmp, ignore_errors=True)
             agents.save(agent, tmp, training_state=True)
-            (tmp / "seconds.json").write_text(json.dumps({"seconds": spent}))
+            (tmp / "seconds.json").write_text(json.dumps({"seconds": spent, "cpu_seconds": spent_cpu}))
             shutil.rmtree(ckpt, ignore_errors=True)
             tmp.rename(ckpt)
-    return agent, spent
+    return agent, spent, spent_cpu
 
 
 if __name__ == "__main__":
