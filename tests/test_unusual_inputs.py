@@ -60,6 +60,40 @@ def test_a_source_rejecting_its_kwargs_values_is_one_line(sid, kwargs, match):
         scenarios.make(sid, **kwargs)
 
 
+@pytest.mark.parametrize("sid,kwargs,match", [
+    ("classic/Pendulum-v1", {"g": "abc"}, "kwarg g takes a number, got 'abc'"),  # built, then failed at step 1
+    ("mpe/simple_spread-v3", {"N": 2.5}, "kwarg N takes an integer, got 2.5"),
+    ("mpe/simple_spread-v3", {"continuous_actions": "yes"}, "kwarg continuous_actions takes true or false"),
+    ("mujoco/Hopper-v5", {"healthy_reward": True}, "kwarg healthy_reward takes a number, got True"),
+])
+def test_a_kwarg_of_the_wrong_kind_is_refused_before_the_source_is_built(sid, kwargs, match):
+    with pytest.raises(UserError, match=rf"^source '.+': {match}") as e:
+        scenarios.make(sid, **kwargs)
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("sid,kwargs,match", [
+    ("mpe/simple_world_comm-v3", {"num_food": 0}, "min\\(\\) arg is an empty sequence"),  # mpe2, at the first step
+    ("mujoco/Hopper-v5", {"frame_skip": 0}, "division by zero"),  # Gymnasium, at the first step
+])
+def test_kwargs_the_library_fails_on_only_once_the_world_moves_are_refused_when_built(sid, kwargs, match):
+    with pytest.raises(UserError, match=rf"^source '.+' rejected kwargs .*{match}"):
+        scenarios.make(sid, **kwargs)
+
+
+def test_the_kwargs_probe_leaves_seeded_episodes_and_kinds_it_cannot_judge_alone():
+    """An unannotated integer default takes a float (MountainCarContinuous's goal_velocity); the probe's
+    reset and step do not change what a seeded episode gives (kwargs equal to the defaults vs none)."""
+    scenarios.make("classic/MountainCarContinuous-v0", goal_velocity=0.5).reset(seed=0)
+    runs = []
+    for kwargs in ({}, {"N": 3, "local_ratio": 0.5}):
+        vec = scenarios.make("mpe/simple_spread-v3", **kwargs).vector(2, seed=3, backend="gymnasium")
+        obs, _ = vec.reset()
+        steps = [obs] + [vec.step({a: np.full(2, k % 5, np.int64) for a in obs})[0] for k in range(6)]
+        runs.append(np.concatenate([np.concatenate([o[a] for a in sorted(o)], 1) for o in steps]))
+    np.testing.assert_array_equal(runs[0], runs[1])
+
+
 def test_world_comm_without_forests_steps_on_both_faces_alike():
     """The batched backend indexed with an empty float array (no forests) and crashed."""
     out = {}

@@ -21,7 +21,43 @@ KINDS = ("gymnasium", "pettingzoo", "mamujoco", "matrix")
 
 
 def build_source(source: str, kwargs: dict[str, Any], time_limit: int | None) -> Any:
-    """Construct the source env named by ``source`` with its kwargs and time limit."""
+    """Construct the source env named by ``source`` with its kwargs and time limit; where kwargs are
+    given, the env is also reset and stepped once (see ``probe``) so that values the library only
+    trips over once the world moves are refused here, in one line, and not mid-run."""
+    env = _construct(source, kwargs, time_limit)
+    if kwargs:
+        probe(source, env, kwargs)
+    return env
+
+
+def probe(source: str, env: Any, kwargs: dict[str, Any]) -> None:
+    """Reset ``env`` and step it once with every agent's action at the middle of its space (a copy of
+    the space samples where there is no middle, leaving the env's own spaces' generators alone);
+    an error there becomes ``rejected_kwargs``. The env is reset again before any episode."""
+    import copy
+
+    import numpy as np
+    from gymnasium import spaces
+
+    def middle(space: Any) -> Any:
+        if isinstance(space, spaces.Box):
+            low, high = np.nan_to_num(space.low, posinf=0, neginf=0), np.nan_to_num(space.high, posinf=0, neginf=0)
+            return ((low + high) / 2).astype(space.dtype)
+        if isinstance(space, spaces.Discrete):
+            return np.int64(space.start)
+        return copy.deepcopy(space).sample()
+
+    try:
+        env.reset()
+        env.step({a: middle(env.action_space(a)) for a in env.agents})
+    except Exception as exc:  # the library's own failure on these values
+        if isinstance(exc, UserError):
+            raise
+        raise rejected_kwargs(source, kwargs, exc) from None
+
+
+def _construct(source: str, kwargs: dict[str, Any], time_limit: int | None) -> Any:
+    """The source env itself (``build_source`` without the probe)."""
     kind, _, name = source.partition(":")
     if not name or kind not in KINDS:
         raise UserError(f"unknown source '{source}': expected 'kind:name' with kind one of {', '.join(KINDS)}")

@@ -44,6 +44,17 @@ def _register_extras(env_id: str) -> None:
         _register_robotics()
 
 
+def _creator(env_id: str) -> Any:
+    """The class or function behind a registered env id (None where it cannot be loaded)."""
+    from gymnasium.envs.registration import load_env_creator
+
+    entry = gym.registry[env_id].entry_point
+    try:
+        return entry if callable(entry) else load_env_creator(entry)
+    except Exception:  # noqa: BLE001 - gym.make reports a broken entry point in its own words
+        return None
+
+
 class GymnasiumSource:
     """One Gymnasium env behind a single-agent parallel API (agent id ``agent_0``)."""
 
@@ -54,8 +65,11 @@ class GymnasiumSource:
             _register_extras(env_id)
         if env_id not in gym.registry:
             raise UserError(f"unknown Gymnasium env '{env_id}'{suggest(env_id, gym.registry)}")
+        from scenarios.sources.kwarg_types import check_kwarg_types
         from scenarios.sources.robotics_compat import fetch_on_mujoco4
 
+        if kwargs:
+            check_kwarg_types(f"gymnasium:{env_id}", _creator(env_id), kwargs)
         try:
             with fetch_on_mujoco4(env_id):  # Gymnasium-Robotics' Fetch on MuJoCo 4 (see its docstring)
                 self.env = gym.make(env_id, max_episode_steps=time_limit, disable_env_checker=True, **kwargs)
