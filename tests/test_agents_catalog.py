@@ -163,6 +163,22 @@ def test_planners_beat_random_without_learning(name):
     assert mean_return(agents.make("random", sc, seed=0), sc, 2) < 0.5 * sc.time_limit
 
 
+def test_cem_searches_each_step_afresh_around_the_shifted_plan(monkeypatch):
+    """The elite spread was carried to the next step, where it shrank to its floor and froze the search."""
+    sc = scenarios.make("mujoco/InvertedPendulum-v5", time_limit=12)
+    ag = agents.make("cem", sc, seed=0, samples=32, iterations=2, horizon=10, noise_std=0.5)
+    spreads, scores = [], ag.scores
+
+    def recorded(states, actions):
+        spreads.append(float(actions[1:, 0].std()))  # the first action of each sampled candidate
+        return scores(states, actions)
+
+    monkeypatch.setattr(ag, "scores", recorded)
+    testbed.evaluate(ag, sc, episodes=1, seed=0)
+    first = spreads[0::2]  # each step's first iteration
+    assert len(first) == 12 and min(first) > 0.35, first
+
+
 def _tiny(name):
     if name in PLANNERS:
         sc_id, overrides, hp = PLANNERS[name]
