@@ -123,7 +123,9 @@ def search(agent: Any, scenario: Scenario, axes: list[GridAxis], episodes: int =
     means: list[tuple[float, dict[str, float]]] = []
 
     def run(unit_points: list[np.ndarray], generation: int, nominal: bool = False) -> list[float]:
-        points = [{lab: float(v) for lab, v in zip(labels, low + np.clip(u, 0, 1) * (high - low))} for u in unit_points]
+        # low (1 - u) + high u: exact at both ends (low + u (high - low) gave 0 for u = 1 on a box of -1e30:-9)
+        points = [{lab: float(v) for lab, v in zip(labels, low * (1 - np.clip(u, 0, 1)) + high * np.clip(u, 0, 1))}
+                  for u in unit_points]
         done = len(records)
         recs = evaluate_grid(agent, scenario, axes, episodes=episodes, seed=seed, deterministic=deterministic,
                              checkpoint=checkpoint, store=store, backend=backend, points=points, nominal=nominal,
