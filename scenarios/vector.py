@@ -10,7 +10,8 @@ the finished step, and ``infos[i]`` carries ``final_observation``,
 truncated, the layers' sampled ``params``, the summed safety ``cost``:
 per step the largest cost any agent reports, None without a cost layer, and
 ``success``: the source's ``is_success``/``success`` flag at the last step,
-None where it reports none). Goal-conditioned (``Dict``) observations are
+None where it reports none, and ``unstable``: MuJoCo's physics blew up and was reset during
+the episode, ``scenarios.instability``). Goal-conditioned (``Dict``) observations are
 batched per key: ``obs[agent]["observation"]`` is ``(N, ...)`` (``scenarios.goals``). With ``autoreset=False`` a finished copy waits, ``done[i]`` is
 True, and ``reset(indices=[i], seed=...)`` restarts it: the harness uses this
 to give every episode its own seed.
@@ -29,6 +30,7 @@ from gymnasium import spaces
 
 from scenarios.errors import UserError
 from scenarios.goals import batch_rows, copy_batch, episode_success, is_goal_space, put_row, take_row
+from scenarios.instability import warning_count
 from scenarios.scenario import Scenario
 from scenarios.spec import ScenarioSpec
 
@@ -55,9 +57,12 @@ def reset_seeds(seed: int | Sequence[int] | None, count: int, first_seed: int | 
     return seeds
 
 
-def episode_summary(vec: Any, i: int, params: dict[str, Any], success: bool | None = None) -> dict[str, Any]:
+def episode_summary(vec: Any, i: int, params: dict[str, Any], success: bool | None = None,
+                    unstable: bool | None = None) -> dict[str, Any]:
     """The ``episode`` entry of copy ``i``'s info when its episode ends (shared by every backend);
-    ``success``: the source's success flag at the episode's last step (None: it reports none)."""
+    ``success``: the source's success flag at the episode's last step (None: it reports none);
+    ``unstable``: MuJoCo's physics went unstable during the episode (``scenarios.instability``;
+    None: not a MuJoCo source)."""
     return {
         "returns": {a: float(vec.episode_returns[a][i]) for a in vec.agents},
         "length": int(vec.episode_lengths[i]),
@@ -66,6 +71,7 @@ def episode_summary(vec: Any, i: int, params: dict[str, Any], success: bool | No
         "params": dict(params),
         "cost": float(vec.episode_costs[i]) if vec.has_cost else None,
         "success": success,
+        "unstable": unstable,
     }
 
 
@@ -104,6 +110,7 @@ class VectorScenario:
         self.episode_costs = np.zeros(num_envs)
         self.has_cost = first.has_cost
         self._ep_terminated = np.zeros(num_envs, bool)
+        self._warnings: list[int | None] = [None] * num_envs  # MuJoCo's instability warnings at each episode's start
         self._reset_once = False
 
     def _seeds(self, seed: int | Sequence[int] | None, count: int) -> list[int | None]:
@@ -111,6 +118,7 @@ class VectorScenario:
 
     def _reset_copy(self, i: int, seed: int | None, options: dict | None) -> dict[str, Any]:
         obs, infos = self.copies[i].reset(seed=seed, options=options)
+        self._warnings[i] = warning_count(self.copies[i])
         for a in self.agents:
             if a in obs:
                 put_row(self._obs[a], i, obs[a])
@@ -174,7 +182,9 @@ class VectorScenario:
 
     def _finish(self, i: int, info: dict) -> None:
         self.done[i] = True
-        info["episode"] = episode_summary(self, i, self.copies[i].params, episode_success(info["agents"]))
+        start = self._warnings[i]
+        unstable = None if start is None else warning_count(self.copies[i]) > start
+        info["episode"] = episode_summary(self, i, self.copies[i].params, episode_success(info["agents"]), unstable)
         if self.autoreset:
             info["final_observation"] = {a: take_row(self._obs[a], i) for a in self.agents}
             info["final_info"] = info["agents"]

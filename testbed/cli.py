@@ -345,6 +345,9 @@ def _evaluate_worst_case(ag: Any, sc: Any, label: str | None, axes: list, method
     point = ", ".join(f"{k}={v:.4g}" for k, v in found.point.items())
     out.print(f"worst case found by {method} in {found.evaluations} points x {episodes} episodes: {found.value:.1f} "
               f"at {point} (nominal {found.nominal:.1f})")
+    if found.unstable_points:
+        out.print(f"{found.unstable_points} of the {found.evaluations} points went physically unstable (MuJoCo reset the "
+                  "simulation): stored, flagged 'unstable', and left out of the worst case")
     out.print(f"stored {len(found.records)} episodes in {db} ({store.count()} in total)")
 
 
@@ -393,7 +396,8 @@ def _evaluate_attack(ag: Any, sc: Any, label: str | None, kind: str, budgets: li
 
 
 def _print_tables(records: list, summary: bool = True) -> None:
-    """The nominal summary (unless ``summary`` is False), the over-seeds transfer table, and the grid tables."""
+    """The nominal summary (unless ``summary`` is False), the over-seeds transfer table, the grid tables, and a
+    warning line where episodes went physically unstable."""
     from testbed.tables import grid_study_table, robustness_table, summary_table, transfer_table
 
     from testbed.study import grid_study
@@ -406,6 +410,10 @@ def _print_tables(records: list, summary: bool = True) -> None:
     for table in tables:
         if table is not None:
             out.print(table)
+    broken = sum(1 for r in records if r.unstable)
+    if broken:
+        out.print(f"warning: {broken} of {len(records)} episodes went physically unstable (MuJoCo reset the simulation "
+                  "mid-episode): their returns are not measurements (records flagged 'unstable')")
 
 
 @app.command()

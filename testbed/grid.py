@@ -209,10 +209,14 @@ class RobustnessRow:
     """Lowest per-point success rate over the grid (None: the source reports no success flag)."""
     success_mean: float | None = None
     """Mean over grid points of the per-point success rate."""
+    unstable_points: int = 0
+    """Grid points left out because an episode's physics went unstable there (``scenarios.instability``)."""
 
 
 def robustness(records: list[EpisodeRecord]) -> list[RobustnessRow]:
-    """Nominal, worst case, 10th percentile and mean of per-point mean returns, per agent x grid run."""
+    """Nominal, worst case, 10th percentile and mean of per-point mean returns, per agent x grid run; a
+    point where any episode's physics went unstable is left out (its return is not a measurement)
+    and counted in ``unstable_points``."""
     groups: dict[tuple, list[EpisodeRecord]] = {}
     for r in records:
         if "grid" in r.params:
@@ -222,19 +226,22 @@ def robustness(records: list[EpisodeRecord]) -> list[RobustnessRow]:
         per_point: dict[str, list[float]] = {}
         flags: dict[str, list[float]] = {}
         labels: dict[str, dict[str, float]] = {}
+        broken: set[str] = set()
         for r in recs:
             key = repr(sorted(r.params["grid"].items()))
+            if r.unstable:
+                broken.add(key)
             per_point.setdefault(key, []).append(r.team_return)
             if r.success is not None:
                 flags.setdefault(key, []).append(float(r.success))
             labels[key] = r.params["grid"]
         nominal_key = repr([])
-        means = {k: float(np.mean(v)) for k, v in per_point.items() if k != nominal_key}
+        means = {k: float(np.mean(v)) for k, v in per_point.items() if k != nominal_key and k not in broken}
         if not means:
             continue
         worst_key = min(means, key=means.get)
         values = np.array(list(means.values()))
-        rates = {k: float(np.mean(v)) for k, v in flags.items() if k != nominal_key}
+        rates = {k: float(np.mean(v)) for k, v in flags.items() if k != nominal_key and k not in broken}
         rows.append(RobustnessRow(
             agent=agent, checkpoint=checkpoint or None, scenario_id=scenario_id, points=len(means),
             episodes_per_point=len(per_point[worst_key]),
@@ -244,5 +251,6 @@ def robustness(records: list[EpisodeRecord]) -> list[RobustnessRow]:
             success_nominal=float(np.mean(flags[nominal_key])) if nominal_key in flags else None,
             success_worst=min(rates.values()) if rates else None,
             success_mean=float(np.mean(list(rates.values()))) if rates else None,
+            unstable_points=len(broken - {nominal_key}),
         ))
     return rows

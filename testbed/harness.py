@@ -147,6 +147,7 @@ def run_episodes(
                 agent=agent.name, checkpoint=checkpoint, seed=seed + slot[i], episode=slot[i],  # type: ignore[operator]
                 returns=returns, team_return=team, aggregation=aggregation, length=ep["length"],
                 terminated=ep["terminated"], truncated=ep["truncated"], cost=ep.get("cost"), success=ep.get("success"),
+                unstable=ep.get("unstable"),
                 wall_time_s=time.perf_counter() - started[i], deterministic=deterministic,
                 versions=versions, created_at=dt.datetime.now(dt.timezone.utc).isoformat(),
             )

@@ -26,6 +26,7 @@ class EpisodeRecord(BaseModel):
     truncated: bool = Field(description="Ended by the time limit.")
     cost: float | None = Field(default=None, description="Summed safety cost (None: the scenario has no cost layer).")
     success: bool | None = Field(default=None, description="The source's success flag (info['is_success'], or 'success') at the episode's end; None where it reports none.")
+    unstable: bool | None = Field(default=None, description="MuJoCo's physics went unstable during the episode and reset its state (scenarios.instability): the return is not a measurement; None for non-MuJoCo sources.")
     wall_time_s: float = Field(description="Wall time from this episode's reset to its end.")
     deterministic: bool = Field(description="Whether the agent acted deterministically.")
     versions: dict[str, str] = Field(default_factory=dict, description="Library versions and thread counts.")

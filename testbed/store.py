@@ -24,7 +24,7 @@ from testbed.records import EpisodeRecord
 SCHEMA_VERSION = 1
 _JSON = {"scenario", "params", "returns", "versions"}
 _BOOL = {"terminated", "truncated", "deterministic"}
-_OPTIONAL_BOOL = {"success"}
+_OPTIONAL_BOOL = {"success", "unstable"}
 _COLUMNS = list(EpisodeRecord.model_fields)
 _TYPES = {"seed": "INTEGER", "episode": "INTEGER", "length": "INTEGER", "team_return": "REAL", "wall_time_s": "REAL",
           "cost": "REAL",

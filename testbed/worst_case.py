@@ -27,6 +27,11 @@ Methods (all over the box mapped to the unit cube):
 grid's 101 points). The minimum over evaluated points is, like a grid's, biased low
 by the noise of ``episodes`` episodes; re-evaluating the worst point on fresh seeds
 (``confirm``) gives an unbiased value.
+
+A point where any episode's physics went unstable (MuJoCo reset the simulation mid-episode,
+``scenarios.instability``: a gravity of 1e30 gives Hopper a "return" of -6.8e33) is stored and
+counted (``unstable_points``) but is not a worst-case candidate: its return is not a
+measurement, and the optimizer reads it as the nominal's value so it does not chase the blow-up.
 """
 
 from __future__ import annotations
@@ -76,11 +81,18 @@ class WorstCase:
     nominal: float
     evaluations: int
     method: str
+    unstable_points: int = 0
+
 
 
 def _point_means(records: list[EpisodeRecord], points: list[dict[str, float]]) -> list[float]:
     """The mean team return at each point, from its records."""
     return [float(np.mean([r.team_return for r in records if r.params["grid"] == p])) for p in points]
+
+
+def _unstable(records: list[EpisodeRecord], points: list[dict[str, float]]) -> list[bool]:
+    """Whether any episode at each point went physically unstable (``scenarios.instability``)."""
+    return [any(r.unstable for r in records if r.params["grid"] == p) for p in points]
 
 
 def _design(d: int) -> list[np.ndarray]:
@@ -121,6 +133,8 @@ def search(agent: Any, scenario: Scenario, axes: list[GridAxis], episodes: int =
     total = episodes * (evaluations + 1)
     records: list[EpisodeRecord] = []
     means: list[tuple[float, dict[str, float]]] = []
+    unstable: list[dict[str, float]] = []
+    nominal_mean = [0.0]
 
     def run(unit_points: list[np.ndarray], generation: int, nominal: bool = False) -> list[float]:
         # low (1 - u) + high u: exact at both ends (low + u (high - low) gave 0 for u = 1 on a box of -1e30:-9)
@@ -132,11 +146,14 @@ def search(agent: Any, scenario: Scenario, axes: list[GridAxis], episodes: int =
                              run_id=run_id, extra_params={"search": method, "generation": generation},
                              progress=(lambda i, _n: progress(done + i, total)) if progress else None)
         records.extend(recs)
-        values = _point_means(recs, points)
-        means.extend(zip(values, points))
-        return values
+        values, broken = _point_means(recs, points), _unstable(recs, points)
+        means.extend((v, p) for v, p, b in zip(values, points, broken) if not b)
+        unstable.extend(p for p, b in zip(points, broken) if b)
+        # an unstable point's return is not a measurement: the optimizer reads it as the nominal's, not as a worst case
+        return [nominal_mean[0] if b else v for v, b in zip(values, broken)]
 
     run([], 0, nominal=True)
+    nominal_mean[0] = _point_means(records, [{}])[0]
     d = len(axes)
     design = (_design(d) if corners else _design(d)[:1])[:evaluations]
     if method == "random":
@@ -147,9 +164,12 @@ def search(agent: Any, scenario: Scenario, axes: list[GridAxis], episodes: int =
         _cmaes(run, design[int(np.argmin(values))], evaluations - len(design), d, search_seed)
     else:
         _bayes(run, design, evaluations, d, labels, search_seed)
+    if not means:
+        raise UserError(f"every one of the {len(unstable)} points searched went physically unstable (MuJoCo reset the "
+                        "simulation: scenarios.instability), so none is a measured worst case: narrow the box")
     value, point = min(means, key=lambda m: m[0])
-    (nominal,) = _point_means(records, [{}])
-    return WorstCase(records=records, point=point, value=value, nominal=nominal, evaluations=len(means), method=method)
+    return WorstCase(records=records, point=point, value=value, nominal=nominal_mean[0],
+                     evaluations=len(means) + len(unstable), method=method, unstable_points=len(unstable))
 
 
 def _cmaes(run: Callable[..., list[float]], start: np.ndarray, budget: int, d: int, seed: int) -> None:

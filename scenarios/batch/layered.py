@@ -73,6 +73,7 @@ class LayeredBatch(ABC):
     autoreset: bool
     agents: list[str]
     time_limit: int | None
+    physics_checked: bool = False  # a MuJoCo backend marks unstable episodes in ``_unstable``
 
     def _init_layers(self, obs_spaces: dict, act_spaces: dict, copy_layers: Sequence[Sequence[LayerSpec]] | None,
                      context: Any, subset: Any) -> None:
@@ -111,6 +112,7 @@ class LayeredBatch(ABC):
         self.episode_lengths = np.zeros(num_envs, np.int64)
         self.episode_costs = np.zeros(num_envs)
         self._ep_terminated = np.zeros(num_envs, bool)
+        self._unstable = np.zeros(num_envs, bool)  # set by a physics backend's _advance (scenarios.instability)
         self._reset_once = False
         empty = MappingProxyType({})
         self._no_info = MappingProxyType({a: empty for a in self.agents})
@@ -183,6 +185,7 @@ class LayeredBatch(ABC):
         self.episode_lengths[idx] = 0
         self.episode_costs[idx] = 0.0
         self._ep_terminated[idx] = False
+        self._unstable[idx] = False
         self.done[idx] = False
 
     def _reset_info(self, i: int) -> Any:
@@ -289,7 +292,8 @@ class LayeredBatch(ABC):
             for a in self.agents:
                 self.active[a][finished] = False
             for i in finished:
-                infos[i]["episode"] = episode_summary(self, i, self.params[i])
+                infos[i]["episode"] = episode_summary(self, i, self.params[i],
+                                                      unstable=bool(self._unstable[i]) if self.physics_checked else None)
             if self.autoreset:
                 for i in finished:
                     infos[i]["final_observation"] = {a: self._obs[a][i].copy() for a in self.agents}

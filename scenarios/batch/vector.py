@@ -27,6 +27,7 @@ import numpy as np
 from mujoco import batch as mjbatch
 
 from scenarios.batch.layered import Context, LayeredBatch
+from scenarios.instability import clock_reset
 from scenarios.batch.mamujoco_obs import LocalObservations
 from scenarios.batch.tasks import TASKS, Fields, prepare
 from scenarios.errors import UserError
@@ -70,6 +71,7 @@ class BatchVectorScenario(LayeredBatch):
     """
 
     backend = "batch"
+    physics_checked = True
 
     def __init__(self, spec: ScenarioSpec, num_envs: int, seed: int | None = None, autoreset: bool = True,
                  nthread: int | None = None, copy_layers: Sequence[Sequence[LayerSpec]] | None = None) -> None:
@@ -87,6 +89,7 @@ class BatchVectorScenario(LayeredBatch):
         self.p = prepare(self.task, env)
         self.model = env.model
         self.frame_skip = int(env.frame_skip)
+        self._timestep = float(self.model.opt.timestep)
         self.agents = list(self.template.possible_agents)
         self.time_limit = self.template.time_limit
         self.action_spaces = {a: self.template.action_space(a) for a in self.agents}
@@ -162,7 +165,9 @@ class BatchVectorScenario(LayeredBatch):
             self._ctrl[ids] = joint
             full = np.zeros((n, *np.shape(joint)[1:]), np.float64)
             full[ids] = joint
+        clock = self.batch.state[ids, 0]
         self.batch.step(None if all_running else ids, nstep=self.frame_skip)
+        self._unstable[ids] |= clock_reset(clock, self.batch.state[ids, 0], self.frame_skip, self._timestep)
         if self._rne:
             for i in ids:
                 self.batch.get_data(int(i), self._scratch)

@@ -1,0 +1,63 @@
+"""Episodes whose MuJoCo physics blew up (and was reset by MuJoCo) are flagged, stored, and kept out of worst cases."""
+
+import numpy as np
+import pytest
+
+import agents
+import scenarios
+import testbed
+from scenarios import UserError
+from testbed.grid import robustness
+from testbed.store import ResultsStore
+from testbed.worst_case import parse_box, search
+
+
+def gravity(z: float) -> dict:
+    return {"type": "dynamics", "params": {"parameters": [
+        {"field": "gravity", "component": 2, "operation": "set", "distribution": "constant", "value": z}]}}
+
+
+def _episodes(sid: str, layers: list, backend: str, count: int = 2) -> list[dict]:
+    vec = scenarios.make(sid, layers=layers).vector(2, seed=0, backend=backend)
+    vec.reset()
+    eps: list[dict] = []
+    for _ in range(1000):
+        acts = {a: np.zeros((2, *vec.action_spaces[a].shape), vec.action_spaces[a].dtype) for a in vec.agents}
+        eps += [i["episode"] for i in vec.step(acts)[4] if "episode" in i]
+        if len(eps) >= count:
+            return eps
+    raise AssertionError("episodes did not end")
+
+
+@pytest.mark.parametrize("backend", ["batch", "gymnasium"])
+def test_both_faces_flag_an_episode_whose_physics_blew_up(backend):
+    """Gravity 1e30: MuJoCo resets the state mid-step; Hopper 'returns' -6.8e33. Nominal: not flagged."""
+    blown = _episodes("mujoco/Hopper-v5", [gravity(-1e30)], backend)
+    assert all(e["unstable"] is True for e in blown) and blown[0]["returns"]["agent_0"] < -1e30
+    assert all(e["unstable"] is False for e in _episodes("mujoco/Hopper-v5", [gravity(-9.81)], backend))
+    assert all(e["unstable"] is True for e in _episodes("mamujoco/HalfCheetah-2x3-v1", [gravity(-1e30)], backend))
+
+
+def test_sources_without_mujoco_report_no_flag():
+    for backend in ("batch", "gymnasium"):
+        assert all(e["unstable"] is None for e in _episodes("mpe/simple_spread-v3", [], backend))
+    assert all(e["unstable"] is None for e in _episodes("classic/CartPole-v1", [], "gymnasium"))
+
+
+def test_the_flag_is_stored_and_a_worst_case_search_leaves_unstable_points_out(tmp_path):
+    sc = scenarios.make("mujoco/Hopper-v5", time_limit=50)
+    store = ResultsStore(tmp_path / "r.db")
+    # cmaes's design: the box's centre and both ends; only the end at -9 is a physical gravity
+    found = search(agents.make("random", sc, seed=0), sc, [parse_box("gravity.z@set=-1e30:-9")], episodes=1,
+                   evaluations=3, method="cmaes", store=store)
+    assert found.point == {"gravity.z@set": -9.0} and found.unstable_points == 2
+    assert found.value > -1e6  # the blow-up's -6.8e33 is not the worst case
+    stored = store.records()
+    assert sum(bool(r.unstable) for r in stored) == sum(bool(r.unstable) for r in found.records) >= 1
+    assert {r.unstable for r in stored} == {True, False}
+    (row,) = robustness(stored)
+    assert row.unstable_points == found.unstable_points and row.worst == pytest.approx(found.value)
+    with pytest.raises(UserError, match="every one of the 2 points searched went physically unstable"):
+        search(agents.make("random", sc, seed=0), sc, [parse_box("gravity.z@set=-1e30:-1e29")], episodes=1,
+               evaluations=2, method="random")
+    assert all(r.unstable is False for r in testbed.evaluate(agents.make("random", sc, seed=0), sc, episodes=2))
