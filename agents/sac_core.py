@@ -13,9 +13,10 @@ Two shortcuts that leave the arithmetic of every step as it was (same losses, sa
 after each update): the entropy coefficient's gradient is set in closed form
 (``-(log pi + target).mean()``) instead of backpropagated, and the critics' weights stop
 requiring gradients while the actor's loss is backpropagated through them (it needs dQ/da
-only). Together 11.6 -> 9.8 ms an update at 256 x 256, batch 256, on Hopper's sizes, one
-thread (``benchmarks/RESULTS.md``). Stacking the twin critics into batched products was
-measured slower on this CPU (3.6 against 3.1-3.5 ms for their forward and backward).
+only). Together about 15% less time an update at Hopper's sizes (256 x 256, batch 256, one
+thread: ``benchmarks/sac_updates.py``, recorded in ``benchmarks/RESULTS.md``). Stacking the
+twin critics into batched products was measured slower on this CPU (3.6 against 3.1-3.5 ms for
+their forward and backward).
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ class SACCore:
         ``extra`` = (observations, actions, targets, weights) adds critic rows: the critic loss is
         then the weighted mean over the batch's rows (weight 1) and these."""
         a_pi, logp = self.sample(obs, gen)
-        # the loss -(log_alpha * (logp + target)).mean() has the gradient -(logp + target).mean(): set, not backpropagated
+        # -(log_alpha * (logp + target)).mean() has the gradient -(logp + target).mean(): set, not backpropagated
         self.log_alpha.grad = -(logp.detach() + self.target_entropy).mean().reshape(1)
         self.alpha_opt.step()
         if target is None:

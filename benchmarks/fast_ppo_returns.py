@@ -75,7 +75,8 @@ def main() -> None:
         seeds.append(seed)
         print(f"{args.learner} seed {seed}: {returns[-1]:.1f} ({seconds[-1]:.1f} s)", flush=True)
         out.write_text(json.dumps({"learner": args.learner, "task": args.task, "steps": args.steps, "seeds": seeds,
-                                   "returns": returns, "seconds": seconds, "cpu_seconds": cpu, "overrides": _overrides(args)}))
+                                   "returns": returns, "seconds": seconds, "cpu_seconds": cpu,
+                                   "overrides": _overrides(args)}))
         shutil.rmtree(out.with_name(out.name + ".ckpt") / f"seed{seed}", ignore_errors=True)
 
 

@@ -90,8 +90,8 @@ def robustness_table(records: Sequence[EpisodeRecord]) -> Table | None:
         point = ", ".join(f"{k}={v:.3g}" for k, v in r.worst_point.items())
         rate = lambda v: "" if v is None else f"{v:.2f}"  # noqa: E731
         left_out = f" ({r.unstable_points} unstable left out)" if r.unstable_points else ""
-        table.add_row(r.scenario_id, agent, f"{r.points} x {r.episodes_per_point}{left_out}", f"{r.nominal:.1f}", f"{r.worst:.1f}",
-                      f"{r.p10:.1f}", f"{r.mean:.1f}", point,
+        table.add_row(r.scenario_id, agent, f"{r.points} x {r.episodes_per_point}{left_out}", f"{r.nominal:.1f}",
+                      f"{r.worst:.1f}", f"{r.p10:.1f}", f"{r.mean:.1f}", point,
                       *([rate(r.success_nominal), rate(r.success_worst), rate(r.success_mean)] if succ else []))
     return table
 

@@ -27,10 +27,10 @@ import numpy as np
 from mujoco import batch as mjbatch
 
 from scenarios.batch.layered import Context, LayeredBatch
-from scenarios.instability import clock_reset
 from scenarios.batch.mamujoco_obs import LocalObservations
 from scenarios.batch.tasks import TASKS, Fields, prepare
 from scenarios.errors import UserError
+from scenarios.instability import clock_reset
 from scenarios.layers.mujoco_model import find_mujoco
 from scenarios.layers.physics import BatchPhysics, PhysicsSubset
 from scenarios.scenario import Scenario
