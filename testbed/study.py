@@ -158,7 +158,8 @@ Point = tuple[tuple[str, float], ...]
 
 
 def _grid_runs(records: list[EpisodeRecord]) -> dict[tuple[Condition, str, tuple[str, ...]], dict[str, dict[Point, list[float]]]]:
-    """(condition, scenario, axes) -> policy -> point (sorted (axis, value) pairs; () the nominal) -> returns."""
+    """(condition, scenario, axes) -> policy -> point (sorted (axis, value) pairs; () the nominal) -> returns;
+    a point where any episode of the run went physically unstable (``scenarios.instability``) is left out."""
     by_run: dict[str, list[EpisodeRecord]] = defaultdict(list)
     for r in records:
         if kind(r) == "grid":
@@ -169,10 +170,16 @@ def _grid_runs(records: list[EpisodeRecord]) -> dict[tuple[Condition, str, tuple
         axes = next((tuple(sorted(r.params["grid"])) for r in recs if r.params["grid"]), None)
         if axes is None:
             continue
+        broken = {_point(r) for r in recs if r.unstable}
         for r in recs:
-            key = tuple(sorted((k, float(v)) for k, v in r.params["grid"].items()))
-            out[(condition(r), r.scenario_id, axes)][policy(r)][key].append(r.team_return)
+            if _point(r) not in broken:
+                out[(condition(r), r.scenario_id, axes)][policy(r)][_point(r)].append(r.team_return)
     return out
+
+
+def _point(r: EpisodeRecord) -> Point:
+    """A grid record's point: its sorted (axis, value) pairs (() for the nominal)."""
+    return tuple(sorted((k, float(v)) for k, v in r.params["grid"].items()))
 
 
 def grid_study(records: list[EpisodeRecord]) -> list[GridRow]:
@@ -183,12 +190,16 @@ def grid_study(records: list[EpisodeRecord]) -> list[GridRow]:
         points = 0
         for _who, cells in sorted(by_policy.items()):
             values = np.array([np.mean(v) for k, v in cells.items() if k])
+            if not len(values):  # every grid point of this policy went unstable
+                continue
             points = max(points, len(values))
             if () in cells:
                 stats["nominal"].append(float(np.mean(cells[()])))
             stats["worst"].append(float(values.min()))
             stats["p10"].append(float(np.percentile(values, 10)))
             stats["mean"].append(float(values.mean()))
+        if not stats["worst"]:
+            continue
         rows.append(GridRow(cond, sid, axes, points, len(by_policy),
                             over_seeds(stats["nominal"]) if stats["nominal"] else None,
                             over_seeds(stats["worst"]), over_seeds(stats["p10"]), over_seeds(stats["mean"])))

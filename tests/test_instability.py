@@ -7,7 +7,8 @@ import agents
 import scenarios
 import testbed
 from scenarios import UserError
-from testbed.grid import robustness
+from testbed.grid import evaluate_grid, parse_axis, robustness
+from testbed.study import grid_study
 from testbed.store import ResultsStore
 from testbed.worst_case import parse_box, search
 
@@ -57,6 +58,11 @@ def test_the_flag_is_stored_and_a_worst_case_search_leaves_unstable_points_out(t
     assert {r.unstable for r in stored} == {True, False}
     (row,) = robustness(stored)
     assert row.unstable_points == found.unstable_points and row.worst == pytest.approx(found.value)
+    grid = evaluate_grid(agents.make("random", sc, seed=0), sc, [parse_axis("gravity.z@set=-1e30:-9:2")], episodes=1)
+    (study,) = grid_study(grid)  # the study table's and the report's heatmaps' view of a grid
+    (row,) = robustness(grid)
+    assert study.points == row.points == 1 and row.unstable_points == 1
+    assert study.worst.value == pytest.approx(row.worst) and row.worst > -1e6
     with pytest.raises(UserError, match="every one of the 2 points searched went physically unstable"):
         search(agents.make("random", sc, seed=0), sc, [parse_box("gravity.z@set=-1e30:-1e29")], episodes=1,
                evaluations=2, method="random")

@@ -147,10 +147,11 @@ def worst_of_attacks(records: list[EpisodeRecord]) -> dict[tuple[str, str], dict
 
 def worst_case_searches(records: list[EpisodeRecord]) -> list[tuple[str, str]]:
     """One scatter per worst-case search over one or two parameters: every evaluated point
-    coloured (2-D) or placed (1-D) by its mean team return, the worst point marked."""
+    coloured (2-D) or placed (1-D) by its mean team return, the worst point marked; episodes whose
+    physics went unstable are left out, as the search left them out of its worst case."""
     runs: dict[tuple[str, str, str], list[EpisodeRecord]] = defaultdict(list)
     for r in records:
-        if "search" in r.params and r.params.get("grid"):
+        if "search" in r.params and r.params.get("grid") and not r.unstable:
             runs[(r.scenario_id, label(r), r.run_id)].append(r)
     out = []
     for (sid, name, _), recs in sorted(runs.items()):
