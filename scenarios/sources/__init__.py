@@ -77,7 +77,14 @@ def _construct(source: str, kwargs: dict[str, Any], time_limit: int | None) -> A
 
     if name not in GAMES:
         raise UserError(f"unknown matrix game '{name}'{suggest(name, GAMES)} (valid: {', '.join(GAMES)})")
-    return MatrixGame(name, time_limit=time_limit, **kwargs)
+    if kwargs:
+        from scenarios.sources.kwarg_types import check_kwarg_types
+
+        check_kwarg_types(source, MatrixGame, kwargs)
+    try:
+        return MatrixGame(name, time_limit=time_limit, **kwargs)
+    except TypeError as exc:  # a kwarg the game does not take
+        raise rejected_kwargs(source, kwargs, exc) from None
 
 
 def rejected_kwargs(source: str, kwargs: dict[str, Any], exc: Exception) -> UserError:

@@ -36,23 +36,12 @@ EXTRA_ENVS = {"BitFlippingEnv-v0": "stable_baselines3.common.envs:BitFlippingEnv
 """Envs a well-kept library ships without registering them in Gymnasium: registered on first use."""
 
 
-def _register_extras(env_id: str) -> None:
+def register_extras(env_id: str) -> None:
     """Register ``env_id`` if it is one of ``EXTRA_ENVS``, else Gymnasium-Robotics' envs."""
     if env_id in EXTRA_ENVS:
         gym.register(env_id, entry_point=EXTRA_ENVS[env_id])
     else:
         _register_robotics()
-
-
-def _creator(env_id: str) -> Any:
-    """The class or function behind a registered env id (None where it cannot be loaded)."""
-    from gymnasium.envs.registration import load_env_creator
-
-    entry = gym.registry[env_id].entry_point
-    try:
-        return entry if callable(entry) else load_env_creator(entry)
-    except Exception:  # noqa: BLE001 - gym.make reports a broken entry point in its own words
-        return None
 
 
 class GymnasiumSource:
@@ -62,14 +51,14 @@ class GymnasiumSource:
 
     def __init__(self, env_id: str, kwargs: dict[str, Any], time_limit: int | None) -> None:
         if env_id not in gym.registry:
-            _register_extras(env_id)
+            register_extras(env_id)
         if env_id not in gym.registry:
             raise UserError(f"unknown Gymnasium env '{env_id}'{suggest(env_id, gym.registry)}")
-        from scenarios.sources.kwarg_types import check_kwarg_types
+        from scenarios.sources.kwarg_types import check_kwarg_types, constructor
         from scenarios.sources.robotics_compat import fetch_on_mujoco4
 
         if kwargs:
-            check_kwarg_types(f"gymnasium:{env_id}", _creator(env_id), kwargs)
+            check_kwarg_types(f"gymnasium:{env_id}", constructor(f"gymnasium:{env_id}"), kwargs)
         try:
             with fetch_on_mujoco4(env_id):  # Gymnasium-Robotics' Fetch on MuJoCo 4 (see its docstring)
                 self.env = gym.make(env_id, max_episode_steps=time_limit, disable_env_checker=True, **kwargs)

@@ -45,6 +45,40 @@ def _fits(kind: str, value: Any) -> bool:
     return isinstance(value, numbers.Integral if kind == "int" else numbers.Real)
 
 
+def constructor(source: str) -> Any:
+    """What a source string's kwargs are passed to, for their check: a Gymnasium env's class (or
+    function; Gymnasium-Robotics' and our extra envs registered first), a PettingZoo module's
+    ``raw_env``, MaMuJoCo's ``parallel_env``, our matrix game; None where it is not known or cannot be
+    loaded (nothing is checked then; the source's construction reports its own errors)."""
+    import importlib
+
+    kind, _, name = source.partition(":")
+    try:
+        if kind == "gymnasium":
+            import gymnasium as gym
+            from gymnasium.envs.registration import load_env_creator
+
+            from scenarios.sources.gymnasium_source import register_extras
+
+            if name not in gym.registry:
+                register_extras(name)
+            entry = gym.registry[name].entry_point
+            return entry if callable(entry) else load_env_creator(entry)
+        if kind == "pettingzoo":
+            return getattr(importlib.import_module(name), "raw_env", None)
+        if kind == "mamujoco":
+            from gymnasium_robotics import mamujoco_v1
+
+            return mamujoco_v1.parallel_env
+        if kind == "matrix":
+            from scenarios.sources.matrix_games import MatrixGame
+
+            return MatrixGame
+    except Exception:  # noqa: BLE001 - the source's own construction reports an unknown or broken env
+        return None
+    return None
+
+
 def check_kwarg_types(source: str, ctor: Any, kwargs: dict[str, Any]) -> None:
     """Raise one UserError line for the first kwarg whose value is not the kind ``ctor`` declares."""
     try:
