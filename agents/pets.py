@@ -4,7 +4,10 @@ Model-predictive control over a learned dynamics ensemble (``agents.dynamics_mod
 every environment step the planner scores ``samples`` candidate action sequences of
 ``horizon`` steps by rolling ``particles`` copies of the current observation through the
 model, each particle bound to one ensemble member for the whole rollout and sampling that
-member's Gaussian at every step (trajectory sampling TS-inf); a candidate's score is the mean
+member's Gaussian at every step (trajectory sampling TS-inf; ``propagation: mean`` follows each
+member's mean instead, keeping the members' disagreement but not their predicted noise: on
+InvertedPendulum the same 5,000-step model planned 311 against 164 that way, ``benchmarks/RESULTS.md``);
+a candidate's score is the mean
 over particles of the summed predicted rewards, each weighted by the predicted probability that
 the particle is still running (the product of one minus the termination probabilities before
 it: a rare termination the model gives 0.2 still counts, where a 0.5 threshold would ignore it). ``planner: cem`` refits a Gaussian to the elite fraction
@@ -52,7 +55,7 @@ from scenarios import Scenario, UserError
 
 AGENT = "agent_0"
 DEFAULTS: dict[str, Any] = {
-    "planner": "cem", "horizon": 15, "samples": 200, "iterations": 3, "elite_fraction": 0.1, "particles": 5,
+    "planner": "cem", "propagation": "sample", "horizon": 15, "samples": 200, "iterations": 3, "elite_fraction": 0.1, "particles": 5,
     "noise_std": 0.5, "cem_alpha": 0.1, "temperature": 0.1, "learning_starts": 500, "round_steps": 250, "torch_threads": 1,
     "termination": "learned", "reward": "learned",
     **MODEL_DEFAULTS,
@@ -128,9 +131,10 @@ class PETS(TableHyperparameters):
         acts = cand[None, :, :, None].expand(e, n, k, per, horizon, a).reshape(e, rows, horizon, a)
         total = torch.zeros(e, rows)
         alive = torch.ones(e, rows)
+        noise = gen if self.hparams["propagation"] == "sample" else None  # None: each member's mean
         for t in range(horizon):
             prev = state
-            state, reward, p_end = self.model.predict(state, acts[:, :, t], gen)
+            state, reward, p_end = self.model.predict(state, acts[:, :, t], noise)
             if self.termination_fn is not None:
                 p_end = known(self.termination_fn, prev, acts[:, :, t], state)
             if self.reward_fn is not None:

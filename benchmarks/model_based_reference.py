@@ -34,7 +34,8 @@ gait), the first evaluation at or above it per run is the comparison. ``mbve_tdk
 ceiling of PETS's planning at horizon 30.
 ``pets_ip_known_h45`` plans 45 steps ahead, mbrl-lib's horizon for this task; ``pets_ip_h30`` is
 ``pets_ip`` (learned termination) at horizon 30, 10,000 steps, evaluated on 5 episodes every 2,500;
-``pets_ip_h30_m128`` the same with 128 x 128 x 128 members and 500 updates a refit.
+``pets_ip_h30_m128`` the same with 128 x 128 x 128 members and 500 updates a refit;
+``pets_ip_h30_mean`` the same as ``pets_ip_h30`` with ``propagation: mean``.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ EXPERIMENTS: dict[str, tuple] = {
     "pets_ip_h30": ("pets", IP, 10_000, 2_500, {**PETS_IP, "horizon": 30}, 5, 1000.0),
     "pets_ip_h30_m128": ("pets", IP, 10_000, 2_500, {**PETS_IP, "horizon": 30, "model_arch": [128, 128, 128],
                                                      "model_updates": 500}, 5, 1000.0),
+    "pets_ip_h30_mean": ("pets", IP, 10_000, 2_500, {**PETS_IP, "horizon": 30, "propagation": "mean"}, 5, 1000.0),
     "pets_ip_known_h45": ("pets", IP, 10_000, 2_500, {**PETS_IP, "termination": "known", "horizon": 45}, 5, 1000.0),
     "mbve_ip": ("mbve", IP, 5_000, 1_000, {**SAC_IP, "expansion_horizon": 3}, 5, 1000.0),
     "mbve_h0_ip": ("mbve", IP, 5_000, 1_000, {**SAC_IP, "expansion_horizon": 0}, 5, 1000.0),

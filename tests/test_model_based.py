@@ -37,6 +37,18 @@ def test_pets_particles_spread_over_members_and_stop_at_predicted_termination(mo
         agents.make("pets", IP, ensemble_size=2, particles=3)
 
 
+def test_pets_propagation_samples_each_members_gaussian_or_follows_its_mean():
+    obs, cand = torch.zeros(1, 4), torch.zeros(1, 3, 5, 1)
+    for propagation, differs in (("sample", True), ("mean", False)):
+        ag = agents.make("pets", IP, seed=0, model_arch=[8], ensemble_size=2, particles=4, horizon=5,
+                         propagation=propagation)
+        with torch.no_grad():
+            ag.model.net.max_logvar.fill_(2.0)  # wide predicted noise, so sampling it shows
+            ag.model.net.min_logvar.fill_(1.0)
+        a, b = (ag.returns(obs, cand, torch.Generator().manual_seed(s)) for s in (0, 1))
+        assert bool((a != b).any()) is differs, propagation  # only sampling depends on the generator
+
+
 def test_pets_known_termination_replaces_the_learned_head_where_the_scenario_has_one(monkeypatch):
     ag = agents.make("pets", IP, seed=0, model_arch=[8], ensemble_size=2, particles=4, horizon=3, termination="known")
     assert ag.termination_fn is not None
