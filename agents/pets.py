@@ -6,7 +6,8 @@ every environment step the planner scores ``samples`` candidate action sequences
 model, each particle bound to one ensemble member for the whole rollout and sampling that
 member's Gaussian at every step (trajectory sampling TS-inf; ``propagation: mean`` follows each
 member's mean instead, keeping the members' disagreement but not their predicted noise: on
-InvertedPendulum the same 5,000-step model planned 311 against 164 that way, ``benchmarks/RESULTS.md``);
+InvertedPendulum one 5,000-step model planned 311 against 164 that way, while a whole run
+trained with it stayed where sampling's did, ``benchmarks/RESULTS.md``);
 a candidate's score is the mean
 over particles of the summed predicted rewards, each weighted by the predicted probability that
 the particle is still running (the product of one minus the termination probabilities before
