@@ -67,3 +67,26 @@ def test_the_flag_is_stored_and_a_worst_case_search_leaves_unstable_points_out(t
         search(agents.make("random", sc, seed=0), sc, [parse_box("gravity.z@set=-1e30:-1e29")], episodes=1,
                evaluations=2, method="random")
     assert all(r.unstable is False for r in testbed.evaluate(agents.make("random", sc, seed=0), sc, episodes=2))
+
+
+@pytest.mark.slow  # 14 s for the 50 MuJoCo tasks, 23 s for the 70 robotics ones (2026-12-07)
+@pytest.mark.parametrize("prefix", ["mujoco/", "mamujoco/", "robotics/"])
+def test_no_registered_task_flags_an_ordinary_episode(prefix):
+    """Across the registry: random play at nominal physics is never flagged unstable, on either face."""
+    episodes = 0
+    for sid in [i for i in scenarios.list_ids() if i.startswith(prefix)]:
+        for backend in ("batch", "gymnasium"):
+            try:
+                vec = scenarios.make(sid, time_limit=40).vector(2, seed=0, backend=backend)
+            except UserError:  # a task the batched backend does not cover
+                continue
+            vec.reset()
+            rng = np.random.default_rng(0)
+            for _ in range(80):
+                acts = {a: rng.uniform(s.low, s.high, (2, *s.shape)).astype(s.dtype)
+                        for a, s in vec.action_spaces.items()}
+                for info in vec.step(acts)[4]:
+                    if "episode" in info:
+                        episodes += 1
+                        assert info["episode"]["unstable"] is False, (sid, backend)
+    assert episodes > 50
