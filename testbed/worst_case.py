@@ -153,6 +153,9 @@ def search(agent: Any, scenario: Scenario, axes: list[GridAxis], episodes: int =
         return [nominal_mean[0] if b else v for v, b in zip(values, broken)]
 
     run([], 0, nominal=True)
+    if any(r.unstable for r in records):
+        raise UserError(f"{scenario.id}'s nominal physics went unstable (MuJoCo reset the simulation mid-episode: "
+                        "scenarios.instability), so the search has no baseline: fix the scenario's own layers first")
     nominal_mean[0] = _point_means(records, [{}])[0]
     d = len(axes)
     design = (_design(d) if corners else _design(d)[:1])[:evaluations]

@@ -67,6 +67,10 @@ def test_the_flag_is_stored_and_a_worst_case_search_leaves_unstable_points_out(t
         search(agents.make("random", sc, seed=0), sc, [parse_box("gravity.z@set=-1e30:-1e29")], episodes=1,
                evaluations=2, method="random")
     assert all(r.unstable is False for r in testbed.evaluate(agents.make("random", sc, seed=0), sc, episodes=2))
+    blown = scenarios.make("mujoco/Hopper-v5", time_limit=50, layers=[gravity(-1e30)])
+    with pytest.raises(UserError, match="nominal physics went unstable"):
+        search(agents.make("random", blown, seed=0), blown, [parse_box("body_mass.torso=0.5:2")], episodes=1,
+               evaluations=2, method="random")
 
 
 @pytest.mark.slow  # 14 s for the 50 MuJoCo tasks, 23 s for the 70 robotics ones (2026-12-07)
