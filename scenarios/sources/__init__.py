@@ -21,9 +21,15 @@ KINDS = ("gymnasium", "pettingzoo", "mamujoco", "matrix")
 
 
 def build_source(source: str, kwargs: dict[str, Any], time_limit: int | None) -> Any:
-    """Construct the source env named by ``source`` with its kwargs and time limit; where kwargs are
-    given, the env is also reset and stepped once (see ``probe``) so that values the library only
-    trips over once the world moves are refused here, in one line, and not mid-run."""
+    """Construct the source env named by ``source`` with its kwargs and time limit. Where kwargs are
+    given, each is first checked against the kind of value the constructor declares
+    (``scenarios.sources.kwarg_types``), and the env is reset and stepped once (``probe``), so that
+    values the library only trips over once the world moves are refused here, in one line, and not
+    mid-run."""
+    if kwargs:
+        from scenarios.sources.kwarg_types import check_kwarg_types, constructor
+
+        check_kwarg_types(source, constructor(source), kwargs)
     env = _construct(source, kwargs, time_limit)
     if kwargs:
         probe(source, env, kwargs)
@@ -77,10 +83,6 @@ def _construct(source: str, kwargs: dict[str, Any], time_limit: int | None) -> A
 
     if name not in GAMES:
         raise UserError(f"unknown matrix game '{name}'{suggest(name, GAMES)} (valid: {', '.join(GAMES)})")
-    if kwargs:
-        from scenarios.sources.kwarg_types import check_kwarg_types
-
-        check_kwarg_types(source, MatrixGame, kwargs)
     try:
         return MatrixGame(name, time_limit=time_limit, **kwargs)
     except TypeError as exc:  # a kwarg the game does not take

@@ -54,11 +54,8 @@ class GymnasiumSource:
             register_extras(env_id)
         if env_id not in gym.registry:
             raise UserError(f"unknown Gymnasium env '{env_id}'{suggest(env_id, gym.registry)}")
-        from scenarios.sources.kwarg_types import check_kwarg_types, constructor
         from scenarios.sources.robotics_compat import fetch_on_mujoco4
 
-        if kwargs:
-            check_kwarg_types(f"gymnasium:{env_id}", constructor(f"gymnasium:{env_id}"), kwargs)
         try:
             with fetch_on_mujoco4(env_id):  # Gymnasium-Robotics' Fetch on MuJoCo 4 (see its docstring)
                 self.env = gym.make(env_id, max_episode_steps=time_limit, disable_env_checker=True, **kwargs)

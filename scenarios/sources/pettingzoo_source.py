@@ -13,7 +13,6 @@ import io
 from typing import Any
 
 from scenarios.errors import UserError
-from scenarios.sources.kwarg_types import check_kwarg_types, constructor
 
 
 def make_pettingzoo(module: str, kwargs: dict[str, Any], time_limit: int | None) -> Any:
@@ -24,8 +23,6 @@ def make_pettingzoo(module: str, kwargs: dict[str, Any], time_limit: int | None)
         raise UserError(f"cannot import PettingZoo module '{module}': {exc}") from None
     if not hasattr(mod, "parallel_env"):
         raise UserError(f"module '{module}' has no parallel_env()")
-    if kwargs:
-        check_kwarg_types(f"pettingzoo:{module}", constructor(f"pettingzoo:{module}"), kwargs)
     kw = dict(kwargs)
     if time_limit is not None:
         kw.setdefault("max_cycles", time_limit)
@@ -50,8 +47,6 @@ def make_mamujoco(name: str, kwargs: dict[str, Any], time_limit: int | None) -> 
     kw = dict(kwargs)
     if time_limit is not None:
         kw.setdefault("max_episode_steps", time_limit)
-    if kwargs:
-        check_kwarg_types(f"mamujoco:{name}", constructor(f"mamujoco:{name}"), kwargs)
     try:
         env = mamujoco_v1.parallel_env(scenario, conf or None, **kw)
     except Exception as exc:  # e.g. an unknown agent_conf: MaMuJoCo raises a bare Exception
