@@ -20,17 +20,21 @@ from typing import Any
 import numpy as np
 
 
-def warning_count(scenario: Any) -> int | None:
-    """MuJoCo's instability warnings so far in ``scenario``'s simulation (None: not a MuJoCo source)."""
-    import mujoco
-
+def simulation(scenario: Any) -> Any:
+    """The ``MjData`` of ``scenario``'s simulation, which its env keeps across resets (None: not a
+    MuJoCo source); ``warning_count`` reads it."""
     from scenarios.layers.mujoco_model import find_mujoco
 
     handle = find_mujoco(scenario)
-    if handle is None:
-        return None
+    return None if handle is None else handle.data
+
+
+def warning_count(data: Any) -> int:
+    """MuJoCo's instability warnings so far in a simulation's ``MjData``."""
+    import mujoco
+
     w = mujoco.mjtWarning
-    return sum(int(handle.data.warning[k].number) for k in (w.mjWARN_BADQPOS, w.mjWARN_BADQVEL, w.mjWARN_BADQACC))
+    return sum(int(data.warning[k].number) for k in (w.mjWARN_BADQPOS, w.mjWARN_BADQVEL, w.mjWARN_BADQACC))
 
 
 def clock_reset(before: np.ndarray, after: np.ndarray, frame_skip: int, timestep: float) -> np.ndarray:

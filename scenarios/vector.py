@@ -30,7 +30,7 @@ from gymnasium import spaces
 
 from scenarios.errors import UserError
 from scenarios.goals import batch_rows, copy_batch, episode_success, is_goal_space, put_row, take_row
-from scenarios.instability import warning_count
+from scenarios.instability import simulation, warning_count
 from scenarios.scenario import Scenario
 from scenarios.spec import ScenarioSpec
 
@@ -110,7 +110,8 @@ class VectorScenario:
         self.episode_costs = np.zeros(num_envs)
         self.has_cost = first.has_cost
         self._ep_terminated = np.zeros(num_envs, bool)
-        self._warnings: list[int | None] = [None] * num_envs  # MuJoCo's instability warnings at each episode's start
+        self._sims = [simulation(c) for c in self.copies]  # MuJoCo's MjData per copy (None: another source)
+        self._warnings = [0] * num_envs  # each simulation's instability warnings at its episode's start
         self._reset_once = False
 
     def _seeds(self, seed: int | Sequence[int] | None, count: int) -> list[int | None]:
@@ -118,7 +119,8 @@ class VectorScenario:
 
     def _reset_copy(self, i: int, seed: int | None, options: dict | None) -> dict[str, Any]:
         obs, infos = self.copies[i].reset(seed=seed, options=options)
-        self._warnings[i] = warning_count(self.copies[i])
+        if self._sims[i] is not None:
+            self._warnings[i] = warning_count(self._sims[i])
         for a in self.agents:
             if a in obs:
                 put_row(self._obs[a], i, obs[a])
@@ -182,8 +184,8 @@ class VectorScenario:
 
     def _finish(self, i: int, info: dict) -> None:
         self.done[i] = True
-        start = self._warnings[i]
-        unstable = None if start is None else warning_count(self.copies[i]) > start
+        sim = self._sims[i]
+        unstable = None if sim is None else warning_count(sim) > self._warnings[i]
         info["episode"] = episode_summary(self, i, self.copies[i].params, episode_success(info["agents"]), unstable)
         if self.autoreset:
             info["final_observation"] = {a: take_row(self._obs[a], i) for a in self.agents}
@@ -213,7 +215,6 @@ class VectorScenario:
         """Close every copy."""
         for copy in self.copies:
             copy.close()
-
 
 
 def action_problem(actions: Any, agents: Sequence[str], n: int) -> UserError | None:
