@@ -27,7 +27,7 @@ from scenarios.batch import batch_unsupported, make_batch
 from scenarios.layers.dynamics import FIELDS as MUJOCO_FIELDS
 from scenarios.layers.particle_dynamics import MPE_FIELDS, MULTIWALKER_FIELDS
 from testbed.harness import evaluate, run_episodes
-from testbed.records import EpisodeRecord
+from testbed.records import EpisodeRecord, GridPoint, grid_point, split_unstable
 from testbed.store import ResultsStore
 
 _AXIS = re.compile(r"^(?P<field>[a-z_]+)(?:\.(?P<name>[^@\[=]+))?(?:\[(?P<comp>\d+)\])?(?:@(?P<op>scale|add|set))?=(?P<lo>[-+0-9.eE]+):(?P<hi>[-+0-9.eE]+):(?P<n>\d+)$")
@@ -215,33 +215,36 @@ class RobustnessRow:
 
 def robustness(records: list[EpisodeRecord]) -> list[RobustnessRow]:
     """Nominal, worst case, 10th percentile and mean of per-point mean returns, per agent x grid run; a
-    point where any episode's physics went unstable is left out (its return is not a measurement)
-    and counted in ``unstable_points``."""
+    point where any episode's physics went unstable is left out (``split_unstable``: its return is
+    not a measurement) and counted in ``unstable_points``."""
+    group = lambda r: (r.scenario_id, r.agent, r.checkpoint or "", r.run_id)  # noqa: E731
+    kept, left_out = split_unstable(records)
+    dropped: dict[tuple, set[GridPoint]] = {}
+    for r in left_out:
+        dropped.setdefault(group(r), set()).add(grid_point(r))
     groups: dict[tuple, list[EpisodeRecord]] = {}
-    for r in records:
+    for r in kept:
         if "grid" in r.params:
-            groups.setdefault((r.scenario_id, r.agent, r.checkpoint or "", r.run_id), []).append(r)
+            groups.setdefault(group(r), []).append(r)
     rows = []
-    for (scenario_id, agent, checkpoint, _), recs in sorted(groups.items()):
-        per_point: dict[str, list[float]] = {}
-        flags: dict[str, list[float]] = {}
-        labels: dict[str, dict[str, float]] = {}
-        broken: set[str] = set()
+    for key, recs in sorted(groups.items()):
+        scenario_id, agent, checkpoint, _ = key
+        per_point: dict[GridPoint, list[float]] = {}
+        flags: dict[GridPoint, list[float]] = {}
+        labels: dict[GridPoint, dict[str, float]] = {}
         for r in recs:
-            key = repr(sorted(r.params["grid"].items()))
-            if r.unstable:
-                broken.add(key)
-            per_point.setdefault(key, []).append(r.team_return)
+            point = grid_point(r)
+            per_point.setdefault(point, []).append(r.team_return)
             if r.success is not None:
-                flags.setdefault(key, []).append(float(r.success))
-            labels[key] = r.params["grid"]
-        nominal_key = repr([])
-        means = {k: float(np.mean(v)) for k, v in per_point.items() if k != nominal_key and k not in broken}
+                flags.setdefault(point, []).append(float(r.success))
+            labels[point] = r.params["grid"]
+        nominal_key = ()
+        means = {k: float(np.mean(v)) for k, v in per_point.items() if k != nominal_key}
         if not means:
             continue
         worst_key = min(means, key=means.get)
         values = np.array(list(means.values()))
-        rates = {k: float(np.mean(v)) for k, v in flags.items() if k != nominal_key and k not in broken}
+        rates = {k: float(np.mean(v)) for k, v in flags.items() if k != nominal_key}
         rows.append(RobustnessRow(
             agent=agent, checkpoint=checkpoint or None, scenario_id=scenario_id, points=len(means),
             episodes_per_point=len(per_point[worst_key]),
@@ -251,6 +254,6 @@ def robustness(records: list[EpisodeRecord]) -> list[RobustnessRow]:
             success_nominal=float(np.mean(flags[nominal_key])) if nominal_key in flags else None,
             success_worst=min(rates.values()) if rates else None,
             success_mean=float(np.mean(list(rates.values()))) if rates else None,
-            unstable_points=len(broken - {nominal_key}),
+            unstable_points=len(dropped.get(key, set()) - {nominal_key}),
         ))
     return rows

@@ -35,3 +35,27 @@ class EpisodeRecord(BaseModel):
     label: str | None = Field(default=None, description="The experiment's agent label (e.g. 'ppo-dr'); None outside experiments.")
     trained_on: str | None = Field(default=None, description="Id of the scenario the policy was trained on, if known.")
     train_seed: int | None = Field(default=None, description="Training seed of the policy, if known.")
+
+
+GridPoint = tuple[tuple[str, float], ...]
+"""A grid or search record's point: its sorted (axis, value) pairs; () is the nominal."""
+
+
+def grid_point(r: EpisodeRecord) -> GridPoint:
+    """The grid point ``r`` was evaluated at (``params["grid"]``)."""
+    return tuple(sorted((k, float(v)) for k, v in r.params["grid"].items()))
+
+
+def split_unstable(records: list[EpisodeRecord]) -> tuple[list[EpisodeRecord], list[EpisodeRecord]]:
+    """The records kept, and those left out: every record of a grid (or search) point where any episode
+    of the same run went physically unstable (``unstable``, ``scenarios.instability``). That point's
+    mean is not a measurement, so each reader of grids (robustness rows, the study tables, the report's
+    figures) leaves the whole point out, as the worst-case search does. Records off grids are kept."""
+    bad = {(r.run_id, grid_point(r)) for r in records if r.unstable and "grid" in r.params}
+    if not bad:
+        return list(records), []
+    kept: list[EpisodeRecord] = []
+    left_out: list[EpisodeRecord] = []
+    for r in records:
+        (left_out if "grid" in r.params and (r.run_id, grid_point(r)) in bad else kept).append(r)
+    return kept, left_out

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from testbed.metrics import bootstrap_ci, iqm, mean
-from testbed.records import EpisodeRecord
+from testbed.records import EpisodeRecord, GridPoint, grid_point, split_unstable
 
 Condition = tuple[str, str]
 """(agent label, training scenario id; '' when unknown)."""
@@ -154,32 +154,22 @@ class GridRow:
     mean: Estimate
 
 
-Point = tuple[tuple[str, float], ...]
-
-
-def _grid_runs(records: list[EpisodeRecord]) -> dict[tuple[Condition, str, tuple[str, ...]], dict[str, dict[Point, list[float]]]]:
+def _grid_runs(records: list[EpisodeRecord]) -> dict[tuple[Condition, str, tuple[str, ...]], dict[str, dict[GridPoint, list[float]]]]:
     """(condition, scenario, axes) -> policy -> point (sorted (axis, value) pairs; () the nominal) -> returns;
     a point where any episode of the run went physically unstable (``scenarios.instability``) is left out."""
     by_run: dict[str, list[EpisodeRecord]] = defaultdict(list)
-    for r in records:
+    for r in split_unstable(records)[0]:
         if kind(r) == "grid":
             by_run[r.run_id].append(r)
-    out: dict[tuple[Condition, str, tuple[str, ...]], dict[str, dict[Point, list[float]]]] = defaultdict(
+    out: dict[tuple[Condition, str, tuple[str, ...]], dict[str, dict[GridPoint, list[float]]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(list)))
     for recs in by_run.values():
         axes = next((tuple(sorted(r.params["grid"])) for r in recs if r.params["grid"]), None)
         if axes is None:
             continue
-        broken = {_point(r) for r in recs if r.unstable}
         for r in recs:
-            if _point(r) not in broken:
-                out[(condition(r), r.scenario_id, axes)][policy(r)][_point(r)].append(r.team_return)
+            out[(condition(r), r.scenario_id, axes)][policy(r)][grid_point(r)].append(r.team_return)
     return out
-
-
-def _point(r: EpisodeRecord) -> Point:
-    """A grid record's point: its sorted (axis, value) pairs (() for the nominal)."""
-    return tuple(sorted((k, float(v)) for k, v in r.params["grid"].items()))
 
 
 def grid_study(records: list[EpisodeRecord]) -> list[GridRow]:

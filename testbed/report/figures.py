@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from testbed import aggregate  # noqa: E402
-from testbed.records import EpisodeRecord  # noqa: E402
+from testbed.records import EpisodeRecord, split_unstable  # noqa: E402
 
 
 def _svg(fig: plt.Figure) -> str:
@@ -147,11 +147,11 @@ def worst_of_attacks(records: list[EpisodeRecord]) -> dict[tuple[str, str], dict
 
 def worst_case_searches(records: list[EpisodeRecord]) -> list[tuple[str, str]]:
     """One scatter per worst-case search over one or two parameters: every evaluated point
-    coloured (2-D) or placed (1-D) by its mean team return, the worst point marked; episodes whose
-    physics went unstable are left out, as the search left them out of its worst case."""
+    coloured (2-D) or placed (1-D) by its mean team return, the worst point marked; points where an
+    episode's physics went unstable are left out (``split_unstable``), as the search left them out."""
     runs: dict[tuple[str, str, str], list[EpisodeRecord]] = defaultdict(list)
-    for r in records:
-        if "search" in r.params and r.params.get("grid") and not r.unstable:
+    for r in split_unstable(records)[0]:
+        if "search" in r.params and r.params.get("grid"):
             runs[(r.scenario_id, label(r), r.run_id)].append(r)
     out = []
     for (sid, name, _), recs in sorted(runs.items()):
