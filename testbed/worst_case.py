@@ -84,7 +84,6 @@ class WorstCase:
     unstable_points: int = 0
 
 
-
 def _point_means(records: list[EpisodeRecord], points: list[dict[str, float]]) -> list[float]:
     """The mean team return at each point, from its records."""
     return [float(np.mean([r.team_return for r in records if r.params["grid"] == p])) for p in points]
@@ -134,7 +133,7 @@ def search(agent: Any, scenario: Scenario, axes: list[GridAxis], episodes: int =
     records: list[EpisodeRecord] = []
     means: list[tuple[float, dict[str, float]]] = []
     unstable: list[dict[str, float]] = []
-    nominal_mean = [0.0]
+    baseline = 0.0  # the nominal's mean return, set once it is measured (run reads it when called)
 
     def run(unit_points: list[np.ndarray], generation: int, nominal: bool = False) -> list[float]:
         # low (1 - u) + high u: exact at both ends (low + u (high - low) gave 0 for u = 1 on a box of -1e30:-9)
@@ -150,13 +149,13 @@ def search(agent: Any, scenario: Scenario, axes: list[GridAxis], episodes: int =
         means.extend((v, p) for v, p, b in zip(values, points, broken) if not b)
         unstable.extend(p for p, b in zip(points, broken) if b)
         # an unstable point's return is not a measurement: the optimizer reads it as the nominal's, not as a worst case
-        return [nominal_mean[0] if b else v for v, b in zip(values, broken)]
+        return [baseline if b else v for v, b in zip(values, broken)]
 
     run([], 0, nominal=True)
     if any(r.unstable for r in records):
         raise UserError(f"{scenario.id}'s nominal physics went unstable (MuJoCo reset the simulation mid-episode: "
                         "scenarios.instability), so the search has no baseline: fix the scenario's own layers first")
-    nominal_mean[0] = _point_means(records, [{}])[0]
+    (baseline,) = _point_means(records, [{}])
     d = len(axes)
     design = (_design(d) if corners else _design(d)[:1])[:evaluations]
     if method == "random":
@@ -171,7 +170,7 @@ def search(agent: Any, scenario: Scenario, axes: list[GridAxis], episodes: int =
         raise UserError(f"every one of the {len(unstable)} points searched went physically unstable (MuJoCo reset the "
                         "simulation: scenarios.instability), so none is a measured worst case: narrow the box")
     value, point = min(means, key=lambda m: m[0])
-    return WorstCase(records=records, point=point, value=value, nominal=nominal_mean[0],
+    return WorstCase(records=records, point=point, value=value, nominal=baseline,
                      evaluations=len(means) + len(unstable), method=method, unstable_points=len(unstable))
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from gymnasium import spaces
 from pydantic import Field, model_validator
 
+from scenarios.errors import UserError
 from scenarios.layers.base import DelayLine, GaussianDraws, Layer, LayerParams, StdParams, per_copy, require_box
 
 if TYPE_CHECKING:
@@ -171,8 +172,6 @@ class ActionGain(Layer):
             for a, s in self.space.items():
                 value = np.asarray(self.p.value, float)
                 if value.ndim and value.shape != s.shape:
-                    from scenarios.errors import UserError
-
                     raise UserError(f"layer {self.type}: {value.size} gains given but {a}'s actions have shape "
                                     f"{s.shape} (valid: one gain, or one per action dimension)")
                 self.gain[a][:] = np.broadcast_to(value, s.shape)
