@@ -15,7 +15,7 @@ after each update): the entropy coefficient's gradient is set in closed form
 requiring gradients while the actor's loss is backpropagated through them (it needs dQ/da
 only). Together about 15% less time an update at Hopper's sizes (256 x 256, batch 256, one
 thread: ``benchmarks/sac_updates.py``, recorded in ``benchmarks/RESULTS.md``). Stacking the
-twin critics into batched products was measured slower on this CPU (3.6 against 3.1-3.5 ms for
+twin critics into batched products was measured slower on this CPU (3.6-4.0 against 3.1-3.5 ms for
 their forward and backward).
 """
 

@@ -51,6 +51,9 @@ def main() -> None:
         return
     import agents
     import testbed
+    from agents.hyperparams import parse_assignments
+
+    args.overrides = parse_assignments(args.set)  # recorded in the JSON and part of what a continued run matches
 
     out = args.out or Path(f"benchmarks/results/{args.learner}-{args.task.replace('/', '_')}-{args.steps}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -61,7 +64,7 @@ def main() -> None:
     if args.checkpoint_every and out.is_file():
         done = json.loads(out.read_text())
         if (done["learner"], done["task"], done["steps"], done.get("overrides", {})) == (
-                args.learner, args.task, args.steps, _overrides(args)):
+                args.learner, args.task, args.steps, args.overrides):
             returns, seconds, seeds = done["returns"], done["seconds"], done["seeds"]
             cpu = done.get("cpu_seconds", [None] * len(seeds))
             print(f"{args.learner}: seeds {seeds} already in {out}", flush=True)
@@ -76,15 +79,8 @@ def main() -> None:
         print(f"{args.learner} seed {seed}: {returns[-1]:.1f} ({seconds[-1]:.1f} s)", flush=True)
         out.write_text(json.dumps({"learner": args.learner, "task": args.task, "steps": args.steps, "seeds": seeds,
                                    "returns": returns, "seconds": seconds, "cpu_seconds": cpu,
-                                   "overrides": _overrides(args)}))
+                                   "overrides": args.overrides}))
         shutil.rmtree(out.with_name(out.name + ".ckpt") / f"seed{seed}", ignore_errors=True)
-
-
-def _overrides(args: argparse.Namespace) -> dict:
-    """The ``--set`` overrides as a dict (values read as YAML)."""
-    from agents.hyperparams import parse_assignments
-
-    return parse_assignments(args.set)
 
 
 def _train(args: argparse.Namespace, seed: int, ckpt: Path) -> tuple[object, float, float | None]:
@@ -102,7 +98,7 @@ def _train(args: argparse.Namespace, seed: int, ckpt: Path) -> tuple[object, flo
         spent, spent_cpu = tally["seconds"], tally.get("cpu_seconds")
         print(f"{args.learner} seed {seed}: resumed at {agent.steps_trained} steps", flush=True)
     else:
-        agent, spent, spent_cpu = agents.make(args.learner, args.task, seed=seed, **_overrides(args)), 0.0, 0.0
+        agent, spent, spent_cpu = agents.make(args.learner, args.task, seed=seed, **args.overrides), 0.0, 0.0
     while agent.steps_trained < args.steps:
         t0, c0 = time.perf_counter(), time.process_time()
         agent.learn(min(chunk, args.steps - agent.steps_trained))
