@@ -156,6 +156,11 @@ class ValueNorm(nn.Module):
         mean, sq = self.mean / d, self.sq / d
         return mean, (sq - mean**2).clamp(min=1e-2).sqrt()
 
+    def stats(self) -> tuple[float, float]:
+        """The current mean and standard deviation (floor 0.1) as floats."""
+        mean, std = self._stats()
+        return float(mean), float(std)
+
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         """Targets in normalized units."""
         mean, std = self._stats()

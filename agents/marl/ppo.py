@@ -25,6 +25,11 @@ The loop follows MAPPO (Yu et al. 2022) and reads top to bottom:
 - ``recurrent: true`` gives GRU actors and critics trained on whole rollout
   chunks (hidden state reset at episode starts);
 - execution uses the actor alone, on each agent's own observation.
+
+Feed-forward torsos (the default) are evaluated and differentiated in NumPy over the torch
+modules' own storage (``agents.marl.numpy_nets``: the same loss and gradients, tested against
+autograd; rollout actions drawn from the agent's NumPy generator); GRU and LayerNorm torsos use
+autograd.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from agents.checkpoint import save_meta
 from agents.marl.groups import Group, encode, make_groups, obs_dim
 from agents.gradients import clip_gradients
 from agents.marl.nets import ACTIVATIONS, PolicyHead, Torso, ValueNorm
+from agents.marl.numpy_nets import NumpyGroup, ppo_gradients, supported
 from scenarios import Scenario, UserError
 from scenarios.teams import team_returns
 from agents.observations import accepts_unbatched
@@ -98,7 +104,15 @@ class MultiAgentPPO(TableHyperparameters):
             GroupNets(g, self._critic_dim(g), list(h["net_arch"]), h["recurrent"], h["activation"], h["layer_norm"],
                       h["orthogonal_init"]) for g in self.groups
         )
-        self.opts = [torch.optim.Adam(n.parameters(), lr=h["learning_rate"], eps=1e-5, fused=True) for n in self.nets]
+        self._numpy = [NumpyGroup(n, h["activation"]) if supported(n.actor, n.critic, h["activation"]) else None
+                       for n in self.nets]
+        """Per group, the NumPy evaluation of its feed-forward networks and their Adam
+        (``agents.marl.numpy_nets``), used by the rollouts and the update; None (autograd and
+        ``opts``) for GRU or LayerNorm torsos."""
+        self.opts = [None if fast is not None else torch.optim.Adam(n.parameters(), lr=h["learning_rate"], eps=1e-5, fused=True)
+                     for n, fast in zip(self.nets, self._numpy)]
+        self.rng = np.random.default_rng(seed)
+        """Draws the rollouts' actions on the NumPy path."""
         self.steps_trained = 0
         self.history: list[dict[str, Any]] = []
         self._recent: list = []
@@ -196,30 +210,35 @@ class MultiAgentPPO(TableHyperparameters):
         while done_steps < steps:
             buf: list[dict[str, list]] = [{k: [] for k in ("x", "c", "a", "logp", "v", "vraw", "r", "done", "mask", "start")} for _ in range(G)]
             h0 = [(x.clone(), y.clone()) for x, y in zip(ha, hc)]
+            self._value_stats = [net.value_norm.stats() for net in self.nets]
             for _t in range(T):
                 actions: dict[str, np.ndarray] = {}
                 alive = {a: vec.active[a].copy() for a in self.agents}
-                st = torch.as_tensor(np.repeat(starts, 1))
                 with torch.no_grad():
                     for gi, (g, net) in enumerate(zip(self.groups, self.nets)):
                         k = len(g.agents)
                         x = g.inputs(obs)
                         c = self._critic_inputs(g, x, obs)
-                        s = st.repeat_interleave(k)
-                        za, ha[gi] = net.actor.step(torch.as_tensor(x).reshape(n * k, -1), ha[gi], s)
-                        zc, hc[gi] = net.critic.step(torch.as_tensor(c).reshape(n * k, -1), hc[gi], s)
-                        a, logp = net.head.sample(za)
+                        s = np.repeat(starts, k)
+                        fast = self._numpy[gi]
+                        if fast is not None:  # feed-forward: no hidden state to carry
+                            a, logp = fast.sample(fast.policy(x.reshape(n * k, -1)), self.rng)
+                            raw = fast.values(c.reshape(n * k, -1))
+                        else:
+                            za, ha[gi] = net.actor.step(torch.as_tensor(x).reshape(n * k, -1), ha[gi], torch.as_tensor(s))
+                            zc, hc[gi] = net.critic.step(torch.as_tensor(c).reshape(n * k, -1), hc[gi], torch.as_tensor(s))
+                            a, logp = (t.numpy() for t in net.head.sample(za))
+                            raw = net.value(zc)[:, 0].numpy()
                         b = buf[gi]
                         b["x"].append(x)
                         b["c"].append(c)
-                        b["a"].append(a.numpy())
-                        b["logp"].append(logp.numpy())
-                        raw = net.value(zc)[:, 0]
-                        b["vraw"].append(raw.numpy())
-                        b["v"].append(self._denormalize(net, raw).numpy())
+                        b["a"].append(a)
+                        b["logp"].append(logp)
+                        b["vraw"].append(raw)
+                        b["v"].append(self._denormalize(gi, raw))
                         b["mask"].append(np.stack([alive[ag] for ag in g.agents], axis=1).reshape(-1).astype(np.float32))
-                        b["start"].append(s.numpy())
-                        self._split(g, a.numpy().reshape(n, k, *a.shape[1:]), actions)
+                        b["start"].append(s)
+                        self._split(g, a.reshape(n, k, *a.shape[1:]), actions)
                 obs, rew, term, trunc, infos = vec.step(actions)
                 ended = np.array(["episode" in info for info in infos])
                 boot = self._truncation_bootstrap(infos, term, trunc, hc, ended) if ended.any() else None
@@ -236,12 +255,11 @@ class MultiAgentPPO(TableHyperparameters):
                 done_steps += n
             with torch.no_grad():
                 last_v = []
-                st = torch.as_tensor(starts)
-                for gi, (g, net) in enumerate(zip(self.groups, self.nets)):
+                for gi, g in enumerate(self.groups):
                     k = len(g.agents)
                     c = self._critic_inputs(g, g.inputs(obs), obs)
-                    zc, _ = net.critic.step(torch.as_tensor(c).reshape(n * k, -1), hc[gi].clone(), st.repeat_interleave(k))
-                    last_v.append(self._denormalize(net, net.value(zc)[:, 0]).numpy())
+                    starts_k = torch.as_tensor(np.repeat(starts, k))
+                    last_v.append(self._denormalize(gi, self._raw_values(gi, c.reshape(n * k, -1), hc[gi], starts_k)))
             self.live_fraction = float(np.mean([np.mean(buf[gi]["mask"]) for gi in range(G)]))
             for gi in range(G):
                 self._update(gi, buf[gi], last_v[gi], h0[gi])
@@ -265,15 +283,28 @@ class MultiAgentPPO(TableHyperparameters):
             for gi, (g, net) in enumerate(zip(self.groups, self.nets)):
                 k = len(g.agents)
                 c = self._critic_inputs(g, g.inputs(final), final)
-                zc, _ = net.critic.step(torch.as_tensor(c).reshape(n * k, -1), hc[gi].clone())
-                v = self._denormalize(net, net.value(zc)[:, 0]).numpy().reshape(n, k)
+                v = self._denormalize(gi, self._raw_values(gi, c.reshape(n * k, -1), hc[gi], None)).reshape(n, k)
                 cut = np.stack([trunc[a] & ~term[a] for a in g.agents], axis=1) & ended[:, None]
                 out.append(np.where(cut, v, 0.0).astype(np.float32))
         return out
 
-    def _denormalize(self, net: GroupNets, raw: torch.Tensor) -> torch.Tensor:
-        """Critic output in return units: denormalized only when ``value_norm`` is on."""
-        return net.value_norm.denormalize(raw) if self.hparams["value_norm"] else raw
+    def _raw_values(self, gi: int, c: np.ndarray, hc: torch.Tensor, starts: torch.Tensor | None) -> np.ndarray:
+        """Group ``gi``'s raw critic outputs at critic inputs ``c`` (rows), from recurrent state ``hc``
+        (left unchanged)."""
+        fast = self._numpy[gi]
+        if fast is not None:
+            return fast.values(c)
+        net = self.nets[gi]
+        zc, _ = net.critic.step(torch.as_tensor(c), hc.clone(), starts)
+        return net.value(zc)[:, 0].numpy()
+
+    def _denormalize(self, gi: int, raw: np.ndarray) -> np.ndarray:
+        """Group ``gi``'s critic outputs in return units: denormalized (by the statistics read at the
+        start of the rollout, which change only in updates) when ``value_norm`` is on."""
+        if not self.hparams["value_norm"]:
+            return raw
+        mean, std = self._value_stats[gi]
+        return (raw * std + mean).astype(np.float32)
 
     def value_loss(self, pred: torch.Tensor, old_pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Per-sample value loss (MAPPO's ``cal_value_loss``): Huber or squared error / 2 of the
@@ -292,6 +323,23 @@ class MultiAgentPPO(TableHyperparameters):
             clipped = old_pred + (pred - old_pred).clamp(-clip, clip)
             loss = torch.max(loss, per_sample(target - clipped))
         return loss
+
+    def minibatch_loss(self, net: GroupNets, xs: torch.Tensor, cs: torch.Tensor, acts: torch.Tensor, olp: torch.Tensor,
+                       ov: torch.Tensor, tgt: torch.Tensor, A: torch.Tensor, m: torch.Tensor, st: torch.Tensor,
+                       ha0: torch.Tensor, hc0: torch.Tensor) -> torch.Tensor:
+        """The differentiable loss of one minibatch of sequences (T, B, ...): actor and critic inputs,
+        actions, the rollout's log-probabilities and raw values, value targets, advantages, live mask,
+        episode starts and initial hidden states. Its NumPy twin is ``numpy_nets.ppo_gradients``."""
+        h = self.hparams
+        clip = h["clip_range"]
+        za = net.actor.sequence(xs, ha0, st)
+        zc = net.critic.sequence(cs, hc0, st)
+        logp, ent = net.head.log_prob_entropy(za, acts)
+        ratio = (logp - olp).exp()
+        pg = -torch.min(ratio * A, ratio.clamp(1 - clip, 1 + clip) * A)
+        vloss = self.value_loss(net.value(zc)[..., 0], ov, tgt)
+        denom = m.sum().clamp(min=1.0)
+        return ((pg + h["vf_coef"] * vloss - h["ent_coef"] * ent) * m).sum() / denom
 
     def _update(self, gi: int, b: dict[str, list], last_v: np.ndarray, h0: tuple[torch.Tensor, torch.Tensor]) -> None:
         h = self.hparams
@@ -317,22 +365,32 @@ class MultiAgentPPO(TableHyperparameters):
             target = net.value_norm.normalize(ret)
         else:
             target = ret
-        clip = h["clip_range"]
         chunks = max(1, min(h["minibatches"], B))
         steps = (x, c, a, old_logp, old_v, target, adv_t, mask, starts)  # (T, B, ...): columns are sequences
+        fast = self._numpy[gi]
+        if fast is not None:
+            arrays = [t.numpy() for t in (x, c, a, old_logp, old_v, target, adv_t, mask)]  # (T, B, ...)
+            if chunks == 1:
+                rows, shared = [t.reshape(T * B, *t.shape[2:]) for t in arrays], None
+                k, state = len(g.agents), self.state_dim
+                if h["critic"] != "local" and k > 1:  # the k agents of a copy share its state (rows in order)
+                    shared = np.ascontiguousarray(rows[1].reshape(-1, k, rows[1].shape[1])[:, 0, :state])
+                    rows[1] = np.ascontiguousarray(rows[1][:, state:])
+                for _ in range(h["epochs"]):
+                    ppo_gradients(fast, *rows, h, shared=shared)
+                    fast.step(h["learning_rate"], h["max_grad_norm"])
+                return
+            for _ in range(h["epochs"]):  # the same minibatches as the autograd path: columns, every step
+                for cols in torch.randperm(B).chunk(chunks):
+                    ppo_gradients(fast, *(t[:, cols.numpy()].reshape(-1, *t.shape[2:]) for t in arrays), h)
+                    fast.step(h["learning_rate"], h["max_grad_norm"])
+            return
         for _ in range(h["epochs"]):
             # one minibatch is the whole rollout: its order does not matter, so it is not copied
             parts = [(*steps, *h0)] if chunks == 1 else [
                 (*(t[:, cols] for t in steps), h0[0][cols], h0[1][cols]) for cols in torch.randperm(B).chunk(chunks)]
-            for xs, cs, acts, olp, ov, tgt, A, m, st, ha0, hc0 in parts:
-                za = net.actor.sequence(xs, ha0, st)
-                zc = net.critic.sequence(cs, hc0, st)
-                logp, ent = net.head.log_prob_entropy(za, acts)
-                ratio = (logp - olp).exp()
-                pg = -torch.min(ratio * A, ratio.clamp(1 - clip, 1 + clip) * A)
-                vloss = self.value_loss(net.value(zc)[..., 0], ov, tgt)
-                denom = m.sum().clamp(min=1.0)
-                loss = ((pg + h["vf_coef"] * vloss - h["ent_coef"] * ent) * m).sum() / denom
+            for part in parts:
+                loss = self.minibatch_loss(net, *part)
                 opt.zero_grad()
                 loss.backward()
                 clip_gradients(net.parameters(), h["max_grad_norm"])
