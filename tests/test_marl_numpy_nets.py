@@ -73,9 +73,9 @@ def test_parameters_move_into_one_vector_unchanged() -> None:
                                atol=1e-6)
 
 
-def _rollout(method: str, scenario: str) -> tuple[agents.Agent, tuple]:
+def _rollout(method: str, scenario: str, **overrides: object) -> tuple[agents.Agent, tuple]:
     """A fresh agent and the arguments of its first update (not run)."""
-    ag = agents.make(method, scenario, seed=0, n_envs=4, n_steps=10)
+    ag = agents.make(method, scenario, seed=0, n_envs=4, n_steps=10, **overrides)
     captured = {}
     update = ag._update
     ag._update = lambda gi, b, last_v, h0: captured.setdefault(gi, (gi, b, last_v, h0))
@@ -84,13 +84,16 @@ def _rollout(method: str, scenario: str) -> tuple[agents.Agent, tuple]:
     return ag, captured[0]
 
 
-@pytest.mark.parametrize("scenario", ["mpe/simple_spread-v3", "mpe/simple_spread_continuous-v3"])
+@pytest.mark.parametrize("scenario,critic", [("mpe/simple_spread-v3", "central"),
+                                             ("mpe/simple_spread_continuous-v3", "central"),
+                                             ("mpe/simple_spread-v3", "agent_specific")])
 @pytest.mark.parametrize("minibatches", [1, 3])
-def test_update_matches_the_autograd_update(scenario: str, minibatches: int) -> None:
-    """Ten epochs of clipped, Adam-stepped updates from one rollout land on the same parameters."""
+def test_update_matches_the_autograd_update(scenario: str, critic: str, minibatches: int) -> None:
+    """Ten epochs of clipped, Adam-stepped updates from one rollout land on the same parameters (one
+    minibatch: the critic's shared state goes through its first layer once per copy)."""
     runs = []
     for path in ("numpy", "autograd"):
-        ag, args = _rollout("mappo", scenario)
+        ag, args = _rollout("mappo", scenario, critic=critic)
         ag.hparams["minibatches"] = minibatches
         if path == "autograd":
             ag._numpy[0] = None
@@ -98,7 +101,7 @@ def test_update_matches_the_autograd_update(scenario: str, minibatches: int) -> 
         torch.manual_seed(7)  # the minibatch permutations
         ag._update(*args)
         runs.append(torch.cat([p.detach().reshape(-1) for p in ag.nets[0].parameters()]).numpy().copy())
-    ag0, _ = _rollout("mappo", scenario)
+    ag0, _ = _rollout("mappo", scenario, critic=critic)
     start = torch.cat([p.detach().reshape(-1) for p in ag0.nets[0].parameters()]).numpy()
     moved = np.abs(runs[0] - start).max()
     assert moved > 1e-3
