@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from gymnasium import spaces
 
 from agents.base import Capabilities, NoTraining
 from scenarios import Scenario, UserError
@@ -34,4 +35,16 @@ class RandomAgent(NoTraining):
         from scenarios.goals import batch_size
 
         n = batch_size(next(iter(obs.values())))
-        return {a: np.stack([np.asarray(s.sample()) for _ in range(n)]) for a, s in self._spaces.items()}
+        return {a: draw(s, n) for a, s in self._spaces.items()}
+
+
+def draw(space: spaces.Space, n: int) -> np.ndarray:
+    """``n`` samples of ``space`` stacked: the same values as ``n`` calls of ``space.sample()`` (the same
+    generator calls, checked in ``tests/test_random_agent.py``), in one call for a Discrete or a bounded
+    floating Box (the per-copy loop was a third of random stepping's time on 16 particle worlds)."""
+    if isinstance(space, spaces.Discrete):
+        return space.start + space.np_random.integers(space.n, size=n, dtype=space.dtype.type)
+    if (isinstance(space, spaces.Box) and np.issubdtype(space.dtype, np.floating)
+            and space.is_bounded("both")):
+        return space.np_random.uniform(space.low, space.high, size=(n, *space.shape)).astype(space.dtype)
+    return np.stack([np.asarray(space.sample()) for _ in range(n)])
