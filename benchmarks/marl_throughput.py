@@ -21,6 +21,7 @@ import torch
 
 import agents
 import scenarios
+from agents.hyperparams import parse_assignments
 
 
 def random_rate(scenario: str, n: int, steps: int) -> float:
@@ -36,10 +37,10 @@ def random_rate(scenario: str, n: int, steps: int) -> float:
     return done / (time.perf_counter() - t0)
 
 
-def mappo_rate(scenario: str, n: int, steps: int, method: str) -> tuple[float, float]:
+def mappo_rate(scenario: str, n: int, steps: int, method: str, overrides: dict | None = None) -> tuple[float, float]:
     """Environment steps per second while training (rollouts and updates), and the seconds spent
-    in updates (0 where the learner has no ``_update``)."""
-    ag = agents.make(method, scenario, seed=0, n_envs=n)
+    in updates (0 where the learner has no ``_update``); ``overrides``: other hyperparameters."""
+    ag = agents.make(method, scenario, seed=0, n_envs=n, **(overrides or {}))
     spent = [0.0]
     update = getattr(ag, "_update", None)
     if update is not None:
@@ -60,11 +61,13 @@ def main() -> None:
     p.add_argument("--envs", type=int, default=16)
     p.add_argument("--steps", type=int, default=40_000)
     p.add_argument("--method", default="mappo")
+    p.add_argument("--set", nargs="*", default=[], help="other hyperparameters KEY=VALUE (e.g. epochs=5)")
     args = p.parse_args()
     torch.set_num_threads(1)
     rnd = random_rate(args.scenario, args.envs, args.steps)
-    ours, in_updates = mappo_rate(args.scenario, args.envs, args.steps, args.method)
-    print(f"{args.scenario}, {args.envs} copies, {args.steps} steps: random {rnd:.0f} steps/s, "
+    overrides = parse_assignments(args.set)
+    ours, in_updates = mappo_rate(args.scenario, args.envs, args.steps, args.method, overrides)
+    print(f"{args.scenario}, {args.envs} copies, {args.steps} steps{''.join(f', {k}={v}' for k, v in overrides.items())}: random {rnd:.0f} steps/s, "
           f"{args.method} training {ours:.0f} steps/s, ratio {ours / rnd:.2f}")
     if in_updates:
         total = args.steps / ours
