@@ -84,16 +84,17 @@ def _rollout(method: str, scenario: str, **overrides: object) -> tuple[agents.Ag
     return ag, captured[0]
 
 
-@pytest.mark.parametrize("scenario,critic", [("mpe/simple_spread-v3", "central"),
-                                             ("mpe/simple_spread_continuous-v3", "central"),
-                                             ("mpe/simple_spread-v3", "agent_specific")])
+@pytest.mark.parametrize("scenario,overrides", [("mpe/simple_spread-v3", {}),
+                                                ("mpe/simple_spread_continuous-v3", {}),
+                                                ("mpe/simple_spread-v3", {"critic": "agent_specific"}),
+                                                ("mpe/simple_spread-v3", {"agent_id": False})])
 @pytest.mark.parametrize("minibatches", [1, 3])
-def test_update_matches_the_autograd_update(scenario: str, critic: str, minibatches: int) -> None:
+def test_update_matches_the_autograd_update(scenario: str, overrides: dict, minibatches: int) -> None:
     """Ten epochs of clipped, Adam-stepped updates from one rollout land on the same parameters (one
     minibatch: the critic's shared state goes through its first layer once per copy)."""
     runs = []
     for path in ("numpy", "autograd"):
-        ag, args = _rollout("mappo", scenario, critic=critic)
+        ag, args = _rollout("mappo", scenario, **overrides)
         ag.hparams["minibatches"] = minibatches
         if path == "autograd":
             ag._numpy[0] = None
@@ -101,7 +102,7 @@ def test_update_matches_the_autograd_update(scenario: str, critic: str, minibatc
         torch.manual_seed(7)  # the minibatch permutations
         ag._update(*args)
         runs.append(torch.cat([p.detach().reshape(-1) for p in ag.nets[0].parameters()]).numpy().copy())
-    ag0, _ = _rollout("mappo", scenario, critic=critic)
+    ag0, _ = _rollout("mappo", scenario, **overrides)
     start = torch.cat([p.detach().reshape(-1) for p in ag0.nets[0].parameters()]).numpy()
     moved = np.abs(runs[0] - start).max()
     assert moved > 1e-3

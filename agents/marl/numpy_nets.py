@@ -23,14 +23,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from agents.activations import Tanh
 from agents.numpy_mlp import FusedAdam
 from agents.numpy_policy import LOG_2PI
 
 
 def supported(actor: Any, critic: Any, activation: str) -> bool:
     """True when both torsos are plain MLPs this module can evaluate."""
-    plain = all(isinstance(m, (nn.Linear, nn.ReLU)) or type(m).__name__ == "Tanh"
-                for t in (actor, critic) for m in t.body)
+    plain = all(isinstance(m, (nn.Linear, nn.ReLU, Tanh)) for t in (actor, critic) for m in t.body)
     return plain and actor.gru is None and critic.gru is None and activation in ("tanh", "relu")
 
 
