@@ -7,10 +7,11 @@ particle worlds the update's ``backward`` alone took 0.76 s of 3.1 s and ``nn.Li
 where the products themselves are ~1 ms an epoch (``benchmarks/RESULTS.md``, "MAPPO training
 throughput"). ``agents.numpy_policy`` made the same move for single-agent PPO.
 
-Torch stays the owner of everything else: the parameters (read here through ``.numpy()`` views,
-never copied), the optimizer (fused Adam reads the gradients this module writes into each
-parameter's ``.grad``), gradient clipping, checkpoints, ``act`` and the differentiable views for
-attacks. Only feed-forward torsos (no GRU, no LayerNorm) with ``tanh`` or ``relu`` are covered
+The torch modules stay what the rest of the code sees: ``NumpyGroup`` moves a group's parameters
+into one float32 vector and leaves each ``nn.Parameter`` a view of its slice, so checkpoints,
+``load_state_dict``, the training state, ``act`` and the differentiable views for attacks read and
+write the same numbers this module trains; the gradients go into a flat vector beside it, clipped
+as one vector and stepped by torch's fused Adam (``agents.numpy_mlp.FusedAdam``). Only feed-forward torsos (no GRU, no LayerNorm) with ``tanh`` or ``relu`` are covered
 (``supported``); the learner keeps autograd for the others. ``tests/test_marl_numpy_nets.py``
 checks values and gradients against autograd.
 """
