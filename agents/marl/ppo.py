@@ -367,23 +367,8 @@ class MultiAgentPPO(TableHyperparameters):
             target = ret
         chunks = max(1, min(h["minibatches"], B))
         steps = (x, c, a, old_logp, old_v, target, adv_t, mask, starts)  # (T, B, ...): columns are sequences
-        fast = self._numpy[gi]
-        if fast is not None:
-            arrays = [t.numpy() for t in (x, c, a, old_logp, old_v, target, adv_t, mask)]  # (T, B, ...)
-            if chunks == 1:
-                rows, shared = [t.reshape(T * B, *t.shape[2:]) for t in arrays], None
-                k, state = len(g.agents), self.state_dim
-                if h["critic"] != "local" and k > 1:  # the k agents of a copy share its state (rows in order)
-                    shared = np.ascontiguousarray(rows[1].reshape(-1, k, rows[1].shape[1])[:, 0, :state])
-                    rows[1] = np.ascontiguousarray(rows[1][:, state:])
-                for _ in range(h["epochs"]):
-                    ppo_gradients(fast, *rows, h, shared=shared)
-                    fast.step(h["learning_rate"], h["max_grad_norm"])
-                return
-            for _ in range(h["epochs"]):  # the same minibatches as the autograd path: columns, every step
-                for cols in torch.randperm(B).chunk(chunks):
-                    ppo_gradients(fast, *(t[:, cols.numpy()].reshape(-1, *t.shape[2:]) for t in arrays), h)
-                    fast.step(h["learning_rate"], h["max_grad_norm"])
+        if self._numpy[gi] is not None:
+            self._numpy_epochs(gi, [t.numpy() for t in (x, c, a, old_logp, old_v, target, adv_t, mask)], chunks)
             return
         for _ in range(h["epochs"]):
             # one minibatch is the whole rollout: its order does not matter, so it is not copied
@@ -395,6 +380,27 @@ class MultiAgentPPO(TableHyperparameters):
                 loss.backward()
                 clip_gradients(net.parameters(), h["max_grad_norm"])
                 opt.step()
+
+    def _numpy_epochs(self, gi: int, arrays: list[np.ndarray], chunks: int) -> None:
+        """The update's epochs on the NumPy path: ``arrays`` are the rollout's (T, B, ...) actor and critic
+        inputs, actions, log-probabilities, raw values, targets, advantages and mask; the same
+        minibatches as the autograd path (``chunks`` groups of columns, every time step)."""
+        h, g, fast = self.hparams, self.groups[gi], self._numpy[gi]
+        T, B = arrays[0].shape[:2]
+        if chunks > 1:
+            for _ in range(h["epochs"]):
+                for cols in torch.randperm(B).chunk(chunks):
+                    ppo_gradients(fast, *(t[:, cols.numpy()].reshape(-1, *t.shape[2:]) for t in arrays), h)
+                    fast.step(h["learning_rate"], h["max_grad_norm"])
+            return
+        rows, shared = [t.reshape(T * B, *t.shape[2:]) for t in arrays], None
+        k = len(g.agents)
+        if h["critic"] != "local" and k > 1:  # the k agents of a copy share its state (rows in order)
+            shared = np.ascontiguousarray(rows[1].reshape(-1, k, rows[1].shape[1])[:, 0, : self.state_dim])
+            rows[1] = np.ascontiguousarray(rows[1][:, self.state_dim :])
+        for _ in range(h["epochs"]):
+            ppo_gradients(fast, *rows, h, shared=shared)
+            fast.step(h["learning_rate"], h["max_grad_norm"])
 
     # ----- checkpoints --------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
