@@ -29,10 +29,10 @@ from agents.numpy_mlp import FusedAdam
 from agents.numpy_policy import LOG_2PI
 
 
-def supported(actor: Any, critic: Any, activation: str) -> bool:
-    """True when both torsos are plain MLPs this module can evaluate."""
+def supported(actor: Any, critic: Any) -> bool:
+    """True when both torsos are plain MLPs (linear layers, tanh or ReLU, no GRU) this module can evaluate."""
     plain = all(isinstance(m, (nn.Linear, nn.ReLU, Tanh)) for t in (actor, critic) for m in t.body)
-    return plain and actor.gru is None and critic.gru is None and activation in ("tanh", "relu")
+    return plain and actor.gru is None and critic.gru is None
 
 
 class NumpyMLP:
@@ -170,11 +170,6 @@ def _ones(rows: int) -> np.ndarray:
     if rows not in _ONES:
         _ONES[rows] = np.ones((1, rows), np.float32)
     return _ONES[rows]
-
-
-def _log_softmax(out: np.ndarray) -> np.ndarray:
-    shifted = out - out.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def _slope(err: np.ndarray, huber: bool, delta: float) -> np.ndarray:

@@ -104,7 +104,7 @@ class MultiAgentPPO(TableHyperparameters):
             GroupNets(g, self._critic_dim(g), list(h["net_arch"]), h["recurrent"], h["activation"], h["layer_norm"],
                       h["orthogonal_init"]) for g in self.groups
         )
-        self._numpy = [NumpyGroup(n, h["activation"]) if supported(n.actor, n.critic, h["activation"]) else None
+        self._numpy = [NumpyGroup(n, h["activation"]) if supported(n.actor, n.critic) else None
                        for n in self.nets]
         """Per group, the NumPy evaluation of its feed-forward networks and their Adam
         (``agents.marl.numpy_nets``), used by the rollouts and the update; None (autograd and
@@ -258,8 +258,7 @@ class MultiAgentPPO(TableHyperparameters):
                 for gi, g in enumerate(self.groups):
                     k = len(g.agents)
                     c = self._critic_inputs(g, g.inputs(obs), obs)
-                    starts_k = torch.as_tensor(np.repeat(starts, k))
-                    last_v.append(self._denormalize(gi, self._raw_values(gi, c.reshape(n * k, -1), hc[gi], starts_k)))
+                    last_v.append(self._denormalize(gi, self._raw_values(gi, c.reshape(n * k, -1), hc[gi], np.repeat(starts, k))))
             self.live_fraction = float(np.mean([np.mean(buf[gi]["mask"]) for gi in range(G)]))
             for gi in range(G):
                 self._update(gi, buf[gi], last_v[gi], h0[gi])
@@ -280,7 +279,7 @@ class MultiAgentPPO(TableHyperparameters):
                 final[a][i] = infos[i]["final_observation"][a]
         out = []
         with torch.no_grad():
-            for gi, (g, net) in enumerate(zip(self.groups, self.nets)):
+            for gi, g in enumerate(self.groups):
                 k = len(g.agents)
                 c = self._critic_inputs(g, g.inputs(final), final)
                 v = self._denormalize(gi, self._raw_values(gi, c.reshape(n * k, -1), hc[gi], None)).reshape(n, k)
@@ -288,14 +287,14 @@ class MultiAgentPPO(TableHyperparameters):
                 out.append(np.where(cut, v, 0.0).astype(np.float32))
         return out
 
-    def _raw_values(self, gi: int, c: np.ndarray, hc: torch.Tensor, starts: torch.Tensor | None) -> np.ndarray:
+    def _raw_values(self, gi: int, c: np.ndarray, hc: torch.Tensor, starts: np.ndarray | None) -> np.ndarray:
         """Group ``gi``'s raw critic outputs at critic inputs ``c`` (rows), from recurrent state ``hc``
-        (left unchanged)."""
+        (left unchanged) with episode starts ``starts`` (rows; None: none)."""
         fast = self._numpy[gi]
         if fast is not None:
             return fast.values(c)
         net = self.nets[gi]
-        zc, _ = net.critic.step(torch.as_tensor(c), hc.clone(), starts)
+        zc, _ = net.critic.step(torch.as_tensor(c), hc.clone(), None if starts is None else torch.as_tensor(starts))
         return net.value(zc)[:, 0].numpy()
 
     def _denormalize(self, gi: int, raw: np.ndarray) -> np.ndarray:
