@@ -143,7 +143,7 @@ def test_a_form_the_learner_cannot_take_is_refused_by_make_in_one_line(agent, sc
 def test_a_lin_learning_rate_of_qmix_decays_to_zero_over_total_steps():
     ag = agents.make("qmix", "mpe/simple_spread-v3", seed=0, n_envs=2, learning_starts=50, learning_rate="lin_1e-3")
     ag.learn(200)
-    assert ag.opt.param_groups[0]["lr"] == pytest.approx(1e-3 * (1 - 198 / 200))  # the last round starts at step 198
+    assert ag._fast.adam.opt.param_groups[0]["lr"] == pytest.approx(1e-3 * (1 - 198 / 200))  # the last round starts at step 198
 
 
 def test_max_grad_norm_null_trains_saves_and_loads_with_sb3(tmp_path):

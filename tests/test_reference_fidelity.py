@@ -74,11 +74,11 @@ def test_maddpg_discrete_target_actions_are_sampled_by_default():
 
 # ----- QMIX / VDN -----------------------------------------------------------------------------
 def test_team_bootstrap_stops_only_when_every_live_agent_terminated():
-    term = torch.tensor([[1.0, 0.0, 0.0], [1.0, 1.0, 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
-    live = torch.tensor([[1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [0.0, 1.0, 0.0], [1.0, 1.0, 1.0]])
+    term = np.array([[1.0, 0.0, 0.0], [1.0, 1.0, 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]], np.float32)
+    live = np.array([[1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [0.0, 1.0, 0.0], [1.0, 1.0, 1.0]], np.float32)
     ended, next_live = value_decomposition.team_episode_end(term, live)
-    torch.testing.assert_close(ended, torch.tensor([0.0, 1.0, 1.0, 0.0]))  # row 2: the last live agent ended it
-    torch.testing.assert_close(next_live, torch.tensor([[0.0, 1.0, 1.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]]))
+    np.testing.assert_array_equal(ended, [0.0, 1.0, 1.0, 0.0])  # row 2: the last live agent ended it
+    np.testing.assert_array_equal(next_live, [[0.0, 1.0, 1.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
 
 
 # ----- REINFORCE ------------------------------------------------------------------------------

@@ -35,18 +35,55 @@ def supported(actor: Any, critic: Any) -> bool:
     return plain and actor.gru is None and critic.gru is None
 
 
-class NumpyMLP:
-    """A torso's linear layers and a head layer, as NumPy views of the torch parameters and of their
-    gradients' slots in the group's flat gradient vector."""
+def linears(*modules: Any) -> list[nn.Linear]:
+    """The ``nn.Linear`` layers of ``modules`` in order (a torso's ``body``, a head layer, a Sequential)."""
+    out: list[nn.Linear] = []
+    for m in modules:
+        out += [m] if isinstance(m, nn.Linear) else [x for x in m.modules() if isinstance(x, nn.Linear)]
+    return out
 
-    def __init__(self, torso: Any, head: nn.Linear, activation: str, grads: dict[int, np.ndarray]) -> None:
-        linears = [m for m in torso.body if isinstance(m, nn.Linear)] + [head]
+
+def one_vector(params: list[nn.Parameter]) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
+    """Move ``params`` into one float32 vector, values unchanged: each ``nn.Parameter`` becomes a view of
+    its slice. Returns the vector, a gradient vector beside it, and each parameter's gradient slot (a view
+    of the gradient vector shaped like the parameter) by ``id``."""
+    flat = np.zeros(sum(p.numel() for p in params), np.float32)
+    grad = np.zeros_like(flat)
+    grads: dict[int, np.ndarray] = {}
+    offset = 0
+    for p in params:
+        size = p.numel()
+        flat[offset : offset + size] = p.detach().numpy().reshape(-1)
+        p.data = torch.from_numpy(flat[offset : offset + size]).view_as(p)
+        grads[id(p)] = grad[offset : offset + size].reshape(tuple(p.shape))
+        offset += size
+    return flat, grad, grads
+
+
+def clip_and_step(grad: np.ndarray, adam: FusedAdam, lr: float, max_norm: float | None) -> None:
+    """Clip the gradient vector's norm to ``max_norm`` (torch's factor ``max_norm / (norm + 1e-6)``; None:
+    no clipping) and take one Adam step at ``lr``."""
+    if max_norm is not None:
+        norm = float(np.sqrt(np.dot(grad, grad)))
+        if norm > max_norm:
+            grad *= max_norm / (norm + 1e-6)
+    adam.step(lr)
+
+
+class NumpyMLP:
+    """A network's linear layers as NumPy views of the torch parameters and of their gradients' slots in
+    a flat gradient vector."""
+
+    def __init__(self, linears: list[nn.Linear], activation: str, grads: dict[int, np.ndarray] | None) -> None:
+        """``linears``: the layers in order (the activation between them, none after the last); ``grads``:
+        each parameter's gradient slot by ``id`` (``one_vector``), None for a network that is only evaluated
+        (a target network)."""
         self.activation = activation
         # views of the parameters' storage: optimizer steps and load_state_dict write in place
         self.w = [lin.weight.detach().numpy() for lin in linears]
         self.b = [lin.bias.detach().numpy() for lin in linears]
-        self.gw = [grads[id(lin.weight)] for lin in linears]
-        self.gb = [grads[id(lin.bias)] for lin in linears]
+        self.gw = [grads[id(lin.weight)] for lin in linears] if grads is not None else []
+        self.gb = [grads[id(lin.bias)] for lin in linears] if grads is not None else []
 
     def forward(self, x: np.ndarray, shared: np.ndarray | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
         """Output (B, out) at ``x`` (B, in) float32, and the activations ``backward`` needs.
@@ -110,32 +147,17 @@ class NumpyGroup:
     separate tensors."""
 
     def __init__(self, net: Any, activation: str, eps: float = 1e-5) -> None:
-        params = list(net.parameters())
-        self.flat = np.zeros(sum(p.numel() for p in params), np.float32)
-        self.grad = np.zeros_like(self.flat)
-        grads: dict[int, np.ndarray] = {}
-        offset = 0
-        for p in params:
-            size = p.numel()
-            self.flat[offset : offset + size] = p.detach().numpy().reshape(-1)
-            p.data = torch.from_numpy(self.flat[offset : offset + size]).view_as(p)
-            grads[id(p)] = self.grad[offset : offset + size].reshape(tuple(p.shape))
-            offset += size
-        self.actor = NumpyMLP(net.actor, net.head.linear, activation, grads)
-        self.critic = NumpyMLP(net.critic, net.value, activation, grads)
+        self.flat, self.grad, grads = one_vector(list(net.parameters()))
+        self.actor = NumpyMLP(linears(net.actor.body, net.head.linear), activation, grads)
+        self.critic = NumpyMLP(linears(net.critic.body, net.value), activation, grads)
         self.discrete = net.head.discrete
         self.log_std = None if self.discrete else net.head.log_std.detach().numpy()
         self.log_std_grad = None if self.discrete else grads[id(net.head.log_std)]
         self.adam = FusedAdam(self.flat, self.grad, eps)
 
     def step(self, lr: float, max_norm: float | None) -> None:
-        """Clip the gradient's global norm to ``max_norm`` (torch's factor ``max_norm / (norm + 1e-6)``;
-        None: no clipping) and take one Adam step at ``lr``."""
-        if max_norm is not None:
-            norm = float(np.sqrt(np.dot(self.grad, self.grad)))
-            if norm > max_norm:
-                self.grad *= max_norm / (norm + 1e-6)
-        self.adam.step(lr)
+        """Clip the gradient's global norm to ``max_norm`` and take one Adam step at ``lr`` (``clip_and_step``)."""
+        clip_and_step(self.grad, self.adam, lr, max_norm)
 
     def policy(self, x: np.ndarray) -> np.ndarray:
         """Logits (discrete) or Gaussian means at actor inputs ``x`` (B, in)."""

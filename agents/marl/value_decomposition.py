@@ -12,7 +12,9 @@ terminations (for ``vdn``/``qmix``: the team's bootstrap stops when the episode
 ends, every live agent terminated, not when one agent does); target networks are copied every ``target_update_interval``
 updates. Feed-forward agents with transition replay, as EPyMARL's
 non-recurrent configurations; ours because EPyMARL cannot load the current
-MPE tasks (see ``agents.marl.ppo``).
+MPE tasks (see ``agents.marl.ppo``). The torch modules hold the parameters; acting, the rollouts
+and the update evaluate and differentiate them in NumPy (``agents.marl.numpy_value_nets``: the
+same loss and gradients as autograd, ~1.8x the training rate).
 
 Two of EPyMARL's settings are options here: ``standardise_rewards`` divides the
 learned reward (the team's for ``vdn``/``qmix``, each agent's for ``iql``) by a
@@ -47,8 +49,8 @@ from agents.checkpoint import save_meta
 from agents.exploration import Explorer
 from agents.marl.groups import encode, make_groups, obs_dim
 from agents.marl.joint_replay import JointReplay, next_observations
-from agents.gradients import clip_gradients
 from agents.marl.nets import mlp_head
+from agents.marl.numpy_value_nets import NumpyValueNets, td_gradients, team_episode_end  # noqa: F401 (public here)
 from scenarios import Scenario, UserError
 from agents.observations import accepts_unbatched
 
@@ -61,18 +63,6 @@ DEFAULTS: dict[str, Any] = {
     "torch_threads": 1, "backend": "auto", "total_steps": None,
     "standardise_rewards": False, "bootstrap_truncation": True,
 }
-
-
-def team_episode_end(term: torch.Tensor, live: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The team's episode end and the agents still live after the step, from per-agent
-    terminations ``term`` and liveness ``live`` (B, n_agents; 1 = live before the step).
-
-    The team bootstrap stops only when the episode ends, i.e. every agent that was live
-    has terminated (agents removed earlier no longer count); an agent that terminated
-    while teammates continue contributes no next-state value."""
-    next_live = live * (1.0 - term)
-    ended = (next_live.sum(1) == 0).float()
-    return ended, next_live
 
 
 class QMixer(nn.Module):
@@ -120,12 +110,13 @@ class ValueDecomposition(TableHyperparameters):
         widths = list(h["net_arch"])
         self.q = nn.ModuleList(mlp_head(g.in_dim, widths, g.act_dim, nn.ReLU) for g in self.groups)
         self.mix = QMixer(len(self.agents), self.state_dim, h["mixing_embed"]) if self.mixer == "qmix" else None
-        params = list(self.q.parameters()) + (list(self.mix.parameters()) if self.mix is not None else [])
-        self.opt = torch.optim.Adam(params, lr=hyperparams.schedule(h["learning_rate"], "learning_rate", self.name)[0],
-                                    fused=True)
+        hyperparams.schedule(h["learning_rate"], "learning_rate", self.name)  # refuses a bad value here
         hyperparams.every_steps(h["train_freq"], self.name)  # [N, step] is N steps; refuses another list
         self.q_target = copy.deepcopy(self.q)
         self.mix_target = copy.deepcopy(self.mix)
+        self._fast = NumpyValueNets(self.q, self.mix, self.q_target, self.mix_target)
+        """The networks in NumPy over the modules' storage, and their Adam (``agents.marl.numpy_value_nets``):
+        acting, the rollouts and the update run there."""
         self.explorer = Explorer(h["exploration"], h["eps_start"], h["eps_end"],
                                  h["eps_fraction"], h["temperature"])
         self.rng = np.random.default_rng(seed)
@@ -138,18 +129,14 @@ class ValueDecomposition(TableHyperparameters):
     def _state(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         return np.concatenate([encode(obs[a], self.obs_spaces[a]) for a in self.scenario.possible_agents], axis=1)
 
-    def _qvalues(self, nets: nn.ModuleList, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
-        return [net(x) for net, x in zip(nets, inputs)]  # each (B, k, A)
-
     @accepts_unbatched
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
         """Greedy actions per agent from its own observation (decentralized execution)."""
         out: dict[str, np.ndarray] = {}
-        with torch.no_grad():
-            for g, net in zip(self.groups, self.q):
-                q = net(torch.as_tensor(g.inputs(obs))).numpy()
-                for j, a in enumerate(g.agents):
-                    out[a] = q[:, j].argmax(1) if deterministic else self.explorer.select(q[:, j], self.rng, 1.0)
+        for gi, g in enumerate(self.groups):
+            q = self._fast.qvalues(gi, g.inputs(obs))
+            for j, a in enumerate(g.agents):
+                out[a] = q[:, j].argmax(1) if deterministic else self.explorer.select(q[:, j], self.rng, 1.0)
         return out
 
     def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
@@ -172,11 +159,11 @@ class ValueDecomposition(TableHyperparameters):
         while done_steps < steps:
             frac = min(1.0, (self.steps_trained + done_steps) / budget)
             actions: dict[str, np.ndarray] = {}
-            with torch.no_grad():
-                for g, net in zip(self.groups, self.q):
-                    q = net(torch.as_tensor(g.inputs(obs))).numpy()
-                    for j, a in enumerate(g.agents):
-                        actions[a] = self.explorer.select(q[:, j], self.rng, frac)
+            inputs = [g.inputs(obs) for g in self.groups]
+            for gi, g in enumerate(self.groups):
+                q = self._fast.qvalues(gi, inputs[gi])
+                for j, a in enumerate(g.agents):
+                    actions[a] = self.explorer.select(q[:, j], self.rng, frac)
             alive = {a: vec.active[a].copy() for a in self.agents}
             new_obs, rew, term, trunc, infos = vec.step(actions)
             nxt = next_observations(new_obs, infos)
@@ -188,7 +175,7 @@ class ValueDecomposition(TableHyperparameters):
                 "mask": np.stack([alive[a] for a in self.agents], 1).astype(np.float32),
             }
             for gi, g in enumerate(self.groups):
-                batch[f"x{gi}"] = g.inputs(obs)
+                batch[f"x{gi}"] = inputs[gi]
                 batch[f"nx{gi}"] = g.inputs(nxt)
                 batch[f"a{gi}"] = np.stack([actions[a] for a in g.agents], 1).astype(np.int64)
             buffer.add(**batch)
@@ -200,10 +187,8 @@ class ValueDecomposition(TableHyperparameters):
             done_steps += n
             total = self.steps_trained + done_steps
             if total >= h["learning_starts"] and (total // n) % every == 0:
-                if lr_linear:
-                    self.opt.param_groups[0]["lr"] = lr * (1.0 - frac)
                 for _ in range(h["gradient_steps"]):
-                    self._update(buffer.sample(h["batch_size"], self.rng))
+                    self._update(buffer.sample(h["batch_size"], self.rng), lr * (1.0 - frac) if lr_linear else lr)
             if recent and len(recent) >= 4 * n:
                 self.history.append({"steps": self.steps_trained + done_steps, "team_return_sum": float(np.mean(recent))})
                 recent.clear()
@@ -212,47 +197,22 @@ class ValueDecomposition(TableHyperparameters):
         self.steps_trained += done_steps
         self._rollout = (vec, obs, buffer)
 
-    def _update(self, b: dict[str, np.ndarray]) -> None:
+    def _update(self, b: dict[str, np.ndarray], lr: float) -> float:
+        """One gradient step on minibatch ``b`` at learning rate ``lr`` (``td_gradients``: the loss of the
+        module docstring); the target networks are copied every ``target_update_interval`` updates.
+        Returns the loss."""
         h = self.hparams
-        gamma = h["gamma"]
-        t = {k: torch.as_tensor(v) for k, v in b.items()}
-        G = len(self.groups)
-        q = self._qvalues(self.q, [t[f"x{gi}"] for gi in range(G)])
-        chosen = torch.cat([q[gi].gather(2, t[f"a{gi}"].unsqueeze(2)).squeeze(2) for gi in range(G)], 1)  # (B, n)
-        with torch.no_grad():
-            q_next_online = self._qvalues(self.q, [t[f"nx{gi}"] for gi in range(G)])
-            q_next_target = self._qvalues(self.q_target, [t[f"nx{gi}"] for gi in range(G)])
-            nxt = torch.cat([
-                q_next_target[gi].gather(2, q_next_online[gi].argmax(2, keepdim=True)).squeeze(2) for gi in range(G)
-            ], 1)  # double Q: online argmax, target value
-        mask = t["mask"]
         shift, scale = 0.0, 1.0
         if self.reward_stats is not None:
             shift, scale = float(self.reward_stats.mean), float(np.sqrt(self.reward_stats.var + 1e-8))
-        if self.mixer == "none":
-            target = (t["reward"] - shift) / scale + gamma * (1 - t["term"]) * nxt
-            loss = (((chosen - target) ** 2) * mask).sum() / mask.sum().clamp(min=1)
-        else:
-            team_r = ((t["reward"] * mask).sum(1) - shift) / scale
-            ended, next_live = team_episode_end(t["term"], mask)
-            if self.mixer == "vdn":
-                q_tot, next_tot = (chosen * mask).sum(1), (nxt * next_live).sum(1)
-            else:
-                q_tot = self.mix(chosen * mask, t["state"])
-                with torch.no_grad():
-                    next_tot = self.mix_target(nxt * next_live, t["next_state"])
-            target = team_r + gamma * (1 - ended) * next_tot
-            loss = ((q_tot - target.detach()) ** 2).mean()
-        self.opt.zero_grad()
-        loss.backward()
-        params = [p for grp in self.opt.param_groups for p in grp["params"]]
-        clip_gradients(params, h["max_grad_norm"])
-        self.opt.step()
+        loss = td_gradients(self._fast, b, self.mixer, h["gamma"], shift, scale)
+        self._fast.step(lr, h["max_grad_norm"])
         self.updates += 1
         if self.updates % h["target_update_interval"] == 0:
             self.q_target.load_state_dict(self.q.state_dict())
             if self.mix is not None:
                 self.mix_target.load_state_dict(self.mix.state_dict())
+        return loss
 
     def save(self, path: str | Path) -> Path:
         """Write ``qnets.pt`` (and the mixer) and ``agent.json``."""
