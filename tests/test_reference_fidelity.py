@@ -45,31 +45,7 @@ def test_ppo_value_loss_is_mappos_clipped_huber_by_default():
     torch.testing.assert_close(plain.value_loss(pred, old, target), torch.tensor([200.0, 0.005, 0.0]))
 
 
-# ----- MADDPG ---------------------------------------------------------------------------------
-def test_maddpg_policy_gradient_flows_through_each_agents_own_action_only():
-    ag = agents.make("maddpg", SPREAD, seed=0, sharing="full")
-    assert len(ag.groups) == 1 and len(ag.groups[0].agents) == 3
-    mine = torch.randn(4, 3, 5, requires_grad=True)
-    joint = ag.actor_joint(0, mine, {})
-    assert joint.shape == (4, 3, 15)
-    torch.testing.assert_close(joint, mine.detach().reshape(4, 1, 15).expand(4, 3, 15))  # same values for all rows
-    for j in range(3):
-        (g,) = torch.autograd.grad(joint[:, j].sum(), mine, retain_graph=True)
-        assert g[:, j].abs().sum() > 0
-        assert torch.all(g[:, [k for k in range(3) if k != j]] == 0), f"agent {j}'s Q reached a teammate's action"
-
-
-def test_maddpg_discrete_target_actions_are_sampled_by_default():
-    ag = agents.make("maddpg", SPREAD, seed=0)
-    assert ag.hparams["target_actions"] == "sample"  # OpenAI's maddpg: act_pd.sample() of the target actor
-    x = torch.as_tensor(ag.groups[0].inputs({a: np.zeros((64, 18), np.float32) for a in ag.groups[0].agents}))
-    a1, a2 = ag.target_encoded(0, x), ag.target_encoded(0, x)
-    assert not torch.equal(a1, a2)  # a draw, not the argmax
-    torch.testing.assert_close(a1.sum(-1), torch.ones(a1.shape[:-1]))
-    assert (a1 < 1).any()  # relaxed (soft) samples
-    greedy = agents.make("maddpg", SPREAD, seed=0, target_actions="greedy")
-    g1 = greedy.target_encoded(0, x)
-    assert torch.equal(g1, greedy.target_encoded(0, x)) and set(g1.unique().tolist()) == {0.0, 1.0}
+# ----- MADDPG: tests/test_marl_numpy_maddpg.py (own action only, sampled target actions) ------
 
 
 # ----- QMIX / VDN -----------------------------------------------------------------------------

@@ -16,7 +16,10 @@ actors, as in OpenAI's implementation (``act_pd.sample()`` of its
 only: the other agents' actions in its critic's input are detached, also when
 agents share an actor (MADDPG's gradient; EPyMARL's ``maddpg_learner.py``). Parameter sharing follows ``agents.marl.groups`` (default
 ``none``: every agent its own networks, as in the paper). Ours because no
-maintained MADDPG runs on PettingZoo 1.27 / mpe2 without TorchRL.
+maintained MADDPG runs on PettingZoo 1.27 / mpe2 without TorchRL. The torch modules hold the
+parameters; acting, the rollouts and the update evaluate and differentiate them in NumPy
+(``agents.marl.numpy_maddpg``: the same losses and gradients as autograd), with the Gumbel noise
+drawn from the agent's NumPy generator.
 """
 
 from __future__ import annotations
@@ -34,8 +37,9 @@ from agents.base import Capabilities, ProgressFn, TableHyperparameters
 from agents.checkpoint import save_meta
 from agents.marl.groups import Group, encode, make_groups, obs_dim
 from agents.marl.joint_replay import JointReplay, next_observations
-from agents.gradients import clip_gradients
 from agents.marl.nets import mlp_head
+from agents.marl.numpy_maddpg import (NumpyNet, actor_gradients, critic_gradients, critic_inputs, encoded,
+                                      group_slices, gumbel_noise)
 from scenarios import Scenario, UserError
 from agents.observations import accepts_unbatched
 
@@ -77,33 +81,35 @@ class MADDPG(TableHyperparameters):
             for g in self.groups
         )
         self.actors_t, self.critics_t = copy.deepcopy(self.actors), copy.deepcopy(self.critics)
-        self.actor_opts = [torch.optim.Adam(a.parameters(), lr=h["actor_lr"], fused=True) for a in self.actors]
-        self.critic_opts = [torch.optim.Adam(c.parameters(), lr=h["critic_lr"], fused=True) for c in self.critics]
+        self._actors = [NumpyNet(a, at) for a, at in zip(self.actors, self.actors_t)]
+        self._critics = [NumpyNet(c, ct) for c, ct in zip(self.critics, self.critics_t)]
+        """Each actor and critic (and target) in NumPy over the modules' storage, with its Adam
+        (``agents.marl.numpy_maddpg``): acting, the rollouts and the update run there."""
+        self._slices = group_slices(self.groups)
         self.rng = np.random.default_rng(seed)
         self.steps_trained = 0
         self.history: list[dict[str, Any]] = []
         self._recent: list = []
 
     # ----- action encodings -----------------------------------------------------------------------
-    def _encoded(self, gi: int, x: torch.Tensor, explore: bool) -> torch.Tensor:
-        """Group actions in critic units (B, k, act_dim): [-1, 1] for Box, (one-)hot for Discrete."""
+    def _noise(self, gi: int, x: np.ndarray) -> np.ndarray | None:
+        """Gumbel noise (B, k, A) from the agent's generator for group ``gi``'s inputs ``x``; None for Box actions."""
         g = self.groups[gi]
-        out = self.actors[gi](x)
-        if g.discrete:
-            if explore:
-                return nn.functional.gumbel_softmax(out, tau=self.hparams["gumbel_temperature"], hard=True)
-            return nn.functional.one_hot(out.argmax(-1), g.act_dim).float()
-        return torch.tanh(out)
+        return gumbel_noise(self.rng, (*x.shape[:2], g.act_dim)) if g.discrete else None
 
-    def target_encoded(self, gi: int, x: torch.Tensor) -> torch.Tensor:
-        """The target actor's actions for the critic target, in critic units (B, k, act_dim)."""
+    def _encoded(self, gi: int, x: np.ndarray, explore: bool) -> np.ndarray:
+        """Group actions in critic units (B, k, act_dim): [-1, 1] for Box, (one-)hot for Discrete (a
+        Gumbel-softmax sample when ``explore``, the argmax otherwise)."""
+        noise = self._noise(gi, x) if explore else None
+        return encoded(self._actors[gi].net, x, self.groups[gi].discrete, noise, self.hparams["gumbel_temperature"])
+
+    def target_encoded(self, gi: int, x: np.ndarray) -> np.ndarray:
+        """The target actor's actions for the critic target, in critic units (B, k, act_dim): for Discrete
+        a relaxed Gumbel-softmax sample (``target_actions: sample``) or the argmax's one-hot (``greedy``)."""
         g = self.groups[gi]
-        out = self.actors_t[gi](x)
-        if not g.discrete:
-            return torch.tanh(out)
-        if self.hparams["target_actions"] == "sample":
-            return nn.functional.gumbel_softmax(out, tau=self.hparams["gumbel_temperature"], hard=False)
-        return nn.functional.one_hot(out.argmax(-1), g.act_dim).float()
+        sample = g.discrete and self.hparams["target_actions"] == "sample"
+        return encoded(self._actors[gi].target, x, g.discrete, self._noise(gi, x) if sample else None,
+                       self.hparams["gumbel_temperature"], hard=False)
 
     def _to_env(self, g: Group, enc: np.ndarray) -> np.ndarray:
         if g.discrete:
@@ -115,25 +121,23 @@ class MADDPG(TableHyperparameters):
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
         """Each agent's action from its own observation (decentralized execution)."""
         out: dict[str, np.ndarray] = {}
-        with torch.no_grad():
-            for gi, g in enumerate(self.groups):
-                enc = self._encoded(gi, torch.as_tensor(g.inputs(obs)), explore=not deterministic).numpy()
-                for j, a in enumerate(g.agents):
-                    out[a] = self._to_env(g, enc[:, j])
+        for gi, g in enumerate(self.groups):
+            enc = self._encoded(gi, g.inputs(obs), explore=not deterministic)
+            for j, a in enumerate(g.agents):
+                out[a] = self._to_env(g, enc[:, j])
         return out
 
-    def _explore(self, obs: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], list[np.ndarray]]:
+    def _explore(self, obs: dict[str, np.ndarray], inputs: list[np.ndarray]) -> tuple[dict[str, np.ndarray], list[np.ndarray]]:
         out: dict[str, np.ndarray] = {}
         encs = []
         std = self.hparams["noise_std"]
-        with torch.no_grad():
-            for gi, g in enumerate(self.groups):
-                enc = self._encoded(gi, torch.as_tensor(g.inputs(obs)), explore=True).numpy()
-                if not g.discrete:
-                    enc = np.clip(enc + self.rng.normal(0, std, enc.shape), -1, 1).astype(np.float32)
-                encs.append(enc)
-                for j, a in enumerate(g.agents):
-                    out[a] = self._to_env(g, enc[:, j])
+        for gi, g in enumerate(self.groups):
+            enc = self._encoded(gi, inputs[gi], explore=True)
+            if not g.discrete:
+                enc = np.clip(enc + self.rng.normal(0, std, enc.shape), -1, 1).astype(np.float32)
+            encs.append(enc)
+            for j, a in enumerate(g.agents):
+                out[a] = self._to_env(g, enc[:, j])
         return out, encs
 
     # ----- learning -------------------------------------------------------------------------------
@@ -154,18 +158,19 @@ class MADDPG(TableHyperparameters):
         done_steps = 0
         recent = self._recent  # episodes since the last history entry, carried across learn() calls
         while done_steps < steps:
+            inputs = [g.inputs(obs) for g in self.groups]
             if self.steps_trained + done_steps < h["learning_starts"]:
                 encs = [self._uniform(g, n) for g in self.groups]
                 actions = {a: self._to_env(g, encs[gi][:, j]) for gi, g in enumerate(self.groups) for j, a in enumerate(g.agents)}
             else:
-                actions, encs = self._explore(obs)
+                actions, encs = self._explore(obs, inputs)
             new_obs, rew, term, trunc, infos = vec.step(actions)
             nxt = next_observations(new_obs, infos)
             batch = {"state": self._state(obs), "next_state": self._state(nxt),
                      "reward": np.stack([rew[a] for a in agents_order], 1).astype(np.float32),
                      "term": np.stack([term[a] for a in agents_order], 1).astype(np.float32)}
             for gi, g in enumerate(self.groups):
-                batch[f"x{gi}"], batch[f"nx{gi}"], batch[f"a{gi}"] = g.inputs(obs), g.inputs(nxt), encs[gi]
+                batch[f"x{gi}"], batch[f"nx{gi}"], batch[f"a{gi}"] = inputs[gi], g.inputs(nxt), encs[gi]
             buffer.add(**batch)
             recent += [info["episode"]["returns"] for info in infos if "episode" in info]
             obs = new_obs
@@ -190,59 +195,33 @@ class MADDPG(TableHyperparameters):
             return np.eye(g.act_dim, dtype=np.float32)[self.rng.integers(0, g.act_dim, size=(n, k))]
         return self.rng.uniform(-1, 1, size=(n, k, g.act_dim)).astype(np.float32)
 
-    def _q(self, critics: nn.ModuleList, gi: int, state: torch.Tensor, joint: torch.Tensor) -> torch.Tensor:
-        """Q of every agent of group ``gi`` (B, k); ``joint`` is (B, J), or (B, k, J) for one joint
-        action per agent."""
-        g = self.groups[gi]
-        k, B = len(g.agents), state.shape[0]
-        if joint.dim() == 2:
-            joint = joint.unsqueeze(1).expand(B, k, -1)
-        inp = torch.cat([state.unsqueeze(1).expand(B, k, -1), joint], 2)
-        if g.use_id:
-            inp = torch.cat([inp, torch.eye(k).expand(B, k, k)], 2)
-        return critics[gi](inp)[..., 0]
-
-    def _update(self, b: dict[str, np.ndarray]) -> None:
+    def _update(self, b: dict[str, np.ndarray]) -> dict[str, float]:
+        """One update of every critic, then every actor, then the targets (Polyak ``tau``), on minibatch ``b``
+        (``agents.marl.numpy_maddpg``: the losses of the module docstring). Returns the mean losses."""
         h = self.hparams
-        t = {k: torch.as_tensor(v) for k, v in b.items()}
-        G, gamma, tau = len(self.groups), h["gamma"], h["tau"]
-        offsets = np.cumsum([0] + [len(g.agents) for g in self.groups])
-        joint = torch.cat([t[f"a{gi}"].flatten(1) for gi in range(G)], 1)
-        with torch.no_grad():
-            next_joint = torch.cat([self.target_encoded(gi, t[f"nx{gi}"]).flatten(1) for gi in range(G)], 1)
-        for gi in range(G):
-            sl = slice(offsets[gi], offsets[gi + 1])
-            with torch.no_grad():
-                y = t["reward"][:, sl] + gamma * (1 - t["term"][:, sl]) * self._q(self.critics_t, gi, t["next_state"], next_joint)
-            loss = ((self._q(self.critics, gi, t["state"], joint) - y) ** 2).mean()
-            self.critic_opts[gi].zero_grad()
-            loss.backward()
-            clip_gradients(self.critics[gi].parameters(), h["max_grad_norm"])
-            self.critic_opts[gi].step()
+        gamma, tau, temp = h["gamma"], h["tau"], h["gumbel_temperature"]
+        joint = np.concatenate([b[f"a{gi}"].reshape(len(b["state"]), -1) for gi in range(len(self.groups))], 1)
+        next_joint = np.concatenate([self.target_encoded(gi, b[f"nx{gi}"]).reshape(len(joint), -1)
+                                     for gi in range(len(self.groups))], 1)
+        state, next_state = b["state"].astype(np.float32, copy=False), b["next_state"].astype(np.float32, copy=False)
+        critic_losses, actor_losses, first = [], [], 0
         for gi, g in enumerate(self.groups):
-            logits = self.actors[gi](t[f"x{gi}"])
-            mine = (nn.functional.gumbel_softmax(logits, tau=h["gumbel_temperature"], hard=True)
-                    if g.discrete else torch.tanh(logits))
-            loss = -self._q(self.critics, gi, t["state"], self.actor_joint(gi, mine, t)).mean() + 1e-3 * (logits**2).mean()
-            self.actor_opts[gi].zero_grad()
-            loss.backward()
-            clip_gradients(self.actors[gi].parameters(), h["max_grad_norm"])
-            self.actor_opts[gi].step()
-        with torch.no_grad():
-            for src, dst in ((self.actors, self.actors_t), (self.critics, self.critics_t)):
-                for p, q in zip(src.parameters(), dst.parameters()):
-                    q.mul_(1 - tau).add_(tau * p)
-
-    def actor_joint(self, gi: int, mine: torch.Tensor, t: dict[str, torch.Tensor]) -> torch.Tensor:
-        """The joint action in each of group ``gi``'s agents' critic input for the actor loss, (B, k, J):
-        agent j's own slot carries the gradient of ``mine`` (B, k, act_dim); teammates' actions
-        (``mine`` detached) and other groups' actions (from replay) carry none."""
-        B, k = mine.shape[:2]
-        own = torch.eye(k, dtype=mine.dtype).view(1, k, k, 1)
-        det = mine.detach()
-        group = (det.unsqueeze(1) + own * (mine - det).unsqueeze(1)).reshape(B, k, -1)  # row j: slot j live
-        parts = [group if gj == gi else t[f"a{gj}"].flatten(1).unsqueeze(1).expand(B, k, -1) for gj in range(len(self.groups))]
-        return torch.cat(parts, 2)
+            k = len(g.agents)
+            sl = slice(first, first + k)
+            first += k
+            critic_losses.append(critic_gradients(
+                self._critics[gi], critic_inputs(state, joint, k, g.use_id),
+                critic_inputs(next_state, next_joint, k, g.use_id), b["reward"][:, sl], b["term"][:, sl], gamma))
+            self._critics[gi].step(h["critic_lr"], h["max_grad_norm"])
+        for gi, g in enumerate(self.groups):
+            cols = self._slices[gi]
+            actor_losses.append(actor_gradients(
+                self._actors[gi], self._critics[gi], b[f"x{gi}"], state, joint[:, : cols.start], joint[:, cols.stop :],
+                g.discrete, g.use_id, self._noise(gi, b[f"x{gi}"]), temp))
+            self._actors[gi].step(h["actor_lr"], h["max_grad_norm"])
+        for net in self._critics + self._actors:
+            net.polyak(tau)
+        return {"critic_loss": float(np.mean(critic_losses)), "actor_loss": float(np.mean(actor_losses))}
 
     # ----- checkpoints ----------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:

@@ -136,6 +136,22 @@ class NumpyMLP:
                 else:
                     d *= h > 0
 
+    def input_gradient(self, hs: list[np.ndarray], d: np.ndarray) -> np.ndarray:
+        """The gradient at the input (B, in) of a loss whose gradient at the output is ``d`` (B, out);
+        no weight gradient is written (the network is a fixed function here, e.g. a critic the actor's
+        loss goes through)."""
+        d = d.astype(np.float32, copy=False)
+        for k in range(len(self.w) - 1, -1, -1):
+            w = self.w[k]
+            d = d * w[0] if w.shape[0] == 1 else d @ w  # one output: an outer product
+            if k:
+                h = hs[k]
+                if self.activation == "tanh":
+                    d *= 1 - h * h
+                else:
+                    d *= h > 0
+        return d
+
 
 class NumpyGroup:
     """Actor (torso + policy head) and critic (torso + value layer) of one ``GroupNets``, over one flat
