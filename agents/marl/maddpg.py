@@ -127,7 +127,9 @@ class MADDPG(TableHyperparameters):
                 out[a] = self._to_env(g, enc[:, j])
         return out
 
-    def _explore(self, obs: dict[str, np.ndarray], inputs: list[np.ndarray]) -> tuple[dict[str, np.ndarray], list[np.ndarray]]:
+    def _explore(self, inputs: list[np.ndarray]) -> tuple[dict[str, np.ndarray], list[np.ndarray]]:
+        """Exploratory actions from each group's actor inputs: Gumbel-softmax samples, or Gaussian noise on
+        Box actions; returns the environment's actions and each group's in critic units."""
         out: dict[str, np.ndarray] = {}
         encs = []
         std = self.hparams["noise_std"]
@@ -163,7 +165,7 @@ class MADDPG(TableHyperparameters):
                 encs = [self._uniform(g, n) for g in self.groups]
                 actions = {a: self._to_env(g, encs[gi][:, j]) for gi, g in enumerate(self.groups) for j, a in enumerate(g.agents)}
             else:
-                actions, encs = self._explore(obs, inputs)
+                actions, encs = self._explore(inputs)
             new_obs, rew, term, trunc, infos = vec.step(actions)
             nxt = next_observations(new_obs, infos)
             batch = {"state": self._state(obs), "next_state": self._state(nxt),
