@@ -3,9 +3,9 @@
 Why: MADDPG's update is many small products (64 x 64 MLPs on 256-row batches, one actor and one
 critic per agent by default), where torch's per-op dispatch and autograd dominate: a cProfile of
 MADDPG on the batched simple_spread (16,000 team steps, 2,000 updates; ``benchmarks/RESULTS.md``,
-"QMIX, VDN, IQL and MADDPG in NumPy") spent 66 of 77 s in the update, 33 ms an update under the
+"QMIX, VDN, IQL and MADDPG training rate") spent 66 of 77 s in the update, 33 ms an update under the
 profiler, of which autograd's ``backward`` 7.6 ms and 54 ``nn.Linear`` calls 4.6 ms, where the
-products are ~10 M multiply-adds. ``agents.marl.numpy_nets`` made the same move for MAPPO and IPPO
+products are ~56 M multiply-adds (~1.3 ms at this core's float32 rate). ``agents.marl.numpy_nets`` made the same move for MAPPO and IPPO
 and is reused here.
 
 Each actor and critic keeps its torch module (checkpoints, ``load_state_dict``, the training state):

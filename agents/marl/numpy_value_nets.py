@@ -4,9 +4,9 @@ torch modules' own storage.
 Why: the networks are 64 x 64 MLPs on 384-row batches (128 transitions x 3 agents) and a mixer of
 hypernetworks on 128 states, where torch's per-op dispatch and autograd's bookkeeping cost far more
 than the arithmetic. A cProfile of QMIX on the batched simple_spread (16,000 team steps, 2,000 updates;
-``benchmarks/RESULTS.md``, "QMIX, VDN and IQL in NumPy") put the update at 69% of training time, 6.4 ms
-an update under the profiler, of which autograd's ``backward`` 1.6 ms and 26 ``nn.Linear`` calls
-1.3 ms, where the products are ~11 M multiply-adds (~0.3 ms at this core's float32 rate).
+``benchmarks/RESULTS.md``, "QMIX, VDN, IQL and MADDPG training rate") put the update at 69% of training
+time, 6.4 ms an update under the profiler, of which autograd's ``backward`` 1.6 ms and 26 ``nn.Linear``
+calls 1.3 ms, where the products are ~20 M multiply-adds (~0.5 ms at this core's float32 rate).
 ``agents.marl.numpy_nets`` made the same move for MAPPO and IPPO and is reused here (``NumpyMLP``,
 ``one_vector``, ``clip_and_step``).
 
