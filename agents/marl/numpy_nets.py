@@ -126,30 +126,29 @@ class NumpyMLP:
             np.matmul(d.T, hs[k], out=self.gw[k])
             np.matmul(_ones(len(d)), d, out=self.gb[k][None])  # the column sums: 5x np.sum's speed here
             if k:
-                w = self.w[k]
-                d = d * w[0] if w.shape[0] == 1 else d @ w  # one output: an outer product
-                h = hs[k]
-                if self.activation == "tanh":
-                    slope = h * h
-                    np.subtract(1, slope, out=slope)
-                    d *= slope
-                else:
-                    d *= h > 0
+                d = self._below(k, hs, d)
 
     def input_gradient(self, hs: list[np.ndarray], d: np.ndarray) -> np.ndarray:
         """The gradient at the input (B, in) of a loss whose gradient at the output is ``d`` (B, out);
         no weight gradient is written (the network is a fixed function here, e.g. a critic the actor's
         loss goes through)."""
         d = d.astype(np.float32, copy=False)
-        for k in range(len(self.w) - 1, -1, -1):
-            w = self.w[k]
-            d = d * w[0] if w.shape[0] == 1 else d @ w  # one output: an outer product
-            if k:
-                h = hs[k]
-                if self.activation == "tanh":
-                    d *= 1 - h * h
-                else:
-                    d *= h > 0
+        for k in range(len(self.w) - 1, 0, -1):
+            d = self._below(k, hs, d)
+        w = self.w[0]
+        return d * w[0] if w.shape[0] == 1 else d @ w
+
+    def _below(self, k: int, hs: list[np.ndarray], d: np.ndarray) -> np.ndarray:
+        """The gradient at layer ``k``'s pre-activation input ``z_{k-1}`` from the gradient ``d`` at its output."""
+        w = self.w[k]
+        d = d * w[0] if w.shape[0] == 1 else d @ w  # one output: an outer product
+        h = hs[k]
+        if self.activation == "tanh":
+            slope = h * h
+            np.subtract(1, slope, out=slope)
+            d *= slope
+        else:
+            d *= h > 0
         return d
 
 
