@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import agents
-from agents.marl.numpy_maddpg import actor_gradients, critic_gradients, critic_inputs, gumbel_noise
+from agents.marl.numpy_maddpg import actor_gradients, critic_gradients, critic_inputs, gumbel_noise, relaxed
 
 CASES = [
     ("mpe/simple_spread-v3", {}),
@@ -172,3 +172,13 @@ def test_gumbel_noise_stays_finite_where_the_exponential_draw_is_zero() -> None:
     assert np.isfinite(noise).all() and noise.dtype == np.float32
     draws = gumbel_noise(np.random.default_rng(0), (200_000,))
     assert abs(float(draws.mean()) - 0.5772) < 0.01  # the Euler-Mascheroni constant: standard Gumbel
+
+
+def test_a_tiny_gumbel_temperature_gives_the_one_hot_not_nan() -> None:
+    logits = np.array([[1.0, 3.0, 2.0], [0.0, 0.0, 5.0]], np.float32)
+    noise = np.zeros_like(logits)
+    np.testing.assert_array_equal(relaxed(logits, noise, 1e-30), [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    ag = agents.make("maddpg", "mpe/simple_spread-v3", seed=0, gumbel_temperature=1e-30, n_envs=2, learning_starts=8,
+                     batch_size=8)
+    ag.learn(40)  # updates through the straight-through estimator stay finite
+    assert all(np.isfinite(p.detach().numpy()).all() for p in ag.actors.parameters())

@@ -57,9 +57,11 @@ def gumbel_noise(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray
 
 
 def relaxed(logits: np.ndarray, noise: np.ndarray, temperature: float) -> np.ndarray:
-    """The Gumbel-softmax (relaxed one-hot) sample ``softmax((logits + noise) / temperature)`` over the last axis."""
-    z = (logits + noise) / temperature
+    """The Gumbel-softmax (relaxed one-hot) sample ``softmax((logits + noise) / temperature)`` over the last axis.
+    The maximum is subtracted before the division, so a tiny temperature gives the one-hot, not inf - inf."""
+    z = logits + noise
     z -= z.max(-1, keepdims=True)
+    z /= temperature
     np.exp(z, out=z)
     z /= z.sum(-1, keepdims=True)
     return z
