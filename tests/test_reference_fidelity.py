@@ -8,7 +8,7 @@ import torch
 import agents
 from agents import base, sb3_agent, tabular
 from agents.imitation import dataset
-from agents.marl import value_decomposition
+from agents.marl.numpy_value_nets import team_episode_end
 
 SPREAD = "mpe/simple_spread-v3"
 
@@ -52,7 +52,7 @@ def test_ppo_value_loss_is_mappos_clipped_huber_by_default():
 def test_team_bootstrap_stops_only_when_every_live_agent_terminated():
     term = np.array([[1.0, 0.0, 0.0], [1.0, 1.0, 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]], np.float32)
     live = np.array([[1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [0.0, 1.0, 0.0], [1.0, 1.0, 1.0]], np.float32)
-    ended, next_live = value_decomposition.team_episode_end(term, live)
+    ended, next_live = team_episode_end(term, live)
     np.testing.assert_array_equal(ended, [0.0, 1.0, 1.0, 0.0])  # row 2: the last live agent ended it
     np.testing.assert_array_equal(next_live, [[0.0, 1.0, 1.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
 

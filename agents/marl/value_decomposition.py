@@ -50,7 +50,7 @@ from agents.exploration import Explorer
 from agents.marl.groups import encode, make_groups, obs_dim
 from agents.marl.joint_replay import JointReplay, next_observations
 from agents.marl.nets import mlp_head
-from agents.marl.numpy_value_nets import NumpyValueNets, td_gradients, team_episode_end  # noqa: F401 (public here)
+from agents.marl.numpy_value_nets import NumpyValueNets, td_gradients
 from scenarios import Scenario, UserError
 from agents.observations import accepts_unbatched
 
