@@ -207,13 +207,16 @@ class MADDPG(TableHyperparameters):
                                      for gi in range(len(self.groups))], 1)
         state, next_state = b["state"].astype(np.float32, copy=False), b["next_state"].astype(np.float32, copy=False)
         critic_losses, actor_losses, first = [], [], 0
+        inputs: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] = {}  # groups of one shape share them
         for gi, g in enumerate(self.groups):
             k = len(g.agents)
             sl = slice(first, first + k)
             first += k
-            critic_losses.append(critic_gradients(
-                self._critics[gi], critic_inputs(state, joint, k, g.use_id),
-                critic_inputs(next_state, next_joint, k, g.use_id), b["reward"][:, sl], b["term"][:, sl], gamma))
+            if (k, g.use_id) not in inputs:
+                inputs[k, g.use_id] = (critic_inputs(state, joint, k, g.use_id),
+                                       critic_inputs(next_state, next_joint, k, g.use_id))
+            critic_losses.append(critic_gradients(self._critics[gi], *inputs[k, g.use_id], b["reward"][:, sl],
+                                                  b["term"][:, sl], gamma))
             self._critics[gi].step(h["critic_lr"], h["max_grad_norm"])
         for gi, g in enumerate(self.groups):
             cols = self._slices[gi]

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from agents.marl.numpy_nets import NumpyMLP, clip_and_step, linears, one_vector
+from agents.marl.numpy_nets import NumpyMLP, clip_and_step, linears, one_vector, rows
 from agents.numpy_mlp import FusedAdam
 
 
@@ -61,7 +61,8 @@ def relaxed(logits: np.ndarray, noise: np.ndarray, temperature: float) -> np.nda
     The maximum is subtracted before the division, so a tiny temperature gives the one-hot, not inf - inf."""
     z = logits + noise
     z -= z.max(-1, keepdims=True)
-    z /= temperature
+    with np.errstate(over="ignore"):  # below the maximum, -inf is the intended limit (exp gives 0)
+        z /= temperature
     np.exp(z, out=z)
     z /= z.sum(-1, keepdims=True)
     return z
@@ -112,7 +113,7 @@ def actor_gradients(actor: NumpyNet, critic: NumpyNet, x: np.ndarray, state: np.
     without gradient (MADDPG's gradient through each agent's own action only), plus ``1e-3`` times the
     mean squared logit."""
     B, k = x.shape[:2]
-    logits, hs_pi = actor.net.forward(np.ascontiguousarray(x.reshape(B * k, -1), dtype=np.float32))
+    logits, hs_pi = actor.net.forward(rows(x))
     A = logits.shape[1]
     logits3 = logits.reshape(B, k, A)
     if discrete:
@@ -144,7 +145,7 @@ def encoded(actor: NumpyMLP, x: np.ndarray, discrete: bool, noise: np.ndarray | 
     outputs for Box; for Discrete the argmax's one-hot without ``noise``, with it the Gumbel-softmax
     sample (one-hot when ``hard``, relaxed otherwise)."""
     B, k = x.shape[:2]
-    out = actor.forward(np.ascontiguousarray(x.reshape(B * k, -1), dtype=np.float32))[0].reshape(B, k, -1)
+    out = actor.forward(rows(x))[0].reshape(B, k, -1)
     if not discrete:
         return np.tanh(out)
     if noise is None:

@@ -60,6 +60,11 @@ def one_vector(params: list[nn.Parameter]) -> tuple[np.ndarray, np.ndarray, dict
     return flat, grad, grads
 
 
+def rows(x: np.ndarray) -> np.ndarray:
+    """``x`` (..., d) as contiguous float32 rows (N, d): per-agent inputs (B, k, d) flattened for a network."""
+    return np.ascontiguousarray(x.reshape(-1, x.shape[-1]), dtype=np.float32)
+
+
 def clip_and_step(grad: np.ndarray, adam: FusedAdam, lr: float, max_norm: float | None) -> None:
     """Clip the gradient vector's norm to ``max_norm`` (torch's factor ``max_norm / (norm + 1e-6)``; None:
     no clipping) and take one Adam step at ``lr``."""

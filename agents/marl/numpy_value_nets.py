@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from agents.marl.numpy_nets import NumpyMLP, clip_and_step, linears, one_vector
+from agents.marl.numpy_nets import NumpyMLP, clip_and_step, linears, one_vector, rows
 from agents.numpy_mlp import FusedAdam
 
 
@@ -86,10 +86,9 @@ class NumpyValueNets:
         self.mix_target = NumpyMixer(mix_target, None) if mix_target is not None else None
         self.adam = FusedAdam(self.flat, self.grad)
 
-    def qvalues(self, gi: int, x: np.ndarray, target: bool = False) -> np.ndarray:
-        """Group ``gi``'s Q-values (B, k, A) at inputs ``x`` (B, k, in), online or ``target``."""
-        net = (self.q_target if target else self.q)[gi]
-        return net.forward(_rows(x))[0].reshape(*x.shape[:2], -1)
+    def qvalues(self, gi: int, x: np.ndarray) -> np.ndarray:
+        """Group ``gi``'s online Q-values (B, k, A) at inputs ``x`` (B, k, in)."""
+        return self.q[gi].forward(rows(x))[0].reshape(*x.shape[:2], -1)
 
     def step(self, lr: float, max_norm: float | None) -> None:
         """Clip the gradient's global norm and take one Adam step (``clip_and_step``)."""
@@ -105,10 +104,6 @@ def team_episode_end(term: np.ndarray, live: np.ndarray) -> tuple[np.ndarray, np
     while teammates continue contributes no next-state value."""
     next_live = live * (1 - term)
     return (next_live.sum(1) == 0).astype(np.float32), next_live
-
-
-def _rows(x: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(x.reshape(-1, x.shape[-1]), dtype=np.float32)
 
 
 def td_gradients(nets: NumpyValueNets, b: dict[str, np.ndarray], mixer: str, gamma: float, shift: float = 0.0,
@@ -127,11 +122,11 @@ def td_gradients(nets: NumpyValueNets, b: dict[str, np.ndarray], mixer: str, gam
     outs, chosen, picks = [], [], []
     for gi in range(G):
         x, a = b[f"x{gi}"], b[f"a{gi}"]
-        out, hs = nets.q[gi].forward(_rows(x))
+        out, hs = nets.q[gi].forward(rows(x))
         pick = a.reshape(-1).astype(np.int64)
         outs.append((out, hs, pick))
         chosen.append(out[np.arange(len(pick)), pick].reshape(a.shape))
-        nx = _rows(b[f"nx{gi}"])
+        nx = rows(b[f"nx{gi}"])
         online_next = nets.q[gi].forward(nx)[0]
         target_next = nets.q_target[gi].forward(nx)[0]
         picks.append(target_next[np.arange(len(nx)), online_next.argmax(1)].reshape(a.shape))
