@@ -1,4 +1,5 @@
-"""fast_sac: hand-written gradients equal torch autograd's on SB3's SAC losses, it learns on a tiny
+"""fast_sac: hand-written gradients equal torch autograd's on SB3's SAC losses, its updates equal SB3's own
+``SAC.train`` from the same weights, batches and noise, it learns on a tiny
 budget, continues exactly, round-trips through checkpoints, and takes the SB3-backed sac's configs."""
 
 import math
@@ -8,6 +9,7 @@ import pytest
 import torch
 
 import agents
+import scenarios
 import testbed
 from agents.fast_sac import LOG_STD_MAX, LOG_STD_MIN
 from agents.numpy_mlp import MLPStack
@@ -206,3 +208,85 @@ def test_her_training_continues_exactly_and_refuses_bad_settings():
             agents.make("fast_sac", REACH, her=True, **bad)
     with pytest.raises(UserError, match="needs flat observations"):  # the other lane learners keep refusing Dicts
         agents.make("fast_ppo", REACH)
+
+
+def test_updates_equal_sb3s_own_train_from_the_same_weights_batches_and_noise(monkeypatch):
+    """Three gradient steps of ours and of SB3's ``SAC.train`` (its own code: entropy coefficient,
+    critic, actor, Polyak, in its order) from one set of weights on one replay, with the same batch
+    indices and Gaussian draws: actor, critics, targets and log alpha agree to float32 rounding."""
+    from stable_baselines3.common.logger import configure
+
+    from agents.fast_sac import FastSAC
+    from agents.sb3_agent import SACAgent
+
+    sc = scenarios.make("mujoco/Hopper-v5")
+    ours, model = FastSAC(sc, seed=0), SACAgent(sc, seed=0)._build()
+    ours._start()
+    model.set_logger(configure(None, [""]))
+    A, D, B, N, steps = 3, 11, 256, 2000, 3
+    g = np.random.default_rng(1)
+    obs, nxt = g.normal(size=(2, N, D)).astype(np.float32)
+    act, rew = g.uniform(-1, 1, (N, A)).astype(np.float32), g.normal(size=N).astype(np.float32)
+    term = (g.random(N) < 0.1).astype(np.float32)
+    trunc = ((g.random(N) < 0.1) & (term == 0)).astype(np.float32)  # SB3 bootstraps these (timeouts)
+    rp = ours.replay
+    rp["obs"][:N], rp["next"][:N], rp["act"][:N], rp["rew"][:N], rp["term"][:N] = obs, nxt, act, rew, term
+    ours.pos = N
+    rb = model.replay_buffer
+    rb.observations[:N, 0], rb.next_observations[:N, 0], rb.actions[:N, 0] = obs, nxt, act
+    rb.rewards[:N, 0], rb.dones[:N, 0], rb.timeouts[:N, 0], rb.pos = rew, np.maximum(term, trunc), trunc, N
+    pol = model.policy
+    with torch.no_grad():  # our weights into SB3's networks (ours: one 2A-wide head = SB3's mu and log_std)
+        heads = [pol.actor.latent_pi[0], pol.actor.latent_pi[2]]
+        for k, lin in enumerate(heads):
+            lin.weight.copy_(torch.from_numpy(ours.actor.w[k][0].T.copy()))
+            lin.bias.copy_(torch.from_numpy(ours.actor.b[k][0, 0].copy()))
+        for lin, cols in ((pol.actor.mu, slice(0, A)), (pol.actor.log_std, slice(A, 2 * A))):
+            lin.weight.copy_(torch.from_numpy(ours.actor.w[2][0][:, cols].T.copy()))
+            lin.bias.copy_(torch.from_numpy(ours.actor.b[2][0, 0, cols].copy()))
+        for net, stack in ((pol.critic, ours.critic), (pol.critic_target, ours.target)):
+            for m, q in enumerate(net.q_networks):
+                for k, lin in enumerate([q[0], q[2], q[4]]):
+                    lin.weight.copy_(torch.from_numpy(stack.w[k][m].T.copy()))
+                    lin.bias.copy_(torch.from_numpy(stack.b[k][m, 0].copy()))
+    idx = [g.integers(0, N, B) for _ in range(steps)]
+    eps = [g.normal(size=(2 * B, A)).astype(np.float32) for _ in range(steps)]
+
+    class Draws:  # our generator's two calls per update: batch indices, then the Gaussian noise
+        t = 0
+
+        def integers(self, lo, hi, n):
+            return idx[self.t]
+
+        def standard_normal(self, shape):
+            self.t += 1
+            return eps[self.t - 1].astype(np.float64)
+
+    ours.rng = Draws()
+    sb3_idx, sb3_eps = list(idx), [e for t in range(steps) for e in (eps[t][:B], eps[t][B:])]
+    monkeypatch.setattr(np.random, "randint",  # SB3's replay draws rows, then env indices (one env: zeros)
+                        lambda lo, high=None, size=None: np.zeros(size, int) if high == 1 else sb3_idx.pop(0))
+    monkeypatch.setattr(torch.distributions.Normal, "rsample",
+                        lambda self, shape=torch.Size(): self.loc + self.scale * torch.from_numpy(sb3_eps.pop(0)))
+    actor0 = ours.actor.flat.copy()
+    for _ in range(steps):
+        model.train(gradient_steps=1, batch_size=B)
+        ours._update(0)
+    assert not sb3_idx and not sb3_eps  # SB3 used exactly the draws given
+
+    def close(ours_w, sb3_w, ref):
+        # Adam's step on a weight whose gradient is ~1e-8 (its eps) turns on float rounding: of the actor's
+        # 65,536 second-layer weights one moved 1.2e-5 apart in three steps, every other weight agrees to ~1e-8
+        assert (np.abs(ours_w - sb3_w) > 1e-3 * ref).mean() < 1e-4
+
+    moved = np.abs(ours.actor.flat - actor0).max()
+    assert moved > 1e-4
+    for k, lin in enumerate(heads):
+        close(ours.actor.w[k][0], lin.weight.detach().numpy().T, moved)
+    close(ours.actor.w[2][0][:, A:], pol.actor.log_std.weight.detach().numpy().T, moved)
+    close(ours.actor.w[2][0][:, :A], pol.actor.mu.weight.detach().numpy().T, moved)
+    for net, stack in ((pol.critic, ours.critic), (pol.critic_target, ours.target)):
+        for m, q in enumerate(net.q_networks):
+            for k, lin in enumerate([q[0], q[2], q[4]]):
+                close(stack.w[k][m], lin.weight.detach().numpy().T, moved)
+    assert abs(float(model.log_ent_coef.detach()[0]) - float(ours.log_alpha[0])) < 1e-6
