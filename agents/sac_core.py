@@ -79,10 +79,11 @@ class SACCore:
         x = torch.cat([obs, act], dim=1)
         return torch.minimum(nets[0](x)[:, 0], nets[1](x)[:, 0])
 
-    def soft_value(self, obs: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        """The target critics' soft value ``min Q'(s, a') - alpha log pi(a'|s)``, a' drawn from the actor."""
+    def soft_value(self, obs: torch.Tensor, gen: torch.Generator, alpha: torch.Tensor | None = None) -> torch.Tensor:
+        """The target critics' soft value ``min Q'(s, a') - alpha log pi(a'|s)``, a' drawn from the actor
+        (``alpha``: the current entropy coefficient unless given)."""
         a, logp = self.sample(obs, gen)
-        return self.q_min(self.targets, obs, a) - self.alpha * logp
+        return self.q_min(self.targets, obs, a) - (self.alpha if alpha is None else alpha) * logp
 
     def update(self, obs: torch.Tensor, act: torch.Tensor, rew: torch.Tensor, next_obs: torch.Tensor,
                term: torch.Tensor, gen: torch.Generator, target: torch.Tensor | None = None,
@@ -91,12 +92,13 @@ class SACCore:
         ``extra`` = (observations, actions, targets, weights) adds critic rows: the critic loss is
         then the weighted mean over the batch's rows (weight 1) and these."""
         a_pi, logp = self.sample(obs, gen)
+        alpha = self.alpha  # the coefficient before its step, in this step's targets and actor loss (as SB3)
         # -(log_alpha * (logp + target)).mean() has the gradient -(logp + target).mean(): set, not backpropagated
         self.log_alpha.grad = -(logp.detach() + self.target_entropy).mean().reshape(1)
         self.alpha_opt.step()
         if target is None:
             with torch.no_grad():
-                target = rew + self.gamma * (1.0 - term) * self.soft_value(next_obs, gen)
+                target = rew + self.gamma * (1.0 - term) * self.soft_value(next_obs, gen, alpha)
         x = torch.cat([obs, act], dim=1)
         weights = None
         if extra is not None:
@@ -111,7 +113,7 @@ class SACCore:
         self.critic_opt.step()
         for p in self._critic_params:  # the actor's loss needs dQ/da, not the critics' weight gradients
             p.requires_grad_(False)
-        actor_loss = (self.alpha * logp - self.q_min(self.critics, obs, a_pi)).mean()
+        actor_loss = (alpha * logp - self.q_min(self.critics, obs, a_pi)).mean()
         self.actor_opt.zero_grad()
         actor_loss.backward()
         for p in self._critic_params:

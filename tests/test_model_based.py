@@ -136,6 +136,22 @@ def test_sac_core_extra_critic_rows_count_by_weight():
     assert not torch.allclose(critic_after((x_obs, x_act, x_target, torch.ones(8))), plain)
 
 
+def test_sac_core_uses_the_entropy_coefficient_before_its_step_as_sb3_does():
+    """SB3 reads alpha before stepping it and uses that value in the same update's critic target and
+    actor loss: a huge entropy-coefficient learning rate then changes alpha, not this update."""
+    rows = [torch.randn(16, 3), torch.rand(16, 1) * 2 - 1, torch.randn(16), torch.randn(16, 3), torch.zeros(16)]
+
+    def after(alpha_lr):
+        core = SACCore(3, 1, [8], seed=0)
+        core.alpha_opt.param_groups[0]["lr"] = alpha_lr
+        core.update(*rows, torch.Generator().manual_seed(0))
+        return core.alpha, torch.cat([p.detach().reshape(-1) for p in [*core.critics.parameters(), *core.actor.parameters()]])
+
+    (alpha_still, nets_still), (alpha_moved, nets_moved) = after(0.0), after(3.0)
+    assert abs(float(torch.log(alpha_moved / alpha_still))) > 2.0  # exp(+-3) against 1
+    torch.testing.assert_close(nets_moved, nets_still)
+
+
 def test_mbpo_branches_rollouts_from_real_states_and_stops_them_at_termination(monkeypatch):
     ag = agents.make("mbpo", IP, seed=0, **TINY, rollout_batch=64, rollout_length=3, termination="learned")
     real = np.random.default_rng(0).normal(size=(50, 4)).astype(np.float32)
