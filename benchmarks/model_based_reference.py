@@ -35,6 +35,7 @@ ceiling of PETS's planning at horizon 30.
 ``pets_ip_known_h45`` plans 45 steps ahead, mbrl-lib's horizon for this task; ``pets_ip_h30`` is
 ``pets_ip`` (learned termination) at horizon 30, 10,000 steps, evaluated on 5 episodes every 2,500;
 ``pets_ip_h30_m128`` the same with 128 x 128 x 128 members and 500 updates a refit;
+``pets_ip_h30_u3000`` the same with 3,000 updates a refit instead of 300;
 ``pets_ip_h30_mean`` the same as ``pets_ip_h30`` with ``propagation: mean``; ``pets_propagation_ip``
 evaluates one 5,000-step ``pets_ip_h30`` model both ways.
 """
@@ -70,6 +71,7 @@ EXPERIMENTS: dict[str, tuple] = {
     "pets_ip_h30": ("pets", IP, 10_000, 2_500, {**PETS_IP, "horizon": 30}, 5, 1000.0),
     "pets_ip_h30_m128": ("pets", IP, 10_000, 2_500, {**PETS_IP, "horizon": 30, "model_arch": [128, 128, 128],
                                                      "model_updates": 500}, 5, 1000.0),
+    "pets_ip_h30_u3000": ("pets", IP, 10_000, 2_500, {**PETS_IP, "horizon": 30, "model_updates": 3000}, 5, 1000.0),
     "pets_ip_h30_mean": ("pets", IP, 10_000, 2_500, {**PETS_IP, "horizon": 30, "propagation": "mean"}, 5, 1000.0),
     "pets_ip_known_h45": ("pets", IP, 10_000, 2_500, {**PETS_IP, "termination": "known", "horizon": 45}, 5, 1000.0),
     "mbve_ip": ("mbve", IP, 5_000, 1_000, {**SAC_IP, "expansion_horizon": 3}, 5, 1000.0),
