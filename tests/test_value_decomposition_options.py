@@ -1,6 +1,7 @@
 """QMIX/VDN/IQL's EPyMARL options: ``standardise_rewards`` fits the reward scaled by running
 statistics of every collected step, and ``bootstrap_truncation: false`` ends the bootstrap at
-time limits (what keeps QMIX's mixer bounded on MPE, issue #18)."""
+time limits (what keeps QMIX's mixer bounded on MPE, issue #18); epsilon anneals over at most
+``eps_anneal_max`` steps however long the budget."""
 
 import numpy as np
 import pytest
@@ -42,3 +43,16 @@ def test_value_learners_default_to_the_options(name):
 def test_the_options_stay_switchable():
     hp = agents.make("iql", SPREAD, standardise_rewards=False, bootstrap_truncation=True).hparams
     assert hp["standardise_rewards"] is False and hp["bootstrap_truncation"] is True
+
+
+@pytest.mark.parametrize("budget,cap,halfway", [
+    (60_000, 50_000, 9_000),  # 0.3 of a short budget is under the cap: the fraction rules
+    (1_000_000, 50_000, 25_000),  # a long budget: EPyMARL's 50,000-step anneal
+    (1_000_000, None, 150_000),  # no cap: 0.3 of the budget
+])
+def test_epsilon_anneals_over_the_fraction_of_the_budget_capped(budget, cap, halfway):
+    agent = agents.make("vdn", SPREAD, seed=0, n_envs=2, total_steps=budget, eps_anneal_max=cap)
+    agent.learn(0)
+    eps = agent.explorer.value
+    assert eps(halfway / budget) == pytest.approx(0.525)  # halfway from 1.0 to 0.05
+    assert eps(2 * halfway / budget) == pytest.approx(0.05) and eps(1.0) == pytest.approx(0.05)

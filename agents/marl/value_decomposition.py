@@ -58,7 +58,7 @@ MIXERS = ("none", "vdn", "qmix")
 DEFAULTS: dict[str, Any] = {
     "n_envs": 8, "buffer_size": 100_000, "batch_size": 128, "learning_rate": 5e-4, "gamma": 0.99,
     "learning_starts": 2000, "train_freq": 1, "gradient_steps": 1, "target_update_interval": 200,
-    "exploration": "epsilon", "eps_start": 1.0, "eps_end": 0.05, "eps_fraction": 0.3, "temperature": 1.0,
+    "exploration": "epsilon", "eps_start": 1.0, "eps_end": 0.05, "eps_fraction": 0.3, "eps_anneal_max": 50_000, "temperature": 1.0,
     "net_arch": [64, 64], "mixing_embed": 32, "sharing": "group", "agent_id": True, "max_grad_norm": 10.0,
     "torch_threads": 1, "backend": "auto", "total_steps": None,
     "standardise_rewards": False, "bootstrap_truncation": True,
@@ -141,13 +141,17 @@ class ValueDecomposition(TableHyperparameters):
 
     def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
         """Collect with exploration, replay joint transitions, update Q (and the mixer). A second call
-        continues the first's copies, episodes and replay; epsilon (and a ``lin_<x>`` learning rate)
-        decays over ``total_steps`` (default: the first call's steps)."""
+        continues the first's copies, episodes and replay; a ``lin_<x>`` learning rate decays over
+        ``total_steps`` (default: the first call's steps), epsilon over its first
+        ``min(eps_fraction * total_steps, eps_anneal_max)`` steps (EPyMARL anneals over 50,000)."""
         h = self.hparams
         n = h["n_envs"]
         if h.get("total_steps") is None:
             h["total_steps"] = int(self.steps_trained + steps)
         budget = max(1, h["total_steps"])
+        cap = h["eps_anneal_max"]
+        fraction = h["eps_fraction"] if cap is None or h["eps_fraction"] * budget <= cap else cap / budget
+        self.explorer = Explorer(h["exploration"], h["eps_start"], h["eps_end"], fraction, h["temperature"])
         every = hyperparams.every_steps(h["train_freq"], self.name)
         lr, lr_linear = hyperparams.schedule(h["learning_rate"], "learning_rate", self.name)  # lin_<x>: x to 0
         if getattr(self, "_rollout", None) is None:
