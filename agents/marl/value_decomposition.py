@@ -58,7 +58,8 @@ MIXERS = ("none", "vdn", "qmix")
 DEFAULTS: dict[str, Any] = {
     "n_envs": 8, "buffer_size": 100_000, "batch_size": 128, "learning_rate": 5e-4, "gamma": 0.99,
     "learning_starts": 2000, "train_freq": 1, "gradient_steps": 1, "target_update_interval": 200,
-    "exploration": "epsilon", "eps_start": 1.0, "eps_end": 0.05, "eps_fraction": 0.3, "eps_anneal_max": 50_000, "temperature": 1.0,
+    "exploration": "epsilon", "eps_start": 1.0, "eps_end": 0.05, "eps_fraction": 0.3, "eps_anneal_max": 50_000,
+    "temperature": 1.0,
     "net_arch": [64, 64], "mixing_embed": 32, "sharing": "group", "agent_id": True, "max_grad_norm": 10.0,
     "torch_threads": 1, "backend": "auto", "total_steps": None,
     "standardise_rewards": False, "bootstrap_truncation": True,
