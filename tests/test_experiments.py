@@ -62,7 +62,7 @@ def test_a_run_killed_mid_way_resumes_without_losing_or_duplicating(tmp_path):
         try:
             if db.exists() and _counts(db)[2] >= 2:
                 break
-        except sqlite3.OperationalError:  # the file exists a moment before the run's schema transaction commits
+        except sqlite3.DatabaseError:  # the file exists a moment before the run's schema transaction commits
             pass
         time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
