@@ -48,7 +48,15 @@ class Scenario:
         self.possible_agents: list[str] = list(self.source.possible_agents)
         self._obs_spaces = {a: self.source.observation_space(a) for a in self.possible_agents}
         self._act_spaces = {a: self.source.action_space(a) for a in self.possible_agents}
-        self.time_limit: int | None = spec.time_limit or getattr(self.source, "default_time_limit", None)
+        own = getattr(self.source, "default_time_limit", None)
+        if spec.time_limit is not None and own is not None and own > spec.time_limit:
+            raise UserError(f"scenario '{spec.id}': the source's own episode length {own} (a kwarg such as max_cycles) "
+                            f"is longer than time_limit {spec.time_limit}, which ends episodes first; "
+                            f"set time_limit={own} instead (it sets the source's length too)")
+        limits = [x for x in (spec.time_limit, own) if x is not None]
+        self.time_limit: int | None = min(limits) if limits else None
+        """Steps before truncation: the earlier of the spec's and the source's own (a shorter source kwarg such as
+        mpe2's ``max_cycles`` ends every face's episodes there; a longer one is refused above)."""
         self.agents: list[str] = []
         self.t = 0
         self._seeded = False

@@ -66,11 +66,27 @@ def test_parity_with_mpe2_over_whole_episodes_and_resets(name, continuous):
 
 @pytest.mark.parametrize("name, kwargs", [("simple_spread", {"N": 5, "local_ratio": 0.2}),
                                           ("simple_spread", {"terminate_on_success": True}),
+                                          ("simple_spread", {"max_cycles": 3}),
                                           ("simple_adversary", {"N": 3}),
                                           ("simple_tag", {"num_good": 2, "num_adversaries": 2, "num_obstacles": 3,
                                                           "terminate_on_success": True})])
 def test_parity_with_constructor_arguments(name, kwargs):
     assert _compare(_spec(name, False, **kwargs), steps=30) <= 1e-6
+
+
+def test_mpe2s_own_episode_length_is_every_faces_and_a_longer_or_empty_one_is_refused():
+    sc = scenarios.make("mpe/simple_spread-v3", max_cycles=3)
+    assert sc.time_limit == 3
+    for backend in ("batch", "gymnasium"):
+        vec = sc.vector(2, seed=0, backend=backend)
+        vec.reset()
+        ends = [vec.step({a: np.zeros(2, np.int64) for a in vec.agents})[3]["agent_0"].all() for _ in range(4)]
+        assert ends == [False, False, True, False], backend
+    assert scenarios.make("mpe/simple_spread-v3", max_cycles=40, time_limit=40).time_limit == 40
+    with pytest.raises(UserError, match="episode length 40 .* longer than time_limit 25.*time_limit=40"):
+        scenarios.make("mpe/simple_spread-v3", max_cycles=40)
+    with pytest.raises(UserError, match="max_cycles must be an integer >= 1, got 0"):
+        scenarios.make("mpe/simple_spread-v3", max_cycles=0)
 
 
 MPE_DYNAMICS = [{"type": "mpe_dynamics", "params": {"parameters": [

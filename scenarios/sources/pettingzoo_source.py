@@ -26,6 +26,7 @@ def make_pettingzoo(module: str, kwargs: dict[str, Any], time_limit: int | None)
     kw = dict(kwargs)
     if time_limit is not None:
         kw.setdefault("max_cycles", time_limit)
+    _check_length(f"pettingzoo:{module}", "max_cycles", kw.get("max_cycles"))
     try:
         env = mod.parallel_env(**kw)
     except Exception as exc:  # the library's own checks of the values too
@@ -47,9 +48,16 @@ def make_mamujoco(name: str, kwargs: dict[str, Any], time_limit: int | None) -> 
     kw = dict(kwargs)
     if time_limit is not None:
         kw.setdefault("max_episode_steps", time_limit)
+    _check_length(f"mamujoco:{name}", "max_episode_steps", kw.get("max_episode_steps"))
     try:
         env = mamujoco_v1.parallel_env(scenario, conf or None, **kw)
     except Exception as exc:  # e.g. an unknown agent_conf: MaMuJoCo raises a bare Exception
         raise UserError(f"MaMuJoCo rejected '{name}' with kwargs {sorted(kwargs)}: {exc}") from None
     env.default_time_limit = kw.get("max_episode_steps", 1000)
     return env
+
+
+def _check_length(source: str, key: str, value: Any) -> None:
+    """Refuse an episode length (``max_cycles``, ``max_episode_steps``) that is not an integer >= 1."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise UserError(f"source '{source}': {key} must be an integer >= 1, got {value!r}")
