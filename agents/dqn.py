@@ -340,7 +340,7 @@ class QAgent(TableHyperparameters):
                 beta = h["beta_start"] + (1.0 - h["beta_start"]) * frac
                 if self.lr_linear:
                     self.optimizer.param_groups[0]["lr"] = self.lr * (1.0 - frac)
-                for _ in range(h["gradient_steps"]):
+                for _ in range(hyperparams.gradient_count(h["gradient_steps"], every * n)):
                     self.update(buffer, beta)
             if self.tau == 1.0 and (total // n) % max(1, h["target_update_interval"] // n) == 0:
                 self.target.load_state_dict(self.online.state_dict())

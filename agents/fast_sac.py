@@ -304,7 +304,7 @@ class FastSAC:
             for _ in range(self.train_freq):
                 self._collect()
             if self.steps_trained > h["learning_starts"]:
-                count = gradient_steps if gradient_steps >= 0 else self.train_freq * n_envs
+                count = hyperparams.gradient_count(gradient_steps, self.train_freq * n_envs)
                 for g in range(count):
                     self._update(g)
             if progress:

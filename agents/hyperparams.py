@@ -102,6 +102,16 @@ def every_steps(value: Any, agent: str) -> int:
     return value
 
 
+def gradient_count(value: int, collected: int) -> int:
+    """The gradient steps of one training round: ``value``, or with ``-1`` (SB3's meaning) as many
+    as the environment steps ``collected`` since the last round (``train_freq`` x copies).
+
+    >>> gradient_count(2, 32), gradient_count(-1, 32)
+    (2, 32)
+    """
+    return value if value >= 0 else collected
+
+
 def check_names(agent: str, overrides: dict[str, Any], valid: set[str]) -> None:
     """Refuse an override whose name is not in ``valid``, in one line listing the valid ones."""
     for key in overrides:

@@ -9,6 +9,7 @@ import yaml
 
 import agents
 from agents import hyperparams
+from agents.registry import AGENTS
 from scenarios import UserError, yaml_loader
 
 
@@ -77,3 +78,25 @@ def test_experiment_spec_reads_1e_3_and_refuses_a_wrong_type_before_any_job(tmp_
     spec.write_text(body.format(extra=", n_steps: abc"))
     with pytest.raises(UserError, match="experiment s: ppo: hyperparameter n_steps must be an integer"):
         load_experiment(spec)
+
+
+OWN_OFF_POLICY = [("double_dqn", "classic/CartPole-v1", "update"), ("rainbow", "classic/CartPole-v1", "update"),
+                  ("qmix", "mpe/simple_spread-v3", "_update"), ("iql", "mpe/simple_spread-v3", "_update"),
+                  ("maddpg", "mpe/simple_spread-v3", "_update"), ("fast_sac", "classic/Pendulum-v1", "_update")]
+
+
+@pytest.mark.parametrize("name,task,method", OWN_OFF_POLICY, ids=[c[0] for c in OWN_OFF_POLICY])
+def test_gradient_steps_minus_one_takes_as_many_steps_as_the_round_collected(name, task, method, monkeypatch):
+    """``gradient_steps: -1`` (SB3's "as many as environment steps") trains train_freq x copies steps a
+    round, as the explicit number would; it once trained nothing in our own learners."""
+    counts = []
+    for value in (-1, 4):
+        calls = []
+        cls = AGENTS[name]
+        original = getattr(cls, method)
+        monkeypatch.setattr(cls, method, lambda self, *a, **k: (calls.append(1), original(self, *a, **k))[1])
+        agents.make(name, task, seed=0, n_envs=2, train_freq=2, gradient_steps=value, learning_starts=0,
+                    batch_size=4).learn(40)
+        monkeypatch.undo()
+        counts.append(len(calls))
+    assert counts[0] == counts[1] > 0

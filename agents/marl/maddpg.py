@@ -179,7 +179,7 @@ class MADDPG(TableHyperparameters):
             done_steps += n
             total = self.steps_trained + done_steps
             if total >= h["learning_starts"] and (total // n) % every == 0:
-                for _ in range(h["gradient_steps"]):
+                for _ in range(hyperparams.gradient_count(h["gradient_steps"], every * n)):
                     self._update(buffer.sample(h["batch_size"], self.rng))
             if len(recent) >= 4 * n:
                 self.history.append({"steps": self.steps_trained + done_steps,

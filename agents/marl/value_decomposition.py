@@ -192,7 +192,7 @@ class ValueDecomposition(TableHyperparameters):
             done_steps += n
             total = self.steps_trained + done_steps
             if total >= h["learning_starts"] and (total // n) % every == 0:
-                for _ in range(h["gradient_steps"]):
+                for _ in range(hyperparams.gradient_count(h["gradient_steps"], every * n)):
                     self._update(buffer.sample(h["batch_size"], self.rng), lr * (1.0 - frac) if lr_linear else lr)
             if recent and len(recent) >= 4 * n:
                 self.history.append({"steps": self.steps_trained + done_steps, "team_return_sum": float(np.mean(recent))})
