@@ -42,6 +42,7 @@ from gymnasium import spaces
 from torch import nn
 
 from agents import hyperparams
+from agents.budget import declare_budget
 from agents.gradients import clip_gradients
 from agents.base import Capabilities, ProgressFn, TableHyperparameters, require_single_agent
 from agents.checkpoint import save_meta
@@ -296,9 +297,7 @@ class QAgent(TableHyperparameters):
         ``learn(2k)`` with ``total_steps=2k``."""
         h = self.hparams
         n = h["n_envs"]
-        if h.get("total_steps") is None:
-            h["total_steps"] = int(self.steps_trained + steps)
-        budget = max(h["total_steps"], 1)
+        budget = max(declare_budget(h, self.steps_trained, steps), 1)
         every = hyperparams.every_steps(h["train_freq"], self.name)
         space = self.flat_space
         buffer = getattr(self, "buffer", None) or ReplayBuffer(

@@ -45,6 +45,7 @@ import torch
 from stable_baselines3.common.running_mean_std import RunningMeanStd
 
 from agents import hyperparams
+from agents.budget import declare_budget
 from agents.actor_critic import Lanes
 from agents.advantages import gae
 from agents.base import Capabilities, ProgressFn
@@ -172,8 +173,7 @@ class FastPPO:
     def learn(self, steps: int, progress: ProgressFn | None = None) -> None:
         """Collect ``n_steps`` per copy, update, repeat, until ``steps`` environment steps (copies x vector steps)."""
         h = self.hparams
-        if h.get("total_steps") is None:  # the first call declares the budget, as the SB3-backed ppo does
-            h["total_steps"] = int(self.steps_trained + steps)
+        declare_budget(h, self.steps_trained, steps)  # as the SB3-backed ppo does
         if self._vec is None:
             self._start()
         n, T = h["n_envs"], h["n_steps"]

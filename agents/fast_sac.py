@@ -53,6 +53,7 @@ import torch
 from stable_baselines3.common.running_mean_std import RunningMeanStd
 
 from agents import hyperparams
+from agents.budget import declare_budget
 from agents.actor_critic import Lanes
 from agents.base import Capabilities, ProgressFn
 from agents.checkpoint import load_generator, restore_stats, save_generator, save_meta, stats_arrays
@@ -293,8 +294,7 @@ class FastSAC:
         """Collect ``train_freq`` vector steps, then ``gradient_steps`` updates once past ``learning_starts``,
         until ``steps`` environment steps (copies x vector steps)."""
         h = self.hparams
-        if h.get("total_steps") is None:
-            h["total_steps"] = int(self.steps_trained + steps)
+        declare_budget(h, self.steps_trained, steps)
         if self._vec is None:
             self._start()
         n_envs = h["n_envs"]

@@ -11,7 +11,7 @@ from agents.fast_ppo import FastPPO
 from agents.fast_sac import FastSAC
 from agents.adversarial.adv_training import AdversarialPPO
 from agents.adversarial.rarl import RARL
-from agents import config, divergence, hyperparams, private_rng
+from agents import budget, config, divergence, hyperparams, private_rng
 from agents import training_state as state
 from agents.base import check_support
 from agents.checkpoint import check_compatible, read_meta
@@ -112,7 +112,7 @@ def make(name: str, scenario: Scenario | str | dict | ScenarioSpec, seed: int | 
         merged = {**defaults(), **hyperparams.tuned_defaults(name, sc.id), **hparams}
         config.check_pairs(name, merged, cls.capabilities.learning)
         check_for_scenario(name, merged, sc)
-    return private_rng.build(lambda: divergence.guard(cls(sc, seed=seed, **hparams)), seed)
+    return private_rng.build(lambda: budget.checked(divergence.guard(cls(sc, seed=seed, **hparams))), seed)
 
 
 def save(agent: Any, path: str | Path, training_state: bool = False) -> Path:
@@ -141,7 +141,7 @@ def load(path: str | Path, scenario: Scenario | str | dict | ScenarioSpec | None
     cls = agent_class(meta["agent"])
     sc = _scenario(scenario if scenario is not None else ScenarioSpec.model_validate(meta["scenario"]))
     check_compatible(meta, sc, str(path))
-    agent = private_rng.build(lambda: divergence.guard(cls.load(path, sc, meta)), meta.get("seed"))
+    agent = private_rng.build(lambda: budget.checked(divergence.guard(cls.load(path, sc, meta))), meta.get("seed"))
     if resume:
         if not state.exists(path):
             raise UserError(f"checkpoint {path} has no training state to resume from (save it with training_state=True)")

@@ -64,6 +64,7 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecNormalize
 
 from agents import hyperparams
+from agents.budget import declare_budget
 from agents.base import Capabilities, ProgressFn
 from agents.checkpoint import save_meta
 from agents.marl.groups import Group, make_groups
@@ -394,9 +395,7 @@ class SB3Agent:
             self.model = self._build()
         elif self.model.get_env() is None:
             self.model.set_env(self._env())
-        if self.hparams.get("total_steps") is None:  # the first call declares the budget (saved with the checkpoint)
-            self.hparams["total_steps"] = int(self.model.num_timesteps + steps)
-        budget = self.hparams["total_steps"]
+        budget = declare_budget(self.hparams, self.model.num_timesteps, steps)
         callbacks: list[BaseCallback] = [_Budget(budget), _History(self.history, max(1000, budget // 100))]
         if progress:
             callbacks.append(_Progress(progress, self.model.num_timesteps, steps))

@@ -18,6 +18,7 @@ import numpy as np
 from gymnasium import spaces
 
 from agents import hyperparams
+from agents.budget import declare_budget
 from agents.base import Capabilities, ProgressFn, require_single_agent
 from agents.checkpoint import save_meta
 from agents.exploration import Explorer
@@ -181,9 +182,7 @@ class _TemporalDifference(TabularAgent):
         ``learn(k); learn(k)`` equals ``learn(2k)`` with ``total_steps=2k``."""
         n = int(self.hparams.get("n_envs", 8))
         alpha = float(self.hparams.get("alpha", 0.1))
-        if self.hparams.get("total_steps") is None:
-            self.hparams["total_steps"] = self.steps_trained + steps
-        budget = max(self.hparams["total_steps"], 1)
+        budget = max(declare_budget(self.hparams, self.steps_trained, steps), 1)
         if self._vec is None:
             self._vec = self.scenario.vector(n, seed=self.seed)
             obs, _ = self._vec.reset()

@@ -42,7 +42,7 @@ class Transitions:
                 setattr(self, f, np.concatenate([old, np.zeros_like(old)]))
         s = slice(self.size, self.size + n)
         self.obs[s], self.rewards[s], self.next_obs[s] = obs, rewards, next_obs
-        self.actions[s] = np.asarray(actions, np.float32).reshape(n, -1)
+        self.actions[s] = np.asarray(actions, np.float32).reshape(n, self.actions.shape[1])
         self.terminated[s], self.ended[s] = terminated, ended
         self.size += n
 

@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from agents.budget import declare_budget
 from agents.ppo_views import PPOViews
 from agents import hyperparams
 from agents.base import Capabilities, ProgressFn, require_single_agent
@@ -121,9 +122,8 @@ class ADR(PPOViews):
         trains on copies of the current training scenario seeded by the steps trained before it, so
         a second call continues the sequence of chunks instead of replaying the first's."""
         h = self.hparams
-        if h.get("total_steps") is None:  # the first call declares the budget (saved with the checkpoint)
-            h["total_steps"] = self.steps_trained + steps
-        self.ppo.hparams["total_steps"] = h["total_steps"]
+        declare_budget(h, self.steps_trained, steps)
+        self.ppo.hparams["total_steps"] = h.get("total_steps")
         done = 0
         while done < steps:
             chunk = min(h["chunk"], steps - done)

@@ -330,3 +330,24 @@ def test_dqn_linear_learning_rate_decays_to_zero_and_polyak_target_follows():
         agents.make("double_dqn", sc, tau=1.5)
     with pytest.raises(scenarios.UserError, match="lin_<number>"):
         agents.make("double_dqn", sc, learning_rate="linear")
+
+
+@pytest.mark.parametrize("name", _marked(sorted(set(agents.list_names()) - {"random"}), SLOW_RAY))
+def test_learn_zero_declares_no_budget_and_its_checkpoint_loads(name, tmp_path):
+    """``learn(0)`` builds and steps nothing: it declares no ``total_steps`` (a zero declared there froze
+    every schedule and failed the checkpoint's own check), and what it saves loads and acts; a step
+    count that is not a whole number >= 0 is refused in one line."""
+    sc, _, hp = _tiny(name)
+    ag = agents.make(name, sc, seed=3, **hp)
+    for bad in (-1, 2.5, "10"):
+        with pytest.raises(scenarios.UserError, match="whole number of environment steps"):
+            ag.learn(bad)
+    ag.learn(0)
+    assert getattr(ag, "hparams", {}).get("total_steps") is None
+    try:
+        saved = agents.save(ag, tmp_path / name)
+    except scenarios.UserError as exc:  # a method whose model is built by its first steps says so in one line
+        assert "call learn() first" in str(exc)
+        return
+    loaded = agents.load(saved, sc)
+    assert len(testbed.evaluate(loaded, sc, episodes=1, seed=7)) == 1

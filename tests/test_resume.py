@@ -302,3 +302,22 @@ def test_a_box2d_world_is_refused_in_one_line_before_anything_is_written(tmp_pat
     assert "\n" not in str(e.value) and not (tmp_path / "ck").exists()
     agents.save(agent, tmp_path / "weights")  # without the training state it saves
     assert agents.load(tmp_path / "weights").act is not None
+
+
+@pytest.mark.parametrize("name,task,hp", [
+    ("double_dqn", "classic/CartPole-v1", {"learning_rate": "lin_1e-3", "learning_starts": 50}),
+    ("fast_ppo", "classic/CartPole-v1", {"learning_rate": "lin_1e-3", "n_envs": 2, "n_steps": 32, "batch_size": 32}),
+    ("ppo", "classic/CartPole-v1", {"learning_rate": "lin_1e-3", "n_envs": 2, "n_steps": 32, "batch_size": 32}),
+    ("qmix", "mpe/simple_spread-v3", {"learning_rate": "lin_1e-3", "n_envs": 2, "learning_starts": 50})])
+def test_learn_zero_first_leaves_the_training_as_without_it(name, task, hp):
+    """The training state after ``learn(0); learn(256)`` equals that after ``learn(256)``: a zero budget
+    declared by the first call once froze the learning-rate and exploration schedules at their ends."""
+    def run(first_zero):
+        ag = agents.make(name, task, seed=1, **hp)
+        if first_zero:
+            ag.learn(0)
+        ag.learn(256)
+        return _state(ag)
+
+    a, b = run(True), run(False)
+    assert a.keys() == b.keys() and not [k for k in b if not np.array_equal(np.asarray(a[k]), np.asarray(b[k]))]

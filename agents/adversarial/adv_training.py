@@ -25,6 +25,7 @@ from stable_baselines3.common.vec_env import VecEnvWrapper
 
 from agents.ppo_views import PPOViews
 from agents import hyperparams
+from agents.budget import declare_budget
 from agents.adversarial.attacks import gradient_delta
 from agents.adversarial.victim import Victim
 from agents.base import Capabilities, ProgressFn, require_single_agent
@@ -129,9 +130,8 @@ class AdversarialPPO(PPOViews):
         """Train, ramping the attack budget over the first half of the declared budget (``total_steps``,
         default the first call's steps), so a second call continues the ramp instead of restarting it."""
         h = self.hparams
-        if h.get("total_steps") is None:  # the first call declares the budget (saved with the checkpoint)
-            h["total_steps"] = self.steps_trained + steps
-        self.ppo.hparams["total_steps"] = self.planned_steps = h["total_steps"]
+        self.planned_steps = declare_budget(h, self.steps_trained, steps)
+        self.ppo.hparams["total_steps"] = h.get("total_steps")
         if self.ppo.model is None or self.ppo.model.get_env() is None:  # the first call, or the first after loading
             ppo = self.ppo.hparams
             vec = self.scenario.vector(int(ppo.get("n_envs", 8)), seed=self.seed, backend=ppo.get("backend", "auto"))

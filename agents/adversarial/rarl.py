@@ -28,6 +28,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from agents.ppo_views import PPOViews
 from agents import hyperparams
+from agents.budget import declare_budget
 from agents.base import Capabilities, ProgressFn, require_single_agent
 from agents.checkpoint import save_meta
 from agents.sb3_agent import PART_KEYS, part_values, ppo_part, ppo_part_defaults
@@ -160,11 +161,10 @@ class RARL(PPOViews):
         if self._game is None:
             self._models()
         h = self.hparams
-        if h.get("total_steps") is None:
-            h["total_steps"] = self.steps_trained + steps
+        budget = declare_budget(h, self.steps_trained, steps)
         for player in (self.protagonist, self.adversary):  # each trains total_steps: its schedules run over them
-            player.hparams["total_steps"] = h["total_steps"]
-        per = max(1, h["total_steps"] // h["rounds"])
+            player.hparams["total_steps"] = h.get("total_steps")
+        per = max(1, budget // h["rounds"])
         done = 0
         while done < steps:
             chunk = min(per, steps - done)

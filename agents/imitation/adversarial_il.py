@@ -46,6 +46,7 @@ from torch import nn
 
 from agents.ppo_views import PPOViews
 from agents import hyperparams
+from agents.budget import declare_budget
 from agents.base import Capabilities, ProgressFn, require_single_agent
 from agents.checkpoint import save_meta
 from agents.imitation import dataset as demos
@@ -254,9 +255,8 @@ class AdversarialImitation(PPOViews):
             vec = self.scenario.vector(h["n_envs"], seed=self.seed)
             self.reward_env = DiscriminatorReward(SB3VecEnv(vec), self)
             self.ppo.attach(self.reward_env)
-        if h.get("total_steps") is None:  # the first call declares the budget (saved with the checkpoint)
-            h["total_steps"] = self.steps_trained + steps
-        self.ppo.hparams["total_steps"] = h["total_steps"]
+        declare_budget(h, self.steps_trained, steps)
+        self.ppo.hparams["total_steps"] = h.get("total_steps")
         self.ppo.learn(steps, progress, callback=_UpdateDiscriminator(self))
         self.steps_trained += steps
 

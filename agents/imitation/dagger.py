@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from agents import hyperparams
+from agents.budget import declare_budget
 from agents.base import Capabilities, ProgressFn, TableHyperparameters
 from agents.checkpoint import save_meta
 from agents.imitation.bc import DEFAULTS as BC_DEFAULTS
@@ -90,13 +91,12 @@ class DAgger(TableHyperparameters):
         agents_ = list(self.scenario.possible_agents)
         obs_buf = {a: [self.bc.data[a][0]] if a in self.bc.data else [] for a in agents_}
         act_buf = {a: [self.bc.data[a][1]] if a in self.bc.data else [] for a in agents_}
-        if h.get("total_steps") is None:
-            h["total_steps"] = int(self.steps_trained + steps)
+        budget = declare_budget(h, self.steps_trained, steps)
         if getattr(self, "_rollout", None) is None:
             vec = self.scenario.vector(n, seed=self.seed)
             self._rollout = (vec, vec.reset()[0])
         vec, obs = self._rollout
-        per_round = max(n, h["total_steps"] // rounds)
+        per_round = max(n, budget // rounds)
         done = 0
         while done < steps:
             beta = h["beta"] * h["decay"] ** self.round

@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from agents import hyperparams
+from agents.budget import declare_budget
 from agents.base import Capabilities, ProgressFn, TableHyperparameters
 from agents.checkpoint import save_meta
 from scenarios import Scenario, UserError
@@ -100,9 +101,7 @@ class MatrixLearner(TableHyperparameters):
         h = self.hparams
         t0, t1, alpha = h["temperature"], h["temperature_end"], h["alpha"]
         decay = h["opponent_decay"]
-        if h.get("total_steps") is None:
-            h["total_steps"] = self.steps_trained + steps
-        budget = h["total_steps"]
+        budget = declare_budget(h, self.steps_trained, steps)
         if self._vec is None:
             self._vec = self.scenario.vector(1, seed=self.seed)
             self._vec.reset()

@@ -44,6 +44,7 @@ from stable_baselines3.common.running_mean_std import RunningMeanStd
 from torch import nn
 
 from agents import hyperparams
+from agents.budget import declare_budget
 from agents.base import Capabilities, ProgressFn, TableHyperparameters
 from agents.checkpoint import save_meta
 from agents.exploration import Explorer
@@ -147,9 +148,7 @@ class ValueDecomposition(TableHyperparameters):
         ``min(eps_fraction * total_steps, eps_anneal_max)`` steps (EPyMARL anneals over 50,000)."""
         h = self.hparams
         n = h["n_envs"]
-        if h.get("total_steps") is None:
-            h["total_steps"] = int(self.steps_trained + steps)
-        budget = max(1, h["total_steps"])
+        budget = max(1, declare_budget(h, self.steps_trained, steps))
         cap = h["eps_anneal_max"]
         fraction = h["eps_fraction"] if cap is None or h["eps_fraction"] * budget <= cap else cap / budget
         self.explorer = Explorer(h["exploration"], h["eps_start"], h["eps_end"], fraction, h["temperature"])
