@@ -232,3 +232,14 @@ def test_mappo_reference_torso_options():
         assert not torch.allclose(plain(x), plain(3.0 * x + 5.0))
     with pytest.raises(UserError, match="activation must be one of tanh, relu"):
         agents.make("mappo", sid, activation="sigmoid")
+
+
+def test_a_group_with_at_most_one_live_step_in_a_rollout_stays_finite():
+    """Fallen walkers stay in the episode without acting (``terminate_on_fall: false``); a walker's own
+    group (``sharing: none``) then has zero or one live step in a two-step rollout, whose advantage
+    mean/std were NaN and reached every weight. Now such a group skips the update (none) or its
+    advantage is not normalized (one), as SB3 does."""
+    sc = scenarios.make("sisl/multiwalker-v9", terminate_on_fall=False)
+    ag = agents.make("mappo", sc, seed=0, n_envs=1, n_steps=2, sharing="none", minibatches=1)
+    ag.learn(300)
+    assert all(torch.isfinite(p).all() for p in ag.nets.parameters())

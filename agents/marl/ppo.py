@@ -358,7 +358,11 @@ class MultiAgentPPO(TableHyperparameters):
         starts = torch.as_tensor(np.stack(b["start"]))
         adv_t = torch.as_tensor(adv)
         live = mask > 0
-        adv_t = (adv_t - adv_t[live].mean()) / (adv_t[live].std() + 1e-8)
+        n_live = int(live.sum())
+        if n_live == 0:  # no agent of the group was live in this rollout: nothing to learn from
+            return
+        if n_live > 1:  # as SB3: one sample has no spread to normalize by
+            adv_t = (adv_t - adv_t[live].mean()) / (adv_t[live].std() + 1e-8)
         if h["value_norm"]:
             net.value_norm.update(ret[live])
             target = net.value_norm.normalize(ret)
