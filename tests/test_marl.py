@@ -166,6 +166,18 @@ def test_heuristics_are_far_above_random(random_returns):
     assert mean_return(agents.make("reference_heuristic", ref)) > 0.5 * mean_return(agents.make("random", ref, seed=0))
 
 
+@pytest.mark.parametrize("n", [1, 2, 9])
+def test_the_spread_heuristic_takes_every_team_size(n):
+    """One agent has no others in its observation (a reshape of nothing failed); nine took 9! assignments
+    a step before the Hungarian assignment. It beats random at every size."""
+    sc = scenarios.make(SPREAD, N=n)
+
+    def team(agent):
+        return np.mean([r.team_return for r in testbed.evaluate(agent, sc, episodes=4, seed=0)])
+
+    assert team(agents.make("spread_heuristic", sc)) > team(agents.make("random", sc, seed=0))
+
+
 def test_groups_split_heterogeneous_agents_and_teams():
     tag = scenarios.make("mpe/simple_tag-v3")
     groups = make_groups(tag, "group")

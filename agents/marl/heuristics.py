@@ -3,8 +3,8 @@ score ``(R - R_random) / (R_heuristic - R_random)`` used in our multi-agent resu
 
 - ``spread_heuristic`` (simple_spread): every agent rebuilds the absolute
   positions of all agents and landmarks from its own observation, solves the
-  same minimum-total-distance assignment of agents to landmarks (all N!
-  permutations; N is small) and drives to its landmark.
+  same minimum-total-distance assignment of agents to landmarks (SciPy's
+  ``linear_sum_assignment``, polynomial in N) and drives to its landmark.
 - ``speaker_listener_heuristic``: the speaker says the index of the goal
   colour; the listener drives to the landmark the message names.
 - ``reference_heuristic`` (simple_reference): each agent says which landmark
@@ -18,10 +18,10 @@ target and the position the current velocity would coast to.
 
 from __future__ import annotations
 
-import itertools
 from typing import Any, ClassVar
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 from agents.base import Capabilities, NoTraining
 from scenarios import Scenario, UserError
@@ -70,13 +70,11 @@ class SpreadHeuristic(Scripted):
         for i, a in enumerate(self.agents):
             o = np.asarray(obs[a], np.float64)
             vel, pos = o[:, 0:2], o[:, 2:4]
-            marks = pos[:, None] + o[:, 4 : 4 + 2 * n_agents].reshape(-1, n_agents, 2)
-            others = pos[:, None] + o[:, 4 + 2 * n_agents : 4 + 4 * n_agents - 2].reshape(-1, n_agents - 1, 2)
+            marks = pos[:, None] + o[:, 4 : 4 + 2 * n_agents].reshape(len(o), n_agents, 2)
+            others = pos[:, None] + o[:, 4 + 2 * n_agents : 4 + 4 * n_agents - 2].reshape(len(o), n_agents - 1, 2)
             everyone = np.concatenate([others[:, :i], pos[:, None], others[:, i:]], axis=1)
             dist = np.linalg.norm(everyone[:, :, None] - marks[:, None], axis=3)  # (N, agent, landmark)
-            perms = np.array(list(itertools.permutations(range(n_agents))))
-            cost = dist[:, np.arange(n_agents)[None, :], perms].sum(2)  # (N, perms)
-            mine = perms[cost.argmin(1), i]
+            mine = np.array([linear_sum_assignment(d)[1][i] for d in dist], dtype=np.int64)
             out[a] = drive(marks[np.arange(len(o)), mine] - pos, vel)
         return out
 
