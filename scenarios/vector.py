@@ -152,8 +152,8 @@ class VectorScenario:
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray], list[dict]]:
         """Step every running copy with row ``i`` of each agent's action array."""
         n = self.num_envs
-        problem = action_problem(actions, self.agents, n)  # before any copy steps: a failure half-way
-        if problem is not None:  # would leave the batch split
+        problem = action_problem(actions, self.agents, n) or action_value_problem(actions, self.action_spaces, self.agents)
+        if problem is not None:  # before any copy steps: a failure half-way would leave the batch split
             raise problem
         rewards = {a: np.zeros(n, np.float64) for a in self.agents}
         terminated = {a: np.zeros(n, bool) for a in self.agents}
@@ -229,4 +229,23 @@ def action_problem(actions: Any, agents: Sequence[str], n: int) -> UserError | N
         if np.shape(actions[a])[:1] != (n,):
             return UserError(f"step: {a}'s actions have shape {np.shape(actions[a])}; the batch has {n} copies "
                              f"(valid: ({n}, ...))")
+    return None
+
+
+def action_value_problem(actions: dict[str, Any], action_spaces: dict[str, Any], agents: Sequence[str]) -> UserError | None:
+    """Discrete actions that are not integers in the space's range, or Box actions that are not finite,
+    as one line naming the agent and the valid values, or None. Every vectorized face checks them
+    before any copy steps (mpe2's own check was a bare assertion on one face, while the particle batch
+    read an action of 5 as 0 and an agent with three actions failed on an index)."""
+    for a in agents:
+        space, x = action_spaces[a], np.asarray(actions[a])
+        if isinstance(space, spaces.Discrete):
+            lo, hi = int(space.start), int(space.start + space.n)
+            if x.dtype.kind not in "iu":
+                return UserError(f"step: {a}'s actions are {x.dtype} (valid: integers {lo}..{hi - 1})")
+            if x.size and (int(x.min()) < lo or int(x.max()) >= hi):
+                return UserError(f"step: {a}'s actions include {int(x.min()) if x.min() < lo else int(x.max())} "
+                                 f"(valid: integers {lo}..{hi - 1})")
+        elif isinstance(space, spaces.Box) and x.dtype.kind == "f" and not np.isfinite(x).all():
+            return UserError(f"step: {a}'s actions include NaN or infinity (valid: finite values in {space})")
     return None

@@ -248,3 +248,22 @@ def test_a_batch_stepped_with_missing_or_mis_sized_actions_says_so(sid, backend)
     bad = {a: np.zeros((3, *np.shape(space.sample() if space is not None else 0))) for a in obs}
     with pytest.raises(UserError, match=r"the batch has 4 copies"):
         vec.step(bad)
+
+
+@pytest.mark.parametrize("backend", ["auto", "gymnasium"])
+@pytest.mark.parametrize("sid,agent,bad,match", [
+    ("mpe/simple_spread-v3", "agent_0", [5, 0, 0, 0], r"include 5 \(valid: integers 0..4\)"),
+    ("mpe/simple_reference-v3", "agent_1", [0, -1, 0, 0], r"include -1 \(valid: integers 0..49\)"),
+    ("mpe/simple_speaker_listener-v4", "speaker_0", [0, 0, 3, 0], r"include 3 \(valid: integers 0..2\)"),
+    ("mpe/simple_spread-v3", "agent_2", [1.0, 0.0, 0.0, 0.0], r"are float64 \(valid: integers 0..4\)"),
+    ("mpe/simple_spread_continuous-v3", "agent_1", [[0.0, float("nan"), 0.0, 0.0, 0.0]] * 4, "include NaN or infinity"),
+    (HOPPER, "agent_0", [[0.0, float("inf"), 0.0]] * 4, "include NaN or infinity")])
+def test_actions_outside_their_space_are_refused_alike_on_every_face(sid, agent, bad, match, backend):
+    """mpe2's own check was a bare assertion on the copies face; the particle batch read a 5 as a no-op
+    (5 mod 5), accepted -1, and failed with an IndexError for a speaker's 3."""
+    vec = scenarios.make(sid).vector(4, seed=0, backend=backend)
+    obs, _ = vec.reset()
+    acts = {a: np.stack([vec.action_spaces[a].sample() for _ in range(4)]) for a in vec.agents}
+    acts[agent] = np.array(bad)
+    with pytest.raises(UserError, match=f"^step: {agent}'s actions {match}"):
+        vec.step(acts)

@@ -25,7 +25,7 @@ from scenarios.errors import UserError
 from scenarios.layers import build_layers
 from scenarios.layers.stack import LayerStack
 from scenarios.spec import LayerSpec, ScenarioSpec
-from scenarios.vector import action_problem, episode_summary, reset_seeds
+from scenarios.vector import action_problem, action_value_problem, episode_summary, reset_seeds
 
 
 class Context:
@@ -251,8 +251,11 @@ class LayeredBatch(ABC):
         # layers write into each copy's agent infos; without them every copy shares one read-only mapping
         agent_infos: Any = [{a: {} for a in self.agents} for _ in ids] if stacks else [self._no_info] * len(ids)
         t = self.episode_lengths[ids] + 1
-        try:  # checked where it failed only: a step's happy path pays nothing
+        try:  # shapes are checked where they failed only; the values (a few microseconds) always
             applied = {a: np.asarray(actions[a]) if all_running else np.asarray(actions[a])[ids] for a in self.agents}
+            problem = action_value_problem(applied, self.action_spaces, self.agents)
+            if problem is not None:
+                raise problem
             if stacks:
                 applied = self._before(stacks, ids, t, applied, agent_infos)
             obs_ids, rew_ids, term_ids = self._advance(ids, applied, all_running)
