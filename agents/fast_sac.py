@@ -113,6 +113,7 @@ class FastSAC:
         unknown = sorted(set(pk) - {"net_arch", "activation_fn", "n_critics", "share_features_extractor"})
         if unknown:
             raise UserError(f"fast_sac: unknown policy_kwargs {unknown} (valid: net_arch, activation_fn, n_critics)")
+        hyperparams.check_policy_counts(self.name, pk)
         arch = pk.get("net_arch", [256, 256])
         pi_arch, qf_arch = (list(arch.get("pi", [])), list(arch.get("qf", []))) if isinstance(arch, dict) else (list(arch), list(arch))
         activation = pk.get("activation_fn", "relu")
@@ -134,7 +135,9 @@ class FastSAC:
         self.learn_alpha = isinstance(ent, str) and ent.startswith("auto")
         if isinstance(ent, str) and not self.learn_alpha:
             raise UserError(f"fast_sac: ent_coef must be a number, auto or auto_<number>, got {ent!r}")
-        init = float(ent[5:]) if self.learn_alpha and "_" in ent else 1.0 if self.learn_alpha else float(ent)
+        init = float(ent[5:]) if self.learn_alpha and "_" in ent else 1.0
+        self.fixed_alpha = None if self.learn_alpha else float(ent)
+        """A fixed entropy coefficient (0 allowed: no entropy term), or None when it is learned."""
         self.log_alpha = np.array([math.log(init)], np.float32)
         self.alpha_grad = np.zeros(1, np.float32)
         self.alpha_opt = FusedAdam(self.log_alpha, self.alpha_grad)
@@ -311,7 +314,7 @@ class FastSAC:
                 progress(min(self.steps_trained - start, steps), steps)
             if len(self._episodes) and (not self.history or self.steps_trained - self.history[-1]["steps"] >= 1000):
                 self.history.append({"steps": self.steps_trained, "episode_return": float(np.mean(self._episodes[-100:])),
-                                     "ent_coef": float(np.exp(self.log_alpha[0]))})
+                                     "ent_coef": self._alpha()})
 
     # -- the update -------------------------------------------------------
     def _sample(self) -> tuple[np.ndarray, ...]:
@@ -323,6 +326,10 @@ class FastSAC:
             obs, nxt = self._norm(obs), self._norm(nxt)
             rew = np.clip(rew / np.sqrt(self.ret_stats.var + 1e-8), -CLIP, CLIP).astype(np.float32)
         return obs, rp["act"][idx], nxt, rew, rp["term"][idx]
+
+    def _alpha(self) -> float:
+        """The entropy coefficient: the fixed one, or exp of the learned log."""
+        return float(np.exp(self.log_alpha[0])) if self.fixed_alpha is None else self.fixed_alpha
 
     def _update(self, g: int) -> None:
         h = self.hparams
@@ -337,7 +344,7 @@ class FastSAC:
         a_all = np.tanh(mean + std * eps)
         logp_all = (-0.5 * eps * eps - log_std - 0.5 * LOG_2PI).sum(1) - np.log(1.0 - a_all * a_all + 1e-6).sum(1)
         a_pi, logp = a_all[:B], logp_all[:B]
-        alpha = float(np.exp(self.log_alpha[0]))
+        alpha = self._alpha()
         if self.learn_alpha:  # loss -(log_alpha * (logp + target)).mean(): its gradient is -(logp + target).mean()
             self.alpha_grad[0] = -(logp + self.target_entropy).mean()
             self.alpha_opt.step(lr)

@@ -102,6 +102,22 @@ def every_steps(value: Any, agent: str) -> int:
     return value
 
 
+POLICY_COUNTS = ("n_critics", "n_quantiles")
+"""``policy_kwargs`` entries that count networks or outputs: whole numbers >= 1."""
+
+
+def check_policy_counts(agent: str, policy_kwargs: dict[str, Any]) -> None:
+    """Refuse a ``policy_kwargs`` count (``n_critics``, ``n_quantiles``) that is not an integer >= 1, in
+    one line (zero critics reached the optimizer as an empty parameter list).
+
+    >>> check_policy_counts("sac", {"n_critics": 2})
+    """
+    for key in POLICY_COUNTS:
+        value = policy_kwargs.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise UserError(f"{agent}: policy_kwargs {key} must be an integer >= 1, got {value!r}")
+
+
 def gradient_count(value: int, collected: int) -> int:
     """The gradient steps of one training round: ``value``, or with ``-1`` (SB3's meaning) as many
     as the environment steps ``collected`` since the last round (``train_freq`` x copies).

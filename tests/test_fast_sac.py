@@ -150,8 +150,19 @@ def test_fixed_entropy_coefficient_and_action_noise():
     ag = agents.make("fast_sac", PEND, seed=0, ent_coef=0.05, action_noise={"type": "ornstein_uhlenbeck", "std": 0.3},
                      learning_starts=50, **SMALL)
     ag.learn(200)
-    assert math.isclose(math.exp(float(ag.log_alpha[0])), 0.05, rel_tol=1e-6)
+    assert math.isclose(ag._alpha(), 0.05, rel_tol=1e-6)
     assert np.abs(ag.replay["act"][: ag.pos]).max() <= 1.0
+
+
+@pytest.mark.parametrize("name", ["fast_sac", "sac"])
+def test_an_entropy_coefficient_of_zero_trains_and_a_zero_initial_one_is_refused(name):
+    """``ent_coef: 0`` (no entropy term; the field allows it) failed at fast_sac's log(0);
+    ``auto_0`` and ``auto_.`` passed the field's pattern and failed inside either learner."""
+    ag = agents.make(name, PEND, seed=0, ent_coef=0, learning_starts=50, **SMALL)
+    ag.learn(100)
+    for bad in ("auto_0", "auto_0.0", "auto_."):
+        with pytest.raises(UserError, match=r"ent_coef must be .*auto_<init> with init > 0"):
+            agents.make(name, PEND, ent_coef=bad)
 
 
 def test_multi_agent_scenarios_share_one_network():

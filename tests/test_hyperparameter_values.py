@@ -100,3 +100,10 @@ def test_gradient_steps_minus_one_takes_as_many_steps_as_the_round_collected(nam
         monkeypatch.undo()
         counts.append(len(calls))
     assert counts[0] == counts[1] > 0
+
+
+@pytest.mark.parametrize("name", ["sac", "td3", "tqc", "fast_sac"])
+def test_zero_critics_are_refused_in_one_line(name):
+    """``policy_kwargs: {n_critics: 0}`` reached the optimizer as an empty parameter list (a traceback)."""
+    with pytest.raises(UserError, match="policy_kwargs n_critics must be an integer >= 1, got 0"):
+        agents.make(name, "classic/Pendulum-v1", seed=0, policy_kwargs={"n_critics": 0})
