@@ -35,6 +35,8 @@ True
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import math
 from typing import Any
 
@@ -103,9 +105,12 @@ class DynamicsModel:
 
     # ----- data -------------------------------------------------------------------------------------
     def split(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Training and held-out row indices of ``n`` rows: whole blocks of ``BLOCK`` rows held out."""
-        every = round(1.0 / self.holdout) if self.holdout > 0 else 0
-        held = (np.arange(n) // BLOCK) % every == every - 1 if every else np.zeros(n, bool)
+        """Training and held-out row indices of ``n`` rows: whole blocks of ``BLOCK`` rows held out, spread
+        evenly at the ``holdout`` fraction (block b is held out where ``floor((b + 1) f) > floor(b f)``:
+        every k-th block for f = 1/k, and never the first, so some rows always train)."""
+        f = Fraction(self.holdout).limit_denominator(1000)
+        block = np.arange(n) // BLOCK
+        held = (block + 1) * f.numerator // f.denominator > block * f.numerator // f.denominator
         return np.flatnonzero(~held), np.flatnonzero(held)
 
     def _targets(self, data: Transitions, rows: np.ndarray) -> np.ndarray:

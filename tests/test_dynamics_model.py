@@ -74,3 +74,16 @@ def test_transitions_round_trip(tmp_path):
     assert len(back) == 250
     for f in ("obs", "actions", "rewards", "next_obs", "terminated", "ended"):
         np.testing.assert_array_equal(back.view(f), data.view(f))
+
+
+def test_any_holdout_fraction_holds_out_that_share_of_whole_blocks_and_still_trains():
+    """The split held out every round(1/f)-th block: any f above 2/3 held out every block and the fit
+    sampled from no rows. Now the held-out share is f (every k-th block for f = 1/k, as before)."""
+    data = linear_system(n=1000)
+    for f in (0.1, 0.25, 0.3, 0.7, 0.95):
+        model = DynamicsModel(3, 1, members=2, hidden=[16], batch_size=32, seed=0, holdout=f)
+        train, held = model.split(100_000)
+        assert abs(len(held) / 100_000 - f) < 1e-3 and len(np.intersect1d(train, held)) == 0
+        assert math.isfinite(model.fit(data, updates=5, rng=np.random.default_rng(0))["holdout_obs_mse"])
+    model = DynamicsModel(3, 1, members=2, hidden=[16], seed=0, holdout=0.1)
+    np.testing.assert_array_equal(model.split(2000)[1], np.flatnonzero(np.arange(2000) // 50 % 10 == 9))  # as before
