@@ -182,8 +182,9 @@ class PETS(TableHyperparameters):
                     var = alpha * state.std ** 2 + (1 - alpha) * elite.var(dim=1, correction=0)
                     state.std = var.sqrt()
                 else:
+                    spread = ret.std(dim=1, keepdim=True) if k > 1 else torch.zeros_like(ret[:, :1])  # one: weight 1
                     w = torch.softmax((ret - ret.max(dim=1, keepdim=True).values)
-                                      / (h["temperature"] * (ret.std(dim=1, keepdim=True) + 1e-8)), dim=1)
+                                      / (h["temperature"] * (spread + 1e-8)), dim=1)
                     state.mean = torch.einsum("nk,nkha->nha", w, cand)
         action = state.mean[:, 0].clone()
         state.mean = torch.cat([state.mean[:, 1:], ((self.low + self.high) / 2).expand(n, 1, a)], dim=1)

@@ -276,3 +276,16 @@ def test_known_reward_replaces_the_learned_one_in_plans_and_model_rollouts(monke
     monkeypatch.setattr(mbve.sac, "soft_value", lambda s, gen: torch.zeros(s.shape[:1]))
     y = mbve.expanded_target(torch.zeros(8), torch.as_tensor(start), torch.zeros(8))
     assert (y < -0.5 * 0.35 + 1e-6).all() and (y >= -0.5 * (0.35 + 0.004) - 1e-6).all()  # the known cost, not 100
+
+
+def test_pets_mppi_needs_no_elite_and_plans_finite_actions_from_one_sample():
+    """MPPI keeps no elite, so the CEM check (elite_fraction x samples >= 1) refused small MPPI plans;
+    one MPPI sample had a NaN spread that made every planned action NaN."""
+    with pytest.raises(scenarios.UserError, match="keeps no elite"):
+        agents.make("pets", IP, samples=4)
+    for samples in (1, 4):
+        ag = agents.make("pets", IP, seed=0, planner="mppi", samples=samples, learning_starts=20, round_steps=20,
+                         model_updates=5, horizon=3, model_arch=[8], ensemble_size=2, particles=2)
+        ag.learn(45)
+        obs, _ = ag.scenario.vector(1, seed=0).reset()
+        assert np.isfinite(ag.act(obs)["agent_0"]).all()
