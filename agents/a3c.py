@@ -44,6 +44,7 @@ from agents.base import Capabilities, ProgressFn
 from agents.checkpoint import save_meta
 from agents.runtime import die_with_parent
 from scenarios import Scenario
+from scenarios.errors import wrap_seed
 
 DEFAULTS: dict[str, Any] = {
     "learning_rate": 7e-4, "gamma": 0.99, "n_steps": 5, "n_workers": 2, "n_envs": 4, "ent_coef": "auto", "vf_coef": 0.5,
@@ -100,12 +101,12 @@ def _worker(rank: int, scenario: Scenario, seed: int, h: dict[str, Any], shared:
     state to ``results``, so the next call goes on with the same episodes and streams."""
     die_with_parent(parent)
     torch.set_num_threads(h["torch_threads"])
-    torch.manual_seed(seed * 1000 + rank)
+    torch.manual_seed(wrap_seed(seed * 1000 + rank))
     lanes = Lanes(scenario, "a3c", h["agent_id"])
     ent_coef = entropy_coef(h["ent_coef"], lanes.discrete, "a3c")
     local = ActorCritic(lanes.n_in, lanes.action_space, list(h["net_arch"]), h["log_std_init"])
     n, gamma, n_steps = h["n_envs"], h["gamma"], h["n_steps"]
-    vec = scenario.vector(n, seed=seed + 10_007 * (rank + 1))
+    vec = scenario.vector(n, seed=wrap_seed(seed + 10_007 * (rank + 1)))
     obs, _ = vec.reset()
     mine: dict[str, Any] = {"vec": vec, "obs": obs, "rng": torch.get_rng_state()}
     if resume is not None:
@@ -188,7 +189,7 @@ class A3C(LanePolicy):
         resume = self._workers if len(self._workers) == h["n_workers"] else [None] * h["n_workers"]
         # without the workers' state (a checkpoint without training state) a continued run draws new
         # episodes: its seeds follow the steps already trained; with it, the workers go on where they were
-        base = (0 if self.seed is None else int(self.seed)) * 1_000_003 + (0 if self._workers else self.steps_trained)
+        base = wrap_seed((0 if self.seed is None else int(self.seed)) * 1_000_003 + (0 if self._workers else self.steps_trained))
         procs = [ctx.Process(target=_worker, args=(k, self.scenario, base, h, self.model, self.optimizer, counter, steps,
                                                    episodes, os.getpid(), resume[k], results), daemon=True)
                  for k in range(h["n_workers"])]

@@ -32,6 +32,7 @@ our checkpoints; the actor model here is plain Ray core.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from pathlib import Path
@@ -47,7 +48,8 @@ from agents.base import Capabilities, ProgressFn
 from agents.checkpoint import save_meta
 from agents.runtime import require_ray, start_ray
 from agents.vtrace import vtrace
-from scenarios import Scenario
+from scenarios import Scenario, UserError
+from scenarios.errors import wrap_seed
 
 DEFAULTS: dict[str, Any] = {
     "learning_rate": 6e-4, "gamma": 0.99, "unroll_length": 20, "n_workers": 2, "n_envs": 8, "batch_rollouts": 1,
@@ -136,17 +138,24 @@ class IMPALA(LanePolicy):
         if steps <= 0:
             return
         h = self.hparams
-        ray, started_here = start_ray(h["n_workers"] + 1, h["ray_address"], needed_by="impala")
+        need = h["n_workers"] * h["worker_cpus"]  # Ray schedules an actor only where its CPUs are free
+        ray, started_here = start_ray(max(h["n_workers"] + 1, math.ceil(need) + 1), h["ray_address"], needed_by="impala")
+        have = float(ray.cluster_resources().get("CPU", 0))
+        if have < need:  # the actors would wait for CPUs that never come free, and learn with them
+            if started_here:
+                ray.shutdown()
+            raise UserError(f"impala: {h['n_workers']} workers x worker_cpus {h['worker_cpus']} need {need:g} CPUs; the Ray "
+                            f"cluster has {have:g} (valid: n_workers x worker_cpus <= {have:g})")
         RayActorError = ray.exceptions.RayActorError  # noqa: N806
 
         remote = ray.remote(num_cpus=h["worker_cpus"])(RolloutWorker)
-        base = (0 if self.seed is None else int(self.seed)) * 1_000_003 + 7919 * self.version
+        base = wrap_seed((0 if self.seed is None else int(self.seed)) * 1_000_003 + 7919 * self.version)
         incarnation = 0
 
         def spawn() -> Any:
             nonlocal incarnation
             incarnation += 1
-            return remote.remote(self.scenario, base + 10_007 * incarnation, h)
+            return remote.remote(self.scenario, wrap_seed(base + 10_007 * incarnation), h)
 
         workers: dict[int, Any] = {k: spawn() for k in range(h["n_workers"])}
         carried = self._workers if len(self._workers) == h["n_workers"] else []

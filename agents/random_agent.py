@@ -9,6 +9,7 @@ from gymnasium import spaces
 
 from agents.base import Capabilities, NoTraining
 from scenarios import Scenario, UserError
+from scenarios.errors import wrap_seed
 from agents.observations import accepts_unbatched
 
 
@@ -27,7 +28,7 @@ class RandomAgent(NoTraining):
         self.hparams: dict[str, Any] = {}
         self._spaces = {a: scenario.action_space(a) for a in scenario.possible_agents}
         for k, space in enumerate(self._spaces.values()):
-            space.seed(None if seed is None else seed + k)
+            space.seed(None if seed is None else wrap_seed(seed + k))
 
     @accepts_unbatched
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:

@@ -74,6 +74,7 @@ from agents.sb3_checkpoint import load_model, load_normalizer, save_normalizer
 from agents.sb3_logging import quiet
 from agents.sb3_vecenv import SB3VecEnv, shared_spaces
 from scenarios import Scenario, UserError
+from scenarios.errors import wrap_seed
 from agents.observations import accepts_unbatched
 
 OWN_DEFAULTS: dict[str, Any] = {"n_envs": 8, "normalize": False, "torch_threads": 1, "policy": "MlpPolicy", "backend": "auto",
@@ -127,6 +128,18 @@ def sb3_arguments(kwargs: dict[str, Any], n_actions: int, name: str = "sb3") -> 
     if pk:
         out["policy_kwargs"] = pk
     return out
+
+
+def sb3_seed(seed: int | None) -> int | None:
+    """The seed SB3 gets: ours below 2**32 (NumPy's legacy generator, which SB3 seeds, takes no more),
+    a larger one folded to 32 bits by NumPy's ``SeedSequence`` (so the top seeds the CLI takes train).
+
+    >>> sb3_seed(7), sb3_seed(2**63 - 1) < 2**32
+    (7, True)
+    """
+    if seed is None or seed < 2**32:
+        return seed
+    return int(np.random.SeedSequence(seed).generate_state(1)[0])
 
 
 class _Budget(BaseCallback):
@@ -351,7 +364,7 @@ class SB3Agent:
     def _build(self, env: Any = None, space: Any = None, seed: int | None = None) -> BaseAlgorithm:
         return self.algorithm(
             self._policy(), env if env is not None else self._env(),
-            seed=self.seed if seed is None else seed, device="cpu", verbose=0, **self._sb3_kwargs(space),
+            seed=sb3_seed(self.seed if seed is None else seed), device="cpu", verbose=0, **self._sb3_kwargs(space),
         )
 
     def _model_spaces(self) -> tuple[Any, Any]:
@@ -376,7 +389,7 @@ class SB3Agent:
                     model.set_env(env)
             else:
                 base = 0 if self.seed is None else self.seed
-                self.models = [self._build(env, g.act_space, None if self.seed is None else base + k)
+                self.models = [self._build(env, g.act_space, None if self.seed is None else wrap_seed(base + k))
                                for k, (g, env) in enumerate(zip(self.groups, self._genvs))]
         k0 = len(self.groups[0].agents)
         calls = [_Progress(lambda d, t: progress(d // k0, steps), self.models[0].num_timesteps, steps * k0) if progress and g == 0 else None

@@ -42,3 +42,14 @@ def check_seed(seed: object, what: str = "seed") -> None:
         return
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= int(seed) <= MAX_SEED:
         raise UserError(f"{what} must be an integer from 0 to {MAX_SEED} (2**63 - 1), got {seed!r}")
+
+
+def wrap_seed(value: int) -> int:
+    """A seed derived from a valid one (``seed + k`` for copy or episode k, a worker's ``seed x c + r``)
+    folded into ``[0, MAX_SEED]``, so the largest seeds the CLI takes still build copies and workers
+    (unchanged for every derived value already in range).
+
+    >>> wrap_seed(5), wrap_seed(MAX_SEED + 3)
+    (5, 2)
+    """
+    return int(value) % (MAX_SEED + 1)

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from scenarios.errors import UserError
+from scenarios.errors import UserError, wrap_seed
 from scenarios.goals import batch_rows, copy_batch, episode_success, is_goal_space, put_row, take_row
 from scenarios.instability import simulation, warning_count
 from scenarios.scenario import Scenario
@@ -48,9 +48,9 @@ def reset_seeds(seed: int | Sequence[int] | None, count: int, first_seed: int | 
     """Per-copy reset seeds: an int gives ``seed + j``, a list is taken as is, None falls back to
     ``first_seed + j`` (the face's own seed, on its first reset) or to no seed (continue each stream)."""
     if seed is None:
-        return [None] * count if first_seed is None else [first_seed + j for j in range(count)]
+        return [None] * count if first_seed is None else [wrap_seed(first_seed + j) for j in range(count)]
     if isinstance(seed, (int, np.integer)):
-        return [int(seed) + j for j in range(count)]
+        return [wrap_seed(int(seed) + j) for j in range(count)]
     seeds = [int(s) for s in seed]
     if len(seeds) != count:
         raise ValueError(f"got {len(seeds)} seeds for {count} copies")

@@ -37,6 +37,7 @@ from agents.checkpoint import save_meta
 from agents.sb3_agent import PART_KEYS, part_values, ppo_part, ppo_part_defaults
 from agents.sb3_vecenv import SB3VecEnv
 from scenarios import Scenario, UserError
+from scenarios.errors import wrap_seed
 from scenarios import make as make_scenario
 from agents.observations import accepts_unbatched
 
@@ -128,7 +129,7 @@ class ADR(PPOViews):
         while done < steps:
             chunk = min(h["chunk"], steps - done)
             at = self.steps_trained + done
-            vec = self.training_scenario().vector(h["n_envs"], seed=None if self.seed is None else self.seed + at)
+            vec = self.training_scenario().vector(h["n_envs"], seed=None if self.seed is None else wrap_seed(self.seed + at))
             previous = self.ppo.model.get_env() if self.ppo.model is not None else None
             self.ppo.attach(SB3VecEnv(vec))
             if previous is not None:

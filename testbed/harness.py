@@ -21,6 +21,7 @@ import torch
 
 from agents.checkpoint import check_compatible, library_versions, scenario_signature
 from scenarios import Scenario, ScenarioSpec, UserError
+from scenarios.errors import wrap_seed
 from scenarios import make as make_scenario
 from scenarios.goals import put_row, take_row
 from testbed.records import EpisodeRecord
@@ -120,7 +121,7 @@ def run_episodes(
     slot: list[int | None] = [next_episode(i) for i in range(n)]
     running = np.array([k is not None for k in slot])
     active = [i for i in range(n) if running[i]]
-    obs, _ = vec.reset(seed=[seed + slot[i] for i in active], indices=active)  # type: ignore[operator]
+    obs, _ = vec.reset(seed=[wrap_seed(seed + slot[i]) for i in active], indices=active)  # type: ignore[operator]
     forget = getattr(agent, "reset_memory", None)  # recurrent policies drop their state at episode starts
     if forget:
         forget()
@@ -144,7 +145,7 @@ def run_episodes(
                 team /= len(returns)
             rec = EpisodeRecord(
                 run_id=run_id, scenario_id=sc.id, scenario=described, params={**ep.get("params", {}), **extra_params(i)},
-                agent=agent.name, checkpoint=checkpoint, seed=seed + slot[i], episode=slot[i],  # type: ignore[operator]
+                agent=agent.name, checkpoint=checkpoint, seed=wrap_seed(seed + slot[i]), episode=slot[i],  # type: ignore[operator]
                 returns=returns, team_return=team, aggregation=aggregation, length=ep["length"],
                 terminated=ep["terminated"], truncated=ep["truncated"], cost=ep.get("cost"), success=ep.get("success"),
                 unstable=ep.get("unstable"),
@@ -158,7 +159,7 @@ def run_episodes(
             k = next_episode(int(i))
             if k is not None:
                 slot[i] = k
-                new_obs, _ = vec.reset(seed=[seed + k], indices=[i])
+                new_obs, _ = vec.reset(seed=[wrap_seed(seed + k)], indices=[i])
                 if forget:
                     forget([int(i)])
                 for a in obs:

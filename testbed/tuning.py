@@ -45,6 +45,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from scenarios import UserError
+from scenarios.errors import wrap_seed
 from scenarios.spec import load_yaml
 from agents import hyperparams
 
@@ -167,7 +168,7 @@ class Objective:
         import agents
 
         optuna = _optuna()
-        learners = [agents.make(self.agent, self.scenario, seed=self.seed + k, **{**self.fixed, **params})
+        learners = [agents.make(self.agent, self.scenario, seed=wrap_seed(self.seed + k), **{**self.fixed, **params})
                     for k in range(self.seeds)]
         targets = np.linspace(0, self.steps, self.evals + 1).round().astype(int)[1:]
         value = float("nan")

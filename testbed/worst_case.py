@@ -181,7 +181,7 @@ def _cmaes(run: Callable[..., list[float]], start: np.ndarray, budget: int, d: i
     import cma
 
     popsize = max(4, 4 + int(3 * math.log(d)))
-    es = cma.CMAEvolutionStrategy(list(start), 0.3, {"bounds": [0, 1], "popsize": popsize, "seed": seed + 1,
+    es = cma.CMAEvolutionStrategy(list(start), 0.3, {"bounds": [0, 1], "popsize": popsize, "seed": seed % (2**32 - 1) + 1,
                                                      "verbose": -9})
     generation = 1
     while budget > 0 and not es.stop():

@@ -146,6 +146,14 @@ def test_impala_learns_cartpole_on_a_tiny_budget(ray_instance):
     assert min(lags) >= 0 and max(lags) >= 1  # two workers: a rollout is often one update behind
 
 
+def test_impala_refuses_workers_the_ray_cluster_cannot_place(ray_instance):
+    """Actors asking for more CPUs than the cluster has were never scheduled: learn waited forever. A
+    local instance impala starts itself is sized to fit its workers."""
+    ag = agents.make("impala", "classic/CartPole-v1", seed=0, n_workers=2, worker_cpus=2.0)
+    with pytest.raises(UserError, match=r"2 workers x worker_cpus 2.0 need 4 CPUs; the Ray cluster has 3"):
+        ag.learn(10)
+
+
 def test_impala_with_one_worker_has_no_policy_lag(ray_instance):
     ag = agents.make("impala", "classic/CartPole-v1", seed=0, n_workers=1, n_envs=4)
     ag.learn(2_000)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import agents
+import testbed
 import scenarios
 from scenarios import UserError
 from tests.test_cli import run
@@ -25,6 +26,22 @@ def test_a_seed_outside_0_to_2_63_is_refused(call):
     """Gymnasium raised its own error for a negative seed, torch an OverflowError for a huge one."""
     with pytest.raises(UserError, match=r"^seed must be an integer from 0 to 9223372036854775807"):
         call()
+
+
+@pytest.mark.parametrize("name,sid,hp", [
+    ("ppo", "classic/CartPole-v1", {"n_envs": 2, "n_steps": 32, "batch_size": 32}),
+    ("fast_ppo", "classic/CartPole-v1", {"n_envs": 2, "n_steps": 32, "batch_size": 32}),
+    ("double_dqn", "classic/CartPole-v1", {"n_envs": 2, "learning_starts": 20}),
+    ("qmix", "mpe/simple_spread-v3", {"n_envs": 2, "learning_starts": 20}),
+    ("a3c", "classic/CartPole-v1", {"n_workers": 1, "n_envs": 2, "n_steps": 5})])
+def test_the_largest_seed_trains_and_evaluates(name, sid, hp):
+    """Copy k is seeded seed + k, A3C's workers seed x 1,000,003 + ..., and SB3 seeds NumPy's legacy
+    generator (below 2**32): at the top seed each failed during training. Derived seeds now fold into
+    the valid range (``scenarios.errors.wrap_seed``; SB3's through ``sb3_seed``)."""
+    top = 2**63 - 1
+    ag = agents.make(name, sid, seed=top, **hp)
+    ag.learn(64)
+    assert len(testbed.evaluate(ag, sid, episodes=2, seed=top)) == 2
 
 
 def test_the_cli_refuses_the_seeds_the_packages_refuse():

@@ -34,6 +34,7 @@ from agents.checkpoint import save_meta
 from agents.sb3_agent import PART_KEYS, part_values, ppo_part, ppo_part_defaults
 from agents.sb3_vecenv import ScenarioCopies
 from scenarios import Scenario, UserError
+from scenarios.errors import wrap_seed
 from scenarios.layers.mujoco_model import require_mujoco
 from agents.observations import accepts_unbatched
 
@@ -136,7 +137,7 @@ class RARL(PPOViews):
         self.adv_space = spaces.Box(-1.0, 1.0, (3 * len(bodies),), np.float32)
         obs_space = scenario.observation_space(AGENT)
         self.protagonist = ppo_part(scenario, obs_space, scenario.action_space(AGENT), seed, resolved)
-        self.adversary = ppo_part(scenario, obs_space, self.adv_space, None if seed is None else seed + 1, resolved)
+        self.adversary = ppo_part(scenario, obs_space, self.adv_space, None if seed is None else wrap_seed(seed + 1), resolved)
         h.update(part_values(self.protagonist))  # both players hold the same config
         self.steps_trained = 0
         self._game: TwoPlayer | None = None

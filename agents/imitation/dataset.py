@@ -35,6 +35,7 @@ import numpy as np
 from agents.base import ProgressFn
 from agents.checkpoint import scenario_signature
 from scenarios import Scenario, ScenarioSpec, UserError
+from scenarios.errors import wrap_seed
 from scenarios import make as make_scenario
 from scenarios.goals import is_goal_space
 
@@ -202,7 +203,7 @@ def record(expert: Any, scenario: Scenario | str | dict | ScenarioSpec | None = 
     forget = getattr(expert, "reset_memory", None)
     try:
         for k in range(episodes):
-            obs, _ = vec.reset(seed=[seed + k])
+            obs, _ = vec.reset(seed=[wrap_seed(seed + k)])
             if forget:
                 forget()
             for a in names:
@@ -239,7 +240,7 @@ def record(expert: Any, scenario: Scenario | str | dict | ScenarioSpec | None = 
         obs={a: stack(a, "obs") for a in names}, actions={a: stack(a, "actions") for a in names},
         rewards={a: stack(a, "rewards", np.float64) for a in names},
         terminations={a: stack(a, "term", bool) for a in names}, truncations={a: stack(a, "trunc", bool) for a in names},
-        episode_lengths=np.array(lengths, np.int64), episode_seeds=seed + np.arange(episodes, dtype=np.int64),
+        episode_lengths=np.array(lengths, np.int64), episode_seeds=np.array([wrap_seed(seed + k) for k in range(episodes)], np.int64),
         expert={"agent": expert.name, "checkpoint": checkpoint, "seed": getattr(expert, "seed", None),
                 "deterministic": deterministic, "mean_return": float(np.mean([sum(r.values()) for r in returns]))},
         returns=returns, infos={a: {k: np.asarray(v[:n], np.float64) for k, v in infos[a].items()} for a in names},
