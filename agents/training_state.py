@@ -291,6 +291,8 @@ class _Reader:
             if isinstance(old, np.ndarray) and old.shape == new.shape and old.dtype == new.dtype and old.flags.writeable:
                 old[...] = new
                 return old
+            if isinstance(old, np.ndarray) and old.shape == new.shape and old.dtype == new.dtype and old.base is not None:
+                return old  # a read-only view of a simulation's derived field (xpos): kept live, the next step recomputes it
             return np.array(new)
         if "t" in node:
             new = torch.from_numpy(np.array(self.arrays[node["t"]]))
