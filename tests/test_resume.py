@@ -264,8 +264,12 @@ NOISY_SPREAD = {"id": "local/spread-noisy-v0", "source": "pettingzoo:mpe2.simple
     # (dynamics rows per simulation, blocks of pre-drawn noise created on the first draw)
     ("fast_ppo", "mujoco/Hopper-medium-v0", {"n_envs": 2, "n_steps": 64, "batch_size": 64, "total_steps": 256}),
     pytest.param("sac", "mujoco/Hopper-v5", {"learning_starts": 50, "total_steps": 200}, marks=pytest.mark.slow),
-    # a batched task whose observation reads a derived field (xpos): its read-only binding stays live
+    # batched tasks reading derived fields (xpos, xipos): Reacher's observation, Ant's and Humanoid's
+    # reward (their position before the step), which MuJoCo's state does not hold
     ("fast_ppo", "mujoco/Reacher-v5", {"n_envs": 2, "n_steps": 16, "batch_size": 8, "total_steps": 128}),
+    ("fast_ppo", "mujoco/Ant-v5", {"n_envs": 2, "n_steps": 16, "batch_size": 8, "total_steps": 128}),
+    pytest.param("fast_ppo", "mujoco/Humanoid-v5", {"n_envs": 2, "n_steps": 16, "batch_size": 8, "total_steps": 128},
+                 marks=pytest.mark.slow),
     pytest.param("fast_ppo", "mujoco/Pusher-v5", {"n_envs": 2, "n_steps": 16, "batch_size": 8, "total_steps": 128},
                  marks=pytest.mark.slow),
     # Gymnasium's MuJoCo envs: MjData's integration state, and the model's fields, masses and the

@@ -99,8 +99,13 @@ class BatchVectorScenario(LayeredBatch):
         self.batch = mjbatch.Batch(self.model, num_envs, nthread=threads, persistent=self._rne)
         outputs = set(self.task.outputs) | ({f for f in self._local.fields if f not in ("qpos", "qvel", "cfrc_ext")}
                                             if self._local is not None else set())
+        self._derived = {name: self.batch.bind(name) for name in sorted(outputs)}
+        """The simulations' derived fields (read-only bindings, recomputed by MuJoCo's forward pass). The task
+        reads writable copies in ``_fields``, refreshed after every step and reset: a restored training
+        state brings those back, so a resumed run's next step (``before``: Ant's torso x, Humanoid's
+        mass centre) reads what the uninterrupted run read, which MuJoCo's own state does not hold."""
         self._fields = Fields(qpos=self.batch.bind("qpos"), qvel=self.batch.bind("qvel"),
-                              **{name: self.batch.bind(name) for name in sorted(outputs)})
+                              **{name: np.array(view) for name, view in self._derived.items()})
         self._ctrl = self.batch.bind("ctrl")
         if self._rne:
             self._fields.cfrc_ext = np.zeros((num_envs, self.model.nbody, 6))
@@ -149,6 +154,7 @@ class BatchVectorScenario(LayeredBatch):
             self._fields.qpos[i] = qpos
             self._fields.qvel[i] = qvel
         self.batch.forward(idx)
+        self._refresh(idx)
         if self._rne:
             self._fields.cfrc_ext[idx] = 0.0  # Gymnasium's reset runs mj_forward only: cfrc_ext stays zero
         return self._split(self.task.obs(self.p, self._fields)[idx], idx)
@@ -167,6 +173,7 @@ class BatchVectorScenario(LayeredBatch):
             full[ids] = joint
         clock = self.batch.state[ids, 0]
         self.batch.step(None if all_running else ids, nstep=self.frame_skip)
+        self._refresh(None if all_running else ids)
         self._unstable[ids] |= clock_reset(clock, self.batch.state[ids, 0], self.frame_skip, self._timestep)
         if self._rne:
             for i in ids:
@@ -177,6 +184,14 @@ class BatchVectorScenario(LayeredBatch):
         reward, terminated = self.task.reward(self.p, self._fields, before, full)
         rew_ids = {a: reward[ids] for a in self.agents}  # every agent gets the team reward (MaMuJoCo's convention)
         return self._split(task_obs[ids], ids), rew_ids, terminated[ids]
+
+    def _refresh(self, rows: np.ndarray | None) -> None:
+        """Copy the derived fields of ``rows`` (None: every simulation) into the task's writable ``_fields``."""
+        for name, view in self._derived.items():
+            if rows is None:
+                np.copyto(getattr(self._fields, name), view)
+            else:
+                getattr(self._fields, name)[rows] = view[rows]
 
     def physics_state(self) -> np.ndarray:
         """Each simulation's ``mjSTATE_FULLPHYSICS`` rows (N, nstate), for planners."""
