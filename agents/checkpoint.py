@@ -93,11 +93,14 @@ def check_compatible(meta: dict[str, Any], scenario: Scenario, where: str) -> No
     for agent, sig in now.items():
         for kind in ("observation", "action"):
             if trained[agent][kind] != sig[kind]:
-                t, n = trained[agent][kind], sig[kind]
-                raise UserError(
-                    f"checkpoint {where} does not fit {scenario.id}: {agent} {kind} space was "
-                    f"{t['type']}{tuple(t['shape'])} {t['dtype']}, scenario has {n['type']}{tuple(n['shape'])} {n['dtype']}"
-                )
+                raise UserError(f"checkpoint {where} does not fit {scenario.id}: {agent} {kind} space was "
+                                f"{_described(trained[agent][kind])}, scenario has {_described(sig[kind])}")
+
+
+def _described(sig: dict[str, Any]) -> str:
+    """A space signature as text: ``Discrete(16) int64``, ``Box(3,) float32``."""
+    size = f"({sig['n']})" if "n" in sig else str(tuple(sig["shape"]))
+    return f"{sig['type']}{size} {sig['dtype']}"
 
 
 def stats_arrays(stats: dict[str, Any]) -> dict[str, Any]:

@@ -120,3 +120,12 @@ def test_training_leaves_no_sb3_folders_in_the_temp_dir(name, sid, kw, tmp_path,
     ag.learn(128)
     ag.learn(128)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith("SB3-")] == []
+
+
+def test_a_discrete_space_mismatch_names_both_sizes(tmp_path):
+    """Both spaces read ``Discrete() int64``: the sizes that differ were left out."""
+    ag = agents.make("q_learning", "toytext/FrozenLake-v1", seed=0)
+    ag.learn(10)
+    ag.save(tmp_path / "q")
+    with pytest.raises(UserError, match=r"observation space was Discrete\(16\) int64, scenario has Discrete\(64\) int64"):
+        agents.load(tmp_path / "q", "toytext/FrozenLake8x8-v1")
