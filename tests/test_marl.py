@@ -255,3 +255,11 @@ def test_a_group_with_at_most_one_live_step_in_a_rollout_stays_finite():
     ag = agents.make("mappo", sc, seed=0, n_envs=1, n_steps=2, sharing="none", minibatches=1)
     ag.learn(300)
     assert all(torch.isfinite(p).all() for p in ag.nets.parameters())
+
+
+def test_more_minibatches_than_a_rollouts_sequences_are_refused():
+    """A minibatch is a set of whole sequences (copies x agents of a group); more than there are was
+    silently cut to that number."""
+    with pytest.raises(scenarios.UserError, match=r"minibatches 10 exceeds the 2 sequences .* \(valid: minibatches <= 2\)"):
+        agents.make("mappo", SPREAD, n_envs=2, sharing="none", minibatches=10)
+    agents.make("mappo", SPREAD, n_envs=2, minibatches=6)  # one shared group of three agents: 6 sequences

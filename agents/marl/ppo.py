@@ -97,6 +97,10 @@ class MultiAgentPPO(TableHyperparameters):
         if seed is not None:
             torch.manual_seed(seed)
         self.groups = make_groups(scenario, h["sharing"], h["agent_id"])
+        columns = h["n_envs"] * min(len(g.agents) for g in self.groups)  # a minibatch is a set of whole sequences
+        if h["minibatches"] > columns:
+            raise UserError(f"{self.name}: minibatches {h['minibatches']} exceeds the {columns} sequences (copies x agents "
+                            f"of the smallest group) a rollout splits into (valid: minibatches <= {columns})")
         self.agents = list(scenario.possible_agents)
         self.obs_spaces = {a: scenario.observation_space(a) for a in self.agents}
         self.state_dim = sum(obs_dim(s) for s in self.obs_spaces.values())
