@@ -175,3 +175,18 @@ class NoTraining:
     def load(cls, path: Path, scenario: Scenario, meta: dict[str, Any]) -> Any:
         """Rebuild from the stored settings."""
         return cls(scenario, seed=meta.get("seed"), **meta.get("hparams", {}))
+
+
+def wrap_learn(agent: Any, marker: str, wrap: Callable[[Callable[..., Any]], Callable[..., Any]]) -> Any:
+    """Replace ``agent.learn`` by ``wrap(agent.learn)`` once (``marker`` names the wrapping, so a second
+    call leaves it as is); a class that refuses instance attributes keeps its own. Returns the agent."""
+    learn: Callable[..., Any] | None = getattr(agent, "learn", None)
+    if learn is None or getattr(learn, marker, False):
+        return agent
+    call = wrap(learn)
+    setattr(call, marker, True)
+    try:
+        agent.learn = call
+    except AttributeError:
+        pass
+    return agent

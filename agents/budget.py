@@ -15,6 +15,7 @@ import numbers
 from collections.abc import Callable
 from typing import Any
 
+from agents.base import wrap_learn
 from scenarios import UserError
 
 
@@ -48,22 +49,16 @@ def declare_budget(h: dict[str, Any], done: int, steps: int) -> int:
 
 def checked(agent: Any) -> Any:
     """Wrap ``agent.learn`` so that its step count passes ``whole_steps`` first; returns the agent."""
-    learn: Callable[..., Any] | None = getattr(agent, "learn", None)
-    if learn is None or getattr(learn, "__budget_checked__", False):
-        return agent
     name = str(getattr(agent, "name", type(agent).__name__))
 
-    @functools.wraps(learn)
-    def call(*args: Any, **kwargs: Any) -> Any:
-        if args:
-            args = (whole_steps(name, args[0]), *args[1:])
-        elif "steps" in kwargs:
-            kwargs["steps"] = whole_steps(name, kwargs["steps"])
-        return learn(*args, **kwargs)
+    def wrap(learn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(learn)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if args:
+                args = (whole_steps(name, args[0]), *args[1:])
+            elif "steps" in kwargs:
+                kwargs["steps"] = whole_steps(name, kwargs["steps"])
+            return learn(*args, **kwargs)
+        return call
 
-    call.__budget_checked__ = True  # type: ignore[attr-defined]
-    try:
-        agent.learn = call
-    except AttributeError:  # a class that refuses instance attributes goes unchecked
-        pass
-    return agent
+    return wrap_learn(agent, "__budget_checked__", wrap)

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from agents.base import wrap_learn
 from agents.numpy_mlp import MLPStack
 from agents.numpy_policy import NumpyPolicy
 from agents.training_state import not_state
@@ -109,31 +110,24 @@ def _message(agent: Any, where: str, steps: int) -> str:
 def guard(agent: Any) -> Any:
     """Wrap ``agent.learn`` so that a divergence raises ``Diverged`` (one line) after the call, or in
     place of the exception it caused; returns the agent."""
-    learn: Callable[..., Any] | None = getattr(agent, "learn", None)
-    if learn is None or getattr(learn, "__divergence_guard__", False):
-        return agent
-
-    @functools.wraps(learn)
-    def call(*args: Any, **kwargs: Any) -> Any:
-        requested = args[0] if args else kwargs.get("steps", 0)
-        steps = int(getattr(agent, "steps_trained", 0) or 0) + int(requested or 0)
-        try:
-            out = learn(*args, **kwargs)
-        except (ValueError, RuntimeError, FloatingPointError, OverflowError) as exc:
+    def wrap(learn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(learn)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            requested = args[0] if args else kwargs.get("steps", 0)
+            steps = int(getattr(agent, "steps_trained", 0) or 0) + int(requested or 0)
+            try:
+                out = learn(*args, **kwargs)
+            except (ValueError, RuntimeError, FloatingPointError, OverflowError) as exc:
+                where = nonfinite_parameter(agent)
+                if where is None and _INVALID_DISTRIBUTION.search(str(exc)):
+                    where = "the outputs of its networks (a distribution's parameters)"
+                if where is None:
+                    raise
+                raise Diverged(_message(agent, where, steps)) from exc
             where = nonfinite_parameter(agent)
-            if where is None and _INVALID_DISTRIBUTION.search(str(exc)):
-                where = "the outputs of its networks (a distribution's parameters)"
-            if where is None:
-                raise
-            raise Diverged(_message(agent, where, steps)) from exc
-        where = nonfinite_parameter(agent)
-        if where is not None:
-            raise Diverged(_message(agent, where, steps))
-        return out
+            if where is not None:
+                raise Diverged(_message(agent, where, steps))
+            return out
+        return call
 
-    call.__divergence_guard__ = True  # type: ignore[attr-defined]
-    try:
-        agent.learn = call
-    except AttributeError:  # a class that refuses instance attributes goes unguarded
-        pass
-    return agent
+    return wrap_learn(agent, "__divergence_guard__", wrap)
