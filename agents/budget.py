@@ -44,7 +44,8 @@ def declare_budget(h: dict[str, Any], done: int, steps: int) -> int:
     """
     if h.get("total_steps") is None and steps > 0:
         h["total_steps"] = int(done + steps)
-    return int(h["total_steps"]) if h.get("total_steps") is not None else int(done + steps)
+    declared = h.get("total_steps")
+    return declared if declared is not None else int(done + steps)
 
 
 def checked(agent: Any) -> Any:
