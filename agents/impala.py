@@ -141,7 +141,7 @@ class IMPALA(LanePolicy):
         need = h["n_workers"] * h["worker_cpus"]  # Ray schedules an actor only where its CPUs are free
         ray, started_here = start_ray(max(h["n_workers"] + 1, math.ceil(need) + 1), h["ray_address"], needed_by="impala")
         have = float(ray.cluster_resources().get("CPU", 0))
-        if have < need:  # the actors would wait for CPUs that never come free, and learn with them
+        if have < need:  # the actors would never be placed, and learn would wait for them forever
             if started_here:
                 ray.shutdown()
             raise UserError(f"impala: {h['n_workers']} workers x worker_cpus {h['worker_cpus']} need {need:g} CPUs; the Ray "
