@@ -130,6 +130,8 @@ class _Writer:
         if isinstance(x, np.ndarray):
             if x.dtype == object:
                 return {"list": [self.node(v, f"{path}[{i}]") for i, v in enumerate(x.tolist())], "objarray": list(x.shape)}
+            if not x.flags.writeable and x.base is not None:  # a read-only view of memory another object owns
+                return {"skip": "read-only view"}  # (a simulation's derived field): the fresh one stays bound
             return {"nd": self.array(x)}
         if isinstance(x, torch.Tensor):
             return {"t": self.array(x.detach().cpu().numpy()), "dtype": str(x.dtype).removeprefix("torch.")}
@@ -291,8 +293,6 @@ class _Reader:
             if isinstance(old, np.ndarray) and old.shape == new.shape and old.dtype == new.dtype and old.flags.writeable:
                 old[...] = new
                 return old
-            if isinstance(old, np.ndarray) and old.shape == new.shape and old.dtype == new.dtype and old.base is not None:
-                return old  # a read-only view of a simulation's derived field (xpos): kept live, the next step recomputes it
             return np.array(new)
         if "t" in node:
             new = torch.from_numpy(np.array(self.arrays[node["t"]]))
