@@ -22,6 +22,16 @@ def linear(start: float, end: float, fraction: float, progress: float) -> float:
     return start + (end - start) * min(1.0, progress / fraction)
 
 
+def anneal_fraction(fraction: float, budget: int, span_max: int | None) -> float:
+    """The fraction of a ``budget``-step run that a schedule anneals over: ``fraction``, or where that is
+    more than ``span_max`` steps, ``span_max / budget`` (an anneal of at most ``span_max`` steps).
+
+    >>> anneal_fraction(0.3, 60_000, 50_000), anneal_fraction(0.3, 1_000_000, 50_000), anneal_fraction(0.3, 10, None)
+    (0.3, 0.05, 0.3)
+    """
+    return fraction if span_max is None or fraction * budget <= span_max else span_max / budget
+
+
 def epsilon_greedy(q: np.ndarray, rng: np.random.Generator, epsilon: float) -> np.ndarray:
     """Greedy actions per row of ``q`` (N, A), replaced by uniform ones with probability epsilon."""
     greedy = q.argmax(axis=1)

@@ -47,7 +47,7 @@ from agents import hyperparams
 from agents.budget import declare_budget
 from agents.base import Capabilities, ProgressFn, TableHyperparameters
 from agents.checkpoint import save_meta
-from agents.exploration import Explorer
+from agents.exploration import Explorer, anneal_fraction
 from agents.marl.groups import encode, make_groups, obs_dim
 from agents.marl.joint_replay import JointReplay, next_observations
 from agents.marl.nets import mlp_head
@@ -149,8 +149,7 @@ class ValueDecomposition(TableHyperparameters):
         h = self.hparams
         n = h["n_envs"]
         budget = max(1, declare_budget(h, self.steps_trained, steps))
-        cap = h["eps_anneal_max"]
-        fraction = h["eps_fraction"] if cap is None or h["eps_fraction"] * budget <= cap else cap / budget
+        fraction = anneal_fraction(h["eps_fraction"], budget, h["eps_anneal_max"])
         self.explorer = Explorer(h["exploration"], h["eps_start"], h["eps_end"], fraction, h["temperature"])
         every = hyperparams.every_steps(h["train_freq"], self.name)
         lr, lr_linear = hyperparams.schedule(h["learning_rate"], "learning_rate", self.name)  # lin_<x>: x to 0
