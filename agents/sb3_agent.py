@@ -94,7 +94,7 @@ def _linear(start: float) -> Any:
     return schedule
 
 
-def sb3_arguments(kwargs: dict[str, Any], n_actions: int, name: str = "sb3") -> dict[str, Any]:
+def sb3_arguments(kwargs: dict[str, Any], n_actions: int) -> dict[str, Any]:
     """Our hyperparameter values as SB3 constructor arguments: action noise objects from
     ``{type, std}``, ``train_freq`` lists as tuples, ``lin_<x>`` linear schedules, ``max_grad_norm: null``
     as no clipping (inf), activation functions from their names (every PPO-based learner of ours
@@ -119,7 +119,6 @@ def sb3_arguments(kwargs: dict[str, Any], n_actions: int, name: str = "sb3") -> 
         if isinstance(out.get(key), str) and out[key].startswith("lin_"):
             out[key] = _linear(float(out[key][4:]))
     pk = dict(out.get("policy_kwargs") or {})
-    hyperparams.check_policy_counts(name, pk)
     if isinstance(pk.get("activation_fn"), str):
         name = pk["activation_fn"]
         if name not in _ACTIVATIONS:
@@ -353,7 +352,7 @@ class SB3Agent:
             kwargs["replay_buffer_kwargs"] = {**(kwargs.get("replay_buffer_kwargs") or {}),
                                               "n_sampled_goal": self.hparams.get("n_sampled_goal", 4),
                                               "goal_selection_strategy": self.hparams.get("goal_selection_strategy", "future")}
-        return sb3_arguments(kwargs, int(np.prod(space.shape or (1,))), self.name)
+        return sb3_arguments(kwargs, int(np.prod(space.shape or (1,))))
 
     def _policy(self) -> str:
         """The SB3 policy name: ``MultiInputPolicy`` for Dict observations where the default ``MlpPolicy`` is set."""
