@@ -35,9 +35,8 @@ True
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import math
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
