@@ -146,6 +146,7 @@ def test_impala_learns_cartpole_on_a_tiny_budget(ray_instance):
     assert min(lags) >= 0 and max(lags) >= 1  # two workers: a rollout is often one update behind
 
 
+@pytest.mark.timeout(120)  # the old code waited forever: a regression fails here instead of hanging the run
 def test_impala_refuses_workers_the_ray_cluster_cannot_place(ray_instance):
     """Actors asking for more CPUs than the cluster has were never scheduled: learn waited forever. A
     local instance impala starts itself is sized to fit its workers."""
