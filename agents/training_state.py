@@ -10,7 +10,10 @@ module walks the agent's object graph as ``torch.nn.Module.state_dict`` walks mo
 - leaves are written as data: numbers, strings, ``None``, NumPy arrays and torch tensors
   (into one ``.npz``), NumPy/torch/``random`` generator states, MuJoCo ``MjData`` through
   ``mj_getState`` (the integration state MuJoCo documents as sufficient to continue a
-  simulation exactly) and every ``MjModel`` field (layers change masses, frictions, gains;
+  simulation exactly) plus its derived arrays (``mjdata_derived``: after ``mj_step`` they
+  describe the state before the last substep, and envs read them between steps: Fetch's
+  mocap and observation, Ant's position before the step; ``mj_forward`` on the restored
+  state would not give them back) and every ``MjModel`` field (layers change masses, frictions, gains;
   ``mj_setConst`` derives the constants that follow from them), a ``mujoco.batch.Batch`` as
   its state rows and its per-simulation model fields, optimizers through their own
   ``state_dict``;
@@ -35,6 +38,7 @@ from __future__ import annotations
 
 import collections
 import enum
+import functools
 import io
 import json
 import random
@@ -209,6 +213,39 @@ BATCH_STATE = ("time", "qpos", "qvel", "act", "history", "qacc_warmstart", "ctrl
 """``mujoco.batch``'s state fields (mjtState's integration state, one row per simulation)."""
 
 
+_MJDATA_FLAGS = ("flg_energypos", "flg_energyvel", "flg_subtreevel", "flg_rnepost")
+"""Which of the forward pass's optional stages have run (MuJoCo computes those stages lazily on a later read)."""
+
+
+@functools.cache
+def mjdata_derived() -> tuple[str, ...]:
+    """The ``MjData`` arrays a training state keeps beside ``mj_getState``'s integration state.
+
+    MuJoCo's state is sufficient to *step* on exactly, but ``mj_step`` leaves the derived fields
+    (positions and orientations ``xpos``/``xquat``/``site_xpos``, ``cvel``, ``cinert``, ``qfrc_actuator``,
+    ``sensordata``, ``cfrc_ext``...) describing the state at the start of its last substep, and envs
+    read them between steps: Gymnasium-Robotics' Fetch moves its mocap from the gripper body's
+    ``xpos``/``xquat`` and observes ``site_xpos`` and site velocities; Gymnasium's Ant and Humanoid read
+    their position before the step. ``mj_forward`` on a restored state would compute them at the current
+    state instead, so they are saved as arrays. Kept: every array of ``mujoco.introspect``'s ``mjData``
+    whose size the model fixes (not the contacts', constraints' and islands' arrays sized by the last
+    step, which the next ``mj_step`` rebuilds before anything reads them), of numbers (not
+    ``plugin_data``'s pointers), less the integration state (``BATCH_STATE``)."""
+    import mujoco
+    from mujoco.introspect import structs
+
+    out = []
+    for field in structs.STRUCTS["mjData"].fields:
+        extent = getattr(field, "array_extent", None)
+        if not extent or not isinstance(extent[0], str) or not hasattr(mujoco.MjModel, extent[0]):
+            continue  # a fixed C array (solver statistics) or sized by the last step (ncon, nefc, nisland...)
+        if "uintptr" in str(field.type) or field.name in BATCH_STATE:
+            continue
+        if hasattr(mujoco.MjData, field.name):  # (every one in this MuJoCo; guards a newer introspect)
+            out.append(field.name)
+    return tuple(out)
+
+
 def _mujoco_node(w: _Writer, x: Any) -> dict[str, Any] | None:
     mod = type(x).__module__ or ""
     if not mod.startswith("mujoco"):
@@ -219,7 +256,10 @@ def _mujoco_node(w: _Writer, x: Any) -> dict[str, Any] | None:
         spec = mujoco.mjtState.mjSTATE_INTEGRATION
         state = np.empty(mujoco.mj_stateSize(x.model, spec))
         mujoco.mj_getState(x.model, x, state, spec)
-        return {"mjdata": w.array(state)}
+        derived = {name: w.array(np.array(getattr(x, name))) for name in mjdata_derived()}
+        scalars = {"warnings": [[int(s.number), int(s.lastinfo)] for s in x.warning],
+                   "flags": {f: int(getattr(x, f)) for f in _MJDATA_FLAGS}}
+        return {"mjdata": w.array(state), "derived": derived, "scalars": scalars}
     if isinstance(x, mujoco.MjModel):  # every field (10-40 kB): layers change some, mj_setConst derives others
         from mujoco import batch as mjbatch
 
@@ -334,6 +374,16 @@ class _Reader:
             import mujoco
 
             mujoco.mj_setState(old.model, old, np.array(self.arrays[node["mjdata"]]), mujoco.mjtState.mjSTATE_INTEGRATION)
+            for name, key in node.get("derived", {}).items():  # (absent from states saved before they were kept)
+                target = getattr(old, name, None)
+                if target is not None:  # (a field another MuJoCo version has: the fresh one's stays)
+                    target[...] = self.arrays[key]
+            scalars = node.get("scalars", {})
+            # the instability warning counters: scenarios.instability flags an episode unstable by their growth
+            for stat, (number, lastinfo) in zip(old.warning, scalars.get("warnings", [])):
+                stat.number, stat.lastinfo = number, lastinfo
+            for flag, value in scalars.get("flags", {}).items():
+                setattr(old, flag, value)
             return old
         if "mjbatch" in node:
             for name, key in node["expanded"].items():

@@ -284,6 +284,13 @@ NOISY_SPREAD = {"id": "local/spread-noisy-v0", "source": "pettingzoo:mpe2.simple
                  marks=pytest.mark.slow),
     pytest.param("ppo", "robotics/PointMaze_UMaze-easy-v0", {"n_envs": 2, "n_steps": 64, "batch_size": 64,
                                                              "total_steps": 256}, marks=pytest.mark.slow),
+    # a Gymnasium-face MuJoCo env reading derived fields after mj_step (Fetch's mocap reads the gripper
+    # body's xpos/xquat, its observation site_xpos and velocities), which describe the state before the
+    # last substep and are not in MuJoCo's state; saved at step 75, mid-episode (50-step episodes: at an
+    # episode's end the reset's mj_forward would hide the difference)
+    ("fast_sac", "robotics/FetchReach-v4", {"learning_starts": 50, "total_steps": 150, "her": True}),
+    # the same on Gymnasium's own MuJoCo envs: Ant reads its torso's xpos before the step
+    ("ppo", "mujoco/Ant-v5", {"n_envs": 2, "n_steps": 16, "batch_size": 8, "total_steps": 128, "backend": "gymnasium"}),
 ])
 def test_resume_is_exact_across_scenario_families(name, sid, hp, tmp_path):
     sc, half = scenarios.make(sid), hp.get("total_steps", 200) // 2  # (mappo's schedules are constant)
