@@ -27,10 +27,14 @@ if TYPE_CHECKING:
     from scenarios.scenario import Scenario
 
 
-def _null_action(space: spaces.Space, noop: int) -> Any:
+def _null_action(space: spaces.Space, noop: int, layer: str = "action", agent: str = "") -> Any:
+    """The action a dropped or not-yet-sent action becomes: zero (clipped into a Box), or the
+    ``noop``-th action of a Discrete space (refused in one line when the space has no such action)."""
     if isinstance(space, spaces.Box):
         return np.clip(np.zeros(space.shape, space.dtype), space.low, space.high)
     if isinstance(space, spaces.Discrete):
+        if noop >= int(space.n):
+            raise UserError(f"layer {layer}: noop {noop} is not an action of {agent} (valid: 0-{int(space.n) - 1}, {space})")
         return np.int64(space.start + noop)
     return np.zeros(space.shape, space.dtype)
 
@@ -82,7 +86,7 @@ class ActionDelay(Layer):
 
     def bind(self, scenario: Scenario) -> None:
         super().bind(scenario)
-        self.null = {a: _null_action(scenario.action_space(a), self.p.noop) for a in self.agents}
+        self.null = {a: _null_action(scenario.action_space(a), self.p.noop, self.type, a) for a in self.agents}
         self.queue = {a: DelayLine(self.n, self.p.steps, np.shape(v), np.asarray(v).dtype) for a, v in self.null.items()}
 
     def start_episode(self, ids: np.ndarray, report: list[dict[str, Any]]) -> None:
@@ -130,7 +134,7 @@ class ActionDropout(Layer):
 
     def bind(self, scenario: Scenario) -> None:
         super().bind(scenario)
-        self.null = {a: _null_action(scenario.action_space(a), self.p.noop) for a in self.agents}
+        self.null = {a: _null_action(scenario.action_space(a), self.p.noop, self.type, a) for a in self.agents}
 
     def act(self, agent: str, a: np.ndarray, ids: np.ndarray) -> np.ndarray:
         drop = self.draws(agent, ids, (), kind="uniform") < self.p.probability
