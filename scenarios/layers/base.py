@@ -163,8 +163,9 @@ class StdParams(LayerParams):
 
     @model_validator(mode="after")
     def _positive(self) -> StdParams:
-        if isinstance(self.std, float) and self.std < 0:
-            raise ValueError(f"std must be >= 0 (got {self.std})")
+        lowest = self.std.lowest() if isinstance(self.std, Schedule) else self.std
+        if lowest < 0:
+            raise ValueError(f"std must be >= 0 (got {self.std if isinstance(self.std, float) else f'a schedule reaching {lowest}'})")
         return self
 
 

@@ -94,7 +94,23 @@ class Schedule(BaseModel):
             raise ValueError(f"schedule low {self.low} is above high {self.high}")
         if self.kind == "step" and len(self.values or []) != len(self.boundaries or []) + 1:
             raise ValueError("a step schedule needs one more value than boundaries")
+        if self.kind == "step" and any(b >= c for b, c in zip(self.boundaries or [], (self.boundaries or [])[1:])):
+            raise ValueError(f"a step schedule's boundaries must increase (got {self.boundaries})")
         return self
+
+    def lowest(self) -> float:
+        """The smallest value the schedule can take (``-inf`` for a drift down with no ``low``), so a
+        parameter with a lower bound (a noise std >= 0) can refuse a schedule that would cross it."""
+        k = self.kind
+        if k == "constant":
+            return float(self.value)  # type: ignore[arg-type]
+        if k == "step":
+            return float(min(self.values))  # type: ignore[type-var]
+        if k == "drift":
+            lo = -math.inf if self.low is None else self.low
+            hi = math.inf if self.high is None else self.high
+            return lo if self.rate < 0 else float(np.clip(self.start, lo, hi))  # type: ignore[operator]
+        return float(self.low)  # type: ignore[arg-type]  # uniform, random_walk, sine, saw span [low, high]
 
     def initial(self, rng: np.random.Generator) -> float:
         """The value at an episode's start (draws for uniform, mid-range for a random walk)."""
