@@ -38,6 +38,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agents.adversarial.attack_kinds import MAX_EPS
 from scenarios import UserError
 from scenarios.errors import MAX_SEED
 from scenarios.registry import resolve_spec
@@ -63,7 +64,8 @@ class AttackEntry(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     kind: str = Field(description="An attack name, or 'all' (every attack that applies, and the worst of them).")
-    eps: list[float] = Field(min_length=1)
+    eps: list[Annotated[float, Field(ge=0, le=MAX_EPS)]] = Field(
+        min_length=1, description="Budgets in observation standard deviations, each from 0 to MAX_EPS (as --eps).")
     steps: int = Field(default=10, ge=1)
     train_steps: int | None = Field(default=None, ge=1, description="Environment steps of robust_sarsa / learned "
                                     "(default 20000 / 50000).")
@@ -95,7 +97,7 @@ class Evaluation(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     episodes: int = Field(default=10, ge=1)
-    seed: int = 1000
+    seed: int = Field(default=1000, ge=0, le=MAX_SEED, description="Reset seed of the first episode (as --seed).")
 
 
 class ExperimentSpec(BaseModel):

@@ -1,0 +1,52 @@
+"""An experiment spec's evaluation seed and attack budgets are held to the bounds the command line
+holds them to (``--seed`` >= 0, ``--eps`` from 0 to MAX_EPS): a negative seed was wrapped into a
+different stored seed, and a negative budget let the job finish with its attack silently skipped
+(and marked done, so a corrected rerun never ran it)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from scenarios import UserError
+from testbed.experiment_spec import load_experiment
+from tests.test_cli import assert_user_error, run
+
+BASE = "name: t\nagents: [{name: random}]\nscenarios: [classic/CartPole-v1]\ntrain_steps: 0\n"
+
+
+@pytest.mark.parametrize("body,match", [
+    ("evaluation: {episodes: 1, seed: -1}", r"field 'evaluation.seed': Input should be greater than or equal to 0"),
+    ("evaluation: {episodes: 1, seed: 99999999999999999999}", r"field 'evaluation.seed': Input should be less than or equal to"),
+    ("attacks: [{kind: random, eps: [0.1, -0.1]}]", r"field 'attacks.0.eps.1': Input should be greater than or equal to 0"),
+    ("attacks: [{kind: random, eps: [1e300]}]", r"field 'attacks.0.eps.0': Input should be less than or equal to 1000000"),
+    ("evaluate_on: [{scenario: classic/CartPole-v1, attacks: [{kind: random, eps: [-1]}]}]",
+     r"field 'evaluate_on.0.attacks.0.eps.0': Input should be greater than or equal to 0"),
+])
+def test_out_of_range_evaluation_seeds_and_budgets_are_refused_when_loaded(tmp_path, body, match):
+    path = tmp_path / "spec.yaml"
+    path.write_text(BASE + body + "\n")
+    with pytest.raises(UserError, match=match) as e:
+        load_experiment(path)
+    assert "\n" not in str(e.value)
+
+
+def test_testbed_run_refuses_a_negative_evaluation_seed_and_stores_nothing(tmp_path):
+    db = tmp_path / "r.db"
+    good = tmp_path / "good.yaml"
+    good.write_text(BASE + "evaluation: {episodes: 1, seed: 5}\n")
+    assert run("run", str(good), "--db", str(db), "--out", str(tmp_path / "runs"), cwd=tmp_path).returncode == 0
+    before = sqlite3.connect(db).execute("select count(*) from episodes").fetchone()[0]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BASE + "evaluation: {episodes: 1, seed: -1}\n")
+    assert_user_error(run("run", str(bad), "--db", str(db), "--out", str(tmp_path / "runs"), cwd=tmp_path),
+                      r"evaluation.seed': Input should be greater than or equal to 0")
+    assert sqlite3.connect(db).execute("select count(*) from episodes").fetchone()[0] == before
+
+
+def test_budgets_at_the_bounds_still_load(tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text(BASE + "evaluation: {episodes: 1, seed: 0}\nattacks: [{kind: random, eps: [0, 1000000]}]\n")
+    spec = load_experiment(path)
+    assert spec.attacks[0].eps == [0.0, 1e6] and spec.evaluation.seed == 0
