@@ -62,14 +62,40 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def check_out_folder(path: Path, flag: str = "--out") -> None:
+    """Refuse, before any work, an output folder that cannot become one: an existing file, a path under
+    a file, or a folder that cannot be written (``train`` found out only when saving, after training)."""
+    import os
+
+    from scenarios import UserError
+
+    probe = path
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UserError(f"{flag} {path}: {probe} is a file, not a folder (choose another path)")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UserError(f"{flag} {path}: {probe} cannot be written (choose another path)")
+
+
 def default_run_folder(agent: str, scenario: str, seed: int) -> Path:
     """``runs/<agent>-<scenario>-seed<k>``, the scenario's slashes (and a YAML file's suffix) turned into ``_``."""
     name = Path(scenario).stem if scenario.endswith((".yaml", ".yml")) else scenario.replace("/", "_")
     return Path("runs") / f"{agent}-{name}-seed{seed}"
 
 
+class _Progress(Progress):
+    """A progress bar on stderr that erases itself when the command fails inside it, so a refusal
+    found mid-command (an unknown --backend, an attack the agent cannot take) stays one line."""
+
+    def __exit__(self, exc_type: Any, exc_val: Any, exc_tb: Any) -> None:
+        if exc_type is not None and issubclass(exc_type, Exception):
+            self.live.transient = True
+        super().__exit__(exc_type, exc_val, exc_tb)
+
+
 def _progress() -> Progress:
-    return Progress(
+    return _Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
         console=err, transient=False,
     )
@@ -214,6 +240,7 @@ def train(
     from scenarios import UserError
 
     out_dir = out_dir or default_run_folder(agent, scenario, seed)
+    check_out_folder(out_dir)
     if (out_dir / META).exists() and not overwrite:
         raise UserError(f"{out_dir} already holds a checkpoint; choose another --out or pass --overwrite")
     index.entry(agent)  # an unknown name fails before a --config file is read (and before torch loads)
@@ -483,6 +510,7 @@ def run(
         logging = {"project": wandb_project, "mode": wandb_mode}
     total = len(expand(spec))
     folder = out_dir or Path("runs") / spec.name
+    check_out_folder(folder)
     with _progress() as bar:
         task = bar.add_task(f"experiment {spec.name}", total=total)
         counts = run_experiment(spec, db, folder, executor=executor, workers=workers, address=address, wandb=logging,
@@ -692,6 +720,7 @@ def sim2real(
     from sim2real.loop import run_loop
 
     index.entry(agent)  # an unknown agent fails before anything runs
+    check_out_folder(out_dir)
     overrides = parse_assignments(set_)
 
     def numbers(text: str, name: str, kind: type) -> tuple:
@@ -699,8 +728,8 @@ def sim2real(
             values = tuple(kind(x) for x in text.split(",") if x.strip())
         except ValueError:
             raise UserError(f"--{name} expects comma-separated numbers, got '{text}'") from None
-        if not values or min(values) < 0:
-            raise UserError(f"--{name} needs one or more values >= 0, got '{text}'")
+        if not values or not all(0 <= v < float("inf") for v in values):  # NaN fails both comparisons
+            raise UserError(f"--{name} needs one or more finite values >= 0, got '{text}'")
         return values
 
     run_loop(target, base=base, episodes=episodes, parameters=list(param) or None, delays=numbers(delays, "delays", int),
