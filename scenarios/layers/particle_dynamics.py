@@ -39,6 +39,10 @@ if TYPE_CHECKING:
 
 MPE_FIELDS = {"mass": ("initial_mass", 1e-6), "accel": ("accel", 0.0), "max_speed": ("max_speed", 0.0),
               "size": ("size", 1e-6), "damping": ("damping", 0.0)}
+"""Each field's mpe2 attribute and physical lower bound."""
+MPE_UPPER = {"damping": 1.0}
+"""Physical upper bounds: mpe2 scales velocities by ``1 - damping`` each step, so damping above 1
+would reverse and grow them (a damping of 5 multiplied every velocity by -4 a step)."""
 MULTIWALKER_FIELDS = {"package_mass": 1e-6, "package_friction": 0.0, "terrain_friction": 0.0, "walker_mass": 1e-6}
 
 
@@ -108,15 +112,15 @@ class MPEDynamics(Layer):
                 if spec.operation != "set":
                     raise UserError(f"layer {self.type}: {labels[0]} is unlimited in this scenario; use operation 'set'")
                 nominal = np.where(np.isfinite(nominal), nominal, 0.0)
-            self.targets.append((spec, lower, names, labels, nominal))
+            self.targets.append((spec, (lower, MPE_UPPER.get(spec.field)), names, labels, nominal))
         self.values: list[dict[str, float] | None] = [None] * self.n
 
     def start_episode(self, ids: np.ndarray, report: list[dict[str, Any]]) -> None:
         for j, i in enumerate(np.asarray(ids, np.int64)):
             if self.values[i] is None or self.p.mode != "startup":
                 values: dict[str, float] = {}
-                for spec, lower, names, labels, nominal in self.targets:
-                    new = apply_operation(nominal, draw(spec, self.rng(int(i)), len(names)), spec.operation, lower)
+                for spec, (lower, upper), names, labels, nominal in self.targets:
+                    new = apply_operation(nominal, draw(spec, self.rng(int(i)), len(names)), spec.operation, lower, upper)
                     self.target.write(spec.field, names, np.array([i]), np.asarray(new, np.float64)[None])
                     values.update({label: float(v) for label, v in zip(labels, new)})
                 self.values[i] = values

@@ -88,12 +88,14 @@ def draw(spec: ParamRange, rng: np.random.Generator, n: int) -> np.ndarray:
     return np.broadcast_to(x, (n,)) if spec.shared else x
 
 
-def apply_operation(nominal: np.ndarray, x: np.ndarray, operation: str, lower: float | None) -> np.ndarray:
-    """``nominal`` changed by draws ``x``, clamped below at the physical bound ``lower``."""
+def apply_operation(nominal: np.ndarray, x: np.ndarray, operation: str, lower: float | None,
+                    upper: float | None = None) -> np.ndarray:
+    """``nominal`` changed by draws ``x``, clamped to the physical bounds ``[lower, upper]`` (None: unbounded)."""
     if operation == "scale":
         out = nominal * x
     elif operation == "add":
         out = nominal + x
     else:
         out = np.array(x, dtype=float, copy=True)
-    return out if lower is None else np.maximum(out, lower)
+    out = out if lower is None else np.maximum(out, lower)
+    return out if upper is None else np.minimum(out, upper)
