@@ -36,6 +36,30 @@ Loader.add_implicit_resolver(
 )
 
 
+def _construct_mapping(loader: Any, node: yaml.MappingNode, deep: bool = False) -> dict:
+    """A mapping, refusing a key written twice in it (PyYAML kept the last one silently, so a
+    repeated ``id:`` or ``learning_rate:`` hid the first value); keys a ``<<`` merge brings in may
+    still be overridden, as YAML allows."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = loader.construct_object(key_node, deep=True)
+            try:
+                first = seen.setdefault(key, key_node)
+            except TypeError:  # an unhashable key: the base constructor says so
+                continue
+            if first is not key_node:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark,
+                    f"duplicate key {key!r} (first given at line {first.start_mark.line + 1})", key_node.start_mark)
+    return yaml.constructor.SafeConstructor.construct_mapping(loader, node, deep=deep)
+
+
+Loader.construct_mapping = _construct_mapping  # what construct_yaml_map (every plain mapping) calls
+
+
 def load(text: str) -> Any:
     """Parse YAML text with YAML 1.2 numbers."""
     return yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
