@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from scenarios import yaml_loader
 from scenarios.errors import UserError
@@ -26,6 +26,16 @@ class LayerSpec(BaseModel):
     type: str = Field(description="Registered layer type, e.g. 'obs_noise'.")
     params: dict[str, Any] = Field(default_factory=dict, description="The layer's own parameters.")
     agents: list[str] | None = Field(default=None, description="Agents it applies to; None means all.")
+
+    @field_validator("agents")
+    @classmethod
+    def _distinct_agents(cls, agents: list[str] | None) -> list[str] | None:
+        """Refuse an agent named twice: the layer's per-agent hooks ran once per mention (a bias added twice)."""
+        if agents is not None:
+            twice = sorted({a for a in agents if agents.count(a) > 1})
+            if twice:
+                raise ValueError(f"{', '.join(twice)} given twice (valid: distinct agent names)")
+        return agents
 
 
 class ScenarioSpec(BaseModel):
