@@ -76,6 +76,8 @@ def parse_axis(text: str) -> GridAxis:
     if n < 1:
         raise UserError(f"bad --grid '{text}': N must be at least 1")
     lo, hi = float(m["lo"]), float(m["hi"])
+    if not (math.isfinite(lo) and math.isfinite(hi)):  # 1e400 reads as inf: linspace warned, then NaN points
+        raise UserError(f"bad --grid '{text}': LOW and HIGH must be finite numbers (got {m['lo']} and {m['hi']})")
     op = m["op"] or "scale"
     if op == "scale" and min(lo, hi) <= 0:
         raise UserError(f"bad --grid '{text}': a scale must be > 0 (use @set for absolute values)")
