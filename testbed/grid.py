@@ -59,28 +59,30 @@ class GridAxis:
         return entry
 
 
-def parse_axis(text: str) -> GridAxis:
-    """Parse ``FIELD[.NAME][[K]][@OP]=LOW:HIGH:N`` into a GridAxis (UserError on bad syntax)."""
+def parse_axis(text: str, flag: str = "--grid", shown: str | None = None) -> GridAxis:
+    """Parse ``FIELD[.NAME][[K]][@OP]=LOW:HIGH:N`` into a GridAxis (UserError on bad syntax, naming
+    ``flag``, the option the text came from, and ``shown``, the text as the user wrote it)."""
+    given = text if shown is None else shown
     m = _AXIS.match(text.strip())
     if not m:
-        raise UserError(f"bad --grid '{text}': expected FIELD[.NAME][@scale|add|set]=LOW:HIGH:N, e.g. body_mass.torso=0.5:1.5:10")
+        raise UserError(f"bad {flag} '{given}': expected FIELD[.NAME][@scale|add|set]=LOW:HIGH:N, e.g. body_mass.torso=0.5:1.5:10")
     field, name = m["field"], m["name"]
     if field not in _LAYER:
-        raise UserError(f"bad --grid '{text}': unknown field '{field}' (valid: {', '.join(sorted(_LAYER))})")
+        raise UserError(f"bad {flag} '{given}': unknown field '{field}' (valid: {', '.join(sorted(_LAYER))})")
     component = int(m["comp"]) if m["comp"] else None
     if field in ("gravity", "wind") and name is not None:
         if name not in ("x", "y", "z"):
-            raise UserError(f"bad --grid '{text}': {field} takes an axis x, y or z")
+            raise UserError(f"bad {flag} '{given}': {field} takes an axis x, y or z")
         component, name = "xyz".index(name), None
     n = int(m["n"])
     if n < 1:
-        raise UserError(f"bad --grid '{text}': N must be at least 1")
+        raise UserError(f"bad {flag} '{given}': N must be at least 1")
     lo, hi = float(m["lo"]), float(m["hi"])
     if not (math.isfinite(lo) and math.isfinite(hi)):  # 1e400 reads as inf: linspace warned, then NaN points
-        raise UserError(f"bad --grid '{text}': LOW and HIGH must be finite numbers (got {m['lo']} and {m['hi']})")
+        raise UserError(f"bad {flag} '{given}': LOW and HIGH must be finite numbers (got {m['lo']} and {m['hi']})")
     op = m["op"] or "scale"
     if op == "scale" and min(lo, hi) <= 0:
-        raise UserError(f"bad --grid '{text}': a scale must be > 0 (use @set for absolute values)")
+        raise UserError(f"bad {flag} '{given}': a scale must be > 0 (use @set for absolute values)")
     values = tuple(float(v) for v in np.linspace(lo, hi, n))
     return GridAxis(text.split("=")[0], _LAYER[field], field, name, component, op, values)
 

@@ -64,7 +64,7 @@ def parse_box(text: str) -> GridAxis:
     if len(parts) != 2 or parts[1].count(":") != 1:
         raise UserError(f"bad --worst-case '{text}': expected FIELD[.NAME][@scale|add|set]=LOW:HIGH, "
                         "e.g. body_mass.torso=0.5:2")
-    axis = parse_axis(f"{text.strip()}:2")
+    axis = parse_axis(f"{text.strip()}:2", flag="--worst-case", shown=text)
     low, high = axis.values
     if not high > low:
         raise UserError(f"bad --worst-case '{text}': HIGH must be greater than LOW")

@@ -3,6 +3,7 @@ line; NumPy's linspace printed an overflow warning and the points came out NaN."
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import pytest
@@ -24,6 +25,16 @@ def test_an_infinite_grid_bound_is_refused_without_a_warning(text):
 def test_an_infinite_worst_case_bound_is_refused():
     with pytest.raises(UserError, match=r"LOW and HIGH must be finite numbers"):
         parse_box("body_mass.torso=1:1e400")
+
+
+@pytest.mark.parametrize("text,pattern", [("body_mass.torso=1:1e400", "LOW and HIGH must be finite"),
+                                          ("bodymass.torso=1:2", "unknown field 'bodymass'"),
+                                          ("body_mass.torso=-1:2", "a scale must be > 0")])
+def test_a_worst_case_box_error_names_its_own_option_and_text(text, pattern):
+    """The box is parsed as a two-point grid axis; its refusals name --worst-case and the box as
+    written (they said "bad --grid '...:2'")."""
+    with pytest.raises(UserError, match=rf"^bad --worst-case '{re.escape(text)}': {pattern}"):
+        parse_box(text)
 
 
 def test_the_cli_says_it_in_one_line(tmp_path):
