@@ -30,7 +30,10 @@ class LayerSpec(BaseModel):
     @field_validator("agents")
     @classmethod
     def _distinct_agents(cls, agents: list[str] | None) -> list[str] | None:
-        """Refuse an agent named twice: the layer's per-agent hooks ran once per mention (a bias added twice)."""
+        """Refuse an agent named twice (the layer's per-agent hooks ran once per mention: a bias added
+        twice) and an empty list (a layer that applies to nobody, silently)."""
+        if agents is not None and not agents:
+            raise ValueError("an empty list applies the layer to no agent (valid: omit agents for every agent, or name them)")
         if agents is not None:
             twice = sorted({a for a in agents if agents.count(a) > 1})
             if twice:

@@ -34,3 +34,9 @@ def test_testbed_check_refuses_a_spec_file_naming_an_agent_twice(tmp_path):
     path.write_text("id: my/P-v0\nsource: gymnasium:Pendulum-v1\n"
                     "layers: [{type: obs_bias, params: {value: 1.0}, agents: [agent_0, agent_0]}]\n")
     assert_user_error(run("check", str(path), cwd=tmp_path), r"agent_0 given twice")
+
+
+def test_an_empty_agents_list_is_refused():
+    """``agents: []`` built a layer that changed nothing, without a word."""
+    with pytest.raises(UserError, match=r"field 'layers.0.agents': .*applies the layer to no agent \(valid: omit agents"):
+        scenarios.make("mpe/simple_spread-v3", layers=[_bias([])])
