@@ -32,7 +32,7 @@ from scenarios import UserError
 from scenarios import make as make_scenario
 from scenarios.registry import resolve_spec
 from sim2real.adapter import AGENT, RealSystem, ScenarioSystem, check_spaces, record
-from sim2real.sysid import SysIdResult, identify
+from sim2real.sysid import SysIdResult, check_parameters, identify
 from testbed.metrics import bootstrap_ci
 
 
@@ -125,6 +125,7 @@ def run_loop(target: str, base: str | None = None, episodes: int = 20, parameter
     base_id = resolve_spec(base or named_base or nominal_base(label)).id
     base_sc = make_scenario(base_id)
     check_spaces(system, base_sc)
+    check_parameters(base_id, parameters)  # an unknown --param fails before the target's episodes are recorded
     if isinstance(system, ScenarioSystem):
         system.expose_state = use_state
     log(f"recording {episodes} episodes of the random policy from {label}")

@@ -249,6 +249,26 @@ def _nominal_env(base: Scenario | str | dict | ScenarioSpec) -> tuple[Scenario, 
     return sc, env
 
 
+def _check_names(parameters: list[str]) -> None:
+    if not parameters:
+        raise UserError("sysid needs at least one parameter (e.g. body_mass:torso, friction:*)")
+    if len(set(parameters)) != len(parameters):
+        raise UserError(f"sysid parameters repeat a name: {parameters}")
+
+
+def check_parameters(base: Scenario | str | dict | ScenarioSpec, parameters: list[str] | None) -> None:
+    """Refuse what ``identify`` would refuse of ``parameters`` on ``base`` (an unknown kind, body, joint
+    or geom, a repeated or empty list, a task that is not a Gymnasium MuJoCo one), before any data are
+    recorded for it: the sim2real loop records the target's episodes first."""
+    sc, env = _nominal_env(base)
+    try:
+        if parameters is not None:
+            _check_names(list(parameters))
+            _Model(env, list(parameters))
+    finally:
+        sc.close()
+
+
 def default_parameters(base: Scenario | str | dict | ScenarioSpec) -> list[str]:
     """A sensible parameter set for a task: the root body's mass, contact friction, damping where the
     model has any, armature where it has any, and actuator gain."""
@@ -606,10 +626,7 @@ def identify(base: Scenario | str | dict | ScenarioSpec, data: Dataset, paramete
     """
     sc, env = _nominal_env(base)
     parameters = list(parameters) if parameters is not None else default_parameters(sc)
-    if not parameters:
-        raise UserError("sysid needs at least one parameter (e.g. body_mass:torso, friction:*)")
-    if len(set(parameters)) != len(parameters):
-        raise UserError(f"sysid parameters repeat a name: {parameters}")
+    _check_names(parameters)
     if any(d < 0 for d in delays) or any(w < 0 for w in deadbands) or not delays or not deadbands:
         raise UserError(f"delays and deadbands need one or more values >= 0 (got {delays}, {deadbands})")
     target = _Model(env, parameters)

@@ -16,3 +16,18 @@ def test_non_finite_or_negative_candidates_are_refused(tmp_path, flag, value):
                "--out", str(tmp_path / "s2r"), cwd=tmp_path)
     assert_user_error(proc, rf"{flag} needs one or more finite values >= 0, got '{value}'")
     assert not (tmp_path / "s2r").exists()
+
+
+@pytest.mark.parametrize("param,pattern", [("nope:torso", "unknown sysid parameter kind 'nope'"),
+                                           ("body_mass:nobody", "nobody"),
+                                           ("friction:*,friction:*", "repeat a name")])
+def test_an_unknown_parameter_is_refused_before_the_target_is_recorded(tmp_path, param, pattern):
+    """``--param`` was checked only by the fit, after the target's episodes had been recorded."""
+    from scenarios import UserError
+    from sim2real.loop import run_loop
+
+    logged: list[str] = []
+    with pytest.raises(UserError, match=pattern):
+        run_loop("sim2real/Hopper-real-v0", episodes=1, parameters=param.split(","), steps=0,
+                 out=tmp_path / "s2r", log=logged.append)
+    assert not logged and not (tmp_path / "s2r").exists()
