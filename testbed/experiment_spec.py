@@ -134,8 +134,12 @@ def _distinct(path: str | Path, field: str, values: list[Any]) -> None:
 def load_experiment(path: str | Path) -> ExperimentSpec:
     """Read and validate an experiment YAML; one UserError line on any problem."""
     data = load_yaml(path)
-    if isinstance(data, dict) and isinstance(data.get("seeds"), int):
-        data["seeds"] = list(range(data["seeds"]))
+    if isinstance(data, dict) and isinstance(data.get("seeds"), int):  # the count shorthand: seeds 0..N-1
+        count = data["seeds"]
+        if isinstance(count, bool) or count < 1:  # (true read as 1 seed, -2 as an empty list)
+            raise UserError(f"{path}: field 'seeds': a count of seeds must be a whole number >= 1, got {count!r} "
+                            "(valid: a count N for seeds 0..N-1, or a list of seeds)")
+        data["seeds"] = list(range(count))
     try:
         spec = ExperimentSpec.model_validate(data)
     except ValidationError as exc:

@@ -23,6 +23,9 @@ BASE = "name: t\nagents: [{name: random}]\nscenarios: [classic/CartPole-v1]\ntra
     ("attacks: [{kind: random, eps: [1e300]}]", r"field 'attacks.0.eps.0': Input should be less than or equal to 1000000"),
     ("evaluate_on: [{scenario: classic/CartPole-v1, attacks: [{kind: random, eps: [-1]}]}]",
      r"field 'evaluate_on.0.attacks.0.eps.0': Input should be greater than or equal to 0"),
+    ("seeds: -2", r"field 'seeds': a count of seeds must be a whole number >= 1, got -2 \(valid: a count N"),
+    ("seeds: 0", r"field 'seeds': a count of seeds must be a whole number >= 1, got 0"),
+    ("seeds: true", r"field 'seeds': a count of seeds must be a whole number >= 1, got True"),
 ])
 def test_out_of_range_evaluation_seeds_and_budgets_are_refused_when_loaded(tmp_path, body, match):
     path = tmp_path / "spec.yaml"
@@ -50,3 +53,10 @@ def test_budgets_at_the_bounds_still_load(tmp_path):
     path.write_text(BASE + "evaluation: {episodes: 1, seed: 0}\nattacks: [{kind: random, eps: [0, 1000000]}]\n")
     spec = load_experiment(path)
     assert spec.attacks[0].eps == [0.0, 1e6] and spec.evaluation.seed == 0
+
+
+def test_the_seed_count_shorthand_still_expands(tmp_path):
+    """``seeds: 3`` is seeds 0, 1 and 2 (the refusals above are of counts below 1 and of booleans)."""
+    path = tmp_path / "spec.yaml"
+    path.write_text(BASE + "seeds: 3\n")
+    assert load_experiment(path).seeds == [0, 1, 2]
