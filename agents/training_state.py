@@ -134,8 +134,8 @@ class _Writer:
         if isinstance(x, np.ndarray):
             if x.dtype == object:
                 return {"list": [self.node(v, f"{path}[{i}]") for i, v in enumerate(x.tolist())], "objarray": list(x.shape)}
-            if not x.flags.writeable and x.base is not None:  # a read-only view of memory another object owns
-                return {"skip": "read-only view"}  # (a simulation's derived field): the fresh one stays bound
+            if not x.flags.writeable and _mujoco_owned(x):  # a MuJoCo binding (a batch's derived field): the
+                return {"skip": "read-only view"}  # fresh one stays bound, its writable copy is what is saved
             return {"nd": self.array(x)}
         if isinstance(x, torch.Tensor):
             return {"t": self.array(x.detach().cpu().numpy()), "dtype": str(x.dtype).removeprefix("torch.")}
@@ -211,6 +211,16 @@ def _unkey(k: list) -> Any:
 BATCH_STATE = ("time", "qpos", "qvel", "act", "history", "qacc_warmstart", "ctrl", "qfrc_applied", "xfrc_applied",
                "eq_active", "mocap_pos", "mocap_quat", "userdata", "plugin_state", "plastic")
 """``mujoco.batch``'s state fields (mjtState's integration state, one row per simulation)."""
+
+
+def _mujoco_owned(x: np.ndarray) -> bool:
+    """Whether ``x``'s memory belongs to a MuJoCo object (through any chain of array views): a binding
+    the fresh object recreates, not data. Other read-only arrays (Ray's object store hands arrays out
+    read-only) are state like any other."""
+    base = x.base
+    while isinstance(base, np.ndarray):
+        base = base.base
+    return base is not None and (type(base).__module__ or "").startswith("mujoco")
 
 
 _MJDATA_FLAGS = ("flg_energypos", "flg_energyvel", "flg_subtreevel", "flg_rnepost")

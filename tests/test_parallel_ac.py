@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import agents
+import scenarios
 from agents.vtrace import vtrace
 from scenarios import UserError
 from testbed.harness import evaluate
@@ -181,6 +182,19 @@ def test_impala_survives_a_killed_worker_and_counts_each_trajectory_once(ray_ins
     assert ag.steps_trained >= 4_000 and ag.steps_trained < 4_000 + per_rollout
     assert ag.worker_restarts == restarts
     assert ag.history[-1]["worker_restarts"] == restarts
+
+
+def test_impala_resumes_from_a_saved_training_state(ray_instance, tmp_path):
+    """The workers' carried states came from Ray's object store as read-only arrays, which a training state
+    leaves out: after ``load(..., resume=True)`` they were None and the first resumed rollout failed."""
+    sc = scenarios.make("classic/CartPole-v1", time_limit=20)
+    ag = agents.make("impala", sc, seed=0, n_workers=1, n_envs=2, unroll_length=10)
+    ag.learn(40)
+    resumed = agents.load(agents.save(ag, tmp_path / "impala", training_state=True), sc, resume=True)
+    (tree, arrays), _ = resumed._workers[0]
+    assert arrays and all(isinstance(a, np.ndarray) for a in arrays.values())
+    resumed.learn(40)
+    assert resumed.steps_trained == 80
 
 
 @pytest.mark.slow  # 17 s; the default run keeps impala's tiny-budget learning and killed-worker tests
