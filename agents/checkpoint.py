@@ -36,13 +36,30 @@ def library_versions() -> dict[str, str]:
 
 
 def space_signature(space: spaces.Space) -> dict[str, Any]:
-    """The parts of a space a trained policy depends on: type, shape, dtype, size."""
+    """The parts of a space a trained policy depends on: type, shape, dtype, size, and for a ``Dict`` (a
+    goal-conditioned observation) each entry's own signature (``Dict`` has no shape or dtype of its own:
+    FetchReach's and FetchPush's observations differed only there)."""
+    import numpy as np
     from gymnasium import spaces
 
     sig: dict[str, Any] = {"type": type(space).__name__, "shape": list(space.shape or ()), "dtype": str(space.dtype)}
     if isinstance(space, spaces.Discrete):
         sig["n"] = int(space.n)
+    if isinstance(space, spaces.MultiDiscrete):
+        sig["nvec"] = [int(v) for v in np.asarray(space.nvec).ravel()]
+    if isinstance(space, spaces.Dict):
+        sig["spaces"] = {k: space_signature(v) for k, v in sorted(space.spaces.items())}
     return sig
+
+
+LATER_KEYS = ("nvec", "spaces")
+"""Signature entries added after checkpoints were first written: one that a stored signature lacks is
+not compared, so checkpoints saved before keep loading where they loaded."""
+
+
+def _comparable(now: dict[str, Any], trained: dict[str, Any]) -> dict[str, Any]:
+    """``now`` without the ``LATER_KEYS`` that the stored signature ``trained`` does not have."""
+    return {k: v for k, v in now.items() if k not in LATER_KEYS or k in trained}
 
 
 def scenario_signature(scenario: Scenario) -> dict[str, dict[str, Any]]:
@@ -92,14 +109,16 @@ def check_compatible(meta: dict[str, Any], scenario: Scenario, where: str) -> No
         raise UserError(f"checkpoint {where} was trained for agents {sorted(trained)} but {scenario.id} has {sorted(now)}")
     for agent, sig in now.items():
         for kind in ("observation", "action"):
-            if trained[agent][kind] != sig[kind]:
+            if trained[agent][kind] != _comparable(sig[kind], trained[agent][kind]):
                 raise UserError(f"checkpoint {where} does not fit {scenario.id}: {agent} {kind} space was "
                                 f"{_described(trained[agent][kind])}, scenario has {_described(sig[kind])}")
 
 
 def _described(sig: dict[str, Any]) -> str:
-    """A space signature as text: ``Discrete(16) int64``, ``Box(3,) float32``."""
-    size = f"({sig['n']})" if "n" in sig else str(tuple(sig["shape"]))
+    """A space signature as text: ``Discrete(16) int64``, ``Box(3,) float32``, ``Dict(observation: Box(10,) float64, ...)``."""
+    if "spaces" in sig:
+        return f"{sig['type']}({', '.join(f'{k}: {_described(v)}' for k, v in sig['spaces'].items())})"
+    size = f"({sig['n']})" if "n" in sig else str(tuple(sig["nvec"])) if "nvec" in sig else str(tuple(sig["shape"]))
     return f"{sig['type']}{size} {sig['dtype']}"
 
 

@@ -79,7 +79,8 @@ def _scenario(scenario: Scenario | str | dict | ScenarioSpec) -> Scenario:
 
 def check_for_scenario(name: str, config: dict[str, Any], sc: Scenario) -> None:
     """Refuse, in one line, a value the catalog accepts but ``sc`` cannot take: ``backend: batch`` where no
-    batched backend runs the scenario, ``use_sde: true`` (gSDE) where an agent's actions are not continuous."""
+    batched backend runs the scenario, ``use_sde: true`` (gSDE) where an agent's actions are not continuous,
+    ``her: true`` with a ``learning_starts`` before any episode can have ended (SB3 learners)."""
     from gymnasium import spaces
 
     if config.get("backend") == "batch":
@@ -88,6 +89,9 @@ def check_for_scenario(name: str, config: dict[str, Any], sc: Scenario) -> None:
         reason = batch_unsupported(sc.spec)
         if reason is not None:
             raise UserError(f"{name}: backend batch does not run {sc.id} (valid here: auto, gymnasium): {reason}")
+    check_her_start = getattr(agent_class(name), "check_her_start", None)  # SB3's hindsight buffer: agents.sb3_agent
+    if check_her_start is not None:
+        check_her_start(config, sc)
     if config.get("use_sde") is True:
         discrete = [a for a in sc.possible_agents if not isinstance(sc.action_space(a), spaces.Box)]
         if discrete:

@@ -309,6 +309,19 @@ class SB3Agent:
             kind = "discrete" if discrete else "continuous"
             raise UserError(f"{self.name} does not support {kind} actions ({self.scenario.id} has {act})")
 
+    @classmethod
+    def check_her_start(cls, config: dict[str, Any], scenario: Scenario) -> None:
+        """Refuse, in one line, ``her`` with a ``learning_starts`` reached before every copy's first episode
+        can have ended: SB3's HerReplayBuffer samples finished episodes only and raised a RuntimeError from
+        inside ``learn`` (training starts once more than ``learning_starts`` steps, summed over the
+        ``n_envs`` copies, were taken). ``agents.make`` calls it, not ``load``: a checkpoint saved before
+        its first update still loads."""
+        limit, copies, starts = scenario.time_limit, int(config.get("n_envs", 8)), config.get("learning_starts")
+        if config.get("her") is True and limit is not None and isinstance(starts, int) and starts < copies * (limit - 1):
+            raise UserError(f"{cls.name}: her samples finished episodes only, and with {copies} copies of {scenario.id} "
+                            f"(episodes of up to {limit} steps) none may have ended by learning_starts {starts} "
+                            f"(valid: learning_starts >= {copies * (limit - 1)}, or fewer n_envs)")
+
     def _check_her(self) -> None:
         if not self.hparams.get("her"):
             return

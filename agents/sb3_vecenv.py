@@ -33,8 +33,8 @@ def shared_spaces(source: Scenario | VectorScenario) -> tuple[gym.Space, gym.Spa
     for a in names[1:]:
         if obs[a] != obs[first] or act[a] != act[first]:
             raise UserError(
-                f"{source.id}: agents {first} and {a} have different spaces; a shared-parameter SB3 learner "
-                "needs identical spaces (use a multi-agent learner with agent groups)"
+                f"{source.id}: agents {first} and {a} have different spaces, so one shared-parameter SB3 model "
+                "cannot act for both (valid: sharing=group or sharing=none, one model per team of identical spaces or per agent)"
             )
     return obs[first], act[first]
 

@@ -27,7 +27,7 @@ from testbed.records import EpisodeRecord
 
 def applicable(agent: Any, scenario: Scenario, kinds: list[str], steps: int = 10) -> tuple[list[str], dict[str, str]]:
     """The attacks of ``kinds`` that apply to ``agent``, and why each of the others does not."""
-    unit = {a: np.ones(int(np.prod(scenario.observation_space(a).shape))) for a in scenario.possible_agents}
+    unit = {a: np.ones(int(np.prod(scenario.observation_space(a).shape or ()))) for a in scenario.possible_agents}
     ok, why = [], {}
     for kind in kinds:
         try:
@@ -61,6 +61,8 @@ def attack_curve(agent: Any, scenario: Scenario, kind: str, eps_values: list[flo
     kinds, why = applicable(agent, scenario, expand(kind), steps)
     if kind != ALL and why:
         raise UserError(why[kind])  # fail fast, in one line
+    if not kinds:  # every attack refused (observations that are not a Box): say why, before the std is measured
+        raise UserError(f"no attack applies to {agent.name} on {scenario.id}: {next(iter(why.values()))}")
     if skipped is not None:
         skipped.update(why)
     std = calibrate(std_from if std_from is not None else agent, scenario)

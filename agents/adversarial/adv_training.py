@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from gymnasium import spaces
 from stable_baselines3.common.vec_env import VecEnvWrapper
 
 from agents.ppo_views import PPOViews
@@ -113,9 +114,12 @@ class AdversarialPPO(PPOViews):
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         require_single_agent(self.name, scenario)
+        agent = scenario.possible_agents[0]
+        if not isinstance(scenario.observation_space(agent), spaces.Box):  # PGD's gradient needs real-valued inputs
+            raise UserError(f"{self.name} trains on PGD-perturbed observations, which must be a Box; {scenario.id} {agent} "
+                            f"has {scenario.observation_space(agent)} (valid: a task with Box observations, or ppo)")
         self.scenario, self.seed = scenario, seed
         resolved = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())
-        agent = scenario.possible_agents[0]
         self.ppo = PPOAgent.part(scenario, scenario.observation_space(agent), scenario.action_space(agent), seed,
                                  **{k: v for k, v in resolved.items() if k not in ATTACK_KEYS})
         if self.ppo.hparams.get("normalize"):

@@ -117,6 +117,20 @@ def fit_sarsa(agent: Any, scenario: Scenario, targets: list[str], std: dict[str,
     return out
 
 
+def check_targets(scenario: Scenario, targets: list[str]) -> None:
+    """Refuse, in one line, attack targets that are not agents of ``scenario`` or whose observations are not a
+    Box: an attack adds a real-valued perturbation bounded per dimension, which a Discrete state index (one-hot
+    inside the policy, so no gradient reaches it) or a goal-conditioned Dict does not take."""
+    unknown = [a for a in targets if a not in scenario.possible_agents]
+    if unknown:
+        raise UserError(f"attack agents {unknown} are not in {scenario.id} (valid: {', '.join(scenario.possible_agents)})")
+    for a in targets:
+        space = scenario.observation_space(a)
+        if not isinstance(space, spaces.Box):
+            raise UserError(f"observation attacks perturb Box observations; {scenario.id} {a} has {space} "
+                            "(valid: a victim on a task with Box observations)")
+
+
 class ObservationAttack:
     """An L-infinity-bounded observation attack on one or more agents of a victim policy."""
 
@@ -135,6 +149,7 @@ class ObservationAttack:
             raise UserError(f"{victim.name} plans from the simulator state, not the observation: nothing to attack")
         self.kind, self.eps, self.steps, self.agent, self.seed = kind, float(eps), int(steps), victim, int(seed)
         self.targets = list(agents or victim.scenario.possible_agents)
+        check_targets(victim.scenario, self.targets)
         self.std = {a: np.asarray(std[a], np.float32).ravel() for a in self.targets}
         self.bound = {a: torch.as_tensor(self.eps * self.std[a]) for a in self.targets}
         self.rng = torch.Generator().manual_seed(seed)
@@ -146,11 +161,6 @@ class ObservationAttack:
             self._victims = {a: victim_of(victim, a) for a in self.targets}
             if kind == "critic" and any(v.value is None for v in self._victims.values()):
                 raise UserError(f"the critic attack needs a value function; {victim.name} has none (use pgd, mad or robust_sarsa)")
-        if kind == "learned":
-            for a in self.targets:
-                space = victim.scenario.observation_space(a)
-                if not isinstance(space, spaces.Box):
-                    raise UserError(f"the learned attack perturbs Box observations; {victim.scenario.id} {a} has {space}")
 
     @property
     def fitted(self) -> bool:
