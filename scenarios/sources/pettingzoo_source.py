@@ -16,7 +16,11 @@ from scenarios.errors import UserError
 
 
 def make_pettingzoo(module: str, kwargs: dict[str, Any], time_limit: int | None) -> Any:
-    """Build ``module.parallel_env(**kwargs, max_cycles=time_limit)``."""
+    """Build ``module.parallel_env(**kwargs)`` for episodes of ``max_cycles`` steps (the kwarg, else
+    ``time_limit``), recorded as ``default_time_limit``. The env itself is built with one step more: the
+    scenario truncates at that length, and the env's own end never comes first. SISL's multiwalker
+    marks its ``max_cycles`` end as a termination (pursuit and mpe2 as a truncation), which let learners
+    treat every time-limit end as terminal and not bootstrap there."""
     try:
         mod = importlib.import_module(module)
     except ImportError as exc:
@@ -26,7 +30,10 @@ def make_pettingzoo(module: str, kwargs: dict[str, Any], time_limit: int | None)
     kw = dict(kwargs)
     if time_limit is not None:
         kw.setdefault("max_cycles", time_limit)
-    _check_length(f"pettingzoo:{module}", "max_cycles", kw.get("max_cycles"))
+    length = kw.get("max_cycles")
+    _check_length(f"pettingzoo:{module}", "max_cycles", length)
+    if length is not None:
+        kw["max_cycles"] = length + 1
     try:
         env = mod.parallel_env(**kw)
     except Exception as exc:  # the library's own checks of the values too
@@ -35,7 +42,7 @@ def make_pettingzoo(module: str, kwargs: dict[str, Any], time_limit: int | None)
         from scenarios.sources import rejected_kwargs
 
         raise rejected_kwargs(f"pettingzoo:{module}", kwargs, exc) from None
-    env.default_time_limit = kw.get("max_cycles")
+    env.default_time_limit = length
     return env
 
 
