@@ -2,7 +2,10 @@
 
 Episode ``k`` of an evaluation is reset with seed ``seed + k`` whatever the
 number of copies, so a deterministic agent gives the same episodes with 1 or 16
-copies, and every episode can be replayed alone. Copies run on the vectorized
+copies, and every episode can be replayed alone: exactly for NumPy policies (the
+fast learners, the heuristics), to float rounding for torch networks, whose
+products round differently with the batch size (~1e-6 relative in returns; more
+where a task amplifies it, ~1e-4 on multiwalker). Copies run on the vectorized
 face without autoreset; a finished copy takes the next unstarted episode, and
 inference is one batched ``act`` call per step over all copies.
 """
