@@ -35,6 +35,7 @@ def test_out_of_range_evaluation_seeds_and_budgets_are_refused_when_loaded(tmp_p
     assert "\n" not in str(e.value)
 
 
+@pytest.mark.slow  # 6 s; the loader-level refusals above run by default
 def test_testbed_run_refuses_a_negative_evaluation_seed_and_stores_nothing(tmp_path):
     db = tmp_path / "r.db"
     good = tmp_path / "good.yaml"

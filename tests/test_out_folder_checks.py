@@ -23,6 +23,7 @@ def test_an_out_folder_that_is_a_file_is_refused_before_any_work(tmp_path, comma
     assert blocker.read_text() == "x"
 
 
+@pytest.mark.slow  # 8 s; the default run checks train's and sim2real's refusals above (the same check_out_folder)
 def test_run_refuses_an_out_file_and_keeps_the_stored_episodes(tmp_path):
     import sqlite3
 
