@@ -100,3 +100,15 @@ def test_an_sb3_learner_on_a_heterogeneous_team_names_the_sharing_that_works():
                                         r"or sharing=none"):
         agents.make("ppo", "mpe/simple_tag-v3", seed=0)
     assert agents.make("ppo", "mpe/simple_tag-v3", seed=0, sharing="group").groups
+
+
+def test_calibrating_an_attack_on_a_goal_conditioned_task_is_one_line():
+    """``calibrate`` reshaped a Dict observation into an array: a TypeError."""
+    from agents.adversarial.attacks import calibrate
+
+    victim = agents.make("random", scenarios.make(MAZE, time_limit=5), seed=0)
+    with pytest.raises(UserError, match="observation attacks perturb Box observations; no agent of "
+                                        "robotics/PointMaze_UMaze-v3 has them"):
+        calibrate(victim, victim.scenario, episodes=1)
+    spread = agents.make("random", scenarios.make(SPREAD, time_limit=5), seed=0)
+    assert sorted(calibrate(spread, spread.scenario, episodes=2)) == ["agent_0", "agent_1", "agent_2"]

@@ -51,14 +51,20 @@ from scenarios import Scenario, UserError
 
 
 def calibrate(agent: Any, scenario: Scenario, episodes: int = 5, seed: int = 12_345) -> dict[str, np.ndarray]:
-    """Per-dimension standard deviation of each agent's observations under the victim's own policy."""
+    """Per-dimension standard deviation of each agent's observations under the victim's own policy, for
+    the agents whose observations are a Box (the ones an attack can perturb; refused in one line when
+    there are none, e.g. a goal-conditioned Dict)."""
+    boxes = [a for a in scenario.possible_agents if isinstance(scenario.observation_space(a), spaces.Box)]
+    if not boxes:
+        raise UserError(f"observation attacks perturb Box observations; no agent of {scenario.id} has them "
+                        f"({scenario.observation_space(scenario.possible_agents[0])})")
     vec = scenario.vector(min(episodes, 8), seed=seed)
     obs, _ = vec.reset()
-    seen: dict[str, list[np.ndarray]] = {a: [] for a in vec.agents}
+    seen: dict[str, list[np.ndarray]] = {a: [] for a in boxes}
     finished = 0
     steps = 0
     while finished < episodes and steps < 20_000:
-        for a in vec.agents:
+        for a in boxes:
             seen[a].append(np.asarray(obs[a], np.float64).reshape(vec.num_envs, -1))
         obs, _, _, _, infos = vec.step(agent.act(obs, deterministic=True))
         finished += sum("episode" in i for i in infos)
