@@ -316,7 +316,7 @@ class SB3Agent:
         inside ``learn`` (training starts once more than ``learning_starts`` steps, summed over the
         ``n_envs`` copies, were taken). ``agents.make`` calls it, not ``load``: a checkpoint saved before
         its first update still loads."""
-        limit, copies, starts = scenario.time_limit, int(config.get("n_envs", 8)), config.get("learning_starts")
+        limit, copies, starts = scenario.time_limit, int(config.get("n_envs", OWN_DEFAULTS["n_envs"])), config.get("learning_starts")
         if config.get("her") is True and limit is not None and isinstance(starts, int) and starts < copies * (limit - 1):
             raise UserError(f"{cls.name}: her samples finished episodes only, and with {copies} copies of {scenario.id} "
                             f"(episodes of up to {limit} steps) none may have ended by learning_starts {starts} "

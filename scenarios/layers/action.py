@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from scenarios.scenario import Scenario
 
 
-def _null_action(space: spaces.Space, noop: int, layer: str = "action", agent: str = "") -> Any:
+def _null_action(space: spaces.Space, noop: int, layer: str, agent: str) -> Any:
     """The action a dropped or not-yet-sent action becomes: zero (clipped into a Box), or the
     ``noop``-th action of a Discrete space (refused in one line when the space has no such action)."""
     if isinstance(space, spaces.Box):
