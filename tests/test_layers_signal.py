@@ -90,6 +90,13 @@ def test_quantize():
     assert np.abs(q - clean).max() <= 0.125 + 1e-6
 
 
+@pytest.mark.parametrize("step", [1e-40, 1e-310])
+def test_quantize_with_a_step_below_float_resolution_leaves_readings_finite_and_as_they_are(step):
+    clean, q = paired_observations(PEN, {"type": "obs_quantize", "params": {"step": step}}, 20)
+    assert np.isfinite(q).all()
+    np.testing.assert_allclose(q, clean, rtol=1e-6, atol=1e-12)
+
+
 def test_distractors_extend_the_space_and_carry_noise():
     sc = with_layers(PEN, {"type": "obs_distractors", "params": {"dims": 10, "std": 0.5}})
     assert sc.observation_space("agent_0").shape == (13,)
