@@ -228,7 +228,7 @@ def check_pairs(agent: str, config: dict[str, Any], learning: str | None = None)
         if has(small, large) and n[small] > n[large]:  # type: ignore[operator]
             raise UserError(f"{agent}: {small} {config[small]} is above {large} {config[large]}: {why} "
                             f"(valid: {small} <= {large})")
-    elites = config.get("planner", "cem") == "cem"  # MPPI (pets' planner: mppi) weights every sample, keeps no elite
+    elites = config.get("planner", agent) != "mppi"  # MPPI (the mppi agent, pets' planner: mppi) keeps no elite
     if elites and has("elite_fraction", "samples") and n["elite_fraction"] * n["samples"] < 1:  # type: ignore[operator]
         raise UserError(f"{agent}: elite_fraction {config['elite_fraction']} x samples {config['samples']} keeps no "
                         "elite (valid: elite_fraction x samples >= 1)")

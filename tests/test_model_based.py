@@ -278,14 +278,38 @@ def test_known_reward_replaces_the_learned_one_in_plans_and_model_rollouts(monke
     assert (y < -0.5 * 0.35 + 1e-6).all() and (y >= -0.5 * (0.35 + 0.004) - 1e-6).all()  # the known cost, not 100
 
 
-def test_pets_mppi_needs_no_elite_and_plans_finite_actions_from_one_sample():
+def test_pets_mppi_needs_no_elite_and_plans_finite_actions_from_two_samples():
     """MPPI keeps no elite, so the CEM check (elite_fraction x samples >= 1) refused small MPPI plans;
-    one MPPI sample had a NaN spread that made every planned action NaN."""
+    one MPPI sample had a NaN spread that made every planned action NaN (one sample is now refused:
+    ``test_one_sample_or_a_cem_alpha_of_1_never_moves_the_plan_and_is_refused``)."""
     with pytest.raises(scenarios.UserError, match="keeps no elite"):
         agents.make("pets", IP, samples=4)
-    for samples in (1, 4):
+    for samples in (2, 4):
         ag = agents.make("pets", IP, seed=0, planner="mppi", samples=samples, learning_starts=20, round_steps=20,
                          model_updates=5, horizon=3, model_arch=[8], ensemble_size=2, particles=2)
         ag.learn(45)
         obs, _ = ag.scenario.vector(1, seed=0).reset()
         assert np.isfinite(ag.act(obs)["agent_0"]).all()
+
+
+@pytest.mark.parametrize("name, overrides, pattern", [
+    ("pets", {"samples": 1, "planner": "mppi"}, "samples must be an integer >= 2, got 1"),
+    ("pets", {"samples": 1, "elite_fraction": 1.0}, "samples must be an integer >= 2, got 1"),
+    ("cem", {"samples": 1, "elite_fraction": 1.0}, "samples must be an integer >= 2, got 1"),
+    ("mppi", {"samples": 1}, "samples must be an integer >= 2, got 1"),
+    ("pets", {"cem_alpha": 1.0}, r"cem_alpha must be a number in \[0, 1\), got 1.0"),
+])
+def test_one_sample_or_a_cem_alpha_of_1_never_moves_the_plan_and_is_refused(name, overrides, pattern):
+    """The incumbent plan is always one of the candidates, so one sample is the incumbent alone, and a
+    cem_alpha of 1 keeps the whole previous mean and spread: either way every plan stayed at its start
+    (the middle of the action range: cem on InvertedPendulum scored a zero-action policy's 23)."""
+    with pytest.raises(scenarios.UserError, match=pattern):
+        agents.make(name, IP, seed=0, **overrides)
+
+
+def test_the_mppi_planner_agent_needs_no_elite():
+    """The mppi agent weighs every sample and keeps no elite, but the CEM check (elite_fraction x samples
+    >= 1) refused it below 10 samples; cem still refuses a plan without an elite."""
+    agents.make("mppi", IP, seed=0, samples=4)
+    with pytest.raises(scenarios.UserError, match="keeps no elite"):
+        agents.make("cem", IP, seed=0, samples=4)
