@@ -228,6 +228,8 @@ def check_pairs(agent: str, config: dict[str, Any], learning: str | None = None)
         if has(small, large) and n[small] > n[large]:  # type: ignore[operator]
             raise UserError(f"{agent}: {small} {config[small]} is above {large} {config[large]}: {why} "
                             f"(valid: {small} <= {large})")
+    if config.get("distributional") is True and has("v_min", "v_max"):
+        check_support(agent, n["v_min"], n["v_max"])  # type: ignore[arg-type]
     elites = config.get("planner", agent) != "mppi"  # MPPI (the mppi agent, pets' planner: mppi) keeps no elite
     if elites and has("elite_fraction", "samples") and n["elite_fraction"] * n["samples"] < 1:  # type: ignore[operator]
         raise UserError(f"{agent}: elite_fraction {config['elite_fraction']} x samples {config['samples']} keeps no "
@@ -237,6 +239,31 @@ def check_pairs(agent: str, config: dict[str, Any], learning: str | None = None)
         if not (limits[0] <= initial[0] <= initial[1] <= limits[1]):
             raise UserError(f"{agent}: initial range {list(initial)} is not inside limits {list(limits)} "
                             "(valid: limits[0] <= initial[0] <= initial[1] <= limits[1])")
+
+
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def check_support(agent: str, v_min: float, v_max: float) -> None:
+    """Refuse, in one line, a distributional support ``[v_min, v_max]`` that is empty or that float32 (the
+    networks' type) cannot hold: beyond +-3.4e38 ``torch.linspace`` raised, and ends that round to one float32
+    value gave a zero atom spacing (NaN targets).
+
+    >>> check_support("rainbow", -10.0, 10.0)
+    >>> check_support("rainbow", 0.0, 1e-50)
+    Traceback (most recent call last):
+    ...
+    scenarios.errors.UserError: rainbow: v_min 0.0 and v_max 1e-50 are one value in float32 (valid: v_min < v_max, both within +-3.4e38 and distinct in float32)
+    """
+    import numpy as np
+
+    valid = "(valid: v_min < v_max, both within +-3.4e38 and distinct in float32)"
+    if not v_min < v_max:
+        raise UserError(f"{agent}: v_min {v_min} must be below v_max {v_max} {valid}")
+    if max(abs(v_min), abs(v_max), v_max - v_min) > FLOAT32_MAX:
+        raise UserError(f"{agent}: the support v_min {v_min} .. v_max {v_max} overflows float32 {valid}")
+    if not np.float32(v_min) < np.float32(v_max):
+        raise UserError(f"{agent}: v_min {v_min} and v_max {v_max} are one value in float32 {valid}")
 
 
 def _annotation(s: dict[str, Any] | None) -> Any:

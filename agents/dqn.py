@@ -41,7 +41,7 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from agents import hyperparams
+from agents import config, hyperparams
 from agents.budget import declare_budget
 from agents.gradients import clip_gradients
 from agents.base import Capabilities, ProgressFn, TableHyperparameters, require_single_agent
@@ -139,8 +139,8 @@ class QAgent(TableHyperparameters):
         self.n_actions = int(act_space.n)
         self.distributional, self.noisy = h["distributional"], h["noisy"]
         atoms = h["atoms"] if self.distributional else 1
-        if self.distributional and not h["v_min"] < h["v_max"]:
-            raise UserError(f"{self.name}: v_min {h['v_min']} must be below v_max {h['v_max']}")
+        if self.distributional:
+            config.check_support(self.name, h["v_min"], h["v_max"])
         self.z = support(atoms, h["v_min"], h["v_max"]) if self.distributional else None
         # the noise has its own generator (seeded from the agent's), so a seed fixes it and evaluating does not move it
         self.noise_gen = torch.Generator().manual_seed(int(self.rng.integers(2**63))) if self.noisy else None

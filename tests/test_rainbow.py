@@ -70,6 +70,24 @@ def test_distributional_support_must_be_ordered():
         agents.make("rainbow", "classic/CartPole-v1", v_min=5.0, v_max=1.0)
 
 
+@pytest.mark.parametrize("v_min, v_max, pattern", [
+    (-1e39, 1e39, "overflows float32"),  # torch.linspace raised 'cannot be converted to type float'
+    (-2e38, 2e38, "overflows float32"),  # each end fits, their span does not
+    (0.0, 1e-50, "one value in float32"),  # a zero atom spacing
+    (5.0, 5.0, "must be below"),
+])
+def test_distributional_support_float32_cannot_hold_is_refused_up_front(v_min, v_max, pattern):
+    """Also where a spec is checked (``index.check_overrides``), before any job trains; a support
+    that plays no part (``distributional: false``) is not checked."""
+    from agents import index
+
+    with pytest.raises(scenarios.UserError, match=pattern):
+        index.check_overrides("rainbow", {"v_min": v_min, "v_max": v_max}, "classic/CartPole-v1")
+    with pytest.raises(scenarios.UserError, match=pattern):
+        agents.make("rainbow", "classic/CartPole-v1", v_min=v_min, v_max=v_max)
+    index.check_overrides("rainbow", {"v_min": v_min, "v_max": v_max, "distributional": False}, "classic/CartPole-v1")
+
+
 def test_rainbow_learns_cartpole_beyond_random_on_a_tiny_budget():
     sc = scenarios.make("classic/CartPole-v1")
     ag = agents.make("rainbow", sc, seed=0, n_envs=4, learning_starts=300, train_freq=1, gradient_steps=1,
