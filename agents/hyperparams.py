@@ -118,6 +118,74 @@ def check_policy_counts(agent: str, policy_kwargs: dict[str, Any]) -> None:
             raise UserError(f"{agent}: policy_kwargs {key} must be an integer >= 1, got {value!r}")
 
 
+LOG_STD = (-20.0, 20.0)
+"""The range of ``log_std_init`` (``agents/fields.yaml``'s, also inside ``policy_kwargs``)."""
+
+
+def _widths(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and all(
+        isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in value)
+
+
+def check_policy_kwargs(agent: str, policy_kwargs: Any) -> None:
+    """Refuse, in one line, a ``policy_kwargs`` entry whose value cannot be what its name says: counts
+    (``check_policy_counts``), ``net_arch`` (widths >= 1, or a mapping of such lists: ``{pi: [..], vf: [..]}``),
+    ``log_std_init`` (a number in [-20, 20]) and the boolean switches. Other entries pass (SB3 takes
+    more; the learners that take fewer refuse the rest by name). ``check_values`` runs it, so a bad
+    value is refused before anything is built (a width of 0 divided by zero, ``"abc"`` reached NumPy,
+    ``ortho_init: "no"`` read as true).
+
+    >>> check_policy_kwargs("ppo", {"net_arch": {"pi": [64], "vf": [64]}, "log_std_init": -2, "ortho_init": False})
+    >>> check_policy_kwargs("ppo", {"net_arch": [64, 0]})
+    Traceback (most recent call last):
+    ...
+    scenarios.errors.UserError: ppo: policy_kwargs net_arch must be a list of widths >= 1 (or a mapping of such lists, e.g. {pi: [64], vf: [64]}), got [64, 0]
+    """
+    if not isinstance(policy_kwargs, dict):
+        return
+    check_policy_counts(agent, policy_kwargs)
+    if "net_arch" in policy_kwargs:
+        arch = policy_kwargs["net_arch"]
+        if not (_widths(arch) or isinstance(arch, dict) and all(_widths(v) for v in arch.values())):
+            raise UserError(f"{agent}: policy_kwargs net_arch must be a list of widths >= 1 (or a mapping of such "
+                            f"lists, e.g. {{pi: [64], vf: [64]}}), got {arch!r}")
+    if "log_std_init" in policy_kwargs:
+        value = policy_kwargs["log_std_init"]
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or not LOG_STD[0] <= value <= LOG_STD[1]):
+            raise UserError(f"{agent}: policy_kwargs log_std_init must be a number in [{LOG_STD[0]:g}, {LOG_STD[1]:g}], got {value!r}")
+    for key in ("ortho_init", "share_features_extractor", "squash_output", "full_std", "use_expln"):
+        if key in policy_kwargs and not isinstance(policy_kwargs[key], bool):
+            raise UserError(f"{agent}: policy_kwargs {key} must be a boolean (true/false), got {policy_kwargs[key]!r}")
+
+
+NOISE_TYPES = ("normal", "ornstein_uhlenbeck")
+
+
+def check_action_noise(agent: str, noise: Any) -> None:
+    """Refuse, in one line, an ``action_noise`` mapping other than ``{type: normal|ornstein_uhlenbeck,
+    std: S}`` with S a finite number >= 0 (``std: x`` reached ``float``, an unknown key such as ``sigma``
+    was ignored for the default 0.1).
+
+    >>> check_action_noise("td3", {"type": "normal", "std": 0.2})
+    >>> check_action_noise("td3", {"sigma": 0.2})
+    Traceback (most recent call last):
+    ...
+    scenarios.errors.UserError: td3: action_noise takes the keys type and std, got sigma (valid: {type: normal|ornstein_uhlenbeck, std: a number >= 0})
+    """
+    if not isinstance(noise, dict):
+        return
+    valid = "(valid: {type: normal|ornstein_uhlenbeck, std: a number >= 0})"
+    unknown = sorted(set(noise) - {"type", "std"})
+    if unknown:
+        raise UserError(f"{agent}: action_noise takes the keys type and std, got {', '.join(map(str, unknown))} {valid}")
+    if noise.get("type", "normal") not in NOISE_TYPES:
+        raise UserError(f"{agent}: unknown action_noise type {noise['type']!r} {valid}")
+    std = noise.get("std", 0.1)
+    if isinstance(std, bool) or not isinstance(std, (int, float)) or not 0 <= std < float("inf"):
+        raise UserError(f"{agent}: action_noise std must be a finite number >= 0, got {std!r} {valid}")
+
+
 def gradient_count(value: int, collected: int) -> int:
     """The gradient steps of one training round: ``value``, or with ``-1`` (SB3's meaning) as many
     as the environment steps ``collected`` since the last round (``train_freq`` x copies).
@@ -203,6 +271,8 @@ def check_values(agent: str, values: dict[str, Any], defaults: dict[str, Any]) -
     from agents import config
 
     config.check(agent, out)  # ranges and choices (agents/fields.yaml)
+    check_policy_kwargs(agent, out.get("policy_kwargs"))
+    check_action_noise(agent, out.get("action_noise"))
     return out
 
 

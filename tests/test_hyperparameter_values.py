@@ -107,3 +107,35 @@ def test_zero_critics_are_refused_in_one_line(name):
     """``policy_kwargs: {n_critics: 0}`` reached the optimizer as an empty parameter list (a traceback)."""
     with pytest.raises(UserError, match="policy_kwargs n_critics must be an integer >= 1, got 0"):
         agents.make(name, "classic/Pendulum-v1", seed=0, policy_kwargs={"n_critics": 0})
+
+
+@pytest.mark.parametrize("name, overrides, pattern", [
+    ("a3c", {"log_std_init": 1000.0}, r"log_std_init must be a number in \[-20, 20\], got 1000.0"),  # inf std: NaN actions
+    ("impala", {"log_std_init": -1000.0}, r"log_std_init must be a number in \[-20, 20\]"),  # a zero std: a worker traceback
+    ("fast_ppo", {"policy_kwargs": {"log_std_init": "x"}}, "policy_kwargs log_std_init must be a number"),  # float('x')
+    ("fast_ppo", {"policy_kwargs": {"log_std_init": 1000.0}}, "policy_kwargs log_std_init must be a number"),
+    ("fast_ppo", {"policy_kwargs": {"ortho_init": "no"}}, "policy_kwargs ortho_init must be a boolean"),  # read as true
+    ("fast_sac", {"policy_kwargs": {"net_arch": [0]}}, "policy_kwargs net_arch must be a list of widths >= 1"),  # 1/0
+    ("fast_sac", {"policy_kwargs": {"net_arch": "abc"}}, "policy_kwargs net_arch must be a list of widths >= 1"),
+    ("ppo", {"policy_kwargs": {"net_arch": {"pi": [64], "vf": [2.5]}}}, "policy_kwargs net_arch must be a list"),
+    ("fast_sac", {"action_noise": {"type": "normal", "std": "x"}}, "action_noise std must be a finite number >= 0"),
+    ("td3", {"action_noise": {"type": "normal", "std": -1}}, "action_noise std must be a finite number >= 0"),
+    ("fast_sac", {"action_noise": {"sigma": 0.3}}, "action_noise takes the keys type and std, got sigma"),  # ignored
+    ("ddpg", {"action_noise": {"type": "brownian"}}, "unknown action_noise type 'brownian'"),
+])
+def test_values_inside_policy_kwargs_and_action_noise_are_refused_in_one_line(name, overrides, pattern):
+    """A value inside ``policy_kwargs`` or ``action_noise`` that cannot be what its name says is refused
+    before anything is built (``hyperparams.check_values``: also the CLI's ``--set`` and experiment
+    specs), not met as a NumPy or torch traceback, a divergence, or silently read as something else."""
+    from agents import index
+
+    with pytest.raises(UserError, match=pattern):
+        index.check_overrides(name, overrides)
+    with pytest.raises(UserError, match=pattern):
+        agents.make(name, "classic/Pendulum-v1", seed=0, **overrides)
+
+
+def test_valid_policy_kwargs_and_action_noise_forms_pass():
+    hyperparams.check_values("ppo", {"policy_kwargs": {"net_arch": {"pi": [64], "vf": [64]}, "log_std_init": -2,
+                                                      "ortho_init": False}}, _defaults("ppo"))
+    hyperparams.check_values("td3", {"action_noise": {"type": "ornstein_uhlenbeck", "std": 0}}, _defaults("td3"))
