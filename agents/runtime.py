@@ -73,6 +73,10 @@ def start_ray(cpus: int, address: str | None, needed_by: str = "--executor ray")
     started_here = not ray.is_initialized()
     if started_here:
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "ignore_reinit_error": True}
+        why = unreachable(address) if address else None
+        if why is not None:
+            raise UserError(f"cannot connect to Ray at {address}: {why} (valid: a running cluster's head address "
+                            "host:port, auto, ray://host:port, or null for a new local instance)")
         if address:
             kwargs["address"] = address
         else:
@@ -84,6 +88,27 @@ def start_ray(cpus: int, address: str | None, needed_by: str = "--executor ray")
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise UserError(f"cannot connect to Ray at {address or 'a new local instance'}: {exc}") from None
     return ray, started_here
+
+
+def unreachable(address: str, timeout: float = 5.0) -> str | None:
+    """Why nothing answers at a plain ``host:port`` Ray address, or None (also for the forms Ray resolves
+    or times out itself: ``auto``, ``local``, ``ray://...``). ``ray.init`` retried a closed port for
+    minutes on end (its GCS client waits for the server to come up), so impala's ``ray_address`` and
+    ``--ray-address`` hung; one TCP connection tells first.
+
+    >>> unreachable("auto") is None
+    True
+    """
+    import socket
+
+    host, sep, port = address.rpartition(":")
+    if not sep or "://" in address or not port.isdigit():
+        return None
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout):
+            return None
+    except OSError as exc:
+        return f"nothing answers there ({exc.strerror or type(exc).__name__})"
 
 
 @contextlib.contextmanager

@@ -255,3 +255,22 @@ def test_without_ray_impala_and_the_ray_executor_name_the_extra(monkeypatch, tmp
         import_ray("the kill benchmark")
     out = CliRunner().invoke(app, ["train", "impala", "classic/CartPole-v1", "--steps", "10", "--out", str(tmp_path / "x")])
     assert out.exit_code == 2 and "pip install 'testbed[ray]'" in out.output  # the brackets survive rich markup
+
+
+def test_a_ray_address_where_nothing_listens_is_refused_at_once(monkeypatch):
+    """``ray.init`` retried a closed port for minutes (impala's ``ray_address`` and ``--ray-address``
+    hung); one TCP connection refuses it first, in one line."""
+    import socket
+
+    from agents import runtime
+
+    ray = runtime.import_ray("the test")
+    if ray.is_initialized():
+        pytest.skip("a Ray instance is already running in this process")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # free once closed: nothing listens there
+    monkeypatch.setattr(ray, "init", lambda **kwargs: pytest.fail("ray.init was reached"))
+    with pytest.raises(UserError, match=rf"cannot connect to Ray at 127.0.0.1:{port}: nothing answers there"):
+        runtime.start_ray(2, f"127.0.0.1:{port}", needed_by="impala")
+    assert runtime.unreachable("auto") is None and runtime.unreachable("ray://127.0.0.1:1") is None
