@@ -30,6 +30,10 @@ the PETS paper's code plans with each task's cost function.
 Hopper-v5 at 30,000 steps, SAC 256 x 256 with the known termination; target 1,000 (a hopping
 gait), the first evaluation at or above it per run is the comparison. ``mbve_tdk_hopper`` is
 ``mbve_hopper`` with ``td_k`` (the critic also fitted on the imagined pairs).
+``pets_reacher_search`` trains ``pets_reacher_known``'s seed 0 for 20,000 steps and evaluates its one
+model with other planner settings (more candidates, iterations, particles, a longer horizon, a
+narrower starting spread, MPPI); ``pets_reacher_focused`` is ``pets_reacher_known`` with the setting
+chosen there (200 candidates, ``noise_std`` 0.25), all seeds trained and evaluated with it.
 ``cem_sim_ip``: the ``cem`` planner with the simulator itself as the model (no learning), the
 ceiling of PETS's planning at horizon 30.
 ``pets_ip_known_h45`` plans 45 steps ahead, mbrl-lib's horizon for this task; ``pets_ip_h30`` is
@@ -53,6 +57,7 @@ import torch
 import agents
 import scenarios
 import testbed
+from agents.pets import PlanState
 from testbed.grid import evaluate_grid, parse_axis
 from testbed.metrics import bootstrap_ci, iqm
 
@@ -63,6 +68,7 @@ SAC_IP = dict(learning_starts=500, round_steps=250, net_arch=[64, 64], batch_siz
               model_arch=[200, 200], model_updates=200, termination="learned")
 SAC_HOPPER = dict(learning_starts=1000, round_steps=250, net_arch=[256, 256], batch_size=256, gradient_steps=1,
                   model_arch=[200, 200, 200], model_updates=200, termination="known")  # Hopper's termination is known
+REACHER_SEARCH = dict(samples=200, noise_std=0.25)  # chosen by pets_reacher_search on seed 0's model
 # name -> (agent, scenario, budget, chunk, overrides, eval episodes, target return)
 EXPERIMENTS: dict[str, tuple] = {
     "pets_ip": ("pets", IP, 2_000, 500, PETS_IP, 2, 1000.0),
@@ -84,6 +90,7 @@ EXPERIMENTS: dict[str, tuple] = {
                 1000.0),
     "pets_reacher": ("pets", REACHER, 20_000, 5_000, PETS_IP, 10, -5.0),
     "pets_reacher_known": ("pets", REACHER, 20_000, 5_000, {**PETS_IP, "reward": "known"}, 10, -5.0),
+    "pets_reacher_focused": ("pets", REACHER, 20_000, 5_000, {**PETS_IP, "reward": "known", **REACHER_SEARCH}, 10, -5.0),
     "sac_reacher": ("sac", REACHER, 20_000, 5_000, {}, 10, -5.0),
     "i2a_cartpole": ("i2a", CP, 20_480, 20_480, {}, 10, 500.0),
     "i2a_model_free_cartpole": ("i2a", CP, 20_480, 20_480, {"imagination": False}, 10, 500.0),
@@ -171,7 +178,32 @@ def pets_propagation_ip(episodes: int = 5) -> dict:
     return out
 
 
-SPECIAL = {"pets_grid": pets_grid, "cem_sim_ip": cem_sim_ip, "pets_propagation_ip": pets_propagation_ip}
+def pets_reacher_search(episodes: int = 10) -> dict:
+    """One PETS model, several planners: ``pets_reacher_known``'s agent (seed 0) after 20,000 steps,
+    evaluated on ``episodes`` episodes (reset seeds 1000+) with each planner setting in turn (the
+    plan state reset between them); the model and its data are the same throughout."""
+    sc = scenarios.make(REACHER)
+    ag = agents.make("pets", sc, seed=0, **EXPERIMENTS["pets_reacher_known"][4])
+    ag.learn(20_000)
+    base = dict(ag.hparams)
+    variants = [{}, {"samples": 400}, {"iterations": 5}, {"horizon": 25}, {"particles": 20}, {"propagation": "mean"},
+                {"samples": 400, "iterations": 5, "horizon": 25}, {"noise_std": 0.25}, {"planner": "mppi"},
+                {"noise_std": 0.25, "iterations": 5}, {"noise_std": 0.25, "samples": 200}, {"noise_std": 0.1},
+                {"samples": 200}, {"noise_std": 0.25, "samples": 400}]
+    rows = []
+    for v in variants:
+        ag.hparams = {**base, **v}
+        ag._eval_plan = PlanState()
+        ag.planned_steps, ag.plan_seconds = 0, 0.0
+        recs = testbed.evaluate(ag, sc, episodes=episodes, seed=1000, num_envs=min(episodes, 8))
+        rows.append({"variant": v, "mean": float(np.mean([r.team_return for r in recs])),
+                     "plan_s_per_step": round(ag.plan_cost(), 4)})
+        print(json.dumps({"progress": "pets_reacher_search", **rows[-1]}), flush=True)
+    return {"experiment": "pets_reacher_search", "agent": "pets", "scenario": REACHER, "steps": ag.steps_trained,
+            "overrides": EXPERIMENTS["pets_reacher_known"][4], "episodes": episodes, "variants": rows}
+
+
+SPECIAL = {"pets_reacher_search": pets_reacher_search, "pets_grid": pets_grid, "cem_sim_ip": cem_sim_ip, "pets_propagation_ip": pets_propagation_ip}
 
 
 def main() -> None:
