@@ -222,7 +222,26 @@ def _kind(value: Any) -> str:
         return "a list"
     if isinstance(value, dict):
         return "a mapping"
-    return "a string"
+    return "a string" if isinstance(value, str) else f"of type {type(value).__name__}"
+
+
+def plain(value: Any) -> Any:
+    """``value`` with NumPy scalars and arrays as the Python numbers, booleans and lists they hold
+    (``np.int64(32)`` from a grid or ``np.arange`` was refused as "not an integer ... (a string)").
+
+    >>> import numpy as np
+    >>> plain(np.int64(32)), plain(np.bool_(True)), plain(np.array([64, 64])), plain({"net_arch": np.array([8])})
+    (32, True, [64, 64], {'net_arch': [8]})
+    """
+    import numpy as np
+
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain(v) for v in value)
+    return value
 
 
 def check_values(agent: str, values: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
@@ -236,6 +255,7 @@ def check_values(agent: str, values: dict[str, Any], defaults: dict[str, Any]) -
     >>> check_values("ppo", {"learning_rate": 1, "n_steps": 256.0}, {"learning_rate": 3e-4, "n_steps": 2048})
     {'learning_rate': 1.0, 'n_steps': 256}
     """
+    values = {key: plain(value) for key, value in values.items()}
     out = dict(values)
     for key, value in values.items():
         default = defaults.get(key)

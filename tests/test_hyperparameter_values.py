@@ -139,3 +139,18 @@ def test_valid_policy_kwargs_and_action_noise_forms_pass():
     hyperparams.check_values("ppo", {"policy_kwargs": {"net_arch": {"pi": [64], "vf": [64]}, "log_std_init": -2,
                                                       "ortho_init": False}}, _defaults("ppo"))
     hyperparams.check_values("td3", {"action_noise": {"type": "ornstein_uhlenbeck", "std": 0}}, _defaults("td3"))
+
+
+def test_numpy_scalars_and_arrays_are_the_python_values_they_hold():
+    """``np.int64(32)`` (a grid, ``np.arange``) was refused as "must be an integer ... (a string)"; NumPy
+    values now reach the learner as Python ints, floats, booleans and lists, and another object's
+    refusal names its type."""
+    import numpy as np
+
+    agent = agents.make("rainbow", "classic/CartPole-v1", seed=0, batch_size=np.int64(32), gamma=np.float64(0.5),
+                        noisy=np.bool_(False), net_arch=np.array([8, 8]))
+    h = agent.hparams
+    assert (h["batch_size"], h["gamma"], h["noisy"], h["net_arch"]) == (32, 0.5, False, [8, 8])
+    assert [type(h[k]) for k in ("batch_size", "gamma", "noisy", "net_arch")] == [int, float, bool, list]
+    with pytest.raises(UserError, match=r"batch_size must be an integer, got <object .*> \(of type object; default 64\)"):
+        agents.make("rainbow", "classic/CartPole-v1", batch_size=object())
