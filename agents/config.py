@@ -228,6 +228,9 @@ def check_pairs(agent: str, config: dict[str, Any], learning: str | None = None)
         if has(small, large) and n[small] > n[large]:  # type: ignore[operator]
             raise UserError(f"{agent}: {small} {config[small]} is above {large} {config[large]}: {why} "
                             f"(valid: {small} <= {large})")
+    if has("particles", "ensemble_size") and n["ensemble_size"] >= 1 and n["particles"] % n["ensemble_size"]:  # type: ignore[operator]
+        raise UserError(f"{agent}: particles {config['particles']} must be a multiple of ensemble_size "
+                        f"{config['ensemble_size']} (each member carries the same number of particles)")
     if config.get("distributional") is True and has("v_min", "v_max"):
         check_support(agent, n["v_min"], n["v_max"])  # type: ignore[arg-type]
     elites = config.get("planner", agent) != "mppi"  # MPPI (the mppi agent, pets' planner: mppi) keeps no elite

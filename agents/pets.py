@@ -45,7 +45,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from agents import hyperparams
+from agents import config, hyperparams
 from agents.base import Capabilities, ProgressFn, require_single_agent, TableHyperparameters
 from agents.checkpoint import save_meta
 from agents.model_based import (MODEL_DEFAULTS, build_model, fit_and_log, known, load_model,
@@ -95,9 +95,7 @@ class PETS(TableHyperparameters):
         self.scenario, self.seed = scenario, seed
         self.hparams = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(), DEFAULTS)
         h = self.hparams
-        if h["particles"] % h["ensemble_size"]:
-            raise UserError(f"{self.name}: particles {h['particles']} must be a multiple of ensemble_size "
-                            f"{h['ensemble_size']} (each member carries the same number of particles)")
+        config.check_pairs(self.name, h)  # particles a multiple of ensemble_size, an elite where CEM plans
         if h["planner"] not in ("cem", "mppi"):
             raise UserError(f"{self.name}: planner must be cem or mppi, got {h['planner']!r}")
         self.termination_fn = resolve_termination(self.name, scenario, h["termination"])

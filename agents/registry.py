@@ -99,6 +99,20 @@ def check_for_scenario(name: str, config: dict[str, Any], sc: Scenario) -> None:
                             f"{sc.action_space(discrete[0])} (valid here: use_sde false)")
 
 
+def check_fits(name: str, sc: Scenario, hparams: dict[str, Any]) -> None:
+    """Refuse, in one line, what ``make`` refuses before it builds agent ``name`` on ``sc`` with the checked
+    overrides ``hparams``: a scenario whose actions, observations or setting the agent does not support, an
+    inconsistent pair in the merged config, a value ``sc`` cannot take. ``testbed run`` checks every agent x
+    scenario of a study with it before any job trains (pets on CartPole failed there after the other jobs ran)."""
+    cls = agent_class(name)
+    check_support(name, cls.capabilities, sc)
+    defaults = getattr(cls, "default_hyperparameters", None)
+    if defaults is not None:
+        merged = {**defaults(), **hyperparams.tuned_defaults(name, sc.id), **hparams}
+        config.check_pairs(name, merged, cls.capabilities.learning)
+        check_for_scenario(name, merged, sc)
+
+
 def make(name: str, scenario: Scenario | str | dict | ScenarioSpec, seed: int | None = None, **hparams: Any) -> Any:
     """Build agent ``name`` for ``scenario`` with tuned defaults overridden by ``hparams``.
 
@@ -111,11 +125,7 @@ def make(name: str, scenario: Scenario | str | dict | ScenarioSpec, seed: int | 
     if defaults is not None:
         hparams = hyperparams.check_values(name, hparams, defaults())
     sc = _scenario(scenario)
-    check_support(name, cls.capabilities, sc)
-    if defaults is not None:
-        merged = {**defaults(), **hyperparams.tuned_defaults(name, sc.id), **hparams}
-        config.check_pairs(name, merged, cls.capabilities.learning)
-        check_for_scenario(name, merged, sc)
+    check_fits(name, sc, hparams)
     return private_rng.build(lambda: budget.checked(divergence.guard(cls(sc, seed=seed, **hparams))), seed)
 
 

@@ -204,6 +204,14 @@ def validate(spec: ExperimentSpec) -> None:
                 trained.append(Scenario(sc_spec))
             except UserError as exc:
                 raise UserError(f"experiment {spec.name}: {exc}") from None
+        from agents.registry import check_fits
+
+        for a in spec.agents:  # an agent that cannot train on a scenario (pets on CartPole) fails here too
+            for scenario in trained:
+                try:
+                    check_fits(a.name, scenario, a.hparams)
+                except UserError as exc:
+                    raise UserError(f"experiment {spec.name}: {exc}") from None
         if spec.grids or top_boxes:
             for sc_spec in sc_specs:
                 check_axes(sc_spec, spec.grids, top_boxes)

@@ -61,3 +61,19 @@ def test_the_seed_count_shorthand_still_expands(tmp_path):
     path = tmp_path / "spec.yaml"
     path.write_text(BASE + "seeds: 3\n")
     assert load_experiment(path).seeds == [0, 1, 2]
+
+
+@pytest.mark.parametrize("agents_line, scenario, match", [
+    # capabilities: ran every other job first, then failed the pets job
+    ("[{name: random}, {name: pets}]", "classic/CartPole-v1",
+     r"experiment t: pets supports continuous actions only; classic/CartPole-v1 has discrete actions"),
+    # a pair the pets constructor alone refused
+    ("[{name: random}, {name: pets, hparams: {particles: 7}}]", "classic/Pendulum-v1",
+     r"experiment t: pets: particles 7 must be a multiple of ensemble_size 5 .* \(on classic/Pendulum-v1\)"),
+    ("[{name: rainbow}]", "robotics/FetchReach-v4", r"experiment t: rainbow supports discrete actions only"),
+])
+def test_an_agent_that_cannot_train_on_a_scenario_is_refused_when_loaded(tmp_path, agents_line, scenario, match):
+    path = tmp_path / "spec.yaml"
+    path.write_text(f"name: t\nagents: {agents_line}\nscenarios: [{scenario}]\ntrain_steps: 10\n")
+    with pytest.raises(UserError, match=match):
+        load_experiment(path)
