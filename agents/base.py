@@ -84,6 +84,8 @@ def check_support(name: str, caps: Capabilities, scenario: Scenario) -> None:
             f"{name} optimizes one team reward and supports cooperative scenarios only; {scenario.id} is "
             f"{scenario.spec.setting} (use ippo, mappo, maddpg or iql)"
         )
+    if caps.multi_agent == "single":  # also before a study's jobs run (``agents.registry.check_fits``)
+        require_single_agent(name, scenario)
 
 
 @runtime_checkable

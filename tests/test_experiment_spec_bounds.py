@@ -77,3 +77,12 @@ def test_an_agent_that_cannot_train_on_a_scenario_is_refused_when_loaded(tmp_pat
     path.write_text(f"name: t\nagents: {agents_line}\nscenarios: [{scenario}]\ntrain_steps: 10\n")
     with pytest.raises(UserError, match=match):
         load_experiment(path)
+
+
+def test_a_single_agent_method_on_a_multi_agent_scenario_is_refused_when_loaded(tmp_path):
+    """Its constructor alone refused it, so the study's other jobs ran first."""
+    path = tmp_path / "spec.yaml"
+    path.write_text("name: t\nagents: [{name: random}, {name: mbpo}]\nscenarios: [mpe/simple_spread_continuous-v3]\n"
+                    "train_steps: 10\n")
+    with pytest.raises(UserError, match=r"experiment t: mbpo is single-agent; mpe/simple_spread_continuous-v3 has 3 agents"):
+        load_experiment(path)
