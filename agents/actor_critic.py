@@ -140,6 +140,12 @@ class LanePolicy(TableHyperparameters):
     DEFAULTS: dict[str, Any]
     POSITIVE: tuple[str, ...] = ()
 
+    @classmethod
+    def check_scenario(cls, scenario: Any, h: dict[str, Any]) -> None:
+        """Refuse, in one line, a scenario whose agents one shared network cannot serve (``Lanes``: Box
+        observations, Discrete or Box actions, the same spaces for every agent)."""
+        Lanes(scenario, cls.name, h.get("agent_id", True))
+
     def _setup(self, scenario: Any, seed: int | None, overrides: dict[str, Any]) -> dict[str, Any]:
         """Resolve and check the hyperparameters, build the lanes and the network; returns them."""
         self.scenario, self.seed = scenario, seed

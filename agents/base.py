@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import ClassVar, TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
+from gymnasium import spaces
 
 from scenarios import UserError
 
@@ -146,6 +147,15 @@ def require_single_agent(name: str, scenario: Scenario) -> None:
     """Refuse a multi-agent scenario for a single-agent method, in one line."""
     if scenario.num_agents != 1:
         raise UserError(f"{name} is single-agent; {scenario.id} has {scenario.num_agents} agents")
+
+
+def require_box_agent(name: str, scenario: Scenario) -> None:
+    """Refuse, in one line, a scenario other than one agent with continuous (Box) observations and actions."""
+    require_single_agent(name, scenario)
+    agent = scenario.possible_agents[0]
+    act_space, obs_space = scenario.action_space(agent), scenario.observation_space(agent)
+    if not isinstance(act_space, spaces.Box) or not isinstance(obs_space, spaces.Box):
+        raise UserError(f"{name} needs continuous (Box) observations and actions; {scenario.id} has {obs_space} / {act_space}")
 
 
 class NoTraining:

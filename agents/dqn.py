@@ -114,26 +114,34 @@ class QAgent(TableHyperparameters):
         the one ``agents.make`` checks values against."""
         return {**DEFAULTS, **cls.flags}
 
-    def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
-        require_single_agent(self.name, scenario)
+    @classmethod
+    def check_scenario(cls, scenario: Scenario, h: dict[str, Any]) -> None:
+        """Refuse, in one line, a scenario this learner cannot take with the merged hyperparameters ``h``: one
+        agent with discrete actions, array or goal-conditioned Dict observations (``her`` needs the latter)."""
+        require_single_agent(cls.name, scenario)
         act_space, obs_space = scenario.action_space(AGENT), scenario.observation_space(AGENT)
         if not isinstance(act_space, spaces.Discrete):
-            raise UserError(f"{self.name} needs discrete actions; {scenario.id} has {act_space}")
+            raise UserError(f"{cls.name} needs discrete actions; {scenario.id} has {act_space}")
+        goal = is_goal_space(obs_space)
+        if isinstance(obs_space, spaces.Dict) and not goal:
+            raise UserError(f"{cls.name} takes array observations or goal-conditioned Dicts; {scenario.id} has {obs_space}")
+        if h.get("her") and not goal:
+            raise UserError(f"{cls.name}: her needs a goal-conditioned scenario (Dict observations with observation, "
+                            f"achieved_goal, desired_goal, e.g. goals/BitFlipping-v0); {scenario.id} has {obs_space}")
+
+    def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         self.scenario, self.seed = scenario, seed
         self.hparams = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(),
                                            {**DEFAULTS, **self.flags})
         h = self.hparams
+        self.check_scenario(scenario, h)
+        act_space, obs_space = scenario.action_space(AGENT), scenario.observation_space(AGENT)
         torch.set_num_threads(h["torch_threads"])
         if seed is not None:
             torch.manual_seed(seed)
         self.rng = np.random.default_rng(seed)
         self.discrete_obs = isinstance(obs_space, spaces.Discrete)
         self.goal_space = obs_space if is_goal_space(obs_space) else None
-        if isinstance(obs_space, spaces.Dict) and self.goal_space is None:
-            raise UserError(f"{self.name} takes array observations or goal-conditioned Dicts; {scenario.id} has {obs_space}")
-        if h["her"] and self.goal_space is None:
-            raise UserError(f"{self.name}: her needs a goal-conditioned scenario (Dict observations with observation, "
-                            f"achieved_goal, desired_goal, e.g. goals/BitFlipping-v0); {scenario.id} has {obs_space}")
         self.flat_space = flatten_space(obs_space) if self.goal_space is not None else obs_space
         self.n_in = int(obs_space.n) if self.discrete_obs else int(np.prod(self.flat_space.shape))
         self.n_actions = int(act_space.n)

@@ -79,13 +79,20 @@ class FastPPO:
         """The ``ppo`` agent's defaults."""
         return {**ppo_defaults(), **OWN}
 
+    @classmethod
+    def check_scenario(cls, scenario: Scenario, h: dict[str, Any]) -> None:
+        """Refuse, in one line, an SB3 option this learner does not implement, or a scenario whose agents one
+        shared network cannot serve (``Lanes``)."""
+        for key, default in UNSUPPORTED.items():
+            if h.get(key, default) != default:
+                raise UserError(f"fast_ppo does not implement {key}={h[key]!r} (use the SB3-backed ppo for it)")
+        Lanes(scenario, cls.name, agent_id=False)
+
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         self.scenario, self.seed = scenario, seed
         base = {**self.default_hyperparameters(), **hyperparams.tuned_defaults(self.defaults_from, scenario.id)}
         self.hparams = h = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(), base)
-        for key, default in UNSUPPORTED.items():
-            if h.get(key) != default:
-                raise UserError(f"fast_ppo does not implement {key}={h[key]!r} (use the SB3-backed ppo for it)")
+        self.check_scenario(scenario, h)
         self.lanes = Lanes(scenario, self.name, agent_id=False)
         torch.set_num_threads(h["torch_threads"])
         self.rng = np.random.default_rng(seed)

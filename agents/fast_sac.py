@@ -91,20 +91,28 @@ class FastSAC:
         """The ``sac`` agent's defaults."""
         return SACAgent.default_hyperparameters()
 
+    @classmethod
+    def check_scenario(cls, scenario: Scenario, h: dict[str, Any]) -> None:
+        """Refuse, in one line, an SB3 option this learner does not implement, a scenario whose agents one
+        shared network cannot serve (``Lanes``) or whose actions are discrete, and ``her`` without one
+        goal-conditioned agent."""
+        for key, default in UNSUPPORTED.items():
+            if h.get(key, default) != default:
+                raise UserError(f"fast_sac does not implement {key}={h[key]!r} (use the SB3-backed sac for it)")
+        lanes = Lanes(scenario, cls.name, agent_id=False)
+        if lanes.discrete:
+            raise UserError(f"fast_sac supports continuous actions only; {scenario.id} has discrete actions")
+        if h.get("her") and (not lanes.goal_spaces or len(lanes.agents) != 1):
+            raise UserError(f"fast_sac: her needs a one-agent goal-conditioned scenario (Dict observations with "
+                            f"observation, achieved_goal, desired_goal, e.g. robotics/FetchPush-v4); {scenario.id} is not one")
+
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         self.scenario, self.seed = scenario, seed
         base = {**self.default_hyperparameters(), **hyperparams.tuned_defaults(self.defaults_from, scenario.id)}
         self.hparams = h = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(), base)
-        for key, default in UNSUPPORTED.items():
-            if h.get(key) != default:
-                raise UserError(f"fast_sac does not implement {key}={h[key]!r} (use the SB3-backed sac for it)")
+        self.check_scenario(scenario, h)
         self.lanes = Lanes(scenario, self.name, agent_id=False)
-        if self.lanes.discrete:
-            raise UserError(f"fast_sac supports continuous actions only; {scenario.id} has discrete actions")
         self.goal_space = next(iter(self.lanes.goal_spaces.values()), None)
-        if h["her"] and (self.goal_space is None or len(self.lanes.agents) != 1):
-            raise UserError(f"fast_sac: her needs a one-agent goal-conditioned scenario (Dict observations with "
-                            f"observation, achieved_goal, desired_goal, e.g. robotics/FetchPush-v4); {scenario.id} is not one")
         self.hindsight: Hindsight | None = None
         torch.set_num_threads(h["torch_threads"])
         self.rng = np.random.default_rng(seed)

@@ -54,11 +54,8 @@ class I2A(TableHyperparameters):
     capabilities = Capabilities(continuous_actions=False, multi_agent="single", learning="on-policy")
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
-        require_single_agent(self.name, scenario)
+        self.check_scenario(scenario, {})
         act_space, obs_space = scenario.action_space(AGENT), scenario.observation_space(AGENT)
-        if not isinstance(act_space, spaces.Discrete) or not isinstance(obs_space, spaces.Box):
-            raise UserError(f"{self.name} needs vector observations and discrete actions; {scenario.id} has "
-                            f"{obs_space} / {act_space}")
         self.scenario, self.seed = scenario, seed
         self.hparams = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(), DEFAULTS)
         h = self.hparams
@@ -77,6 +74,15 @@ class I2A(TableHyperparameters):
         self.steps_trained = 0
         self._vec: Any = None
         self._obs: np.ndarray | None = None
+
+    @classmethod
+    def check_scenario(cls, scenario: Scenario, h: dict[str, Any]) -> None:
+        """Refuse, in one line, a scenario other than one agent with vector observations and discrete actions."""
+        require_single_agent(cls.name, scenario)
+        act_space, obs_space = scenario.action_space(AGENT), scenario.observation_space(AGENT)
+        if not isinstance(act_space, spaces.Discrete) or not isinstance(obs_space, spaces.Box):
+            raise UserError(f"{cls.name} needs vector observations and discrete actions; {scenario.id} has "
+                            f"{obs_space} / {act_space}")
 
     # ----- acting -----------------------------------------------------------------------------------
     def _rows(self, obs: np.ndarray | torch.Tensor) -> torch.Tensor:

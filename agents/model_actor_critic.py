@@ -22,10 +22,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from gymnasium import spaces
 
 from agents import hyperparams
-from agents.base import Capabilities, ProgressFn, require_single_agent, TableHyperparameters
+from agents.base import Capabilities, ProgressFn, TableHyperparameters, require_box_agent
 from agents.checkpoint import save_meta
 from agents.model_based import (MODEL_DEFAULTS, build_model, fit_and_log, known, load_model, resolve_reward,
                                 resolve_termination, save_model)
@@ -33,7 +32,7 @@ from agents.observations import accepts_unbatched
 from agents.sac_core import SACCore
 from agents.sb3_views import DETERMINISTIC_STD
 from agents.transitions import Transitions
-from scenarios import Scenario, UserError
+from scenarios import Scenario
 
 AGENT = "agent_0"
 AC_DEFAULTS: dict[str, Any] = {
@@ -52,10 +51,8 @@ class ModelActorCritic(TableHyperparameters):
     capabilities = Capabilities(discrete_actions=False, multi_agent="single", learning="off-policy")
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
-        require_single_agent(self.name, scenario)
+        require_box_agent(self.name, scenario)
         act_space, obs_space = scenario.action_space(AGENT), scenario.observation_space(AGENT)
-        if not isinstance(act_space, spaces.Box) or not isinstance(obs_space, spaces.Box):
-            raise UserError(f"{self.name} needs continuous (Box) observations and actions; {scenario.id} has {obs_space} / {act_space}")
         self.scenario, self.seed = scenario, seed
         self.hparams = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(),
                                            self.DEFAULTS)
@@ -78,6 +75,14 @@ class ModelActorCritic(TableHyperparameters):
         self.updates = 0
         self._vec: Any = None
         self._obs: np.ndarray | None = None
+
+    @classmethod
+    def check_scenario(cls, scenario: Scenario, h: dict[str, Any]) -> None:
+        """Refuse, in one line, a scenario this learner cannot take: one agent with Box observations and actions,
+        a known termination or reward where the scenario has one."""
+        require_box_agent(cls.name, scenario)
+        resolve_termination(cls.name, scenario, h["termination"])
+        resolve_reward(cls.name, scenario, h["reward"])
 
     # ----- acting -----------------------------------------------------------------------------------
     def _unscale(self, a: np.ndarray) -> np.ndarray:

@@ -43,10 +43,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from gymnasium import spaces
 
 from agents import config, hyperparams
-from agents.base import Capabilities, ProgressFn, require_single_agent, TableHyperparameters
+from agents.base import Capabilities, ProgressFn, TableHyperparameters, require_box_agent
 from agents.checkpoint import save_meta
 from agents.model_based import (MODEL_DEFAULTS, build_model, fit_and_log, known, load_model,
                                 resolve_reward, resolve_termination, save_model)
@@ -88,14 +87,11 @@ class PETS(TableHyperparameters):
     capabilities = Capabilities(discrete_actions=False, multi_agent="single", learning="off-policy")
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
-        require_single_agent(self.name, scenario)
-        act_space, obs_space = scenario.action_space(AGENT), scenario.observation_space(AGENT)
-        if not isinstance(act_space, spaces.Box) or not isinstance(obs_space, spaces.Box):
-            raise UserError(f"{self.name} needs continuous (Box) observations and actions; {scenario.id} has {obs_space} / {act_space}")
         self.scenario, self.seed = scenario, seed
         self.hparams = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(), DEFAULTS)
         h = self.hparams
-        config.check_pairs(self.name, h)  # particles a multiple of ensemble_size, an elite where CEM plans
+        self.check_scenario(scenario, h)
+        act_space, obs_space = scenario.action_space(AGENT), scenario.observation_space(AGENT)
         if h["planner"] not in ("cem", "mppi"):
             raise UserError(f"{self.name}: planner must be cem or mppi, got {h['planner']!r}")
         self.termination_fn = resolve_termination(self.name, scenario, h["termination"])
@@ -118,6 +114,16 @@ class PETS(TableHyperparameters):
         self._train_plan, self._eval_plan = PlanState(), PlanState()
         self._vec: Any = None
         self._obs: np.ndarray | None = None
+
+    @classmethod
+    def check_scenario(cls, scenario: Scenario, h: dict[str, Any]) -> None:
+        """Refuse, in one line, a scenario or merged hyperparameters ``h`` this planner cannot take: one agent
+        with Box observations and actions, particles a multiple of ensemble_size, an elite where CEM plans,
+        a known termination or reward where the scenario has one."""
+        require_box_agent(cls.name, scenario)
+        config.check_pairs(cls.name, h)
+        resolve_termination(cls.name, scenario, h["termination"])
+        resolve_reward(cls.name, scenario, h["reward"])
 
     # ----- planning ---------------------------------------------------------------------------------
     def returns(self, obs: torch.Tensor, cand: torch.Tensor, gen: torch.Generator) -> torch.Tensor:

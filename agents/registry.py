@@ -102,8 +102,10 @@ def check_for_scenario(name: str, config: dict[str, Any], sc: Scenario) -> None:
 def check_fits(name: str, sc: Scenario, hparams: dict[str, Any]) -> None:
     """Refuse, in one line, what ``make`` refuses before it builds agent ``name`` on ``sc`` with the checked
     overrides ``hparams``: a scenario whose actions, observations or setting the agent does not support, an
-    inconsistent pair in the merged config, a value ``sc`` cannot take. ``testbed run`` checks every agent x
-    scenario of a study with it before any job trains (pets on CartPole failed there after the other jobs ran)."""
+    inconsistent pair in the merged config, a value ``sc`` cannot take, and what the agent's own
+    ``check_scenario(sc, config)`` classmethod refuses (its constructor's checks, run without building).
+    ``testbed run`` checks every agent x scenario of a study with it before any job trains (pets on
+    CartPole, i2a on FrozenLake or a3c on speaker_listener failed there after the other jobs ran)."""
     cls = agent_class(name)
     check_support(name, cls.capabilities, sc)
     defaults = getattr(cls, "default_hyperparameters", None)
@@ -111,6 +113,9 @@ def check_fits(name: str, sc: Scenario, hparams: dict[str, Any]) -> None:
         merged = {**defaults(), **hyperparams.tuned_defaults(name, sc.id), **hparams}
         config.check_pairs(name, merged, cls.capabilities.learning)
         check_for_scenario(name, merged, sc)
+        check_scenario = getattr(cls, "check_scenario", None)  # what the learner's constructor would refuse about sc
+        if check_scenario is not None:
+            check_scenario(sc, merged)
 
 
 def make(name: str, scenario: Scenario | str | dict | ScenarioSpec, seed: int | None = None, **hparams: Any) -> Any:

@@ -86,3 +86,19 @@ def test_a_single_agent_method_on_a_multi_agent_scenario_is_refused_when_loaded(
                     "train_steps: 10\n")
     with pytest.raises(UserError, match=r"experiment t: mbpo is single-agent; mpe/simple_spread_continuous-v3 has 3 agents"):
         load_experiment(path)
+
+
+@pytest.mark.parametrize("agent, scenario, match", [
+    ("{name: i2a}", "toytext/FrozenLake-v1", r"i2a needs vector observations and discrete actions"),
+    ("{name: a3c}", "mpe/simple_speaker_listener-v4", r"a3c shares one network across agents, so their spaces must match"),
+    ("{name: fast_ppo, hparams: {sharing: none}}", "mpe/simple_spread-v3", r"fast_ppo does not implement sharing='none'"),
+    ("{name: rainbow, hparams: {her: true}}", "classic/CartPole-v1", r"rainbow: her needs a goal-conditioned scenario"),
+    ("{name: mbve, hparams: {reward: known}}", "mujoco/Reacher-hard-v0", r"mbve: reward: known, but mujoco/Reacher-hard-v0 has no"),
+])
+def test_what_a_constructor_refuses_is_refused_when_loaded(tmp_path, agent, scenario, match):
+    """Each learner's ``check_scenario`` (its constructor's own checks, run without building) is part of a
+    study's validation: these failed in their job after the study's other jobs had run."""
+    path = tmp_path / "spec.yaml"
+    path.write_text(f"name: t\nagents: [{{name: random}}, {agent}]\nscenarios: [{scenario}]\ntrain_steps: 10\n")
+    with pytest.raises(UserError, match="experiment t: " + match):
+        load_experiment(path)
