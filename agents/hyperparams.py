@@ -127,6 +127,15 @@ def _widths(value: Any) -> bool:
         isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in value)
 
 
+def _whole(arch: Any) -> Any:
+    """``net_arch`` with integral floats as ints (``[64.0]`` as ``[64]``, as a top-level ``net_arch`` is read)."""
+    if isinstance(arch, dict):
+        return {k: _whole(v) for k, v in arch.items()}
+    if isinstance(arch, (list, tuple)):
+        return [int(w) if isinstance(w, float) and w.is_integer() else w for w in arch]
+    return arch
+
+
 def check_policy_kwargs(agent: str, policy_kwargs: Any) -> None:
     """Refuse, in one line, a ``policy_kwargs`` entry whose value cannot be what its name says: counts
     (``check_policy_counts``), ``net_arch`` (widths >= 1, or a mapping of such lists: ``{pi: [..], vf: [..]}``),
@@ -291,7 +300,10 @@ def check_values(agent: str, values: dict[str, Any], defaults: dict[str, Any]) -
     from agents import config
 
     config.check(agent, out)  # ranges and choices (agents/fields.yaml)
-    check_policy_kwargs(agent, out.get("policy_kwargs"))
+    pk = out.get("policy_kwargs")
+    if isinstance(pk, dict) and "net_arch" in pk:
+        out["policy_kwargs"] = pk = {**pk, "net_arch": _whole(pk["net_arch"])}
+    check_policy_kwargs(agent, pk)
     check_action_noise(agent, out.get("action_noise"))
     return out
 

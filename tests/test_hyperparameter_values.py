@@ -139,6 +139,8 @@ def test_valid_policy_kwargs_and_action_noise_forms_pass():
     hyperparams.check_values("ppo", {"policy_kwargs": {"net_arch": {"pi": [64], "vf": [64]}, "log_std_init": -2,
                                                       "ortho_init": False}}, _defaults("ppo"))
     hyperparams.check_values("td3", {"action_noise": {"type": "ornstein_uhlenbeck", "std": 0}}, _defaults("td3"))
+    out = hyperparams.check_values("fast_sac", {"policy_kwargs": {"net_arch": [16.0, 8]}}, _defaults("fast_sac"))
+    assert out["policy_kwargs"]["net_arch"] == [16, 8] and type(out["policy_kwargs"]["net_arch"][0]) is int
 
 
 def test_numpy_scalars_and_arrays_are_the_python_values_they_hold():
