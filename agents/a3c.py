@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import os
 import queue
+import sys
 import time
+import traceback
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -93,7 +95,22 @@ def n_step_returns(rewards: np.ndarray, dones: np.ndarray, bootstrap: np.ndarray
 
 def _worker(rank: int, scenario: Scenario, seed: int, h: dict[str, Any], shared: ActorCritic, opt: torch.optim.Optimizer,
             counter: Any, total: int, episodes: Any, parent: int, resume: tuple[dict, dict] | None = None,
-            results: Any = None) -> None:
+            results: Any = None, errors: Any = None) -> None:
+    """``_work`` in a worker process. An exception there goes to ``errors`` as its traceback text for the
+    learner to raise (with a diverged network, as the divergence guard's one line), and the process exits
+    with code 1, instead of printing it to stderr beside the learner's own message."""
+    try:
+        _work(rank, scenario, seed, h, shared, opt, counter, total, episodes, parent, resume, results)
+    except Exception:
+        if errors is None:
+            raise
+        errors.put((rank, traceback.format_exc()))
+        sys.exit(1)
+
+
+def _work(rank: int, scenario: Scenario, seed: int, h: dict[str, Any], shared: ActorCritic, opt: torch.optim.Optimizer,
+          counter: Any, total: int, episodes: Any, parent: int, resume: tuple[dict, dict] | None = None,
+          results: Any = None) -> None:
     """One actor-learner: roll out ``n_steps``, compute the loss on a local copy, apply its gradient to ``shared``.
 
     ``resume`` is the state this worker sent at the end of the previous call (its copies mid-episode,
@@ -185,13 +202,13 @@ class A3C(LanePolicy):
             return
         h = self.hparams
         ctx = mp.get_context("spawn")
-        counter, episodes, results = ctx.Value("q", 0), ctx.Queue(), ctx.Queue()
+        counter, episodes, results, errors = ctx.Value("q", 0), ctx.Queue(), ctx.Queue(), ctx.Queue()
         resume = self._workers if len(self._workers) == h["n_workers"] else [None] * h["n_workers"]
         # without the workers' state (a checkpoint without training state) a continued run draws new
         # episodes: its seeds follow the steps already trained; with it, the workers go on where they were
         base = wrap_seed((0 if self.seed is None else int(self.seed)) * 1_000_003 + (0 if self._workers else self.steps_trained))
         procs = [ctx.Process(target=_worker, args=(k, self.scenario, base, h, self.model, self.optimizer, counter, steps,
-                                                   episodes, os.getpid(), resume[k], results), daemon=True)
+                                                   episodes, os.getpid(), resume[k], results, errors), daemon=True)
                  for k in range(h["n_workers"])]
         for p in procs:
             p.start()
@@ -213,7 +230,12 @@ class A3C(LanePolicy):
         self._drain(episodes)
         failed = [p.exitcode for p in procs if p.exitcode not in (0, None)]
         if failed:
-            raise RuntimeError(f"a3c: {len(failed)} worker(s) failed (exit codes {failed})")
+            try:
+                rank, text = errors.get(timeout=5)
+                cause = f"; worker {rank}:\n{text}"
+            except queue.Empty:
+                cause = ""
+            raise RuntimeError(f"a3c: {len(failed)} worker(s) failed (exit codes {failed}){cause}")
         while len(states) < len(procs):
             k, state = results.get(timeout=60)
             states[k] = state

@@ -274,3 +274,31 @@ def test_a_ray_address_where_nothing_listens_is_refused_at_once(monkeypatch):
     with pytest.raises(UserError, match=rf"cannot connect to Ray at 127.0.0.1:{port}: nothing answers there"):
         runtime.start_ray(2, f"127.0.0.1:{port}", needed_by="impala")
     assert runtime.unreachable("auto") is None and runtime.unreachable("ray://127.0.0.1:1") is None
+
+
+def test_an_a3c_worker_hands_its_exception_to_the_learner_instead_of_printing_it(monkeypatch, capsys):
+    """A worker's exception (a NaN distribution once the shared network diverged) was printed as a torch
+    traceback beside the learner's one-line refusal; it now goes to the learner, which raises it (and the
+    divergence guard turns a diverged network's into its one line)."""
+    import queue
+
+    from agents import a3c
+
+    def fail(*args, **kwargs):
+        raise ValueError("Expected parameter loc to satisfy the constraint Real(), but found invalid values")
+
+    monkeypatch.setattr(a3c, "_work", fail)
+    errors = queue.Queue()
+    with pytest.raises(SystemExit) as exit_:
+        a3c._worker(0, None, 0, {}, None, None, None, 10, None, os.getpid(), errors=errors)
+    rank, text = errors.get_nowait()
+    assert exit_.value.code == 1 and rank == 0 and "ValueError: Expected parameter loc" in text
+    assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.slow  # 6 s: a worker process
+def test_a_diverged_a3c_is_one_line_without_a_worker_traceback(capfd):
+    ag = agents.make("a3c", "classic/Pendulum-v1", seed=0, n_workers=1, n_envs=2, learning_rate=1e6)
+    with pytest.raises(UserError, match="a3c diverged during training"):
+        ag.learn(400)
+    assert "Traceback" not in capfd.readouterr().err
