@@ -32,9 +32,14 @@ from agents.training_state import not_state
 from scenarios import UserError
 
 _DEPTH = 8
-_INVALID_DISTRIBUTION = re.compile(r"Expected parameter \w+ .* to satisfy the constraint .* but found invalid values", re.S)
-"""torch.distributions' check of its parameters: finite weights can still give an infinite scale
-(``exp`` of a huge log-std), which only this error reports."""
+_INVALID_DISTRIBUTION = re.compile(r"Expected parameter \w+ .* to satisfy the constraint .* but found invalid values"
+                                   r"|probability tensor contains either `inf`, `nan` or element < 0", re.S)
+"""torch.distributions' check of its parameters, and ``torch.multinomial``'s of its probabilities (i2a
+samples its actions so): finite weights can still give an infinite scale (``exp`` of a huge log-std)
+or infinite logits, which only these errors report."""
+MODEL_PREFIX = "model."
+"""Where the model-based agents keep their learned dynamics model (``agents.model_based``): its
+divergence poisons everything trained on its predictions, so it is reported first, with ``model_lr``."""
 _WIDTH = 256
 """Containers longer than this are data (episode lists, buffers), not where networks live: not walked."""
 _WORLDS = ("scenarios", "mujoco", "gymnasium", "pettingzoo", "mpe2")
@@ -80,12 +85,18 @@ def _parameters(root: Any) -> Iterator[tuple[str, Any]]:
 
 
 def nonfinite_parameter(agent: Any) -> str | None:
-    """The path of the agent's first network parameter holding NaN or an infinity, or None."""
+    """The path of the agent's first network parameter holding NaN or an infinity, or None; where the
+    agent has a ``model_lr`` (a learned dynamics model) and the model's parameters are among them, the
+    model's first (an actor fed NaN predictions came first and was blamed on learning_rate)."""
+    first = None
+    model_first = "model_lr" in (getattr(agent, "hparams", None) or {})
     with torch.no_grad():
         for path, p in _parameters(agent):
             if not _finite(p):
-                return path
-    return None
+                if not model_first or path.startswith(MODEL_PREFIX):
+                    return path
+                first = first or path
+    return first
 
 
 def _finite(p: Any) -> bool:
@@ -100,8 +111,9 @@ def _finite(p: Any) -> bool:
 def _message(agent: Any, where: str, steps: int) -> str:
     name = getattr(agent, "name", type(agent).__name__)
     hparams = getattr(agent, "hparams", None) or {}
-    lr = hparams.get("learning_rate")
-    hint = f"learning_rate {lr!r} is likely too large for this task; lower it" if lr is not None else "lower its step sizes"
+    key = "model_lr" if where.startswith(MODEL_PREFIX) and "model_lr" in hparams else "learning_rate"
+    lr = hparams.get(key)
+    hint = f"{key} {lr!r} is likely too large for this task; lower it" if lr is not None else "lower its step sizes"
     if "max_grad_norm" in hparams:
         hint += ", or clip gradients with max_grad_norm"
     return f"{name} diverged during training: non-finite values in {where} within its first {steps} steps ({hint})"

@@ -75,3 +75,46 @@ def test_cli_train_exits_2_in_one_line_and_keeps_what_was_stored(tmp_path):
     lines = [ln for ln in bad.stderr.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1 and "fast_sac diverged during training" in lines[0]
     assert (out / "agent.json").read_text() == before  # the earlier checkpoint is not overwritten
+
+
+def test_infinite_logits_sampled_by_multinomial_are_a_divergence():
+    """i2a samples its actions with ``torch.multinomial``, whose refusal of inf/NaN probabilities (finite
+    but overflowing weights) reached the command line as a traceback with exit status 1."""
+    class Sampler:
+        name = "i2a"
+        hparams = {"learning_rate": 1e30}
+
+        def learn(self, steps: int) -> None:
+            raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+
+    with pytest.raises(Diverged, match=r"i2a diverged during training: non-finite values in the outputs of its "
+                                       r"networks .* \(learning_rate 1e\+30 is likely too large"):
+        divergence.guard(Sampler()).learn(1)
+
+
+def test_a_diverged_dynamics_model_is_named_with_model_lr():
+    """The actor trained on a NaN model's predictions was found first and blamed on learning_rate
+    (mbve with model_lr 1e30 said 'learning_rate 0.0003 is likely too large')."""
+    import torch
+
+    class Model:
+        def __init__(self):
+            self.net = torch.nn.Linear(2, 2)
+
+    class Learner:
+        name = "mbve"
+        hparams = {"learning_rate": 3e-4, "model_lr": 1e30}
+
+        def __init__(self):
+            self.sac = torch.nn.Linear(2, 2)  # walked first
+            self.model = Model()
+            with torch.no_grad():
+                self.sac.weight.fill_(float("nan"))
+                self.model.net.bias.fill_(float("nan"))
+
+        def learn(self, steps: int) -> None:
+            pass
+
+    assert divergence.nonfinite_parameter(Learner()) == "model.net.bias"
+    with pytest.raises(Diverged, match=r"non-finite values in model.net.bias .* \(model_lr 1e\+30 is likely too large"):
+        divergence.guard(Learner()).learn(1)
