@@ -265,11 +265,10 @@ def test_a_ray_address_where_nothing_listens_is_refused_at_once(monkeypatch):
     from agents import runtime
 
     ray = runtime.import_ray("the test")
-    if ray.is_initialized():
-        pytest.skip("a Ray instance is already running in this process")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # free once closed: nothing listens there
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)  # as in a fresh process (the module's instance aside)
     monkeypatch.setattr(ray, "init", lambda **kwargs: pytest.fail("ray.init was reached"))
     with pytest.raises(UserError, match=rf"cannot connect to Ray at 127.0.0.1:{port}: nothing answers there"):
         runtime.start_ray(2, f"127.0.0.1:{port}", needed_by="impala")
