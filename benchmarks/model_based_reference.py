@@ -33,7 +33,8 @@ gait), the first evaluation at or above it per run is the comparison. ``mbve_tdk
 ``pets_reacher_search`` trains ``pets_reacher_known``'s seed 0 for 20,000 steps and evaluates its one
 model with other planner settings (more candidates, iterations, particles, a longer horizon, a
 narrower starting spread, MPPI); ``pets_reacher_focused`` is ``pets_reacher_known`` with the setting
-chosen there (200 candidates, ``noise_std`` 0.25), all seeds trained and evaluated with it.
+chosen there (200 candidates, ``noise_std`` 0.25), all seeds trained and evaluated with it;
+``pets_ip_search`` is the same search on ``pets_ip_h30``'s 5,000-step InvertedPendulum model.
 ``cem_sim_ip``: the ``cem`` planner with the simulator itself as the model (no learning), the
 ceiling of PETS's planning at horizon 30.
 ``pets_ip_known_h45`` plans 45 steps ahead, mbrl-lib's horizon for this task; ``pets_ip_h30`` is
@@ -203,7 +204,27 @@ def pets_reacher_search(episodes: int = 10) -> dict:
             "overrides": EXPERIMENTS["pets_reacher_known"][4], "episodes": episodes, "variants": rows}
 
 
-SPECIAL = {"pets_reacher_search": pets_reacher_search, "pets_grid": pets_grid, "cem_sim_ip": cem_sim_ip, "pets_propagation_ip": pets_propagation_ip}
+def pets_ip_search(episodes: int = 5) -> dict:
+    """``pets_reacher_search`` on InvertedPendulum: ``pets_ip_h30``'s agent (seed 0) after 5,000 steps,
+    evaluated on ``episodes`` episodes (reset seeds 1000+) with other planner settings in turn."""
+    sc = scenarios.make(IP)
+    ag = agents.make("pets", sc, seed=0, **EXPERIMENTS["pets_ip_h30"][4])
+    ag.learn(5_000)
+    base = dict(ag.hparams)
+    rows = []
+    for v in [{}, {"noise_std": 0.25}, {"noise_std": 0.1}, {"samples": 400}, {"iterations": 5},
+              {"noise_std": 0.25, "samples": 200}, {"noise_std": 0.25, "propagation": "mean"}]:
+        ag.hparams = {**base, **v}
+        ag._eval_plan = PlanState()
+        ag.planned_steps, ag.plan_seconds = 0, 0.0
+        recs = testbed.evaluate(ag, sc, episodes=episodes, seed=1000, num_envs=episodes)
+        rows.append({"variant": v, "returns": [r.team_return for r in recs], "plan_s_per_step": round(ag.plan_cost(), 4)})
+        print(json.dumps({"progress": "pets_ip_search", **rows[-1]}), flush=True)
+    return {"experiment": "pets_ip_search", "agent": "pets", "scenario": IP, "steps": ag.steps_trained,
+            "overrides": EXPERIMENTS["pets_ip_h30"][4], "episodes": episodes, "variants": rows}
+
+
+SPECIAL = {"pets_reacher_search": pets_reacher_search, "pets_ip_search": pets_ip_search, "pets_grid": pets_grid, "cem_sim_ip": cem_sim_ip, "pets_propagation_ip": pets_propagation_ip}
 
 
 def main() -> None:
