@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -17,6 +19,7 @@ def _run(out: Path, seeds: int, *extra: str) -> str:
                           env={"OMP_NUM_THREADS": "1", "PATH": ""}).stdout
 
 
+@pytest.mark.slow  # three benchmark-script subprocesses, ~24 s: benchmark tooling, not the product
 def test_recorded_seeds_are_kept_and_overrides_are_part_of_the_match(tmp_path):
     out = tmp_path / "r.json"
     _run(out, 1)

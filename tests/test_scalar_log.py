@@ -4,12 +4,14 @@ W&B's offline mode: the run's log holds every key we wrote)."""
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 SPEC = {"name": "wb", "agents": [{"name": "ppo", "steps": 128, "hparams": {"n_envs": 2, "n_steps": 64, "batch_size": 64}}],
         "scenarios": ["classic/CartPole-v1"], "seeds": [0], "evaluation": {"episodes": 2, "seed": 100}}
 
 
+@pytest.mark.slow  # ~14 s; TensorBoard logs stay covered by default (fast_sac, a3c and impala spec tests)
 def test_run_logs_the_same_scalars_to_tensorboard_and_wandb_offline(tmp_path):
     spec = tmp_path / "spec.yaml"
     spec.write_text(yaml.safe_dump(SPEC))
