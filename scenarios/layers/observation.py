@@ -299,11 +299,10 @@ class ObsQuantize(_ObsLayer):
     Params = QuantizeParams
 
     def observe(self, agent: str, x: np.ndarray, ids: np.ndarray) -> np.ndarray:
-        x64 = np.asarray(x, np.float64)
-        with np.errstate(over="ignore", invalid="ignore"):
-            q = np.round(x64 / self.p.step) * self.p.step
-        # A step finer than the readings' resolution (x / step overflows): the reading as it is.
-        q = np.where(np.isfinite(q) | ~np.isfinite(x64), q, x64)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            q = np.round(x / self.p.step) * self.p.step
+        # A step finer than the readings' resolution (x / step overflows the readings' type): the reading as it is.
+        q = np.where(np.isfinite(q) | ~np.isfinite(x), q, x)
         return q.astype(self.dtype[agent], copy=False)
 
 
