@@ -58,7 +58,6 @@ import torch
 import agents
 import scenarios
 import testbed
-from agents.pets import PlanState
 from testbed.grid import evaluate_grid, parse_axis
 from testbed.metrics import bootstrap_ci, iqm
 
@@ -179,49 +178,40 @@ def pets_propagation_ip(episodes: int = 5) -> dict:
     return out
 
 
-def pets_reacher_search(episodes: int = 10) -> dict:
-    """One PETS model, several planners: ``pets_reacher_known``'s agent (seed 0) after 20,000 steps,
-    evaluated on ``episodes`` episodes (reset seeds 1000+) with each planner setting in turn (the
-    plan state reset between them); the model and its data are the same throughout."""
-    sc = scenarios.make(REACHER)
-    ag = agents.make("pets", sc, seed=0, **EXPERIMENTS["pets_reacher_known"][4])
-    ag.learn(20_000)
+def planner_search(experiment: str, steps: int, variants: list[dict], episodes: int) -> dict:
+    """One PETS model, several planners: ``experiment``'s agent (seed 0) after ``steps`` steps, evaluated on
+    ``episodes`` episodes (reset seeds 1000+) with each planner setting in turn; the model and its data are
+    the same throughout (an evaluation starts by forgetting every plan, ``PETS.reset_memory``)."""
+    _, sc_id, *_ = EXPERIMENTS[experiment]
+    sc = scenarios.make(sc_id)
+    ag = agents.make("pets", sc, seed=0, **EXPERIMENTS[experiment][4])
+    ag.learn(steps)
     base = dict(ag.hparams)
+    rows = []
+    for v in variants:
+        ag.hparams = {**base, **v}
+        ag.planned_steps, ag.plan_seconds = 0, 0.0
+        recs = testbed.evaluate(ag, sc, episodes=episodes, seed=1000, num_envs=min(episodes, 8))
+        rows.append({"variant": v, "returns": [r.team_return for r in recs], "plan_s_per_step": round(ag.plan_cost(), 4)})
+        print(json.dumps({"progress": experiment, **rows[-1]}), flush=True)
+    return {"agent": "pets", "scenario": sc_id, "steps": ag.steps_trained, "overrides": EXPERIMENTS[experiment][4],
+            "episodes": episodes, "variants": rows}
+
+
+def pets_reacher_search(episodes: int = 10) -> dict:
+    """``planner_search`` on ``pets_reacher_known``'s 20,000-step Reacher model."""
     variants = [{}, {"samples": 400}, {"iterations": 5}, {"horizon": 25}, {"particles": 20}, {"propagation": "mean"},
                 {"samples": 400, "iterations": 5, "horizon": 25}, {"noise_std": 0.25}, {"planner": "mppi"},
                 {"noise_std": 0.25, "iterations": 5}, {"noise_std": 0.25, "samples": 200}, {"noise_std": 0.1},
                 {"samples": 200}, {"noise_std": 0.25, "samples": 400}]
-    rows = []
-    for v in variants:
-        ag.hparams = {**base, **v}
-        ag._eval_plan = PlanState()
-        ag.planned_steps, ag.plan_seconds = 0, 0.0
-        recs = testbed.evaluate(ag, sc, episodes=episodes, seed=1000, num_envs=min(episodes, 8))
-        rows.append({"variant": v, "mean": float(np.mean([r.team_return for r in recs])),
-                     "plan_s_per_step": round(ag.plan_cost(), 4)})
-        print(json.dumps({"progress": "pets_reacher_search", **rows[-1]}), flush=True)
-    return {"experiment": "pets_reacher_search", "agent": "pets", "scenario": REACHER, "steps": ag.steps_trained,
-            "overrides": EXPERIMENTS["pets_reacher_known"][4], "episodes": episodes, "variants": rows}
+    return {"experiment": "pets_reacher_search", **planner_search("pets_reacher_known", 20_000, variants, episodes)}
 
 
 def pets_ip_search(episodes: int = 5) -> dict:
-    """``pets_reacher_search`` on InvertedPendulum: ``pets_ip_h30``'s agent (seed 0) after 5,000 steps,
-    evaluated on ``episodes`` episodes (reset seeds 1000+) with other planner settings in turn."""
-    sc = scenarios.make(IP)
-    ag = agents.make("pets", sc, seed=0, **EXPERIMENTS["pets_ip_h30"][4])
-    ag.learn(5_000)
-    base = dict(ag.hparams)
-    rows = []
-    for v in [{}, {"noise_std": 0.25}, {"noise_std": 0.1}, {"samples": 400}, {"iterations": 5},
-              {"noise_std": 0.25, "samples": 200}, {"noise_std": 0.25, "propagation": "mean"}]:
-        ag.hparams = {**base, **v}
-        ag._eval_plan = PlanState()
-        ag.planned_steps, ag.plan_seconds = 0, 0.0
-        recs = testbed.evaluate(ag, sc, episodes=episodes, seed=1000, num_envs=episodes)
-        rows.append({"variant": v, "returns": [r.team_return for r in recs], "plan_s_per_step": round(ag.plan_cost(), 4)})
-        print(json.dumps({"progress": "pets_ip_search", **rows[-1]}), flush=True)
-    return {"experiment": "pets_ip_search", "agent": "pets", "scenario": IP, "steps": ag.steps_trained,
-            "overrides": EXPERIMENTS["pets_ip_h30"][4], "episodes": episodes, "variants": rows}
+    """``planner_search`` on ``pets_ip_h30``'s 5,000-step InvertedPendulum model."""
+    variants = [{}, {"noise_std": 0.25}, {"noise_std": 0.1}, {"samples": 400}, {"iterations": 5},
+                {"noise_std": 0.25, "samples": 200}, {"noise_std": 0.25, "propagation": "mean"}]
+    return {"experiment": "pets_ip_search", **planner_search("pets_ip_h30", 5_000, variants, episodes)}
 
 
 SPECIAL = {"pets_reacher_search": pets_reacher_search, "pets_ip_search": pets_ip_search, "pets_grid": pets_grid, "cem_sim_ip": cem_sim_ip, "pets_propagation_ip": pets_propagation_ip}
