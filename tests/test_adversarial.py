@@ -163,7 +163,7 @@ def test_cli_attack_curve(victim, tmp_path):
 def test_adversarially_trained_ppo_learns():
     rnd = np.mean([r.team_return for r in testbed.evaluate(agents.make("random", IP, seed=0), episodes=5, seed=3)])
     ag = agents.make("adv_ppo", IP, seed=0, attack_eps=0.1, attack_steps=3)
-    ag.learn(20_000)
+    ag.learn(10_000)  # 98, 177 and 105 for seeds 0-2 (random: ~5)
     assert np.mean([r.team_return for r in testbed.evaluate(ag, episodes=5, seed=3)]) > 10 * rnd
 
 

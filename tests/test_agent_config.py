@@ -2,8 +2,6 @@
 has a type, range and meaning; every shipped default validates; out-of-range values and
 inconsistent pairs are refused in one line before anything runs, from Python, the CLI and specs."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +10,8 @@ import agents
 from agents import config, hyperparams, index
 from scenarios import UserError
 from scenarios import yaml_loader
+
+from cli_inprocess import run_inprocess
 
 AGENTS = index.names()
 DEFAULTS = Path(__file__).parents[1] / "agents" / "defaults"
@@ -137,8 +137,7 @@ def test_cli_refusals_and_describe(tmp_path):
     assert "lin_0.001" in out.output and "Discount factor." in out.output and "a number in [0, 1]" in out.output
     out = runner.invoke(app, ["describe", "mujoco/Hopper-v5", "--scenario", "classic/CartPole-v1"])
     assert out.exit_code == 2 and "--scenario is for describing an agent" in out.output
-    proc = subprocess.run([sys.executable, "-m", "testbed.cli", "train", "ppo", "classic/CartPole-v1", "--set", "gamma=1.5",
-                           "--out", str(tmp_path / "y")], capture_output=True, text=True, cwd=tmp_path)
+    proc = run_inprocess("train", "ppo", "classic/CartPole-v1", "--set", "gamma=1.5", "--out", str(tmp_path / "y"), cwd=tmp_path)
     assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0  # one line, as a user sees it
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from cli_inprocess import run_inprocess
+
 ROOT = Path(__file__).resolve().parents[1]
 EXE = [sys.executable, "-m", "testbed.cli"]
 
@@ -45,21 +47,21 @@ def test_list_and_describe():
 
 
 def test_unknown_scenario_suggests_and_exits_2():
-    assert_user_error(run("describe", "mujoco/Hoper-v5"), r"unknown scenario 'mujoco/Hoper-v5'; did you mean: mujoco/Hopper-v5")
+    assert_user_error(run_inprocess("describe", "mujoco/Hoper-v5"), r"unknown scenario 'mujoco/Hoper-v5'; did you mean: mujoco/Hopper-v5")
 
 
 def test_unknown_agent_exits_2(tmp_path):
-    assert_user_error(run("train", "sacc", "classic/CartPole-v1", "--out", str(tmp_path / "x")), r"unknown agent 'sacc'")
+    assert_user_error(run_inprocess("train", "sacc", "classic/CartPole-v1", "--out", str(tmp_path / "x")), r"unknown agent 'sacc'")
 
 
 def test_bad_spec_files_exit_2(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("id: x/y-v0\nsource: gymnasium:CartPole-v1\ntime_limit: [1, 2\n")
-    assert_user_error(run("check", str(bad)), r"malformed YAML")
+    assert_user_error(run_inprocess("check", str(bad)), r"malformed YAML")
     wrong = tmp_path / "wrong.yaml"
     wrong.write_text("id: x/y-v0\nsource: gymnasium:CartPole-v1\ntime_limit: 0\n")
-    assert_user_error(run("check", str(wrong)), r"field 'time_limit': Input should be greater than 0")
-    assert_user_error(run("check", str(tmp_path / "absent.yaml")), r"file not found")
+    assert_user_error(run_inprocess("check", str(wrong)), r"field 'time_limit': Input should be greater than 0")
+    assert_user_error(run_inprocess("check", str(tmp_path / "absent.yaml")), r"file not found")
 
 
 def test_check_passes_on_a_registered_id_and_a_spec_file(tmp_path):
@@ -77,15 +79,15 @@ def test_train_evaluate_results_and_bad_checkpoints(tmp_path):
                "--set", "n_steps=64", "--set", "batch_size=128")
     assert proc.returncode == 0, proc.stderr
     assert (ckpt / "model.zip").is_file() and (ckpt / "agent.json").is_file()
-    assert_user_error(run("train", "ppo", "classic/CartPole-v1", "--steps", "10", "--out", str(ckpt)), "already holds a checkpoint")
-    assert_user_error(run("train", "ppo", "classic/CartPole-v1", "--set", "n_step=3", "--out", str(tmp_path / "y")),
+    assert_user_error(run_inprocess("train", "ppo", "classic/CartPole-v1", "--steps", "10", "--out", str(ckpt)), "already holds a checkpoint")
+    assert_user_error(run_inprocess("train", "ppo", "classic/CartPole-v1", "--set", "n_step=3", "--out", str(tmp_path / "y")),
                       r"unknown hyperparameter 'n_step' for ppo; did you mean: n_steps")
 
     for target in (str(ckpt), "random"):
         proc = run("evaluate", target, "classic/CartPole-v1", "--episodes", "4", "--seed", "5", "--db", str(db))
         assert proc.returncode == 0, proc.stderr
-    assert_user_error(run("evaluate", str(ckpt), "classic/Acrobot-v1", "--db", str(db)), r"does not fit classic/Acrobot-v1")
-    assert_user_error(run("evaluate", str(tmp_path / "nothing"), "classic/CartPole-v1", "--db", str(db)), "checkpoint not found")
+    assert_user_error(run_inprocess("evaluate", str(ckpt), "classic/Acrobot-v1", "--db", str(db)), r"does not fit classic/Acrobot-v1")
+    assert_user_error(run_inprocess("evaluate", str(tmp_path / "nothing"), "classic/CartPole-v1", "--db", str(db)), "checkpoint not found")
 
     summary = run("results", str(db))
     assert summary.returncode == 0
@@ -93,7 +95,7 @@ def test_train_evaluate_results_and_bad_checkpoints(tmp_path):
     import testbed
 
     assert testbed.ResultsStore(db).count() == 8  # the failed evaluations stored nothing and lost nothing
-    assert_user_error(run("results", str(tmp_path / "none.db")), "results database not found")
+    assert_user_error(run_inprocess("results", str(tmp_path / "none.db")), "results database not found")
 
 
 @pytest.mark.slow  # tests/test_checker.py runs the same checks on every id in-process
@@ -110,23 +112,23 @@ def test_grid_evaluation_and_robustness_report(tmp_path):
     assert proc.returncode == 0, proc.stderr
     summary = run("results", str(db)).stdout
     assert "robustness over the grid" in summary and "4 x 2" in summary and "worst" in summary
-    assert_user_error(run("evaluate", "random", "mujoco/InvertedPendulum-v5", "--db", str(db), "--grid", "body_mass.polo=1:2:2"),
+    assert_user_error(run_inprocess("evaluate", "random", "mujoco/InvertedPendulum-v5", "--db", str(db), "--grid", "body_mass.polo=1:2:2"),
                       r"no body named polo in the model \(valid: world, cart, pole\)")
-    assert_user_error(run("evaluate", "random", "mujoco/InvertedPendulum-v5", "--db", str(db), "--grid", "body_mass=1:2"),
+    assert_user_error(run_inprocess("evaluate", "random", "mujoco/InvertedPendulum-v5", "--db", str(db), "--grid", "body_mass=1:2"),
                       "bad --grid")
 
 
 def test_settings_too_large_for_memory_are_one_line(tmp_path):
     """A replay buffer of 10^12 steps: NumPy's MemoryError becomes one line naming the sizes to lower."""
-    r = run("train", "dqn", "classic/CartPole-v1", "--steps", "10", "--out", str(tmp_path / "m"),
-            "--set", "buffer_size=1000000000000", cwd=tmp_path)
+    r = run_inprocess("train", "dqn", "classic/CartPole-v1", "--steps", "10", "--out", str(tmp_path / "m"),
+                      "--set", "buffer_size=1000000000000", cwd=tmp_path)
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     line = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
     assert len(line) == 1 and "out of memory: Unable to allocate" in line[0] and "buffer_size" in line[0]
     assert not (tmp_path / "m").exists()
     # torch reports the same as a RuntimeError (a GRU of 10^7 units)
-    r = run("train", "i2a", "classic/CartPole-v1", "--steps", "10", "--out", str(tmp_path / "g"),
-            "--set", "encoder_size=10000000", cwd=tmp_path)
+    r = run_inprocess("train", "i2a", "classic/CartPole-v1", "--steps", "10", "--out", str(tmp_path / "g"),
+                      "--set", "encoder_size=10000000", cwd=tmp_path)
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert [ln for ln in r.stderr.splitlines() if ln.startswith("error:")][0].startswith("error: out of memory:")
 

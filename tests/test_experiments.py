@@ -14,6 +14,8 @@ import yaml
 
 from testbed.experiment_spec import ExperimentSpec, expand
 
+from cli_inprocess import run_inprocess
+
 SPEC = {
     "name": "tiny",
     "agents": [{"name": "random"}, {"name": "ppo", "steps": 256, "hparams": {"n_envs": 2, "n_steps": 64, "batch_size": 64}}],
@@ -103,9 +105,8 @@ def test_ray_executor_on_a_local_instance(tmp_path):
     ({"seeds": []}, "seeds"),
 ])
 def test_bad_specs_are_refused_in_one_line(tmp_path, change, message):
-    proc = _cli("run", str(_write(tmp_path, {**SPEC, **change})), "--db", str(tmp_path / "r.db"))
-    out, err = proc.communicate(timeout=120)
-    lines = [x for x in (out + err).splitlines() if x.strip()]
+    proc = run_inprocess("run", str(_write(tmp_path, {**SPEC, **change})), "--db", str(tmp_path / "r.db"))
+    lines = [x for x in (proc.stdout + proc.stderr).splitlines() if x.strip()]
     assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], lines
     assert not (tmp_path / "r.db").exists() or _counts(tmp_path / "r.db")[0] == 0
 

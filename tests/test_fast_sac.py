@@ -183,22 +183,30 @@ def test_an_experiment_spec_trains_it_and_logs_to_tensorboard(tmp_path):
 REACH = "robotics/FetchReach-v4"
 
 
-def test_her_on_a_goal_task_relabels_with_the_sources_reward_and_learns():
-    """FetchReach (sac.yaml's rl-zoo settings): every stored row's reward is the source's
-    ``compute_reward`` at its own goal, 4 relabelled rows join each real one, and it learns."""
+def test_her_on_a_goal_task_relabels_with_the_sources_reward():
+    """FetchReach: every stored row's reward is the source's ``compute_reward`` at its own goal, and
+    4 relabelled rows join each real one."""
     from agents.hindsight import goal_slice
 
-    ag = agents.make("fast_sac", REACH, seed=0, her=True)
-    ag.learn(5000)
-    assert ag.pos == 5000 * 5 and not ag.full  # 1 real + n_sampled_goal relabelled per step
+    ag = agents.make("fast_sac", REACH, seed=0, her=True, learning_starts=200, batch_size=32,
+                     policy_kwargs={"net_arch": [32]})
+    ag.learn(600)
+    assert ag.pos == 600 * 5 and not ag.full  # 1 real + n_sampled_goal relabelled per step
     space = ag.goal_space
     g, a = goal_slice(space), goal_slice(space, "achieved_goal")
     rp = ag.replay
     want = ag.scenario.compute_reward(rp["next"][: ag.pos, a], rp["next"][: ag.pos, g], {})
     np.testing.assert_array_equal(rp["rew"][: ag.pos], want)
     goals = rp["next"][: ag.pos, g]
-    assert len(np.unique(goals.round(5), axis=0)) > 1000  # goals the episodes achieved, not the 100 desired ones
+    assert len(np.unique(goals.round(5), axis=0)) > 100  # goals the episodes achieved, not their few desired ones
     assert (rp["rew"][: ag.pos] == 0).mean() > 0.1  # hindsight successes, where real ones are rare at first
+
+
+@pytest.mark.slow  # 16-25 s; HER's learning stays in the default run on bit flipping (tests/test_hindsight.py)
+def test_her_on_a_goal_task_learns_at_sac_yamls_settings():
+    """FetchReach at sac.yaml's rl-zoo settings: 5,000 steps reach the goal in most episodes."""
+    ag = agents.make("fast_sac", REACH, seed=0, her=True)
+    ag.learn(5000)
     recs = testbed.evaluate(ag, REACH, episodes=20, seed=1000, num_envs=4)
     assert np.mean([bool(r.success) for r in recs]) >= 0.8  # 1.0 for seeds 0 and 1; random: 0.0-0.1
 

@@ -12,6 +12,8 @@ from agents import hyperparams
 from agents.registry import AGENTS
 from scenarios import UserError, yaml_loader
 
+from cli_inprocess import run_inprocess
+
 
 @pytest.mark.parametrize("text,value", [("1e-3", 0.001), ("3E+4", 30000.0), ("-2.5e-1", -0.25), (".5", 0.5),
                                         ("lin_1e-3", "lin_1e-3"), ("[64, 64]", [64, 64]), ("abc", "abc")])
@@ -62,8 +64,7 @@ def test_cli_set_reads_1e_3_and_refuses_abc(tmp_path):
                          "--out", str(tmp_path / "ok")], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert '"learning_rate": 0.001' in (tmp_path / "ok" / "agent.json").read_text()
-    bad = subprocess.run([sys.executable, "-m", "testbed.cli", "train", "ppo", "classic/CartPole-v1", "--steps", "64",
-                          "--set", "n_steps=abc", "--out", str(tmp_path / "bad")], capture_output=True, text=True)
+    bad = run_inprocess("train", "ppo", "classic/CartPole-v1", "--steps", "64", "--set", "n_steps=abc", "--out", str(tmp_path / "bad"))
     lines = [line for line in (bad.stdout + bad.stderr).splitlines() if line.strip()]
     assert bad.returncode == 2 and len(lines) == 1 and "n_steps must be an integer, got 'abc'" in lines[0], lines
 

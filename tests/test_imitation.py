@@ -13,6 +13,8 @@ import testbed
 from agents.imitation import dataset
 from scenarios import UserError
 
+from cli_inprocess import run_inprocess
+
 IP = "mujoco/InvertedPendulum-v5"
 
 
@@ -113,5 +115,5 @@ def test_demos_cli_records_and_refuses_overwrite(expert, tmp_path):
     cmd = [sys.executable, "-m", "testbed.cli", "demos", "record", str(path), IP, "--episodes", "2", "--out", str(out)]
     assert subprocess.run(cmd, capture_output=True, text=True).returncode == 0
     assert dataset.load(out).episodes == 2
-    again = subprocess.run(cmd, capture_output=True, text=True)
+    again = run_inprocess(*cmd[3:])
     assert again.returncode == 2 and "exists" in again.stderr and dataset.load(out).episodes == 2

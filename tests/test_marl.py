@@ -1,9 +1,6 @@
 """Multi-agent learners: improvement over random, determinism, save/load, decentralized
 execution, refused pairs, literature outcomes on matrix games."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import torch
@@ -14,6 +11,8 @@ import testbed
 from agents.marl.groups import make_groups, team_of
 from agents.marl.nets import ValueNorm
 from scenarios import UserError
+
+from cli_inprocess import run_inprocess
 
 SPREAD, LISTENER, CLIMB = "mpe/simple_spread-v3", "mpe/simple_speaker_listener-v4", "matrix/climbing-v0"
 
@@ -210,8 +209,7 @@ def test_value_norm_tracks_target_statistics():
 ])
 def test_unsupported_pairs_are_refused_in_one_line(tmp_path, agent, sid, message):
     extra = ["--set", "critic=global"] if agent == "mappo" else []
-    proc = subprocess.run([sys.executable, "-m", "testbed.cli", "train", agent, sid, "--steps", "10", "--out", str(tmp_path / "x"), *extra],
-                          capture_output=True, text=True)
+    proc = run_inprocess("train", agent, sid, "--steps", "10", "--out", str(tmp_path / "x"), *extra)
     assert proc.returncode == 2, proc.stderr
     lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip() and "settotalmass" not in line]
     assert len(lines) == 1 and message in lines[0], lines

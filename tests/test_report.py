@@ -15,6 +15,8 @@ from agents.adversarial.attacks import ObservationAttack
 from testbed.grid import evaluate_grid, parse_axis
 from testbed.report.html import write_report
 
+from cli_inprocess import run_inprocess
+
 IP = "mujoco/InvertedPendulum-v5"
 
 
@@ -68,8 +70,7 @@ def test_report_draws_worst_case_searches_and_the_worst_of_attacks(report_db, tm
 
 def test_report_cli_refuses_an_empty_database(tmp_path):
     testbed.ResultsStore(tmp_path / "empty.db")
-    proc = subprocess.run([sys.executable, "-m", "testbed.cli", "report", str(tmp_path / "empty.db"), "--out", str(tmp_path / "o")],
-                          capture_output=True, text=True)
+    proc = run_inprocess("report", str(tmp_path / "empty.db"), "--out", str(tmp_path / "o"))
     assert proc.returncode == 2 and "holds no episodes" in proc.stderr
 
 

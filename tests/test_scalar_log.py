@@ -7,6 +7,8 @@ import sys
 import pytest
 import yaml
 
+from cli_inprocess import run_inprocess
+
 SPEC = {"name": "wb", "agents": [{"name": "ppo", "steps": 128, "hparams": {"n_envs": 2, "n_steps": 64, "batch_size": 64}}],
         "scenarios": ["classic/CartPole-v1"], "seeds": [0], "evaluation": {"episodes": 2, "seed": 100}}
 
@@ -30,7 +32,6 @@ def test_run_logs_the_same_scalars_to_tensorboard_and_wandb_offline(tmp_path):
 def test_a_bad_wandb_mode_is_one_line(tmp_path):
     spec = tmp_path / "spec.yaml"
     spec.write_text(yaml.safe_dump(SPEC))
-    proc = subprocess.run([sys.executable, "-m", "testbed.cli", "run", str(spec), "--db", str(tmp_path / "r.db"), "--wandb",
-                           "--wandb-mode", "sometimes"], capture_output=True, text=True, cwd=tmp_path)
+    proc = run_inprocess("run", str(spec), "--db", str(tmp_path / "r.db"), "--wandb", "--wandb-mode", "sometimes", cwd=tmp_path)
     lines = [x for x in (proc.stdout + proc.stderr).splitlines() if x.strip()]
     assert proc.returncode == 2 and len(lines) == 1 and "unknown --wandb-mode 'sometimes'" in lines[0], lines
