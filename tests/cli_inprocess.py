@@ -1,9 +1,10 @@
 """Run the testbed CLI inside the test process, through the same ``main()`` the console script calls.
 
-For commands that are refused before any work (a bad name, a bad path, a bad flag): the exit status,
-stdout and stderr are the subprocess's, without the 3-6 s a new interpreter spends importing torch,
-Stable-Baselines3 and the agents for every call. Commands that train or evaluate keep running in a
-subprocess (tests/test_cli.py's ``run``), where no state can leak between them.
+For commands that are refused before any work (a bad name, a bad path, a bad flag) and for
+evaluations of the stateless ``random`` agent: the exit status, stdout and stderr are the
+subprocess's, without the 3-6 s a new interpreter spends importing torch, Stable-Baselines3 and the
+agents for every call. Commands that train keep running in a subprocess (tests/test_cli.py's
+``run``), where no state can leak between them.
 """
 
 import contextlib

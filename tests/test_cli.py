@@ -83,13 +83,13 @@ def test_train_evaluate_results_and_bad_checkpoints(tmp_path):
     assert_user_error(run_inprocess("train", "ppo", "classic/CartPole-v1", "--set", "n_step=3", "--out", str(tmp_path / "y")),
                       r"unknown hyperparameter 'n_step' for ppo; did you mean: n_steps")
 
-    for target in (str(ckpt), "random"):
-        proc = run("evaluate", target, "classic/CartPole-v1", "--episodes", "4", "--seed", "5", "--db", str(db))
+    for runner, target in ((run, str(ckpt)), (run_inprocess, "random")):
+        proc = runner("evaluate", target, "classic/CartPole-v1", "--episodes", "4", "--seed", "5", "--db", str(db))
         assert proc.returncode == 0, proc.stderr
     assert_user_error(run_inprocess("evaluate", str(ckpt), "classic/Acrobot-v1", "--db", str(db)), r"does not fit classic/Acrobot-v1")
     assert_user_error(run_inprocess("evaluate", str(tmp_path / "nothing"), "classic/CartPole-v1", "--db", str(db)), "checkpoint not found")
 
-    summary = run("results", str(db))
+    summary = run_inprocess("results", str(db))
     assert summary.returncode == 0
     assert "ppo" in summary.stdout and "random" in summary.stdout and "IQM" in summary.stdout
     import testbed
@@ -107,10 +107,10 @@ def test_check_all_registered_ids():
 
 def test_grid_evaluation_and_robustness_report(tmp_path):
     db = tmp_path / "grid.db"
-    proc = run("evaluate", "random", "mujoco/InvertedPendulum-v5", "--episodes", "2", "--db", str(db),
-               "--grid", "body_mass.pole=1:2:2", "--grid", "geom_friction=0.5:1:2")
+    proc = run_inprocess("evaluate", "random", "mujoco/InvertedPendulum-v5", "--episodes", "2", "--db", str(db),
+                         "--grid", "body_mass.pole=1:2:2", "--grid", "geom_friction=0.5:1:2")
     assert proc.returncode == 0, proc.stderr
-    summary = run("results", str(db)).stdout
+    summary = run_inprocess("results", str(db)).stdout
     assert "robustness over the grid" in summary and "4 x 2" in summary and "worst" in summary
     assert_user_error(run_inprocess("evaluate", "random", "mujoco/InvertedPendulum-v5", "--db", str(db), "--grid", "body_mass.polo=1:2:2"),
                       r"no body named polo in the model \(valid: world, cart, pole\)")

@@ -10,7 +10,8 @@ import agents
 import testbed
 import scenarios
 from scenarios import UserError
-from tests.test_cli import run
+
+from cli_inprocess import run_inprocess
 
 HOPPER = "mujoco/Hopper-v5"
 
@@ -174,17 +175,17 @@ def test_experiment_specs_refuse_repeated_and_negative_seeds_and_repeated_scenar
     ]:
         path = tmp_path / f"{name}.yaml"
         path.write_text(f"name: {name}\nagents: [{{name: random}}]\ntrain_steps: 0\n{body}\n")
-        r = run("run", str(path), "--db", str(tmp_path / "x.db"), cwd=tmp_path)
+        r = run_inprocess("run", str(path), "--db", str(tmp_path / "x.db"), cwd=tmp_path)
         assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
         assert __import__("re").search(match, r.stderr), r.stderr
 
 
 def test_a_path_that_cannot_be_written_is_one_line(tmp_path):
     db = tmp_path / "good.db"
-    assert run("evaluate", "random", "classic/CartPole-v1", "--episodes", "2", "--db", str(db), cwd=tmp_path).returncode == 0
-    r = run("report", str(db), "--out", str(db), cwd=tmp_path)  # an existing file where a folder goes
+    assert run_inprocess("evaluate", "random", "classic/CartPole-v1", "--episodes", "2", "--db", str(db), cwd=tmp_path).returncode == 0
+    r = run_inprocess("report", str(db), "--out", str(db), cwd=tmp_path)  # an existing file where a folder goes
     assert r.returncode == 2 and "Traceback" not in r.stderr and "(choose another path)" in r.stderr, r.stderr
-    r = run("evaluate", "random", "classic/CartPole-v1", "--seed", "-5", cwd=tmp_path)
+    r = run_inprocess("evaluate", "random", "classic/CartPole-v1", "--seed", "-5", cwd=tmp_path)
     assert r.returncode == 2 and r.stderr.startswith("error: Invalid value for '--seed'"), r.stderr
 
 
@@ -202,7 +203,7 @@ def test_recording_demonstrations_on_a_goal_task_is_refused_in_one_line():
     (["sim2real", "os:path", "--episodes", "1", "--steps", "0", "--agent", "random"], "os:path is not a class"),
 ])
 def test_commands_refuse_a_wrong_kind_of_target_in_one_line(args, match, tmp_path):
-    r = run(*args, cwd=tmp_path)
+    r = run_inprocess(*args, cwd=tmp_path)
     assert r.returncode == 2 and "Traceback" not in r.stderr and match in r.stderr, r.stderr
 
 
@@ -235,7 +236,7 @@ def test_a_results_store_changed_outside_the_testbed_is_read_or_refused_in_one_l
     from testbed.store import ResultsStore
 
     db = tmp_path / "r.db"
-    assert run("evaluate", "random", "classic/CartPole-v1", "--episodes", "2", "--db", str(db), cwd=tmp_path).returncode == 0
+    assert run_inprocess("evaluate", "random", "classic/CartPole-v1", "--episodes", "2", "--db", str(db), cwd=tmp_path).returncode == 0
     con = sqlite3.connect(db)
     con.execute("UPDATE episodes SET params = NULL")
     con.commit()
@@ -244,7 +245,7 @@ def test_a_results_store_changed_outside_the_testbed_is_read_or_refused_in_one_l
     con.commit()
     with pytest.raises(UserError, match=r"an episode's 'params' column is not readable"):
         ResultsStore(db).records()
-    r = run("report", str(db), "--out", str(tmp_path / "rep"), cwd=tmp_path)
+    r = run_inprocess("report", str(db), "--out", str(tmp_path / "rep"), cwd=tmp_path)
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     con.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
     con.commit()
