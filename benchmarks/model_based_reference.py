@@ -214,7 +214,21 @@ def pets_ip_search(episodes: int = 5) -> dict:
     return {"experiment": "pets_ip_search", **planner_search("pets_ip_h30", 5_000, variants, episodes)}
 
 
-SPECIAL = {"pets_reacher_search": pets_reacher_search, "pets_ip_search": pets_ip_search, "pets_grid": pets_grid, "cem_sim_ip": cem_sim_ip, "pets_propagation_ip": pets_propagation_ip}
+CVAR_VARIANTS = [{}, {"cvar": 0.2}, {"cvar": 0.4}, {"cvar": 0.2, "noise_std": 0.25}]
+
+
+def pets_ip_cvar(episodes: int = 5) -> dict:
+    """``planner_search`` on ``pets_ip_h30``'s 5,000-step InvertedPendulum model: risk-neutral against
+    pessimistic (``cvar``) scoring of the particles."""
+    return {"experiment": "pets_ip_cvar", **planner_search("pets_ip_h30", 5_000, CVAR_VARIANTS, episodes)}
+
+
+def pets_ip_known_cvar(episodes: int = 5) -> dict:
+    """The same on ``pets_ip_known_h30``'s model (the known termination)."""
+    return {"experiment": "pets_ip_known_cvar", **planner_search("pets_ip_known_h30", 5_000, CVAR_VARIANTS, episodes)}
+
+
+SPECIAL = {"pets_ip_cvar": pets_ip_cvar, "pets_ip_known_cvar": pets_ip_known_cvar, "pets_reacher_search": pets_reacher_search, "pets_ip_search": pets_ip_search, "pets_grid": pets_grid, "cem_sim_ip": cem_sim_ip, "pets_propagation_ip": pets_propagation_ip}
 
 
 def main() -> None:

@@ -37,6 +37,39 @@ def test_pets_particles_spread_over_members_and_stop_at_predicted_termination(mo
         agents.make("pets", IP, ensemble_size=2, particles=3)
 
 
+def test_pets_cvar_scores_a_candidate_by_its_worst_particles_and_plans_away_from_disagreement(monkeypatch):
+    ag = agents.make("pets", IP, seed=0, model_arch=[8], ensemble_size=2, particles=4, horizon=3, termination="learned",
+                     cvar=0.5)
+
+    def predict(obs, act, gen=None):  # member m earns m + 1 a step; a state whose first entry passes 2 ends
+        e = obs.shape[0]
+        nxt = obs + 1.0
+        return nxt, (torch.arange(e, dtype=torch.float32) + 1)[:, None].expand(obs.shape[:2]), (nxt[..., 0] >= 2).float()
+
+    monkeypatch.setattr(ag.model, "predict", predict)
+    obs = torch.tensor([[0.0, 0, 0, 0], [5.0, 0, 0, 0]])
+    # the worst half of the 4 particles are member 0's: 1 + 1 for row 0 (the risk-neutral mean: 3.0), 1 for row 1 (1.5)
+    torch.testing.assert_close(ag.returns(obs, torch.zeros(2, 3, 3, 1), None), torch.tensor([[2.0] * 3, [1.0] * 3]))
+    ag.hparams["cvar"] = 0.25  # one particle of four: still one of member 0's
+    torch.testing.assert_close(ag.returns(obs, torch.zeros(2, 3, 3, 1), None), torch.tensor([[2.0] * 3, [1.0] * 3]))
+
+    def disagree(obs, act, gen=None):  # member 0 earns 1 - 2a, member 1 earns 1 + 3a: the mean grows with a
+        slope = torch.tensor([-2.0, 3.0])[:, None]
+        return obs, 1.0 + slope * act[..., 0], torch.zeros(obs.shape[:2])
+
+    monkeypatch.setattr(ag.model, "predict", disagree)
+    ag.fitted = True
+    first = {}
+    for cvar in (1.0, 0.5):
+        ag.hparams["cvar"] = cvar
+        ag.reset_memory()
+        first[cvar] = float(ag.act({"agent_0": np.zeros((1, 4), np.float32)})["agent_0"][0, 0])
+    assert first[1.0] > 1.5  # risk-neutral: towards the action range's end (3), where the mean is highest
+    assert abs(first[0.5]) < 0.5  # the worst member's return, min(1 - 2a, 1 + 3a), is highest at a = 0
+    with pytest.raises(scenarios.UserError, match="cvar"):
+        agents.make("pets", IP, cvar=0.0)
+
+
 def test_pets_propagation_samples_each_members_gaussian_or_follows_its_mean():
     obs, cand = torch.zeros(1, 4), torch.zeros(1, 3, 5, 1)
     for propagation, differs in (("sample", True), ("mean", False)):
