@@ -1,10 +1,11 @@
 """Run the testbed CLI inside the test process, through the same ``main()`` the console script calls.
 
-For commands that are refused before any work (a bad name, a bad path, a bad flag) and for
-evaluations of the stateless ``random`` agent: the exit status, stdout and stderr are the
-subprocess's, without the 3-6 s a new interpreter spends importing torch, Stable-Baselines3 and the
-agents for every call. Commands that train keep running in a subprocess (tests/test_cli.py's
-``run``), where no state can leak between them.
+For commands that are refused before any work (a bad name, a bad path, a bad flag), evaluations
+of the stateless ``random`` agent and trainings of a few hundred steps whose checkpoint a test
+reads: the exit status, stdout and stderr are the subprocess's, without the 3-6 s a new interpreter
+spends importing torch, Stable-Baselines3 and the agents for every call (what such a command leaves
+behind in the process, such as the global seeds SB3 sets, no test relies on). The end-to-end runs,
+kills and one-line checks "as a user sees it" keep their subprocess.
 """
 
 import contextlib

@@ -15,6 +15,8 @@ from agents.adversarial.attacks import ATTACKS, ObservationAttack, calibrate
 from scenarios import UserError
 from testbed.attack_curve import attack_curve
 
+from cli_inprocess import run_inprocess
+
 IP = "mujoco/InvertedPendulum-v5"
 
 
@@ -146,7 +148,7 @@ def test_cli_attack_curve(victim, tmp_path):
     ok = subprocess.run([*base, "--attack", "pgd", "--eps", "0,0.1", "--attack-steps", "3"], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert sorted({r.params["eps"] for r in testbed.ResultsStore(db).records()}) == [0.0, 0.1]
-    bad = subprocess.run([*base, "--attack", "pgd", "--eps", "a,b"], capture_output=True, text=True)
+    bad = run_inprocess(*base[3:], "--attack", "pgd", "--eps", "a,b")
     assert bad.returncode == 2 and "--eps expects comma-separated numbers" in bad.stderr
     from typer.testing import CliRunner
 

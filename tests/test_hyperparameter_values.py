@@ -1,9 +1,6 @@
 """Hyperparameter values are read as numbers where YAML 1.2 and JSON read numbers (``1e-3``),
 checked against each default's type for every agent, and refused in one line."""
 
-import subprocess
-import sys
-
 import pytest
 import yaml
 
@@ -59,9 +56,8 @@ def test_integral_numbers_and_integers_are_coerced():
 
 
 def test_cli_set_reads_1e_3_and_refuses_abc(tmp_path):
-    ok = subprocess.run([sys.executable, "-m", "testbed.cli", "train", "ppo", "classic/CartPole-v1", "--steps", "64",
-                         "--set", "learning_rate=1e-3", "--set", "n_steps=32", "--set", "batch_size=32",
-                         "--out", str(tmp_path / "ok")], capture_output=True, text=True)
+    ok = run_inprocess("train", "ppo", "classic/CartPole-v1", "--steps", "64", "--set", "learning_rate=1e-3",
+                       "--set", "n_steps=32", "--set", "batch_size=32", "--out", str(tmp_path / "ok"))
     assert ok.returncode == 0, ok.stderr
     assert '"learning_rate": 0.001' in (tmp_path / "ok" / "agent.json").read_text()
     bad = run_inprocess("train", "ppo", "classic/CartPole-v1", "--steps", "64", "--set", "n_steps=abc", "--out", str(tmp_path / "bad"))

@@ -138,6 +138,7 @@ def test_a_local_ray_instance_listens_on_loopback_only(ray_instance):
     assert ray_instance.get_runtime_context().gcs_address.startswith("127.0.0.1:")
 
 
+@pytest.mark.slow  # 18-24 s; impala's workers, lag, resume and killed-worker tests train it in the default run
 def test_impala_learns_cartpole_on_a_tiny_budget(ray_instance):
     ag = agents.make("impala", "classic/CartPole-v1", seed=0)
     ag.learn(60_000)

@@ -1,9 +1,6 @@
 """A robustness study is one spec: train on one scenario, evaluate on others; results and report
 group by condition (agent label x training scenario) and aggregate over seeds."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import yaml
@@ -15,6 +12,8 @@ from testbed.records import EpisodeRecord
 from testbed.runner import run_experiment
 from testbed.store import ResultsStore
 from testbed import study
+
+from cli_inprocess import run_inprocess
 
 RANDOMIZED = {"id": "test/IP-randomized-v0", "source": "gymnasium:InvertedPendulum-v5", "time_limit": 200,
               "layers": [{"type": "dynamics", "params": {"parameters": [{"field": "body_mass", "low": 0.5, "high": 1.5}]}}]}
@@ -113,8 +112,7 @@ def test_results_and_report_tell_the_same_story(stored, tmp_path):
 
 def test_an_evaluation_scenario_with_other_spaces_is_refused_in_one_line(tmp_path):
     spec = {**SPEC, "evaluate_on": [{"scenario": "mujoco/Hopper-v5"}]}
-    proc = subprocess.run([sys.executable, "-m", "testbed.cli", "run", str(_write(tmp_path, spec)), "--db",
-                           str(tmp_path / "r.db")], capture_output=True, text=True, timeout=120)
+    proc = run_inprocess("run", str(_write(tmp_path, spec)), "--db", str(tmp_path / "r.db"))
     lines = [x for x in (proc.stdout + proc.stderr).splitlines() if x.strip()]
     assert proc.returncode == 2 and len(lines) == 1 and "differs" in lines[0] and "Hopper-v5" in lines[0], lines
 

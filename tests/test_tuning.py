@@ -12,6 +12,8 @@ from agents import hyperparams
 from scenarios import UserError
 from testbed import tuning
 
+from cli_inprocess import run_inprocess
+
 CARTPOLE = "classic/CartPole-v1"
 SMALL = {"n_envs": 2, "n_steps": 64, "batch_size": 64}
 SPACE = {"learning_rate": {"low": 1e-4, "high": 3e-3, "log": True}, "gamma": {"choices": [0.95, 0.99]}}
@@ -101,8 +103,8 @@ def test_cli_tunes_then_trains_with_the_config_and_a_spec_takes_it(tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "config written to" in proc.stdout
-    train = subprocess.run([sys.executable, "-m", "testbed.cli", "train", "ppo", CARTPOLE, "--steps", "128", "--config", str(best),
-                            "--set", "gamma=0.9", "--out", str(tmp_path / "ck")], capture_output=True, text=True)
+    train = run_inprocess("train", "ppo", CARTPOLE, "--steps", "128", "--config", str(best), "--set", "gamma=0.9",
+                          "--out", str(tmp_path / "ck"))
     assert train.returncode == 0, train.stderr
     meta = (tmp_path / "ck" / "agent.json").read_text()
     assert '"gamma": 0.9' in meta and '"n_steps": 64' in meta
