@@ -131,7 +131,8 @@ class PETS(TableHyperparameters):
 
     # ----- planning ---------------------------------------------------------------------------------
     def returns(self, obs: torch.Tensor, cand: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        """Mean predicted return over particles of candidates ``cand`` (n, K, H, a) from ``obs`` (n, d)."""
+        """Predicted return of candidates ``cand`` (n, K, H, a) from ``obs`` (n, d): the mean over particles,
+        or over the worst ``cvar`` fraction of them."""
         n, k, horizon, a = cand.shape
         e = self.hparams["ensemble_size"]
         per = self.hparams["particles"] // e  # particles per member
