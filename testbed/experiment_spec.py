@@ -246,7 +246,8 @@ def _boxes(name: str, entry: WorstCaseEntry) -> list[Any]:
     if entry.method not in METHODS:
         raise UserError(f"experiment {name}: unknown worst_case method '{entry.method}' (valid: {', '.join(METHODS)})")
     if entry.method == "bayes" and importlib.util.find_spec("optuna") is None:
-        raise UserError(f'experiment {name}: the bayes worst-case search needs optuna: pip install "testbed[optuna]"')
+        raise UserError(f"experiment {name}: the bayes worst-case search needs optuna, which this environment lacks: "
+                        "pip install optuna")
     try:
         return [parse_box(axis) for axis in entry.box]
     except UserError as exc:

@@ -8,7 +8,8 @@ study needs around it:
 - search spaces are data, declared next to the tuned defaults: the ``search:``
   entry of ``agents/defaults/<agent>.yaml`` (or ``--space FILE`` with the same
   shape): per key ``{low, high, log}`` (int when both bounds are ints) or
-  ``{choices: [...]}``;
+  ``{choices: [...]}``; a key given as a fixed value (``--set``) leaves the space and keeps that value in
+  every trial (the sampled value used to override it silently);
 - every trial trains ``seeds`` agents (seeds ``seed + 0 ... seed + K - 1``) and
   its objective is the **median** over them (``objective``: or ``mean``, which
   a seed that fails pulls down, or ``min``, the worst seed) of the mean evaluation return
@@ -125,7 +126,7 @@ def _optuna() -> Any:
     try:
         import optuna
     except ImportError:
-        raise UserError("testbed tune needs Optuna, the optuna extra: pip install 'testbed[optuna]'") from None
+        raise UserError("testbed tune needs Optuna, which this environment lacks: pip install optuna") from None
     return optuna
 
 
@@ -188,6 +189,29 @@ class Objective:
             if step < len(targets) - 1 and trial.should_prune():
                 raise optuna.TrialPruned()
         return value
+
+
+def check_fixed(agent: str, scenario: str, seed: int, fixed: dict[str, Any], space: dict[str, SearchParam],
+                draws: int = 32) -> None:
+    """Refuse, before any trial, fixed values that no configuration of the space can take: the agent is built
+    with ``fixed`` and ``draws`` seeded random draws of the space, and the first that builds passes; when none
+    does, the first draw's refusal is raised. (Building with the defaults of the searched keys refused, say,
+    ``n_steps: 64`` beside ppo's default ``batch_size: 256`` although the space searches batch_size.)"""
+    import agents
+
+    optuna = _optuna()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    probe = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=wrap_seed(seed)))
+    first: UserError | None = None
+    for _ in range(draws):
+        trial = probe.ask()
+        try:
+            agents.make(agent, scenario, seed=seed, **{**fixed, **{k: p.suggest(trial, k) for k, p in space.items()}})
+            return
+        except UserError as exc:
+            first = first or exc
+    assert first is not None
+    raise first
 
 
 def _retry_once(study: Any, trial: Any) -> None:
@@ -262,7 +286,10 @@ def tune(agent: str, scenario: str, trials: int, seeds: int, steps: int, storage
     fixed = dict(fixed or {})
     if hasattr(cls, "default_hyperparameters"):
         fixed = hyperparams.check_values(agent, fixed, cls.default_hyperparameters())
-    agents.make(agent, scenario, seed=seed, **fixed)  # refuses a bad pair or value before any trial
+    space = {k: p for k, p in space.items() if k not in fixed}  # --set holds a searched value fixed in every trial
+    if not space:
+        raise UserError(f"every hyperparameter of {agent}'s search space is fixed by --set; nothing is left to tune")
+    check_fixed(agent, scenario, seed, fixed, space)
     if workers > 1 and storage is None:
         raise UserError("parallel trials need a shared --storage (e.g. sqlite:///tune.db)")
     name = study_name or f"{agent}-{scenario}"
@@ -298,7 +325,10 @@ def best_config(study: Any, agent: str, scenario: str, fixed: dict[str, Any] | N
     try:
         best = study.best_trial
     except ValueError:
-        raise UserError(f"study {study.study_name} has no finished trial yet") from None
+        why = [t.user_attrs.get("over_budget") or t.user_attrs.get("error") for t in study.trials]
+        why = [w for w in why if w]
+        hint = f" (last: {why[-1]}{'; raise --steps' if 'budget' in why[-1] else ''})" if why else ""
+        raise UserError(f"study {study.study_name} has no finished trial yet{hint}") from None
     return {"agent": agent, "scenario": scenario, "hparams": {**(fixed or {}), **best.params},
             "tuned": {"study": study.study_name, "trial": best.number, "objective": float(best.value),
                       "trials": counted(study)}}

@@ -19,7 +19,7 @@ Methods (all over the box mapped to the unit cube):
   at the box's faces more often than not, and a grid with endpoints has them), then
   CMA-ES started at the worst design point (step size 0.3, population 4 + 3 ln d,
   bounds by ``cma``'s boundary transform); each generation is one batch;
-- ``bayes`` (optuna's Gaussian-process sampler, ``pip install "testbed[optuna]"``):
+- ``bayes`` (optuna's Gaussian-process sampler):
   Bayesian optimization, the same initial design enqueued, one point at a time;
 - ``random``: uniform points, the baseline a search has to beat.
 
@@ -200,7 +200,7 @@ def _bayes(run: Callable[..., list[float]], design: list[np.ndarray], budget: in
     try:
         import optuna
     except ImportError:
-        raise UserError('the bayes worst-case search needs optuna: pip install "testbed[optuna]" '
+        raise UserError("the bayes worst-case search needs optuna, which this environment lacks: pip install optuna "
                         "(or use --search cmaes)") from None
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # not a warning per suggestion (e.g. greenlet's absence)
     names = [f"x{i}" for i in range(d)]

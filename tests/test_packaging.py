@@ -1,6 +1,6 @@
 """The plain install (no extras) gives every command: a fresh virtual environment with
 ``pip install .`` (and this machine's torch pin from constraints.txt) runs an experiment
-with the local executor, writes a report with its figures and renders a video."""
+with the local executor, writes a report with its figures, renders a video and tunes."""
 
 import subprocess
 import sys
@@ -50,6 +50,11 @@ def test_plain_install_runs_run_report_and_videos(tmp_path):
                  ["train", "ppo", "classic/CartPole-v1", "--set", "gamma=1.5"]):
         proc = subprocess.run([testbed, *argv], capture_output=True, text=True, cwd=tmp_path)
         assert "Traceback" not in proc.stderr and (proc.returncode == 0 or "gamma must be a number in" in proc.stderr), proc.stderr
+    # testbed tune (Optuna) is a command, so it runs from the plain install too
+    tune = subprocess.run([testbed, "tune", "ppo", "classic/CartPole-v1", "--trials", "1", "--seeds", "1", "--steps", "128",
+                           "--evals", "1", "--eval-episodes", "1", "--storage", "memory", "--set", "n_envs=2", "--set",
+                           "n_steps=64", "--set", "batch_size=64", "--out", "best.yaml"], capture_output=True, text=True, cwd=tmp_path)
+    assert tune.returncode == 0 and (tmp_path / "best.yaml").is_file(), tune.stdout + tune.stderr
     # Ray is an extra: what needs it answers in one line naming the extra, exit status 2
     for argv in (["train", "impala", "classic/CartPole-v1", "--steps", "10"], ["run", str(spec), "--executor", "ray", "--db", "r2.db"]):
         proc = subprocess.run([testbed, *argv], capture_output=True, text=True, cwd=tmp_path)

@@ -69,7 +69,7 @@ def test_a_failing_trial_is_recorded_and_retried_once(tmp_path, monkeypatch):
     storage = f"sqlite:///{tmp_path / 'fail.db'}"
     with pytest.raises(UserError, match="5 trials in a row failed; the last with AssertionError"):
         tuning.tune("ppo", CARTPOLE, trials=1, seeds=1, steps=128, storage=storage, evals=1, eval_episodes=1,
-                    space_file=space, fixed={"n_envs": 2, "n_steps": 64, "batch_size": 64})
+                    space_file=space, fixed={"n_envs": 2, "n_steps": 64})
     trials = tuning.open_study(storage, f"ppo-{CARTPOLE}", 0).trials
     failed = [t for t in trials if t.state.name == "FAIL"]
     assert len(failed) >= 5 and all(t.user_attrs["error"].startswith("AssertionError") for t in failed)
@@ -133,3 +133,37 @@ def test_objective_mean_and_min_combine_the_seeds(tmp_path):
         assert t.value == pytest.approx(fn(t.user_attrs["eval0"]["returns"]))
     with pytest.raises(UserError, match="unknown objective 'best'"):
         tuning.tune("ppo", CARTPOLE, trials=1, seeds=1, steps=128, storage=None, objective="best")
+
+
+def test_a_fixed_value_leaves_the_search_space_and_holds_in_every_trial(tmp_path):
+    """``--set n_steps=64`` with ppo's shipped space (which searches n_steps and batch_size): the sampled
+    values overrode the fixed ones, so every trial trained whole 1024-2048-step rollouts on a 128-step budget
+    and was pruned ("no finished trial yet")."""
+    space = _space(tmp_path, {**SPACE, "n_steps": {"choices": [512, 1024]}, "batch_size": {"choices": [128, 256]}})
+    study = tuning.tune("ppo", CARTPOLE, trials=1, seeds=1, steps=128, storage=None, evals=1, eval_episodes=1,
+                        space_file=space, fixed=SMALL)
+    trial = study.trials[0]
+    assert trial.state.name == "COMPLETE" and set(trial.params) == {"learning_rate", "gamma"}
+    assert tuning.best_config(study, "ppo", CARTPOLE, SMALL)["hparams"]["n_steps"] == 64
+    with pytest.raises(UserError, match="every hyperparameter of ppo's search space is fixed by --set"):
+        tuning.tune("ppo", CARTPOLE, trials=1, seeds=1, steps=128, storage=None, space_file=_space(tmp_path, {"gamma": {"choices": [0.9]}}),
+                    fixed={"gamma": 0.99})
+
+
+def test_a_study_without_a_finished_trial_says_why(tmp_path):
+    space = _space(tmp_path, {"n_steps": {"choices": [512]}})
+    study = tuning.tune("ppo", CARTPOLE, trials=1, seeds=1, steps=64, storage=None, evals=1, eval_episodes=1,
+                        space_file=space, fixed={"n_envs": 2, "batch_size": 64})
+    with pytest.raises(UserError, match=r"no finished trial yet \(last: trained 1024 steps for a budget of 64; raise --steps\)"):
+        tuning.best_config(study, "ppo", CARTPOLE)
+
+
+def test_fixed_values_are_checked_against_the_space_not_the_searched_keys_defaults():
+    """n_steps 64 x 2 envs beside ppo's default batch_size 256 was refused before any trial although the
+    space searches batch_size; a fixed value no draw of the space fits is still refused in one line."""
+    fixed = {"n_envs": 2, "n_steps": 64}
+    tuning.check_fixed("ppo", CARTPOLE, 0, fixed, {"batch_size": tuning.SearchParam(choices=[256, 32])})
+    with pytest.raises(UserError, match=r"batch_size (256|512) is larger than the rollout"):
+        tuning.check_fixed("ppo", CARTPOLE, 0, fixed, {"batch_size": tuning.SearchParam(choices=[256, 512])})
+    with pytest.raises(UserError, match="gamma must be"):
+        tuning.check_fixed("ppo", CARTPOLE, 0, {"gamma": 1.5}, {"batch_size": tuning.SearchParam(choices=[32])})
