@@ -579,7 +579,7 @@ def tune(
     table = Table("trial", "state", f"{objective} return", *sorted(config["hparams"]))
     shown = sorted((t for t in study.trials if t.value is not None), key=lambda t: -t.value)[:10]
     for t in shown:
-        table.add_row(str(t.number), t.state.name.lower(), f"{t.value:.1f}", *(str(t.params.get(k, "")) for k in sorted(config["hparams"])))
+        table.add_row(str(t.number), t.state.name.lower(), f"{t.value:.1f}", *(str(t.user_attrs.get("hparams", t.params).get(k, "")) for k in sorted(config["hparams"])))
     out.print(table)
     failed = [t for t in study.trials if t.state.name == "FAIL"]
     out.print(f"{counted(study)} trials ({len(failed)} failed); best: trial {config['tuned']['trial']}, {objective} return "

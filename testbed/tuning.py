@@ -45,6 +45,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
+import scenarios
 from scenarios import UserError
 from scenarios.errors import wrap_seed
 from scenarios.spec import load_yaml
@@ -57,13 +58,17 @@ EVAL_SEED = 10_000
 
 
 class SearchParam(BaseModel):
-    """One key's search range: ``low``/``high`` (``log`` for a log scale), or ``choices``."""
+    """One key's search range: ``low``/``high`` (``log`` for a log scale), or ``choices``; with
+    ``fraction_of: KEY`` the choices are divisors and the key's value is ``max(KEY // choice, 1)`` (rl-zoo's
+    ``gradient_steps = train_freq // subsample_steps``, so a DQN trial never takes 128 gradient steps per
+    environment step)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     low: float | None = None
     high: float | None = None
     log: bool = False
     choices: list[Any] | None = None
+    fraction_of: str | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> SearchParam:
@@ -74,6 +79,9 @@ class SearchParam(BaseModel):
             raise ValueError("a range needs low < high")
         elif self.log and self.low <= 0:
             raise ValueError("a log range needs low > 0")
+        if self.fraction_of is not None and not (
+                self.choices and all(isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in self.choices)):
+            raise ValueError("fraction_of needs choices of positive integers (the divisors)")
         return self
 
     def suggest(self, trial: Any, name: str) -> Any:
@@ -108,6 +116,9 @@ def load_space(agent: str, file: str | Path | None = None) -> dict[str, SearchPa
     for key, value in raw.items():
         if key not in valid:
             raise UserError(f"{where}: search key '{key}' is not a hyperparameter of {agent} (valid: {', '.join(sorted(valid))})")
+        base = value.get("fraction_of") if isinstance(value, dict) else None
+        if base is not None and (base not in valid or base == key):
+            raise UserError(f"{where}: search key '{key}': fraction_of '{base}' is not another hyperparameter of {agent}")
         try:
             space[key] = SearchParam.model_validate(value)
         except ValidationError as exc:
@@ -156,14 +167,20 @@ class Objective:
     def __call__(self, trial: Any) -> float:
         """Sample the trial's values, train and evaluate; a failure is recorded in the trial's ``error``."""
         optuna = _optuna()
-        params = {k: p.suggest(trial, k) for k, p in self.space.items()}
+        drawn = {k: p.suggest(trial, k) for k, p in self.space.items()}
         try:
+            params = resolve(self.space, drawn, {**hyperparams.tuned_defaults(self.agent, self.scenario_id()), **self.fixed})
+            trial.set_user_attr("hparams", params)  # what trained (a fraction_of key's drawn divisor resolved)
             return self._run(trial, params)
         except optuna.TrialPruned:
             raise
         except Exception as exc:
             trial.set_user_attr("error", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
             raise
+
+    def scenario_id(self) -> str:
+        """The scenario's registered id (the tuned defaults are keyed by it)."""
+        return scenarios.resolve_spec(self.scenario).id
 
     def _run(self, trial: Any, params: dict[str, Any]) -> float:
         import agents
@@ -191,6 +208,19 @@ class Objective:
         return value
 
 
+def resolve(space: dict[str, SearchParam], drawn: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    """The hyperparameters of a trial's ``drawn`` values: a ``fraction_of`` key becomes its base key's value
+    (drawn, else from ``base``: the fixed values over the agent's tuned defaults) divided by the drawn divisor."""
+    out = dict(drawn)
+    for key, p in space.items():
+        if p.fraction_of is not None and key in drawn:
+            whole = drawn.get(p.fraction_of, base.get(p.fraction_of))
+            if not isinstance(whole, int) or isinstance(whole, bool):
+                raise UserError(f"search key '{key}': fraction_of '{p.fraction_of}' needs an integer value, got {whole!r}")
+            out[key] = max(whole // drawn[key], 1)
+    return out
+
+
 def check_fixed(agent: str, scenario: str, seed: int, fixed: dict[str, Any], space: dict[str, SearchParam],
                 draws: int = 32) -> None:
     """Refuse, before any trial, fixed values that no configuration of the space can take: the agent is built
@@ -202,11 +232,13 @@ def check_fixed(agent: str, scenario: str, seed: int, fixed: dict[str, Any], spa
     optuna = _optuna()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     probe = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=wrap_seed(seed)))
+    base = {**hyperparams.tuned_defaults(agent, scenarios.resolve_spec(scenario).id), **fixed}
     first: UserError | None = None
     for _ in range(draws):
         trial = probe.ask()
         try:
-            agents.make(agent, scenario, seed=seed, **{**fixed, **{k: p.suggest(trial, k) for k, p in space.items()}})
+            drawn = resolve(space, {k: p.suggest(trial, k) for k, p in space.items()}, base)
+            agents.make(agent, scenario, seed=seed, **{**fixed, **drawn})
             return
         except UserError as exc:
             first = first or exc
@@ -329,7 +361,7 @@ def best_config(study: Any, agent: str, scenario: str, fixed: dict[str, Any] | N
         why = [w for w in why if w]
         hint = f" (last: {why[-1]}{'; raise --steps' if 'budget' in why[-1] else ''})" if why else ""
         raise UserError(f"study {study.study_name} has no finished trial yet{hint}") from None
-    return {"agent": agent, "scenario": scenario, "hparams": {**(fixed or {}), **best.params},
+    return {"agent": agent, "scenario": scenario, "hparams": {**(fixed or {}), **best.user_attrs.get("hparams", best.params)},
             "tuned": {"study": study.study_name, "trial": best.number, "objective": float(best.value),
                       "trials": counted(study)}}
 

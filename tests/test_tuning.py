@@ -4,6 +4,7 @@ records and retries a failed trial once, and writes a config that train and spec
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import yaml
 
@@ -167,3 +168,26 @@ def test_fixed_values_are_checked_against_the_space_not_the_searched_keys_defaul
         tuning.check_fixed("ppo", CARTPOLE, 0, fixed, {"batch_size": tuning.SearchParam(choices=[256, 512])})
     with pytest.raises(UserError, match="gamma must be"):
         tuning.check_fixed("ppo", CARTPOLE, 0, {"gamma": 1.5}, {"batch_size": tuning.SearchParam(choices=[32])})
+
+
+def test_a_fraction_of_key_divides_its_base_key_as_rl_zoo_samples_dqns_gradient_steps(tmp_path):
+    """dqn's space drew gradient_steps (up to 128) independently of train_freq (down to 1): a trial could take
+    128 gradient steps per environment step and ran for many minutes on a 600-step budget; rl-zoo draws a
+    divisor of train_freq instead."""
+    space = tuning.load_space("dqn")
+    assert space["gradient_steps"].fraction_of == "train_freq"
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        drawn = {"train_freq": int(rng.choice(space["train_freq"].choices)), "gradient_steps": int(rng.choice(space["gradient_steps"].choices))}
+        hp = tuning.resolve(space, drawn, {})
+        assert 1 <= hp["gradient_steps"] <= hp["train_freq"] and hp["gradient_steps"] == max(drawn["train_freq"] // drawn["gradient_steps"], 1)
+    assert tuning.resolve(space, {"gradient_steps": 4}, {"train_freq": 16})["gradient_steps"] == 4  # a fixed or default base
+    study = tuning.tune("ppo", CARTPOLE, trials=1, seeds=1, steps=128, storage=None, evals=1, eval_episodes=1,
+                        space_file=_space(tmp_path, {"n_steps": {"choices": [64]}, "batch_size": {"fraction_of": "n_steps", "choices": [2]}}),
+                        fixed={"n_envs": 2})
+    assert study.trials[0].user_attrs["hparams"] == {"n_steps": 64, "batch_size": 32}
+    assert tuning.best_config(study, "ppo", CARTPOLE, {"n_envs": 2})["hparams"] == {"n_envs": 2, "n_steps": 64, "batch_size": 32}
+    with pytest.raises(UserError, match="fraction_of needs choices of positive integers"):
+        tuning.load_space("ppo", _space(tmp_path, {"batch_size": {"fraction_of": "n_steps", "low": 1, "high": 4}}))
+    with pytest.raises(UserError, match="fraction_of 'n_stepz' is not another hyperparameter of ppo"):
+        tuning.load_space("ppo", _space(tmp_path, {"batch_size": {"fraction_of": "n_stepz", "choices": [2]}}))
