@@ -46,14 +46,22 @@ class SamplingPlanner(TableHyperparameters, NoTraining, ABC):
     capabilities = Capabilities(discrete_actions=False, multi_agent="single", needs_training=False, learning="planning",
                                 needs_state="physics")
 
-    def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
-        from scenarios.batch.tasks import TASKS, prepare
+    @classmethod
+    def check_scenario(cls, scenario: Scenario, h: dict[str, Any]) -> None:
+        """Refuse, in one line, a scenario that is not a MuJoCo task scored from qpos/qvel."""
+        from scenarios.batch.tasks import TASKS
 
         kind, _, task_id = scenario.spec.source.partition(":")
         task = TASKS.get(task_id) if kind == "gymnasium" else None
         if task is None or task.outputs or task.needs_rne:
             usable = sorted(k for k, t in TASKS.items() if not t.outputs and not t.needs_rne)
-            raise UserError(f"{self.name} plans on MuJoCo tasks scored from qpos/qvel ({', '.join(usable)}), not {scenario.id}")
+            raise UserError(f"{cls.name} plans on MuJoCo tasks scored from qpos/qvel ({', '.join(usable)}), not {scenario.id}")
+
+    def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
+        from scenarios.batch.tasks import TASKS, prepare
+
+        self.check_scenario(scenario, overrides)
+        task = TASKS[scenario.spec.source.partition(":")[2]]
         self.scenario, self.seed = scenario, seed
         self.hparams = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(), DEFAULTS)
         nominal = Scenario(scenario.spec.model_copy(update={"layers": []}))  # plan on the nominal model

@@ -92,6 +92,9 @@ def check_for_scenario(name: str, config: dict[str, Any], sc: Scenario) -> None:
     check_her_start = getattr(agent_class(name), "check_her_start", None)  # SB3's hindsight buffer: agents.sb3_agent
     if check_her_start is not None:
         check_her_start(config, sc)
+    check_n_step_dict = getattr(agent_class(name), "check_n_step_dict", None)  # SB3's off-policy n-step returns
+    if check_n_step_dict is not None:
+        check_n_step_dict(config, sc)
     if config.get("use_sde") is True:
         discrete = [a for a in sc.possible_agents if not isinstance(sc.action_space(a), spaces.Box)]
         if discrete:
@@ -109,13 +112,14 @@ def check_fits(name: str, sc: Scenario, hparams: dict[str, Any]) -> None:
     cls = agent_class(name)
     check_support(name, cls.capabilities, sc)
     defaults = getattr(cls, "default_hyperparameters", None)
+    merged = dict(hparams)
     if defaults is not None:
         merged = {**defaults(), **hyperparams.tuned_defaults(name, sc.id), **hparams}
         config.check_pairs(name, merged, cls.capabilities.learning)
         check_for_scenario(name, merged, sc)
-        check_scenario = getattr(cls, "check_scenario", None)  # what the learner's constructor would refuse about sc
-        if check_scenario is not None:
-            check_scenario(sc, merged)
+    check_scenario = getattr(cls, "check_scenario", None)  # what the constructor would refuse about sc: every
+    if check_scenario is not None:  # agent's, scripted ones without hyperparameters too (jal, mppi, the heuristics
+        check_scenario(sc, merged)  # on other families were accepted here and refused by make)
 
 
 def make(name: str, scenario: Scenario | str | dict | ScenarioSpec, seed: int | None = None, **hparams: Any) -> Any:

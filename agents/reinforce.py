@@ -58,14 +58,20 @@ class Reinforce(TableHyperparameters):
     name: ClassVar[str] = "reinforce"
     capabilities = Capabilities(multi_agent="single", learning="on-policy")
 
-    def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
-        require_single_agent(self.name, scenario)
-        obs_space, self.act_space = scenario.observation_space(AGENT), scenario.action_space(AGENT)
+    @classmethod
+    def check_scenario(cls, scenario: Scenario, h: dict[str, Any]) -> None:
+        """Refuse, in one line, a scenario without one agent of Box observations and Discrete or Box actions."""
+        require_single_agent(cls.name, scenario)
+        obs_space, act_space = scenario.observation_space(AGENT), scenario.action_space(AGENT)
         if not isinstance(obs_space, spaces.Box):
-            raise UserError(f"{self.name} needs Box observations; {scenario.id} has {obs_space}")
+            raise UserError(f"{cls.name} needs Box observations; {scenario.id} has {obs_space}")
+        if not isinstance(act_space, (spaces.Discrete, spaces.Box)):
+            raise UserError(f"{cls.name} needs Discrete or Box actions; {scenario.id} has {act_space}")
+
+    def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
+        self.check_scenario(scenario, overrides)
+        obs_space, self.act_space = scenario.observation_space(AGENT), scenario.action_space(AGENT)
         self.discrete = isinstance(self.act_space, spaces.Discrete)
-        if not self.discrete and not isinstance(self.act_space, spaces.Box):
-            raise UserError(f"{self.name} needs Discrete or Box actions; {scenario.id} has {self.act_space}")
         self.scenario, self.seed = scenario, seed
         self.hparams = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(), DEFAULTS)
         h = self.hparams

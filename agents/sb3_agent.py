@@ -322,6 +322,21 @@ class SB3Agent:
                             f"(episodes of up to {limit} steps) none may have ended by learning_starts {starts} "
                             f"(valid: learning_starts >= {copies * (limit - 1)}, or fewer n_envs)")
 
+    @classmethod
+    def check_n_step_dict(cls, config: dict[str, Any], scenario: Scenario) -> None:
+        """Refuse, in one line, an off-policy learner's ``n_steps`` > 1 (n-step returns) on Dict observations:
+        SB3's off-policy ``_setup_model`` asserted it from inside ``learn`` (sac, td3, ddpg, tqc, dqn, qrdqn on
+        robotics/ or goals/ scenarios)."""
+        from gymnasium import spaces
+
+        steps = config.get("n_steps")
+        if cls.capabilities.learning != "off-policy" or not isinstance(steps, int) or steps <= 1:
+            return
+        dicts = [a for a in scenario.possible_agents if isinstance(scenario.observation_space(a), spaces.Dict)]
+        if dicts:
+            raise UserError(f"{cls.name}: n_steps {steps} (n-step returns) is not supported by SB3 for Dict observations, "
+                            f"and {dicts[0]} of {scenario.id} has them (valid here: n_steps 1)")
+
     def _check_her(self) -> None:
         if not self.hparams.get("her"):
             return

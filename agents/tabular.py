@@ -48,11 +48,17 @@ class TabularAgent:
         """Every hyperparameter's default; its type is the one ``agents.make`` checks values against."""
         return {k: DEFAULTS[k] for k in cls.valid_hyperparameters()}
 
-    def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
-        require_single_agent(self.name, scenario)
+    @classmethod
+    def check_scenario(cls, scenario: Scenario, h: dict[str, Any]) -> None:
+        """Refuse, in one line, a scenario without one agent of discrete observations and actions."""
+        require_single_agent(cls.name, scenario)
         obs, act = scenario.observation_space(AGENT), scenario.action_space(AGENT)
         if not isinstance(obs, spaces.Discrete) or not isinstance(act, spaces.Discrete):
-            raise UserError(f"{self.name} needs discrete observations and actions; {scenario.id} has {obs} and {act}")
+            raise UserError(f"{cls.name} needs discrete observations and actions; {scenario.id} has {obs} and {act}")
+
+    def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
+        self.check_scenario(scenario, overrides)
+        obs, act = scenario.observation_space(AGENT), scenario.action_space(AGENT)
         self.scenario, self.seed = scenario, seed
         self.hparams = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())
         self.gamma = self.hparams.get("gamma", 0.99)
@@ -93,11 +99,16 @@ class _ModelBased(TabularAgent):
     own: ClassVar[set[str]] = {"tolerance", "max_iterations"}
     capabilities = Capabilities(continuous_actions=False, multi_agent="single", learning="model")
 
+    @classmethod
+    def check_scenario(cls, scenario: Scenario, h: dict[str, Any]) -> None:
+        """Also refuse, in one line, a scenario without a known transition model."""
+        super().check_scenario(scenario, h)
+        if getattr(scenario.unwrapped, "P", None) is None:
+            raise UserError(f"{cls.name} needs a known transition model (env.unwrapped.P); {scenario.id} has none")
+
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
         super().__init__(scenario, seed, **overrides)
-        P = getattr(scenario.unwrapped, "P", None)
-        if P is None:
-            raise UserError(f"{self.name} needs a known transition model (env.unwrapped.P); {scenario.id} has none")
+        P = scenario.unwrapped.P
         # dense model: T[s, a, s'] probabilities, R[s, a] expected reward, continuation mask per transition
         self.T = np.zeros((self.n_states, self.n_actions, self.n_states))
         self.R = np.zeros((self.n_states, self.n_actions))

@@ -10,6 +10,7 @@ import agents
 import scenarios
 import testbed
 from agents.adversarial.attacks import ObservationAttack
+from agents.registry import check_fits
 from scenarios import UserError
 from testbed.attack_curve import attack_curve
 
@@ -112,3 +113,35 @@ def test_calibrating_an_attack_on_a_goal_conditioned_task_is_one_line():
         calibrate(victim, victim.scenario, episodes=1)
     spread = agents.make("random", scenarios.make(SPREAD, time_limit=5), seed=0)
     assert sorted(calibrate(spread, spread.scenario, episodes=2)) == ["agent_0", "agent_1", "agent_2"]
+
+
+@pytest.mark.parametrize("name, sid, message", [
+    ("jal", "classic/CartPole-v1", "jal plays the matrix/ games; classic/CartPole-v1 is not one"),
+    ("tabular_iql", "mpe/simple_tag-v3", "tabular_iql plays the matrix/ games"),
+    ("sarsa", "classic/CartPole-v1", "sarsa needs discrete observations and actions"),
+    ("policy_iteration", "classic/CartPole-v1", "policy_iteration needs discrete observations and actions"),
+    ("mppi", "classic/Pendulum-v1", "mppi plans on MuJoCo tasks scored from qpos/qvel"),
+    ("cem", "robotics/AdroitHandDoor-v1", "cem plans on MuJoCo tasks scored from qpos/qvel"),
+    ("reinforce", "toytext/Taxi-v4", r"reinforce needs Box observations; toytext/Taxi-v4 has Discrete\(500\)"),
+    ("spread_heuristic", "mpe/simple_tag-v3", "spread_heuristic is scripted for simple_spread"),
+    ("reference_heuristic", "toytext/FrozenLake-v1", "reference_heuristic is scripted for simple_reference"),
+])
+def test_check_fits_refuses_what_the_constructor_refuses(name, sid, message):
+    """``check_fits`` (``testbed run``'s check before any job trains) accepted these pairs and ``make``
+    refused them: the checks lived in the constructors only, and scripted agents were not checked at all."""
+    sc = scenarios.make(sid)
+    with pytest.raises(UserError, match=message):
+        check_fits(name, sc, {})
+    with pytest.raises(UserError, match=message):
+        agents.make(name, sc, seed=0)
+
+
+@pytest.mark.parametrize("name", ["sac", "td3", "dqn"])
+def test_n_step_returns_on_dict_observations_are_refused_when_made(name):
+    """SB3's off-policy learners assert n_steps == 1 for Dict observations from inside learn(): an
+    AssertionError after make and check_fits accepted the pair."""
+    sid = "goals/BitFlipping-v0" if name == "dqn" else "robotics/FetchReach-v4"
+    with pytest.raises(UserError, match=rf"{name}: n_steps 3 \(n-step returns\) is not supported by SB3 for Dict "
+                                        rf"observations, and agent_0 of {sid} has them \(valid here: n_steps 1\)"):
+        agents.make(name, sid, seed=0, n_steps=3)
+    agents.make(name, sid, seed=0, n_steps=1)

@@ -47,9 +47,14 @@ class Scripted(NoTraining):
     source: ClassVar[str]
     capabilities = Capabilities(continuous_actions=False, multi_agent="any", needs_training=False, learning="none")
 
+    @classmethod
+    def check_scenario(cls, scenario: Scenario, h: dict[str, Any]) -> None:
+        """Refuse, in one line, a scenario other than the one the policy is scripted for."""
+        if cls.source not in scenario.spec.source or scenario.spec.kwargs.get("continuous_actions"):
+            raise UserError(f"{cls.name} is scripted for {cls.source} with discrete actions; {scenario.id} is not")
+
     def __init__(self, scenario: Scenario, seed: int | None = None, **hparams: Any) -> None:
-        if self.source not in scenario.spec.source or scenario.spec.kwargs.get("continuous_actions"):
-            raise UserError(f"{self.name} is scripted for {self.source} with discrete actions; {scenario.id} is not")
+        self.check_scenario(scenario, hparams)
         if hparams:
             raise UserError(f"{self.name} takes no hyperparameters (got {', '.join(sorted(hparams))})")
         self.scenario, self.seed, self.hparams = scenario, seed, {}

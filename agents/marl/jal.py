@@ -52,9 +52,14 @@ class MatrixLearner(TableHyperparameters):
     joint: ClassVar[bool] = True
     capabilities = Capabilities(continuous_actions=False, multi_agent="any", learning="off-policy")
 
-    def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
+    @classmethod
+    def check_scenario(cls, scenario: Scenario, h: dict[str, Any]) -> None:
+        """Refuse, in one line, a scenario that is not a matrix game (``agents.registry.check_fits`` runs it)."""
         if not scenario.spec.source.startswith("matrix:"):
-            raise UserError(f"{self.name} plays the matrix/ games; {scenario.id} is not one")
+            raise UserError(f"{cls.name} plays the matrix/ games; {scenario.id} is not one")
+
+    def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
+        self.check_scenario(scenario, overrides)
         self.scenario, self.seed = scenario, seed
         self.hparams = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(), DEFAULTS)
         self.agents = list(scenario.possible_agents)
