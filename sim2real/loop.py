@@ -31,6 +31,7 @@ import numpy as np
 from scenarios import UserError
 from scenarios import make as make_scenario
 from scenarios.registry import resolve_spec
+from scenarios.spec import ScenarioSpec
 from sim2real.adapter import AGENT, RealSystem, ScenarioSystem, check_spaces, record
 from sim2real.sysid import SysIdResult, check_parameters, identify
 from testbed.metrics import bootstrap_ci
@@ -92,12 +93,14 @@ def load_target(target: str) -> tuple[RealSystem, str, str | None]:
     return ScenarioSystem(make_scenario(spec)), spec.id, None
 
 
-def nominal_base(target_id: str) -> str:
+def nominal_base(target: str | ScenarioSpec) -> str:
     """The registered scenario without layers whose source is the target's (``sim2real/Hopper-real-v0`` ->
-    ``mujoco/Hopper-v5``)."""
+    ``mujoco/Hopper-v5``); ``target`` is an id or, for a target given as a YAML file, its spec (its id is
+    not registered)."""
     from scenarios.registry import get_spec, list_ids
 
-    spec = resolve_spec(target_id)
+    spec = target if isinstance(target, ScenarioSpec) else resolve_spec(target)
+    target_id = spec.id
     for other_id in list_ids():
         other = get_spec(other_id)
         if other.source == spec.source and not other.layers and not other.kwargs and other.id != spec.id:
@@ -122,7 +125,8 @@ def run_loop(target: str, base: str | None = None, episodes: int = 20, parameter
     if episodes < 1 or eval_episodes < 1 or steps < 0:
         raise UserError(f"episodes and eval episodes must be >= 1 and steps >= 0 (got {episodes}, {eval_episodes}, {steps})")
     system, label, named_base = load_target(target)
-    base_id = resolve_spec(base or named_base or nominal_base(label)).id
+    base_id = resolve_spec(base or named_base or nominal_base(system.scenario.spec if isinstance(system, ScenarioSystem)
+                                                           else label)).id
     base_sc = make_scenario(base_id)
     check_spaces(system, base_sc)
     check_parameters(base_id, parameters)  # an unknown --param fails before the target's episodes are recorded

@@ -143,3 +143,22 @@ def test_adr_narrows_ranges_that_fail_but_never_below_the_initial_range():
     assert ag.ranges["body_mass:pole"] == pytest.approx([0.9, 1.1])
     with pytest.raises(UserError, match="no body named"):
         agents.make("adr", "mujoco/InvertedPendulum-v5", parameters=["body_mass:torso"])
+
+
+def test_a_target_given_as_a_yaml_file_finds_its_nominal_base(tmp_path):
+    """The loop looked the file's (unregistered) id up in the registry to find the nominal simulator: every
+    YAML target without --base ended in 'unknown scenario'."""
+    from sim2real.loop import nominal_base
+    from scenarios.registry import resolve_spec
+
+    path = tmp_path / "target.yaml"
+    path.write_text("id: probe/Walker2d-real-v0\nsource: gymnasium:Walker2d-v5\nlayers:\n- type: dynamics\n  params:\n"
+                    "    mode: startup\n    parameters:\n    - {field: body_mass, names: [torso], distribution: constant, value: 1.4}\n")
+    assert nominal_base(resolve_spec(str(path))) == "mujoco/Walker2d-v5"
+    assert nominal_base("sim2real/Hopper-real-v0") == "mujoco/Hopper-v5"
+    from cli_inprocess import run_inprocess
+
+    r = run_inprocess("sim2real", str(path), "--episodes", "1", "--steps", "0", "--agent", "random", "--eval-episodes", "1",
+                      "--param", "body_mass:torso", "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "body_mass:torso: 1.4" in (tmp_path / "out" / "sim2real.md").read_text()
