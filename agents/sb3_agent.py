@@ -239,6 +239,14 @@ class SB3Agent:
         out.update({k: v for k, v in HER_DEFAULTS.items() if k in cls.extra_keys})
         return out
 
+    @classmethod
+    def check_scenario(cls, scenario: Scenario, h: dict[str, Any]) -> None:
+        """Refuse, in one line, a multi-agent scenario whose agents' spaces differ under ``sharing`` full (one
+        model for every agent); ``_check_spaces`` refuses it in the constructor, and ``agents.registry.check_fits``
+        runs this before a study's jobs (ppo, dqn or a2c on simple_speaker_listener or simple_tag failed in make)."""
+        if str(h.get("sharing", "full")) == "full" and scenario.num_agents > 1:
+            shared_spaces(scenario)
+
     def __init__(self, scenario: Scenario, seed: int | None = None, *, spaces: tuple[spaces.Space, spaces.Space] | None = None,
                  **overrides: Any) -> None:
         self.scenario = scenario

@@ -125,6 +125,10 @@ def test_calibrating_an_attack_on_a_goal_conditioned_task_is_one_line():
     ("reinforce", "toytext/Taxi-v4", r"reinforce needs Box observations; toytext/Taxi-v4 has Discrete\(500\)"),
     ("spread_heuristic", "mpe/simple_tag-v3", "spread_heuristic is scripted for simple_spread"),
     ("reference_heuristic", "toytext/FrozenLake-v1", "reference_heuristic is scripted for simple_reference"),
+    ("ppo", "mpe/simple_speaker_listener-v4", "agents speaker_0 and listener_0 have different spaces, so one shared"),
+    ("dqn", "mpe/simple_tag-v3", "agents adversary_0 and agent_0 have different spaces, so one shared"),
+    ("joint_q", "sisl/pursuit-v5", r"joint action space of sisl/pursuit-v5 has 390625 actions \(max 4096\)"),
+    ("adv_ppo", "toytext/Taxi-v4", "adv_ppo trains on PGD-perturbed observations, which must be a Box"),
 ])
 def test_check_fits_refuses_what_the_constructor_refuses(name, sid, message):
     """``check_fits`` (``testbed run``'s check before any job trains) accepted these pairs and ``make``

@@ -112,12 +112,18 @@ class AdversarialPPO(PPOViews):
         """``ppo``'s defaults and the attack's (``None``: 0.1, 0.5 and 5, as ``PerturbedObservations`` reads them)."""
         return {**PPOAgent.default_hyperparameters(), **{k: None for k in sorted(ATTACK_KEYS)}}
 
-    def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
-        require_single_agent(self.name, scenario)
+    @classmethod
+    def check_scenario(cls, scenario: Scenario, h: dict[str, Any]) -> None:
+        """Refuse, in one line, a scenario without one agent of Box observations (``check_fits`` runs it)."""
+        require_single_agent(cls.name, scenario)
         agent = scenario.possible_agents[0]
         if not isinstance(scenario.observation_space(agent), spaces.Box):  # PGD's gradient needs real-valued inputs
-            raise UserError(f"{self.name} trains on PGD-perturbed observations, which must be a Box; {scenario.id} {agent} "
+            raise UserError(f"{cls.name} trains on PGD-perturbed observations, which must be a Box; {scenario.id} {agent} "
                             f"has {scenario.observation_space(agent)} (valid: a task with Box observations, or ppo)")
+
+    def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
+        self.check_scenario(scenario, overrides)
+        agent = scenario.possible_agents[0]
         self.scenario, self.seed = scenario, seed
         resolved = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters())
         self.ppo = PPOAgent.part(scenario, scenario.observation_space(agent), scenario.action_space(agent), seed,

@@ -141,6 +141,12 @@ class JointAgent(SB3Agent):
 
     product: ClassVar[bool] = False
 
+    @classmethod
+    def check_scenario(cls, scenario: Scenario, h: dict[str, Any]) -> None:
+        """Refuse, in one line, a team whose joint action space the controller cannot take (joint_q on
+        sisl/pursuit-v5: 390625 joint actions), as the constructor would."""
+        joint_spaces(scenario, cls.product)
+
     def _check_spaces(self) -> None:
         self.codec = JointCodec(self.scenario, self.product)
 
