@@ -65,6 +65,23 @@ def dynamics_entry(name: str, low: float, high: float, boundary_prob: float = 0.
     return entry
 
 
+
+def ranged_scenario(scenario: Scenario, ranges: dict[str, list[float]], boundary_prob: float,
+                    pinned: tuple[str, float] | None = None) -> Scenario:
+    """``scenario`` with a dynamics layer over ``ranges``: for training (boundary sampling) or with one
+    parameter ``pinned``; a parameter the scenario cannot take is a one-line UserError."""
+    params = []
+    share = 0.0 if pinned is not None else boundary_prob / len(ranges)
+    for name, (lo, hi) in ranges.items():
+        if pinned is not None and pinned[0] == name:
+            lo = hi = pinned[1]
+        params.append(dynamics_entry(name, lo, hi, share))
+    layer = {"type": "dynamics", "params": {"mode": "reset", "parameters": params}}
+    data = scenario.spec.model_dump()
+    shown = ", ".join(f"{n} [{lo:g}, {hi:g}]" for n, (lo, hi) in ranges.items())
+    what = f"pinned {pinned[0]} = {pinned[1]:g}; " if pinned is not None else ""
+    return make_scenario({**data, "layers": [*data["layers"], layer], "description": f"ADR ranges: {what}{shown}"})
+
 class ADR(PPOViews):
     """PPO trained under automatically widening (or narrowing) domain randomization."""
 
@@ -81,19 +98,30 @@ class ADR(PPOViews):
         """Every hyperparameter's default (the PPO ones from ``ppo``); its type is the one ``agents.make`` checks values against."""
         return {**ppo_part_defaults(), **DEFAULTS}
 
-    def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
-        require_single_agent(self.name, scenario)
-        self.scenario, self.seed = scenario, seed
-        resolved = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(), DEFAULTS)
-        self.hparams = h = {**DEFAULTS, **{k: v for k, v in resolved.items() if k not in PART_KEYS}}
+    @classmethod
+    def check_scenario(cls, scenario: Scenario, h: dict[str, Any]) -> None:
+        """Refuse, in one line, what the constructor refuses about ``scenario`` with config ``h``: more than one
+        agent, inconsistent ranges, and ``parameters`` the scenario cannot randomize (a source without MuJoCo,
+        the default ``body_mass:torso`` on InvertedPendulum); ``agents.registry.check_fits`` runs it before a
+        study's jobs."""
+        require_single_agent(cls.name, scenario)
+        h = {**DEFAULTS, **{k: v for k, v in h.items() if k in DEFAULTS and v is not None}}
         lo, hi = (float(x) for x in h["initial"])
-        self.limits = tuple(float(x) for x in h["limits"])
-        if not (0 < self.limits[0] <= lo <= hi <= self.limits[1]):
+        limits = tuple(float(x) for x in h["limits"])
+        if not (0 < limits[0] <= lo <= hi <= limits[1]):
             raise UserError(f"adr needs 0 < limits[0] <= initial low <= initial high <= limits[1] (got initial {h['initial']}, limits {h['limits']})")
         if not 0.0 <= h["boundary_prob"] <= 1.0:
             raise UserError(f"adr boundary_prob must be in [0, 1] (got {h['boundary_prob']})")
+        ranged_scenario(scenario, {str(p): [lo, hi] for p in h["parameters"]}, h["boundary_prob"])  # unknown bodies, kinds
+
+    def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
+        self.scenario, self.seed = scenario, seed
+        resolved = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(), DEFAULTS)
+        self.hparams = h = {**DEFAULTS, **{k: v for k, v in resolved.items() if k not in PART_KEYS}}
+        self.check_scenario(scenario, h)
+        lo, hi = (float(x) for x in h["initial"])
+        self.limits = tuple(float(x) for x in h["limits"])
         self.ranges: dict[str, list[float]] = {str(p): [lo, hi] for p in h["parameters"]}
-        self._spec(self.ranges)  # unknown bodies or kinds fail here
         self.ppo = ppo_part(scenario, scenario.observation_space(AGENT), scenario.action_space(AGENT), seed, resolved)
         h.update(part_values(self.ppo))
         self.steps_trained = 0
@@ -101,17 +129,7 @@ class ADR(PPOViews):
 
     def _spec(self, ranges: dict[str, list[float]], pinned: tuple[str, float] | None = None) -> Scenario:
         """The scenario with ``ranges``: for training (boundary sampling) or with one parameter ``pinned``."""
-        params = []
-        share = 0.0 if pinned is not None else self.hparams["boundary_prob"] / len(ranges)
-        for name, (lo, hi) in ranges.items():
-            if pinned is not None and pinned[0] == name:
-                lo = hi = pinned[1]
-            params.append(dynamics_entry(name, lo, hi, share))
-        layer = {"type": "dynamics", "params": {"mode": "reset", "parameters": params}}
-        data = self.scenario.spec.model_dump()
-        shown = ", ".join(f"{n} [{lo:g}, {hi:g}]" for n, (lo, hi) in ranges.items())
-        what = f"pinned {pinned[0]} = {pinned[1]:g}; " if pinned is not None else ""
-        return make_scenario({**data, "layers": [*data["layers"], layer], "description": f"ADR ranges: {what}{shown}"})
+        return ranged_scenario(self.scenario, ranges, self.hparams["boundary_prob"], pinned)
 
     def training_scenario(self) -> Scenario:
         """The scenario the next training chunk runs on: current ranges, with boundary sampling (its

@@ -129,6 +129,10 @@ def test_calibrating_an_attack_on_a_goal_conditioned_task_is_one_line():
     ("dqn", "mpe/simple_tag-v3", "agents adversary_0 and agent_0 have different spaces, so one shared"),
     ("joint_q", "sisl/pursuit-v5", r"joint action space of sisl/pursuit-v5 has 390625 actions \(max 4096\)"),
     ("adv_ppo", "toytext/Taxi-v4", "adv_ppo trains on PGD-perturbed observations, which must be a Box"),
+    ("rarl", "mujoco/InvertedPendulum-v5", r"rarl adversary_bodies: no body named torso in the model \(valid: world, cart, pole\)"),
+    ("rarl", "classic/Pendulum-v1", "layer rarl needs a MuJoCo source"),
+    ("adr", "mujoco/InvertedPendulum-v5", r"layer dynamics body_mass: no body named torso in the model \(valid: world, cart, pole\)"),
+    ("adr", "classic/MountainCarContinuous-v0", "layer dynamics needs a MuJoCo source"),
 ])
 def test_check_fits_refuses_what_the_constructor_refuses(name, sid, message):
     """``check_fits`` (``testbed run``'s check before any job trains) accepted these pairs and ``make``

@@ -123,17 +123,28 @@ class RARL(PPOViews):
         """Every hyperparameter's default (the PPO ones from ``ppo``); its type is the one ``agents.make`` checks values against."""
         return {**ppo_part_defaults(), **DEFAULTS}
 
+    @classmethod
+    def check_scenario(cls, scenario: Scenario, h: dict[str, Any]) -> list[int]:
+        """Refuse, in one line, what the constructor refuses about ``scenario`` with config ``h``: more than one
+        agent, a source without MuJoCo, ``adversary_bodies`` the model does not have (the default ``torso`` on
+        InvertedPendulum), a force_scale <= 0; ``agents.registry.check_fits`` runs it before a study's jobs.
+        Returns the adversary bodies' ids."""
+        require_single_agent(cls.name, scenario)
+        h = {**DEFAULTS, **{k: v for k, v in h.items() if v is not None}}
+        handle = require_mujoco(scenario, cls.name)
+        bodies = [str(b) for b in h["adversary_bodies"]]
+        ids = [int(i) for i in handle.ids("body", bodies, "rarl adversary_bodies")]
+        if h["force_scale"] <= 0:
+            raise UserError(f"force_scale must be > 0 (got {h['force_scale']})")
+        return ids
+
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:
-        require_single_agent(self.name, scenario)
         self.scenario, self.seed = scenario, seed
         resolved = hyperparams.resolve(self.name, scenario.id, overrides, self.valid_hyperparameters(), DEFAULTS)
         own = {k: v for k, v in resolved.items() if k not in PART_KEYS}
         self.hparams = h = {**DEFAULTS, **own}
-        handle = require_mujoco(scenario, self.name)
+        self.body_ids = self.check_scenario(scenario, h)
         bodies = [str(b) for b in h["adversary_bodies"]]
-        self.body_ids = [int(i) for i in handle.ids("body", bodies, "rarl adversary_bodies")]
-        if h["force_scale"] <= 0:
-            raise UserError(f"force_scale must be > 0 (got {h['force_scale']})")
         self.adv_space = spaces.Box(-1.0, 1.0, (3 * len(bodies),), np.float32)
         obs_space = scenario.observation_space(AGENT)
         self.protagonist = ppo_part(scenario, obs_space, scenario.action_space(AGENT), seed, resolved)
