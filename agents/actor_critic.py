@@ -66,6 +66,33 @@ class ActorCritic(nn.Module):
         return out.argmax(dim=1) if self.discrete else out
 
 
+ENCODED = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
+"""Observation spaces a lane row can hold: Box as is; Discrete and MultiDiscrete one-hot (per component), MultiBinary
+as 0/1 floats: what SB3's ``preprocess_obs`` feeds its networks, so toy-text tasks train as with ``ppo``."""
+
+
+def encoded_width(space: spaces.Space) -> int:
+    """The row width of observations of ``space`` (one of ``ENCODED``)."""
+    if isinstance(space, spaces.Discrete):
+        return int(space.n)
+    if isinstance(space, spaces.MultiDiscrete):
+        return int(np.sum(space.nvec))
+    return int(np.prod(space.shape))
+
+
+def encode(space: spaces.Space, value: Any) -> np.ndarray:
+    """A batch of observations of ``space`` as (N, ``encoded_width``) float32 rows."""
+    if isinstance(space, spaces.Discrete):
+        index = np.asarray(value, np.int64).reshape(-1) - int(space.start)
+        return np.eye(int(space.n), dtype=np.float32)[index]
+    if isinstance(space, spaces.MultiDiscrete):
+        parts = np.asarray(value, np.int64).reshape(-1, space.nvec.size) - np.asarray(space.start).reshape(-1)
+        nvec = np.asarray(space.nvec).reshape(-1)
+        return np.concatenate([np.eye(int(n), dtype=np.float32)[parts[:, j]] for j, n in enumerate(nvec)], axis=1)
+    x = np.asarray(value, np.float32)
+    return x.reshape(len(x), -1)
+
+
 class Lanes:
     """Every (agent, copy) pair of a vectorized scenario as one row of a shared-parameter batch."""
 
@@ -79,24 +106,28 @@ class Lanes:
         self.goal_spaces = {a: s for a, s in obs_spaces.items() if is_goal_space(s)}
         obs_spaces = {a: flatten_space(s) if a in self.goal_spaces else s for a, s in obs_spaces.items()}
         for a in self.agents:
-            if not isinstance(obs_spaces[a], spaces.Box):
-                raise UserError(f"{name} needs Box observations; {scenario.id} {a} has {obs_spaces[a]}")
+            if not isinstance(obs_spaces[a], ENCODED):
+                raise UserError(f"{name} needs Box, Discrete, MultiDiscrete or MultiBinary observations; "
+                                f"{scenario.id} {a} has {obs_spaces[a]}")
             if not isinstance(act_spaces[a], (spaces.Discrete, spaces.Box)):
                 raise UserError(f"{name} needs Discrete or Box actions; {scenario.id} {a} has {act_spaces[a]}")
-            if obs_spaces[a].shape != obs_spaces[first].shape or act_spaces[a] != act_spaces[first]:
+            boxes = isinstance(obs_spaces[a], spaces.Box) and isinstance(obs_spaces[first], spaces.Box)
+            same = obs_spaces[a].shape == obs_spaces[first].shape if boxes else obs_spaces[a] == obs_spaces[first]
+            if not same or act_spaces[a] != act_spaces[first]:
                 raise UserError(f"{name} shares one network across agents, so their spaces must match; "
                                 f"{scenario.id} {a} differs from {first}")
         self.action_space = act_spaces[first]
         self.discrete = isinstance(self.action_space, spaces.Discrete)
         self.agent_id = agent_id and len(self.agents) > 1
-        self.n_in = int(np.prod(obs_spaces[first].shape)) + (len(self.agents) if self.agent_id else 0)
+        self.obs_spaces = obs_spaces
+        self.n_in = encoded_width(obs_spaces[first]) + (len(self.agents) if self.agent_id else 0)
 
     def obs(self, obs: dict[str, np.ndarray]) -> torch.Tensor:
         """(A * N, n_in) float32 rows, agent-major, with the agent's one-hot id if asked for."""
         rows = []
         for k, a in enumerate(self.agents):
             value = flatten(self.goal_spaces[a], obs[a]) if a in self.goal_spaces else obs[a]
-            x = np.asarray(value, np.float32).reshape(len(value), -1)
+            x = encode(self.obs_spaces[a], value)
             if self.agent_id:
                 hot = np.zeros((len(x), len(self.agents)), np.float32)
                 hot[:, k] = 1.0

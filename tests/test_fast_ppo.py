@@ -133,3 +133,29 @@ def test_multi_agent_scenarios_share_one_network():
     ag.learn(256)
     acts = ag.act({a: np.zeros((2, *ag.scenario.observation_space(a).shape), np.float32) for a in ag.scenario.possible_agents})
     assert set(acts) == set(ag.scenario.possible_agents) and all(len(v) == 2 for v in acts.values())
+
+
+def test_discrete_observations_are_one_hot_rows_as_sb3_feeds_them_and_toy_text_trains():
+    """fast_ppo (and a3c, impala) refused Discrete observations, which SB3's ppo one-hot encodes: the toy-text
+    tasks SB3's ppo trains on were closed to the lean learner that takes its configs."""
+    from gymnasium import spaces
+    from stable_baselines3.common.preprocessing import preprocess_obs
+
+    from agents.actor_critic import encode, encoded_width
+
+    rng = np.random.default_rng(0)
+    for space in (spaces.Discrete(5), spaces.Discrete(4, start=2), spaces.MultiDiscrete([3, 2, 4]), spaces.MultiBinary(6),
+                  spaces.Box(-1, 1, (2, 3))):
+        batch = np.stack([space.sample() for _ in range(7)])
+        if isinstance(space, spaces.Discrete) and space.start:  # SB3 one-hot encodes the raw value (start 0 only)
+            want = torch.nn.functional.one_hot(torch.as_tensor(batch - space.start), int(space.n)).float()
+        else:
+            want = preprocess_obs(torch.as_tensor(batch), space, normalize_images=False).reshape(7, -1)
+        np.testing.assert_array_equal(encode(space, batch), want.numpy())
+        assert encoded_width(space) == want.shape[1]
+    sid = "toytext/CliffWalking-v1"
+    rnd = np.mean([r.team_return for r in testbed.evaluate(agents.make("random", sid, seed=0), episodes=3, seed=9)])
+    ag = agents.make("fast_ppo", sid, seed=0, n_envs=8, n_steps=32, batch_size=64)
+    ag.learn(2048)
+    got = np.mean([r.team_return for r in testbed.evaluate(ag, episodes=3, seed=9)])
+    assert got > 5 * rnd, (got, rnd)  # random walks off the cliff again and again (~ -2300); -200 or better here
