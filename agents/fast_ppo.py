@@ -67,7 +67,7 @@ class FastPPO:
 
     name: ClassVar[str] = "fast_ppo"
     defaults_from: ClassVar[str] = "ppo"
-    capabilities = Capabilities(multi_agent="any", learning="on-policy", competitive=False)
+    capabilities = Capabilities(multi_agent="any", learning="on-policy", competitive=False, goal_observations=True)
 
     @classmethod
     def valid_hyperparameters(cls) -> set[str]:

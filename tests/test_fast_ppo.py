@@ -159,3 +159,18 @@ def test_discrete_observations_are_one_hot_rows_as_sb3_feeds_them_and_toy_text_t
     ag.learn(2048)
     got = np.mean([r.team_return for r in testbed.evaluate(ag, episodes=3, seed=9)])
     assert got > 5 * rnd, (got, rnd)  # random walks off the cliff again and again (~ -2300); -200 or better here
+
+
+def test_goal_conditioned_dict_observations_are_flattened_as_for_fast_sac(tmp_path):
+    """fast_ppo asked for a goal_flatten layer on the goal tasks SB3's ppo takes (MultiInputPolicy); its lanes
+    flatten goal Dicts (scenarios.goals.flatten) as fast_sac's do."""
+    from scenarios.goals import flatten
+
+    sid = "robotics/FetchReach-v4"
+    ag = agents.make("fast_ppo", sid, seed=0, n_envs=2, n_steps=16, batch_size=32, normalize=True)
+    ag.learn(64)
+    obs, _ = ag.scenario.vector(2, seed=1).reset()
+    np.testing.assert_array_equal(ag.lanes.obs(obs).numpy(), flatten(ag.scenario.observation_space("agent_0"), obs["agent_0"]).astype(np.float32))
+    before = [r.team_return for r in testbed.evaluate(ag, episodes=2, seed=1)]
+    loaded = agents.load(ag.save(tmp_path / "reach"), sid)
+    assert [r.team_return for r in testbed.evaluate(loaded, episodes=2, seed=1)] == before
