@@ -133,6 +133,8 @@ def make(name: str, scenario: Scenario | str | dict | ScenarioSpec, seed: int | 
     defaults = getattr(cls, "default_hyperparameters", None)
     if defaults is not None:
         hparams = hyperparams.check_values(name, hparams, defaults())
+    if hasattr(cls, "valid_hyperparameters"):  # a misspelt name first, before what the scenario refuses (as the index)
+        hyperparams.check_names(name, hparams, cls.valid_hyperparameters())
     sc = _scenario(scenario)
     check_fits(name, sc, hparams)
     return private_rng.build(lambda: budget.checked(divergence.guard(cls(sc, seed=seed, **hparams))), seed)
