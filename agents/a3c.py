@@ -45,7 +45,7 @@ from agents.actor_critic import ActorCritic, LanePolicy, Lanes, entropy_coef
 from agents.base import Capabilities, ProgressFn
 from agents.checkpoint import save_meta
 from agents.runtime import die_with_parent
-from scenarios import Scenario
+from scenarios import Scenario, UserError
 from scenarios.errors import wrap_seed
 
 DEFAULTS: dict[str, Any] = {
@@ -164,7 +164,11 @@ def _work(rank: int, scenario: Scenario, seed: int, h: dict[str, Any], shared: A
             sp.grad = lp.grad
         opt.step()
     if results is not None:
-        results.put((rank, training_state.capture({"vec": vec, "obs": obs, "rng": torch.get_rng_state()})))
+        try:
+            state = training_state.capture({"vec": vec, "obs": obs, "rng": torch.get_rng_state()})
+        except UserError:  # copies whose state cannot be saved (Box2D: sisl/multiwalker): the next call starts new episodes
+            state = None
+        results.put((rank, state))
     vec.close()
 
 
@@ -239,7 +243,8 @@ class A3C(LanePolicy):
         while len(states) < len(procs):
             k, state = results.get(timeout=60)
             states[k] = state
-        self._workers = [list(states[k]) for k in range(h["n_workers"])]
+        held = [states[k] for k in range(h["n_workers"])]
+        self._workers = [list(s) for s in held] if all(s is not None for s in held) else []
         self.steps_trained += int(counter.value)
         if progress:
             progress(steps, steps)

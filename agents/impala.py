@@ -76,9 +76,13 @@ class RolloutWorker:
         """This worker's process id (tests kill it)."""
         return os.getpid()
 
-    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """The copies mid-episode, their observations and the sampling generator, as data."""
-        return training_state.capture({"vec": self.vec, "obs": self.obs, "rng": torch.get_rng_state()})
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]] | None:
+        """The copies mid-episode, their observations and the sampling generator, as data; None where the
+        copies' state cannot be saved (Box2D: sisl/multiwalker), so the next call starts new episodes."""
+        try:
+            return training_state.capture({"vec": self.vec, "obs": self.obs, "rng": torch.get_rng_state()})
+        except UserError:
+            return None
 
     def set_state(self, tree: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         """Go on from ``state()``'s data (of a worker built with the same scenario and settings)."""
@@ -206,7 +210,8 @@ class IMPALA(LanePolicy):
                 # what the workers hold now, and the rollouts they were asked for, carry to the next call
                 trajs = {inflight[ref]: traj for ref, traj in zip(inflight, ray.get(list(inflight)))}
                 states = ray.get([workers[k].state.remote() for k in range(h["n_workers"])])
-                self._workers = [[list(states[k]), trajs[k]] for k in range(h["n_workers"])]
+                if all(s is not None for s in states):  # else (Box2D copies) the next call starts new episodes
+                    self._workers = [[list(states[k]), trajs[k]] for k in range(h["n_workers"])]
             for w in workers.values():
                 ray.kill(w)
             if started_here:

@@ -302,3 +302,24 @@ def test_a_diverged_a3c_is_one_line_without_a_worker_traceback(capfd):
     with pytest.raises(UserError, match="a3c diverged during training"):
         ag.learn(400)
     assert "Traceback" not in capfd.readouterr().err
+
+
+@pytest.mark.slow  # 2.1 s: building multiwalker
+def test_an_impala_worker_on_box2d_copies_hands_back_no_state_instead_of_failing():
+    """impala (and a3c) carried each worker's copies to the next learn call through the training-state
+    capture, which refuses Box2D simulations: learn on sisl/multiwalker raised that UserError after
+    check_fits had accepted the pair. Such a worker now hands back no state; the next call starts new episodes."""
+    from agents.impala import RolloutWorker
+
+    ag = agents.make("impala", scenarios.make("sisl/multiwalker-v9", time_limit=10), seed=0, n_workers=1, n_envs=1)
+    worker = RolloutWorker(ag.scenario, 0, ag.hparams)
+    assert worker.state() is None
+
+
+@pytest.mark.slow
+def test_a3c_learns_twice_on_box2d_copies():
+    """a3c's workers captured their multiwalker copies at the end of learn: a UserError from inside learn."""
+    ag = agents.make("a3c", scenarios.make("sisl/multiwalker-v9", time_limit=10), seed=0, n_workers=1, n_envs=1, n_steps=5)
+    ag.learn(40)
+    ag.learn(40)
+    assert ag.steps_trained >= 80
