@@ -65,7 +65,6 @@ def dynamics_entry(name: str, low: float, high: float, boundary_prob: float = 0.
     return entry
 
 
-
 def ranged_scenario(scenario: Scenario, ranges: dict[str, list[float]], boundary_prob: float,
                     pinned: tuple[str, float] | None = None) -> Scenario:
     """``scenario`` with a dynamics layer over ``ranges``: for training (boundary sampling) or with one
@@ -81,6 +80,7 @@ def ranged_scenario(scenario: Scenario, ranges: dict[str, list[float]], boundary
     shown = ", ".join(f"{n} [{lo:g}, {hi:g}]" for n, (lo, hi) in ranges.items())
     what = f"pinned {pinned[0]} = {pinned[1]:g}; " if pinned is not None else ""
     return make_scenario({**data, "layers": [*data["layers"], layer], "description": f"ADR ranges: {what}{shown}"})
+
 
 class ADR(PPOViews):
     """PPO trained under automatically widening (or narrowing) domain randomization."""
