@@ -319,11 +319,6 @@ def evaluate(
 
     if search not in METHODS:
         raise UserError(f"unknown --search '{search}' (valid: {', '.join(METHODS)})")
-    if worst_case and search == "bayes":
-        import importlib.util
-
-        if importlib.util.find_spec("optuna") is None:
-            raise UserError('--search bayes needs optuna, which this environment lacks: pip install optuna (or use --search cmaes)')
     from testbed.grid import evaluate_grid, grid_points, parse_axis, point_spec  # a grid's fields need the layers
     from testbed.harness import evaluate as run_eval
     from testbed.store import ResultsStore

@@ -31,7 +31,6 @@ same spec gives the same ids and a rerun skips what is stored.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -240,14 +239,11 @@ def validate(spec: ExperimentSpec) -> None:
 
 
 def _boxes(name: str, entry: WorstCaseEntry) -> list[Any]:
-    """A worst-case entry's parsed box, after checking its method (and that optuna is there for bayes)."""
+    """A worst-case entry's parsed box, after checking its method."""
     from testbed.worst_case import METHODS, parse_box
 
     if entry.method not in METHODS:
         raise UserError(f"experiment {name}: unknown worst_case method '{entry.method}' (valid: {', '.join(METHODS)})")
-    if entry.method == "bayes" and importlib.util.find_spec("optuna") is None:
-        raise UserError(f"experiment {name}: the bayes worst-case search needs optuna, which this environment lacks: "
-                        "pip install optuna")
     try:
         return [parse_box(axis) for axis in entry.box]
     except UserError as exc:

@@ -134,10 +134,9 @@ def load_space(agent: str, file: str | Path | None = None) -> dict[str, SearchPa
 
 
 def _optuna() -> Any:
-    try:
-        import optuna
-    except ImportError:
-        raise UserError("testbed tune needs Optuna, which this environment lacks: pip install optuna") from None
+    """Optuna, imported when a study needs it (a base dependency; ~0.5 s to import)."""
+    import optuna
+
     return optuna
 
 
@@ -161,6 +160,7 @@ class Objective:
     def __init__(self, agent: str, scenario: str, space: dict[str, SearchParam], fixed: dict[str, Any], steps: int,
                  seeds: int, seed: int, evals: int, eval_episodes: int, objective: str = "median") -> None:
         self.agent, self.scenario, self.space, self.fixed = agent, scenario, space, fixed
+        self.base = trial_base(agent, scenario, fixed)  # what a fraction_of key divides when its base is not searched
         self.objective = objective
         self.steps, self.seeds, self.seed, self.evals, self.eval_episodes = steps, seeds, seed, evals, eval_episodes
 
@@ -169,7 +169,7 @@ class Objective:
         optuna = _optuna()
         drawn = {k: p.suggest(trial, k) for k, p in self.space.items()}
         try:
-            params = resolve(self.space, drawn, {**hyperparams.tuned_defaults(self.agent, self.scenario_id()), **self.fixed})
+            params = resolve(self.space, drawn, self.base)
             trial.set_user_attr("hparams", params)  # what trained (a fraction_of key's drawn divisor resolved)
             return self._run(trial, params)
         except optuna.TrialPruned:
@@ -177,10 +177,6 @@ class Objective:
         except Exception as exc:
             trial.set_user_attr("error", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
             raise
-
-    def scenario_id(self) -> str:
-        """The scenario's registered id (the tuned defaults are keyed by it)."""
-        return scenarios.resolve_spec(self.scenario).id
 
     def _run(self, trial: Any, params: dict[str, Any]) -> float:
         import agents
@@ -208,6 +204,11 @@ class Objective:
         return value
 
 
+def trial_base(agent: str, scenario: str, fixed: dict[str, Any]) -> dict[str, Any]:
+    """The values every trial starts from: the agent's tuned defaults for ``scenario`` under the fixed ones."""
+    return {**hyperparams.tuned_defaults(agent, scenarios.resolve_spec(scenario).id), **fixed}
+
+
 def resolve(space: dict[str, SearchParam], drawn: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
     """The hyperparameters of a trial's ``drawn`` values: a ``fraction_of`` key becomes its base key's value
     (drawn, else from ``base``: the fixed values over the agent's tuned defaults) divided by the drawn divisor."""
@@ -232,7 +233,7 @@ def check_fixed(agent: str, scenario: str, seed: int, fixed: dict[str, Any], spa
     optuna = _optuna()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     probe = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=wrap_seed(seed)))
-    base = {**hyperparams.tuned_defaults(agent, scenarios.resolve_spec(scenario).id), **fixed}
+    base = trial_base(agent, scenario, fixed)
     first: UserError | None = None
     for _ in range(draws):
         trial = probe.ask()

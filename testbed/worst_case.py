@@ -197,11 +197,8 @@ def _cmaes(run: Callable[..., list[float]], start: np.ndarray, budget: int, d: i
 def _bayes(run: Callable[..., list[float]], design: list[np.ndarray], budget: int, d: int, labels: list[str],
            seed: int) -> None:
     """Gaussian-process Bayesian optimization (optuna), the design points enqueued first."""
-    try:
-        import optuna
-    except ImportError:
-        raise UserError("the bayes worst-case search needs optuna, which this environment lacks: pip install optuna "
-                        "(or use --search cmaes)") from None
+    import optuna
+
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # not a warning per suggestion (e.g. greenlet's absence)
     names = [f"x{i}" for i in range(d)]
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.GPSampler(seed=seed))
