@@ -115,7 +115,8 @@ SLOW_LEARNING = {"qrdqn", "rainbow", "dqn", "double_dqn", "ppo"}  # 44, 20, 21, 
 # machine (2026-11-27, 2026-12-06, 2026-12-08); dueling_dqn (our core, with double targets) stays, SB3's DQN path stays in
 # the round-trip and CLI tests, ppo learns InvertedPendulum in tests/test_agents.py and a2c (SB3's same on-policy
 # loop) CartPole here
-SLOW_RAY = {"impala"}  # 19 and 9 s (a Ray start each); impala's tiny-budget learning test stays (tests/test_parallel_ac.py)
+SLOW_RAY = {"impala"}  # 19 and 9 s (a Ray start each); impala's workers, lag, resume and killed-worker tests stay
+# (tests/test_parallel_ac.py; its CartPole learning run is slow too)
 
 
 def _marked(names, slow):

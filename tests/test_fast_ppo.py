@@ -143,9 +143,9 @@ def test_discrete_observations_are_one_hot_rows_as_sb3_feeds_them_and_toy_text_t
 
     from agents.actor_critic import encode, encoded_width
 
-    rng = np.random.default_rng(0)
     for space in (spaces.Discrete(5), spaces.Discrete(4, start=2), spaces.MultiDiscrete([3, 2, 4]), spaces.MultiBinary(6),
                   spaces.Box(-1, 1, (2, 3))):
+        space.seed(0)
         batch = np.stack([space.sample() for _ in range(7)])
         if isinstance(space, spaces.Discrete) and space.start:  # SB3 one-hot encodes the raw value (start 0 only)
             want = torch.nn.functional.one_hot(torch.as_tensor(batch - space.start), int(space.n)).float()
