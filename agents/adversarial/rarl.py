@@ -144,8 +144,7 @@ class RARL(PPOViews):
         own = {k: v for k, v in resolved.items() if k not in PART_KEYS}
         self.hparams = h = {**DEFAULTS, **own}
         self.body_ids = self.check_scenario(scenario, h)
-        bodies = [str(b) for b in h["adversary_bodies"]]
-        self.adv_space = spaces.Box(-1.0, 1.0, (3 * len(bodies),), np.float32)
+        self.adv_space = spaces.Box(-1.0, 1.0, (3 * len(self.body_ids),), np.float32)
         obs_space = scenario.observation_space(AGENT)
         self.protagonist = ppo_part(scenario, obs_space, scenario.action_space(AGENT), seed, resolved)
         self.adversary = ppo_part(scenario, obs_space, self.adv_space, None if seed is None else wrap_seed(seed + 1), resolved)
