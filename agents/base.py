@@ -25,6 +25,15 @@ ProgressFn = Callable[[int, int], None]
 """Called as ``progress(done_steps, total_steps)`` while an agent learns."""
 
 
+class NotTrained(UserError):
+    """An agent asked for its policy before ``learn`` or ``load`` built one (one line, as every UserError).
+
+    Its own type so a check made before training (an experiment spec's attacks) can tell "not yet" from "never"."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} has not been trained or loaded: call learn() first")
+
+
 LEARNING: dict[str, str] = {
     "on-policy": "updates only from experience of its current policy (PPO, A2C, REINFORCE, SARSA)",
     "off-policy": "updates from replayed or exploratory experience of other policies (DQN, SAC, Q-learning)",

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from scenarios import UserError
+from agents.base import NotTrained
 
 
 class PPOViews:
@@ -22,7 +22,7 @@ class PPOViews:
 
     def _require_trained(self) -> None:
         if self.ppo.model is None:
-            raise UserError(f"{self.name} has not been trained or loaded: call learn() first")
+            raise NotTrained(self.name)
 
     def policy_distribution(self, agent: str, obs: torch.Tensor) -> torch.distributions.Distribution:
         """The differentiable action distribution of ``agent`` at raw observations ``obs`` (N, d)."""

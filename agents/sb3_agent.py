@@ -65,7 +65,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from agents import hyperparams
 from agents.budget import declare_budget
-from agents.base import Capabilities, ProgressFn
+from agents.base import Capabilities, NotTrained, ProgressFn
 from agents.checkpoint import save_meta
 from agents.marl.groups import Group, make_groups
 from agents.marl.sb3_groups import GroupVecEnv, Lockstep, learn_in_lockstep
@@ -467,7 +467,7 @@ class SB3Agent:
                 out.update({agent: a[:, j] for j, agent in enumerate(g.agents)})
             return out
         if self.model is None:
-            raise UserError(f"{self.name} has not been trained or loaded: call learn() first")
+            raise NotTrained(self.name)
         agents = list(obs)
         flat = _rows(obs, agents)
         n, k = _count(obs[agents[0]]), len(agents)

@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from agents.base import NotTrained
 from scenarios import UserError
 
 DETERMINISTIC_STD = 0.1
@@ -73,5 +74,5 @@ def _q_values(policy: Any, name: str, x: torch.Tensor) -> torch.Tensor:
 def require_trained(model: Any, name: str) -> Any:
     """``model``, or one UserError line when the agent has not been trained or loaded yet."""
     if model is None:
-        raise UserError(f"{name} has not been trained or loaded: call learn() first")
+        raise NotTrained(name)
     return model

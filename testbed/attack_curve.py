@@ -20,19 +20,29 @@ import numpy as np
 
 from agents.adversarial.attack_kinds import ALL, ATTACKS, expand
 from agents.adversarial.attacks import ObservationAttack, calibrate
+from agents.base import NotTrained
 from scenarios import Scenario, UserError
 from testbed.harness import evaluate
 from testbed.records import EpisodeRecord
 
 
-def applicable(agent: Any, scenario: Scenario, kinds: list[str], steps: int = 10) -> tuple[list[str], dict[str, str]]:
-    """The attacks of ``kinds`` that apply to ``agent``, and why each of the others does not."""
+def applicable(agent: Any, scenario: Scenario, kinds: list[str], steps: int = 10,
+               untrained: bool = False) -> tuple[list[str], dict[str, str]]:
+    """The attacks of ``kinds`` that apply to ``agent``, and why each of the others does not.
+
+    With ``untrained``, ``agent`` is a fresh one (a check before training): an attack its policy refuses only
+    because none is built yet counts as applying; what the agent's kind or settings rule out still does not."""
     unit = {a: np.ones(int(np.prod(scenario.observation_space(a).shape or ()))) for a in scenario.possible_agents}
     ok, why = [], {}
     for kind in kinds:
         try:
             ObservationAttack(kind, 0.0, agent, unit, steps=steps)
             ok.append(kind)
+        except NotTrained as exc:
+            if untrained:
+                ok.append(kind)
+            else:
+                why[kind] = str(exc)
         except UserError as exc:
             why[kind] = str(exc)
     return ok, why

@@ -62,7 +62,8 @@ class AttackEntry(BaseModel):
     """An observation attack evaluated at several budgets."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    kind: str = Field(description="An attack name, or 'all' (every attack that applies, and the worst of them).")
+    kind: str = Field(description="An attack name, or 'all' (every attack that applies, and the worst of them). A named "
+                      "attack an agent cannot take is refused when the spec loads: restrict it with 'agents'.")
     eps: list[Annotated[float, Field(ge=0, le=MAX_EPS)]] = Field(
         min_length=1, description="Budgets in observation standard deviations, each from 0 to MAX_EPS (as --eps).")
     steps: int = Field(default=10, ge=1)
@@ -211,6 +212,7 @@ def validate(spec: ExperimentSpec) -> None:
                     check_fits(a.name, scenario, a.hparams)
                 except UserError as exc:
                     raise UserError(f"experiment {spec.name}: {exc}") from None
+        _check_attacks_apply(spec, trained)
         if spec.grids or top_boxes:
             for sc_spec in sc_specs:
                 check_axes(sc_spec, spec.grids, top_boxes)
@@ -236,6 +238,37 @@ def validate(spec: ExperimentSpec) -> None:
     finally:
         for scenario in trained:
             scenario.close()
+
+
+def _check_attacks_apply(spec: ExperimentSpec, trained: list[Any]) -> None:
+    """Refuse, before any job, an attack named for an agent it cannot apply to (fgsm on a planner, critic on an
+    agent without a value function, any gradient attack on MAPPO with shared parameters), and an ``all`` that
+    leaves nothing; the check runs on an untrained agent of each entry on each training scenario."""
+    import agents
+    from agents.adversarial.attack_kinds import ALL, expand
+    from testbed.attack_curve import applicable
+
+    for entry in spec.agents:
+        label = entry.label or entry.name
+        wanted = [a for a in list(spec.attacks) + [a for t in targets_of(spec, entry) for a in t.attacks]
+                  if a.agents is None or label in a.agents]
+        if not wanted:
+            continue
+        for scenario in trained:
+            agent = agents.make(entry.name, scenario, seed=0, **entry.hparams)
+            try:
+                for attack in wanted:
+                    ok, why = applicable(agent, scenario, expand(attack.kind), attack.steps, untrained=True)
+                    if attack.kind != ALL and why:
+                        raise UserError(f"experiment {spec.name}: attack {attack.kind} cannot apply to {label} on "
+                                        f"{scenario.id}: {why[attack.kind]} (restrict it with the attack's 'agents')")
+                    if not ok:
+                        raise UserError(f"experiment {spec.name}: no attack applies to {label} on {scenario.id}: "
+                                        f"{next(iter(why.values()))}")
+            finally:
+                close = getattr(agent, "close", None)
+                if callable(close):
+                    close()
 
 
 def _boxes(name: str, entry: WorstCaseEntry) -> list[Any]:

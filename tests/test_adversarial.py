@@ -224,3 +224,18 @@ def test_experiment_spec_attack_all_runs_what_applies_and_notes_the_rest(tmp_pat
     spec.write_text(spec.read_text().replace("kind: all", "kind: strongest"))
     with pytest.raises(UserError, match="unknown attack 'strongest'.*learned, all"):
         load_experiment(spec)
+
+
+def test_experiment_spec_refuses_a_named_attack_an_agent_cannot_take_before_any_job(tmp_path):
+    """A named attack that cannot apply to an agent of the spec was a note after the job ('skipped'), exit 0."""
+    from testbed.experiment_spec import load_experiment
+
+    spec = tmp_path / "s.yaml"
+    head = (f"name: a\nagents: [{{name: random}}, {{name: ppo}}]\n"
+            f"scenarios: [{{id: test/ip-v0, source: 'gymnasium:InvertedPendulum-v5', time_limit: 30}}]\n")
+    spec.write_text(head + "attacks:\n  - {kind: pgd, eps: [0.2]}\n")
+    with pytest.raises(UserError, match=r"^experiment a: attack pgd cannot apply to random on test/ip-v0: .*differentiable"
+                                        r".*\(restrict it with the attack's 'agents'\)$"):
+        load_experiment(spec)
+    spec.write_text(head + "attacks:\n  - {kind: pgd, eps: [0.2], agents: [ppo]}\n")
+    assert load_experiment(spec).attacks[0].agents == ["ppo"]  # restricted to the agent that takes it: fine

@@ -23,7 +23,7 @@ from gymnasium import spaces
 from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.vec_env import VecEnv
 
-from agents.base import Capabilities
+from agents.base import Capabilities, NotTrained
 from agents.marl.groups import encode, obs_dim
 from agents.sb3_agent import SB3Agent, sb3_learning
 from agents.sb3_vecenv import ScenarioCopies
@@ -165,7 +165,7 @@ class JointAgent(SB3Agent):
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> dict[str, np.ndarray]:
         """The joint action for the joint observation, split per agent."""
         if self.model is None:
-            raise UserError(f"{self.name} has not been trained or loaded: call learn() first")
+            raise NotTrained(self.name)
         joint = self.codec.obs(obs)
         if self.vecnorm is not None:
             joint = self.vecnorm.normalize_obs(joint)
