@@ -2,6 +2,7 @@
 ``pip install .`` (and this machine's torch pin from constraints.txt) runs an experiment
 with the local executor, writes a report with its figures, renders a video and tunes."""
 
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -12,12 +13,24 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _source_copy(dest: Path) -> Path:
+    """The working tree's files that git sees (tracked, and new ones not ignored), copied to ``dest``: pip
+    builds there, so the install leaves no ``build/`` folder in the repository."""
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], capture_output=True,
+                           text=True, cwd=ROOT, check=True).stdout.splitlines()
+    for f in files:
+        if (ROOT / f).is_file():
+            (dest / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / f, dest / f)
+    return dest
+
+
 @pytest.mark.slow  # ~3 min: a fresh venv and a plain install
 def test_plain_install_runs_run_report_and_videos(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
-    subprocess.run([*pip, "-c", str(ROOT / "constraints.txt"), str(ROOT)], check=True, cwd=tmp_path)
+    subprocess.run([*pip, "-c", str(ROOT / "constraints.txt"), str(_source_copy(tmp_path / "src"))], check=True, cwd=tmp_path)
     site = Path(subprocess.run([str(venv / "bin" / "python"), "-c", "import agents, pathlib; print(pathlib.Path(agents.__file__).parents[1])"],
                                capture_output=True, text=True, check=True).stdout.strip())
     tracked = subprocess.run(["git", "ls-files", "agents", "scenarios", "testbed", "sim2real"], capture_output=True, text=True,
