@@ -186,7 +186,7 @@ class A3C(LanePolicy):
     """Asynchronous advantage actor-critic: Hogwild worker processes on a shared network and optimizer."""
 
     name: ClassVar[str] = "a3c"
-    capabilities = Capabilities(multi_agent="any", competitive=False, learning="on-policy")
+    capabilities = Capabilities(multi_agent="any", competitive=False, learning="on-policy", goal_observations=True)
 
     DEFAULTS = DEFAULTS
     POSITIVE = ("n_workers", "n_envs", "n_steps")
@@ -237,8 +237,9 @@ class A3C(LanePolicy):
             try:
                 rank, text = errors.get(timeout=5)
                 cause = f"; worker {rank}:\n{text}"
-            except queue.Empty:
-                cause = ""
+            except queue.Empty:  # it died before its loop: most often a script without a __main__ guard
+                cause = ("; no worker reached its loop (its error is on stderr): a script that trains a3c must create "
+                         "and train it under `if __name__ == '__main__':`, since each spawned worker imports the script")
             raise RuntimeError(f"a3c: {len(failed)} worker(s) failed (exit codes {failed}){cause}")
         while len(states) < len(procs):
             k, state = results.get(timeout=60)

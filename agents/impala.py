@@ -119,7 +119,7 @@ class IMPALA(LanePolicy):
     """Distributed actor-critic on Ray: rollout-worker actors, a central V-trace learner, worker restarts."""
 
     name: ClassVar[str] = "impala"
-    capabilities = Capabilities(multi_agent="any", competitive=False, learning="off-policy")
+    capabilities = Capabilities(multi_agent="any", competitive=False, learning="off-policy", goal_observations=True)
 
     DEFAULTS = DEFAULTS
     POSITIVE = ("n_workers", "n_envs", "unroll_length", "batch_rollouts")

@@ -323,3 +323,19 @@ def test_a3c_learns_twice_on_box2d_copies():
     ag.learn(40)
     ag.learn(40)
     assert ag.steps_trained >= 80
+
+
+@pytest.mark.parametrize("name", ["a3c", "impala"])
+def test_goal_conditioned_dict_observations_reach_the_parallel_learners_flattened(name):
+    """a3c and impala asked for a goal_flatten layer on the goal tasks SB3's ppo takes; their lanes flatten goal
+    Dicts (scenarios.goals.flatten) as fast_ppo's do (a 64-step a3c and impala run on FetchReach-v4, saved and
+    loaded, was checked by hand: ~20 s with the workers' start)."""
+    from agents.actor_critic import Lanes
+    from agents.registry import check_fits
+    from scenarios.goals import flatten
+
+    sc = scenarios.make("robotics/FetchReach-v4")
+    check_fits(name, sc, {})  # refused before ("add the goal_flatten layer")
+    obs, _ = sc.vector(2, seed=1).reset()
+    lanes = Lanes(sc, name, agent_id=True)
+    np.testing.assert_array_equal(lanes.obs(obs).numpy(), flatten(sc.observation_space("agent_0"), obs["agent_0"]).astype(np.float32))
