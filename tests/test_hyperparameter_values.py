@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 import agents
-from agents import hyperparams
+from agents import hyperparams, index
 from agents.registry import AGENTS
 from scenarios import UserError, yaml_loader
 
@@ -153,3 +153,19 @@ def test_numpy_scalars_and_arrays_are_the_python_values_they_hold():
     assert [type(h[k]) for k in ("batch_size", "gamma", "noisy", "net_arch")] == [int, float, bool, list]
     with pytest.raises(UserError, match=r"batch_size must be an integer, got <object .*> \(of type object; default 64\)"):
         agents.make("rainbow", "classic/CartPole-v1", batch_size=object())
+
+
+COUNTS_FOR_THE_MACHINE = {"torch_threads": 1024, "nthread": 1024, "n_envs": 100_000}
+"""Counts with a ceiling: at 10^9, torch_threads aborted the whole process in OpenMP's allocator
+(no traceback, no line), nthread ended in MuJoCo's FatalError traceback, and n_envs built copies one
+by one for days before memory ran out."""
+
+
+@pytest.mark.parametrize("name,key", [(n, k) for n in agents.list_names() for k in COUNTS_FOR_THE_MACHINE
+                                      if k in (index.entry(n)["hyperparameters"] or index.entry(n)["defaults"])])
+def test_thread_and_copy_counts_beyond_any_machine_are_refused_in_one_line(name, key):
+    top = COUNTS_FOR_THE_MACHINE[key]
+    assert index.check_overrides(name, {key: top}) == {key: top}
+    for bad in (top + 1, 10**9):
+        with pytest.raises(UserError, match=rf"^{name}: hyperparameter {key} must be an integer in \[1, {top}\], got {bad}$"):
+            index.check_overrides(name, {key: bad})
