@@ -209,7 +209,8 @@ def check_pairs(agent: str, config: dict[str, Any], learning: str | None = None)
             raise UserError(f"{agent}: batch_size {config['batch_size']} is larger than the rollout, n_steps x n_envs = "
                             f"{config['n_steps']} x {config['n_envs']} = {rollout:g} (valid: batch_size <= {rollout:g})")
         if has("minibatches") and n["minibatches"] > rollout:  # type: ignore[operator]
-            raise UserError(f"{agent}: minibatches {config['minibatches']} exceeds the rollout's {rollout:g} steps")
+            raise UserError(f"{agent}: minibatches {config['minibatches']} exceeds the rollout's {rollout:g} steps, n_steps x "
+                            f"n_envs = {config['n_steps']} x {config['n_envs']} (valid: minibatches <= {rollout:g})")
     freq = config.get("train_freq")
     if isinstance(freq, (list, tuple)) and len(freq) == 2 and freq[1] == "episode" and has("n_envs") and n["n_envs"] > 1:
         raise UserError(f"{agent}: train_freq {list(freq)} trains after whole episodes, which needs one copy, but n_envs "

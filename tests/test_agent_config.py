@@ -103,6 +103,13 @@ def test_inconsistent_pairs_are_refused(agent, overrides, pattern):
         config.config(agent, "mujoco/Hopper-v5", overrides)
 
 
+def test_too_many_minibatches_name_the_rollout_and_the_valid_count():
+    """The refusal named the rollout's size but not what is valid (sweep: mappo minibatches=10^9)."""
+    with pytest.raises(UserError, match=r"^mappo: minibatches 1000 exceeds the rollout's 100 steps, n_steps x n_envs = "
+                                        r"25 x 4 \(valid: minibatches <= 100\)$"):
+        config.check_pairs("mappo", {"minibatches": 1000, "n_steps": 25, "n_envs": 4}, "on-policy")
+
+
 def test_pairs_use_the_scenarios_tuned_defaults():
     # CartPole's tuned PPO rollout is 32 x 8 = 256 steps; the default one is 2048 x 8
     index.check_overrides("ppo", {"batch_size": 1024}, "mujoco/Walker2d-v5")
