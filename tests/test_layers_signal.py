@@ -204,6 +204,32 @@ def test_bad_layer_parameters_are_one_line_errors():
         with_layers(PEN, {"type": "obs_gausian_noise", "params": {"std": 1.0}})
 
 
+@pytest.mark.parametrize("layer,shape", [
+    ({"type": "obs_delay", "params": {"steps": 10**12}}, r"\(1, 1000000000001, 3\) \(float32\)"),
+    ({"type": "obs_delay", "params": {"steps": 1, "jitter": 10**12}}, r"\(1, 1000000000002, 3\) \(float32\)"),
+    ({"type": "action_delay", "params": {"steps": 10**12}}, r"\(1, 1000000000000, 1\) \(float32\)"),
+    ({"type": "reward_delay", "params": {"steps": 10**12}}, r"\(1, 1000000000000\) \(float64\)"),
+    ({"type": "obs_distractors", "params": {"dims": 10**12}}, r"\(1, 256, 1000000000000\) \(float64\)"),
+])
+def test_layer_state_too_large_for_memory_is_one_line_before_any_allocation(layer, shape):
+    """A delay of 10^12 steps or 10^12 distractor dimensions was numpy's MemoryError traceback."""
+    with pytest.raises(UserError, match=rf"^layer {layer['type']}: its state of shape {shape} needs .* GiB, more than "
+                                        r"this machine's .* GiB of memory; lower its parameters \(or the number of copies\)$"):
+        with_layers(PEN, layer)
+
+
+def test_a_memory_error_while_a_layer_binds_is_one_line(monkeypatch):
+    """What fits the machine but not the memory free now (numpy raises MemoryError) is one line too."""
+    import scenarios.layers.base as base
+
+    def refuse(shape, dtype, owner):
+        raise MemoryError(f"Unable to allocate for an array with shape {shape}")
+
+    monkeypatch.setattr(base, "zeros", refuse)
+    with pytest.raises(UserError, match=r"^layer reward_delay: its per-copy state does not fit in the memory free now"):
+        with_layers(PEN, {"type": "reward_delay", "params": {"steps": 3}})
+
+
 def test_same_seed_same_perturbations_and_copies_differ():
     layer = {"type": "obs_gaussian_noise", "params": {"std": 1.0}}
     spec = scenarios.get_spec(PEN).model_dump() | {"layers": [layer]}

@@ -87,7 +87,7 @@ class ActionDelay(Layer):
     def bind(self, scenario: Scenario) -> None:
         super().bind(scenario)
         self.null = {a: _null_action(scenario.action_space(a), self.p.noop, self.type, a) for a in self.agents}
-        self.queue = {a: DelayLine(self.n, self.p.steps, np.shape(v), np.asarray(v).dtype) for a, v in self.null.items()}
+        self.queue = {a: DelayLine(self.n, self.p.steps, np.shape(v), np.asarray(v).dtype, self.type) for a, v in self.null.items()}
 
     def start_episode(self, ids: np.ndarray, report: list[dict[str, Any]]) -> None:
         for a in self.agents:

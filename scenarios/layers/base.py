@@ -28,6 +28,8 @@ copies reset.
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -126,6 +128,34 @@ class Layer:
         """After the source's step, before per-agent transforms; may write ``infos[j][agent]``."""
 
 
+def physical_memory() -> float:
+    """This machine's physical memory in bytes (infinite where the system does not say)."""
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return math.inf
+
+
+def require_memory(shape: tuple[int, ...], dtype: Any, owner: str) -> None:
+    """Refuse, in one line, per-copy state of ``shape`` that would not fit in this machine's memory.
+
+    A layer's state grows with its parameters (a delay of 10^9 steps, 10^9 distractor dimensions) and the
+    number of copies: numpy's MemoryError was a traceback, and an allocation the kernel over-commits fails
+    only later, mid-run. Checked when the layer binds, before anything is allocated."""
+    nbytes = math.prod(int(d) for d in shape) * np.dtype(dtype).itemsize
+    memory = physical_memory()
+    if nbytes > memory:
+        raise UserError(f"layer {owner}: its state of shape {tuple(int(d) for d in shape)} ({np.dtype(dtype).name}) needs "
+                        f"{nbytes / 2**30:.3g} GiB, more than this machine's {memory / 2**30:.3g} GiB of memory; lower "
+                        "its parameters (or the number of copies)")
+
+
+def zeros(shape: tuple[int, ...], dtype: Any, owner: str) -> np.ndarray:
+    """``np.zeros(shape, dtype)`` after ``require_memory``: per-copy layer state."""
+    require_memory(shape, dtype, owner)
+    return np.zeros(shape, dtype)
+
+
 def per_copy(values: np.ndarray, ndim: int) -> np.ndarray:
     """Per-copy values ``(len(ids),)`` shaped to broadcast against ``(len(ids), *shape)`` with ``ndim`` dims in shape."""
     return values.reshape((-1,) + (1,) * ndim)
@@ -135,9 +165,9 @@ class DelayLine:
     """Per-copy FIFO of ``steps`` values: ``swap`` stores each copy's new value and returns the one stored
     ``steps`` calls earlier (``steps = 0`` passes values through)."""
 
-    def __init__(self, n: int, steps: int, shape: tuple[int, ...], dtype: Any) -> None:
+    def __init__(self, n: int, steps: int, shape: tuple[int, ...], dtype: Any, owner: str) -> None:
         self.steps = steps
-        self.buf = np.zeros((n, steps, *shape), dtype)
+        self.buf = zeros((n, steps, *shape), dtype, owner)
         self.head = np.zeros(n, np.int64)  # slot of the oldest value, per copy
 
     def fill(self, ids: np.ndarray, value: Any) -> None:

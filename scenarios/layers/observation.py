@@ -28,7 +28,9 @@ import numpy as np
 from gymnasium import spaces
 from pydantic import Field, model_validator
 
-from scenarios.layers.base import GaussianDraws, Layer, LayerParams, StdParams, per_copy, require_box, unbounded
+from scenarios.layers.base import (GaussianDraws, Layer, LayerParams, StdParams, per_copy, require_box, require_memory, unbounded,
+                                   zeros)
+from scenarios.layers.streams import BLOCK
 
 if TYPE_CHECKING:
     from scenarios.scenario import Scenario
@@ -50,7 +52,7 @@ class _ObsLayer(Layer):
 
     def state(self, agent: str, dtype: Any = np.float64, extra: tuple[int, ...] = ()) -> np.ndarray:
         """A zeroed per-copy array ``(n, *extra, *shape)`` for ``agent``."""
-        return np.zeros((self.n, *extra, *self.shape[agent]), dtype)
+        return zeros((self.n, *extra, *self.shape[agent]), dtype, self.type)
 
 
 class ObsGaussianNoise(_ObsLayer):
@@ -325,7 +327,8 @@ class ObsDistractors(_ObsLayer):
         for a in self.agents:
             if len(self.shape[a]) != 1:
                 raise UserError(f"layer {self.type} needs flat observations; {scenario.id} {a} has shape {self.shape[a]}")
-        self.walk = {a: np.zeros((self.n, self.p.dims)) for a in self.agents}
+        require_memory((self.n, BLOCK, self.p.dims), np.float64, self.type)  # the per-step draws, fetched in blocks
+        self.walk = {a: zeros((self.n, self.p.dims), np.float64, self.type) for a in self.agents}
 
     def observation_space(self, agent: str, space: spaces.Space) -> spaces.Space:
         if agent not in self.agents:

@@ -43,7 +43,7 @@ class RewardDelay(Layer):
 
     def bind(self, scenario: Any) -> None:
         super().bind(scenario)
-        self.queue = {a: DelayLine(self.n, self.p.steps, (), np.float64) for a in self.agents}
+        self.queue = {a: DelayLine(self.n, self.p.steps, (), np.float64, self.type) for a in self.agents}
 
     def start_episode(self, ids: np.ndarray, report: list[dict[str, Any]]) -> None:
         for a in self.agents:

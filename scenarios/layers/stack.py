@@ -20,6 +20,7 @@ import numpy as np
 from gymnasium import spaces
 
 from scenarios.goals import is_goal_space
+from scenarios.errors import UserError
 from scenarios.layers.base import HOOKS, Layer
 
 
@@ -62,7 +63,11 @@ class LayerStack:
                 a: s for a, s in obs_spaces.items() if is_goal_space(s)}
             for a, s in goal.items():
                 obs_spaces[a] = s["observation"]
-            layer.bind(context)
+            try:
+                layer.bind(context)
+            except MemoryError as exc:  # past require_memory's check, where the memory free now is less than the machine's
+                raise UserError(f"layer {layer.type}: its per-copy state does not fit in the memory free now ({exc}); "
+                                "lower its parameters (or the number of copies)") from None
             on_key[len(self.layers)] = set(goal)
             self.layers.append(layer)
             for a in list(obs_spaces):
