@@ -11,7 +11,7 @@ truncated, the layers' sampled ``params``, the summed safety ``cost``:
 per step the largest cost any agent reports, None without a cost layer, and
 ``success``: the source's ``is_success``/``success`` flag at the last step,
 None where it reports none, and ``unstable``: MuJoCo's physics blew up and was reset during
-the episode, ``scenarios.instability``). Goal-conditioned (``Dict``) observations are
+the episode, ``scenarios.instability``, or any source's return came out NaN or infinite). Goal-conditioned (``Dict``) observations are
 batched per key: ``obs[agent]["observation"]`` is ``(N, ...)`` (``scenarios.goals``). With ``autoreset=False`` a finished copy waits, ``done[i]`` is
 True, and ``reset(indices=[i], seed=...)`` restarts it: the harness uses this
 to give every episode its own seed.
@@ -21,6 +21,8 @@ observation, get zero reward, and ``active[agent][i]`` turns False.
 """
 
 from __future__ import annotations
+
+import math
 
 from collections.abc import Sequence
 from typing import Any
@@ -62,9 +64,13 @@ def episode_summary(vec: Any, i: int, params: dict[str, Any], success: bool | No
     """The ``episode`` entry of copy ``i``'s info when its episode ends (shared by every backend);
     ``success``: the source's success flag at the episode's last step (None: it reports none);
     ``unstable``: MuJoCo's physics went unstable during the episode (``scenarios.instability``;
-    None: not a MuJoCo source)."""
+    None: not a MuJoCo source), and True for any source where a return is NaN or infinite (a particle
+    world's physics overflowed under an extreme layer value: the return is not a measurement)."""
+    returns = {a: float(vec.episode_returns[a][i]) for a in vec.agents}
+    if not all(math.isfinite(r) for r in returns.values()):
+        unstable = True
     return {
-        "returns": {a: float(vec.episode_returns[a][i]) for a in vec.agents},
+        "returns": returns,
         "length": int(vec.episode_lengths[i]),
         "terminated": bool(vec._ep_terminated[i]),
         "truncated": not bool(vec._ep_terminated[i]),

@@ -369,7 +369,7 @@ def _evaluate_worst_case(ag: Any, sc: Any, label: str | None, axes: list, method
               f"at {point} (nominal {found.nominal:.1f})")
     if found.unstable_points:
         out.print(f"{found.unstable_points} of the {found.evaluations} points went physically unstable (MuJoCo reset the "
-                  "simulation): stored, flagged 'unstable', and left out of the worst case")
+                  "simulation, or a return came out NaN or infinite): stored, flagged 'unstable', and left out of the worst case")
     out.print(f"stored {len(found.records)} episodes in {db} ({store.count()} in total)")
 
 
@@ -435,7 +435,8 @@ def _print_tables(records: list, summary: bool = True) -> None:
     broken = sum(1 for r in records if r.unstable)
     if broken:
         out.print(f"warning: {broken} of {len(records)} episodes went physically unstable (MuJoCo reset the simulation "
-                  "mid-episode): their returns are not measurements (records flagged 'unstable')")
+                  "mid-episode, or a return came out NaN or infinite): their returns are not measurements (records "
+                  "flagged 'unstable')")
 
 
 @app.command()

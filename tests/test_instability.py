@@ -1,4 +1,5 @@
-"""Episodes whose MuJoCo physics blew up (and was reset by MuJoCo) are flagged, stored, and kept out of worst cases."""
+"""Episodes whose MuJoCo physics blew up (and was reset by MuJoCo), or whose return came out NaN or infinite on any
+source, are flagged, stored, and kept out of worst cases."""
 
 import numpy as np
 import pytest
@@ -43,6 +44,15 @@ def test_sources_without_mujoco_report_no_flag():
     for backend in ("batch", "gymnasium"):
         assert all(e["unstable"] is None for e in _episodes("mpe/simple_spread-v3", [], backend))
     assert all(e["unstable"] is None for e in _episodes("classic/CartPole-v1", [], "gymnasium"))
+
+
+@pytest.mark.parametrize("backend", ["batch", "gymnasium"])
+def test_a_particle_world_whose_return_overflows_is_flagged_too(backend):
+    """MPE under size x 1e300 (every entity overlaps every other) "returned" -inf with no flag (only MuJoCo's resets
+    were seen), so a grid or a worst-case search took -inf as a measurement."""
+    size = {"type": "mpe_dynamics", "params": {"parameters": [{"field": "size", "distribution": "constant", "value": 1e300}]}}
+    blown = _episodes("mpe/simple_spread-v3", [size], backend)
+    assert all(e["unstable"] is True and not np.isfinite(e["returns"]["agent_0"]) for e in blown)
 
 
 def test_the_flag_is_stored_and_a_worst_case_search_leaves_unstable_points_out(tmp_path):
