@@ -208,6 +208,12 @@ def check_pairs(agent: str, config: dict[str, Any], learning: str | None = None)
         if has("batch_size") and n["batch_size"] > rollout:  # type: ignore[operator]
             raise UserError(f"{agent}: batch_size {config['batch_size']} is larger than the rollout, n_steps x n_envs = "
                             f"{config['n_steps']} x {config['n_envs']} = {rollout:g} (valid: batch_size <= {rollout:g})")
+        if (has("sub_sampling_factor") and n["sub_sampling_factor"] >= rollout  # type: ignore[operator]
+                and config.get("normalize_advantage", True) is not False):
+            # TRPO's policy step takes every k-th step of the rollout: one alone has no advantage std (NaN policy)
+            raise UserError(f"{agent}: sub_sampling_factor {config['sub_sampling_factor']} keeps one step of the rollout, "
+                            f"n_steps x n_envs = {config['n_steps']} x {config['n_envs']} = {rollout:g}, whose advantages "
+                            f"cannot be normalized (valid: sub_sampling_factor < {rollout:g}, or normalize_advantage false)")
         if has("minibatches") and n["minibatches"] > rollout:  # type: ignore[operator]
             raise UserError(f"{agent}: minibatches {config['minibatches']} exceeds the rollout's {rollout:g} steps, n_steps x "
                             f"n_envs = {config['n_steps']} x {config['n_envs']} (valid: minibatches <= {rollout:g})")

@@ -110,6 +110,16 @@ def test_too_many_minibatches_name_the_rollout_and_the_valid_count():
         config.check_pairs("mappo", {"minibatches": 1000, "n_steps": 25, "n_envs": 4}, "on-policy")
 
 
+def test_trpo_sub_sampling_that_keeps_one_step_is_refused():
+    """Every k-th step of CartPole's 512 x 2 rollout: k >= 1024 kept one, whose advantage std is NaN; the
+    policy turned NaN and the divergence line blamed the learning rate (sweep: sub_sampling_factor=10^9)."""
+    with pytest.raises(UserError, match=r"^trpo: sub_sampling_factor 1024 keeps one step of the rollout, n_steps x n_envs "
+                                        r"= 512 x 2 = 1024, .*\(valid: sub_sampling_factor < 1024, or normalize_advantage false\)$"):
+        index.check_overrides("trpo", {"sub_sampling_factor": 1024}, "classic/CartPole-v1")  # agents.make's check
+    index.check_overrides("trpo", {"sub_sampling_factor": 1023}, "classic/CartPole-v1")
+    index.check_overrides("trpo", {"sub_sampling_factor": 10**9, "normalize_advantage": False}, "classic/CartPole-v1")
+
+
 def test_pairs_use_the_scenarios_tuned_defaults():
     # CartPole's tuned PPO rollout is 32 x 8 = 256 steps; the default one is 2048 x 8
     index.check_overrides("ppo", {"batch_size": 1024}, "mujoco/Walker2d-v5")
