@@ -34,10 +34,15 @@ def tuned_defaults(agent: str, scenario_id: str) -> dict[str, Any]:
     A method built around another agent (RARL, ADR, GAIL/AIRL, adv_ppo around ``ppo``: the index's
     ``composes``) starts from that agent's tuned values for the names it shares with it.
 
+    An agent with another's hyperparameters (fast_ppo, fast_sac: the index's ``defaults_from``) reads that
+    agent's file as its own (tuned entries and search space).
+
     >>> tuned_defaults("rarl", "mujoco/InvertedPendulum-v5")["batch_size"]  # ppo.yaml's entry
     256
+    >>> tuned_defaults("fast_sac", "classic/Pendulum-v1") == tuned_defaults("sac", "classic/Pendulum-v1")
+    True
     """
-    data = _defaults_file(agent)
+    data = _defaults_file(defaults_source(agent))
     own = {**data.get("default", {}), **data.get(scenario_id, {})}
     base = _composes(agent)
     if base:
@@ -46,6 +51,15 @@ def tuned_defaults(agent: str, scenario_id: str) -> dict[str, Any]:
         names = set(index.entry(agent)["hyperparameters"])
         own = {**{k: v for k, v in tuned_defaults(base, scenario_id).items() if k in names}, **own}
     return copy.deepcopy(own)
+
+
+@functools.cache
+def defaults_source(agent: str) -> str:
+    """Whose ``agents/defaults/<name>.yaml`` holds ``agent``'s tuned entries and search space: its own, or that of
+    the agent it shares every hyperparameter name with (``defaults_from``: fast_ppo reads ppo.yaml)."""
+    from agents import index
+
+    return index.read().get(agent, {}).get("defaults_from") or agent
 
 
 @functools.cache

@@ -55,6 +55,8 @@ def build() -> dict[str, dict[str, Any]]:
         }
         if getattr(cls, "composes", None):  # built around another agent: its tuned entries apply too
             out[name]["composes"] = cls.composes
+        if getattr(cls, "defaults_from", None):  # the same hyperparameters as another agent: its file is this one's
+            out[name]["defaults_from"] = cls.defaults_from
     return out
 
 

@@ -537,7 +537,7 @@ def run(
 @app.command()
 @user_errors
 def tune(
-    agent: str = typer.Argument(..., help="Agent name (one with a search space: ppo, a2c, sac, td3, dqn; or --space)."),
+    agent: str = typer.Argument(..., help="Agent name (one with a search space: ppo, a2c, sac, td3, dqn, and fast_ppo and fast_sac in ppo's and sac's; or --space)."),
     scenario: str = typer.Argument(..., help="Scenario id or YAML file to tune on."),
     trials: int = typer.Option(30, min=1, help="Trials in the study (finished and pruned; a rerun completes the count)."),
     seeds: int = typer.Option(2, min=1, help="Training seeds per trial; the objective combines their returns."),

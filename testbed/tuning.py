@@ -104,12 +104,14 @@ def load_space(agent: str, file: str | Path | None = None) -> dict[str, SearchPa
         data = load_yaml(file)
         where = str(file)
     else:
-        path = DEFAULTS / f"{agent}.yaml"
+        source = hyperparams.defaults_source(agent)  # fast_ppo tunes in ppo's space: the same names
+        path = DEFAULTS / f"{source}.yaml"
         data = load_yaml(path) if path.is_file() else {}
-        where = f"agents/defaults/{agent}.yaml"
+        where = f"agents/defaults/{source}.yaml"
     raw = data.get(SPACE_KEY, data if file is not None else None) if isinstance(data, dict) else None
     if not raw:
-        have = sorted(p.stem for p in DEFAULTS.glob("*.yaml") if SPACE_KEY in (load_yaml(p) or {}))
+        spaced = {p.stem for p in DEFAULTS.glob("*.yaml") if SPACE_KEY in (load_yaml(p) or {})}
+        have = sorted(n for n in agents.list_names() if hyperparams.defaults_source(n) in spaced)
         raise UserError(f"{agent} declares no search space (agents with one: {', '.join(have)}; or pass --space FILE)")
     valid = cls.valid_hyperparameters() if hasattr(cls, "valid_hyperparameters") else set()
     space = {}

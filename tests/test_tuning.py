@@ -26,7 +26,7 @@ def _space(tmp_path, space=SPACE):
     return path
 
 
-@pytest.mark.parametrize("name", ["ppo", "a2c", "sac", "td3", "dqn"])
+@pytest.mark.parametrize("name", ["ppo", "a2c", "sac", "td3", "dqn", "fast_ppo", "fast_sac"])
 def test_declared_search_spaces_fit_the_agents_hyperparameters(name):
     space = tuning.load_space(name)
     defaults = agents.agent_class(name).default_hyperparameters()
@@ -85,6 +85,19 @@ def test_a_search_space_with_a_value_the_agent_refuses_is_refused_before_any_tri
         tuning.load_space("ppo", _space(tmp_path, {"batch_size": {"choices": [1, 64]}}))
     with pytest.raises(UserError, match="search key 'gamma'.*must be a number in"):
         tuning.load_space("ppo", _space(tmp_path, {"gamma": {"low": 0.9, "high": 1.5}}))
+
+
+@pytest.mark.parametrize("fast,base", [("fast_ppo", "ppo"), ("fast_sac", "sac")])
+def test_the_lean_learners_tune_in_their_sb3_twins_space_from_their_tuned_defaults(fast, base):
+    """fast_ppo and fast_sac take ppo's and sac's hyperparameter names and tuned entries, but `testbed tune fast_ppo`
+    said 'declares no search space', and their tuned defaults (what a fraction_of key and the pair checks read)
+    were the class defaults."""
+    assert tuning.load_space(fast) == tuning.load_space(base)
+    for sid in ("classic/Pendulum-v1", "mujoco/Hopper-v5", "classic/CartPole-v1"):
+        assert hyperparams.tuned_defaults(fast, sid) == hyperparams.tuned_defaults(base, sid)
+    assert tuning.trial_base(fast, "mujoco/Hopper-v5", {}) == tuning.trial_base(base, "mujoco/Hopper-v5", {})
+    with pytest.raises(UserError, match=r"bc declares no search space \(agents with one: a2c, dqn, fast_ppo, fast_sac, ppo"):
+        tuning.load_space("bc")
 
 
 def test_bad_tuning_input_is_one_line(tmp_path):
