@@ -85,7 +85,8 @@ class FastPPO:
         shared network cannot serve (``Lanes``)."""
         for key, default in UNSUPPORTED.items():
             if h.get(key, default) != default:
-                raise UserError(f"fast_ppo does not implement {key}={h[key]!r} (use the SB3-backed ppo for it)")
+                raise UserError(f"fast_ppo does not implement {key}={h[key]!r} (valid: {key}={default!r}; "
+                                f"the SB3-backed ppo takes other values)")
         Lanes(scenario, cls.name, agent_id=False)
 
     def __init__(self, scenario: Scenario, seed: int | None = None, **overrides: Any) -> None:

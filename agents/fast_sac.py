@@ -98,7 +98,8 @@ class FastSAC:
         goal-conditioned agent."""
         for key, default in UNSUPPORTED.items():
             if h.get(key, default) != default:
-                raise UserError(f"fast_sac does not implement {key}={h[key]!r} (use the SB3-backed sac for it)")
+                raise UserError(f"fast_sac does not implement {key}={h[key]!r} (valid: {key}={default!r}; "
+                                f"the SB3-backed sac takes other values)")
         lanes = Lanes(scenario, cls.name, agent_id=False)
         if lanes.discrete:
             raise UserError(f"fast_sac supports continuous actions only; {scenario.id} has discrete actions")

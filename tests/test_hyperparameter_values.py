@@ -169,3 +169,11 @@ def test_thread_and_copy_counts_beyond_any_machine_are_refused_in_one_line(name,
     for bad in (top + 1, 10**9):
         with pytest.raises(UserError, match=rf"^{name}: hyperparameter {key} must be an integer in \[1, {top}\], got {bad}$"):
             index.check_overrides(name, {key: bad})
+
+
+@pytest.mark.parametrize("name,key,value,default", [("fast_ppo", "sde_sample_freq", 0, -1), ("fast_sac", "n_steps", 3, 1)])
+def test_an_sb3_option_the_own_learner_lacks_names_the_valid_value(name, key, value, default):
+    """The refusal said to use the SB3 learner but not which value this one takes (sweep: fast_ppo sde_sample_freq=0)."""
+    scenario = "classic/CartPole-v1" if name == "fast_ppo" else "classic/Pendulum-v1"
+    with pytest.raises(UserError, match=rf"^{name} does not implement {key}={value} \(valid: {key}={default}; the SB3-backed"):
+        agents.make(name, scenario, seed=0, **{key: value})
