@@ -155,10 +155,10 @@ def test_numpy_scalars_and_arrays_are_the_python_values_they_hold():
         agents.make("rainbow", "classic/CartPole-v1", batch_size=object())
 
 
-COUNTS_FOR_THE_MACHINE = {"torch_threads": 1024, "nthread": 1024, "n_envs": 100_000}
+COUNTS_FOR_THE_MACHINE = {"torch_threads": 1024, "nthread": 1024, "n_envs": 100_000, "n_workers": 1024}
 """Counts with a ceiling: at 10^9, torch_threads aborted the whole process in OpenMP's allocator
-(no traceback, no line), nthread ended in MuJoCo's FatalError traceback, and n_envs built copies one
-by one for days before memory ran out."""
+(no traceback, no line), nthread ended in MuJoCo's FatalError traceback, n_envs built copies one
+by one for days before memory ran out, and a3c's n_workers built a process object per worker first."""
 
 
 @pytest.mark.parametrize("name,key", [(n, k) for n in agents.list_names() for k in COUNTS_FOR_THE_MACHINE
