@@ -192,6 +192,16 @@ def test_rarl_players_take_ppos_tuned_settings_unless_overridden():
     assert agents.make("rarl", IP, seed=0, adversary_bodies=["pole"], n_steps=64).hparams["n_steps"] == 64
 
 
+def test_rarl_refuses_more_rounds_than_budget_steps_before_training():
+    """rounds 10^9 over a budget of 128 steps: rounds of under one step, each player's learn(1) a whole PPO
+    rollout, 128 times over (a sweep's hang); one line at the first learn, nothing declared or trained."""
+    ag = agents.make("rarl", IP, seed=0, adversary_bodies=["pole"], rounds=10**9, n_envs=1, n_steps=64, batch_size=64)
+    with pytest.raises(UserError, match=r"^rarl: rounds 1000000000 is more than the budget of 128 steps, .*"
+                                        r"\(valid: rounds <= 128, or a larger budget\)$"):
+        ag.learn(128)
+    assert ag.hparams["total_steps"] is None and ag.steps_trained == 0
+
+
 @pytest.mark.slow  # 29 s; RARL's mechanics (alternation, continuation, checkpoints) run in the default tests
 def test_rarl_learns_and_its_adversary_is_a_layer(tmp_path):
     rnd = np.mean([r.team_return for r in testbed.evaluate(agents.make("random", IP, seed=0), episodes=5, seed=3)])

@@ -169,9 +169,13 @@ class RARL(PPOViews):
         """Alternations of ``total_steps / rounds`` steps per player (``total_steps``: the declared
         budget, default the first call's steps), so ``rounds`` alternations span the budget and a
         second call continues the alternation where the first stopped."""
+        h = self.hparams
+        total = h.get("total_steps") or self.steps_trained + steps  # the budget this call would declare
+        if steps > 0 and total < h["rounds"]:  # rounds of under one step: each learn(1) ran a whole PPO rollout
+            raise UserError(f"rarl: rounds {h['rounds']} is more than the budget of {total} steps, so a round would "
+                            f"train under one step (valid: rounds <= {total}, or a larger budget)")
         if self._game is None:
             self._models()
-        h = self.hparams
         budget = declare_budget(h, self.steps_trained, steps)
         for player in (self.protagonist, self.adversary):  # each trains total_steps: its schedules run over them
             player.hparams["total_steps"] = h.get("total_steps")
