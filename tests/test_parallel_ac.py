@@ -115,7 +115,7 @@ def test_a3c_checkpoint_restores_policy_and_optimizer(tmp_path):
 def test_bad_a3c_values_are_one_line():
     with pytest.raises(UserError, match="optimizer must be one of adam, rmsprop, got 'sgd'"):
         agents.make("a3c", "classic/CartPole-v1", optimizer="sgd")
-    with pytest.raises(UserError, match="n_workers must be an integer >= 1"):
+    with pytest.raises(UserError, match=r"n_workers must be an integer in \[1, 1024\], got 0"):
         agents.make("a3c", "classic/CartPole-v1", n_workers=0)
     with pytest.raises(UserError, match="spaces must match"):
         agents.make("a3c", "mpe/simple_speaker_listener-v4")
