@@ -155,14 +155,22 @@ class DynamicsModel:
         """Next observations, rewards and termination probabilities for inputs shaped
         ``(members, B, .)`` (row ``m`` goes through member ``m``): a sample of each member's
         Gaussian with ``generator``, its mean without."""
+        return self.predict_spread(obs, actions, generator)[:3]
+
+    def predict_spread(self, obs: torch.Tensor, actions: torch.Tensor, generator: torch.Generator | None = None
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``predict``'s three, and each row's predicted spread ``(members, B)``: the mean over the observation
+        outputs of the member's standard deviation, in normalized units (MOPO's uncertainty signal; large where
+        the member has seen little or inconsistent data)."""
         net = self.net
         x = (torch.cat([obs, actions], dim=-1) - net.in_mean) / net.in_std
         mean, logvar, logit = net(x)
+        std = torch.exp(0.5 * logvar)
         if generator is not None:
             eps = torch.randn(mean.shape, generator=generator)
-            mean = mean + torch.exp(0.5 * logvar) * eps
+            mean = mean + std * eps
         y = mean * net.out_std + net.out_mean
-        return obs + y[..., :-1], y[..., -1], torch.sigmoid(logit)
+        return obs + y[..., :-1], y[..., -1], torch.sigmoid(logit), std[..., :-1].mean(dim=-1)
 
     def predict_mean(self, obs: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The members' average mean prediction (next observations, rewards) for rows ``(B, .)``."""

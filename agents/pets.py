@@ -13,7 +13,9 @@ over particles of the summed predicted rewards (``cvar`` below 1: the mean of on
 ``cvar`` fraction of its particles, the conditional value at risk: a pessimistic planner that prefers
 plans on which the members agree and predict little noise; on InvertedPendulum's 5,000-step models it
 moved the 5-episode mean from 164 to 233-277 and from 114 to 178-208, within the spread of the
-planner search there, ``benchmarks/RESULTS.md``), each weighted by the predicted probability that
+planner search there, ``benchmarks/RESULTS.md``; ``uncertainty_penalty`` lambda > 0 scores each predicted
+reward as ``r - lambda u``, ``u`` the member's predicted standard deviation averaged over the normalized
+next-state outputs, MOPO's penalty (Yu et al. 2020), so plans stay where the model can predict), each weighted by the predicted probability that
 the particle is still running (the product of one minus the termination probabilities before
 it: a rare termination the model gives 0.2 still counts, where a 0.5 threshold would ignore it). ``planner: cem`` refits a Gaussian to the elite fraction
 over ``iterations`` rounds (mbrl-lib's CEM: each step starts from the shifted mean with the
@@ -59,7 +61,7 @@ from scenarios import Scenario, UserError
 
 AGENT = "agent_0"
 DEFAULTS: dict[str, Any] = {
-    "planner": "cem", "propagation": "sample", "cvar": 1.0, "horizon": 15, "samples": 200, "iterations": 3, "elite_fraction": 0.1, "particles": 5,
+    "planner": "cem", "propagation": "sample", "cvar": 1.0, "uncertainty_penalty": 0.0, "horizon": 15, "samples": 200, "iterations": 3, "elite_fraction": 0.1, "particles": 5,
     "noise_std": 0.5, "cem_alpha": 0.1, "temperature": 0.1, "learning_starts": 500, "round_steps": 250, "torch_threads": 1,
     "termination": "learned", "reward": "learned",
     **MODEL_DEFAULTS,
@@ -142,13 +144,19 @@ class PETS(TableHyperparameters):
         total = torch.zeros(e, rows)
         alive = torch.ones(e, rows)
         noise = gen if self.hparams["propagation"] == "sample" else None  # None: each member's mean
+        penalty = self.hparams["uncertainty_penalty"]
         for t in range(horizon):
             prev = state
-            state, reward, p_end = self.model.predict(state, acts[:, :, t], noise)
+            if penalty:
+                state, reward, p_end, spread = self.model.predict_spread(state, acts[:, :, t], noise)
+            else:
+                state, reward, p_end = self.model.predict(state, acts[:, :, t], noise)
             if self.termination_fn is not None:
                 p_end = known(self.termination_fn, prev, acts[:, :, t], state)
             if self.reward_fn is not None:
                 reward = known(self.reward_fn, prev, acts[:, :, t], state)
+            if penalty:
+                reward = reward - penalty * spread  # MOPO's r - lambda u: keep away from what the model cannot predict
             total += alive * reward
             alive = alive * (1.0 - p_end)  # the probability the particle is still running
         total = torch.nan_to_num(total, nan=-1e6, posinf=-1e6, neginf=-1e6)

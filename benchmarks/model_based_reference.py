@@ -79,6 +79,7 @@ EXPERIMENTS: dict[str, tuple] = {
                                                      "model_updates": 500}, 5, 1000.0),
     "pets_ip_h30_u3000": ("pets", IP, 10_000, 2_500, {**PETS_IP, "horizon": 30, "model_updates": 3000}, 5, 1000.0),
     "pets_ip_h30_mean": ("pets", IP, 10_000, 2_500, {**PETS_IP, "horizon": 30, "propagation": "mean"}, 5, 1000.0),
+    "pets_ip_h30_penalty20": ("pets", IP, 10_000, 2_500, {**PETS_IP, "horizon": 30, "uncertainty_penalty": 20.0}, 5, 1000.0),
     "pets_ip_known_h45": ("pets", IP, 10_000, 2_500, {**PETS_IP, "termination": "known", "horizon": 45}, 5, 1000.0),
     "mbve_ip": ("mbve", IP, 5_000, 1_000, {**SAC_IP, "expansion_horizon": 3}, 5, 1000.0),
     "mbve_h0_ip": ("mbve", IP, 5_000, 1_000, {**SAC_IP, "expansion_horizon": 0}, 5, 1000.0),
@@ -228,7 +229,16 @@ def pets_ip_known_cvar(episodes: int = 5) -> dict:
     return {"experiment": "pets_ip_known_cvar", **planner_search("pets_ip_known_h30", 5_000, CVAR_VARIANTS, episodes)}
 
 
-SPECIAL = {"pets_ip_cvar": pets_ip_cvar, "pets_ip_known_cvar": pets_ip_known_cvar, "pets_reacher_search": pets_reacher_search, "pets_ip_search": pets_ip_search, "pets_grid": pets_grid, "cem_sim_ip": cem_sim_ip, "pets_propagation_ip": pets_propagation_ip}
+PENALTY_VARIANTS = [{}, {"uncertainty_penalty": 1.0}, {"uncertainty_penalty": 5.0}, {"uncertainty_penalty": 20.0}]
+
+
+def pets_ip_penalty(episodes: int = 5) -> dict:
+    """``planner_search`` on ``pets_ip_h30``'s 5,000-step InvertedPendulum model: rewards penalized by the
+    model's predicted spread (MOPO's r - lambda u), which is 17-37x larger at the slider's wall."""
+    return {"experiment": "pets_ip_penalty", **planner_search("pets_ip_h30", 5_000, PENALTY_VARIANTS, episodes)}
+
+
+SPECIAL = {"pets_ip_penalty": pets_ip_penalty, "pets_ip_cvar": pets_ip_cvar, "pets_ip_known_cvar": pets_ip_known_cvar, "pets_reacher_search": pets_reacher_search, "pets_ip_search": pets_ip_search, "pets_grid": pets_grid, "cem_sim_ip": cem_sim_ip, "pets_propagation_ip": pets_propagation_ip}
 
 
 def main() -> None:

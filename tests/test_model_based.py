@@ -37,6 +37,31 @@ def test_pets_particles_spread_over_members_and_stop_at_predicted_termination(mo
         agents.make("pets", IP, ensemble_size=2, particles=3)
 
 
+def test_pets_uncertainty_penalty_subtracts_the_predicted_spread_and_plans_where_the_model_is_sure(monkeypatch):
+    ag = agents.make("pets", IP, seed=0, model_arch=[8], ensemble_size=2, particles=4, horizon=3, termination="learned",
+                     uncertainty_penalty=2.0)
+    obs, act = torch.zeros(2, 3, 4), torch.zeros(2, 3, 1)
+    np.testing.assert_array_equal(torch.cat([x.reshape(-1) for x in ag.model.predict(obs, act)]).detach().numpy(),
+                                  torch.cat([x.reshape(-1) for x in ag.model.predict_spread(obs, act)[:3]]).detach().numpy())
+
+    def unsure(obs, act, gen=None):  # one reward everywhere; the spread grows away from a = 0.5
+        return obs, torch.ones(obs.shape[:2]), torch.zeros(obs.shape[:2]), 4.0 * (act[..., 0] - 0.5) ** 2
+
+    monkeypatch.setattr(ag.model, "predict_spread", unsure)
+    torch.testing.assert_close(ag.returns(torch.zeros(1, 4), torch.zeros(1, 2, 3, 1), None),
+                               torch.full((1, 2), 3 * (1.0 - 2.0 * 1.0)))  # spread 1 at a = 0, three steps
+    ag.fitted = True
+    first = {}
+    for penalty in (0.0, 2.0):
+        ag.hparams["uncertainty_penalty"] = penalty
+        ag.reset_memory()
+        first[penalty] = [float(ag.act({"agent_0": np.zeros((1, 4), np.float32)})["agent_0"][0, 0]) for _ in range(3)]
+    assert max(abs(a - 0.5) for a in first[2.0]) < 0.25, first  # the planner goes where the model is sure
+    assert max(abs(a - 0.5) for a in first[0.0]) > 0.3, first  # indifferent without the penalty
+    with pytest.raises(scenarios.UserError, match="uncertainty_penalty must be a number >= 0"):
+        agents.make("pets", IP, uncertainty_penalty=-1.0)
+
+
 def test_pets_cvar_scores_a_candidate_by_its_worst_particles_and_plans_away_from_disagreement(monkeypatch):
     ag = agents.make("pets", IP, seed=0, model_arch=[8], ensemble_size=2, particles=4, horizon=3, termination="learned",
                      cvar=0.5)
