@@ -177,3 +177,10 @@ def test_an_sb3_option_the_own_learner_lacks_names_the_valid_value(name, key, va
     scenario = "classic/CartPole-v1" if name == "fast_ppo" else "classic/Pendulum-v1"
     with pytest.raises(UserError, match=rf"^{name} does not implement {key}={value} \(valid: {key}={default}; the SB3-backed"):
         agents.make(name, scenario, seed=0, **{key: value})
+
+
+def test_worker_cpus_beyond_any_machine_are_refused_in_one_line():
+    """impala sizes a local Ray instance to n_workers x worker_cpus: at 10^9 CPUs the run hung."""
+    assert index.check_overrides("impala", {"worker_cpus": 1024}) == {"worker_cpus": 1024.0}
+    with pytest.raises(UserError, match=r"^impala: hyperparameter worker_cpus must be a number in \(0, 1024\], got 1000000000.0$"):
+        index.check_overrides("impala", {"worker_cpus": 1e9})
