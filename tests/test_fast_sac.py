@@ -225,8 +225,8 @@ def test_her_training_continues_exactly_and_refuses_bad_settings():
                        ({"goal_selection_strategy": "past"}, "goal_selection_strategy must be one of future, final, episode, got 'past'")):
         with pytest.raises(UserError, match=match):
             agents.make("fast_sac", REACH, her=True, **bad)
-    with pytest.raises(UserError, match="needs flat observations"):  # a3c and impala keep refusing Dicts (fast_ppo takes them)
-        agents.make("a3c", REACH)
+    with pytest.raises(UserError, match="needs flat observations"):  # reinforce keeps refusing Dicts (fast_ppo, a3c take them)
+        agents.make("reinforce", REACH)
 
 
 def test_updates_equal_sb3s_own_train_from_the_same_weights_batches_and_noise(monkeypatch):
