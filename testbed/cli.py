@@ -285,7 +285,7 @@ def evaluate(
     episodes: int = typer.Option(10, min=1, help="Episodes to run."),
     seed: int = typer.Option(0, min=0, max=MAX_SEED, help="Episode k is reset with seed + k."),
     db: Path = typer.Option(Path("results.db"), help="SQLite results database to append to."),
-    envs: int = typer.Option(8, min=1, help="Scenario copies stepped together."),
+    envs: int = typer.Option(8, min=1, max=100_000, help="Scenario copies stepped together (at most 100,000, as a grid's points)."),
     stochastic: bool = typer.Option(False, help="Sample actions instead of acting deterministically."),
     backend: str = typer.Option("auto", help="Vectorized face: auto (batched MuJoCo where it applies), batch, gymnasium."),
     grid: list[str] = typer.Option(

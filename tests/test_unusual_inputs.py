@@ -201,6 +201,8 @@ def test_recording_demonstrations_on_a_goal_task_is_refused_in_one_line():
     (["tune", "ppo", "classic/CartPole-v1", "--storage", "bogus://x", "--trials", "1", "--steps", "100"],
      "cannot open the study storage 'bogus://x': Can't load plugin"),  # SQLAlchemy's NoSuchModuleError
     (["sim2real", "os:path", "--episodes", "1", "--steps", "0", "--agent", "random"], "os:path is not a class"),
+    (["evaluate", "random", "classic/CartPole-v1", "--envs", "1000000000"], "Invalid value for '--envs': Input should be "
+     "less than or equal to 100000"),  # 10^9 copies were built one by one for days
 ])
 def test_commands_refuse_a_wrong_kind_of_target_in_one_line(args, match, tmp_path):
     r = run_inprocess(*args, cwd=tmp_path)
