@@ -110,6 +110,14 @@ def _in_range(s: dict[str, Any], x: float) -> bool:
                 or ("lt" in s and x >= s["lt"]) or x in s.get("exclude", ()))
 
 
+def _number_text(text: str) -> float | None:
+    """``text`` as a float, or None where it is not a number."""
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
 def problem(s: dict[str, Any], value: Any) -> bool:
     """Whether ``value`` is outside what ``s`` accepts."""
     if value is None:
@@ -120,7 +128,8 @@ def problem(s: dict[str, Any], value: Any) -> bool:
             start = float(m.group(1))
             return not (math.isfinite(start) and _in_range(s, start))
         if s.get("strings") and re.match(s["strings"], value):
-            return False
+            head, sep, tail = value.rpartition("_")  # auto_<init>: the init is held to the field's range too
+            return bool(sep) and _number_text(tail) is not None and not _in_range(s, _number_text(tail))
         if kind == "string":
             return "choices" in s and value not in s["choices"]
         return kind != "any"

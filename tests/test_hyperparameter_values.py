@@ -184,3 +184,13 @@ def test_worker_cpus_beyond_any_machine_are_refused_in_one_line():
     assert index.check_overrides("impala", {"worker_cpus": 1024}) == {"worker_cpus": 1024.0}
     with pytest.raises(UserError, match=r"^impala: hyperparameter worker_cpus must be a number in \(0, 1024\], got 1000000000.0$"):
         index.check_overrides("impala", {"worker_cpus": 1e9})
+
+
+@pytest.mark.parametrize("name", ["sac", "fast_sac", "tqc"])
+@pytest.mark.parametrize("value", [1e40, "auto_1e40"])
+def test_an_entropy_coefficient_past_float32_is_refused_in_one_line(name, value):
+    """ent_coef 1e40 (or auto_1e40, its initial value) overflowed to inf in float32, and the run ended in a
+    divergence line blaming learning_rate."""
+    with pytest.raises(UserError, match=rf"^{name}: hyperparameter ent_coef must be a number in \[0, 3.4e\+38\] \(or auto or "
+                                        r"auto_<init in \(0, 3.4e\+38\]>\), got"):
+        agents.make(name, "classic/Pendulum-v1", seed=0, ent_coef=value)
