@@ -128,8 +128,9 @@ def problem(s: dict[str, Any], value: Any) -> bool:
             start = float(m.group(1))
             return not (math.isfinite(start) and _in_range(s, start))
         if s.get("strings") and re.match(s["strings"], value):
-            head, sep, tail = value.rpartition("_")  # auto_<init>: the init is held to the field's range too
-            return bool(sep) and _number_text(tail) is not None and not _in_range(s, _number_text(tail))
+            _, sep, tail = value.rpartition("_")  # auto_<init>: the init is held to the field's range too
+            x = _number_text(tail) if sep else None
+            return x is not None and not _in_range(s, x)
         if kind == "string":
             return "choices" in s and value not in s["choices"]
         return kind != "any"
