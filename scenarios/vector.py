@@ -23,7 +23,6 @@ observation, get zero reward, and ``active[agent][i]`` turns False.
 from __future__ import annotations
 
 import math
-
 from collections.abc import Sequence
 from typing import Any
 

@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from scenarios.errors import UserError
 from scenarios.layers.schedules import Schedule, ScheduledValue
-from scenarios.layers.streams import CopyStreams
+from scenarios.layers.streams import BLOCK, CopyStreams
 
 if TYPE_CHECKING:
     from scenarios.scenario import Scenario
@@ -97,6 +97,11 @@ class Layer:
               scale: float = 1.0, dtype: Any = np.float64) -> np.ndarray:
         """The next pre-drawn standard draw of ``shape`` per copy for ``key``: ``(len(ids), *shape)``."""
         return self.streams.draws(key, ids, shape, kind, scale, dtype)
+
+    def reserve_draws(self, shape: tuple[int, ...], dtype: Any = np.float64) -> None:
+        """Refuse now, in one line, per-step draws of ``shape`` whose pre-drawn blocks (``BLOCK`` draws per copy,
+        allocated at the first draw) would not fit in memory (``require_memory``)."""
+        require_memory((self.n, BLOCK, *shape), dtype, self.type)
 
     def hooks(self) -> set[str]:
         """The hooks this layer needs called: by default those its class overrides."""

@@ -28,9 +28,7 @@ import numpy as np
 from gymnasium import spaces
 from pydantic import Field, model_validator
 
-from scenarios.layers.base import (GaussianDraws, Layer, LayerParams, StdParams, per_copy, require_box, require_memory, unbounded,
-                                   zeros)
-from scenarios.layers.streams import BLOCK
+from scenarios.layers.base import GaussianDraws, Layer, LayerParams, StdParams, per_copy, require_box, unbounded, zeros
 
 if TYPE_CHECKING:
     from scenarios.scenario import Scenario
@@ -327,7 +325,7 @@ class ObsDistractors(_ObsLayer):
         for a in self.agents:
             if len(self.shape[a]) != 1:
                 raise UserError(f"layer {self.type} needs flat observations; {scenario.id} {a} has shape {self.shape[a]}")
-        require_memory((self.n, BLOCK, self.p.dims), np.float64, self.type)  # the per-step draws, fetched in blocks
+        self.reserve_draws((self.p.dims,))
         self.walk = {a: zeros((self.n, self.p.dims), np.float64, self.type) for a in self.agents}
 
     def observation_space(self, agent: str, space: spaces.Space) -> spaces.Space:

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from scenarios.goals import is_goal_space
 from scenarios.errors import UserError
+from scenarios.goals import is_goal_space
 from scenarios.layers.base import HOOKS, Layer
 
 
