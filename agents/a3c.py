@@ -41,11 +41,11 @@ import torch.multiprocessing as mp
 from torch import nn
 
 from agents import training_state
-from agents.actor_critic import ActorCritic, LanePolicy, Lanes, entropy_coef
+from agents.actor_critic import ActorCritic, LanePolicy, Lanes, entropy_coef, worker_state
 from agents.base import Capabilities, ProgressFn
 from agents.checkpoint import save_meta
 from agents.runtime import die_with_parent
-from scenarios import Scenario, UserError
+from scenarios import Scenario
 from scenarios.errors import wrap_seed
 
 DEFAULTS: dict[str, Any] = {
@@ -164,11 +164,7 @@ def _work(rank: int, scenario: Scenario, seed: int, h: dict[str, Any], shared: A
             sp.grad = lp.grad
         opt.step()
     if results is not None:
-        try:
-            state = training_state.capture({"vec": vec, "obs": obs, "rng": torch.get_rng_state()})
-        except UserError:  # copies whose state cannot be saved (Box2D: sisl/multiwalker): the next call starts new episodes
-            state = None
-        results.put((rank, state))
+        results.put((rank, worker_state(vec, obs)))
     vec.close()
 
 

@@ -19,7 +19,7 @@ from gymnasium import spaces
 from torch import nn
 
 from agents.base import TableHyperparameters
-from agents import hyperparams
+from agents import hyperparams, training_state
 from agents.observations import accepts_unbatched
 from agents.reinforce import mlp
 from scenarios import UserError
@@ -64,6 +64,16 @@ class ActorCritic(nn.Module):
         """The most likely action (argmax, or the Gaussian's mean)."""
         out = self.pi(obs)
         return out.argmax(dim=1) if self.discrete else out
+
+
+def worker_state(vec: Any, obs: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]] | None:
+    """A parallel learner's worker's copies mid-episode, their observations and its sampling generator, as
+    ``agents.training_state`` data for its next call; None where the copies' state cannot be saved (Box2D:
+    sisl/multiwalker), so the next call starts new episodes (a3c and impala share it)."""
+    try:
+        return training_state.capture({"vec": vec, "obs": obs, "rng": torch.get_rng_state()})
+    except UserError:
+        return None
 
 
 ENCODED = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)

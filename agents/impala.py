@@ -43,7 +43,7 @@ import torch
 from torch import nn
 
 from agents import training_state
-from agents.actor_critic import ActorCritic, LanePolicy, Lanes
+from agents.actor_critic import ActorCritic, LanePolicy, Lanes, worker_state
 from agents.base import Capabilities, ProgressFn
 from agents.checkpoint import save_meta
 from agents.runtime import require_ray, start_ray
@@ -77,12 +77,8 @@ class RolloutWorker:
         return os.getpid()
 
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]] | None:
-        """The copies mid-episode, their observations and the sampling generator, as data; None where the
-        copies' state cannot be saved (Box2D: sisl/multiwalker), so the next call starts new episodes."""
-        try:
-            return training_state.capture({"vec": self.vec, "obs": self.obs, "rng": torch.get_rng_state()})
-        except UserError:
-            return None
+        """``actor_critic.worker_state`` of this worker: None where its copies cannot be saved (Box2D)."""
+        return worker_state(self.vec, self.obs)
 
     def set_state(self, tree: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         """Go on from ``state()``'s data (of a worker built with the same scenario and settings)."""
