@@ -16,7 +16,7 @@ moved the 5-episode mean from 164 to 233-277 and from 114 to 178-208, within the
 planner search there, ``benchmarks/RESULTS.md``; ``uncertainty_penalty`` lambda > 0 scores each predicted
 reward as ``r - lambda u``, ``u`` the member's predicted standard deviation averaged over the normalized
 next-state outputs, MOPO's penalty (Yu et al. 2020), so plans stay where the model can predict: on InvertedPendulum
-lambda 20 lifted 10,000-step runs from 99-216 to 525-844 with whole 1,000-step episodes, ``benchmarks/RESULTS.md``),
+lambda 20 lifted 10,000-step runs from 99-216 to 525-1000 (IQM 801 over 5 seeds), ``benchmarks/RESULTS.md``),
 each weighted by the predicted probability that
 the particle is still running (the product of one minus the termination probabilities before
 it: a rare termination the model gives 0.2 still counts, where a 0.5 threshold would ignore it). ``planner: cem`` refits a Gaussian to the elite fraction
